@@ -1,0 +1,15 @@
+//! Pure domain rules: plans and their limits, tenants and members, API keys and scopes,
+//! rate-limit windows, usage periods, and the item keys of the single table.
+
+pub mod api_key;
+pub mod keys;
+pub mod plan;
+pub mod rate_limit;
+pub mod tenant;
+pub mod usage;
+
+pub use api_key::{ApiKey, IssuedKey, Scope, Scopes};
+pub use plan::{Plan, PlanLimits};
+pub use rate_limit::RateLimit;
+pub use tenant::{Role, Tenant, TenantStatus};
+pub use usage::{Resource, Usage};

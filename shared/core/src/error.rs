@@ -1,0 +1,42 @@
+//! The domain's one error type. `viral-api` maps it to HTTP in one place.
+
+use crate::ports::{BlobError, QueueError, SecretsError, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Input that parsed but is not acceptable (422).
+    #[error("{0}")]
+    Invalid(String),
+    /// Missing object, or one that belongs to another tenant (404; no existence leak).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// No usable credentials (401). The message says which check failed, never the secret.
+    #[error("{0}")]
+    Unauthenticated(&'static str),
+    /// Authenticated but not allowed (403), with a stable code.
+    #[error("{message}")]
+    Forbidden {
+        code: &'static str,
+        message: String,
+    },
+    #[error("rate limit exceeded; retry after {retry_after_secs} s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("monthly {resource} quota of {limit} is used up; it resets on {resets_at}")]
+    QuotaExceeded {
+        resource: &'static str,
+        limit: i64,
+        resets_at: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Blob(#[from] BlobError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Secrets(#[from] SecretsError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,83 @@
+//! BlobStore: objects by key (videos, renders), with time-limited signed GET URLs.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+/// A validated object key: `[A-Za-z0-9._-]` segments joined by `/`, no empty or dot-only
+/// segments, at most 512 bytes. Keys are made by the server, but checking them here keeps a
+/// filesystem adapter from ever leaving its root.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct BlobKey(String);
+
+impl BlobKey {
+    pub fn parse(raw: &str) -> Result<Self, BlobError> {
+        let ok = !raw.is_empty()
+            && raw.len() <= 512
+            && raw.split('/').all(|seg| {
+                !seg.is_empty()
+                    && seg != "."
+                    && seg != ".."
+                    && seg
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+            });
+        if ok {
+            Ok(Self(raw.to_owned()))
+        } else {
+            Err(BlobError::InvalidKey)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for BlobKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub size: u64,
+    pub content_type: String,
+}
+
+#[derive(Debug, thiserror::Error, Clone, PartialEq)]
+pub enum BlobError {
+    #[error("invalid object key")]
+    InvalidKey,
+    #[error("blob store unavailable: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str)
+    -> Result<(), BlobError>;
+    async fn get(&self, key: &BlobKey) -> Result<Option<(Vec<u8>, BlobMeta)>, BlobError>;
+    async fn head(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError>;
+    /// Deleting a missing object is not an error.
+    async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
+    /// A URL anyone can GET until `ttl` has passed.
+    async fn signed_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_stay_inside_their_root() {
+        assert!(BlobKey::parse("tenants/tn_1/videos/job_1.mp4").is_ok());
+        for bad in [
+            "", "/abs", "a//b", "../x", "a/../b", "a/./b", "a\\b", "a b", "a/", "ä",
+        ] {
+            assert_eq!(BlobKey::parse(bad), Err(BlobError::InvalidKey), "{bad:?}");
+        }
+        assert!(BlobKey::parse(&"a".repeat(513)).is_err());
+    }
+}

@@ -1,0 +1,13 @@
+//! The ports: how the domain reaches storage, queues, blobs and secrets. Each has an embedded
+//! adapter (`viral-embedded`) and an AWS adapter (`viral-aws`); `viral-testkit` holds one
+//! conformance suite per port that both must pass.
+
+pub mod blob_store;
+pub mod item_store;
+pub mod queue;
+pub mod secrets;
+
+pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
+pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
+pub use queue::{Message, Queue, QueueError};
+pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};

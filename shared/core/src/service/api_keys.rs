@@ -1,0 +1,150 @@
+//! Issuing, listing, revoking and authenticating API keys.
+
+use crate::clock::Clock;
+use crate::domain::api_key::{KeyCredential, hash_key, hash_matches, parse_presented};
+use crate::domain::tenant::validate_name;
+use crate::domain::{ApiKey, IssuedKey, Scopes, TenantStatus, keys};
+use crate::error::{Error, Result};
+use crate::ids::is_valid_id;
+use crate::ports::{Cond, ItemStore, Query, StoreError, Update, Write};
+
+use super::principal::{Credential, Principal};
+use super::tenants::get_tenant;
+
+/// Issues a key for the caller. Its scopes may not exceed the caller's.
+pub async fn issue_key(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    caller: &Principal,
+    name: &str,
+    scopes: Scopes,
+) -> Result<IssuedKey> {
+    let name = validate_name("key name", name)?;
+    if !caller.scopes.covers(&scopes) {
+        return Err(Error::Forbidden {
+            code: "insufficient_scope",
+            message: "a key cannot have scopes its creator lacks".into(),
+        });
+    }
+    let issued = ApiKey::issue(
+        &caller.tenant.id,
+        &caller.user_id,
+        caller.role,
+        name,
+        scopes,
+        clock.now(),
+    );
+    let hash = hash_key(issued.token.expose());
+    store
+        .transact(vec![
+            Write::Put(issued.key.to_item(), Cond::Absent),
+            Write::Put(issued.key.lookup_item(&hash), Cond::Absent),
+        ])
+        .await?;
+    Ok(issued)
+}
+
+pub struct KeyPage {
+    pub keys: Vec<ApiKey>,
+    pub next_cursor: Option<String>,
+}
+
+/// The tenant's keys, newest first.
+pub async fn list_keys(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<KeyPage> {
+    let q = Query::new(keys::tenant_pk(tenant_id), keys::KEY_SK_PREFIX)
+        .limit(limit)
+        .descending()
+        .after(cursor);
+    let page = store.query(q).await?;
+    Ok(KeyPage {
+        keys: page
+            .items
+            .iter()
+            .filter_map(|i| ApiKey::from_item(tenant_id, i))
+            .collect(),
+        next_cursor: page.next_cursor,
+    })
+}
+
+/// Revokes one of the tenant's keys. Revoking twice is fine; another tenant's key is
+/// "not found".
+pub async fn revoke_key(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    key_id: &str,
+) -> Result<()> {
+    if !is_valid_id("key", key_id) {
+        return Err(Error::NotFound("api key"));
+    }
+    let pk = keys::tenant_pk(tenant_id);
+    let item = store
+        .get(&pk, &keys::key_sk(key_id))
+        .await?
+        .ok_or(Error::NotFound("api key"))?;
+    let key = ApiKey::from_item(tenant_id, &item).ok_or(Error::NotFound("api key"))?;
+    if key.revoked_at.is_some() {
+        return Ok(());
+    }
+    let now = clock.now().millis();
+    let result = store
+        .transact(vec![
+            Write::Update(
+                Update::new(pk, keys::key_sk(key_id))
+                    .set("revoked_at", now)
+                    .when(Cond::AttrAbsent("revoked_at".into())),
+            ),
+            Write::Update(
+                Update::new(keys::api_key_lookup_pk(&key.prefix), keys::API_KEY_LOOKUP_SK)
+                    .set("revoked_at", now)
+                    .when(Cond::Exists),
+            ),
+        ])
+        .await;
+    match result {
+        // A concurrent revoke won: the key is revoked either way.
+        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks a presented API key. Every failure reads the same to the caller.
+pub async fn authenticate(store: &dyn ItemStore, token: &str) -> Result<Principal> {
+    const INVALID: Error = Error::Unauthenticated("invalid API key");
+    let presented = parse_presented(token).ok_or(INVALID)?;
+    let item = store
+        .get(
+            &keys::api_key_lookup_pk(presented.prefix),
+            keys::API_KEY_LOOKUP_SK,
+        )
+        .await?
+        .ok_or(INVALID)?;
+    let cred = KeyCredential::from_item(&item).ok_or(INVALID)?;
+    if !hash_matches(presented.whole, &cred.hash) {
+        return Err(INVALID);
+    }
+    if cred.revoked {
+        return Err(Error::Unauthenticated("API key revoked"));
+    }
+    let tenant = get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?;
+    if tenant.status != TenantStatus::Active {
+        return Err(Error::Forbidden {
+            code: "tenant_suspended",
+            message: "this tenant is suspended".into(),
+        });
+    }
+    Ok(Principal {
+        tenant,
+        user_id: cred.user_id,
+        role: cred.role,
+        scopes: cred.scopes,
+        credential: Credential::ApiKey {
+            key_id: cred.key_id,
+        },
+    })
+}

@@ -1,0 +1,10 @@
+//! Use cases over the ports: what the API routes and the CLI both call. These functions
+//! decide; the ports do the I/O.
+
+pub mod api_keys;
+pub mod principal;
+pub mod rate_limit;
+pub mod tenants;
+pub mod usage;
+
+pub use principal::{Credential, Principal};
