@@ -1,0 +1,120 @@
+//! JSON values ⇄ DynamoDB attribute values, and items ⇄ attribute maps.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{Number, Value};
+use viral_core::ports::item_store::Attrs;
+use viral_core::ports::{Item, StoreError};
+
+pub(crate) type AvMap = HashMap<String, AttributeValue>;
+
+pub(crate) fn to_av(v: &Value) -> AttributeValue {
+    match v {
+        Value::Null => AttributeValue::Null(true),
+        Value::Bool(b) => AttributeValue::Bool(*b),
+        Value::Number(n) => AttributeValue::N(n.to_string()),
+        Value::String(s) => AttributeValue::S(s.clone()),
+        Value::Array(a) => AttributeValue::L(a.iter().map(to_av).collect()),
+        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_av(v))).collect()),
+    }
+}
+
+fn number(n: &str) -> Option<Value> {
+    if let Ok(i) = n.parse::<i64>() {
+        return Some(Value::from(i));
+    }
+    if let Ok(u) = n.parse::<u64>() {
+        return Some(Value::from(u));
+    }
+    n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+}
+
+pub(crate) fn from_av(av: &AttributeValue) -> Value {
+    match av {
+        AttributeValue::S(s) => Value::from(s.clone()),
+        AttributeValue::N(n) => number(n).unwrap_or(Value::Null),
+        AttributeValue::Bool(b) => Value::Bool(*b),
+        AttributeValue::L(l) => Value::Array(l.iter().map(from_av).collect()),
+        AttributeValue::M(m) => {
+            Value::Object(m.iter().map(|(k, v)| (k.clone(), from_av(v))).collect())
+        }
+        AttributeValue::Ss(ss) => Value::from(ss.clone()),
+        AttributeValue::Ns(ns) => Value::Array(ns.iter().filter_map(|n| number(n)).collect()),
+        _ => Value::Null,
+    }
+}
+
+pub(crate) fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+pub(crate) fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+pub(crate) fn item_to_map(item: &Item) -> Result<AvMap, StoreError> {
+    let mut m: AvMap = item.attrs.iter().map(|(k, v)| (k.clone(), to_av(v))).collect();
+    m.insert("pk".into(), s(&item.pk));
+    m.insert("sk".into(), s(&item.sk));
+    if let Some((gpk, gsk)) = &item.gsi1 {
+        m.insert("gsi1pk".into(), s(gpk));
+        m.insert("gsi1sk".into(), s(gsk));
+    }
+    let ver = i64::try_from(item.version)
+        .map_err(|_| StoreError::Invalid("version out of range".into()))?;
+    m.insert("ver".into(), n(ver));
+    if let Some(t) = item.expires_at {
+        m.insert("ttl".into(), n(t));
+    }
+    Ok(m)
+}
+
+fn get_s(m: &AvMap, k: &str) -> Option<String> {
+    m.get(k).and_then(|v| v.as_s().ok()).cloned()
+}
+
+fn get_n(m: &AvMap, k: &str) -> Option<i64> {
+    m.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+}
+
+pub(crate) fn map_to_item(m: &AvMap) -> Result<Item, StoreError> {
+    let pk = get_s(m, "pk").ok_or_else(|| StoreError::Backend("item without pk".into()))?;
+    let sk = get_s(m, "sk").ok_or_else(|| StoreError::Backend("item without sk".into()))?;
+    let mut attrs = Attrs::new();
+    for (k, v) in m {
+        if !viral_core::ports::item_store::RESERVED_ATTRS.contains(&k.as_str()) {
+            attrs.insert(k.clone(), from_av(v));
+        }
+    }
+    Ok(Item {
+        pk,
+        sk,
+        gsi1: get_s(m, "gsi1pk").zip(get_s(m, "gsi1sk")),
+        version: get_n(m, "ver").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        expires_at: get_n(m, "ttl"),
+        attrs,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_round_trip() {
+        for v in [
+            json!(null),
+            json!(true),
+            json!(-7),
+            json!(18_446_744_073_709_551_615_u64),
+            json!(2.5),
+            json!("s"),
+            json!([1, [2], {"a": null}]),
+            json!({"x": {"y": "z"}}),
+        ] {
+            assert_eq!(from_av(&to_av(&v)), v);
+        }
+    }
+}
