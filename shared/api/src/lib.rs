@@ -1,1 +1,14 @@
+//! The HTTP API: one axum Router with every route. The local server mounts all routes; each
+//! API Lambda mounts just its own (see [`Route`]), so API Gateway maps one route to one function.
 
+pub mod auth;
+mod error;
+mod extract;
+pub mod openapi;
+mod router;
+mod routes;
+mod state;
+
+pub use error::{ApiError, ErrorBody};
+pub use router::{Route, router, router_for, router_with};
+pub use state::AppState;

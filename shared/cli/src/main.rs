@@ -1,1 +1,76 @@
-fn main(){}
+//! `viral`: the local server, tenants, health checks and benchmarks.
+
+mod bench;
+mod doctor;
+mod server;
+mod tenant;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "viral", version, about = "Trends to short vertical videos, on your machine or on AWS")]
+struct Cli {
+    /// Where local state lives (database, media, signing key).
+    #[arg(long, env = "VIRAL_DATA_DIR", global = true, default_value = ".viral")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (every route) and signed media URLs.
+    Up {
+        #[arg(long, default_value_t = 3000)]
+        port: u16,
+        /// Address to listen on. Keep the default unless you mean to expose the server.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: std::net::IpAddr,
+    },
+    /// Manage tenants.
+    Tenant {
+        #[command(subcommand)]
+        command: tenant::TenantCommand,
+    },
+    /// Check the configuration and that every backend answers.
+    Doctor,
+    /// Measure performance; figures are ratios against a baseline from the same run.
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if matches!(cli.command, Command::Up { .. }) {
+        viral_runtime::telemetry::init();
+    }
+    let config = match viral_runtime::Config::from_env() {
+        Ok(mut c) => {
+            c.data_dir = cli.data_dir.clone();
+            c
+        }
+        Err(e) => {
+            eprintln!("viral: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Up { port, host } => server::up(config, host, port).await,
+        Command::Tenant { command } => tenant::run(config, command).await,
+        Command::Doctor => doctor::run(config).await,
+        Command::Bench { command } => bench::run(command).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("viral: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,10 @@
+//! Process wiring shared by the Lambdas and the `viral` CLI: the one configuration struct read
+//! from the environment, adapters picked by `VIRAL_BACKEND`, logging, and Lambda entry points.
 
+pub mod config;
+pub mod lambda;
+pub mod services;
+pub mod telemetry;
+
+pub use config::{Backend, Config, ConfigError};
+pub use services::{Services, StartError};

@@ -1,0 +1,3 @@
+//! Authentication beyond API keys (those live in `viral_core::service::api_keys`).
+
+pub mod jwt;

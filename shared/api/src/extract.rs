@@ -1,0 +1,138 @@
+//! Extractors whose rejections are our JSON errors, and the authenticated caller.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+use viral_core::service::{Principal, api_keys, rate_limit};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A JSON body. Wrong content type → 415, oversized → 413, bad syntax → 400, wrong shape → 422.
+pub(crate) struct Json<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(v)) => Ok(Json(v)),
+            Err(rej) => Err(json_rejection(&rej)),
+        }
+    }
+}
+
+fn json_rejection(rej: &JsonRejection) -> ApiError {
+    let text = rej.body_text();
+    match rej.status() {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as JSON with Content-Type: application/json",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            "the request body is too large",
+        ),
+        StatusCode::UNPROCESSABLE_ENTITY => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", text)
+        }
+        _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", text),
+    }
+}
+
+/// Query-string parameters; a malformed query → 400.
+pub(crate) struct Query<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| Query(q.0))
+            .map_err(|rej: QueryRejection| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rej.body_text())
+            })
+    }
+}
+
+/// Path parameters; a malformed path → 400.
+pub(crate) struct Path<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|p| Path(p.0))
+            .map_err(|rej: PathRejection| {
+                ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rej.body_text())
+            })
+    }
+}
+
+/// The caller, authenticated by API key or OIDC JWT, and counted against the rate limit.
+pub(crate) struct Caller(pub Principal);
+
+const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+fn bearer_token(parts: &Parts) -> Result<&str, ApiError> {
+    let missing = || {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "missing_credentials",
+            "send Authorization: Bearer <API key or token>",
+        )
+    };
+    let invalid = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "invalid_credentials", m);
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(missing)?;
+    let value = value
+        .to_str()
+        .map_err(|_| invalid("the Authorization header is not ASCII"))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| invalid("the Authorization header must be `Bearer <credential>`"))?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(invalid("the Authorization scheme must be Bearer"));
+    }
+    let token = token.trim();
+    if token.is_empty() || token.len() > MAX_TOKEN_BYTES {
+        return Err(invalid("the bearer credential is empty or too long"));
+    }
+    Ok(token)
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        let principal = if viral_core::domain::api_key::looks_like_api_key(token) {
+            api_keys::authenticate(&*state.store, token).await?
+        } else if let Some(jwt) = &state.jwt {
+            jwt.authenticate(&*state.store, &*state.clock, token).await?
+        } else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+                "not an API key, and this deployment accepts no OIDC tokens",
+            ));
+        };
+        rate_limit::hit(
+            &*state.store,
+            &*state.clock,
+            state.rate_limit,
+            &principal.rate_limit_key(),
+        )
+        .await?;
+        Ok(Caller(principal))
+    }
+}

@@ -1,0 +1,49 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{api_keys, health, me, usage};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "viral API",
+        description = "Trends to short vertical videos. Authenticate with `Authorization: Bearer <API key>` \
+                       (`vk_live_…`) or an OIDC token. Errors are `{\"error\":{\"code\",\"message\",\"request_id\"}}`."
+    ),
+    paths(
+        health::healthz,
+        me::me,
+        api_keys::create,
+        api_keys::list,
+        api_keys::revoke,
+        usage::usage,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "meta", description = "Health and the API description"),
+        (name = "account", description = "The caller's tenant and usage"),
+        (name = "api-keys", description = "Creating, listing and revoking API keys"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The document as JSON.
+pub fn document() -> String {
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|_| String::from("{}"))
+}

@@ -1,0 +1,165 @@
+//! Routes, and the one Router that serves them: all at once locally, one per Lambda on AWS.
+
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodRouter, delete, get, post};
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::error::{ApiError, REQUEST_ID};
+use crate::routes::{api_keys, health, me, usage};
+use crate::state::AppState;
+
+/// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Route {
+    Healthz,
+    OpenApi,
+    GetMe,
+    CreateApiKey,
+    ListApiKeys,
+    RevokeApiKey,
+    GetUsage,
+}
+
+impl Route {
+    pub const ALL: [Route; 7] = [
+        Route::Healthz,
+        Route::OpenApi,
+        Route::GetMe,
+        Route::CreateApiKey,
+        Route::ListApiKeys,
+        Route::RevokeApiKey,
+        Route::GetUsage,
+    ];
+
+    pub fn method(self) -> &'static str {
+        match self {
+            Route::CreateApiKey => "POST",
+            Route::RevokeApiKey => "DELETE",
+            _ => "GET",
+        }
+    }
+
+    /// The path as axum and API Gateway both write it.
+    pub fn path(self) -> &'static str {
+        match self {
+            Route::Healthz => "/healthz",
+            Route::OpenApi => "/openapi.json",
+            Route::GetMe => "/v1/me",
+            Route::CreateApiKey | Route::ListApiKeys => "/v1/api-keys",
+            Route::RevokeApiKey => "/v1/api-keys/{id}",
+            Route::GetUsage => "/v1/usage",
+        }
+    }
+
+    /// The function crate under `functions/` that serves this route on AWS.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Route::Healthz => "get-healthz",
+            Route::OpenApi => "get-openapi",
+            Route::GetMe => "get-me",
+            Route::CreateApiKey => "create-api-key",
+            Route::ListApiKeys => "list-api-keys",
+            Route::RevokeApiKey => "revoke-api-key",
+            Route::GetUsage => "get-usage",
+        }
+    }
+
+    fn handler(self) -> MethodRouter<AppState> {
+        match self {
+            Route::Healthz => get(health::healthz),
+            Route::OpenApi => get(openapi_json),
+            Route::GetMe => get(me::me),
+            Route::CreateApiKey => post(api_keys::create),
+            Route::ListApiKeys => get(api_keys::list),
+            Route::RevokeApiKey => delete(api_keys::revoke),
+            Route::GetUsage => get(usage::usage),
+        }
+    }
+}
+
+async fn openapi_json() -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        crate::openapi::document(),
+    )
+        .into_response()
+}
+
+/// Every route.
+pub fn router(state: AppState) -> Router {
+    router_for(state, &Route::ALL)
+}
+
+/// Only the given routes, with the same errors, limits and middleware as the full API.
+pub fn router_for(state: AppState, routes: &[Route]) -> Router {
+    router_with(state, routes, Router::new())
+}
+
+/// The given routes plus `extra` (the local server's media route), under the same middleware.
+pub fn router_with(state: AppState, routes: &[Route], extra: Router) -> Router {
+    let body_limit = state.max_body_bytes;
+    let mut r: Router<AppState> = Router::new();
+    for route in routes {
+        r = r.route(route.path(), route.handler());
+    }
+    r.with_state(state)
+        .merge(extra)
+        .fallback(|| async {
+        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+    })
+    .method_not_allowed_fallback(|| async {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not take that method",
+        )
+    })
+    .layer(DefaultBodyLimit::max(body_limit))
+    .layer(CatchPanicLayer::custom(|_| {
+        tracing::error!("handler panicked");
+        ApiError::internal().into_response()
+    }))
+    .layer(middleware::from_fn(request_context))
+}
+
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty()
+        && s.len() <= 128
+        && s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
+    .then(|| s.to_owned())
+}
+
+/// Gives every request an id (the caller's `x-request-id` when well-formed), makes it available
+/// to error bodies, returns it as a header, and logs one line per request.
+async fn request_context(req: Request, next: Next) -> Response {
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(valid_request_id)
+        .unwrap_or_else(|| viral_core::ids::new_id("req"));
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let started = Instant::now();
+    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    tracing::info!(
+        request_id = %id,
+        %method,
+        %path,
+        status = resp.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}

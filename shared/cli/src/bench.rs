@@ -1,0 +1,118 @@
+//! `viral bench api`: warm, in-process latency of API routes on the embedded store, reported
+//! beside `GET /healthz` (no store, no auth) measured in the same run as the baseline.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use clap::Subcommand;
+use tower::ServiceExt;
+use viral_api::AppState;
+use viral_core::domain::{Plan, RateLimit};
+use viral_core::service::tenants;
+use viral_core::{Clock, SystemClock};
+use viral_embedded::SqliteItemStore;
+
+#[derive(Subcommand)]
+pub enum BenchCommand {
+    /// Latency of GET /v1/me and GET /v1/usage against GET /healthz.
+    Api {
+        /// Requests per route, after a warm-up.
+        #[arg(long, default_value_t = 5000)]
+        requests: usize,
+    },
+}
+
+struct Stats {
+    p50: Duration,
+    p99: Duration,
+    mean: Duration,
+}
+
+fn stats(mut samples: Vec<Duration>) -> Stats {
+    samples.sort();
+    let at = |q: f64| samples[((samples.len() as f64 - 1.0) * q).round() as usize];
+    let total: Duration = samples.iter().sum();
+    Stats {
+        p50: at(0.50),
+        p99: at(0.99),
+        mean: total / samples.len() as u32,
+    }
+}
+
+async fn measure(app: &axum::Router, path: &str, key: &str, n: usize) -> Result<Stats, String> {
+    let one = || {
+        Request::get(path)
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .map_err(|e| e.to_string())
+    };
+    for _ in 0..n.min(500) {
+        app.clone().oneshot(one()?).await.map_err(|e| e.to_string())?;
+    }
+    let mut samples = Vec::with_capacity(n);
+    for _ in 0..n {
+        let req = one()?;
+        let t = Instant::now();
+        let resp = app.clone().oneshot(req).await.map_err(|e| e.to_string())?;
+        samples.push(t.elapsed());
+        if resp.status() != StatusCode::OK {
+            return Err(format!("{path} answered {}", resp.status()));
+        }
+    }
+    Ok(stats(samples))
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
+    let BenchCommand::Api { requests } = cmd;
+    let requests = requests.max(100);
+    let dir = std::env::temp_dir().join(format!("viral-bench-{}", std::process::id()));
+    let store = Arc::new(SqliteItemStore::open(&dir.join("viral.db")).map_err(|e| e.to_string())?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let created = tenants::create_tenant(&*store, &*clock, "bench", Plan::Pro)
+        .await
+        .map_err(|e| e.to_string())?;
+    let mut state = AppState::new(store, clock);
+    // The limiter still runs (its write is part of every authenticated request); it just
+    // never refuses here.
+    state.rate_limit = RateLimit {
+        max: u32::MAX,
+        window: Duration::from_secs(10),
+    };
+    let app = viral_api::router(state);
+    let key = created.key.token.expose().to_owned();
+
+    let base = measure(&app, "/healthz", &key, requests).await?;
+    println!(
+        "viral bench api: {requests} warm in-process requests per route, embedded SQLite store\n\
+         {:<12} {:>9} {:>9} {:>9} {:>12}",
+        "route", "p50 ms", "p99 ms", "mean ms", "p99/baseline"
+    );
+    println!(
+        "{:<12} {:>9.3} {:>9.3} {:>9.3} {:>12}",
+        "/healthz",
+        ms(base.p50),
+        ms(base.p99),
+        ms(base.mean),
+        "1.0 (base)"
+    );
+    for path in ["/v1/me", "/v1/usage"] {
+        let s = measure(&app, path, &key, requests).await?;
+        println!(
+            "{:<12} {:>9.3} {:>9.3} {:>9.3} {:>12.1}",
+            path,
+            ms(s.p50),
+            ms(s.p99),
+            ms(s.mean),
+            s.p99.as_secs_f64() / base.p99.as_secs_f64().max(1e-9)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,66 @@
+//! `viral doctor`: what is configured, and whether each backend answers.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use viral_core::ports::BlobKey;
+use viral_runtime::{Backend, Config, Services};
+
+async fn check<F, T, E>(name: &str, what: &str, f: F) -> bool
+where
+    F: Future<Output = Result<T, E>>,
+    E: std::fmt::Display,
+{
+    let started = Instant::now();
+    match f.await {
+        Ok(_) => {
+            println!("ok    {name:<8} {what} ({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+            true
+        }
+        Err(e) => {
+            println!("FAIL  {name:<8} {what}: {e}");
+            false
+        }
+    }
+}
+
+pub async fn run(config: Config) -> Result<ExitCode, String> {
+    println!("backend   {:?} (VIRAL_BACKEND)", config.backend);
+    let (store_desc, blob_desc) = match config.backend {
+        Backend::Local => (
+            format!("SQLite at {}", config.data_dir.join("viral.db").display()),
+            format!("files under {}", config.data_dir.join("blobs").display()),
+        ),
+        Backend::Aws => (
+            format!("DynamoDB table {}", config.table.as_deref().unwrap_or("?")),
+            format!("S3 bucket {}", config.bucket.as_deref().unwrap_or("(VIRAL_BUCKET unset)")),
+        ),
+    };
+    println!(
+        "limits    {} requests per {} s per principal (VIRAL_RATE_LIMIT); bodies up to {} bytes",
+        config.rate_limit.max,
+        config.rate_limit.window.as_secs(),
+        config.max_body_bytes
+    );
+    match &config.jwt {
+        Some(j) => println!(
+            "oidc      issuer {} audiences {:?}, keys from {}",
+            j.issuer, j.audiences, j.jwks_url
+        ),
+        None => println!("oidc      off (set VIRAL_JWT_ISSUER and VIRAL_JWT_AUDIENCE to accept OIDC tokens)"),
+    }
+    let services = match Services::connect(config).await {
+        Ok(s) => s,
+        Err(e) => {
+            println!("FAIL  start    {e}");
+            return Ok(ExitCode::FAILURE);
+        }
+    };
+    let probe = BlobKey::parse("doctor/probe").map_err(|e| e.to_string())?;
+    let mut ok = true;
+    ok &= check("store", &store_desc, services.store.get("DOCTOR", "PROBE")).await;
+    ok &= check("blobs", &blob_desc, services.blobs.head(&probe)).await;
+    ok &= check("secrets", "lookup", services.secrets.get("VIRAL_DOCTOR_PROBE")).await;
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

@@ -1,0 +1,193 @@
+//! Configuration from the environment. Every problem names the variable that causes it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use viral_api::auth::jwt::JwtConfig;
+use viral_core::domain::RateLimit;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded adapters in the data directory (the default).
+    Local,
+    /// DynamoDB, S3, SQS and Secrets Manager.
+    Aws,
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub backend: Backend,
+    /// `VIRAL_DATA_DIR`, default `.viral`: the embedded database, blobs and signing key.
+    pub data_dir: PathBuf,
+    /// `VIRAL_TABLE`: the DynamoDB table (aws).
+    pub table: Option<String>,
+    /// `VIRAL_BUCKET`: the S3 bucket for media (aws).
+    pub bucket: Option<String>,
+    /// `VIRAL_SECRETS_PREFIX`, default `viral/`: Secrets Manager names are prefix + NAME.
+    pub secrets_prefix: String,
+    /// `VIRAL_RATE_LIMIT`, default `10/10s`: requests per principal per window.
+    pub rate_limit: RateLimit,
+    /// `VIRAL_MAX_BODY_BYTES`, default 65536.
+    pub max_body_bytes: usize,
+    /// `VIRAL_PUBLIC_URL`, default `http://127.0.0.1:3000`: base of local signed media URLs.
+    pub public_url: String,
+    /// `VIRAL_MEDIA_URL_TTL` in seconds, default 3600.
+    pub media_url_ttl: Duration,
+    /// From `VIRAL_JWT_ISSUER`, `VIRAL_JWT_AUDIENCE`, `VIRAL_JWT_JWKS_URL`, `VIRAL_JWT_AZP`.
+    pub jwt: Option<JwtConfig>,
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub problem: String,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+fn list(v: &str) -> Vec<String> {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get` (tests pass a map). Empty values count as unset.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let backend = match get("VIRAL_BACKEND").as_deref() {
+            None | Some("local") => Backend::Local,
+            Some("aws") => Backend::Aws,
+            Some(other) => {
+                return Err(err(
+                    "VIRAL_BACKEND",
+                    format!("expected `local` or `aws`, got `{other}`"),
+                ));
+            }
+        };
+        let table = get("VIRAL_TABLE");
+        let bucket = get("VIRAL_BUCKET");
+        if backend == Backend::Aws && table.is_none() {
+            return Err(err("VIRAL_TABLE", "required when VIRAL_BACKEND=aws (the DynamoDB table name)"));
+        }
+        let rate_limit = match get("VIRAL_RATE_LIMIT") {
+            None => RateLimit::default(),
+            Some(v) => RateLimit::parse(&v).ok_or_else(|| {
+                err("VIRAL_RATE_LIMIT", format!("expected e.g. `10/10s`, `100/1m`; got `{v}`"))
+            })?,
+        };
+        let max_body_bytes = match get("VIRAL_MAX_BODY_BYTES") {
+            None => 64 * 1024,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1024..=10 * 1024 * 1024).contains(n))
+                .ok_or_else(|| err("VIRAL_MAX_BODY_BYTES", "expected a number of bytes, 1024 to 10485760"))?,
+        };
+        let media_url_ttl = match get("VIRAL_MEDIA_URL_TTL") {
+            None => Duration::from_secs(3600),
+            Some(v) => v
+                .parse::<u64>()
+                .ok()
+                .filter(|n| (1..=7 * 86_400).contains(n))
+                .map(Duration::from_secs)
+                .ok_or_else(|| err("VIRAL_MEDIA_URL_TTL", "expected seconds, 1 to 604800"))?,
+        };
+        let public_url = get("VIRAL_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(err("VIRAL_PUBLIC_URL", "expected an http:// or https:// URL"));
+        }
+        let jwt = match get("VIRAL_JWT_ISSUER") {
+            None => None,
+            Some(issuer) => {
+                if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") {
+                    return Err(err("VIRAL_JWT_ISSUER", "expected an https:// issuer URL"));
+                }
+                let audiences = get("VIRAL_JWT_AUDIENCE").map(|v| list(&v)).unwrap_or_default();
+                if audiences.is_empty() {
+                    return Err(err(
+                        "VIRAL_JWT_AUDIENCE",
+                        "required with VIRAL_JWT_ISSUER (e.g. `viral-api`; add it as a custom `aud` claim in Clerk)",
+                    ));
+                }
+                let mut c = JwtConfig::new(&issuer, audiences, get("VIRAL_JWT_JWKS_URL"));
+                c.allowed_azp = get("VIRAL_JWT_AZP").map(|v| list(&v)).unwrap_or_default();
+                Some(c)
+            }
+        };
+        Ok(Config {
+            backend,
+            data_dir: PathBuf::from(get("VIRAL_DATA_DIR").unwrap_or_else(|| ".viral".into())),
+            table,
+            bucket,
+            secrets_prefix: get("VIRAL_SECRETS_PREFIX").unwrap_or_else(|| "viral/".into()),
+            rate_limit,
+            max_body_bytes,
+            public_url,
+            media_url_ttl,
+            jwt,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.backend, Backend::Local);
+        assert_eq!(c.data_dir, PathBuf::from(".viral"));
+        assert_eq!(c.rate_limit, RateLimit::default());
+        assert!(c.jwt.is_none());
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        assert_eq!(cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().var, "VIRAL_BACKEND");
+        assert_eq!(cfg(&[("VIRAL_BACKEND", "aws")]).unwrap_err().var, "VIRAL_TABLE");
+        assert_eq!(cfg(&[("VIRAL_RATE_LIMIT", "fast")]).unwrap_err().var, "VIRAL_RATE_LIMIT");
+        assert_eq!(
+            cfg(&[("VIRAL_JWT_ISSUER", "https://x.clerk.accounts.dev")]).unwrap_err().var,
+            "VIRAL_JWT_AUDIENCE"
+        );
+        let e = cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().to_string();
+        assert!(e.starts_with("VIRAL_BACKEND: "), "{e}");
+    }
+
+    #[test]
+    fn jwt_settings() {
+        let c = cfg(&[
+            ("VIRAL_JWT_ISSUER", "https://x.clerk.accounts.dev"),
+            ("VIRAL_JWT_AUDIENCE", "viral-api, other"),
+            ("VIRAL_JWT_AZP", "https://app.example"),
+        ])
+        .unwrap();
+        let j = c.jwt.unwrap();
+        assert_eq!(j.audiences, ["viral-api", "other"]);
+        assert_eq!(j.jwks_url, "https://x.clerk.accounts.dev/.well-known/jwks.json");
+        assert_eq!(j.allowed_azp, ["https://app.example"]);
+    }
+}

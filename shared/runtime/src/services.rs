@@ -1,0 +1,165 @@
+//! Adapters chosen by the configuration. Each builder constructs clients only; none makes a
+//! network call, so Lambda init stays fast and a Lambda builds only what its route needs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use viral_api::AppState;
+use viral_api::auth::jwt::JwtVerifier;
+use viral_aws::{DynamoItemStore, S3BlobStore, SdkConfig, SecretsManagerSecrets};
+use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
+use viral_core::{Clock, SystemClock};
+use viral_embedded::{Db, EnvSecrets, FsBlobStore, SqliteItemStore, UrlSigner};
+
+use crate::config::{Backend, Config, ConfigError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Backend(String),
+}
+
+/// The adapters of one process.
+#[derive(Clone)]
+pub struct Services {
+    pub config: Config,
+    pub clock: Arc<dyn Clock>,
+    pub store: Arc<dyn ItemStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub secrets: Arc<dyn Secrets>,
+    /// Set in local mode: the blob store whose signed URLs the local server must serve.
+    pub local_media: Option<FsBlobStore>,
+}
+
+fn local_db(config: &Config) -> Result<Db, StartError> {
+    Db::open(&config.data_dir.join("viral.db")).map_err(StartError::Backend)
+}
+
+/// The key that signs local media URLs: `VIRAL_MEDIA_SIGNING_KEY`, or a random one kept in the
+/// data directory (readable by its owner only) so URLs survive restarts.
+fn media_signing_key(data_dir: &Path) -> Result<Vec<u8>, StartError> {
+    if let Ok(k) = std::env::var("VIRAL_MEDIA_SIGNING_KEY")
+        && k.len() >= 32
+    {
+        return Ok(k.into_bytes());
+    }
+    let path = data_dir.join("media-signing.key");
+    if let Ok(existing) = std::fs::read_to_string(&path)
+        && existing.trim().len() >= 64
+    {
+        return Ok(existing.trim().as_bytes().to_vec());
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| StartError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
+    let key = hex_key();
+    write_private(&path, &key)
+        .map_err(|e| StartError::Backend(format!("cannot write {}: {e}", path.display())))?;
+    Ok(key.into_bytes())
+}
+
+fn hex_key() -> String {
+    viral_core::ids::random_bytes::<32>()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(contents.as_bytes())
+}
+
+fn require<'a>(v: &'a Option<String>, var: &'static str) -> Result<&'a str, StartError> {
+    v.as_deref().ok_or_else(|| {
+        StartError::Config(ConfigError {
+            var,
+            problem: "required when VIRAL_BACKEND=aws".into(),
+        })
+    })
+}
+
+/// Whether S3 needs path-style addressing: for an S3-compatible server on loopback.
+fn path_style() -> bool {
+    std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| u.contains("127.0.0.1") || u.contains("localhost"))
+}
+
+/// The item store alone: all the API Lambdas need.
+pub async fn item_store(config: &Config, aws: Option<&SdkConfig>) -> Result<Arc<dyn ItemStore>, StartError> {
+    Ok(match (config.backend, aws) {
+        (Backend::Aws, Some(conf)) => {
+            Arc::new(DynamoItemStore::from_conf(conf, require(&config.table, "VIRAL_TABLE")?))
+        }
+        (Backend::Aws, None) => {
+            let conf = viral_aws::load_sdk_config().await;
+            Arc::new(DynamoItemStore::from_conf(&conf, require(&config.table, "VIRAL_TABLE")?))
+        }
+        (Backend::Local, _) => Arc::new(SqliteItemStore::new(local_db(config)?)),
+    })
+}
+
+/// The API's state: item store, clock, JWT verifier, limits.
+pub async fn api_state(config: &Config, store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+    let mut state = AppState::new(store, clock);
+    state.rate_limit = config.rate_limit;
+    state.max_body_bytes = config.max_body_bytes;
+    if let Some(jwt) = &config.jwt {
+        state.jwt = Some(Arc::new(JwtVerifier::new(jwt.clone()).map_err(StartError::Backend)?));
+    }
+    Ok(state)
+}
+
+impl Services {
+    /// Every adapter, for the local server, the CLI and `viral doctor`.
+    pub async fn connect(config: Config) -> Result<Services, StartError> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let secrets_ttl = Duration::from_secs(300);
+        match config.backend {
+            Backend::Local => {
+                let db = local_db(&config)?;
+                let signer = UrlSigner::new(
+                    &media_signing_key(&config.data_dir)?,
+                    &config.public_url,
+                    clock.clone(),
+                );
+                let media = FsBlobStore::new(&config.data_dir.join("blobs"), signer);
+                let env = EnvSecrets::load(Some(Path::new(".env")))
+                    .map_err(|e| StartError::Backend(e.to_string()))?;
+                Ok(Services {
+                    store: Arc::new(SqliteItemStore::new(db)),
+                    blobs: Arc::new(media.clone()),
+                    secrets: Arc::new(CachedSecrets::new(env, clock.clone(), secrets_ttl)),
+                    local_media: Some(media),
+                    clock,
+                    config,
+                })
+            }
+            Backend::Aws => {
+                let conf = viral_aws::load_sdk_config().await;
+                let bucket = require(&config.bucket, "VIRAL_BUCKET")?;
+                let sm = SecretsManagerSecrets::from_conf(&conf, &config.secrets_prefix);
+                Ok(Services {
+                    store: item_store(&config, Some(&conf)).await?,
+                    blobs: Arc::new(S3BlobStore::from_conf(&conf, bucket, path_style())),
+                    secrets: Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl)),
+                    local_media: None,
+                    clock,
+                    config,
+                })
+            }
+        }
+    }
+
+    pub async fn api_state(&self) -> Result<AppState, StartError> {
+        api_state(&self.config, self.store.clone(), self.clock.clone()).await
+    }
+}
