@@ -1,0 +1,356 @@
+//! Every route in-process: happy paths, auth failures, other tenants' ids, bad bodies, limits.
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::Request;
+use common::{TestApp, send};
+use viral_api::{Route, router_for};
+use viral_core::domain::{Plan, RateLimit};
+
+#[tokio::test]
+async fn healthz_and_openapi_need_no_credentials() {
+    let t = TestApp::new();
+    let r = t.call("GET", "/healthz", None, None).await;
+    r.expect(200, None);
+    assert_eq!(r.body["status"], "ok");
+
+    let r = t.call("GET", "/openapi.json", None, None).await;
+    r.expect(200, None);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    for route in Route::ALL {
+        if route == Route::OpenApi {
+            continue;
+        }
+        let op = &r.body["paths"][route.path()][route.method().to_lowercase()];
+        assert!(op.is_object(), "{} {} missing from OpenAPI", route.method(), route.path());
+    }
+    assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn me_shows_tenant_and_credential() {
+    let t = TestApp::new();
+    let a = t.tenant("Acme", Plan::Pro).await;
+    let r = t.call("GET", "/v1/me", Some(&a.key), None).await;
+    r.expect(200, None);
+    assert_eq!(r.body["tenant"]["id"], a.id.as_str());
+    assert_eq!(r.body["tenant"]["name"], "Acme");
+    assert_eq!(r.body["tenant"]["plan"], "pro");
+    assert_eq!(r.body["tenant"]["status"], "active");
+    assert_eq!(r.body["principal"]["kind"], "api_key");
+    assert_eq!(r.body["principal"]["role"], "owner");
+    assert_eq!(r.body["principal"]["key_id"], a.key_id.as_str());
+    assert!(r.body["principal"]["scopes"].is_null());
+    assert!(!String::from_utf8_lossy(&r.raw).contains(&a.key));
+}
+
+#[tokio::test]
+async fn usage_reports_the_month_against_the_plan() {
+    let t = TestApp::new();
+    let a = t.tenant("Acme", Plan::Starter).await;
+    let r = t.call("GET", "/v1/usage", Some(&a.key), None).await;
+    r.expect(200, None);
+    assert_eq!(r.body["period"], "2026-11");
+    assert_eq!(r.body["plan"], "starter");
+    assert_eq!(r.body["concepts"]["limit"], 10);
+    assert_eq!(r.body["concepts"]["used"], 0);
+    assert_eq!(r.body["videos"]["remaining"], 10);
+    assert_eq!(r.body["resets_at"], "2026-12-01T00:00:00Z");
+}
+
+#[tokio::test]
+async fn api_keys_create_list_revoke() {
+    let t = TestApp::new();
+    let a = t.tenant("Acme", Plan::Free).await;
+
+    let r = t
+        .call("POST", "/v1/api-keys", Some(&a.key), Some(r#"{"name":"ci","scopes":["usage:read"]}"#))
+        .await;
+    r.expect(201, None);
+    let new_key = r.body["key"].as_str().unwrap().to_owned();
+    let new_id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(new_key.starts_with("vk_live_"));
+    assert_eq!(r.body["scopes"], serde_json::json!(["usage:read"]));
+    assert_eq!(r.body["name"], "ci");
+
+    // The new key works, within its scopes.
+    t.call("GET", "/v1/usage", Some(&new_key), None).await.expect(200, None);
+    t.call("GET", "/v1/api-keys", Some(&new_key), None)
+        .await
+        .expect(403, Some("insufficient_scope"));
+    // A scoped key cannot mint a broader one.
+    t.call("POST", "/v1/api-keys", Some(&new_key), Some(r#"{"name":"x"}"#))
+        .await
+        .expect(403, Some("insufficient_scope"));
+
+    // Listing: newest first, never the secret.
+    let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
+    r.expect(200, None);
+    let items = r.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["id"], new_id.as_str());
+    assert_eq!(items[1]["id"], a.key_id.as_str());
+    assert!(items.iter().all(|k| k.get("key").is_none()));
+    assert!(!String::from_utf8_lossy(&r.raw).contains(&new_key));
+
+    // Pagination with a cursor.
+    let r = t.call("GET", "/v1/api-keys?limit=1", Some(&a.key), None).await;
+    r.expect(200, None);
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+    let r = t
+        .call("GET", &format!("/v1/api-keys?limit=1&cursor={cursor}"), Some(&a.key), None)
+        .await;
+    r.expect(200, None);
+    assert_eq!(r.body["items"][0]["id"], a.key_id.as_str());
+    assert!(r.body["next_cursor"].is_null());
+
+    // Revoke: 204, then the key is refused at once; revoking again is fine.
+    t.call("DELETE", &format!("/v1/api-keys/{new_id}"), Some(&a.key), None)
+        .await
+        .expect(204, None);
+    t.call("GET", "/v1/usage", Some(&new_key), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
+    t.call("DELETE", &format!("/v1/api-keys/{new_id}"), Some(&a.key), None)
+        .await
+        .expect(204, None);
+    let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
+    assert!(r.body["items"][0]["revoked_at"].is_string());
+}
+
+#[tokio::test]
+async fn auth_failures_are_401_with_stable_codes() {
+    let t = TestApp::new();
+    let a = t.tenant("Acme", Plan::Free).await;
+    t.call("GET", "/v1/me", None, None).await.expect(401, Some("missing_credentials"));
+
+    let wrong_secret = {
+        let mut k = a.key.clone();
+        let last = k.pop().unwrap();
+        k.push(if last == 'A' { 'B' } else { 'A' });
+        k
+    };
+    let cases = [
+        "garbage".to_owned(),
+        "vk_live_".to_owned(),
+        wrong_secret,
+        format!("vk_live_{}_{}", "A".repeat(12), "b".repeat(32)),
+        format!("{}x", a.key),
+        "a.b.c".to_owned(),
+        "x".repeat(10 * 1024),
+        "vk_live_ÄÖÜ".to_owned(),
+    ];
+    for token in cases {
+        let req = Request::get("/v1/me")
+            .header("authorization", format!("Bearer {token}").into_bytes())
+            .body(Body::empty())
+            .unwrap();
+        let r = t.send(req).await;
+        r.expect(401, Some("invalid_credentials"));
+        assert_eq!(r.headers.get("www-authenticate").unwrap(), "Bearer");
+    }
+    for header in [format!("Basic {}", a.key), a.key.clone(), "Bearer ".into()] {
+        let req = Request::get("/v1/me")
+            .header("authorization", header)
+            .body(Body::empty())
+            .unwrap();
+        t.send(req).await.expect(401, Some("invalid_credentials"));
+    }
+    // A key in the right tenant still works after all that.
+    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+}
+
+#[tokio::test]
+async fn other_tenants_ids_are_not_found() {
+    let t = TestApp::new();
+    let a = t.tenant("A", Plan::Free).await;
+    let b = t.tenant("B", Plan::Free).await;
+
+    // B cannot revoke, or learn about, A's key.
+    let r = t
+        .call("DELETE", &format!("/v1/api-keys/{}", a.key_id), Some(&b.key), None)
+        .await;
+    r.expect(404, Some("not_found"));
+    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    // Garbage and missing ids look the same as foreign ones.
+    for id in ["nope", "key_00000000000000000000000000000000", "..%2F..%2Fetc"] {
+        t.call("DELETE", &format!("/v1/api-keys/{id}"), Some(&b.key), None)
+            .await
+            .expect(404, Some("not_found"));
+    }
+    // Listings hold only one's own keys.
+    let r = t.call("GET", "/v1/api-keys", Some(&b.key), None).await;
+    let ids: Vec<_> = r.body["items"].as_array().unwrap().iter().map(|k| k["id"].clone()).collect();
+    assert_eq!(ids, [serde_json::json!(b.key_id)]);
+    // A's cursor cannot be replayed as B to page through A's partition.
+    t.call("POST", "/v1/api-keys", Some(&a.key), Some(r#"{"name":"second"}"#)).await.expect(201, None);
+    let r = t.call("GET", "/v1/api-keys?limit=1", Some(&a.key), None).await;
+    let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
+    t.call("GET", &format!("/v1/api-keys?cursor={cursor}"), Some(&b.key), None)
+        .await
+        .expect(400, Some("invalid_cursor"));
+}
+
+#[tokio::test]
+async fn bad_bodies_and_queries_are_4xx() {
+    let t = TestApp::with(|s| {
+        s.max_body_bytes = 4096;
+        s.rate_limit = RateLimit::parse("1000/10s").unwrap();
+    });
+    let a = t.tenant("Acme", Plan::Free).await;
+    let post = |body: &'static str, ct: Option<&'static str>| {
+        let mut b = Request::post("/v1/api-keys").header("authorization", format!("Bearer {}", a.key));
+        if let Some(ct) = ct {
+            b = b.header("content-type", ct);
+        }
+        b.body(Body::from(body)).unwrap()
+    };
+    let json = Some("application/json");
+    t.send(post("{bad", json)).await.expect(400, Some("invalid_json"));
+    t.send(post("", json)).await.expect(400, Some("invalid_json"));
+    t.send(post(r#"{"name":"x"}"#, None)).await.expect(415, Some("unsupported_media_type"));
+    t.send(post(r#"{"name":"x"}"#, Some("text/plain"))).await.expect(415, Some("unsupported_media_type"));
+    t.send(post(r#"{"name":5}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"{"nam":"x"}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","admin":true}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"   "}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","scopes":["root"]}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","scopes":[]}"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post(r#"[1,2]"#, json)).await.expect(422, Some("invalid_request"));
+    let big = Box::leak(format!(r#"{{"name":"{}"}}"#, "x".repeat(10_000)).into_boxed_str());
+    t.send(post(big, json)).await.expect(413, Some("payload_too_large"));
+
+    for q in ["limit=0", "limit=101", "limit=abc", "limit=-1", "cursor=%%%"] {
+        let r = t.call("GET", &format!("/v1/api-keys?{q}"), Some(&a.key), None).await;
+        assert_eq!(r.status.as_u16(), 400, "{q}: {}", r.body);
+    }
+    t.call("GET", "/nope", Some(&a.key), None).await.expect(404, Some("route_not_found"));
+    t.call("PATCH", "/v1/me", Some(&a.key), None).await.expect(405, Some("method_not_allowed"));
+    t.call("PUT", "/v1/api-keys", Some(&a.key), None).await.expect(405, Some("method_not_allowed"));
+    // Nothing above created a key.
+    let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
+    assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn eleventh_request_in_ten_seconds_is_429() {
+    let t = TestApp::new();
+    let a = t.tenant("A", Plan::Free).await;
+    let b = t.tenant("B", Plan::Free).await;
+    for _ in 0..10 {
+        t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    }
+    let r = t.call("GET", "/v1/me", Some(&a.key), None).await;
+    r.expect(429, Some("rate_limited"));
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=10).contains(&retry), "{retry}");
+    // Other principals are unaffected.
+    t.call("GET", "/v1/me", Some(&b.key), None).await.expect(200, None);
+    // Refused requests do not extend the wait: the next window serves again.
+    t.clock.advance(Duration::from_secs(retry));
+    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+}
+
+#[tokio::test]
+async fn rate_limit_is_configurable() {
+    let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("2/1m").unwrap());
+    let a = t.tenant("A", Plan::Free).await;
+    t.call("GET", "/v1/usage", Some(&a.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(429, Some("rate_limited"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_parallel_key_creations_lose_nothing() {
+    let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("1000/10s").unwrap());
+    let a = t.tenant("A", Plan::Free).await;
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let app = t.app.clone();
+        let key = a.key.clone();
+        tasks.push(tokio::spawn(async move {
+            let req = Request::post("/v1/api-keys")
+                .header("authorization", format!("Bearer {key}"))
+                .header("content-type", "application/json")
+                .body(Body::from(format!(r#"{{"name":"k{i}"}}"#)))
+                .unwrap();
+            let r = send(&app, req).await;
+            r.expect(201, None);
+            (r.body["id"].as_str().unwrap().to_owned(), r.body["key"].as_str().unwrap().to_owned())
+        }));
+    }
+    let mut created = Vec::new();
+    for task in tasks {
+        created.push(task.await.unwrap());
+    }
+    let mut listed = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/api-keys?limit=7&cursor={c}"),
+            None => "/v1/api-keys?limit=7".into(),
+        };
+        let r = t.call("GET", &path, Some(&a.key), None).await;
+        r.expect(200, None);
+        listed.extend(r.body["items"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap().to_owned()));
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(listed.len(), 51);
+    let unique: std::collections::HashSet<_> = listed.iter().collect();
+    assert_eq!(unique.len(), 51);
+    for (id, key) in &created {
+        assert!(unique.contains(id));
+        let r = t.call("GET", "/v1/me", Some(key), None).await;
+        r.expect(200, None);
+        assert_eq!(r.body["principal"]["key_id"], id.as_str());
+    }
+}
+
+#[tokio::test]
+async fn a_single_route_router_serves_only_its_route() {
+    let t = TestApp::new();
+    let a = t.tenant("A", Plan::Free).await;
+    let only_me = router_for(t.state.clone(), &[Route::GetMe]);
+    let get = |path: &str| {
+        Request::get(path)
+            .header("authorization", format!("Bearer {}", a.key))
+            .body(Body::empty())
+            .unwrap()
+    };
+    send(&only_me, get("/v1/me")).await.expect(200, None);
+    send(&only_me, get("/v1/usage")).await.expect(404, Some("route_not_found"));
+    let post = Request::post("/v1/me").body(Body::empty()).unwrap();
+    send(&only_me, post).await.expect(405, Some("method_not_allowed"));
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_when_well_formed() {
+    let t = TestApp::new();
+    let req = Request::get("/v1/me").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    let r = t.send(req).await;
+    assert_eq!(r.body["error"]["request_id"], "abc-123");
+    let req = Request::get("/v1/me").header("x-request-id", "<script>").body(Body::empty()).unwrap();
+    let r = t.send(req).await;
+    assert!(r.body["error"]["request_id"].as_str().unwrap().starts_with("req_"));
+}
+
+#[test]
+fn every_route_has_its_own_lambda_crate() {
+    let functions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../functions");
+    for route in Route::ALL {
+        let main = functions.join(route.function_name()).join("src/main.rs");
+        let text = std::fs::read_to_string(&main)
+            .unwrap_or_else(|_| panic!("{} is missing", main.display()));
+        assert!(
+            text.contains(&format!("Route::{route:?})")),
+            "{} does not serve Route::{route:?}",
+            main.display()
+        );
+    }
+}
