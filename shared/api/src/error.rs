@@ -54,7 +54,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn internal() -> Self {
@@ -101,7 +105,9 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         let msg = e.to_string();
         match e {
-            Error::Invalid(_) => Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", msg),
+            Error::Invalid(_) => {
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", msg)
+            }
             Error::NotFound(what) => Self::not_found(what),
             Error::Unauthenticated(_) => {
                 Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", msg)

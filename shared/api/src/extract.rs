@@ -118,7 +118,8 @@ impl FromRequestParts<AppState> for Caller {
         let principal = if viral_core::domain::api_key::looks_like_api_key(token) {
             api_keys::authenticate(&*state.store, token).await?
         } else if let Some(jwt) = &state.jwt {
-            jwt.authenticate(&*state.store, &*state.clock, token).await?
+            jwt.authenticate(&*state.store, &*state.clock, token)
+                .await?
         } else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -111,29 +111,28 @@ pub fn router_with(state: AppState, routes: &[Route], extra: Router) -> Router {
     r.with_state(state)
         .merge(extra)
         .fallback(|| async {
-        ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
-    })
-    .method_not_allowed_fallback(|| async {
-        ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "method_not_allowed",
-            "this route does not take that method",
-        )
-    })
-    .layer(DefaultBodyLimit::max(body_limit))
-    .layer(CatchPanicLayer::custom(|_| {
-        tracing::error!("handler panicked");
-        ApiError::internal().into_response()
-    }))
-    .layer(middleware::from_fn(request_context))
+            ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route")
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not take that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("handler panicked");
+            ApiError::internal().into_response()
+        }))
+        .layer(middleware::from_fn(request_context))
 }
 
 fn valid_request_id(v: &HeaderValue) -> Option<String> {
     let s = v.to_str().ok()?;
     (!s.is_empty()
         && s.len() <= 128
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')))
     .then(|| s.to_owned())
 }

@@ -25,7 +25,12 @@ async fn healthz_and_openapi_need_no_credentials() {
             continue;
         }
         let op = &r.body["paths"][route.path()][route.method().to_lowercase()];
-        assert!(op.is_object(), "{} {} missing from OpenAPI", route.method(), route.path());
+        assert!(
+            op.is_object(),
+            "{} {} missing from OpenAPI",
+            route.method(),
+            route.path()
+        );
     }
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
 }
@@ -67,7 +72,12 @@ async fn api_keys_create_list_revoke() {
     let a = t.tenant("Acme", Plan::Free).await;
 
     let r = t
-        .call("POST", "/v1/api-keys", Some(&a.key), Some(r#"{"name":"ci","scopes":["usage:read"]}"#))
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.key),
+            Some(r#"{"name":"ci","scopes":["usage:read"]}"#),
+        )
         .await;
     r.expect(201, None);
     let new_key = r.body["key"].as_str().unwrap().to_owned();
@@ -77,14 +87,21 @@ async fn api_keys_create_list_revoke() {
     assert_eq!(r.body["name"], "ci");
 
     // The new key works, within its scopes.
-    t.call("GET", "/v1/usage", Some(&new_key), None).await.expect(200, None);
+    t.call("GET", "/v1/usage", Some(&new_key), None)
+        .await
+        .expect(200, None);
     t.call("GET", "/v1/api-keys", Some(&new_key), None)
         .await
         .expect(403, Some("insufficient_scope"));
     // A scoped key cannot mint a broader one.
-    t.call("POST", "/v1/api-keys", Some(&new_key), Some(r#"{"name":"x"}"#))
-        .await
-        .expect(403, Some("insufficient_scope"));
+    t.call(
+        "POST",
+        "/v1/api-keys",
+        Some(&new_key),
+        Some(r#"{"name":"x"}"#),
+    )
+    .await
+    .expect(403, Some("insufficient_scope"));
 
     // Listing: newest first, never the secret.
     let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
@@ -97,26 +114,43 @@ async fn api_keys_create_list_revoke() {
     assert!(!String::from_utf8_lossy(&r.raw).contains(&new_key));
 
     // Pagination with a cursor.
-    let r = t.call("GET", "/v1/api-keys?limit=1", Some(&a.key), None).await;
+    let r = t
+        .call("GET", "/v1/api-keys?limit=1", Some(&a.key), None)
+        .await;
     r.expect(200, None);
     let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
     let r = t
-        .call("GET", &format!("/v1/api-keys?limit=1&cursor={cursor}"), Some(&a.key), None)
+        .call(
+            "GET",
+            &format!("/v1/api-keys?limit=1&cursor={cursor}"),
+            Some(&a.key),
+            None,
+        )
         .await;
     r.expect(200, None);
     assert_eq!(r.body["items"][0]["id"], a.key_id.as_str());
     assert!(r.body["next_cursor"].is_null());
 
     // Revoke: 204, then the key is refused at once; revoking again is fine.
-    t.call("DELETE", &format!("/v1/api-keys/{new_id}"), Some(&a.key), None)
-        .await
-        .expect(204, None);
+    t.call(
+        "DELETE",
+        &format!("/v1/api-keys/{new_id}"),
+        Some(&a.key),
+        None,
+    )
+    .await
+    .expect(204, None);
     t.call("GET", "/v1/usage", Some(&new_key), None)
         .await
         .expect(401, Some("invalid_credentials"));
-    t.call("DELETE", &format!("/v1/api-keys/{new_id}"), Some(&a.key), None)
-        .await
-        .expect(204, None);
+    t.call(
+        "DELETE",
+        &format!("/v1/api-keys/{new_id}"),
+        Some(&a.key),
+        None,
+    )
+    .await
+    .expect(204, None);
     let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
     assert!(r.body["items"][0]["revoked_at"].is_string());
 }
@@ -125,7 +159,9 @@ async fn api_keys_create_list_revoke() {
 async fn auth_failures_are_401_with_stable_codes() {
     let t = TestApp::new();
     let a = t.tenant("Acme", Plan::Free).await;
-    t.call("GET", "/v1/me", None, None).await.expect(401, Some("missing_credentials"));
+    t.call("GET", "/v1/me", None, None)
+        .await
+        .expect(401, Some("missing_credentials"));
 
     let wrong_secret = {
         let mut k = a.key.clone();
@@ -160,7 +196,9 @@ async fn auth_failures_are_401_with_stable_codes() {
         t.send(req).await.expect(401, Some("invalid_credentials"));
     }
     // A key in the right tenant still works after all that.
-    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
 }
 
 #[tokio::test]
@@ -171,27 +209,57 @@ async fn other_tenants_ids_are_not_found() {
 
     // B cannot revoke, or learn about, A's key.
     let r = t
-        .call("DELETE", &format!("/v1/api-keys/{}", a.key_id), Some(&b.key), None)
+        .call(
+            "DELETE",
+            &format!("/v1/api-keys/{}", a.key_id),
+            Some(&b.key),
+            None,
+        )
         .await;
     r.expect(404, Some("not_found"));
-    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
     // Garbage and missing ids look the same as foreign ones.
-    for id in ["nope", "key_00000000000000000000000000000000", "..%2F..%2Fetc"] {
+    for id in [
+        "nope",
+        "key_00000000000000000000000000000000",
+        "..%2F..%2Fetc",
+    ] {
         t.call("DELETE", &format!("/v1/api-keys/{id}"), Some(&b.key), None)
             .await
             .expect(404, Some("not_found"));
     }
     // Listings hold only one's own keys.
     let r = t.call("GET", "/v1/api-keys", Some(&b.key), None).await;
-    let ids: Vec<_> = r.body["items"].as_array().unwrap().iter().map(|k| k["id"].clone()).collect();
+    let ids: Vec<_> = r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["id"].clone())
+        .collect();
     assert_eq!(ids, [serde_json::json!(b.key_id)]);
     // A's cursor cannot be replayed as B to page through A's partition.
-    t.call("POST", "/v1/api-keys", Some(&a.key), Some(r#"{"name":"second"}"#)).await.expect(201, None);
-    let r = t.call("GET", "/v1/api-keys?limit=1", Some(&a.key), None).await;
+    t.call(
+        "POST",
+        "/v1/api-keys",
+        Some(&a.key),
+        Some(r#"{"name":"second"}"#),
+    )
+    .await
+    .expect(201, None);
+    let r = t
+        .call("GET", "/v1/api-keys?limit=1", Some(&a.key), None)
+        .await;
     let cursor = r.body["next_cursor"].as_str().unwrap().to_owned();
-    t.call("GET", &format!("/v1/api-keys?cursor={cursor}"), Some(&b.key), None)
-        .await
-        .expect(400, Some("invalid_cursor"));
+    t.call(
+        "GET",
+        &format!("/v1/api-keys?cursor={cursor}"),
+        Some(&b.key),
+        None,
+    )
+    .await
+    .expect(400, Some("invalid_cursor"));
 }
 
 #[tokio::test]
@@ -202,34 +270,73 @@ async fn bad_bodies_and_queries_are_4xx() {
     });
     let a = t.tenant("Acme", Plan::Free).await;
     let post = |body: &'static str, ct: Option<&'static str>| {
-        let mut b = Request::post("/v1/api-keys").header("authorization", format!("Bearer {}", a.key));
+        let mut b =
+            Request::post("/v1/api-keys").header("authorization", format!("Bearer {}", a.key));
         if let Some(ct) = ct {
             b = b.header("content-type", ct);
         }
         b.body(Body::from(body)).unwrap()
     };
     let json = Some("application/json");
-    t.send(post("{bad", json)).await.expect(400, Some("invalid_json"));
-    t.send(post("", json)).await.expect(400, Some("invalid_json"));
-    t.send(post(r#"{"name":"x"}"#, None)).await.expect(415, Some("unsupported_media_type"));
-    t.send(post(r#"{"name":"x"}"#, Some("text/plain"))).await.expect(415, Some("unsupported_media_type"));
-    t.send(post(r#"{"name":5}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"{"nam":"x"}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"{"name":"x","admin":true}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"{"name":"   "}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"{"name":"x","scopes":["root"]}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"{"name":"x","scopes":[]}"#, json)).await.expect(422, Some("invalid_request"));
-    t.send(post(r#"[1,2]"#, json)).await.expect(422, Some("invalid_request"));
+    t.send(post("{bad", json))
+        .await
+        .expect(400, Some("invalid_json"));
+    t.send(post("", json))
+        .await
+        .expect(400, Some("invalid_json"));
+    t.send(post(r#"{"name":"x"}"#, None))
+        .await
+        .expect(415, Some("unsupported_media_type"));
+    t.send(post(r#"{"name":"x"}"#, Some("text/plain")))
+        .await
+        .expect(415, Some("unsupported_media_type"));
+    t.send(post(r#"{"name":5}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"{"nam":"x"}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","admin":true}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"   "}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","scopes":["root"]}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"{"name":"x","scopes":[]}"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
+    t.send(post(r#"[1,2]"#, json))
+        .await
+        .expect(422, Some("invalid_request"));
     let big = Box::leak(format!(r#"{{"name":"{}"}}"#, "x".repeat(10_000)).into_boxed_str());
-    t.send(post(big, json)).await.expect(413, Some("payload_too_large"));
+    t.send(post(big, json))
+        .await
+        .expect(413, Some("payload_too_large"));
 
-    for q in ["limit=0", "limit=101", "limit=abc", "limit=-1", "cursor=%%%"] {
-        let r = t.call("GET", &format!("/v1/api-keys?{q}"), Some(&a.key), None).await;
+    for q in [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "limit=-1",
+        "cursor=%%%",
+    ] {
+        let r = t
+            .call("GET", &format!("/v1/api-keys?{q}"), Some(&a.key), None)
+            .await;
         assert_eq!(r.status.as_u16(), 400, "{q}: {}", r.body);
     }
-    t.call("GET", "/nope", Some(&a.key), None).await.expect(404, Some("route_not_found"));
-    t.call("PATCH", "/v1/me", Some(&a.key), None).await.expect(405, Some("method_not_allowed"));
-    t.call("PUT", "/v1/api-keys", Some(&a.key), None).await.expect(405, Some("method_not_allowed"));
+    t.call("GET", "/nope", Some(&a.key), None)
+        .await
+        .expect(404, Some("route_not_found"));
+    t.call("PATCH", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(405, Some("method_not_allowed"));
+    t.call("PUT", "/v1/api-keys", Some(&a.key), None)
+        .await
+        .expect(405, Some("method_not_allowed"));
     // Nothing above created a key.
     let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
     assert_eq!(r.body["items"].as_array().unwrap().len(), 1);
@@ -241,26 +348,38 @@ async fn eleventh_request_in_ten_seconds_is_429() {
     let a = t.tenant("A", Plan::Free).await;
     let b = t.tenant("B", Plan::Free).await;
     for _ in 0..10 {
-        t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+        t.call("GET", "/v1/me", Some(&a.key), None)
+            .await
+            .expect(200, None);
     }
     let r = t.call("GET", "/v1/me", Some(&a.key), None).await;
     r.expect(429, Some("rate_limited"));
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=10).contains(&retry), "{retry}");
     // Other principals are unaffected.
-    t.call("GET", "/v1/me", Some(&b.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&b.key), None)
+        .await
+        .expect(200, None);
     // Refused requests do not extend the wait: the next window serves again.
     t.clock.advance(Duration::from_secs(retry));
-    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
 }
 
 #[tokio::test]
 async fn rate_limit_is_configurable() {
     let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("2/1m").unwrap());
     let a = t.tenant("A", Plan::Free).await;
-    t.call("GET", "/v1/usage", Some(&a.key), None).await.expect(200, None);
-    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(200, None);
-    t.call("GET", "/v1/me", Some(&a.key), None).await.expect(429, Some("rate_limited"));
+    t.call("GET", "/v1/usage", Some(&a.key), None)
+        .await
+        .expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(429, Some("rate_limited"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +398,10 @@ async fn fifty_parallel_key_creations_lose_nothing() {
                 .unwrap();
             let r = send(&app, req).await;
             r.expect(201, None);
-            (r.body["id"].as_str().unwrap().to_owned(), r.body["key"].as_str().unwrap().to_owned())
+            (
+                r.body["id"].as_str().unwrap().to_owned(),
+                r.body["key"].as_str().unwrap().to_owned(),
+            )
         }));
     }
     let mut created = Vec::new();
@@ -295,7 +417,13 @@ async fn fifty_parallel_key_creations_lose_nothing() {
         };
         let r = t.call("GET", &path, Some(&a.key), None).await;
         r.expect(200, None);
-        listed.extend(r.body["items"].as_array().unwrap().iter().map(|k| k["id"].as_str().unwrap().to_owned()));
+        listed.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|k| k["id"].as_str().unwrap().to_owned()),
+        );
         match r.body["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_owned()),
             None => break,
@@ -324,20 +452,35 @@ async fn a_single_route_router_serves_only_its_route() {
             .unwrap()
     };
     send(&only_me, get("/v1/me")).await.expect(200, None);
-    send(&only_me, get("/v1/usage")).await.expect(404, Some("route_not_found"));
+    send(&only_me, get("/v1/usage"))
+        .await
+        .expect(404, Some("route_not_found"));
     let post = Request::post("/v1/me").body(Body::empty()).unwrap();
-    send(&only_me, post).await.expect(405, Some("method_not_allowed"));
+    send(&only_me, post)
+        .await
+        .expect(405, Some("method_not_allowed"));
 }
 
 #[tokio::test]
 async fn request_ids_are_echoed_when_well_formed() {
     let t = TestApp::new();
-    let req = Request::get("/v1/me").header("x-request-id", "abc-123").body(Body::empty()).unwrap();
+    let req = Request::get("/v1/me")
+        .header("x-request-id", "abc-123")
+        .body(Body::empty())
+        .unwrap();
     let r = t.send(req).await;
     assert_eq!(r.body["error"]["request_id"], "abc-123");
-    let req = Request::get("/v1/me").header("x-request-id", "<script>").body(Body::empty()).unwrap();
+    let req = Request::get("/v1/me")
+        .header("x-request-id", "<script>")
+        .body(Body::empty())
+        .unwrap();
     let r = t.send(req).await;
-    assert!(r.body["error"]["request_id"].as_str().unwrap().starts_with("req_"));
+    assert!(
+        r.body["error"]["request_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("req_")
+    );
 }
 
 #[test]

@@ -54,7 +54,10 @@ async fn app_with_jwt(azp: &[&str]) -> (TestApp, Arc<AtomicUsize>, Arc<JwtVerifi
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn claims() -> Value {
@@ -97,7 +100,14 @@ fn without(mut c: Value, k: &str) -> Value {
 #[tokio::test]
 async fn valid_tokens_reach_their_organisations_tenant() {
     let (t, _, _) = app_with_jwt(&[]).await;
-    let r = t.call("GET", "/v1/me", Some(&rs256(&claims(), "test-rsa", RSA_PRIVATE)), None).await;
+    let r = t
+        .call(
+            "GET",
+            "/v1/me",
+            Some(&rs256(&claims(), "test-rsa", RSA_PRIVATE)),
+            None,
+        )
+        .await;
     r.expect(200, None);
     assert_eq!(r.body["principal"]["kind"], "jwt");
     assert_eq!(r.body["principal"]["role"], "owner");
@@ -118,7 +128,14 @@ async fn valid_tokens_reach_their_organisations_tenant() {
 
     // Another organisation is another tenant.
     let other = with(claims(), "o", json!({"id": "org_other"}));
-    let r = t.call("GET", "/v1/me", Some(&rs256(&other, "test-rsa", RSA_PRIVATE)), None).await;
+    let r = t
+        .call(
+            "GET",
+            "/v1/me",
+            Some(&rs256(&other, "test-rsa", RSA_PRIVATE)),
+            None,
+        )
+        .await;
     r.expect(200, None);
     assert_ne!(r.body["tenant"]["id"], tenant);
 }
@@ -126,7 +143,11 @@ async fn valid_tokens_reach_their_organisations_tenant() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_organisations_first_requests_agree_on_one_tenant() {
     let (t, _, _) = app_with_jwt(&[]).await;
-    let token = rs256(&with(claims(), "o", json!({"id": "org_race"})), "test-rsa", RSA_PRIVATE);
+    let token = rs256(
+        &with(claims(), "o", json!({"id": "org_race"})),
+        "test-rsa",
+        RSA_PRIVATE,
+    );
     let mut tasks = Vec::new();
     for _ in 0..10 {
         let app = t.app.clone();
@@ -173,24 +194,96 @@ async fn hostile_tokens_are_401() {
             encode(&hs_header, &claims(), &EncodingKey::from_secret(RSA_PUBLIC)).unwrap(),
         ),
         ("unknown kid", rs256(&claims(), "nope", OTHER_PRIVATE)),
-        ("known kid, other key", rs256(&claims(), "test-rsa", OTHER_PRIVATE)),
-        ("path-traversal kid", rs256(&claims(), "../../etc/passwd", RSA_PRIVATE)),
+        (
+            "known kid, other key",
+            rs256(&claims(), "test-rsa", OTHER_PRIVATE),
+        ),
+        (
+            "path-traversal kid",
+            rs256(&claims(), "../../etc/passwd", RSA_PRIVATE),
+        ),
         (
             "jku pointing elsewhere",
-            encode(&jku_header, &claims(), &EncodingKey::from_rsa_pem(OTHER_PRIVATE).unwrap()).unwrap(),
+            encode(
+                &jku_header,
+                &claims(),
+                &EncodingKey::from_rsa_pem(OTHER_PRIVATE).unwrap(),
+            )
+            .unwrap(),
         ),
-        ("wrong issuer", rs256(&with(claims(), "iss", json!("https://evil.test")), "test-rsa", RSA_PRIVATE)),
-        ("issuer with a trailing slash", rs256(&with(claims(), "iss", json!(format!("{ISSUER}/"))), "test-rsa", RSA_PRIVATE)),
-        ("wrong audience", rs256(&with(claims(), "aud", json!("someone-else")), "test-rsa", RSA_PRIVATE)),
-        ("no audience", rs256(&without(claims(), "aud"), "test-rsa", RSA_PRIVATE)),
-        ("expired past the leeway", rs256(&with(claims(), "exp", json!(now() - 31 - 5)), "test-rsa", RSA_PRIVATE)),
-        ("no exp", rs256(&without(claims(), "exp"), "test-rsa", RSA_PRIVATE)),
-        ("not yet valid", rs256(&with(claims(), "nbf", json!(now() + 300)), "test-rsa", RSA_PRIVATE)),
-        ("azp not allowed", rs256(&with(claims(), "azp", json!("https://evil.test")), "test-rsa", RSA_PRIVATE)),
-        ("no sub", rs256(&without(claims(), "sub"), "test-rsa", RSA_PRIVATE)),
-        ("claims of the wrong type", rs256(&with(claims(), "o", json!("org_acme")), "test-rsa", RSA_PRIVATE)),
+        (
+            "wrong issuer",
+            rs256(
+                &with(claims(), "iss", json!("https://evil.test")),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "issuer with a trailing slash",
+            rs256(
+                &with(claims(), "iss", json!(format!("{ISSUER}/"))),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "wrong audience",
+            rs256(
+                &with(claims(), "aud", json!("someone-else")),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "no audience",
+            rs256(&without(claims(), "aud"), "test-rsa", RSA_PRIVATE),
+        ),
+        (
+            "expired past the leeway",
+            rs256(
+                &with(claims(), "exp", json!(now() - 31 - 5)),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "no exp",
+            rs256(&without(claims(), "exp"), "test-rsa", RSA_PRIVATE),
+        ),
+        (
+            "not yet valid",
+            rs256(
+                &with(claims(), "nbf", json!(now() + 300)),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "azp not allowed",
+            rs256(
+                &with(claims(), "azp", json!("https://evil.test")),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "no sub",
+            rs256(&without(claims(), "sub"), "test-rsa", RSA_PRIVATE),
+        ),
+        (
+            "claims of the wrong type",
+            rs256(
+                &with(claims(), "o", json!("org_acme")),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
         ("truncated", good[..good.len() - 10].to_owned()),
-        ("signature stripped", format!("{}.", good.rsplit_once('.').unwrap().0)),
+        (
+            "signature stripped",
+            format!("{}.", good.rsplit_once('.').unwrap().0),
+        ),
         ("not base64", "###.###.###".to_owned()),
         ("two segments", "abc.def".to_owned()),
     ];
@@ -200,18 +293,27 @@ async fn hostile_tokens_are_401() {
         assert_eq!(r.body["error"]["code"], "invalid_credentials", "{what}");
     }
     // The control token still works.
-    t.call("GET", "/v1/me", Some(&good), None).await.expect(200, None);
+    t.call("GET", "/v1/me", Some(&good), None)
+        .await
+        .expect(200, None);
     // A token without an organisation is authenticated but belongs to no tenant.
     let no_org = rs256(&without(claims(), "o"), "test-rsa", RSA_PRIVATE);
-    t.call("GET", "/v1/me", Some(&no_org), None).await.expect(403, Some("no_organization"));
+    t.call("GET", "/v1/me", Some(&no_org), None)
+        .await
+        .expect(403, Some("no_organization"));
 }
 
 #[tokio::test]
 async fn unknown_kids_cannot_flood_the_jwks_endpoint() {
     let (t, hits, verifier) = app_with_jwt(&[]).await;
-    t.call("GET", "/v1/me", Some(&rs256(&claims(), "test-rsa", RSA_PRIVATE)), None)
-        .await
-        .expect(200, None);
+    t.call(
+        "GET",
+        "/v1/me",
+        Some(&rs256(&claims(), "test-rsa", RSA_PRIVATE)),
+        None,
+    )
+    .await
+    .expect(200, None);
     assert_eq!(hits.load(Ordering::SeqCst), 1);
     for i in 0..1000 {
         let token = rs256(&claims(), &format!("forged-{i}"), OTHER_PRIVATE);
@@ -232,7 +334,9 @@ async fn unknown_kids_refetch_once_the_interval_allows() {
     let t = TestApp::with(move |s| s.jwt = Some(v));
     for i in 0..3 {
         let token = rs256(&claims(), &format!("rotated-{i}"), OTHER_PRIVATE);
-        t.call("GET", "/v1/me", Some(&token), None).await.expect(401, Some("invalid_credentials"));
+        t.call("GET", "/v1/me", Some(&token), None)
+            .await
+            .expect(401, Some("invalid_credentials"));
     }
     // With no minimum interval each unknown kid looks for a rotated key.
     assert_eq!(hits.load(Ordering::SeqCst), 3);

@@ -16,7 +16,9 @@ pub(crate) fn to_av(v: &Value) -> AttributeValue {
         Value::Number(n) => AttributeValue::N(n.to_string()),
         Value::String(s) => AttributeValue::S(s.clone()),
         Value::Array(a) => AttributeValue::L(a.iter().map(to_av).collect()),
-        Value::Object(m) => AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_av(v))).collect()),
+        Value::Object(m) => {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_av(v))).collect())
+        }
     }
 }
 
@@ -27,7 +29,10 @@ fn number(n: &str) -> Option<Value> {
     if let Ok(u) = n.parse::<u64>() {
         return Some(Value::from(u));
     }
-    n.parse::<f64>().ok().and_then(Number::from_f64).map(Value::Number)
+    n.parse::<f64>()
+        .ok()
+        .and_then(Number::from_f64)
+        .map(Value::Number)
 }
 
 pub(crate) fn from_av(av: &AttributeValue) -> Value {
@@ -54,7 +59,11 @@ pub(crate) fn n(v: i64) -> AttributeValue {
 }
 
 pub(crate) fn item_to_map(item: &Item) -> Result<AvMap, StoreError> {
-    let mut m: AvMap = item.attrs.iter().map(|(k, v)| (k.clone(), to_av(v))).collect();
+    let mut m: AvMap = item
+        .attrs
+        .iter()
+        .map(|(k, v)| (k.clone(), to_av(v)))
+        .collect();
     m.insert("pk".into(), s(&item.pk));
     m.insert("sk".into(), s(&item.sk));
     if let Some((gpk, gsk)) = &item.gsi1 {
@@ -75,7 +84,9 @@ fn get_s(m: &AvMap, k: &str) -> Option<String> {
 }
 
 fn get_n(m: &AvMap, k: &str) -> Option<i64> {
-    m.get(k).and_then(|v| v.as_n().ok()).and_then(|n| n.parse().ok())
+    m.get(k)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|n| n.parse().ok())
 }
 
 pub(crate) fn map_to_item(m: &AvMap) -> Result<Item, StoreError> {
@@ -91,7 +102,9 @@ pub(crate) fn map_to_item(m: &AvMap) -> Result<Item, StoreError> {
         pk,
         sk,
         gsi1: get_s(m, "gsi1pk").zip(get_s(m, "gsi1sk")),
-        version: get_n(m, "ver").and_then(|v| u64::try_from(v).ok()).unwrap_or(0),
+        version: get_n(m, "ver")
+            .and_then(|v| u64::try_from(v).ok())
+            .unwrap_or(0),
         expires_at: get_n(m, "ttl"),
         attrs,
     })

@@ -8,10 +8,9 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete,
-    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put,
-    ReturnValue, ScalarAttributeType, TimeToLiveSpecification, TransactWriteItem,
-    Update as DdbUpdate,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, GlobalSecondaryIndex,
+    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType,
+    TimeToLiveSpecification, TransactWriteItem, Update as DdbUpdate,
 };
 use viral_core::ports::item_store::{Cursor, validate_transaction};
 use viral_core::ports::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
@@ -79,7 +78,10 @@ impl Expr {
             }
             Cond::Below { attr, limit } => {
                 let a = self.name(attr);
-                format!("(attribute_not_exists({a}) OR {a} < {})", self.value(n(*limit)))
+                format!(
+                    "(attribute_not_exists({a}) OR {a} < {})",
+                    self.value(n(*limit))
+                )
             }
             Cond::AtLeast { attr, min } => {
                 format!("{} >= {}", self.name(attr), self.value(n(*min)))
@@ -172,7 +174,11 @@ impl DynamoItemStore {
             .index_name(GSI1)
             .key_schema(ks("gsi1pk", KeyType::Hash)?)
             .key_schema(ks("gsi1sk", KeyType::Range)?)
-            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
             .build()
             .map_err(build_err)?;
         self.client
@@ -212,7 +218,11 @@ impl DynamoItemStore {
             .map(|raw| Cursor::decode(raw, &q, index))
             .transpose()?;
         let mut e = Expr::default();
-        let (pk_attr, sk_attr) = if index { ("gsi1pk", "gsi1sk") } else { ("pk", "sk") };
+        let (pk_attr, sk_attr) = if index {
+            ("gsi1pk", "gsi1sk")
+        } else {
+            ("pk", "sk")
+        };
         let mut kc = format!("{} = {}", e.name(pk_attr), e.value(s(&q.pk)));
         if !q.sk_prefix.is_empty() {
             kc.push_str(&format!(
@@ -253,9 +263,15 @@ impl DynamoItemStore {
         let next_cursor = match out.last_evaluated_key() {
             Some(lek) => {
                 let get = |k: &str| lek.get(k).and_then(|v| v.as_s().ok()).cloned();
-                let pk = get("pk").ok_or_else(|| StoreError::Backend("cursor without pk".into()))?;
-                let sk = get("sk").ok_or_else(|| StoreError::Backend("cursor without sk".into()))?;
-                let gsi1 = if index { get("gsi1pk").zip(get("gsi1sk")) } else { None };
+                let pk =
+                    get("pk").ok_or_else(|| StoreError::Backend("cursor without pk".into()))?;
+                let sk =
+                    get("sk").ok_or_else(|| StoreError::Backend("cursor without sk".into()))?;
+                let gsi1 = if index {
+                    get("gsi1pk").zip(get("gsi1sk"))
+                } else {
+                    None
+                };
                 Some(Cursor { pk, sk, gsi1 }.encode())
             }
             None => None,
@@ -311,7 +327,11 @@ impl DynamoItemStore {
             Write::Check { pk, sk, cond } => {
                 // DynamoDB requires a condition on a check; `None` becomes "always true".
                 let c = e.cond(cond).unwrap_or_else(|| {
-                    format!("attribute_not_exists({}) OR attribute_exists({})", e.name("pk"), e.name("pk"))
+                    format!(
+                        "attribute_not_exists({}) OR attribute_exists({})",
+                        e.name("pk"),
+                        e.name("pk")
+                    )
                 });
                 b.condition_check(
                     ConditionCheck::builder()
@@ -439,12 +459,14 @@ impl ItemStore for DynamoItemStore {
                         Err(StoreError::Backend(describe(tc)))
                     }
                 }
-                other => Err(match aws_sdk_dynamodb::error::ProvideErrorMetadata::code(other) {
-                    Some("TransactionInProgressException" | "TransactionConflictException") => {
-                        StoreError::Conflict
-                    }
-                    _ => StoreError::Backend(describe(other)),
-                }),
+                other => Err(
+                    match aws_sdk_dynamodb::error::ProvideErrorMetadata::code(other) {
+                        Some("TransactionInProgressException" | "TransactionConflictException") => {
+                            StoreError::Conflict
+                        }
+                        _ => StoreError::Backend(describe(other)),
+                    },
+                ),
             },
             Err(e) => Err(classify(e)),
         }

@@ -54,7 +54,12 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
         self.client
             .put_object()
             .bucket(&self.bucket)
@@ -84,7 +89,13 @@ impl BlobStore for S3BlobStore {
             .content_type()
             .unwrap_or("application/octet-stream")
             .to_owned();
-        let bytes = out.body.collect().await.map_err(backend)?.into_bytes().to_vec();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(backend)?
+            .into_bytes()
+            .to_vec();
         let meta = BlobMeta {
             size: bytes.len() as u64,
             content_type,
@@ -102,7 +113,10 @@ impl BlobStore for S3BlobStore {
             .await
         {
             Ok(o) => Ok(Some(BlobMeta {
-                size: o.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),
+                size: o
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
                 content_type: o
                     .content_type()
                     .unwrap_or("application/octet-stream")

@@ -69,7 +69,8 @@ impl SqsQueue {
             .attributes
             .and_then(|a| a.get(&QueueAttributeName::QueueArn).cloned())
             .ok_or_else(|| QueueError::Backend("no queue arn".into()))?;
-        let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
+        let policy =
+            format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receives}"}}"#);
         let url = client
             .create_queue()
             .queue_name(name)
@@ -79,7 +80,10 @@ impl SqsQueue {
             .map_err(backend)?
             .queue_url
             .ok_or_else(|| QueueError::Backend("no queue url".into()))?;
-        Ok((SqsQueue::new(client.clone(), &url), SqsQueue::new(client, &dlq_url)))
+        Ok((
+            SqsQueue::new(client.clone(), &url),
+            SqsQueue::new(client, &dlq_url),
+        ))
     }
 }
 
@@ -151,7 +155,12 @@ impl Queue for SqsQueue {
             .await
         {
             Ok(_) => Ok(()),
-            Err(e) if matches!(code(&e), Some("ReceiptHandleIsInvalid" | "InvalidParameterValue")) => {
+            Err(e)
+                if matches!(
+                    code(&e),
+                    Some("ReceiptHandleIsInvalid" | "InvalidParameterValue")
+                ) =>
+            {
                 Ok(())
             }
             Err(e) => Err(backend(e)),
@@ -170,7 +179,10 @@ impl Queue for SqsQueue {
             .map_err(backend)?;
         let attrs = out.attributes.unwrap_or_default();
         let get = |k: &QueueAttributeName| {
-            attrs.get(k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            attrs
+                .get(k)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0)
         };
         Ok(get(&QueueAttributeName::ApproximateNumberOfMessages)
             + get(&QueueAttributeName::ApproximateNumberOfMessagesDelayed))

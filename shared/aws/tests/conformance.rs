@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use viral_aws::{DynamoItemStore, S3BlobStore, SecretsManagerSecrets, SqsQueue, emulator_sdk_config};
+use viral_aws::{
+    DynamoItemStore, S3BlobStore, SecretsManagerSecrets, SqsQueue, emulator_sdk_config,
+};
 use viral_testkit::{moto_endpoint, unique};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

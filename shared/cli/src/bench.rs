@@ -50,7 +50,10 @@ async fn measure(app: &axum::Router, path: &str, key: &str, n: usize) -> Result<
             .map_err(|e| e.to_string())
     };
     for _ in 0..n.min(500) {
-        app.clone().oneshot(one()?).await.map_err(|e| e.to_string())?;
+        app.clone()
+            .oneshot(one()?)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let mut samples = Vec::with_capacity(n);
     for _ in 0..n {

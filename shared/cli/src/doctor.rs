@@ -15,7 +15,10 @@ where
     let started = Instant::now();
     match f.await {
         Ok(_) => {
-            println!("ok    {name:<8} {what} ({:.1} ms)", started.elapsed().as_secs_f64() * 1e3);
+            println!(
+                "ok    {name:<8} {what} ({:.1} ms)",
+                started.elapsed().as_secs_f64() * 1e3
+            );
             true
         }
         Err(e) => {
@@ -34,7 +37,10 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
         ),
         Backend::Aws => (
             format!("DynamoDB table {}", config.table.as_deref().unwrap_or("?")),
-            format!("S3 bucket {}", config.bucket.as_deref().unwrap_or("(VIRAL_BUCKET unset)")),
+            format!(
+                "S3 bucket {}",
+                config.bucket.as_deref().unwrap_or("(VIRAL_BUCKET unset)")
+            ),
         ),
     };
     println!(
@@ -48,7 +54,9 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
             "oidc      issuer {} audiences {:?}, keys from {}",
             j.issuer, j.audiences, j.jwks_url
         ),
-        None => println!("oidc      off (set VIRAL_JWT_ISSUER and VIRAL_JWT_AUDIENCE to accept OIDC tokens)"),
+        None => println!(
+            "oidc      off (set VIRAL_JWT_ISSUER and VIRAL_JWT_AUDIENCE to accept OIDC tokens)"
+        ),
     }
     let services = match Services::connect(config).await {
         Ok(s) => s,
@@ -61,6 +69,15 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
     let mut ok = true;
     ok &= check("store", &store_desc, services.store.get("DOCTOR", "PROBE")).await;
     ok &= check("blobs", &blob_desc, services.blobs.head(&probe)).await;
-    ok &= check("secrets", "lookup", services.secrets.get("VIRAL_DOCTOR_PROBE")).await;
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    ok &= check(
+        "secrets",
+        "lookup",
+        services.secrets.get("VIRAL_DOCTOR_PROBE"),
+    )
+    .await;
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

@@ -11,7 +11,11 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "viral", version, about = "Trends to short vertical videos, on your machine or on AWS")]
+#[command(
+    name = "viral",
+    version,
+    about = "Trends to short vertical videos, on your machine or on AWS"
+)]
 struct Cli {
     /// Where local state lives (database, media, signing key).
     #[arg(long, env = "VIRAL_DATA_DIR", global = true, default_value = ".viral")]

@@ -63,10 +63,12 @@ async fn serve_media(
         )
             .into_response(),
         Ok(None) => ApiError::not_found("media").into_response(),
-        Err(SignatureError::Expired) => {
-            ApiError::new(StatusCode::FORBIDDEN, "url_expired", "this media URL has expired")
-                .into_response()
-        }
+        Err(SignatureError::Expired) => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "url_expired",
+            "this media URL has expired",
+        )
+        .into_response(),
         Err(_) => ApiError::new(
             StatusCode::FORBIDDEN,
             "invalid_signature",

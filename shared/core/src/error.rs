@@ -15,10 +15,7 @@ pub enum Error {
     Unauthenticated(&'static str),
     /// Authenticated but not allowed (403), with a stable code.
     #[error("{message}")]
-    Forbidden {
-        code: &'static str,
-        message: String,
-    },
+    Forbidden { code: &'static str, message: String },
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
     #[error("monthly {resource} quota of {limit} is used up; it resets on {resets_at}")]

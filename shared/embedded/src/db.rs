@@ -70,14 +70,12 @@ impl Db {
             std::fs::create_dir_all(dir)
                 .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         }
-        let conn = Connection::open(path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let conn =
+            Connection::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
         // WAL lets readers and one writer work at once across processes; busy_timeout makes a
         // second writer wait instead of failing.
         conn.busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|()| {
-                conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
-            })
+            .and_then(|()| conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(())))
             .and_then(|()| conn.execute_batch("PRAGMA synchronous = NORMAL;"))
             .and_then(|()| conn.execute_batch(SCHEMA))
             .map_err(|e| format!("cannot prepare {}: {e}", path.display()))?;

@@ -138,7 +138,12 @@ async fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 #[async_trait]
 impl BlobStore for FsBlobStore {
-    async fn put(&self, key: &BlobKey, bytes: Vec<u8>, content_type: &str) -> Result<(), BlobError> {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
         write_atomic(&self.meta_path(key), content_type.as_bytes())
             .await
             .map_err(io_err)?;
@@ -201,11 +206,20 @@ mod tests {
         let (path, query) = url.split_once('?').unwrap();
         let k = path.strip_prefix("http://x/media/").unwrap();
         assert_eq!(s.verify(k, Some(query)), Ok(key));
-        assert_eq!(s.verify("a/c.mp4", Some(query)), Err(SignatureError::BadSignature));
+        assert_eq!(
+            s.verify("a/c.mp4", Some(query)),
+            Err(SignatureError::BadSignature)
+        );
         let forged = query.replace("expires=1060", "expires=9999");
-        assert_eq!(s.verify(k, Some(&forged)), Err(SignatureError::BadSignature));
+        assert_eq!(
+            s.verify(k, Some(&forged)),
+            Err(SignatureError::BadSignature)
+        );
         assert_eq!(s.verify(k, None), Err(SignatureError::Malformed));
-        assert_eq!(s.verify("../x", Some(query)), Err(SignatureError::Malformed));
+        assert_eq!(
+            s.verify("../x", Some(query)),
+            Err(SignatureError::Malformed)
+        );
         clock.advance(Duration::from_secs(61));
         assert_eq!(s.verify(k, Some(query)), Err(SignatureError::Expired));
     }

@@ -3,8 +3,8 @@
 //! files served through HMAC-signed, expiring URLs; secrets come from the environment or `.env`.
 
 mod db;
-pub mod fs_blobs;
 pub mod env_secrets;
+pub mod fs_blobs;
 pub mod sqlite_items;
 pub mod sqlite_queue;
 

@@ -82,7 +82,9 @@ fn decode(pair: (Item, String)) -> Result<Item, StoreError> {
 
 fn read(c: &Connection, pk: &str, sk: &str) -> Result<Option<Item>, StoreError> {
     let mut stmt = c
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"))
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
+        ))
         .db()?;
     stmt.query_row(params![pk, sk], row_to_item)
         .optional()
@@ -103,7 +105,15 @@ fn write(c: &Connection, item: &Item) -> Result<(), StoreError> {
         "INSERT OR REPLACE INTO items ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))
     .db()?
-    .execute(params![item.pk, item.sk, gpk, gsk, ver, item.expires_at, attrs])
+    .execute(params![
+        item.pk,
+        item.sk,
+        gpk,
+        gsk,
+        ver,
+        item.expires_at,
+        attrs
+    ])
     .db()?;
     Ok(())
 }

@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::{TransactionBehavior, params};
+use viral_core::Clock;
 use viral_core::ids::new_id;
 use viral_core::ports::queue::validate_send;
 use viral_core::ports::{Message, Queue, QueueError};
-use viral_core::Clock;
 
 use crate::db::{Db, DbError, Sql};
 
@@ -48,7 +48,11 @@ impl LocalQueue {
         }
     }
 
-    async fn receive_ready(&self, max: u32, visibility: Duration) -> Result<Vec<Message>, QueueError> {
+    async fn receive_ready(
+        &self,
+        max: u32,
+        visibility: Duration,
+    ) -> Result<Vec<Message>, QueueError> {
         let now = self.clock.now().millis();
         let name = self.name.clone();
         let redrive = self.redrive.clone();

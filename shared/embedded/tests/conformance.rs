@@ -4,7 +4,9 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner};
+use viral_embedded::{
+    Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_item_store_conforms() {
@@ -22,11 +24,15 @@ async fn sqlite_item_store_is_shared_safely_by_two_handles() {
     let b = Arc::new(SqliteItemStore::open(&path).unwrap());
     let mut tasks = Vec::new();
     for i in 0..60 {
-        let s: Arc<dyn viral_core::ports::ItemStore> = if i % 2 == 0 { a.clone() } else { b.clone() };
+        let s: Arc<dyn viral_core::ports::ItemStore> =
+            if i % 2 == 0 { a.clone() } else { b.clone() };
         tasks.push(tokio::spawn(async move {
             use viral_core::ports::{Cond, StoreError, Update};
             loop {
-                match s.update(Update::new("P", "C").add("n", 1).when(Cond::below("n", 45))).await {
+                match s
+                    .update(Update::new("P", "C").add("n", 1).when(Cond::below("n", 45)))
+                    .await
+                {
                     Err(StoreError::Conflict) => continue,
                     other => return other.is_ok(),
                 }
@@ -44,14 +50,23 @@ async fn sqlite_item_store_is_shared_safely_by_two_handles() {
 async fn fs_blob_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let signer = UrlSigner::new(b"test-signing-key-of-32-bytes!!!!", "http://127.0.0.1:3000", clock);
+    let signer = UrlSigner::new(
+        b"test-signing-key-of-32-bytes!!!!",
+        "http://127.0.0.1:3000",
+        clock,
+    );
     let store = FsBlobStore::new(dir.path(), signer);
     let fetch = |url: String| {
         let store = store.clone();
         async move {
             let rest = url.strip_prefix("http://127.0.0.1:3000/media/")?;
             let (key, query) = rest.split_once('?')?;
-            store.open_signed(key, Some(query)).await.ok().flatten().map(|(b, _)| b)
+            store
+                .open_signed(key, Some(query))
+                .await
+                .ok()
+                .flatten()
+                .map(|(b, _)| b)
         }
     };
     viral_testkit::blob_store::run_all(&store, fetch).await;
@@ -82,6 +97,10 @@ async fn env_secrets_conform() {
 async fn dotenv_file_secrets_conform() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join(".env");
-    std::fs::write(&path, "# local secrets\nVIRAL_TEST_SECRET=\"s3cr3t-value\"\n").unwrap();
+    std::fs::write(
+        &path,
+        "# local secrets\nVIRAL_TEST_SECRET=\"s3cr3t-value\"\n",
+    )
+    .unwrap();
     viral_testkit::secrets::run_all(&EnvSecrets::load(Some(&path)).unwrap()).await;
 }

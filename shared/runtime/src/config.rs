@@ -66,7 +66,11 @@ impl Config {
 
     /// Reads configuration through `get` (tests pass a map). Empty values count as unset.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
-        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let backend = match get("VIRAL_BACKEND").as_deref() {
             None | Some("local") => Backend::Local,
             Some("aws") => Backend::Aws,
@@ -80,12 +84,18 @@ impl Config {
         let table = get("VIRAL_TABLE");
         let bucket = get("VIRAL_BUCKET");
         if backend == Backend::Aws && table.is_none() {
-            return Err(err("VIRAL_TABLE", "required when VIRAL_BACKEND=aws (the DynamoDB table name)"));
+            return Err(err(
+                "VIRAL_TABLE",
+                "required when VIRAL_BACKEND=aws (the DynamoDB table name)",
+            ));
         }
         let rate_limit = match get("VIRAL_RATE_LIMIT") {
             None => RateLimit::default(),
             Some(v) => RateLimit::parse(&v).ok_or_else(|| {
-                err("VIRAL_RATE_LIMIT", format!("expected e.g. `10/10s`, `100/1m`; got `{v}`"))
+                err(
+                    "VIRAL_RATE_LIMIT",
+                    format!("expected e.g. `10/10s`, `100/1m`; got `{v}`"),
+                )
             })?,
         };
         let max_body_bytes = match get("VIRAL_MAX_BODY_BYTES") {
@@ -94,7 +104,12 @@ impl Config {
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1024..=10 * 1024 * 1024).contains(n))
-                .ok_or_else(|| err("VIRAL_MAX_BODY_BYTES", "expected a number of bytes, 1024 to 10485760"))?,
+                .ok_or_else(|| {
+                    err(
+                        "VIRAL_MAX_BODY_BYTES",
+                        "expected a number of bytes, 1024 to 10485760",
+                    )
+                })?,
         };
         let media_url_ttl = match get("VIRAL_MEDIA_URL_TTL") {
             None => Duration::from_secs(3600),
@@ -107,7 +122,10 @@ impl Config {
         };
         let public_url = get("VIRAL_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
-            return Err(err("VIRAL_PUBLIC_URL", "expected an http:// or https:// URL"));
+            return Err(err(
+                "VIRAL_PUBLIC_URL",
+                "expected an http:// or https:// URL",
+            ));
         }
         let jwt = match get("VIRAL_JWT_ISSUER") {
             None => None,
@@ -115,7 +133,9 @@ impl Config {
                 if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") {
                     return Err(err("VIRAL_JWT_ISSUER", "expected an https:// issuer URL"));
                 }
-                let audiences = get("VIRAL_JWT_AUDIENCE").map(|v| list(&v)).unwrap_or_default();
+                let audiences = get("VIRAL_JWT_AUDIENCE")
+                    .map(|v| list(&v))
+                    .unwrap_or_default();
                 if audiences.is_empty() {
                     return Err(err(
                         "VIRAL_JWT_AUDIENCE",
@@ -166,11 +186,22 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable() {
-        assert_eq!(cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().var, "VIRAL_BACKEND");
-        assert_eq!(cfg(&[("VIRAL_BACKEND", "aws")]).unwrap_err().var, "VIRAL_TABLE");
-        assert_eq!(cfg(&[("VIRAL_RATE_LIMIT", "fast")]).unwrap_err().var, "VIRAL_RATE_LIMIT");
         assert_eq!(
-            cfg(&[("VIRAL_JWT_ISSUER", "https://x.clerk.accounts.dev")]).unwrap_err().var,
+            cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().var,
+            "VIRAL_BACKEND"
+        );
+        assert_eq!(
+            cfg(&[("VIRAL_BACKEND", "aws")]).unwrap_err().var,
+            "VIRAL_TABLE"
+        );
+        assert_eq!(
+            cfg(&[("VIRAL_RATE_LIMIT", "fast")]).unwrap_err().var,
+            "VIRAL_RATE_LIMIT"
+        );
+        assert_eq!(
+            cfg(&[("VIRAL_JWT_ISSUER", "https://x.clerk.accounts.dev")])
+                .unwrap_err()
+                .var,
             "VIRAL_JWT_AUDIENCE"
         );
         let e = cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().to_string();
@@ -187,7 +218,10 @@ mod tests {
         .unwrap();
         let j = c.jwt.unwrap();
         assert_eq!(j.audiences, ["viral-api", "other"]);
-        assert_eq!(j.jwks_url, "https://x.clerk.accounts.dev/.well-known/jwks.json");
+        assert_eq!(
+            j.jwks_url,
+            "https://x.clerk.accounts.dev/.well-known/jwks.json"
+        );
         assert_eq!(j.allowed_azp, ["https://app.example"]);
     }
 }

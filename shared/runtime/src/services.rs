@@ -90,30 +90,44 @@ fn require<'a>(v: &'a Option<String>, var: &'static str) -> Result<&'a str, Star
 
 /// Whether S3 needs path-style addressing: for an S3-compatible server on loopback.
 fn path_style() -> bool {
-    std::env::var("AWS_ENDPOINT_URL").is_ok_and(|u| u.contains("127.0.0.1") || u.contains("localhost"))
+    std::env::var("AWS_ENDPOINT_URL")
+        .is_ok_and(|u| u.contains("127.0.0.1") || u.contains("localhost"))
 }
 
 /// The item store alone: all the API Lambdas need.
-pub async fn item_store(config: &Config, aws: Option<&SdkConfig>) -> Result<Arc<dyn ItemStore>, StartError> {
+pub async fn item_store(
+    config: &Config,
+    aws: Option<&SdkConfig>,
+) -> Result<Arc<dyn ItemStore>, StartError> {
     Ok(match (config.backend, aws) {
-        (Backend::Aws, Some(conf)) => {
-            Arc::new(DynamoItemStore::from_conf(conf, require(&config.table, "VIRAL_TABLE")?))
-        }
+        (Backend::Aws, Some(conf)) => Arc::new(DynamoItemStore::from_conf(
+            conf,
+            require(&config.table, "VIRAL_TABLE")?,
+        )),
         (Backend::Aws, None) => {
             let conf = viral_aws::load_sdk_config().await;
-            Arc::new(DynamoItemStore::from_conf(&conf, require(&config.table, "VIRAL_TABLE")?))
+            Arc::new(DynamoItemStore::from_conf(
+                &conf,
+                require(&config.table, "VIRAL_TABLE")?,
+            ))
         }
         (Backend::Local, _) => Arc::new(SqliteItemStore::new(local_db(config)?)),
     })
 }
 
 /// The API's state: item store, clock, JWT verifier, limits.
-pub async fn api_state(config: &Config, store: Arc<dyn ItemStore>, clock: Arc<dyn Clock>) -> Result<AppState, StartError> {
+pub async fn api_state(
+    config: &Config,
+    store: Arc<dyn ItemStore>,
+    clock: Arc<dyn Clock>,
+) -> Result<AppState, StartError> {
     let mut state = AppState::new(store, clock);
     state.rate_limit = config.rate_limit;
     state.max_body_bytes = config.max_body_bytes;
     if let Some(jwt) = &config.jwt {
-        state.jwt = Some(Arc::new(JwtVerifier::new(jwt.clone()).map_err(StartError::Backend)?));
+        state.jwt = Some(Arc::new(
+            JwtVerifier::new(jwt.clone()).map_err(StartError::Backend)?,
+        ));
     }
     Ok(state)
 }

@@ -19,7 +19,10 @@ where
     assert_eq!(store.get(&key).await.unwrap(), None);
 
     let body: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
-    store.put(&key, body.clone(), "video/mp4").await.expect("put");
+    store
+        .put(&key, body.clone(), "video/mp4")
+        .await
+        .expect("put");
     let meta = BlobMeta {
         size: body.len() as u64,
         content_type: "video/mp4".into(),
@@ -28,10 +31,16 @@ where
     assert_eq!(store.get(&key).await.unwrap(), Some((body.clone(), meta)));
 
     // Overwrite replaces.
-    store.put(&key, b"small".to_vec(), "text/plain").await.unwrap();
+    store
+        .put(&key, b"small".to_vec(), "text/plain")
+        .await
+        .unwrap();
     assert_eq!(store.head(&key).await.unwrap().map(|m| m.size), Some(5));
 
-    let url = store.signed_url(&key, Duration::from_secs(300)).await.unwrap();
+    let url = store
+        .signed_url(&key, Duration::from_secs(300))
+        .await
+        .unwrap();
     assert_eq!(fetch(url.clone()).await.as_deref(), Some(&b"small"[..]));
     // A tampered URL is refused.
     let tampered = url.replacen("v.mp4", "w.mp4", 1);

@@ -49,7 +49,9 @@ async fn conditional_puts(s: &dyn ItemStore) {
 
     let mut v1 = a.clone().with("v", 2);
     v1.version = 1;
-    s.put(v1.clone(), Cond::VersionIs(0)).await.expect("version 0 → 1");
+    s.put(v1.clone(), Cond::VersionIs(0))
+        .await
+        .expect("version 0 → 1");
     let stale = s.put(a.clone(), Cond::VersionIs(0)).await.unwrap_err();
     assert!(matches!(stale, StoreError::ConditionFailed { .. }));
     assert_eq!(s.get(&pk, "A").await.unwrap(), Some(v1));
@@ -63,7 +65,12 @@ async fn updates_and_counters(s: &dyn ItemStore) {
     let pk = unique("P");
     // An update creates the item when absent.
     let it = s
-        .update(Update::new(&pk, "Q").add("used", 1).set("name", "q").expires_at(1_900_000_000))
+        .update(
+            Update::new(&pk, "Q")
+                .add("used", 1)
+                .set("name", "q")
+                .expires_at(1_900_000_000),
+        )
         .await
         .expect("create by update");
     assert_eq!(it.int("used"), Some(1));
@@ -73,25 +80,41 @@ async fn updates_and_counters(s: &dyn ItemStore) {
     // Counter below a limit: 1 → 2 → 3, then refused.
     for want in [2, 3] {
         let it = s
-            .update(Update::new(&pk, "Q").add("used", 1).when(Cond::below("used", 3)))
+            .update(
+                Update::new(&pk, "Q")
+                    .add("used", 1)
+                    .when(Cond::below("used", 3)),
+            )
             .await
             .expect("under the limit");
         assert_eq!(it.int("used"), Some(want));
     }
     let err = s
-        .update(Update::new(&pk, "Q").add("used", 1).when(Cond::below("used", 3)))
+        .update(
+            Update::new(&pk, "Q")
+                .add("used", 1)
+                .when(Cond::below("used", 3)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }));
 
     // Decrement only while at least 1.
     let it = s
-        .update(Update::new(&pk, "Q").add("used", -3).when(Cond::at_least("used", 3)))
+        .update(
+            Update::new(&pk, "Q")
+                .add("used", -3)
+                .when(Cond::at_least("used", 3)),
+        )
         .await
         .unwrap();
     assert_eq!(it.int("used"), Some(0));
     let err = s
-        .update(Update::new(&pk, "Q").add("used", -1).when(Cond::at_least("used", 1)))
+        .update(
+            Update::new(&pk, "Q")
+                .add("used", -1)
+                .when(Cond::at_least("used", 1)),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }));
@@ -110,7 +133,11 @@ async fn updates_and_counters(s: &dyn ItemStore) {
     assert_eq!(it.str("name"), None);
     assert_eq!(it.version, 1);
     let err = s
-        .update(Update::new(&pk, "Q").set("state", "X").when(Cond::AttrAbsent("state".into())))
+        .update(
+            Update::new(&pk, "Q")
+                .set("state", "X")
+                .when(Cond::AttrAbsent("state".into())),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }));
@@ -150,7 +177,9 @@ async fn updates_and_counters(s: &dyn ItemStore) {
 
 async fn conditional_deletes(s: &dyn ItemStore) {
     let pk = unique("P");
-    s.put(Item::new(&pk, "D").with("k", "v"), Cond::None).await.unwrap();
+    s.put(Item::new(&pk, "D").with("k", "v"), Cond::None)
+        .await
+        .unwrap();
     let err = s
         .delete(&pk, "D", Cond::AttrEquals("k".into(), json!("other")))
         .await
@@ -159,7 +188,9 @@ async fn conditional_deletes(s: &dyn ItemStore) {
     s.delete(&pk, "D", Cond::Exists).await.expect("delete");
     assert_eq!(s.get(&pk, "D").await.unwrap(), None);
     // Deleting a missing item without a condition is fine; with Exists it fails.
-    s.delete(&pk, "D", Cond::None).await.expect("delete missing");
+    s.delete(&pk, "D", Cond::None)
+        .await
+        .expect("delete missing");
     assert!(s.delete(&pk, "D", Cond::Exists).await.is_err());
 }
 
@@ -188,22 +219,32 @@ async fn queries_page_in_order(s: &dyn ItemStore) {
     let mut want = Vec::new();
     for i in 0..7 {
         let sk = format!("JOB#{i:03}");
-        s.put(Item::new(&pk, &sk).with("i", i), Cond::None).await.unwrap();
+        s.put(Item::new(&pk, &sk).with("i", i), Cond::None)
+            .await
+            .unwrap();
         want.push(sk);
     }
     // Items outside the prefix are never returned.
     s.put(Item::new(&pk, "JOA"), Cond::None).await.unwrap();
     s.put(Item::new(&pk, "KEY#1"), Cond::None).await.unwrap();
-    s.put(Item::new(format!("{pk}x"), "JOB#000"), Cond::None).await.unwrap();
+    s.put(Item::new(format!("{pk}x"), "JOB#000"), Cond::None)
+        .await
+        .unwrap();
 
-    assert_eq!(collect(s, Query::new(&pk, "JOB#").limit(3), false).await, want);
+    assert_eq!(
+        collect(s, Query::new(&pk, "JOB#").limit(3), false).await,
+        want
+    );
     let mut rev = want.clone();
     rev.reverse();
     assert_eq!(
         collect(s, Query::new(&pk, "JOB#").limit(2).descending(), false).await,
         rev
     );
-    assert_eq!(collect(s, Query::new(&pk, "JOB#").limit(100), false).await, want);
+    assert_eq!(
+        collect(s, Query::new(&pk, "JOB#").limit(100), false).await,
+        want
+    );
     assert!(collect(s, Query::new(&pk, "NOPE#"), false).await.is_empty());
     let page = s.query(Query::new(&pk, "JOB#").limit(100)).await.unwrap();
     assert_eq!(page.items.len(), 7);
@@ -215,7 +256,9 @@ async fn cursors_are_checked(s: &dyn ItemStore) {
     let b = unique("P");
     for pk in [&a, &b] {
         for i in 0..3 {
-            s.put(Item::new(pk.as_str(), format!("K#{i}")), Cond::None).await.unwrap();
+            s.put(Item::new(pk.as_str(), format!("K#{i}")), Cond::None)
+                .await
+                .unwrap();
         }
     }
     let page = s.query(Query::new(&a, "K#").limit(1)).await.unwrap();
@@ -248,34 +291,59 @@ async fn index_queries(s: &dyn ItemStore) {
         .unwrap();
         want.push(format!("S{i}"));
     }
-    s.put(Item::new(unique("P"), "X").with_gsi1(&g, "OTHER"), Cond::None)
-        .await
-        .unwrap();
-    assert_eq!(collect(s, Query::new(&g, "REF#").limit(2), true).await, want);
+    s.put(
+        Item::new(unique("P"), "X").with_gsi1(&g, "OTHER"),
+        Cond::None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        collect(s, Query::new(&g, "REF#").limit(2), true).await,
+        want
+    );
     let page = s.query_gsi1(Query::new(&g, "REF#3")).await.unwrap();
     assert_eq!(page.items.len(), 1);
-    assert_eq!(page.items[0].gsi1.as_ref().map(|k| k.1.as_str()), Some("REF#3"));
+    assert_eq!(
+        page.items[0].gsi1.as_ref().map(|k| k.1.as_str()),
+        Some("REF#3")
+    );
 }
 
 async fn transactions_are_all_or_nothing(s: &dyn ItemStore) {
     let pk = unique("T");
-    s.put(Item::new(&pk, "QUOTA").with("used", 1), Cond::None).await.unwrap();
+    s.put(Item::new(&pk, "QUOTA").with("used", 1), Cond::None)
+        .await
+        .unwrap();
 
     // Reserve: counter + ledger entry + job, together.
     s.transact(vec![
-        Write::Update(Update::new(&pk, "QUOTA").add("used", 1).when(Cond::below("used", 2))),
-        Write::Put(Item::new(&pk, "LEDGER#1").with("state", "RESERVED"), Cond::Absent),
+        Write::Update(
+            Update::new(&pk, "QUOTA")
+                .add("used", 1)
+                .when(Cond::below("used", 2)),
+        ),
+        Write::Put(
+            Item::new(&pk, "LEDGER#1").with("state", "RESERVED"),
+            Cond::Absent,
+        ),
         Write::Put(Item::new(&pk, "JOB#1"), Cond::Absent),
     ])
     .await
     .expect("reserve");
-    assert_eq!(s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"), Some(2));
+    assert_eq!(
+        s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"),
+        Some(2)
+    );
 
     // Over the limit: nothing of the transaction is applied.
     let err = s
         .transact(vec![
             Write::Put(Item::new(&pk, "JOB#2"), Cond::Absent),
-            Write::Update(Update::new(&pk, "QUOTA").add("used", 1).when(Cond::below("used", 2))),
+            Write::Update(
+                Update::new(&pk, "QUOTA")
+                    .add("used", 1)
+                    .when(Cond::below("used", 2)),
+            ),
             Write::Put(Item::new(&pk, "LEDGER#2"), Cond::Absent),
         ])
         .await
@@ -286,18 +354,31 @@ async fn transactions_are_all_or_nothing(s: &dyn ItemStore) {
     );
     assert_eq!(s.get(&pk, "JOB#2").await.unwrap(), None);
     assert_eq!(s.get(&pk, "LEDGER#2").await.unwrap(), None);
-    assert_eq!(s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"), Some(2));
+    assert_eq!(
+        s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"),
+        Some(2)
+    );
 
     // A retried reservation cannot charge twice: the ledger entry exists.
     let err = s
         .transact(vec![
-            Write::Update(Update::new(&pk, "QUOTA").add("used", 1).when(Cond::below("used", 10))),
+            Write::Update(
+                Update::new(&pk, "QUOTA")
+                    .add("used", 1)
+                    .when(Cond::below("used", 10)),
+            ),
             Write::Put(Item::new(&pk, "LEDGER#1"), Cond::Absent),
         ])
         .await
         .unwrap_err();
-    assert!(matches!(err, StoreError::ConditionFailed { index: Some(1) }));
-    assert_eq!(s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"), Some(2));
+    assert!(matches!(
+        err,
+        StoreError::ConditionFailed { index: Some(1) }
+    ));
+    assert_eq!(
+        s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"),
+        Some(2)
+    );
 
     // Check-only and delete writes.
     s.transact(vec![
@@ -311,18 +392,28 @@ async fn transactions_are_all_or_nothing(s: &dyn ItemStore) {
             sk: "LEDGER#1".into(),
             cond: Cond::AttrEquals("state".into(), json!("RESERVED")),
         },
-        Write::Update(Update::new(&pk, "QUOTA").add("used", -1).when(Cond::at_least("used", 1))),
+        Write::Update(
+            Update::new(&pk, "QUOTA")
+                .add("used", -1)
+                .when(Cond::at_least("used", 1)),
+        ),
     ])
     .await
     .expect("refund");
     assert_eq!(s.get(&pk, "LEDGER#1").await.unwrap(), None);
-    assert_eq!(s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"), Some(1));
+    assert_eq!(
+        s.get(&pk, "QUOTA").await.unwrap().unwrap().int("used"),
+        Some(1)
+    );
 }
 
 async fn invalid_requests_are_refused(s: &dyn ItemStore) {
     let pk = unique("P");
     let bad = Item::new(&pk, "A").with("pk", "spoof");
-    assert!(matches!(s.put(bad, Cond::None).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        s.put(bad, Cond::None).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert!(matches!(
         s.put(Item::new("", "A"), Cond::None).await,
         Err(StoreError::Invalid(_))
@@ -335,8 +426,14 @@ async fn invalid_requests_are_refused(s: &dyn ItemStore) {
             cond: Cond::None,
         },
     ];
-    assert!(matches!(s.transact(twice).await, Err(StoreError::Invalid(_))));
-    assert!(matches!(s.transact(vec![]).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(
+        s.transact(twice).await,
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        s.transact(vec![]).await,
+        Err(StoreError::Invalid(_))
+    ));
     assert_eq!(s.get(&pk, "A").await.unwrap(), None);
 }
 

@@ -9,7 +9,10 @@ const NO_WAIT: Duration = Duration::ZERO;
 
 async fn drain(q: &dyn Queue) {
     loop {
-        let got = q.receive(10, Duration::from_secs(30), NO_WAIT).await.unwrap();
+        let got = q
+            .receive(10, Duration::from_secs(30), NO_WAIT)
+            .await
+            .unwrap();
         if got.is_empty() {
             return;
         }
@@ -26,13 +29,20 @@ pub async fn run_all(queue: &dyn Queue, dlq: &dyn Queue) {
     delayed_messages_wait(queue).await;
     redrive_to_dead_letter_queue(queue, dlq).await;
     assert!(queue.send("", NO_WAIT).await.is_err());
-    assert!(queue.send(&"x".repeat(256 * 1024 + 1), NO_WAIT).await.is_err());
+    assert!(
+        queue
+            .send(&"x".repeat(256 * 1024 + 1), NO_WAIT)
+            .await
+            .is_err()
+    );
 }
 
 async fn send_receive_delete(q: &dyn Queue) {
     let mut sent = HashSet::new();
     for i in 0..3 {
-        q.send(&format!("{{\"n\":{i}}}"), NO_WAIT).await.expect("send");
+        q.send(&format!("{{\"n\":{i}}}"), NO_WAIT)
+            .await
+            .expect("send");
         sent.insert(format!("{{\"n\":{i}}}"));
     }
     assert_eq!(q.depth().await.unwrap(), 3);
@@ -52,7 +62,12 @@ async fn send_receive_delete(q: &dyn Queue) {
         }
     }
     assert_eq!(got, sent);
-    assert!(q.receive(10, Duration::from_secs(30), NO_WAIT).await.unwrap().is_empty());
+    assert!(
+        q.receive(10, Duration::from_secs(30), NO_WAIT)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(q.depth().await.unwrap(), 0);
     q.delete("stale-receipt-handle").await.ok();
 }
@@ -65,7 +80,12 @@ async fn visibility_timeout_redelivers(q: &dyn Queue) {
         .unwrap();
     assert_eq!(first.len(), 1);
     // Hidden while in flight.
-    assert!(q.receive(1, Duration::from_secs(1), NO_WAIT).await.unwrap().is_empty());
+    assert!(
+        q.receive(1, Duration::from_secs(1), NO_WAIT)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let second = q
         .receive(1, Duration::from_secs(30), Duration::from_secs(1))
@@ -80,13 +100,21 @@ async fn visibility_timeout_redelivers(q: &dyn Queue) {
 
 async fn delayed_messages_wait(q: &dyn Queue) {
     q.send("later", Duration::from_secs(1)).await.unwrap();
-    assert!(q.receive(1, Duration::from_secs(30), NO_WAIT).await.unwrap().is_empty());
+    assert!(
+        q.receive(1, Duration::from_secs(30), NO_WAIT)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let got = q
         .receive(1, Duration::from_secs(30), Duration::from_secs(1))
         .await
         .unwrap();
-    assert_eq!(got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(), ["later"]);
+    assert_eq!(
+        got.iter().map(|m| m.body.as_str()).collect::<Vec<_>>(),
+        ["later"]
+    );
     q.delete(&got[0].receipt).await.unwrap();
 }
 

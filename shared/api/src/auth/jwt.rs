@@ -36,9 +36,8 @@ pub struct JwtConfig {
 
 impl JwtConfig {
     pub fn new(issuer: &str, audiences: Vec<String>, jwks_url: Option<String>) -> Self {
-        let jwks_url = jwks_url.unwrap_or_else(|| {
-            format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/'))
-        });
+        let jwks_url = jwks_url
+            .unwrap_or_else(|| format!("{}/.well-known/jwks.json", issuer.trim_end_matches('/')));
         Self {
             issuer: issuer.to_owned(),
             audiences,

@@ -126,7 +126,8 @@ pub(crate) async fn list(
             "limit must be 1 to 100",
         ));
     }
-    let page = api_keys::list_keys(&*state.store, &p.tenant.id, limit as usize, params.cursor).await?;
+    let page =
+        api_keys::list_keys(&*state.store, &p.tenant.id, limit as usize, params.cursor).await?;
     Ok(axum::Json(KeyList {
         items: page.keys.iter().map(ApiKeyView::from).collect(),
         next_cursor: page.next_cursor,

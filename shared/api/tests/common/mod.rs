@@ -72,7 +72,13 @@ impl TestApp {
         send(&self.app, req).await
     }
 
-    pub async fn call(&self, method: &str, path: &str, key: Option<&str>, body: Option<&str>) -> Resp {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        key: Option<&str>,
+        body: Option<&str>,
+    ) -> Resp {
         let mut b = Request::builder().method(method).uri(path);
         if let Some(k) = key {
             b = b.header("authorization", format!("Bearer {k}"));
@@ -92,7 +98,13 @@ pub async fn send(app: &Router, req: Request<Body>) -> Resp {
     let resp = app.clone().oneshot(req).await.expect("infallible");
     let status = resp.status();
     let headers = resp.headers().clone();
-    let raw = resp.into_body().collect().await.expect("body").to_bytes().to_vec();
+    let raw = resp
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes()
+        .to_vec();
     let body = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     Resp {
         status,
@@ -113,10 +125,18 @@ impl Resp {
         );
         if let Some(code) = code {
             assert_eq!(self.body["error"]["code"], code, "body: {}", self.body);
-            assert!(self.body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
-            let rid = self.body["error"]["request_id"].as_str().expect("request_id");
+            assert!(
+                self.body["error"]["message"]
+                    .as_str()
+                    .is_some_and(|m| !m.is_empty())
+            );
+            let rid = self.body["error"]["request_id"]
+                .as_str()
+                .expect("request_id");
             assert_eq!(
-                self.headers.get("x-request-id").and_then(|v| v.to_str().ok()),
+                self.headers
+                    .get("x-request-id")
+                    .and_then(|v| v.to_str().ok()),
                 Some(rid)
             );
         }

@@ -230,7 +230,8 @@ impl ApiKey {
             .with("scopes", self.scopes.to_value())
             .with("created_at", self.created_at.millis());
         if let Some(r) = self.revoked_at {
-            item.attrs.insert("revoked_at".into(), Value::from(r.millis()));
+            item.attrs
+                .insert("revoked_at".into(), Value::from(r.millis()));
         }
         item
     }
@@ -251,13 +252,16 @@ impl ApiKey {
 
     /// The credential record, found by prefix: just what authentication needs.
     pub fn lookup_item(&self, token_hash: &str) -> Item {
-        Item::new(keys::api_key_lookup_pk(&self.prefix), keys::API_KEY_LOOKUP_SK)
-            .with("tenant_id", self.tenant_id.as_str())
-            .with("key_id", self.id.as_str())
-            .with("user_id", self.user_id.as_str())
-            .with("role", self.role.as_str())
-            .with("scopes", self.scopes.to_value())
-            .with("hash", token_hash)
+        Item::new(
+            keys::api_key_lookup_pk(&self.prefix),
+            keys::API_KEY_LOOKUP_SK,
+        )
+        .with("tenant_id", self.tenant_id.as_str())
+        .with("key_id", self.id.as_str())
+        .with("user_id", self.user_id.as_str())
+        .with("role", self.role.as_str())
+        .with("scopes", self.scopes.to_value())
+        .with("hash", token_hash)
     }
 }
 
@@ -334,8 +338,7 @@ mod tests {
     #[test]
     fn scopes_cover_only_subsets() {
         let some = Scopes::parse_list(&["usage:read".into()]).unwrap();
-        let more =
-            Scopes::parse_list(&["usage:read".into(), "keys:manage".into()]).unwrap();
+        let more = Scopes::parse_list(&["usage:read".into(), "keys:manage".into()]).unwrap();
         assert!(Scopes::ALL.covers(&more));
         assert!(more.covers(&some));
         assert!(!some.covers(&more));

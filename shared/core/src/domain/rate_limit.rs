@@ -35,16 +35,16 @@ impl RateLimit {
             "h" => n.checked_mul(3600)?,
             _ => return None,
         };
-        (1..=86_400)
-            .contains(&secs)
-            .then_some(RateLimit {
-                max,
-                window: Duration::from_secs(secs),
-            })
+        (1..=86_400).contains(&secs).then_some(RateLimit {
+            max,
+            window: Duration::from_secs(secs),
+        })
     }
 
     fn window_secs(&self) -> i64 {
-        i64::try_from(self.window.as_secs()).unwrap_or(i64::MAX).max(1)
+        i64::try_from(self.window.as_secs())
+            .unwrap_or(i64::MAX)
+            .max(1)
     }
 
     /// Start of the window `now` falls in, in epoch seconds.
@@ -78,7 +78,9 @@ mod tests {
             Some(Duration::from_secs(60))
         );
         assert!(RateLimit::parse("10/2h").is_some());
-        for bad in ["", "10", "0/10s", "10/0s", "10/10", "10/10d", "x/10s", "10/48h", "-1/1s"] {
+        for bad in [
+            "", "10", "0/10s", "10/0s", "10/10", "10/10d", "x/10s", "10/48h", "-1/1s",
+        ] {
             assert_eq!(RateLimit::parse(bad), None, "{bad}");
         }
     }

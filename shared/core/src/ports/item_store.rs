@@ -150,9 +150,9 @@ impl Cond {
                 .and_then(Value::as_i64)
                 .is_some_and(|n| n >= *min),
             (Cond::AttrAbsent(attr), c) => c.is_none_or(|i| !i.attrs.contains_key(attr)),
-            (Cond::AttrEquals(attr, want), c) => c
-                .and_then(|i| i.attrs.get(attr))
-                .is_some_and(|v| v == want),
+            (Cond::AttrEquals(attr, want), c) => {
+                c.and_then(|i| i.attrs.get(attr)).is_some_and(|v| v == want)
+            }
         }
     }
 }
@@ -482,7 +482,13 @@ mod tests {
 
     #[test]
     fn update_validation_rejects_overlaps_and_reserved_names() {
-        assert!(Update::new("p", "s").add("a", 1).set("a", 2).validate().is_err());
+        assert!(
+            Update::new("p", "s")
+                .add("a", 1)
+                .set("a", 2)
+                .validate()
+                .is_err()
+        );
         assert!(Update::new("p", "s").set("pk", 1).validate().is_err());
         assert!(Update::new("p", "s").validate().is_err());
         assert!(Update::new("p", "s").add("a", 1).validate().is_ok());
@@ -506,6 +512,9 @@ mod tests {
             Cursor::decode("%%%", &q, false),
             Err(StoreError::InvalidCursor)
         );
-        assert_eq!(Cursor::decode(&c.encode(), &q, true), Err(StoreError::InvalidCursor));
+        assert_eq!(
+            Cursor::decode(&c.encode(), &q, true),
+            Err(StoreError::InvalidCursor)
+        );
     }
 }

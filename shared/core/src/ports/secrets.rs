@@ -126,7 +126,11 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn cache_serves_until_ttl_then_refetches() {
         let clock = Arc::new(ManualClock::new(Timestamp(0)));
-        let s = CachedSecrets::new(Counting(AtomicUsize::new(0)), clock.clone(), Duration::from_secs(60));
+        let s = CachedSecrets::new(
+            Counting(AtomicUsize::new(0)),
+            clock.clone(),
+            Duration::from_secs(60),
+        );
         assert_eq!(s.get("A").await.unwrap().unwrap().expose(), "v0");
         assert_eq!(s.get("A").await.unwrap().unwrap().expose(), "v0");
         clock.advance(Duration::from_secs(61));

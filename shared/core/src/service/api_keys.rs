@@ -100,9 +100,12 @@ pub async fn revoke_key(
                     .when(Cond::AttrAbsent("revoked_at".into())),
             ),
             Write::Update(
-                Update::new(keys::api_key_lookup_pk(&key.prefix), keys::API_KEY_LOOKUP_SK)
-                    .set("revoked_at", now)
-                    .when(Cond::Exists),
+                Update::new(
+                    keys::api_key_lookup_pk(&key.prefix),
+                    keys::API_KEY_LOOKUP_SK,
+                )
+                .set("revoked_at", now)
+                .when(Cond::Exists),
             ),
         ])
         .await;

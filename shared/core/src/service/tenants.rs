@@ -59,7 +59,9 @@ pub async fn create_tenant(
 }
 
 pub async fn get_tenant(store: &dyn ItemStore, tenant_id: &str) -> Result<Option<Tenant>> {
-    let item = store.get(&keys::tenant_pk(tenant_id), keys::TENANT_SK).await?;
+    let item = store
+        .get(&keys::tenant_pk(tenant_id), keys::TENANT_SK)
+        .await?;
     Ok(item.as_ref().and_then(Tenant::from_item))
 }
 

@@ -1,0 +1,209 @@
+//! The local stack as a new user runs it: `viral up` in one process, `viral tenant create` in
+//! another, then curl-like requests with the printed key. Once on the embedded backend and once
+//! on AWS adapters pointed at moto.
+
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const VIRAL: &str = env!("CARGO_BIN_EXE_viral");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn viral(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
+    let mut c = Command::new(VIRAL);
+    c.arg("--data-dir").arg(data_dir).args(args);
+    c.env_remove("VIRAL_BACKEND")
+        .env_remove("VIRAL_PUBLIC_URL")
+        .env("RUST_LOG", "warn");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+async fn start(data_dir: &Path, env: &[(&str, &str)]) -> (Server, String) {
+    let port = free_port();
+    let child = viral(data_dir, env, &["up", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn viral up");
+    let server = Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/healthz")).await
+            && r.status().is_success()
+        {
+            return (server, base);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "viral up did not answer on {base}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn json_of(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
+async fn as_user(base: &str, data_dir: &Path, env: &[(&str, &str)]) {
+    let created = json_of(
+        &viral(
+            data_dir,
+            env,
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "Acme Studio",
+                "--plan",
+                "pro",
+                "--json",
+            ],
+        )
+        .output()
+        .unwrap(),
+    );
+    let key = created["api_key"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    let me: Value = http
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["tenant"]["id"], created["tenant_id"]);
+    assert_eq!(me["tenant"]["plan"], "pro");
+
+    let usage = http
+        .get(format!("{base}/v1/usage"))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(usage.status(), 200);
+    let denied = http.get(format!("{base}/v1/usage")).send().await.unwrap();
+    assert_eq!(denied.status(), 401);
+    let body: Value = denied.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "missing_credentials");
+
+    let new_key = http
+        .post(format!("{base}/v1/api-keys"))
+        .bearer_auth(key)
+        .json(&serde_json::json!({"name": "laptop"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(new_key.status(), 201);
+    let spec: Value = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(spec["paths"]["/v1/me"].is_object());
+}
+
+#[tokio::test]
+async fn local_stack_as_a_new_user_runs_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path(), &[]).await;
+    as_user(&base, dir.path(), &[]).await;
+
+    let doctor = viral(dir.path(), &[], &["doctor"]).output().unwrap();
+    assert!(
+        doctor.status.success(),
+        "{}",
+        String::from_utf8_lossy(&doctor.stdout)
+    );
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(text.contains("ok    store"), "{text}");
+}
+
+#[test]
+fn bad_configuration_names_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = viral(dir.path(), &[("VIRAL_BACKEND", "gcp")], &["doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VIRAL_BACKEND"));
+    let out = viral(dir.path(), &[("VIRAL_BACKEND", "aws")], &["doctor"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VIRAL_TABLE"));
+    let out = viral(
+        dir.path(),
+        &[],
+        &["tenant", "create", "--name", "x", "--plan", "gold"],
+    )
+    .output()
+    .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown plan"));
+}
+
+#[tokio::test]
+async fn aws_backend_against_moto() {
+    let endpoint = viral_testkit::moto_endpoint();
+    let table = viral_testkit::unique("viral-e2e-");
+    let bucket = viral_testkit::unique("viral-e2e-").to_lowercase();
+    let conf = viral_aws::emulator_sdk_config(&endpoint).await;
+    viral_aws::DynamoItemStore::from_conf(&conf, &table)
+        .create_table()
+        .await
+        .unwrap();
+    viral_aws::S3BlobStore::from_conf(&conf, &bucket, true)
+        .create_bucket()
+        .await
+        .unwrap();
+    let env = [
+        ("VIRAL_BACKEND", "aws"),
+        ("VIRAL_TABLE", table.as_str()),
+        ("VIRAL_BUCKET", bucket.as_str()),
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path(), &env).await;
+    as_user(&base, dir.path(), &env).await;
+    let doctor = viral(dir.path(), &env, &["doctor"]).output().unwrap();
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    assert!(doctor.status.success(), "{text}");
+    assert!(text.contains("DynamoDB table"), "{text}");
+}
