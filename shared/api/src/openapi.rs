@@ -1,4 +1,8 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//!
+//! The server answers `/openapi.json` with the committed `shared/api/openapi.json`, so the
+//! Lambdas do not carry the generator; a test keeps the file equal to what the annotations
+//! generate (`VIRAL_UPDATE_OPENAPI=1 cargo test -p viral-api openapi` rewrites it).
 
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -41,9 +45,29 @@ impl Modify for BearerAuth {
     }
 }
 
-/// The document as JSON.
+/// The committed document, as served.
+pub const DOCUMENT: &str = include_str!("../openapi.json");
+
+/// The document as the annotations generate it.
 pub fn document() -> String {
     ApiDoc::openapi()
         .to_pretty_json()
         .unwrap_or_else(|_| String::from("{}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn openapi_file_matches_the_annotations() {
+        let generated = super::document() + "\n";
+        if std::env::var_os("VIRAL_UPDATE_OPENAPI").is_some() {
+            let path = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
+            std::fs::write(path, &generated).expect("write openapi.json");
+            return;
+        }
+        assert!(
+            generated == super::DOCUMENT,
+            "shared/api/openapi.json is stale: run VIRAL_UPDATE_OPENAPI=1 cargo test -p viral-api openapi"
+        );
+    }
 }

@@ -86,7 +86,7 @@ impl Route {
 async fn openapi_json() -> Response {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        crate::openapi::document(),
+        crate::openapi::DOCUMENT,
     )
         .into_response()
 }

@@ -24,6 +24,39 @@ pub async fn load_sdk_config() -> SdkConfig {
         .await
 }
 
+/// What a Lambda's environment says about region, credentials and endpoint.
+///
+/// Lambda puts the execution role's credentials in `AWS_ACCESS_KEY_ID`,
+/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN` for the life of the execution environment,
+/// so functions read them directly instead of linking aws-config's provider chain (STS, SSO,
+/// IMDS, profile files): a smaller binary and a shorter cold start.
+#[derive(Clone, Debug)]
+pub struct LambdaEnv {
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: Option<String>,
+    /// `AWS_ENDPOINT_URL`, for an AWS-compatible server.
+    pub endpoint_url: Option<String>,
+}
+
+impl LambdaEnv {
+    /// Reads the variables; the error names the first one missing.
+    pub fn from_env() -> Result<Self, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let need = |k: &'static str| var(k).ok_or_else(|| format!("{k} is not set"));
+        Ok(Self {
+            region: var("AWS_REGION")
+                .or_else(|| var("AWS_DEFAULT_REGION"))
+                .ok_or("AWS_REGION is not set")?,
+            access_key_id: need("AWS_ACCESS_KEY_ID")?,
+            secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
+            session_token: var("AWS_SESSION_TOKEN"),
+            endpoint_url: var("AWS_ENDPOINT_URL"),
+        })
+    }
+}
+
 /// Configuration for an AWS-compatible server on loopback (moto), with static test credentials.
 pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
     let creds = aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "static");

@@ -56,3 +56,18 @@ async fn secrets_manager_conforms() {
         .expect("create secret on moto");
     viral_testkit::secrets::run_all(&secrets).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_from_the_lambda_environment_conforms() {
+    // The client Lambdas build: region, credentials and endpoint without aws-config.
+    let env = viral_aws::LambdaEnv {
+        region: "us-east-1".into(),
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+        session_token: Some("token".into()),
+        endpoint_url: Some(moto_endpoint()),
+    };
+    let store = DynamoItemStore::from_lambda_env(&env, &unique("viral-lambda-"));
+    store.create_table().await.expect("create table on moto");
+    viral_testkit::item_store::run_all(Arc::new(store)).await;
+}
