@@ -207,3 +207,47 @@ async fn aws_backend_against_moto() {
     assert!(doctor.status.success(), "{text}");
     assert!(text.contains("DynamoDB table"), "{text}");
 }
+
+#[tokio::test]
+async fn the_local_server_serves_signed_media_urls_only() {
+    use std::sync::Arc;
+    use viral_core::ports::{BlobKey, BlobStore};
+    use viral_core::{Clock, ManualClock, SystemClock, Timestamp};
+    use viral_embedded::{FsBlobStore, UrlSigner};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path(), &[]).await;
+    // Write a blob the way the pipeline will: same data dir, the server's signing key.
+    let key_text = std::fs::read_to_string(dir.path().join("media-signing.key")).unwrap();
+    let signing_key = key_text.trim().as_bytes();
+    let signer = UrlSigner::new(signing_key, &base, Arc::new(SystemClock));
+    let blobs = FsBlobStore::new(&dir.path().join("blobs"), signer);
+    let key = BlobKey::parse("tenants/tn_1/videos/job_1.mp4").unwrap();
+    blobs
+        .put(&key, b"not really an mp4".to_vec(), "video/mp4")
+        .await
+        .unwrap();
+
+    let url = blobs
+        .signed_url(&key, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let ok = reqwest::get(&url).await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.headers()["content-type"], "video/mp4");
+    assert_eq!(&ok.bytes().await.unwrap()[..], b"not really an mp4");
+
+    let refused = |url: String, code: &'static str| async move {
+        let r = reqwest::get(&url).await.unwrap();
+        assert_eq!(r.status(), 403, "{url}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], code, "{url}");
+    };
+    refused(url.replace("job_1", "job_2"), "invalid_signature").await;
+    refused(format!("{base}/media/{key}"), "invalid_signature").await;
+    // Signed an hour ago with a one-minute life.
+    let an_hour_ago = Timestamp(SystemClock.now().millis() - 3_600_000);
+    let old = UrlSigner::new(signing_key, &base, Arc::new(ManualClock::new(an_hour_ago)))
+        .sign(&key, Duration::from_secs(60));
+    refused(old, "url_expired").await;
+}
