@@ -1,0 +1,10 @@
+//! A local engine for the Amazon States Language: loads `statemachines/*.asl.json` and runs it
+//! in-process, with the semantics of Step Functions for what viral's workflows use.
+
+pub mod choice;
+pub mod intrinsics;
+pub mod model;
+pub mod path;
+pub mod template;
+
+pub use model::{LoadError, Machine, load};
