@@ -8,3 +8,6 @@ pub mod path;
 pub mod template;
 
 pub use model::{LoadError, Machine, load};
+pub mod engine;
+
+pub use engine::{Engine, Execution, Failure, Outcome, TaskCall, TaskRunner};
