@@ -1,0 +1,116 @@
+//! What an MP4 really is, read from its boxes (never from its name or Content-Type).
+
+use std::io::Cursor;
+
+use mp4parse::{CodecType, SampleEntry, TrackType};
+use serde::Serialize;
+
+use crate::MediaError;
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Probe {
+    /// Major brand of the `ftyp` box, e.g. `isom`, `mp42`.
+    pub brand: String,
+    /// `h264`, `h265`, `av1`, `vp9` or `other`.
+    pub video_codec: String,
+    pub width: u32,
+    pub height: u32,
+    pub fps: f64,
+    pub duration_s: f64,
+    pub frames: u64,
+    pub bitrate_bps: u64,
+    pub has_audio: bool,
+    pub size_bytes: u64,
+}
+
+/// True when the bytes start like an MP4: an `ftyp` box at offset 4.
+pub fn looks_like_mp4(bytes: &[u8]) -> bool {
+    bytes.len() >= 12 && &bytes[4..8] == b"ftyp"
+}
+
+fn codec_name(c: CodecType) -> &'static str {
+    match c {
+        CodecType::H264 => "h264",
+        CodecType::AV1 => "av1",
+        CodecType::VP9 => "vp9",
+        _ => "other",
+    }
+}
+
+pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
+    if !looks_like_mp4(bytes) {
+        return Err(MediaError::NotMp4("no ftyp box at offset 4".into()));
+    }
+    let brand = String::from_utf8_lossy(&bytes[8..12]).into_owned();
+    let ctx = mp4parse::read_mp4(&mut Cursor::new(bytes))
+        .map_err(|e| MediaError::NotMp4(format!("{e:?}")))?;
+    let video = ctx
+        .tracks
+        .iter()
+        .find(|t| t.track_type == TrackType::Video)
+        .ok_or_else(|| MediaError::NotMp4("no video track".into()))?;
+    let (codec, width, height) = video
+        .stsd
+        .as_ref()
+        .and_then(|s| s.descriptions.first())
+        .and_then(|d| match d {
+            SampleEntry::Video(v) => Some((
+                codec_name(v.codec_type),
+                u32::from(v.width),
+                u32::from(v.height),
+            )),
+            _ => None,
+        })
+        .ok_or_else(|| MediaError::NotMp4("video track without a sample description".into()))?;
+    let timescale = video.timescale.map(|t| t.0).filter(|t| *t > 0);
+    let duration_s = match (video.duration, timescale) {
+        (Some(d), Some(ts)) => d.0 as f64 / ts as f64,
+        _ => return Err(MediaError::NotMp4("video track without a duration".into())),
+    };
+    if !(duration_s.is_finite() && duration_s > 0.0) {
+        return Err(MediaError::NotMp4(
+            "video track with a zero duration".into(),
+        ));
+    }
+    let frames = video
+        .stts
+        .as_ref()
+        .map(|s| s.samples.iter().map(|x| u64::from(x.sample_count)).sum())
+        .unwrap_or(0);
+    // mp4parse has no HEVC sample entry; an `hvcC` configuration box marks one.
+    let codec = if codec == "other" && bytes.windows(4).any(|w| w == b"hvcC") {
+        "h265"
+    } else {
+        codec
+    };
+    let size_bytes = bytes.len() as u64;
+    Ok(Probe {
+        brand,
+        video_codec: codec.to_owned(),
+        width,
+        height,
+        fps: frames as f64 / duration_s,
+        duration_s,
+        frames,
+        bitrate_bps: (size_bytes as f64 * 8.0 / duration_s) as u64,
+        has_audio: ctx.tracks.iter().any(|t| t.track_type == TrackType::Audio),
+        size_bytes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_what_is_not_an_mp4() {
+        for bad in [
+            &b""[..],
+            b"<html>hello</html>",
+            b"\0\0\0\x18ftypisom",
+            b"\0\0\0\x18ftypisom\0\0\0\0garbage",
+        ] {
+            assert!(matches!(probe(bad), Err(MediaError::NotMp4(_))), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,211 @@
+//! Platform rules as data, and a per-platform pass/fail report with reasons.
+//!
+//! Sources: TikTok Content Posting API media requirements, YouTube Shorts help, Instagram
+//! Graph API Reels specifications (late 2026). Where a platform accepts more than it
+//! recommends, these rules follow the recommendation for vertical short video.
+
+use serde::Serialize;
+
+use crate::Probe;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Platform {
+    Tiktok,
+    YoutubeShorts,
+    InstagramReels,
+}
+
+#[derive(Clone, Debug)]
+pub struct Rules {
+    /// Width ÷ height, and the tolerance around it.
+    pub aspect: (u32, u32),
+    pub aspect_tolerance: f64,
+    pub min_width: u32,
+    pub min_height: u32,
+    pub min_duration_s: f64,
+    pub max_duration_s: f64,
+    pub max_bytes: u64,
+    pub min_fps: f64,
+    pub max_fps: f64,
+    pub codecs: &'static [&'static str],
+    pub max_bitrate_bps: u64,
+}
+
+impl Platform {
+    pub const ALL: [Platform; 3] = [
+        Platform::Tiktok,
+        Platform::YoutubeShorts,
+        Platform::InstagramReels,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Platform::Tiktok => "tiktok",
+            Platform::YoutubeShorts => "youtube_shorts",
+            Platform::InstagramReels => "instagram_reels",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Platform> {
+        Platform::ALL.into_iter().find(|p| p.as_str() == s)
+    }
+
+    pub fn rules(self) -> Rules {
+        let vertical = Rules {
+            aspect: (9, 16),
+            aspect_tolerance: 0.01,
+            min_width: 720,
+            min_height: 1280,
+            min_duration_s: 3.0,
+            max_duration_s: 600.0,
+            max_bytes: 4 * 1024 * 1024 * 1024,
+            min_fps: 23.0,
+            max_fps: 60.0,
+            codecs: &["h264", "h265"],
+            max_bitrate_bps: 25_000_000,
+        };
+        match self {
+            Platform::Tiktok => vertical,
+            Platform::YoutubeShorts => Rules {
+                max_duration_s: 180.0,
+                ..vertical
+            },
+            Platform::InstagramReels => Rules {
+                max_duration_s: 90.0,
+                max_bytes: 1024 * 1024 * 1024,
+                max_bitrate_bps: 25_000_000,
+                codecs: &["h264", "h265"],
+                ..vertical
+            },
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct PlatformReport {
+    pub platform: Platform,
+    pub pass: bool,
+    /// Empty when `pass`.
+    pub reasons: Vec<String>,
+}
+
+pub fn check(p: &Probe, platform: Platform) -> PlatformReport {
+    let r = platform.rules();
+    let mut reasons = Vec::new();
+    if !r.codecs.contains(&p.video_codec.as_str()) {
+        reasons.push(format!(
+            "video codec {} is not one of {:?}",
+            p.video_codec, r.codecs
+        ));
+    }
+    let want = f64::from(r.aspect.0) / f64::from(r.aspect.1);
+    let got = if p.height == 0 {
+        0.0
+    } else {
+        f64::from(p.width) / f64::from(p.height)
+    };
+    if (got - want).abs() > want * r.aspect_tolerance {
+        reasons.push(format!(
+            "aspect {}x{} is not {}:{}",
+            p.width, p.height, r.aspect.0, r.aspect.1
+        ));
+    }
+    if p.width < r.min_width || p.height < r.min_height {
+        reasons.push(format!(
+            "resolution {}x{} is below {}x{}",
+            p.width, p.height, r.min_width, r.min_height
+        ));
+    }
+    if p.duration_s < r.min_duration_s || p.duration_s > r.max_duration_s {
+        reasons.push(format!(
+            "duration {:.2} s is outside {}–{} s",
+            p.duration_s, r.min_duration_s, r.max_duration_s
+        ));
+    }
+    if p.fps < r.min_fps || p.fps > r.max_fps {
+        reasons.push(format!(
+            "frame rate {:.2} is outside {}–{}",
+            p.fps, r.min_fps, r.max_fps
+        ));
+    }
+    if p.size_bytes > r.max_bytes {
+        reasons.push(format!(
+            "size {} bytes is over {}",
+            p.size_bytes, r.max_bytes
+        ));
+    }
+    if p.bitrate_bps > r.max_bitrate_bps {
+        reasons.push(format!(
+            "bitrate {} bps is over {}",
+            p.bitrate_bps, r.max_bitrate_bps
+        ));
+    }
+    PlatformReport {
+        platform,
+        pass: reasons.is_empty(),
+        reasons,
+    }
+}
+
+/// One report per requested platform.
+pub fn validate(p: &Probe, platforms: &[Platform]) -> Vec<PlatformReport> {
+    platforms.iter().map(|pl| check(p, *pl)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn probe() -> Probe {
+        Probe {
+            brand: "isom".into(),
+            video_codec: "h264".into(),
+            width: 1080,
+            height: 1920,
+            fps: 30.0,
+            duration_s: 15.0,
+            frames: 450,
+            bitrate_bps: 2_000_000,
+            has_audio: false,
+            size_bytes: 3_750_000,
+        }
+    }
+
+    #[test]
+    fn a_vertical_15_second_h264_passes_everywhere() {
+        assert!(validate(&probe(), &Platform::ALL).iter().all(|r| r.pass));
+    }
+
+    #[test]
+    fn failures_say_why() {
+        let landscape = Probe {
+            width: 1920,
+            height: 1080,
+            ..probe()
+        };
+        let r = check(&landscape, Platform::Tiktok);
+        assert!(!r.pass);
+        assert!(
+            r.reasons.iter().any(|x| x.contains("aspect")),
+            "{:?}",
+            r.reasons
+        );
+        let long = Probe {
+            duration_s: 120.0,
+            ..probe()
+        };
+        assert!(check(&long, Platform::Tiktok).pass);
+        assert!(check(&long, Platform::YoutubeShorts).pass);
+        assert!(!check(&long, Platform::InstagramReels).pass);
+        let small = Probe {
+            width: 360,
+            height: 640,
+            video_codec: "vp9".into(),
+            ..probe()
+        };
+        let r = check(&small, Platform::YoutubeShorts);
+        assert_eq!(r.reasons.len(), 2, "{:?}", r.reasons);
+        assert_eq!(Platform::parse("tiktok"), Some(Platform::Tiktok));
+    }
+}
