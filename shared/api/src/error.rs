@@ -122,6 +122,11 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::PAYMENT_REQUIRED, "quota_exceeded", msg)
             }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", msg),
+            Error::IdempotencyMismatch => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "idempotency_mismatch",
+                msg,
+            ),
             Error::Store(se) => se.into(),
             Error::Blob(BlobError::InvalidKey) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)

@@ -26,6 +26,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// An `Idempotency-Key` reused with a different request (422).
+    #[error("this Idempotency-Key was already used with a different request")]
+    IdempotencyMismatch,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

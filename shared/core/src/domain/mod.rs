@@ -2,6 +2,7 @@
 //! rate-limit windows, usage periods, and the item keys of the single table.
 
 pub mod api_key;
+pub mod job;
 pub mod keys;
 pub mod plan;
 pub mod rate_limit;
@@ -9,6 +10,7 @@ pub mod tenant;
 pub mod usage;
 
 pub use api_key::{ApiKey, IssuedKey, Scope, Scopes};
+pub use job::{Job, JobSpec, JobStatus};
 pub use plan::{Plan, PlanLimits};
 pub use rate_limit::RateLimit;
 pub use tenant::{Role, Tenant, TenantStatus};

@@ -6,8 +6,10 @@ pub mod blob_store;
 pub mod item_store;
 pub mod queue;
 pub mod secrets;
+pub mod video_provider;
 
 pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
+pub use video_provider::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};

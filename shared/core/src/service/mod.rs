@@ -6,5 +6,6 @@ pub mod principal;
 pub mod rate_limit;
 pub mod tenants;
 pub mod usage;
+pub mod videos;
 
 pub use principal::{Credential, Principal};

@@ -1,0 +1,221 @@
+//! Video jobs: their states, which only move forward, and their quota ledger entries.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::keys;
+use crate::clock::Timestamp;
+use crate::ports::Item;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum JobStatus {
+    Queued,
+    Planning,
+    Rendering,
+    Validating,
+    Storing,
+    Succeeded,
+    Failed,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 7] = [
+        JobStatus::Queued,
+        JobStatus::Planning,
+        JobStatus::Rendering,
+        JobStatus::Validating,
+        JobStatus::Storing,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Planning => "planning",
+            JobStatus::Rendering => "rendering",
+            JobStatus::Validating => "validating",
+            JobStatus::Storing => "storing",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<JobStatus> {
+        JobStatus::ALL.into_iter().find(|x| x.as_str() == s)
+    }
+
+    pub fn is_terminal(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Failed)
+    }
+
+    /// Status only moves forward; a fallback to another provider goes back to planning, which
+    /// is the one step back allowed while the job is still open. Terminal states never change.
+    pub fn can_become(self, next: JobStatus) -> bool {
+        if self.is_terminal() {
+            return false;
+        }
+        next > self || (next == JobStatus::Planning && self != JobStatus::Queued)
+    }
+
+    /// Rough progress shown to users, 0–100.
+    pub fn progress(self) -> u8 {
+        match self {
+            JobStatus::Queued => 0,
+            JobStatus::Planning => 5,
+            JobStatus::Rendering => 20,
+            JobStatus::Validating => 85,
+            JobStatus::Storing => 95,
+            JobStatus::Succeeded | JobStatus::Failed => 100,
+        }
+    }
+}
+
+/// What a job asks for.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct JobSpec {
+    pub prompt: String,
+    pub concept_id: Option<String>,
+    /// `auto` or a provider name.
+    pub provider: String,
+    pub platforms: Vec<String>,
+    pub duration_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub tenant_id: String,
+    pub status: JobStatus,
+    pub spec: JobSpec,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub version: u64,
+    /// Provider and model chosen by planning; attempts made so far.
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub attempts: u32,
+    pub cost_cents: u32,
+    /// The stored video's blob key; URLs are signed on read.
+    pub video_key: Option<String>,
+    pub validation: Option<Value>,
+    pub failure: Option<String>,
+}
+
+pub fn job_sk(job_id: &str) -> String {
+    format!("JOB#{job_id}")
+}
+
+pub fn ledger_sk(job_id: &str) -> String {
+    format!("LEDGER#{job_id}")
+}
+
+/// A ledger entry's state: the quota invariant is `used == RESERVED + CONSUMED`.
+pub const RESERVED: &str = "RESERVED";
+pub const CONSUMED: &str = "CONSUMED";
+pub const REFUNDED: &str = "REFUNDED";
+
+impl Job {
+    pub fn to_item(&self) -> Item {
+        let mut item = Item::new(keys::tenant_pk(&self.tenant_id), job_sk(&self.id))
+            .with("id", self.id.as_str())
+            .with("status", self.status.as_str())
+            .with(
+                "spec",
+                serde_json::to_value(&self.spec).unwrap_or(Value::Null),
+            )
+            .with("created_at", self.created_at.millis())
+            .with("updated_at", self.updated_at.millis())
+            .with("attempts", self.attempts)
+            .with("cost_cents", self.cost_cents);
+        item.version = self.version;
+        let opt = |item: &mut Item, k: &str, v: Option<Value>| {
+            if let Some(v) = v {
+                item.attrs.insert(k.to_owned(), v);
+            }
+        };
+        opt(
+            &mut item,
+            "provider",
+            self.provider.clone().map(Value::from),
+        );
+        opt(&mut item, "model", self.model.clone().map(Value::from));
+        opt(
+            &mut item,
+            "video_key",
+            self.video_key.clone().map(Value::from),
+        );
+        opt(&mut item, "validation", self.validation.clone());
+        opt(&mut item, "failure", self.failure.clone().map(Value::from));
+        item
+    }
+
+    pub fn from_item(tenant_id: &str, item: &Item) -> Option<Job> {
+        let s = |k: &str| item.str(k).map(str::to_owned);
+        Some(Job {
+            id: s("id")?,
+            tenant_id: tenant_id.to_owned(),
+            status: JobStatus::parse(item.str("status")?)?,
+            spec: serde_json::from_value(item.attrs.get("spec")?.clone()).ok()?,
+            created_at: Timestamp(item.int("created_at")?),
+            updated_at: Timestamp(item.int("updated_at")?),
+            version: item.version,
+            provider: s("provider"),
+            model: s("model"),
+            attempts: u32::try_from(item.int("attempts").unwrap_or(0)).unwrap_or(0),
+            cost_cents: u32::try_from(item.int("cost_cents").unwrap_or(0)).unwrap_or(0),
+            video_key: s("video_key"),
+            validation: item.attrs.get("validation").cloned(),
+            failure: s("failure"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_moves_forward_only() {
+        use JobStatus::*;
+        assert!(Queued.can_become(Planning));
+        assert!(Planning.can_become(Rendering));
+        assert!(
+            Rendering.can_become(Planning),
+            "fallback to another provider"
+        );
+        assert!(!Queued.can_become(Queued));
+        assert!(!Validating.can_become(Rendering));
+        assert!(Rendering.can_become(Failed));
+        assert!(!Succeeded.can_become(Failed));
+        assert!(!Failed.can_become(Planning));
+    }
+
+    #[test]
+    fn jobs_round_trip() {
+        let j = Job {
+            id: "job_1".into(),
+            tenant_id: "tn_1".into(),
+            status: JobStatus::Rendering,
+            spec: JobSpec {
+                prompt: "p".into(),
+                concept_id: None,
+                provider: "auto".into(),
+                platforms: vec!["tiktok".into()],
+                duration_s: 15.0,
+            },
+            created_at: Timestamp(1),
+            updated_at: Timestamp(2),
+            version: 3,
+            provider: Some("storyboard".into()),
+            model: Some("cards-v1".into()),
+            attempts: 1,
+            cost_cents: 0,
+            video_key: None,
+            validation: None,
+            failure: None,
+        };
+        assert_eq!(Job::from_item("tn_1", &j.to_item()), Some(j));
+    }
+}

@@ -1,0 +1,282 @@
+//! Video jobs: accepting one (job, quota reservation, ledger entry and idempotency record in
+//! one transaction), moving it along, and ending it exactly once: consumed on success,
+//! refunded on failure.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::clock::Clock;
+use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, job_sk, ledger_sk};
+use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
+use crate::error::{Error, Result};
+use crate::ids::{is_valid_id, new_id};
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
+
+/// How long an idempotency record answers replays.
+pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
+
+fn idempotency_sk(key: &str) -> String {
+    format!("IDEMP#{key}")
+}
+
+/// Keys are 1–255 visible ASCII characters (Stripe's rule).
+pub fn validate_idempotency_key(key: &str) -> Result<()> {
+    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::Invalid(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+        ));
+    }
+    Ok(())
+}
+
+fn spec_hash(spec: &JobSpec) -> String {
+    hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()))
+}
+
+/// What accepting a job did.
+#[derive(Debug)]
+pub struct Accepted {
+    pub job: Job,
+    /// True when an earlier request with the same Idempotency-Key made this job.
+    pub replayed: bool,
+}
+
+/// Accepts a job: creates it, reserves one video of this month's quota and writes its ledger
+/// entry (and the idempotency record), all or nothing.
+pub async fn accept(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    spec: JobSpec,
+    idempotency_key: Option<&str>,
+) -> Result<Accepted> {
+    if let Some(k) = idempotency_key {
+        validate_idempotency_key(k)?;
+    }
+    let now = clock.now();
+    let pk = keys::tenant_pk(&tenant.id);
+    let month = now.month();
+    let limit = Resource::Videos.limit(tenant.plan);
+    let hash = spec_hash(&spec);
+    let job = Job {
+        id: new_id("job"),
+        tenant_id: tenant.id.clone(),
+        status: JobStatus::Queued,
+        spec,
+        created_at: now,
+        updated_at: now,
+        version: 0,
+        provider: None,
+        model: None,
+        attempts: 0,
+        cost_cents: 0,
+        video_key: None,
+        validation: None,
+        failure: None,
+    };
+    let mut writes = vec![
+        Write::Put(job.to_item(), Cond::Absent),
+        Write::Update(
+            Update::new(&pk, keys::quota_sk(&month.key()))
+                .add(Resource::Videos.counter(), 1)
+                .when(Cond::below(Resource::Videos.counter(), limit)),
+        ),
+        Write::Put(
+            Item::new(&pk, ledger_sk(&job.id))
+                .with("state", RESERVED)
+                .with("resource", Resource::Videos.name())
+                .with("period", month.key())
+                .with("created_at", now.millis()),
+            Cond::Absent,
+        ),
+    ];
+    if let Some(k) = idempotency_key {
+        let mut record = Item::new(&pk, idempotency_sk(k))
+            .with("hash", hash.as_str())
+            .with("job_id", job.id.as_str())
+            .with("created_at", now.millis());
+        record.expires_at = Some(now.secs() + IDEMPOTENCY_TTL_SECS);
+        writes.push(Write::Put(record, Cond::Absent));
+    }
+    match store.transact(writes).await {
+        Ok(()) => Ok(Accepted {
+            job,
+            replayed: false,
+        }),
+        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(Error::QuotaExceeded {
+            resource: "video",
+            limit,
+            resets_at: month.next().start().rfc3339(),
+        }),
+        Err(StoreError::ConditionFailed { index: Some(3) }) => {
+            let k = idempotency_key.unwrap_or_default();
+            let record = store
+                .get(&pk, &idempotency_sk(k))
+                .await?
+                .ok_or_else(|| Error::Conflict("idempotency record vanished; retry".into()))?;
+            if record.str("hash") != Some(hash.as_str()) {
+                return Err(Error::IdempotencyMismatch);
+            }
+            let job_id = record.str("job_id").unwrap_or_default();
+            let job = get(store, &tenant.id, job_id).await?;
+            Ok(Accepted {
+                job,
+                replayed: true,
+            })
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// One of the tenant's jobs; another tenant's id is "not found".
+pub async fn get(store: &dyn ItemStore, tenant_id: &str, job_id: &str) -> Result<Job> {
+    if !is_valid_id("job", job_id) {
+        return Err(Error::NotFound("video"));
+    }
+    let item = store
+        .get(&keys::tenant_pk(tenant_id), &job_sk(job_id))
+        .await?
+        .ok_or(Error::NotFound("video"))?;
+    Job::from_item(tenant_id, &item).ok_or(Error::NotFound("video"))
+}
+
+/// The tenant's jobs, newest first.
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<Job>, Option<String>)> {
+    let page = store
+        .query(
+            Query::new(keys::tenant_pk(tenant_id), "JOB#")
+                .limit(limit)
+                .descending()
+                .after(cursor),
+        )
+        .await?;
+    let jobs = page
+        .items
+        .iter()
+        .filter_map(|i| Job::from_item(tenant_id, i))
+        .collect();
+    Ok((jobs, page.next_cursor))
+}
+
+/// Moves an open job to `status` with the given field changes. A job that already ended, or
+/// a move backwards, leaves it unchanged and returns it as it is.
+pub async fn advance(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    job_id: &str,
+    status: JobStatus,
+    set: Vec<(&str, Value)>,
+) -> Result<Job> {
+    for _ in 0..8 {
+        let job = get(store, tenant_id, job_id).await?;
+        if job.status != status && !job.status.can_become(status) {
+            return Ok(job);
+        }
+        let mut upd = Update::new(keys::tenant_pk(tenant_id), job_sk(job_id))
+            .set("status", status.as_str())
+            .set("updated_at", clock.now().millis())
+            .version(job.version + 1)
+            .when(Cond::VersionIs(job.version));
+        for (k, v) in &set {
+            upd = upd.set(k, v.clone());
+        }
+        match store.update(upd).await {
+            Ok(item) => return Job::from_item(tenant_id, &item).ok_or(Error::NotFound("video")),
+            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict("the job kept changing; retry".into()))
+}
+
+/// Ends a job as succeeded and consumes its reservation. Safe to call twice: only the first
+/// call that finds the reservation open changes anything.
+pub async fn finish_succeeded(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    job_id: &str,
+    set: Vec<(&str, Value)>,
+) -> Result<bool> {
+    end(store, clock, tenant_id, job_id, JobStatus::Succeeded, set).await
+}
+
+/// Ends a job as failed and refunds its reservation exactly once.
+pub async fn finish_failed(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    job_id: &str,
+    reason: &str,
+) -> Result<bool> {
+    end(
+        store,
+        clock,
+        tenant_id,
+        job_id,
+        JobStatus::Failed,
+        vec![("failure", Value::from(reason))],
+    )
+    .await
+}
+
+/// Returns whether this call ended the job (false: it had already ended).
+async fn end(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    job_id: &str,
+    status: JobStatus,
+    set: Vec<(&str, Value)>,
+) -> Result<bool> {
+    let pk = keys::tenant_pk(tenant_id);
+    let job = get(store, tenant_id, job_id).await?;
+    let ledger = store
+        .get(&pk, &ledger_sk(job_id))
+        .await?
+        .ok_or(Error::NotFound("ledger entry"))?;
+    let period = ledger.str("period").unwrap_or_default().to_owned();
+    let mut job_upd = Update::new(&pk, job_sk(job_id))
+        .set("status", status.as_str())
+        .set("updated_at", clock.now().millis())
+        .version(job.version + 1)
+        .when(Cond::Exists);
+    for (k, v) in set {
+        job_upd = job_upd.set(k, v);
+    }
+    let mut writes = vec![
+        Write::Update(
+            Update::new(&pk, ledger_sk(job_id))
+                .set(
+                    "state",
+                    if status == JobStatus::Succeeded {
+                        CONSUMED
+                    } else {
+                        REFUNDED
+                    },
+                )
+                .set("ended_at", clock.now().millis())
+                .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
+        ),
+        Write::Update(job_upd),
+    ];
+    if status == JobStatus::Failed {
+        writes.push(Write::Update(
+            Update::new(&pk, keys::quota_sk(&period))
+                .add(Resource::Videos.counter(), -1)
+                .when(Cond::at_least(Resource::Videos.counter(), 1)),
+        ));
+    }
+    match store.transact(writes).await {
+        Ok(()) => Ok(true),
+        // The reservation was already consumed or refunded: the job had ended.
+        Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,38 @@
+//! Video providers behind the VideoProvider port, and the registry the steps pick them from.
+
+pub mod storyboard;
+
+use std::sync::Arc;
+
+use viral_core::ports::VideoProvider;
+
+pub use storyboard::StoryboardProvider;
+
+/// The providers this deployment can use, in fallback order.
+#[derive(Clone, Default)]
+pub struct Registry {
+    providers: Vec<Arc<dyn VideoProvider>>,
+}
+
+impl Registry {
+    pub fn new(providers: Vec<Arc<dyn VideoProvider>>) -> Self {
+        Self { providers }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn VideoProvider>> {
+        self.providers.iter().find(|p| p.name() == name).cloned()
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.providers.iter().map(|p| p.name()).collect()
+    }
+
+    /// The provider for an attempt: the requested one, or with `auto` the fallback order.
+    pub fn choose(&self, requested: &str, attempt: u32) -> Option<Arc<dyn VideoProvider>> {
+        if requested != "auto" {
+            return self.get(requested);
+        }
+        let n = self.providers.len();
+        (n > 0).then(|| self.providers[(attempt.saturating_sub(1) as usize) % n].clone())
+    }
+}

@@ -1,0 +1,142 @@
+//! The built-in `storyboard` provider: renders text cards locally, for free, offline. It is
+//! the default provider of local runs and a preview tier for users.
+//!
+//! `submit` renders at once (on the blocking pool) and keeps the MP4 in the blob store under
+//! `renders/storyboard/<task>.mp4`, so `poll` and `fetch` work from any process.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use viral_core::ids::new_id;
+use viral_core::ports::{
+    BlobKey, BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
+};
+use viral_media::{Beat, RenderSpec, Storyboard};
+
+pub struct StoryboardProvider {
+    blobs: Arc<dyn BlobStore>,
+}
+
+impl StoryboardProvider {
+    pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
+        Self { blobs }
+    }
+
+    fn key(task_id: &str) -> Result<BlobKey, ProviderError> {
+        BlobKey::parse(&format!("renders/storyboard/{task_id}.mp4"))
+            .map_err(|_| ProviderError::Permanent(format!("bad task id {task_id:?}")))
+    }
+}
+
+/// Splits a prompt into a hook and beats: one card per sentence, the first being the hook.
+pub fn storyboard_from_prompt(prompt: &str, seed: u64) -> Storyboard {
+    let mut sentences: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for c in prompt.chars() {
+        if c == '\n' {
+            if !cur.trim().is_empty() {
+                sentences.push(cur.trim().to_owned());
+            }
+            cur.clear();
+            continue;
+        }
+        cur.push(c);
+        if matches!(c, '.' | '!' | '?') {
+            if !cur.trim().is_empty() {
+                sentences.push(cur.trim().to_owned());
+            }
+            cur.clear();
+        }
+    }
+    if !cur.trim().is_empty() {
+        sentences.push(cur.trim().to_owned());
+    }
+    sentences.truncate(12);
+    let mut it = sentences.into_iter();
+    let hook = it.next().unwrap_or_else(|| "Untitled".into());
+    let beats = it
+        .map(|text| Beat {
+            duration_s: 1.0 + text.chars().count() as f64 / 40.0,
+            text,
+        })
+        .collect();
+    Storyboard { hook, beats, seed }
+}
+
+fn seed_of(s: &str) -> u64 {
+    s.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    })
+}
+
+#[async_trait]
+impl VideoProvider for StoryboardProvider {
+    fn name(&self) -> &'static str {
+        "storyboard"
+    }
+
+    fn model(&self) -> &'static str {
+        "cards-v1"
+    }
+
+    fn price_cents_per_second(&self) -> f64 {
+        0.0
+    }
+
+    async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
+        let sb = storyboard_from_prompt(&req.prompt, seed_of(&req.job_id));
+        let spec = RenderSpec {
+            width: req.width,
+            height: req.height,
+            fps: req.fps,
+            duration_s: req.duration_s,
+        };
+        let bytes = tokio::task::spawn_blocking(move || viral_media::render(&sb, &spec))
+            .await
+            .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
+            .map_err(|e| match e {
+                viral_media::MediaError::InvalidStoryboard(m) => ProviderError::Permanent(m),
+                other => ProviderError::Transient(other.to_string()),
+            })?;
+        let task_id = new_id("sb");
+        self.blobs
+            .put(&Self::key(&task_id)?, bytes, "video/mp4")
+            .await
+            .map_err(|e| ProviderError::Transient(e.to_string()))?;
+        Ok(Submitted { task_id, eta_s: 0 })
+    }
+
+    async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError> {
+        match self.blobs.head(&Self::key(task_id)?).await {
+            Ok(Some(_)) => Ok(RenderStatus::Done),
+            Ok(None) => Ok(RenderStatus::Failed {
+                reason: format!("no render for task {task_id}"),
+            }),
+            Err(e) => Err(ProviderError::Transient(e.to_string())),
+        }
+    }
+
+    async fn fetch(&self, task_id: &str) -> Result<Vec<u8>, ProviderError> {
+        match self.blobs.get(&Self::key(task_id)?).await {
+            Ok(Some((bytes, _))) => Ok(bytes),
+            Ok(None) => Err(ProviderError::Permanent(format!(
+                "no render for task {task_id}"
+            ))),
+            Err(e) => Err(ProviderError::Transient(e.to_string())),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompts_become_cards() {
+        let sb = storyboard_from_prompt("Cold brew secrets! Steep 18 hours. Filter twice", 1);
+        assert_eq!(sb.hook, "Cold brew secrets!");
+        let beats: Vec<_> = sb.beats.iter().map(|b| b.text.as_str()).collect();
+        assert_eq!(beats, ["Steep 18 hours.", "Filter twice"]);
+        assert_eq!(storyboard_from_prompt("   ", 1).hook, "Untitled");
+    }
+}

@@ -1,0 +1,255 @@
+//! The local pipeline: the real `statemachines/video-generation.asl.json` on the in-process
+//! ASL engine, its Task resources resolved to the step functions, its SQS integration to the
+//! local queue, and a provider worker consuming that queue.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use viral_core::domain::keys;
+use viral_core::ports::{Cond, Item, Queue, StoreError, Update};
+use viral_workflow::engine::{Event, Outcome};
+use viral_workflow::{Engine, Failure, Machine, TaskCall, TaskRunner};
+
+use crate::steps::{self, JobRef, SubmitMessage};
+use crate::{Deps, StepError};
+
+/// The workflow definition, as deployed.
+pub const DEFINITION: &str = include_str!("../../../statemachines/video-generation.asl.json");
+
+/// `${…}` substitutions of the definition and what they become locally (SAM's
+/// `DefinitionSubstitutions` give the ARNs on AWS).
+pub const LOCAL_SUBSTITUTIONS: [(&str, &str); 8] = [
+    ("PlanJobFunctionArn", "viral:plan-job"),
+    ("PollRenderFunctionArn", "viral:poll-render"),
+    ("FetchVideoFunctionArn", "viral:fetch-video"),
+    ("ValidateVideoFunctionArn", "viral:validate-video"),
+    ("StoreVideoFunctionArn", "viral:store-video"),
+    ("FinalizeJobFunctionArn", "viral:finalize-job"),
+    ("RefundJobFunctionArn", "viral:refund-job"),
+    ("ProviderQueueUrl", "local:provider-jobs"),
+];
+
+const SQS_SEND: &str = "arn:aws:states:::sqs:sendMessage";
+
+/// Replaces every `${Name}` with its value; an unknown name is an error.
+pub fn substitute(definition: &str, subs: &[(&str, &str)]) -> Result<String, String> {
+    let mut out = String::with_capacity(definition.len());
+    let mut rest = definition;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..].find('}').ok_or("unclosed ${")? + start;
+        let name = &rest[start + 2..end];
+        let value = subs
+            .iter()
+            .find(|(k, _)| *k == name)
+            .map(|(_, v)| *v)
+            .ok_or_else(|| format!("no substitution for ${{{name}}}"))?;
+        out.push_str(value);
+        rest = &rest[end + 1..];
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+struct LocalRunner {
+    deps: Deps,
+    queue: Arc<dyn Queue>,
+}
+
+fn input<T: DeserializeOwned>(v: Value) -> Result<T, Failure> {
+    serde_json::from_value(v).map_err(|e| Failure::new("Step.BadInput", e.to_string()))
+}
+
+fn output<T: Serialize>(r: Result<T, StepError>) -> Result<Value, Failure> {
+    match r {
+        Ok(v) => serde_json::to_value(v).map_err(|e| Failure::new("Step.BadOutput", e.to_string())),
+        Err(e) => Err(Failure::new(e.name, e.cause)),
+    }
+}
+
+#[async_trait]
+impl TaskRunner for LocalRunner {
+    async fn run(&self, call: TaskCall) -> Result<Value, Failure> {
+        let d = &self.deps;
+        match call.resource.as_str() {
+            "viral:plan-job" => output(steps::plan_job(d, input(call.input)?).await),
+            "viral:poll-render" => output(steps::poll_render(d, input(call.input)?).await),
+            "viral:fetch-video" => output(steps::fetch_video(d, input(call.input)?).await),
+            "viral:validate-video" => output(steps::validate_video(d, input(call.input)?).await),
+            "viral:store-video" => output(steps::store_video(d, input(call.input)?).await),
+            "viral:finalize-job" => output(steps::finalize_job(d, input(call.input)?).await),
+            "viral:refund-job" => output(steps::refund_job(d, input(call.input)?).await),
+            SQS_SEND => {
+                let body = call
+                    .input
+                    .get("MessageBody")
+                    .ok_or_else(|| Failure::new("Step.BadInput", "no MessageBody"))?;
+                let id = self
+                    .queue
+                    .send(&body.to_string(), Duration::ZERO)
+                    .await
+                    .map_err(|e| Failure::new("SQS.Unavailable", e.to_string()))?;
+                Ok(json!({"MessageId": id}))
+            }
+            other => Err(Failure::new(
+                "States.Runtime",
+                format!("no local resource {other:?}"),
+            )),
+        }
+    }
+}
+
+pub struct LocalPipeline {
+    engine: Arc<Engine>,
+    machine: Arc<Machine>,
+    deps: Deps,
+    queue: Arc<dyn Queue>,
+}
+
+fn exec_sk(job_id: &str) -> String {
+    format!("EXEC#{job_id}")
+}
+
+impl LocalPipeline {
+    /// `time_scale` shortens Waits and backoffs (1.0 normally; small in tests).
+    pub fn new(deps: Deps, queue: Arc<dyn Queue>, time_scale: f64) -> Result<Arc<Self>, String> {
+        let text = substitute(DEFINITION, &LOCAL_SUBSTITUTIONS)?;
+        let machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
+        let runner = Arc::new(LocalRunner {
+            deps: deps.clone(),
+            queue: queue.clone(),
+        });
+        let engine = Arc::new(Engine::new(runner, deps.clock.clone(), time_scale));
+        Ok(Arc::new(Self {
+            engine,
+            machine: Arc::new(machine),
+            deps,
+            queue,
+        }))
+    }
+
+    /// Starts the job's execution, named after the job: starting twice starts once.
+    pub async fn start(self: &Arc<Self>, job: &JobRef) -> Result<bool, StoreError> {
+        let record = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
+            .with("status", "RUNNING")
+            .with("started_at", self.deps.clock.now().millis());
+        match self.deps.store.put(record, Cond::Absent).await {
+            Ok(()) => {}
+            Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let me = self.clone();
+        let job = job.clone();
+        tokio::spawn(async move {
+            let input = json!({"tenant_id": job.tenant_id, "job_id": job.job_id});
+            let x = me
+                .engine
+                .execute(&me.machine, "video-generation", &job.job_id, input)
+                .await;
+            let status = match &x.outcome {
+                Outcome::Succeeded(_) => "SUCCEEDED",
+                Outcome::Failed(_) => "FAILED",
+                Outcome::TimedOut => "TIMED_OUT",
+            };
+            if !matches!(x.outcome, Outcome::Succeeded(_)) {
+                // Whatever ended the execution, the job ends failed and refunded.
+                let _ = steps::refund_job(
+                    &me.deps,
+                    steps::RefundInput {
+                        tenant_id: job.tenant_id.clone(),
+                        job_id: job.job_id.clone(),
+                        error: json!({"Error": format!("Execution.{status}"), "Cause": "the workflow ended"}),
+                    },
+                )
+                .await;
+            }
+            let history: Vec<Value> = x.history.iter().map(event_json).collect();
+            let upd = Update::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
+                .set("status", status)
+                .set("ended_at", me.deps.clock.now().millis())
+                .set("history", Value::Array(history));
+            if let Err(e) = me.deps.store.update(upd).await {
+                tracing::error!(error = %e, job_id = %job.job_id, "could not record the execution");
+            }
+        });
+        Ok(true)
+    }
+
+    /// The execution's status and history (Step Functions-shaped events).
+    pub async fn describe(
+        &self,
+        tenant_id: &str,
+        job_id: &str,
+    ) -> Result<Option<Value>, StoreError> {
+        Ok(self
+            .deps
+            .store
+            .get(&keys::tenant_pk(tenant_id), &exec_sk(job_id))
+            .await?
+            .map(|i| Value::Object(i.attrs)))
+    }
+
+    /// Consumes the provider queue until the process ends: submits renders and reports back
+    /// through the task token. Safe under duplicate delivery: a closed token is refused and
+    /// the message dropped.
+    pub fn spawn_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            loop {
+                let msgs = match me
+                    .queue
+                    .receive(4, Duration::from_secs(300), Duration::from_secs(1))
+                    .await
+                {
+                    Ok(m) => m,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "provider queue receive failed");
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                        continue;
+                    }
+                };
+                for m in msgs {
+                    me.handle(&m.body).await;
+                    let _ = me.queue.delete(&m.receipt).await;
+                }
+            }
+        })
+    }
+
+    async fn handle(&self, body: &str) {
+        let msg: SubmitMessage = match serde_json::from_str(body) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(error = %e, "dropping a malformed provider message");
+                return;
+            }
+        };
+        let result = match steps::submit_render(&self.deps, &msg).await {
+            Ok(s) => self.engine.send_task_success(&msg.token, json!(s)),
+            Err(e) => self.engine.send_task_failure(&msg.token, &e.name, &e.cause),
+        };
+        if result.is_err() {
+            tracing::info!(job_id = %msg.job_id, "task token already closed; duplicate delivery ignored");
+        }
+    }
+}
+
+fn event_json(e: &Event) -> Value {
+    json!({"id": e.id, "timestamp": e.timestamp, "type": e.kind, "state": e.state, "details": e.detail})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_definition_loads_with_local_substitutions() {
+        let text = substitute(DEFINITION, &LOCAL_SUBSTITUTIONS).unwrap();
+        viral_workflow::load(&text).unwrap();
+        assert!(substitute("${Nope}", &LOCAL_SUBSTITUTIONS).is_err());
+    }
+}

@@ -1,0 +1,239 @@
+//! The real workflow definition on the local engine, end to end: a storyboard render that
+//! succeeds, and a provider that always fails and gets refunded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::Value;
+use viral_core::domain::job::ledger_sk;
+use viral_core::domain::{JobSpec, JobStatus, Plan, keys};
+use viral_core::ports::{
+    BlobKey, BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
+};
+use viral_core::service::{tenants, usage, videos};
+use viral_core::{Clock, SystemClock};
+use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_providers::{Registry, StoryboardProvider};
+use viral_steps::Deps;
+use viral_steps::local::LocalPipeline;
+use viral_steps::steps::JobRef;
+
+struct AlwaysFails;
+
+#[async_trait]
+impl VideoProvider for AlwaysFails {
+    fn name(&self) -> &'static str {
+        "broken"
+    }
+    fn model(&self) -> &'static str {
+        "none"
+    }
+    fn price_cents_per_second(&self) -> f64 {
+        10.0
+    }
+    async fn submit(&self, _: &RenderRequest) -> Result<Submitted, ProviderError> {
+        Err(ProviderError::Permanent("invalid API key".into()))
+    }
+    async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
+        unreachable!()
+    }
+    async fn fetch(&self, _: &str) -> Result<Vec<u8>, ProviderError> {
+        unreachable!()
+    }
+}
+
+struct Env {
+    deps: Deps,
+    pipeline: Arc<LocalPipeline>,
+    _dir: tempfile::TempDir,
+}
+
+fn env(extra: Vec<Arc<dyn VideoProvider>>) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("viral.db")).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+        &dir.path().join("blobs"),
+        UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
+    ));
+    let mut providers: Vec<Arc<dyn VideoProvider>> = extra;
+    providers.push(Arc::new(StoryboardProvider::new(blobs.clone())));
+    let deps = Deps {
+        store: Arc::new(SqliteItemStore::new(db.clone())),
+        blobs,
+        clock: clock.clone(),
+        providers: Registry::new(providers),
+    };
+    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
+    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.01).unwrap();
+    pipeline.spawn_worker();
+    Env {
+        deps,
+        pipeline,
+        _dir: dir,
+    }
+}
+
+async fn run_job(e: &Env, provider: &str) -> (String, String) {
+    let t = tenants::create_tenant(&*e.deps.store, &*e.deps.clock, "Acme", Plan::Starter)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: "Cold brew secrets! Steep it 18 hours. Filter twice.".into(),
+        concept_id: None,
+        provider: provider.into(),
+        platforms: vec![
+            "tiktok".into(),
+            "youtube_shorts".into(),
+            "instagram_reels".into(),
+        ],
+        duration_s: 15.0,
+    };
+    let accepted = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, Some("k1"))
+        .await
+        .unwrap();
+    let r = JobRef {
+        tenant_id: t.tenant.id.clone(),
+        job_id: accepted.job.id.clone(),
+    };
+    assert!(e.pipeline.start(&r).await.unwrap());
+    assert!(
+        !e.pipeline.start(&r).await.unwrap(),
+        "a second start is a no-op"
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = videos::get(&*e.deps.store, &r.tenant_id, &r.job_id)
+            .await
+            .unwrap();
+        let exec = e
+            .pipeline
+            .describe(&r.tenant_id, &r.job_id)
+            .await
+            .unwrap()
+            .unwrap();
+        if job.status.is_terminal() && exec["status"] != "RUNNING" {
+            return (r.tenant_id, r.job_id);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job did not end: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn ledger_state(e: &Env, tenant: &str, job: &str) -> String {
+    let item = e
+        .deps
+        .store
+        .get(&keys::tenant_pk(tenant), &ledger_sk(job))
+        .await
+        .unwrap()
+        .unwrap();
+    item.str("state").unwrap().to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn storyboard_job_succeeds_with_a_valid_video() {
+    let e = env(vec![]);
+    let (tenant, job_id) = run_job(&e, "auto").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    assert_eq!(job.provider.as_deref(), Some("storyboard"));
+    let key = BlobKey::parse(job.video_key.as_deref().unwrap()).unwrap();
+    assert_eq!(
+        key.as_str(),
+        format!("tenants/{tenant}/videos/{job_id}.mp4")
+    );
+    let (bytes, _) = e.deps.blobs.get(&key).await.unwrap().unwrap();
+    let p = viral_media::probe(&bytes).unwrap();
+    assert_eq!(
+        (p.width, p.height, p.video_codec.as_str()),
+        (1080, 1920, "h264")
+    );
+    assert!((p.duration_s - 15.0).abs() <= 0.5);
+    let report = job.validation.unwrap();
+    assert!(
+        report["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["pass"] == Value::Bool(true))
+    );
+    assert_eq!(ledger_state(&e, &tenant, &job_id).await, "CONSUMED");
+    let t = tenants::get_tenant(&*e.deps.store, &tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let u = usage::current_usage(&*e.deps.store, &*e.deps.clock, &t)
+        .await
+        .unwrap();
+    assert_eq!(u.videos.used, 1);
+    let exec = e
+        .pipeline
+        .describe(&tenant, &job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(exec["status"], "SUCCEEDED");
+    let kinds: Vec<&str> = exec["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert_eq!(kinds.last(), Some(&"ExecutionSucceeded"));
+    assert!(kinds.contains(&"TaskSucceeded"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provider_falls_back_and_is_refunded_once() {
+    let e = env(vec![Arc::new(AlwaysFails)]);
+    // Asking for the broken provider by name: no fallback to another one, refund.
+    let (tenant, job_id) = run_job(&e, "broken").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(
+        job.failure
+            .as_deref()
+            .unwrap()
+            .contains("Provider.Permanent"),
+        "{job:?}"
+    );
+    assert_eq!(job.attempts, 2, "one fallback attempt");
+    assert_eq!(ledger_state(&e, &tenant, &job_id).await, "REFUNDED");
+    let t = tenants::get_tenant(&*e.deps.store, &tenant)
+        .await
+        .unwrap()
+        .unwrap();
+    let u = usage::current_usage(&*e.deps.store, &*e.deps.clock, &t)
+        .await
+        .unwrap();
+    assert_eq!(u.videos.used, 0, "the reservation was refunded");
+    // Refunding again changes nothing.
+    let again = viral_steps::steps::refund_job(
+        &e.deps,
+        viral_steps::steps::RefundInput {
+            tenant_id: tenant.clone(),
+            job_id: job_id.clone(),
+            error: Value::Null,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(again["refunded"], false);
+    let u = usage::current_usage(&*e.deps.store, &*e.deps.clock, &t)
+        .await
+        .unwrap();
+    assert_eq!(u.videos.used, 0);
+
+    // With `auto`, the broken provider's failure falls back to the storyboard.
+    let (tenant, job_id) = run_job(&e, "auto").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    assert_eq!(job.provider.as_deref(), Some("storyboard"));
+    assert_eq!(job.attempts, 2);
+}
