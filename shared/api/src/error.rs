@@ -140,6 +140,10 @@ impl From<Error> for ApiError {
             Error::Queue(QueueError::Invalid(m)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", m)
             }
+            Error::Workflow(viral_core::ports::WorkflowError::Unavailable(detail)) => {
+                tracing::error!(%detail, "workflow unavailable");
+                Self::unavailable("the video workflow is unavailable; retry shortly")
+            }
             Error::Secrets(SecretsError::InvalidName(_)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
             }

@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, health, me, usage};
+use crate::routes::{api_keys, health, me, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,12 +23,17 @@ use crate::routes::{api_keys, health, me, usage};
         api_keys::list,
         api_keys::revoke,
         usage::usage,
+        videos::create,
+        videos::get,
+        videos::list,
+        videos::events,
     ),
     modifiers(&BearerAuth),
     tags(
         (name = "meta", description = "Health and the API description"),
         (name = "account", description = "The caller's tenant and usage"),
         (name = "api-keys", description = "Creating, listing and revoking API keys"),
+        (name = "videos", description = "Video jobs: start one, follow it, fetch the MP4"),
     )
 )]
 pub struct ApiDoc;

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, health, me, usage};
+use crate::routes::{api_keys, health, me, usage, videos};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -24,10 +24,14 @@ pub enum Route {
     ListApiKeys,
     RevokeApiKey,
     GetUsage,
+    CreateVideo,
+    GetVideo,
+    ListVideos,
+    GetVideoEvents,
 }
 
 impl Route {
-    pub const ALL: [Route; 7] = [
+    pub const ALL: [Route; 11] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -35,11 +39,15 @@ impl Route {
         Route::ListApiKeys,
         Route::RevokeApiKey,
         Route::GetUsage,
+        Route::CreateVideo,
+        Route::GetVideo,
+        Route::ListVideos,
+        Route::GetVideoEvents,
     ];
 
     pub fn method(self) -> &'static str {
         match self {
-            Route::CreateApiKey => "POST",
+            Route::CreateApiKey | Route::CreateVideo => "POST",
             Route::RevokeApiKey => "DELETE",
             _ => "GET",
         }
@@ -54,6 +62,9 @@ impl Route {
             Route::CreateApiKey | Route::ListApiKeys => "/v1/api-keys",
             Route::RevokeApiKey => "/v1/api-keys/{id}",
             Route::GetUsage => "/v1/usage",
+            Route::CreateVideo | Route::ListVideos => "/v1/videos",
+            Route::GetVideo => "/v1/videos/{id}",
+            Route::GetVideoEvents => "/v1/videos/{id}/events",
         }
     }
 
@@ -67,6 +78,10 @@ impl Route {
             Route::ListApiKeys => "list-api-keys",
             Route::RevokeApiKey => "revoke-api-key",
             Route::GetUsage => "get-usage",
+            Route::CreateVideo => "create-video",
+            Route::GetVideo => "get-video",
+            Route::ListVideos => "list-videos",
+            Route::GetVideoEvents => "get-video-events",
         }
     }
 
@@ -79,6 +94,10 @@ impl Route {
             Route::ListApiKeys => get(api_keys::list),
             Route::RevokeApiKey => delete(api_keys::revoke),
             Route::GetUsage => get(usage::usage),
+            Route::CreateVideo => post(videos::create),
+            Route::GetVideo => get(videos::get),
+            Route::ListVideos => get(videos::list),
+            Route::GetVideoEvents => get(videos::events),
         }
     }
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use viral_core::Clock;
 use viral_core::domain::RateLimit;
-use viral_core::ports::ItemStore;
+use viral_core::ports::{BlobStore, ItemStore, Workflow};
 
 use crate::auth::jwt::JwtVerifier;
 
@@ -17,6 +17,14 @@ pub struct AppState {
     pub rate_limit: RateLimit,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
+    /// Runs video jobs; `None` where this process cannot start them.
+    pub workflow: Option<Arc<dyn Workflow>>,
+    /// Signs video URLs on read; `None` where this process serves no media.
+    pub blobs: Option<Arc<dyn BlobStore>>,
+    /// Provider names a job may ask for (besides `auto`).
+    pub providers: Vec<String>,
+    /// How long a signed video URL lives.
+    pub media_url_ttl: std::time::Duration,
 }
 
 impl AppState {
@@ -27,6 +35,10 @@ impl AppState {
             jwt: None,
             rate_limit: RateLimit::default(),
             max_body_bytes: 64 * 1024,
+            workflow: None,
+            blobs: None,
+            providers: vec!["storyboard".into()],
+            media_url_ttl: std::time::Duration::from_secs(3600),
         }
     }
 }

@@ -4,6 +4,7 @@ mod bench;
 mod doctor;
 mod server;
 mod tenant;
+mod video;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +40,14 @@ enum Command {
         #[command(subcommand)]
         command: tenant::TenantCommand,
     },
+    /// The main job end to end: a local tenant, a sample concept, the workflow, the built-in
+    /// storyboard renderer, validation and storage; prints where the MP4 is.
+    Demo,
+    /// Video jobs.
+    Video {
+        #[command(subcommand)]
+        command: video::VideoCommand,
+    },
     /// Check the configuration and that every backend answers.
     Doctor,
     /// Measure performance; figures are ratios against a baseline from the same run.
@@ -68,6 +77,8 @@ async fn main() -> ExitCode {
         Command::Up { port, host } => server::up(config, host, port).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
+        Command::Demo => video::demo(config).await,
+        Command::Video { command } => video::run_command(config, command).await,
         Command::Bench { command } => bench::run(command).await,
     };
     match result {

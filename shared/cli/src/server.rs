@@ -19,7 +19,28 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         config.public_url = format!("http://{}", SocketAddr::new(host, port));
     }
     let services = Services::connect(config).await.map_err(|e| e.to_string())?;
-    let state = services.api_state().await.map_err(|e| e.to_string())?;
+    let mut state = services.api_state().await.map_err(|e| e.to_string())?;
+    if services.local_media.is_some() {
+        let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
+        pipeline.spawn_worker();
+        // Executions left running by a stopped process, or past the workflow's own timeout,
+        // end failed and refunded.
+        let reconciler = pipeline.clone();
+        tokio::spawn(async move {
+            loop {
+                match reconciler
+                    .reconcile(std::time::Duration::from_secs(3700))
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::warn!(ended = n, "reconciler ended stuck executions"),
+                    Err(e) => tracing::warn!(error = %e, "reconciler failed"),
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+            }
+        });
+        state.workflow = Some(pipeline);
+    }
     let extra = match &services.local_media {
         Some(media) => Router::new()
             .route("/media/{*key}", get(serve_media))

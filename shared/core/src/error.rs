@@ -1,6 +1,6 @@
 //! The domain's one error type. `viral-api` maps it to HTTP in one place.
 
-use crate::ports::{BlobError, QueueError, SecretsError, StoreError};
+use crate::ports::{BlobError, QueueError, SecretsError, StoreError, WorkflowError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -37,6 +37,8 @@ pub enum Error {
     Queue(#[from] QueueError),
     #[error(transparent)]
     Secrets(#[from] SecretsError),
+    #[error(transparent)]
+    Workflow(#[from] WorkflowError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -10,7 +10,12 @@ use viral_api::auth::jwt::JwtVerifier;
 use viral_aws::{DynamoItemStore, S3BlobStore, SdkConfig, SecretsManagerSecrets};
 use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, EnvSecrets, FsBlobStore, SqliteItemStore, UrlSigner};
+use viral_embedded::{
+    Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
+};
+use viral_providers::{Registry, StoryboardProvider};
+use viral_steps::Deps;
+use viral_steps::local::LocalPipeline;
 
 use crate::config::{Backend, Config, ConfigError};
 
@@ -32,6 +37,8 @@ pub struct Services {
     pub secrets: Arc<dyn Secrets>,
     /// Set in local mode: the blob store whose signed URLs the local server must serve.
     pub local_media: Option<FsBlobStore>,
+    /// Set in local mode: the embedded database, for the local queues.
+    local_db: Option<Db>,
 }
 
 fn local_db(config: &Config) -> Result<Db, StartError> {
@@ -149,7 +156,8 @@ impl Services {
                 let env = EnvSecrets::load(Some(Path::new(".env")))
                     .map_err(|e| StartError::Backend(e.to_string()))?;
                 Ok(Services {
-                    store: Arc::new(SqliteItemStore::new(db)),
+                    store: Arc::new(SqliteItemStore::new(db.clone())),
+                    local_db: Some(db),
                     blobs: Arc::new(media.clone()),
                     secrets: Arc::new(CachedSecrets::new(env, clock.clone(), secrets_ttl)),
                     local_media: Some(media),
@@ -166,6 +174,7 @@ impl Services {
                     blobs: Arc::new(S3BlobStore::from_conf(&conf, bucket, path_style())),
                     secrets: Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl)),
                     local_media: None,
+                    local_db: None,
                     clock,
                     config,
                 })
@@ -174,6 +183,45 @@ impl Services {
     }
 
     pub async fn api_state(&self) -> Result<AppState, StartError> {
-        api_state(&self.config, self.store.clone(), self.clock.clone()).await
+        let mut state = api_state(&self.config, self.store.clone(), self.clock.clone()).await?;
+        state.blobs = Some(self.blobs.clone());
+        state.media_url_ttl = self.config.media_url_ttl;
+        state.providers = self
+            .providers()
+            .names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        Ok(state)
+    }
+
+    /// The providers this process can use, in fallback order.
+    pub fn providers(&self) -> Registry {
+        Registry::new(vec![Arc::new(StoryboardProvider::new(self.blobs.clone()))])
+    }
+
+    /// The local pipeline (embedded backend only): the workflow on the in-process engine and
+    /// the provider queue. `time_scale` shortens waits (1.0 outside tests).
+    pub fn local_pipeline(&self, time_scale: f64) -> Result<Arc<LocalPipeline>, StartError> {
+        let db = self.local_db.clone().ok_or_else(|| {
+            StartError::Backend("the local pipeline needs VIRAL_BACKEND=local; on AWS, Step Functions runs the workflow".into())
+        })?;
+        let deps = Deps {
+            store: self.store.clone(),
+            blobs: self.blobs.clone(),
+            clock: self.clock.clone(),
+            providers: self.providers(),
+        };
+        let redrive = Redrive {
+            dead_letter_queue: "provider-jobs-dlq".into(),
+            max_receives: 5,
+        };
+        let queue = Arc::new(LocalQueue::new(
+            db,
+            "provider-jobs",
+            Some(redrive),
+            self.clock.clone(),
+        ));
+        LocalPipeline::new(deps, queue, time_scale).map_err(StartError::Backend)
     }
 }

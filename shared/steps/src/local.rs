@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use viral_core::domain::keys;
-use viral_core::ports::{Cond, Item, Queue, StoreError, Update};
+use viral_core::ports::{Cond, Item, Queue, StoreError};
 use viral_workflow::engine::{Event, Outcome};
 use viral_workflow::{Engine, Failure, Machine, TaskCall, TaskRunner};
 
@@ -108,11 +108,15 @@ pub struct LocalPipeline {
     machine: Arc<Machine>,
     deps: Deps,
     queue: Arc<dyn Queue>,
+    /// Itself, for the `Workflow` port whose methods take `&self`.
+    me: std::sync::Weak<LocalPipeline>,
 }
 
 fn exec_sk(job_id: &str) -> String {
     format!("EXEC#{job_id}")
 }
+
+const RUNNING_INDEX: &str = "EXEC#RUNNING";
 
 impl LocalPipeline {
     /// `time_scale` shortens Waits and backoffs (1.0 normally; small in tests).
@@ -124,19 +128,24 @@ impl LocalPipeline {
             queue: queue.clone(),
         });
         let engine = Arc::new(Engine::new(runner, deps.clock.clone(), time_scale));
-        Ok(Arc::new(Self {
+        Ok(Arc::new_cyclic(|me| Self {
             engine,
             machine: Arc::new(machine),
             deps,
             queue,
+            me: me.clone(),
         }))
     }
 
     /// Starts the job's execution, named after the job: starting twice starts once.
     pub async fn start(self: &Arc<Self>, job: &JobRef) -> Result<bool, StoreError> {
+        let started = self.deps.clock.now().millis();
+        // Running executions are indexed by start time, so the reconciler finds stuck ones
+        // without scanning tenants.
         let record = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
             .with("status", "RUNNING")
-            .with("started_at", self.deps.clock.now().millis());
+            .with("started_at", started)
+            .with_gsi1(RUNNING_INDEX, format!("{started:015}#{}", job.job_id));
         match self.deps.store.put(record, Cond::Absent).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => return Ok(false),
@@ -168,11 +177,13 @@ impl LocalPipeline {
                 .await;
             }
             let history: Vec<Value> = x.history.iter().map(event_json).collect();
-            let upd = Update::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
-                .set("status", status)
-                .set("ended_at", me.deps.clock.now().millis())
-                .set("history", Value::Array(history));
-            if let Err(e) = me.deps.store.update(upd).await {
+            // Rewritten whole, without the index key: an ended execution is not "running".
+            let done = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
+                .with("status", status)
+                .with("started_at", started)
+                .with("ended_at", me.deps.clock.now().millis())
+                .with("history", Value::Array(history));
+            if let Err(e) = me.deps.store.put(done, Cond::Exists).await {
                 tracing::error!(error = %e, job_id = %job.job_id, "could not record the execution");
             }
         });
@@ -191,6 +202,60 @@ impl LocalPipeline {
             .get(&keys::tenant_pk(tenant_id), &exec_sk(job_id))
             .await?
             .map(|i| Value::Object(i.attrs)))
+    }
+
+    /// Ends executions still marked running after `older_than` (past the workflow's own
+    /// timeout, or left behind by a process that stopped): their jobs fail and are refunded
+    /// once. Returns how many it ended.
+    pub async fn reconcile(&self, older_than: Duration) -> Result<usize, StoreError> {
+        let cutoff = self.deps.clock.now().millis()
+            - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+        let mut ended = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .deps
+                .store
+                .query_gsi1(
+                    viral_core::ports::Query::new(RUNNING_INDEX, "")
+                        .limit(100)
+                        .after(cursor),
+                )
+                .await?;
+            for item in &page.items {
+                if item.int("started_at").unwrap_or(0) > cutoff {
+                    return Ok(ended);
+                }
+                let (Some(tenant_id), Some(job_id)) =
+                    (item.pk.strip_prefix("T#"), item.sk.strip_prefix("EXEC#"))
+                else {
+                    continue;
+                };
+                let refund = steps::refund_job(
+                    &self.deps,
+                    steps::RefundInput {
+                        tenant_id: tenant_id.to_owned(),
+                        job_id: job_id.to_owned(),
+                        error: json!({"Error": "Execution.Stuck", "Cause": "the execution ran past its deadline"}),
+                    },
+                )
+                .await;
+                if let Err(e) = refund {
+                    tracing::warn!(error = %e, %job_id, "reconciler could not end a job");
+                    continue;
+                }
+                let aborted = Item::new(item.pk.clone(), item.sk.clone())
+                    .with("status", "ABORTED")
+                    .with("started_at", item.int("started_at").unwrap_or(0))
+                    .with("ended_at", self.deps.clock.now().millis());
+                self.deps.store.put(aborted, Cond::Exists).await?;
+                ended += 1;
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => return Ok(ended),
+            }
+        }
     }
 
     /// Consumes the provider queue until the process ends: submits renders and reports back
@@ -235,6 +300,35 @@ impl LocalPipeline {
         if result.is_err() {
             tracing::info!(job_id = %msg.job_id, "task token already closed; duplicate delivery ignored");
         }
+    }
+}
+
+#[async_trait]
+impl viral_core::ports::Workflow for LocalPipeline {
+    async fn start_job(
+        &self,
+        tenant_id: &str,
+        job_id: &str,
+    ) -> Result<bool, viral_core::ports::WorkflowError> {
+        let me = self.me.upgrade().ok_or_else(|| {
+            viral_core::ports::WorkflowError::Unavailable("pipeline shutting down".into())
+        })?;
+        me.start(&JobRef {
+            tenant_id: tenant_id.to_owned(),
+            job_id: job_id.to_owned(),
+        })
+        .await
+        .map_err(|e| viral_core::ports::WorkflowError::Unavailable(e.to_string()))
+    }
+
+    async fn job_history(
+        &self,
+        tenant_id: &str,
+        job_id: &str,
+    ) -> Result<Option<Value>, viral_core::ports::WorkflowError> {
+        self.describe(tenant_id, job_id)
+            .await
+            .map_err(|e| viral_core::ports::WorkflowError::Unavailable(e.to_string()))
     }
 }
 

@@ -237,3 +237,76 @@ async fn a_failing_provider_falls_back_and_is_refunded_once() {
     assert_eq!(job.provider.as_deref(), Some("storyboard"));
     assert_eq!(job.attempts, 2);
 }
+
+struct Hangs;
+
+#[async_trait]
+impl VideoProvider for Hangs {
+    fn name(&self) -> &'static str {
+        "hangs"
+    }
+    fn model(&self) -> &'static str {
+        "none"
+    }
+    fn price_cents_per_second(&self) -> f64 {
+        1.0
+    }
+    async fn submit(&self, _: &RenderRequest) -> Result<Submitted, ProviderError> {
+        std::future::pending().await
+    }
+    async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
+        std::future::pending().await
+    }
+    async fn fetch(&self, _: &str) -> Result<Vec<u8>, ProviderError> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
+    let e = env(vec![Arc::new(Hangs)]);
+    let t = tenants::create_tenant(&*e.deps.store, &*e.deps.clock, "Acme", Plan::Starter)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: "Stuck forever.".into(),
+        concept_id: None,
+        provider: "hangs".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    let job = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, None)
+        .await
+        .unwrap()
+        .job;
+    let r = JobRef {
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+    };
+    e.pipeline.start(&r).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Not yet past the deadline: nothing happens.
+    assert_eq!(
+        e.pipeline
+            .reconcile(Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(e.pipeline.reconcile(Duration::ZERO).await.unwrap(), 1);
+    let job = videos::get(&*e.deps.store, &r.tenant_id, &r.job_id)
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert!(job.failure.unwrap().contains("Execution.Stuck"));
+    assert_eq!(ledger_state(&e, &r.tenant_id, &r.job_id).await, "REFUNDED");
+    assert_eq!(
+        e.pipeline.reconcile(Duration::ZERO).await.unwrap(),
+        0,
+        "ended once"
+    );
+    let u = usage::current_usage(&*e.deps.store, &*e.deps.clock, &t.tenant)
+        .await
+        .unwrap();
+    assert_eq!(u.videos.used, 0);
+}

@@ -4,3 +4,4 @@ pub(crate) mod api_keys;
 pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod usage;
+pub(crate) mod videos;

@@ -7,9 +7,11 @@ pub mod item_store;
 pub mod queue;
 pub mod secrets;
 pub mod video_provider;
+pub mod workflow;
 
 pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
 pub use video_provider::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
+pub use workflow::{Workflow, WorkflowError};

@@ -1,0 +1,277 @@
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use viral_core::domain::{Job, JobSpec, Scope};
+use viral_core::ports::BlobKey;
+use viral_core::service::videos;
+
+use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::extract::{Caller, Json, Path, Query};
+use crate::state::AppState;
+
+const PLATFORMS: [&str; 3] = ["tiktok", "youtube_shorts", "instagram_reels"];
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct CreateVideoRequest {
+    /// A concept from `POST /v1/concepts` (its script becomes the video).
+    concept_id: Option<String>,
+    /// Or a prompt: 1–2000 characters; each sentence becomes a card in the storyboard tier.
+    prompt: Option<String>,
+    /// `auto` (default: routed, with fallback) or a provider name.
+    provider: Option<String>,
+    /// Subset of `tiktok`, `youtube_shorts`, `instagram_reels` (default: all three).
+    platforms: Option<Vec<String>>,
+    /// 5–60 s, default 15.
+    duration_s: Option<f64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VideoView {
+    id: String,
+    /// queued, planning, rendering, validating, storing, succeeded or failed.
+    status: String,
+    /// 0–100.
+    progress: u8,
+    prompt: String,
+    platforms: Vec<String>,
+    duration_s: f64,
+    provider: Option<String>,
+    model: Option<String>,
+    attempts: u32,
+    cost_cents: u32,
+    /// Per-platform pass/fail with reasons, and what the MP4 really is.
+    #[schema(value_type = Option<Object>)]
+    validation: Option<Value>,
+    /// A signed, expiring URL of the MP4 once the job has succeeded.
+    video_url: Option<String>,
+    failure: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+async fn view(state: &AppState, job: &Job) -> VideoView {
+    let mut video_url = None;
+    if let (Some(blobs), Some(key)) = (&state.blobs, &job.video_key)
+        && let Ok(key) = BlobKey::parse(key)
+    {
+        video_url = blobs.signed_url(&key, state.media_url_ttl).await.ok();
+    }
+    VideoView {
+        id: job.id.clone(),
+        status: job.status.as_str().to_owned(),
+        progress: job.status.progress(),
+        prompt: job.spec.prompt.clone(),
+        platforms: job.spec.platforms.clone(),
+        duration_s: job.spec.duration_s,
+        provider: job.provider.clone(),
+        model: job.model.clone(),
+        attempts: job.attempts,
+        cost_cents: job.cost_cents,
+        validation: job.validation.clone(),
+        video_url,
+        failure: job.failure.clone(),
+        created_at: job.created_at.rfc3339(),
+        updated_at: job.updated_at.rfc3339(),
+    }
+}
+
+fn invalid(m: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
+}
+
+fn spec_of(state: &AppState, body: CreateVideoRequest) -> ApiResult<JobSpec> {
+    if body.concept_id.is_some() {
+        // Concepts arrive with the concepts issue; until then no concept id exists.
+        return Err(ApiError::not_found("concept"));
+    }
+    let prompt = body.prompt.unwrap_or_default();
+    let prompt = prompt.trim();
+    if prompt.is_empty()
+        || prompt.chars().count() > 2000
+        || prompt.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(invalid(
+            "prompt (or concept_id) is required: 1 to 2000 characters",
+        ));
+    }
+    let provider = body.provider.unwrap_or_else(|| "auto".into());
+    if provider != "auto" && !state.providers.contains(&provider) {
+        return Err(invalid(&format!(
+            "unknown provider {provider:?}; use auto or one of {:?}",
+            state.providers
+        )));
+    }
+    let platforms = body
+        .platforms
+        .unwrap_or_else(|| PLATFORMS.map(str::to_owned).to_vec());
+    if platforms.is_empty() || platforms.iter().any(|p| !PLATFORMS.contains(&p.as_str())) {
+        return Err(invalid(
+            "platforms must be a non-empty subset of tiktok, youtube_shorts, instagram_reels",
+        ));
+    }
+    let duration_s = body.duration_s.unwrap_or(15.0);
+    if !(duration_s.is_finite() && (5.0..=60.0).contains(&duration_s)) {
+        return Err(invalid("duration_s must be 5 to 60"));
+    }
+    Ok(JobSpec {
+        prompt: prompt.to_owned(),
+        concept_id: None,
+        provider,
+        platforms,
+        duration_s,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Accepted {
+    job_id: String,
+    status: String,
+}
+
+/// Starts a video job: reserves one video of the month's quota and runs the workflow.
+/// Send an `Idempotency-Key` header so that a retried request never costs twice.
+#[utoipa::path(post, path = "/v1/videos", tag = "videos", security(("bearer" = [])),
+    request_body = CreateVideoRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body returns the same job")),
+    responses(
+        (status = 202, description = "Accepted; poll GET /v1/videos/{id}", body = Accepted),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 402, description = "Monthly video quota used up", body = ErrorBody),
+        (status = 403, description = "Key lacks videos:write", body = ErrorBody),
+        (status = 404, description = "Unknown concept", body = ErrorBody),
+        (status = 422, description = "Invalid body, or Idempotency-Key reused with another body", body = ErrorBody),
+        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn create(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    headers: HeaderMap,
+    Json(body): Json<CreateVideoRequest>,
+) -> ApiResult<Response> {
+    p.require(Scope::VideosWrite)?;
+    let spec = spec_of(&state, body)?;
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| invalid("Idempotency-Key must be visible ASCII"))?
+                .to_owned(),
+        ),
+    };
+    let workflow = state.workflow.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "workflow_unavailable",
+            "this deployment cannot run video jobs yet",
+        )
+    })?;
+    let accepted = videos::accept(
+        &*state.store,
+        &*state.clock,
+        &p.tenant,
+        spec,
+        key.as_deref(),
+    )
+    .await?;
+    // Starting is idempotent (the execution is named after the job), so a replay also makes
+    // sure a job whose first start was lost does run.
+    workflow
+        .start_job(&p.tenant.id, &accepted.job.id)
+        .await
+        .map_err(viral_core::Error::from)?;
+    let mut resp = (
+        StatusCode::ACCEPTED,
+        axum::Json(Accepted {
+            job_id: accepted.job.id.clone(),
+            status: accepted.job.status.as_str().to_owned(),
+        }),
+    )
+        .into_response();
+    if accepted.replayed {
+        resp.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(resp)
+}
+
+/// A video job: status, progress, provider, validation, and a signed URL once done.
+#[utoipa::path(get, path = "/v1/videos/{id}", tag = "videos", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, body = VideoView), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such video in this tenant", body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(crate) async fn get(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<VideoView>> {
+    let job = videos::get(&*state.store, &p.tenant.id, &id).await?;
+    Ok(axum::Json(view(&state, &job).await))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub(crate) struct ListParams {
+    /// 1–100, default 20.
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct VideoList {
+    items: Vec<VideoView>,
+    next_cursor: Option<String>,
+}
+
+/// The tenant's video jobs, newest first.
+#[utoipa::path(get, path = "/v1/videos", tag = "videos", security(("bearer" = [])), params(ListParams),
+    responses((status = 200, body = VideoList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(crate) async fn list(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Query(q): Query<ListParams>,
+) -> ApiResult<axum::Json<VideoList>> {
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be 1 to 100",
+        ));
+    }
+    let (jobs, next_cursor) =
+        videos::list(&*state.store, &p.tenant.id, limit as usize, q.cursor).await?;
+    let mut items = Vec::with_capacity(jobs.len());
+    for j in &jobs {
+        items.push(view(&state, j).await);
+    }
+    Ok(axum::Json(VideoList { items, next_cursor }))
+}
+
+/// The job's workflow execution history, shaped like Step Functions' events.
+#[utoipa::path(get, path = "/v1/videos/{id}/events", tag = "videos", security(("bearer" = [])),
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{status, history: [{id, timestamp, type, state, details}]}`", body = Object),
+        (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+pub(crate) async fn events(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
+    let job = videos::get(&*state.store, &p.tenant.id, &id).await?;
+    let workflow = state.workflow.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "workflow_unavailable",
+            "this deployment cannot read executions yet",
+        )
+    })?;
+    let history = workflow
+        .job_history(&p.tenant.id, &job.id)
+        .await
+        .map_err(viral_core::Error::from)?;
+    Ok(axum::Json(history.unwrap_or_else(
+        || serde_json::json!({"status": "NOT_STARTED", "history": []}),
+    )))
+}

@@ -1,0 +1,274 @@
+//! `viral demo` and `viral video …`: video jobs run in this process on the local pipeline.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::Subcommand;
+use serde_json::{Value, json};
+use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
+use viral_core::service::{tenants, videos};
+use viral_runtime::{Config, Services};
+use viral_steps::steps::JobRef;
+
+#[derive(Subcommand)]
+pub enum VideoCommand {
+    /// Render a video from a prompt in this process, showing progress until it ends.
+    Create {
+        #[arg(long)]
+        prompt: String,
+        /// The tenant to charge (default: the local demo tenant).
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value = "auto")]
+        provider: String,
+        #[arg(long, default_value_t = 15.0)]
+        duration: f64,
+        /// Print the final job as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a job's status.
+    Status {
+        id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+/// The sample concept the demo renders until concepts come from live trends.
+const SAMPLE_PROMPT: &str = "Nobody tells you this about cold brew. Steep it 18 hours, not 12: \
+the bitterness drops by half. Filter twice, paper then cloth. Dilute one to one over ice. \
+Follow for part two: the ice trick.";
+
+fn demo_file(services: &Services) -> PathBuf {
+    services.config.data_dir.join("demo-tenant")
+}
+
+/// The local demo tenant, created on first use and remembered in the data directory.
+async fn demo_tenant(services: &Services) -> Result<Tenant, String> {
+    let path = demo_file(services);
+    if let Ok(id) = std::fs::read_to_string(&path)
+        && let Some(t) = tenants::get_tenant(&*services.store, id.trim())
+            .await
+            .map_err(|e| e.to_string())?
+    {
+        return Ok(t);
+    }
+    let created = tenants::create_tenant(
+        &*services.store,
+        &*services.clock,
+        "Local demo",
+        Plan::Agency,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&services.config.data_dir).map_err(|e| e.to_string())?;
+    std::fs::write(&path, &created.tenant.id).map_err(|e| e.to_string())?;
+    Ok(created.tenant)
+}
+
+async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, String> {
+    match id {
+        None => demo_tenant(services).await,
+        Some(id) => tenants::get_tenant(&*services.store, &id)
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("no tenant {id}")),
+    }
+}
+
+/// Accepts the job, runs it on the local pipeline and waits, printing each status change.
+async fn run(
+    services: &Services,
+    tenant: &Tenant,
+    spec: JobSpec,
+    quiet: bool,
+) -> Result<Value, String> {
+    let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
+    let worker = pipeline.spawn_worker();
+    let accepted = videos::accept(&*services.store, &*services.clock, tenant, spec, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    let job_ref = JobRef {
+        tenant_id: tenant.id.clone(),
+        job_id: accepted.job.id.clone(),
+    };
+    pipeline.start(&job_ref).await.map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let mut last = None;
+    let job = loop {
+        let job = videos::get(&*services.store, &tenant.id, &job_ref.job_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        if last != Some(job.status) && !quiet {
+            eprintln!(
+                "[{:>5.1}s] {:<10} {:>3}%  {}",
+                started.elapsed().as_secs_f64(),
+                job.status.as_str(),
+                job.status.progress(),
+                job.provider
+                    .as_deref()
+                    .map(|p| format!("provider {p}"))
+                    .unwrap_or_default()
+            );
+            last = Some(job.status);
+        }
+        let exec = pipeline
+            .describe(&tenant.id, &job_ref.job_id)
+            .await
+            .map_err(|e| e.to_string())?;
+        let running = exec.as_ref().is_some_and(|e| e["status"] == "RUNNING");
+        if job.status.is_terminal() && !running {
+            break job;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    worker.abort();
+    let file = job.video_key.as_ref().map(|k| {
+        services
+            .config
+            .data_dir
+            .join("blobs")
+            .join("objects")
+            .join(k)
+    });
+    Ok(json!({
+        "job_id": job.id,
+        "tenant_id": tenant.id,
+        "status": job.status.as_str(),
+        "provider": job.provider,
+        "model": job.model,
+        "attempts": job.attempts,
+        "file": file.map(|f| f.display().to_string()),
+        "validation": job.validation,
+        "failure": job.failure,
+        "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+    }))
+}
+
+fn print_result(r: &Value) {
+    println!(
+        "job       {} ({})",
+        r["job_id"].as_str().unwrap_or("?"),
+        r["status"].as_str().unwrap_or("?")
+    );
+    if let Some(f) = r["file"].as_str() {
+        println!("video     {f}");
+    }
+    if let Some(p) = r["validation"]["probe"].as_object() {
+        println!(
+            "probe     {} {}x{} {:.2} s at {:.0} fps, {} bytes",
+            p["video_codec"].as_str().unwrap_or("?"),
+            p["width"],
+            p["height"],
+            p["duration_s"].as_f64().unwrap_or(0.0),
+            p["fps"].as_f64().unwrap_or(0.0),
+            p["size_bytes"]
+        );
+    }
+    for rep in r["validation"]["platforms"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let pass = rep["pass"].as_bool().unwrap_or(false);
+        println!(
+            "platform  {:<16} {}{}",
+            rep["platform"].as_str().unwrap_or("?"),
+            if pass { "pass" } else { "FAIL" },
+            if pass {
+                String::new()
+            } else {
+                format!(": {}", rep["reasons"])
+            }
+        );
+    }
+    if let Some(f) = r["failure"].as_str() {
+        println!("failure   {f}");
+    }
+}
+
+fn ended_ok(r: &Value) -> ExitCode {
+    if r["status"] == JobStatus::Succeeded.as_str() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+/// `viral demo`: the main job end to end on the embedded default.
+pub async fn demo(config: Config) -> Result<ExitCode, String> {
+    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+    let tenant = demo_tenant(&services).await?;
+    eprintln!(
+        "viral demo: tenant {} ({}), sample concept:\n  {SAMPLE_PROMPT}\n",
+        tenant.id, tenant.name
+    );
+    let spec = JobSpec {
+        prompt: SAMPLE_PROMPT.into(),
+        concept_id: None,
+        provider: "auto".into(),
+        platforms: vec![
+            "tiktok".into(),
+            "youtube_shorts".into(),
+            "instagram_reels".into(),
+        ],
+        duration_s: 15.0,
+    };
+    let r = run(&services, &tenant, spec, false).await?;
+    println!();
+    print_result(&r);
+    Ok(ended_ok(&r))
+}
+
+pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, String> {
+    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+    match cmd {
+        VideoCommand::Create {
+            prompt,
+            tenant,
+            provider,
+            duration,
+            json,
+        } => {
+            let tenant = tenant_of(&services, tenant).await?;
+            let spec = JobSpec {
+                prompt,
+                concept_id: None,
+                provider,
+                platforms: vec![
+                    "tiktok".into(),
+                    "youtube_shorts".into(),
+                    "instagram_reels".into(),
+                ],
+                duration_s: duration,
+            };
+            if !(5.0..=60.0).contains(&spec.duration_s) || spec.prompt.trim().is_empty() {
+                return Err("--prompt must not be empty and --duration must be 5 to 60".into());
+            }
+            let r = run(&services, &tenant, spec, json).await?;
+            if json {
+                println!("{r}");
+            } else {
+                print_result(&r);
+            }
+            Ok(ended_ok(&r))
+        }
+        VideoCommand::Status { id, tenant } => {
+            let tenant = tenant_of(&services, tenant).await?;
+            let job = videos::get(&*services.store, &tenant.id, &id)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                json!({
+                    "job_id": job.id, "status": job.status.as_str(), "progress": job.status.progress(),
+                    "provider": job.provider, "attempts": job.attempts, "video_key": job.video_key,
+                    "failure": job.failure, "updated_at": job.updated_at.rfc3339(),
+                })
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
