@@ -251,3 +251,172 @@ async fn the_local_server_serves_signed_media_urls_only() {
         .sign(&key, Duration::from_secs(60));
     refused(old, "url_expired").await;
 }
+
+/// ffmpeg from the `imageio-ffmpeg` wheel that `tests/run` installs: an independent decoder.
+fn ffmpeg() -> String {
+    match std::env::var("VIRAL_TEST_FFMPEG") {
+        Ok(p) if !p.is_empty() => p,
+        _ => panic!(
+            "VIRAL_TEST_FFMPEG is not set: run the test command `tests/run` (it installs ffmpeg), \
+             or point VIRAL_TEST_FFMPEG at an ffmpeg binary"
+        ),
+    }
+}
+
+#[tokio::test]
+async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path(), &[]).await;
+    let created = json_of(
+        &viral(
+            dir.path(),
+            &[],
+            &[
+                "tenant",
+                "create",
+                "--name",
+                "Video team",
+                "--plan",
+                "starter",
+                "--json",
+            ],
+        )
+        .output()
+        .unwrap(),
+    );
+    let key = created["api_key"].as_str().unwrap().to_owned();
+    let http = reqwest::Client::new();
+    let r = http
+        .post(format!("{base}/v1/videos"))
+        .bearer_auth(&key)
+        .header("idempotency-key", "e2e-1")
+        .json(&serde_json::json!({"prompt": "Three facts about octopuses. They have three hearts. Their blood is blue. Each arm can taste."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let id = r.json::<Value>().await.unwrap()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let job = loop {
+        let job: Value = http
+            .get(format!("{base}/v1/videos/{id}"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            break job;
+        }
+        assert!(Instant::now() < deadline, "job did not finish: {job}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["provider"], "storyboard");
+    let url = job["video_url"].as_str().expect("a signed video URL");
+    let bytes = reqwest::get(url)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec();
+
+    // Our validator…
+    let p = viral_media::probe(&bytes).unwrap();
+    assert_eq!(
+        (p.width, p.height, p.video_codec.as_str()),
+        (1080, 1920, "h264")
+    );
+    assert!((p.duration_s - 15.0).abs() <= 0.5, "{}", p.duration_s);
+    // …and an independent decoder: every frame decodes, and it agrees on size and length.
+    let file = dir.path().join("downloaded.mp4");
+    std::fs::write(&file, &bytes).unwrap();
+    let decode = Command::new(ffmpeg())
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .output()
+        .unwrap();
+    assert!(
+        decode.status.success() && decode.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&decode.stderr)
+    );
+    let info = Command::new(ffmpeg())
+        .arg("-i")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&info.stderr);
+    assert!(
+        text.contains("h264") && text.contains("1080x1920"),
+        "{text}"
+    );
+    let dur = text
+        .split("Duration: ")
+        .nth(1)
+        .and_then(|s| s.split(',').next())
+        .expect("a duration");
+    let secs: f64 = dur
+        .split(':')
+        .fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap());
+    assert!((secs - 15.0).abs() <= 0.5, "ffmpeg says {dur}");
+
+    let events: Value = http
+        .get(format!("{base}/v1/videos/{id}/events"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(events["status"], "SUCCEEDED");
+    let usage: Value = http
+        .get(format!("{base}/v1/usage"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(usage["videos"]["used"], 1);
+}
+
+#[test]
+fn viral_demo_renders_the_sample_concept() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = viral(dir.path(), &[], &["demo"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("(succeeded)"), "{text}");
+    let path = text
+        .lines()
+        .find_map(|l| l.strip_prefix("video     "))
+        .expect("the video's path");
+    let bytes = std::fs::read(path).unwrap();
+    let p = viral_media::probe(&bytes).unwrap();
+    assert_eq!((p.width, p.height), (1080, 1920));
+    for platform in ["tiktok", "youtube_shorts", "instagram_reels"] {
+        assert!(
+            text.lines()
+                .any(|l| l.contains(platform) && l.ends_with("pass")),
+            "{text}"
+        );
+    }
+}
