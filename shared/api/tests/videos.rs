@@ -65,7 +65,7 @@ async fn create_get_list_and_events() {
     r.expect(202, None);
     let id = r.body["job_id"].as_str().unwrap().to_owned();
     assert_eq!(r.body["status"], "queued");
-    assert_eq!(*rec.0.lock().unwrap(), [id.clone()]);
+    assert_eq!(rec.0.lock().unwrap().as_slice(), std::slice::from_ref(&id));
 
     let r = t
         .call("GET", &format!("/v1/videos/{id}"), Some(&a.key), None)
