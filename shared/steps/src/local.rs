@@ -110,6 +110,8 @@ pub struct LocalPipeline {
     queue: Arc<dyn Queue>,
     /// Itself, for the `Workflow` port whose methods take `&self`.
     me: std::sync::Weak<LocalPipeline>,
+    /// How long the worker gives a provider's submit (a Lambda worker's timeout on AWS).
+    provider_timeout: Duration,
 }
 
 fn exec_sk(job_id: &str) -> String {
@@ -121,6 +123,16 @@ const RUNNING_INDEX: &str = "EXEC#RUNNING";
 impl LocalPipeline {
     /// `time_scale` shortens Waits and backoffs (1.0 normally; small in tests).
     pub fn new(deps: Deps, queue: Arc<dyn Queue>, time_scale: f64) -> Result<Arc<Self>, String> {
+        Self::with_provider_timeout(deps, queue, time_scale, Duration::from_secs(300))
+    }
+
+    /// As [`LocalPipeline::new`], with the worker's limit on one provider submit.
+    pub fn with_provider_timeout(
+        deps: Deps,
+        queue: Arc<dyn Queue>,
+        time_scale: f64,
+        provider_timeout: Duration,
+    ) -> Result<Arc<Self>, String> {
         let text = substitute(DEFINITION, &LOCAL_SUBSTITUTIONS)?;
         let machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
         let runner = Arc::new(LocalRunner {
@@ -134,6 +146,7 @@ impl LocalPipeline {
             deps,
             queue,
             me: me.clone(),
+            provider_timeout,
         }))
     }
 
@@ -258,16 +271,18 @@ impl LocalPipeline {
         }
     }
 
-    /// Consumes the provider queue until the process ends: submits renders and reports back
-    /// through the task token. Safe under duplicate delivery: a closed token is refused and
-    /// the message dropped.
+    /// Consumes the provider queue until the process ends: submits renders (up to 16 at once,
+    /// each bounded by the provider timeout) and reports back through the task token. Safe
+    /// under duplicate delivery: a closed token is refused and the message dropped.
     pub fn spawn_worker(self: &Arc<Self>) -> tokio::task::JoinHandle<()> {
         let me = self.clone();
+        let slots = Arc::new(tokio::sync::Semaphore::new(16));
         tokio::spawn(async move {
             loop {
+                let free = slots.available_permits().clamp(1, 10) as u32;
                 let msgs = match me
                     .queue
-                    .receive(4, Duration::from_secs(300), Duration::from_secs(1))
+                    .receive(free, Duration::from_secs(300), Duration::from_secs(1))
                     .await
                 {
                     Ok(m) => m,
@@ -278,8 +293,15 @@ impl LocalPipeline {
                     }
                 };
                 for m in msgs {
-                    me.handle(&m.body).await;
-                    let _ = me.queue.delete(&m.receipt).await;
+                    let Ok(permit) = slots.clone().acquire_owned().await else {
+                        return;
+                    };
+                    let me = me.clone();
+                    tokio::spawn(async move {
+                        me.handle(&m.body).await;
+                        let _ = me.queue.delete(&m.receipt).await;
+                        drop(permit);
+                    });
                 }
             }
         })
@@ -293,9 +315,18 @@ impl LocalPipeline {
                 return;
             }
         };
-        let result = match steps::submit_render(&self.deps, &msg).await {
-            Ok(s) => self.engine.send_task_success(&msg.token, json!(s)),
-            Err(e) => self.engine.send_task_failure(&msg.token, &e.name, &e.cause),
+        let submit = tokio::time::timeout(
+            self.provider_timeout,
+            steps::submit_render(&self.deps, &msg),
+        );
+        let result = match submit.await {
+            Ok(Ok(s)) => self.engine.send_task_success(&msg.token, json!(s)),
+            Ok(Err(e)) => self.engine.send_task_failure(&msg.token, &e.name, &e.cause),
+            Err(_) => self.engine.send_task_failure(
+                &msg.token,
+                "Provider.Timeout",
+                "the provider did not answer in time",
+            ),
         };
         if result.is_err() {
             tracing::info!(job_id = %msg.job_id, "task token already closed; duplicate delivery ignored");
