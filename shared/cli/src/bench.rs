@@ -23,6 +23,21 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5000)]
         requests: usize,
     },
+    /// Storyboard render time for 15 s, beside ffmpeg (libx264 + drawtext) on the same cards.
+    Render {
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// An ffmpeg binary for the baseline (default: $VIRAL_FFMPEG, then `ffmpeg` on PATH).
+        #[arg(long, env = "VIRAL_FFMPEG")]
+        ffmpeg: Option<String>,
+    },
+    /// Jobs per second through the local workflow with an instant provider.
+    Pipeline {
+        #[arg(long, default_value_t = 1000)]
+        jobs: usize,
+        #[arg(long, default_value_t = 50)]
+        tenants: usize,
+    },
 }
 
 struct Stats {
@@ -73,7 +88,22 @@ fn ms(d: Duration) -> f64 {
 }
 
 pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
-    let BenchCommand::Api { requests } = cmd;
+    let requests = match cmd {
+        BenchCommand::Api { requests } => requests,
+        BenchCommand::Render { runs, ffmpeg } => {
+            let ffmpeg = ffmpeg.or_else(|| {
+                std::process::Command::new("ffmpeg")
+                    .arg("-version")
+                    .output()
+                    .ok()
+                    .map(|_| "ffmpeg".to_owned())
+            });
+            return crate::bench_media::render(runs, ffmpeg);
+        }
+        BenchCommand::Pipeline { jobs, tenants } => {
+            return crate::bench_media::pipeline(jobs, tenants).await;
+        }
+    };
     let requests = requests.max(100);
     let dir = std::env::temp_dir().join(format!("viral-bench-{}", std::process::id()));
     let store = Arc::new(SqliteItemStore::open(&dir.join("viral.db")).map_err(|e| e.to_string())?);
