@@ -11,8 +11,9 @@ use viral_embedded::{
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_item_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteItemStore::open(&dir.path().join("viral.db")).unwrap();
-    viral_testkit::item_store::run_all(Arc::new(store)).await;
+    let store = Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap());
+    viral_testkit::item_store::run_all(store.clone()).await;
+    viral_testkit::item_store::concurrent_counter_never_passes_its_limit(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
