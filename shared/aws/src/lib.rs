@@ -8,11 +8,13 @@ mod errors;
 pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
+pub mod step_functions;
 
 pub use dynamodb::DynamoItemStore;
 pub use s3::S3BlobStore;
 pub use secrets_manager::SecretsManagerSecrets;
 pub use sqs::SqsQueue;
+pub use step_functions::SfnWorkflow;
 
 pub use aws_config::SdkConfig;
 

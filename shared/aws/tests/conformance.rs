@@ -71,3 +71,91 @@ async fn dynamodb_from_the_lambda_environment_conforms() {
     store.create_table().await.expect("create table on moto");
     viral_testkit::item_store::run_all(Arc::new(store)).await;
 }
+
+#[tokio::test]
+async fn step_functions_workflow_starts_once_and_takes_callbacks() {
+    use viral_core::ports::{TaskCallbacks, Workflow};
+    let endpoint = moto_endpoint();
+    // Real ASL execution on moto, as tests/moto/sfn_video_generation.py does.
+    reqwest::Client::new()
+        .post(format!("{endpoint}/moto-api/config"))
+        .json(&serde_json::json!({"stepfunctions": {"execute_state_machine": true}, "lambda": {"use_docker": false}}))
+        .send()
+        .await
+        .unwrap();
+    let conf = emulator_sdk_config(&endpoint).await;
+    let sqs = aws_sdk_sqs::Client::new(&conf);
+    let queue = sqs
+        .create_queue()
+        .queue_name(unique("cb-"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let definition = serde_json::json!({"StartAt": "Submit", "States": {"Submit": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token", "job.$": "$.job_id"}},
+        "TimeoutSeconds": 60, "End": true}}});
+    let sfn = aws_sdk_sfn::Client::new(&conf);
+    let machine = sfn
+        .create_state_machine()
+        .name(unique("video-"))
+        .definition(definition.to_string())
+        .role_arn("arn:aws:iam::123456789012:role/viral-test")
+        .send()
+        .await
+        .unwrap()
+        .state_machine_arn;
+    let wf = viral_aws::SfnWorkflow::from_conf(&conf, &machine);
+    let job = unique("job_");
+    assert!(wf.start_job("tn_1", &job).await.unwrap());
+    // Starting again never starts a second execution.
+    wf.start_job("tn_1", &job).await.unwrap();
+    let token = loop {
+        let msgs = sqs
+            .receive_message()
+            .queue_url(&queue)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        if let Some(m) = msgs.messages.unwrap_or_default().into_iter().next() {
+            let body: serde_json::Value = serde_json::from_str(m.body.as_deref().unwrap()).unwrap();
+            assert_eq!(body["job"], job.as_str());
+            break body["token"].as_str().unwrap().to_owned();
+        }
+    };
+    assert!(
+        wf.task_succeeded(&token, serde_json::json!({"task_id": "t1", "eta_s": 0}))
+            .await
+            .unwrap()
+    );
+    let mut status = serde_json::Value::Null;
+    for _ in 0..50 {
+        let h = wf
+            .job_history("tn_1", &job)
+            .await
+            .unwrap()
+            .expect("an execution");
+        status = h["status"].clone();
+        if status == "SUCCEEDED" {
+            assert!(
+                h["history"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| e["state"] == "Submit")
+            );
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(
+        wf.job_history("tn_1", "job_never_started").await.unwrap(),
+        None
+    );
+    // A second start of the ended job is refused by name: not started again.
+    assert!(!wf.start_job("tn_1", &job).await.unwrap());
+}

@@ -4,6 +4,7 @@
 
 pub mod local;
 pub mod steps;
+pub mod worker;
 
 use std::sync::Arc;
 

@@ -14,7 +14,7 @@ use viral_core::ports::{Cond, Item, Queue, StoreError};
 use viral_workflow::engine::{Event, Outcome};
 use viral_workflow::{Engine, Failure, Machine, TaskCall, TaskRunner};
 
-use crate::steps::{self, JobRef, SubmitMessage};
+use crate::steps::{self, JobRef};
 use crate::{Deps, StepError};
 
 /// The workflow definition, as deployed.
@@ -298,39 +298,22 @@ impl LocalPipeline {
                     };
                     let me = me.clone();
                     tokio::spawn(async move {
-                        me.handle(&m.body).await;
-                        let _ = me.queue.delete(&m.receipt).await;
+                        let handled = crate::worker::handle_message(
+                            &me.deps,
+                            &*me,
+                            &m.body,
+                            me.provider_timeout,
+                        )
+                        .await;
+                        // A message whose answer could not be delivered stays for redelivery.
+                        if handled != crate::worker::Handled::Retry {
+                            let _ = me.queue.delete(&m.receipt).await;
+                        }
                         drop(permit);
                     });
                 }
             }
         })
-    }
-
-    async fn handle(&self, body: &str) {
-        let msg: SubmitMessage = match serde_json::from_str(body) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(error = %e, "dropping a malformed provider message");
-                return;
-            }
-        };
-        let submit = tokio::time::timeout(
-            self.provider_timeout,
-            steps::submit_render(&self.deps, &msg),
-        );
-        let result = match submit.await {
-            Ok(Ok(s)) => self.engine.send_task_success(&msg.token, json!(s)),
-            Ok(Err(e)) => self.engine.send_task_failure(&msg.token, &e.name, &e.cause),
-            Err(_) => self.engine.send_task_failure(
-                &msg.token,
-                "Provider.Timeout",
-                "the provider did not answer in time",
-            ),
-        };
-        if result.is_err() {
-            tracing::info!(job_id = %msg.job_id, "task token already closed; duplicate delivery ignored");
-        }
     }
 }
 
@@ -360,6 +343,26 @@ impl viral_core::ports::Workflow for LocalPipeline {
         self.describe(tenant_id, job_id)
             .await
             .map_err(|e| viral_core::ports::WorkflowError::Unavailable(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl viral_core::ports::TaskCallbacks for LocalPipeline {
+    async fn task_succeeded(
+        &self,
+        token: &str,
+        output: Value,
+    ) -> Result<bool, viral_core::ports::WorkflowError> {
+        Ok(self.engine.send_task_success(token, output).is_ok())
+    }
+
+    async fn task_failed(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<bool, viral_core::ports::WorkflowError> {
+        Ok(self.engine.send_task_failure(token, error, cause).is_ok())
     }
 }
 

@@ -14,4 +14,4 @@ pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Wri
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
 pub use video_provider::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
-pub use workflow::{Workflow, WorkflowError};
+pub use workflow::{TaskCallbacks, Workflow, WorkflowError};

@@ -12,8 +12,8 @@ pub enum WorkflowError {
 
 #[async_trait]
 pub trait Workflow: Send + Sync {
-    /// Starts the job's execution. Starting the same job twice starts it once; returns whether
-    /// this call started it.
+    /// Starts the job's execution. Starting the same job twice starts it once; returns false
+    /// when the execution is known to exist already.
     async fn start_job(&self, tenant_id: &str, job_id: &str) -> Result<bool, WorkflowError>;
     /// The execution's status and events, if it was started.
     async fn job_history(
@@ -21,4 +21,18 @@ pub trait Workflow: Send + Sync {
         tenant_id: &str,
         job_id: &str,
     ) -> Result<Option<Value>, WorkflowError>;
+}
+
+/// How a finished provider call reports back to the waiting workflow state (the task token of
+/// `.waitForTaskToken`). A token that is already closed is refused with `Ok(false)`, so a
+/// duplicate delivery is harmless.
+#[async_trait]
+pub trait TaskCallbacks: Send + Sync {
+    async fn task_succeeded(&self, token: &str, output: Value) -> Result<bool, WorkflowError>;
+    async fn task_failed(
+        &self,
+        token: &str,
+        error: &str,
+        cause: &str,
+    ) -> Result<bool, WorkflowError>;
 }
