@@ -156,22 +156,7 @@ impl DynamoItemStore {
 
     /// A client from the Lambda environment alone (see [`crate::LambdaEnv`]).
     pub fn from_lambda_env(env: &crate::LambdaEnv, table: &str) -> Self {
-        use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-        let creds = Credentials::new(
-            &env.access_key_id,
-            &env.secret_access_key,
-            env.session_token.clone(),
-            None,
-            "lambda-environment",
-        );
-        let mut conf = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(env.region.clone()))
-            .credentials_provider(creds);
-        if let Some(url) = &env.endpoint_url {
-            conf = conf.endpoint_url(url);
-        }
-        Self::new(Client::from_conf(conf.build()), table)
+        Self::from_conf(&env.sdk_config(), table)
     }
 
     /// Creates the table the way `infra/template.yaml` declares it (tests and local setups).

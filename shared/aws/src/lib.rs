@@ -43,6 +43,26 @@ pub struct LambdaEnv {
 }
 
 impl LambdaEnv {
+    /// One SDK configuration for every client a function builds, from these values alone.
+    pub fn sdk_config(&self) -> SdkConfig {
+        use aws_sdk_dynamodb::config::{Credentials, SharedCredentialsProvider};
+        let creds = Credentials::new(
+            &self.access_key_id,
+            &self.secret_access_key,
+            self.session_token.clone(),
+            None,
+            "lambda-environment",
+        );
+        let mut b = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new(self.region.clone()))
+            .credentials_provider(SharedCredentialsProvider::new(creds));
+        if let Some(url) = &self.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        b.build()
+    }
+
     /// Reads the variables; the error names the first one missing.
     pub fn from_env() -> Result<Self, String> {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());

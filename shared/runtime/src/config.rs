@@ -35,6 +35,8 @@ pub struct Config {
     pub media_url_ttl: Duration,
     /// From `VIRAL_JWT_ISSUER`, `VIRAL_JWT_AUDIENCE`, `VIRAL_JWT_JWKS_URL`, `VIRAL_JWT_AZP`.
     pub jwt: Option<JwtConfig>,
+    /// `VIRAL_STATE_MACHINE_ARN`: the video workflow on Step Functions (aws).
+    pub state_machine_arn: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -158,6 +160,7 @@ impl Config {
             public_url,
             media_url_ttl,
             jwt,
+            state_machine_arn: get("VIRAL_STATE_MACHINE_ARN"),
         })
     }
 }

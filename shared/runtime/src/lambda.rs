@@ -2,10 +2,18 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
+use serde_json::Value;
 use viral_api::Route;
-use viral_aws::DynamoItemStore;
-use viral_core::ports::ItemStore;
+use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SfnWorkflow};
+use viral_core::ports::{BlobStore, ItemStore};
 use viral_core::{Clock, SystemClock};
+use viral_providers::{Registry, StoryboardProvider};
+use viral_steps::worker::{Handled, handle_message};
+use viral_steps::{Deps, Step, run_step};
 
 pub use lambda_http::Error;
 
@@ -38,12 +46,109 @@ pub async fn serve_route(route: Route) -> Result<(), Error> {
         e
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let aws = viral_aws::LambdaEnv::from_env().map_err(|e| {
-        tracing::error!(error = %e, "no AWS environment");
-        e
-    })?;
-    let store: Arc<dyn ItemStore> = Arc::new(DynamoItemStore::from_lambda_env(&aws, &table));
-    let state = api_state(&config, store, clock).await?;
+    let aws = lambda_env()?;
+    let sdk = aws.sdk_config();
+    let store: Arc<dyn ItemStore> = Arc::new(DynamoItemStore::from_conf(&sdk, &table));
+    let mut state = api_state(&config, store, clock).await?;
+    // The video routes start and read executions; the other routes never build the client.
+    if matches!(route, Route::CreateVideo | Route::GetVideoEvents)
+        && let Some(arn) = &config.state_machine_arn
+    {
+        state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
+    }
+    if matches!(route, Route::GetVideo | Route::ListVideos)
+        && let Some(bucket) = &config.bucket
+    {
+        state.blobs = Some(Arc::new(S3BlobStore::from_conf(&sdk, bucket, false)));
+        state.media_url_ttl = config.media_url_ttl;
+    }
     let app = viral_api::router_for(state, &[route]);
     lambda_http::run(app).await
+}
+
+fn lambda_env() -> Result<LambdaEnv, Error> {
+    LambdaEnv::from_env().map_err(|e| {
+        tracing::error!(error = %e, "no AWS environment");
+        Error::from(e)
+    })
+}
+
+/// What the pipeline's functions share: DynamoDB, S3, the providers.
+fn pipeline_deps(config: &Config, table: &str, aws: &LambdaEnv) -> Result<Deps, Error> {
+    let sdk = aws.sdk_config();
+    let bucket = config.bucket.as_deref().ok_or_else(|| {
+        Error::from(ConfigError {
+            var: "VIRAL_BUCKET",
+            problem: "required by the pipeline's functions".into(),
+        })
+    })?;
+    let blobs: Arc<dyn BlobStore> = Arc::new(S3BlobStore::from_conf(&sdk, bucket, false));
+    Ok(Deps {
+        store: Arc::new(DynamoItemStore::from_conf(&sdk, table)),
+        providers: Registry::new(vec![Arc::new(StoryboardProvider::new(blobs.clone()))]),
+        blobs,
+        clock: Arc::new(SystemClock),
+    })
+}
+
+/// Runs one workflow step as a Lambda Task. A failure's `errorType` is the step error's name,
+/// which is what the definition's Retry and Catch match.
+pub async fn serve_step(step: Step) -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let deps = pipeline_deps(&config, &table, &lambda_env()?)?;
+    let deps = &deps;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        run_step(deps, step, event.payload)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: e.name,
+                error_message: e.cause,
+            })
+    }))
+    .await
+}
+
+/// The provider worker: an SQS batch of Submit messages. Each is handled on its own; only the
+/// ones whose answer could not reach Step Functions are reported as failures, so SQS delivers
+/// just those again (`ReportBatchItemFailures`).
+pub async fn serve_provider_worker() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let aws = lambda_env()?;
+    let deps = pipeline_deps(&config, &table, &aws)?;
+    let arn = config.state_machine_arn.clone().ok_or_else(|| {
+        Error::from(ConfigError {
+            var: "VIRAL_STATE_MACHINE_ARN",
+            problem: "required by the provider worker".into(),
+        })
+    })?;
+    let callbacks = SfnWorkflow::from_conf(&aws.sdk_config(), &arn);
+    let (deps, callbacks) = (&deps, &callbacks);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<_, Diagnostic>(handle_batch(deps, callbacks, event.payload).await)
+    }))
+    .await
+}
+
+/// Handles a batch; the response lists the messages to deliver again.
+pub async fn handle_batch(
+    deps: &Deps,
+    callbacks: &dyn viral_core::ports::TaskCallbacks,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let Some(id) = record.message_id.clone().filter(|id| !id.is_empty()) else {
+            continue;
+        };
+        let body = record.body.as_deref().unwrap_or_default();
+        // Lambda's own timeout bounds the whole batch; each submit gets most of it.
+        if handle_message(deps, callbacks, body, Duration::from_secs(240)).await == Handled::Retry {
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
 }

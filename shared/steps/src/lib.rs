@@ -12,6 +12,83 @@ use viral_core::Clock;
 use viral_core::ports::{BlobStore, ItemStore};
 use viral_providers::Registry;
 
+/// The workflow's Lambda-backed steps, each a Task of the definition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    PlanJob,
+    PollRender,
+    FetchVideo,
+    ValidateVideo,
+    StoreVideo,
+    FinalizeJob,
+    RefundJob,
+}
+
+impl Step {
+    pub const ALL: [Step; 7] = [
+        Step::PlanJob,
+        Step::PollRender,
+        Step::FetchVideo,
+        Step::ValidateVideo,
+        Step::StoreVideo,
+        Step::FinalizeJob,
+        Step::RefundJob,
+    ];
+
+    /// The function crate under `functions/` that runs this step on AWS.
+    pub fn function_name(self) -> &'static str {
+        match self {
+            Step::PlanJob => "plan-job",
+            Step::PollRender => "poll-render",
+            Step::FetchVideo => "fetch-video",
+            Step::ValidateVideo => "validate-video",
+            Step::StoreVideo => "store-video",
+            Step::FinalizeJob => "finalize-job",
+            Step::RefundJob => "refund-job",
+        }
+    }
+
+    /// The `${…}` the definition uses for this step's function ARN.
+    pub fn substitution(self) -> &'static str {
+        match self {
+            Step::PlanJob => "PlanJobFunctionArn",
+            Step::PollRender => "PollRenderFunctionArn",
+            Step::FetchVideo => "FetchVideoFunctionArn",
+            Step::ValidateVideo => "ValidateVideoFunctionArn",
+            Step::StoreVideo => "StoreVideoFunctionArn",
+            Step::FinalizeJob => "FinalizeJobFunctionArn",
+            Step::RefundJob => "RefundJobFunctionArn",
+        }
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> Result<T, StepError> {
+    serde_json::from_value(v).map_err(|e| StepError::new("Step.BadInput", e.to_string()))
+}
+
+fn json<T: serde::Serialize>(r: Result<T, StepError>) -> Result<serde_json::Value, StepError> {
+    r.and_then(|v| {
+        serde_json::to_value(v).map_err(|e| StepError::new("Step.BadOutput", e.to_string()))
+    })
+}
+
+/// Runs one step on its JSON input: what a step Lambda and the local engine both call.
+pub async fn run_step(
+    d: &Deps,
+    step: Step,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, StepError> {
+    match step {
+        Step::PlanJob => json(steps::plan_job(d, parse(input)?).await),
+        Step::PollRender => json(steps::poll_render(d, parse(input)?).await),
+        Step::FetchVideo => json(steps::fetch_video(d, parse(input)?).await),
+        Step::ValidateVideo => json(steps::validate_video(d, parse(input)?).await),
+        Step::StoreVideo => json(steps::store_video(d, parse(input)?).await),
+        Step::FinalizeJob => json(steps::finalize_job(d, parse(input)?).await),
+        Step::RefundJob => json(steps::refund_job(d, parse(input)?).await),
+    }
+}
+
 /// What the steps need, built once per process.
 #[derive(Clone)]
 pub struct Deps {

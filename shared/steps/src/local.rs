@@ -6,8 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 use viral_core::domain::keys;
 use viral_core::ports::{Cond, Item, Queue, StoreError};
@@ -15,28 +13,26 @@ use viral_workflow::engine::{Event, Outcome};
 use viral_workflow::{Engine, Failure, Machine, TaskCall, TaskRunner};
 
 use crate::steps::{self, JobRef};
-use crate::{Deps, StepError};
+use crate::{Deps, Step, run_step};
 
 /// The workflow definition, as deployed.
 pub const DEFINITION: &str = include_str!("../../../statemachines/video-generation.asl.json");
 
 /// `${…}` substitutions of the definition and what they become locally (SAM's
-/// `DefinitionSubstitutions` give the ARNs on AWS).
-pub const LOCAL_SUBSTITUTIONS: [(&str, &str); 8] = [
-    ("PlanJobFunctionArn", "viral:plan-job"),
-    ("PollRenderFunctionArn", "viral:poll-render"),
-    ("FetchVideoFunctionArn", "viral:fetch-video"),
-    ("ValidateVideoFunctionArn", "viral:validate-video"),
-    ("StoreVideoFunctionArn", "viral:store-video"),
-    ("FinalizeJobFunctionArn", "viral:finalize-job"),
-    ("RefundJobFunctionArn", "viral:refund-job"),
-    ("ProviderQueueUrl", "local:provider-jobs"),
-];
+/// `DefinitionSubstitutions` give the ARNs on AWS): `viral:<step>` and the local queue.
+pub fn local_substitutions() -> Vec<(&'static str, String)> {
+    let mut subs: Vec<(&'static str, String)> = Step::ALL
+        .iter()
+        .map(|s| (s.substitution(), format!("viral:{}", s.function_name())))
+        .collect();
+    subs.push(("ProviderQueueUrl", "local:provider-jobs".into()));
+    subs
+}
 
 const SQS_SEND: &str = "arn:aws:states:::sqs:sendMessage";
 
 /// Replaces every `${Name}` with its value; an unknown name is an error.
-pub fn substitute(definition: &str, subs: &[(&str, &str)]) -> Result<String, String> {
+pub fn substitute(definition: &str, subs: &[(&str, String)]) -> Result<String, String> {
     let mut out = String::with_capacity(definition.len());
     let mut rest = definition;
     while let Some(start) = rest.find("${") {
@@ -46,7 +42,7 @@ pub fn substitute(definition: &str, subs: &[(&str, &str)]) -> Result<String, Str
         let value = subs
             .iter()
             .find(|(k, _)| *k == name)
-            .map(|(_, v)| *v)
+            .map(|(_, v)| v.as_str())
             .ok_or_else(|| format!("no substitution for ${{{name}}}"))?;
         out.push_str(value);
         rest = &rest[end + 1..];
@@ -60,29 +56,19 @@ struct LocalRunner {
     queue: Arc<dyn Queue>,
 }
 
-fn input<T: DeserializeOwned>(v: Value) -> Result<T, Failure> {
-    serde_json::from_value(v).map_err(|e| Failure::new("Step.BadInput", e.to_string()))
-}
-
-fn output<T: Serialize>(r: Result<T, StepError>) -> Result<Value, Failure> {
-    match r {
-        Ok(v) => serde_json::to_value(v).map_err(|e| Failure::new("Step.BadOutput", e.to_string())),
-        Err(e) => Err(Failure::new(e.name, e.cause)),
-    }
-}
-
 #[async_trait]
 impl TaskRunner for LocalRunner {
     async fn run(&self, call: TaskCall) -> Result<Value, Failure> {
-        let d = &self.deps;
+        if let Some(step) = call
+            .resource
+            .strip_prefix("viral:")
+            .and_then(|name| Step::ALL.into_iter().find(|s| s.function_name() == name))
+        {
+            return run_step(&self.deps, step, call.input)
+                .await
+                .map_err(|e| Failure::new(e.name, e.cause));
+        }
         match call.resource.as_str() {
-            "viral:plan-job" => output(steps::plan_job(d, input(call.input)?).await),
-            "viral:poll-render" => output(steps::poll_render(d, input(call.input)?).await),
-            "viral:fetch-video" => output(steps::fetch_video(d, input(call.input)?).await),
-            "viral:validate-video" => output(steps::validate_video(d, input(call.input)?).await),
-            "viral:store-video" => output(steps::store_video(d, input(call.input)?).await),
-            "viral:finalize-job" => output(steps::finalize_job(d, input(call.input)?).await),
-            "viral:refund-job" => output(steps::refund_job(d, input(call.input)?).await),
             SQS_SEND => {
                 let body = call
                     .input
@@ -133,7 +119,7 @@ impl LocalPipeline {
         time_scale: f64,
         provider_timeout: Duration,
     ) -> Result<Arc<Self>, String> {
-        let text = substitute(DEFINITION, &LOCAL_SUBSTITUTIONS)?;
+        let text = substitute(DEFINITION, &local_substitutions())?;
         let machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
         let runner = Arc::new(LocalRunner {
             deps: deps.clone(),
@@ -376,8 +362,8 @@ mod tests {
 
     #[test]
     fn the_definition_loads_with_local_substitutions() {
-        let text = substitute(DEFINITION, &LOCAL_SUBSTITUTIONS).unwrap();
+        let text = substitute(DEFINITION, &local_substitutions()).unwrap();
         viral_workflow::load(&text).unwrap();
-        assert!(substitute("${Nope}", &LOCAL_SUBSTITUTIONS).is_err());
+        assert!(substitute("${Nope}", &local_substitutions()).is_err());
     }
 }

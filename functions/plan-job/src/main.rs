@@ -1,0 +1,6 @@
+//! The video workflow's `PlanJob` step as its own Lambda (a Task of the state machine).
+
+#[tokio::main]
+async fn main() -> Result<(), viral_runtime::lambda::Error> {
+    viral_runtime::lambda::serve_step(viral_steps::Step::PlanJob).await
+}
