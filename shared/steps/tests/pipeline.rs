@@ -310,3 +310,92 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
         .unwrap();
     assert_eq!(u.videos.used, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_step_can_run_again_after_its_side_effect() {
+    // A step that crashes after its side effect is delivered again; running each step twice
+    // must leave the same job, the same stored video and the same charge.
+    use viral_steps::steps::{self, FinalizeInput, PollInput, RefundInput};
+    let e = env(vec![]);
+    let d = &e.deps;
+    let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: "Twice is once. Really.".into(),
+        concept_id: None,
+        provider: "storyboard".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    let job = videos::accept(&*d.store, &*d.clock, &t.tenant, spec, None)
+        .await
+        .unwrap()
+        .job;
+    let r = JobRef {
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+    };
+    let plan = steps::plan_job(d, r.clone()).await.unwrap();
+    let msg = steps::SubmitMessage {
+        token: "t".into(),
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        provider: plan.provider.clone(),
+    };
+    let submitted = steps::submit_render(d, &msg).await.unwrap();
+    let poll = PollInput {
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        provider: plan.provider.clone(),
+        task_id: submitted.task_id.clone(),
+    };
+    for _ in 0..2 {
+        steps::fetch_video(d, poll.clone()).await.unwrap();
+    }
+    let mut report = serde_json::Value::Null;
+    for _ in 0..2 {
+        report = steps::validate_video(d, r.clone()).await.unwrap();
+    }
+    let mut stored = None;
+    for _ in 0..2 {
+        stored = Some(steps::store_video(d, r.clone()).await.unwrap());
+    }
+    let stored = stored.unwrap();
+    let fin = FinalizeInput {
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        video_key: stored.video_key.clone(),
+        validation: report,
+        cost_cents: 0,
+    };
+    let first = steps::finalize_job(d, fin.clone()).await.unwrap();
+    let second = steps::finalize_job(d, fin).await.unwrap();
+    assert_eq!(
+        (first["changed"].clone(), second["changed"].clone()),
+        (Value::Bool(true), Value::Bool(false))
+    );
+    // A late refund (a Catch after a lost Finalize answer) changes nothing either.
+    let late = steps::refund_job(
+        d,
+        RefundInput {
+            tenant_id: r.tenant_id.clone(),
+            job_id: r.job_id.clone(),
+            error: Value::Null,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(late["refunded"], false);
+    let job = videos::get(&*d.store, &r.tenant_id, &r.job_id)
+        .await
+        .unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded);
+    assert_eq!(ledger_state(&e, &r.tenant_id, &r.job_id).await, "CONSUMED");
+    let u = usage::current_usage(&*d.store, &*d.clock, &t.tenant)
+        .await
+        .unwrap();
+    assert_eq!(u.videos.used, 1);
+    let key = BlobKey::parse(&stored.video_key).unwrap();
+    assert!(d.blobs.head(&key).await.unwrap().is_some());
+}
