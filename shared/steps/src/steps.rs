@@ -120,21 +120,35 @@ pub struct PollInput {
 }
 
 pub async fn poll_render(d: &Deps, input: PollInput) -> Result<RenderStatus, StepError> {
-    let provider = d
-        .providers
-        .get(&input.provider)
-        .ok_or_else(|| StepError::new("Provider.Permanent", "unknown provider"))?;
+    let provider = provider(d, &input.provider)?;
     Ok(provider.poll(&input.task_id).await?)
 }
 
+/// A provider the job named; an unknown one cannot succeed on retry.
+fn provider(
+    d: &Deps,
+    name: &str,
+) -> Result<std::sync::Arc<dyn viral_core::ports::VideoProvider>, StepError> {
+    d.providers
+        .get(name)
+        .ok_or_else(|| StepError::new("Provider.Permanent", format!("unknown provider {name:?}")))
+}
+
+/// `tenants/<tenant>/<folder>/<job>.mp4`: every object of a job lives under its tenant.
+fn job_object(r: &JobRef, folder: &str) -> Result<BlobKey, StepError> {
+    BlobKey::parse(&format!(
+        "tenants/{}/{folder}/{}.mp4",
+        r.tenant_id, r.job_id
+    ))
+    .map_err(|_| StepError::new("Job.Invalid", "bad tenant or job id"))
+}
+
 fn staging_key(r: &JobRef) -> Result<BlobKey, StepError> {
-    BlobKey::parse(&format!("tenants/{}/staging/{}.mp4", r.tenant_id, r.job_id))
-        .map_err(|_| StepError::new("Job.Invalid", "bad tenant or job id"))
+    job_object(r, "staging")
 }
 
 fn video_key(r: &JobRef) -> Result<BlobKey, StepError> {
-    BlobKey::parse(&format!("tenants/{}/videos/{}.mp4", r.tenant_id, r.job_id))
-        .map_err(|_| StepError::new("Job.Invalid", "bad tenant or job id"))
+    job_object(r, "videos")
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -146,10 +160,7 @@ pub struct Fetched {
 /// Copies the provider's output into our storage at once (provider URLs expire), refusing
 /// anything oversized or that is not an MP4.
 pub async fn fetch_video(d: &Deps, input: PollInput) -> Result<Fetched, StepError> {
-    let provider = d
-        .providers
-        .get(&input.provider)
-        .ok_or_else(|| StepError::new("Provider.Permanent", "unknown provider"))?;
+    let provider = provider(d, &input.provider)?;
     let bytes = provider.fetch(&input.task_id).await?;
     if bytes.len() > MAX_VIDEO_BYTES {
         return Err(StepError::new(

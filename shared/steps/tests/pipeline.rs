@@ -66,7 +66,8 @@ fn env(extra: Vec<Arc<dyn VideoProvider>>) -> Env {
         providers: Registry::new(providers),
     };
     let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
-    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.01).unwrap();
+    // Workflow time runs 10× faster; renders do not, so heartbeats (600 s → 60 s) stay generous.
+    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.1).unwrap();
     pipeline.spawn_worker();
     Env {
         deps,
