@@ -106,6 +106,18 @@ fn exec_sk(job_id: &str) -> String {
 
 const RUNNING_INDEX: &str = "EXEC#RUNNING";
 
+fn events_prefix(job_id: &str) -> String {
+    format!("EVT#{job_id}#")
+}
+
+struct ChannelSink(tokio::sync::mpsc::UnboundedSender<Event>);
+
+impl viral_workflow::engine::EventSink for ChannelSink {
+    fn event(&self, event: &Event) {
+        let _ = self.0.send(event.clone());
+    }
+}
+
 impl LocalPipeline {
     /// `time_scale` shortens Waits and backoffs (1.0 normally; small in tests).
     pub fn new(deps: Deps, queue: Arc<dyn Queue>, time_scale: f64) -> Result<Arc<Self>, String> {
@@ -153,11 +165,37 @@ impl LocalPipeline {
         let me = self.clone();
         let job = job.clone();
         tokio::spawn(async move {
+            // Events are written as they happen, in order, by one writer per execution, so
+            // the history can be read while the job runs.
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+            let writer = {
+                let store = me.deps.store.clone();
+                let pk = keys::tenant_pk(&job.tenant_id);
+                let prefix = events_prefix(&job.job_id);
+                tokio::spawn(async move {
+                    while let Some(e) = rx.recv().await {
+                        let item = Item::new(pk.clone(), format!("{prefix}{:06}", e.id))
+                            .with("event", event_json(&e));
+                        if let Err(err) = store.put(item, Cond::None).await {
+                            tracing::warn!(error = %err, "could not record an execution event");
+                        }
+                    }
+                })
+            };
             let input = json!({"tenant_id": job.tenant_id, "job_id": job.job_id});
+            let sink = ChannelSink(tx);
             let x = me
                 .engine
-                .execute(&me.machine, "video-generation", &job.job_id, input)
+                .execute_with(
+                    &me.machine,
+                    "video-generation",
+                    &job.job_id,
+                    input,
+                    Some(&sink),
+                )
                 .await;
+            drop(sink);
+            let _ = writer.await;
             let status = match &x.outcome {
                 Outcome::Succeeded(_) => "SUCCEEDED",
                 Outcome::Failed(_) => "FAILED",
@@ -175,13 +213,11 @@ impl LocalPipeline {
                 )
                 .await;
             }
-            let history: Vec<Value> = x.history.iter().map(event_json).collect();
             // Rewritten whole, without the index key: an ended execution is not "running".
             let done = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
                 .with("status", status)
                 .with("started_at", started)
-                .with("ended_at", me.deps.clock.now().millis())
-                .with("history", Value::Array(history));
+                .with("ended_at", me.deps.clock.now().millis());
             if let Err(e) = me.deps.store.put(done, Cond::Exists).await {
                 tracing::error!(error = %e, job_id = %job.job_id, "could not record the execution");
             }
@@ -189,18 +225,36 @@ impl LocalPipeline {
         Ok(true)
     }
 
-    /// The execution's status and history (Step Functions-shaped events).
+    /// The execution's status and history so far (Step Functions-shaped events).
     pub async fn describe(
         &self,
         tenant_id: &str,
         job_id: &str,
     ) -> Result<Option<Value>, StoreError> {
-        Ok(self
-            .deps
-            .store
-            .get(&keys::tenant_pk(tenant_id), &exec_sk(job_id))
-            .await?
-            .map(|i| Value::Object(i.attrs)))
+        let pk = keys::tenant_pk(tenant_id);
+        let Some(record) = self.deps.store.get(&pk, &exec_sk(job_id)).await? else {
+            return Ok(None);
+        };
+        let mut history = Vec::new();
+        let mut cursor = None;
+        loop {
+            let q = viral_core::ports::Query::new(&pk, events_prefix(job_id))
+                .limit(1000)
+                .after(cursor);
+            let page = self.deps.store.query(q).await?;
+            history.extend(
+                page.items
+                    .into_iter()
+                    .filter_map(|mut i| i.attrs.remove("event")),
+            );
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        let mut out = record.attrs;
+        out.insert("history".into(), Value::Array(history));
+        Ok(Some(Value::Object(out)))
     }
 
     /// Ends executions still marked running after `older_than` (past the workflow's own

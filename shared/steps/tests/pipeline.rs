@@ -286,6 +286,22 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
     };
     e.pipeline.start(&r).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // The history is readable while the execution runs.
+    let live = e
+        .pipeline
+        .describe(&r.tenant_id, &r.job_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(live["status"], "RUNNING");
+    let kinds: Vec<&str> = live["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|h| h["type"].as_str())
+        .collect();
+    assert_eq!(kinds.first(), Some(&"ExecutionStarted"));
+    assert!(kinds.contains(&"TaskScheduled"), "{kinds:?}");
     // Not yet past the deadline: nothing happens.
     assert_eq!(
         e.pipeline

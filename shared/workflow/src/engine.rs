@@ -97,12 +97,18 @@ pub struct Execution {
     pub history: Vec<Event>,
 }
 
+/// Receives each history event as it happens (to persist it while the execution runs).
+pub trait EventSink: Send + Sync {
+    fn event(&self, event: &Event);
+}
+
 struct Run<'a> {
     name: &'a str,
     machine_name: &'a str,
     input: &'a Value,
     start_time: String,
     history: Mutex<Vec<Event>>,
+    sink: Option<&'a dyn EventSink>,
 }
 
 pub struct Engine {
@@ -171,14 +177,17 @@ impl Engine {
 
     fn record(&self, run: &Run<'_>, kind: &str, state: Option<&str>, detail: Value) {
         if let Ok(mut h) = run.history.lock() {
-            let id = h.len() as u64 + 1;
-            h.push(Event {
-                id,
+            let event = Event {
+                id: h.len() as u64 + 1,
                 timestamp: self.now().rfc3339(),
                 kind: kind.to_owned(),
                 state: state.map(str::to_owned),
                 detail,
-            });
+            };
+            if let Some(sink) = run.sink {
+                sink.event(&event);
+            }
+            h.push(event);
         }
     }
 
@@ -190,12 +199,26 @@ impl Engine {
         name: &str,
         input: Value,
     ) -> Execution {
+        self.execute_with(machine, machine_name, name, input, None)
+            .await
+    }
+
+    /// Runs an execution to its end, handing each event to `sink` as it happens.
+    pub async fn execute_with(
+        &self,
+        machine: &Machine,
+        machine_name: &str,
+        name: &str,
+        input: Value,
+        sink: Option<&dyn EventSink>,
+    ) -> Execution {
         let run = Run {
             name,
             machine_name,
             input: &input,
             start_time: self.now().rfc3339(),
             history: Mutex::new(Vec::new()),
+            sink,
         };
         self.record(&run, "ExecutionStarted", None, json!({"input": input}));
         let body = self.run_machine(machine, input.clone(), &run, None);
