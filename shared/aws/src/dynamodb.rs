@@ -108,10 +108,14 @@ impl Expr {
             expr.push_str("SET ");
             expr.push_str(&set.join(", "));
         }
-        if !u.remove.is_empty() {
-            let names: Vec<String> = u.remove.iter().map(|r| self.name(r)).collect();
+        let mut removed: Vec<String> = u.remove.iter().map(|r| self.name(r)).collect();
+        if u.clear_gsi1 {
+            removed.push(self.name("gsi1pk"));
+            removed.push(self.name("gsi1sk"));
+        }
+        if !removed.is_empty() {
             expr.push_str(" REMOVE ");
-            expr.push_str(&names.join(", "));
+            expr.push_str(&removed.join(", "));
         }
         if !u.add.is_empty() {
             let adds: Vec<String> = u

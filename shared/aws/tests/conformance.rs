@@ -159,3 +159,84 @@ async fn step_functions_workflow_starts_once_and_takes_callbacks() {
     // A second start of the ended job is refused by name: not started again.
     assert!(!wf.start_job("tn_1", &job).await.unwrap());
 }
+
+#[tokio::test]
+async fn job_lifecycle_and_reconciler_on_dynamodb() {
+    use std::time::Duration;
+    use viral_core::domain::{JobSpec, Plan};
+    use viral_core::service::{tenants, usage, videos};
+    use viral_core::{ManualClock, Timestamp};
+    let conf = emulator_sdk_config(&moto_endpoint()).await;
+    let store = DynamoItemStore::from_conf(&conf, &unique("viral-jobs-"));
+    store.create_table().await.unwrap();
+    let clock = ManualClock::new(Timestamp(1_795_569_153_000));
+    let t = tenants::create_tenant(&store, &clock, "Acme", Plan::Starter)
+        .await
+        .unwrap()
+        .tenant;
+    let spec = JobSpec {
+        prompt: "p".into(),
+        concept_id: None,
+        provider: "auto".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    let stuck = videos::accept(&store, &clock, &t, spec.clone(), Some("a"))
+        .await
+        .unwrap()
+        .job;
+    let replay = videos::accept(&store, &clock, &t, spec.clone(), Some("a"))
+        .await
+        .unwrap();
+    assert!(replay.replayed);
+    assert_eq!(replay.job.id, stuck.id);
+    let done = videos::accept(&store, &clock, &t, spec, Some("b"))
+        .await
+        .unwrap()
+        .job;
+    assert!(
+        videos::finish_succeeded(&store, &clock, &t.id, &done.id, vec![])
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        usage::current_usage(&store, &clock, &t)
+            .await
+            .unwrap()
+            .videos
+            .used,
+        2
+    );
+
+    // Within the deadline nothing happens; past it the open job ends, refunded once.
+    assert!(
+        videos::reconcile(&store, &clock, Duration::from_secs(3700))
+            .await
+            .unwrap()
+            .ended
+            .is_empty()
+    );
+    clock.advance(Duration::from_secs(2 * 3600));
+    let pass = videos::reconcile(&store, &clock, Duration::from_secs(3700))
+        .await
+        .unwrap();
+    assert_eq!(pass.ended.len(), 1);
+    assert_eq!(pass.ended[0].job_id, stuck.id);
+    assert!(
+        videos::reconcile(&store, &clock, Duration::from_secs(3700))
+            .await
+            .unwrap()
+            .ended
+            .is_empty()
+    );
+    let job = videos::get(&store, &t.id, &stuck.id).await.unwrap();
+    assert_eq!(job.status.as_str(), "failed");
+    assert_eq!(
+        usage::current_usage(&store, &clock, &t)
+            .await
+            .unwrap()
+            .videos
+            .used,
+        1
+    );
+}

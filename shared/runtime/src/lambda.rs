@@ -152,3 +152,34 @@ pub async fn handle_batch(
     }
     response
 }
+
+/// How long after acceptance an open job counts as stuck: the workflow's own timeout (3600 s)
+/// plus a margin for the last step to report.
+pub const STUCK_AFTER: Duration = Duration::from_secs(3700);
+
+/// The scheduled reconciler (EventBridge): ends jobs still open past `STUCK_AFTER` — their
+/// execution timed out, was aborted, or never started — as failed and refunded once. Catch
+/// states do not run when an execution itself times out, so this is what refunds those.
+pub async fn serve_reconciler() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (_, table) = lambda_config()?;
+    let aws = lambda_env()?;
+    let store = DynamoItemStore::from_conf(&aws.sdk_config(), &table);
+    let clock = SystemClock;
+    let (store, clock) = (&store, &clock);
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+        let done = viral_core::service::videos::reconcile(store, clock, STUCK_AFTER)
+            .await
+            .map_err(|e| Diagnostic {
+                error_type: "Reconcile.Failed".into(),
+                error_message: e.to_string(),
+            })?;
+        for e in &done.errors {
+            tracing::warn!(error = %e, "reconciler could not end a job");
+        }
+        Ok::<_, Diagnostic>(
+            serde_json::json!({"ended": done.ended.len(), "errors": done.errors.len()}),
+        )
+    }))
+    .await
+}

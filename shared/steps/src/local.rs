@@ -104,8 +104,6 @@ fn exec_sk(job_id: &str) -> String {
     format!("EXEC#{job_id}")
 }
 
-const RUNNING_INDEX: &str = "EXEC#RUNNING";
-
 fn events_prefix(job_id: &str) -> String {
     format!("EVT#{job_id}#")
 }
@@ -151,12 +149,9 @@ impl LocalPipeline {
     /// Starts the job's execution, named after the job: starting twice starts once.
     pub async fn start(self: &Arc<Self>, job: &JobRef) -> Result<bool, StoreError> {
         let started = self.deps.clock.now().millis();
-        // Running executions are indexed by start time, so the reconciler finds stuck ones
-        // without scanning tenants.
         let record = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
             .with("status", "RUNNING")
-            .with("started_at", started)
-            .with_gsi1(RUNNING_INDEX, format!("{started:015}#{}", job.job_id));
+            .with("started_at", started);
         match self.deps.store.put(record, Cond::Absent).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => return Ok(false),
@@ -213,7 +208,6 @@ impl LocalPipeline {
                 )
                 .await;
             }
-            // Rewritten whole, without the index key: an ended execution is not "running".
             let done = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
                 .with("status", status)
                 .with("started_at", started)
@@ -257,58 +251,31 @@ impl LocalPipeline {
         Ok(Some(Value::Object(out)))
     }
 
-    /// Ends executions still marked running after `older_than` (past the workflow's own
-    /// timeout, or left behind by a process that stopped): their jobs fail and are refunded
-    /// once. Returns how many it ended.
-    pub async fn reconcile(&self, older_than: Duration) -> Result<usize, StoreError> {
-        let cutoff = self.deps.clock.now().millis()
-            - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
-        let mut ended = 0;
-        let mut cursor = None;
-        loop {
-            let page = self
-                .deps
-                .store
-                .query_gsi1(
-                    viral_core::ports::Query::new(RUNNING_INDEX, "")
-                        .limit(100)
-                        .after(cursor),
-                )
-                .await?;
-            for item in &page.items {
-                if item.int("started_at").unwrap_or(0) > cutoff {
-                    return Ok(ended);
-                }
-                let (Some(tenant_id), Some(job_id)) =
-                    (item.pk.strip_prefix("T#"), item.sk.strip_prefix("EXEC#"))
-                else {
-                    continue;
-                };
-                let refund = steps::refund_job(
-                    &self.deps,
-                    steps::RefundInput {
-                        tenant_id: tenant_id.to_owned(),
-                        job_id: job_id.to_owned(),
-                        error: json!({"Error": "Execution.Stuck", "Cause": "the execution ran past its deadline"}),
-                    },
-                )
-                .await;
-                if let Err(e) = refund {
-                    tracing::warn!(error = %e, %job_id, "reconciler could not end a job");
-                    continue;
-                }
-                let aborted = Item::new(item.pk.clone(), item.sk.clone())
-                    .with("status", "ABORTED")
-                    .with("started_at", item.int("started_at").unwrap_or(0))
-                    .with("ended_at", self.deps.clock.now().millis());
-                self.deps.store.put(aborted, Cond::Exists).await?;
-                ended += 1;
-            }
-            match page.next_cursor {
-                Some(c) => cursor = Some(c),
-                None => return Ok(ended),
+    /// Ends jobs still open `older_than` after acceptance (see `videos::reconcile`): failed
+    /// and refunded once; their execution record, if still "running", becomes ABORTED.
+    /// Returns how many it ended.
+    pub async fn reconcile(&self, older_than: Duration) -> Result<usize, viral_core::Error> {
+        let done = viral_core::service::videos::reconcile(
+            &*self.deps.store,
+            &*self.deps.clock,
+            older_than,
+        )
+        .await?;
+        for e in &done.errors {
+            tracing::warn!(error = %e, "reconciler could not end a job");
+        }
+        for job in &done.ended {
+            let pk = keys::tenant_pk(&job.tenant_id);
+            let aborted = Item::new(pk, exec_sk(&job.job_id))
+                .with("status", "ABORTED")
+                .with("ended_at", self.deps.clock.now().millis());
+            let running = Cond::AttrEquals("status".into(), json!("RUNNING"));
+            match self.deps.store.put(aborted, running).await {
+                Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+                Err(e) => return Err(e.into()),
             }
         }
+        Ok(done.ended.len())
     }
 
     /// Consumes the provider queue until the process ends: submits renders (up to 16 at once,

@@ -315,7 +315,7 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
         .await
         .unwrap();
     assert_eq!(job.status, JobStatus::Failed);
-    assert!(job.failure.unwrap().contains("Execution.Stuck"));
+    assert!(job.failure.unwrap().contains("Job.Stuck"));
     assert_eq!(ledger_state(&e, &r.tenant_id, &r.job_id).await, "REFUNDED");
     assert_eq!(
         e.pipeline.reconcile(Duration::ZERO).await.unwrap(),

@@ -310,6 +310,26 @@ async fn index_queries(s: &dyn ItemStore) {
         page.items[0].gsi1.as_ref().map(|k| k.1.as_str()),
         Some("REF#3")
     );
+    // An update can take an item out of the index (and keeps its other attributes).
+    let it = &page.items[0];
+    let after = s
+        .update(Update::new(&it.pk, &it.sk).set("closed", true).clear_gsi1())
+        .await
+        .unwrap();
+    assert_eq!(after.gsi1, None);
+    assert!(
+        s.query_gsi1(Query::new(&g, "REF#3"))
+            .await
+            .unwrap()
+            .items
+            .is_empty()
+    );
+    let stored = s.get(&it.pk, &it.sk).await.unwrap().unwrap();
+    assert_eq!(stored.gsi1, None);
+    assert_eq!(
+        stored.attrs.get("closed"),
+        Some(&serde_json::Value::Bool(true))
+    );
 }
 
 async fn transactions_are_all_or_nothing(s: &dyn ItemStore) {

@@ -103,6 +103,14 @@ pub struct Job {
     pub failure: Option<String>,
 }
 
+/// Index partition of jobs that have not ended, sorted by creation time: the reconciler finds
+/// overdue ones without scanning tenants. Ending a job takes it out.
+pub const OPEN_JOBS: &str = "JOBS#OPEN";
+
+pub fn open_job_index_key(created_at: Timestamp, tenant_id: &str, job_id: &str) -> String {
+    format!("{:015}#{tenant_id}#{job_id}", created_at.millis())
+}
+
 pub fn job_sk(job_id: &str) -> String {
     format!("JOB#{job_id}")
 }
@@ -130,6 +138,12 @@ impl Job {
             .with("attempts", self.attempts)
             .with("cost_cents", self.cost_cents);
         item.version = self.version;
+        if !self.status.is_terminal() {
+            item.gsi1 = Some((
+                OPEN_JOBS.to_owned(),
+                open_job_index_key(self.created_at, &self.tenant_id, &self.id),
+            ));
+        }
         let opt = |item: &mut Item, k: &str, v: Option<Value>| {
             if let Some(v) = v {
                 item.attrs.insert(k.to_owned(), v);

@@ -168,6 +168,8 @@ pub struct Update {
     pub add: Vec<(String, i64)>,
     pub version: Option<u64>,
     pub expires_at: Option<i64>,
+    /// Takes the item out of the secondary index.
+    pub clear_gsi1: bool,
     pub cond: Cond,
 }
 
@@ -181,6 +183,7 @@ impl Update {
             add: Vec::new(),
             version: None,
             expires_at: None,
+            clear_gsi1: false,
             cond: Cond::None,
         }
     }
@@ -207,6 +210,11 @@ impl Update {
 
     pub fn expires_at(mut self, secs: i64) -> Self {
         self.expires_at = Some(secs);
+        self
+    }
+
+    pub fn clear_gsi1(mut self) -> Self {
+        self.clear_gsi1 = true;
         self
     }
 
@@ -237,6 +245,7 @@ impl Update {
             && self.add.is_empty()
             && self.version.is_none()
             && self.expires_at.is_none()
+            && !self.clear_gsi1
         {
             return Err(StoreError::Invalid("empty update".into()));
         }
@@ -262,6 +271,9 @@ impl Update {
         }
         if let Some(e) = self.expires_at {
             item.expires_at = Some(e);
+        }
+        if self.clear_gsi1 {
+            item.gsi1 = None;
         }
         item
     }

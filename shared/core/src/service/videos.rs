@@ -246,6 +246,7 @@ async fn end(
         .set("status", status.as_str())
         .set("updated_at", clock.now().millis())
         .version(job.version + 1)
+        .clear_gsi1()
         .when(Cond::Exists);
     for (k, v) in set {
         job_upd = job_upd.set(k, v);
@@ -278,5 +279,65 @@ async fn end(
         // The reservation was already consumed or refunded: the job had ended.
         Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// A job the reconciler ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ended {
+    pub tenant_id: String,
+    pub job_id: String,
+}
+
+/// What a reconciler pass did.
+#[derive(Debug, Default)]
+pub struct Reconciled {
+    pub ended: Vec<Ended>,
+    /// Jobs it could not end this time (they stay open for the next pass).
+    pub errors: Vec<String>,
+}
+
+/// Ends every job still open `older_than` after it was accepted (its workflow timed out, was
+/// lost, or never started): failed, and refunded exactly once.
+pub async fn reconcile(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    older_than: std::time::Duration,
+) -> Result<Reconciled> {
+    let cutoff = clock.now().millis() - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+    let mut out = Reconciled::default();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query_gsi1(
+                Query::new(crate::domain::job::OPEN_JOBS, "")
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            let Some(tenant_id) = item.pk.strip_prefix("T#") else {
+                continue;
+            };
+            let Some(job) = Job::from_item(tenant_id, item) else {
+                continue;
+            };
+            if job.created_at.millis() > cutoff {
+                return Ok(out);
+            }
+            let reason = "Job.Stuck: the job ran past its deadline and was ended by the reconciler";
+            match finish_failed(store, clock, tenant_id, &job.id, reason).await {
+                Ok(true) => out.ended.push(Ended {
+                    tenant_id: tenant_id.to_owned(),
+                    job_id: job.id,
+                }),
+                Ok(false) => {}
+                Err(e) => out.errors.push(format!("{}: {e}", job.id)),
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
     }
 }
