@@ -19,6 +19,25 @@ fn unavailable<E: std::error::Error>(e: E) -> WorkflowError {
     WorkflowError::Unavailable(describe(&e))
 }
 
+/// A callback's outcome: delivered (true), or refused because the task already ended (false).
+fn answered<T, E>(sent: Result<T, E>) -> Result<bool, WorkflowError>
+where
+    E: aws_sdk_sfn::error::ProvideErrorMetadata + std::error::Error,
+{
+    match sent {
+        Ok(_) => Ok(true),
+        Err(e)
+            if matches!(
+                code(&e),
+                Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
+            ) =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(unavailable(e)),
+    }
+}
+
 impl SfnWorkflow {
     pub fn new(client: Client, state_machine_arn: &str) -> Self {
         Self {
@@ -113,25 +132,14 @@ impl Workflow for SfnWorkflow {
 #[async_trait]
 impl TaskCallbacks for SfnWorkflow {
     async fn task_succeeded(&self, token: &str, output: Value) -> Result<bool, WorkflowError> {
-        match self
+        let sent = self
             .client
             .send_task_success()
             .task_token(token)
             .output(output.to_string())
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    code(&e),
-                    Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+            .await;
+        answered(sent)
     }
 
     async fn task_failed(
@@ -143,25 +151,14 @@ impl TaskCallbacks for SfnWorkflow {
         // Step Functions caps error at 256 and cause at 32,768 characters.
         let error: String = error.chars().take(256).collect();
         let cause: String = cause.chars().take(32_768).collect();
-        match self
+        let sent = self
             .client
             .send_task_failure()
             .task_token(token)
             .error(error)
             .cause(cause)
             .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(e)
-                if matches!(
-                    code(&e),
-                    Some("TaskTimedOut" | "TaskDoesNotExist" | "InvalidToken")
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(unavailable(e)),
-        }
+            .await;
+        answered(sent)
     }
 }

@@ -93,15 +93,7 @@ async fn as_user(base: &str, data_dir: &Path, env: &[(&str, &str)]) {
     );
     let key = created["api_key"].as_str().unwrap();
     let http = reqwest::Client::new();
-    let me: Value = http
-        .get(format!("{base}/v1/me"))
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me = get_json(&http, &format!("{base}/v1/me"), key).await;
     assert_eq!(me["tenant"]["id"], created["tenant_id"]);
     assert_eq!(me["tenant"]["plan"], "pro");
 
@@ -252,6 +244,18 @@ async fn the_local_server_serves_signed_media_urls_only() {
     refused(old, "url_expired").await;
 }
 
+/// GET with the API key, as JSON.
+async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> Value {
+    http.get(url)
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// ffmpeg from the `imageio-ffmpeg` wheel that `tests/run` installs: an independent decoder.
 fn ffmpeg() -> String {
     match std::env::var("VIRAL_TEST_FFMPEG") {
@@ -302,15 +306,7 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
 
     let deadline = Instant::now() + Duration::from_secs(180);
     let job = loop {
-        let job: Value = http
-            .get(format!("{base}/v1/videos/{id}"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let job = get_json(&http, &format!("{base}/v1/videos/{id}"), &key).await;
         if job["status"] == "succeeded" || job["status"] == "failed" {
             break job;
         }
@@ -369,25 +365,9 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
         .fold(0.0, |acc, part| acc * 60.0 + part.parse::<f64>().unwrap());
     assert!((secs - 15.0).abs() <= 0.5, "ffmpeg says {dur}");
 
-    let events: Value = http
-        .get(format!("{base}/v1/videos/{id}/events"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let events = get_json(&http, &format!("{base}/v1/videos/{id}/events"), &key).await;
     assert_eq!(events["status"], "SUCCEEDED");
-    let usage: Value = http
-        .get(format!("{base}/v1/usage"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let usage = get_json(&http, &format!("{base}/v1/usage"), &key).await;
     assert_eq!(usage["videos"]["used"], 1);
 }
 

@@ -40,30 +40,36 @@ fn lambda_config() -> Result<(Config, String), ConfigError> {
 /// Serves one API route behind API Gateway (HTTP API, payload v2). Builds config, the item
 /// store and the JWT verifier once per cold start; no network calls happen here.
 pub async fn serve_route(route: Route) -> Result<(), Error> {
+    let (_, _, state) = route_state().await?;
+    lambda_http::run(viral_api::router_for(state, &[route])).await
+}
+
+/// Serves one of the video routes: as [`serve_route`], plus the Step Functions client (to
+/// start and read executions) and S3 (to sign video URLs). A separate entry point so that
+/// the other API functions do not carry those clients.
+pub async fn serve_video_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    if let Some(arn) = &config.state_machine_arn {
+        state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
+    }
+    if let Some(bucket) = &config.bucket {
+        state.blobs = Some(Arc::new(S3BlobStore::from_conf(&sdk, bucket, false)));
+        state.media_url_ttl = config.media_url_ttl;
+    }
+    lambda_http::run(viral_api::router_for(state, &[route])).await
+}
+
+async fn route_state() -> Result<(Config, viral_aws::SdkConfig, viral_api::AppState), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config().map_err(|e| {
         tracing::error!(error = %e, "bad configuration");
         e
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let aws = lambda_env()?;
-    let sdk = aws.sdk_config();
+    let sdk = lambda_env()?.sdk_config();
     let store: Arc<dyn ItemStore> = Arc::new(DynamoItemStore::from_conf(&sdk, &table));
-    let mut state = api_state(&config, store, clock).await?;
-    // The video routes start and read executions; the other routes never build the client.
-    if matches!(route, Route::CreateVideo | Route::GetVideoEvents)
-        && let Some(arn) = &config.state_machine_arn
-    {
-        state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
-    }
-    if matches!(route, Route::GetVideo | Route::ListVideos)
-        && let Some(bucket) = &config.bucket
-    {
-        state.blobs = Some(Arc::new(S3BlobStore::from_conf(&sdk, bucket, false)));
-        state.media_url_ttl = config.media_url_ttl;
-    }
-    let app = viral_api::router_for(state, &[route]);
-    lambda_http::run(app).await
+    let state = api_state(&config, store, clock).await?;
+    Ok((config, sdk, state))
 }
 
 fn lambda_env() -> Result<LambdaEnv, Error> {
