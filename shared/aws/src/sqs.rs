@@ -6,7 +6,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use aws_sdk_sqs::Client;
 use aws_sdk_sqs::types::{MessageSystemAttributeName, QueueAttributeName};
-use viral_core::ports::queue::validate_send;
+use viral_core::ports::queue::{validate_receive, validate_send};
 use viral_core::ports::{Message, Queue, QueueError};
 
 use crate::errors::{code, describe};
@@ -110,9 +110,7 @@ impl Queue for SqsQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<Message>, QueueError> {
-        if !(1..=10).contains(&max) {
-            return Err(QueueError::Invalid("max must be 1..=10".into()));
-        }
+        validate_receive(max)?;
         let out = self
             .client
             .receive_message()

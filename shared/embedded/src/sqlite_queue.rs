@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use rusqlite::{TransactionBehavior, params};
 use viral_core::Clock;
 use viral_core::ids::new_id;
-use viral_core::ports::queue::validate_send;
+use viral_core::ports::queue::{validate_receive, validate_send};
 use viral_core::ports::{Message, Queue, QueueError};
 
 use crate::db::{Db, DbError, Sql};
@@ -142,9 +142,7 @@ impl Queue for LocalQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<Message>, QueueError> {
-        if !(1..=10).contains(&max) {
-            return Err(QueueError::Invalid("max must be 1..=10".into()));
-        }
+        validate_receive(max)?;
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let got = self.receive_ready(max, visibility).await?;

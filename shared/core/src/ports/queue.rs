@@ -39,6 +39,15 @@ pub fn validate_send(body: &str, delay: Duration) -> Result<(), QueueError> {
     Ok(())
 }
 
+/// A receive takes 1 to 10 messages (SQS's limit).
+pub fn validate_receive(max: u32) -> Result<(), QueueError> {
+    if (1..=10).contains(&max) {
+        Ok(())
+    } else {
+        Err(QueueError::Invalid("max must be 1..=10".into()))
+    }
+}
+
 /// One queue. A message received more than the queue's maximum number of times goes to its
 /// dead-letter queue instead of being delivered again (SQS redrive).
 #[async_trait]
