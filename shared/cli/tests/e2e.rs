@@ -245,15 +245,25 @@ async fn the_local_server_serves_signed_media_urls_only() {
 }
 
 /// GET with the API key, as JSON.
+/// GET as a well-behaved client does: a 429 waits for its `Retry-After` (the per-key limit
+/// is 10 requests per 10 s, which polling reaches); anything else must be a 200.
 async fn get_json(http: &reqwest::Client, url: &str, key: &str) -> Value {
-    http.get(url)
-        .bearer_auth(key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    loop {
+        let r = http.get(url).bearer_auth(key).send().await.unwrap();
+        if r.status() == 429 {
+            let wait: u64 = r
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .expect("a 429 carries Retry-After in seconds");
+            assert!(wait <= 10, "Retry-After {wait}s exceeds the window");
+            tokio::time::sleep(Duration::from_secs(wait.max(1))).await;
+            continue;
+        }
+        assert_eq!(r.status(), 200, "GET {url}");
+        return r.json().await.unwrap();
+    }
 }
 
 /// ffmpeg from the `imageio-ffmpeg` wheel that `tests/run` installs: an independent decoder.
