@@ -97,9 +97,31 @@ pub struct Execution {
     pub history: Vec<Event>,
 }
 
-/// Receives each history event as it happens (to persist it while the execution runs).
+/// Where an execution can pick up again: a top-level state and the input it was entered with.
+/// Re-entering a state runs it again from the start, so its work must be idempotent (our steps
+/// are) — the same at-least-once contract Step Functions gives Lambda tasks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub state: String,
+    pub input: Value,
+}
+
+/// An execution interrupted (its process ended) and started again from a checkpoint.
+#[derive(Clone, Debug)]
+pub struct Resume {
+    /// When the execution first started: its `TimeoutSeconds` still counts from there.
+    pub started_at: Timestamp,
+    pub at: Checkpoint,
+    /// The id the next history event gets (one past the last one recorded).
+    pub next_event_id: u64,
+}
+
+/// Receives each history event as it happens (to persist it while the execution runs), and
+/// each checkpoint: the execution entered a top-level state with this input.
 pub trait EventSink: Send + Sync {
     fn event(&self, event: &Event);
+
+    fn checkpoint(&self, _at: &Checkpoint) {}
 }
 
 struct Run<'a> {
@@ -107,6 +129,7 @@ struct Run<'a> {
     machine_name: &'a str,
     input: &'a Value,
     start_time: String,
+    first_event_id: u64,
     history: Mutex<Vec<Event>>,
     sink: Option<&'a dyn EventSink>,
 }
@@ -178,7 +201,7 @@ impl Engine {
     fn record(&self, run: &Run<'_>, kind: &str, state: Option<&str>, detail: Value) {
         if let Ok(mut h) = run.history.lock() {
             let event = Event {
-                id: h.len() as u64 + 1,
+                id: run.first_event_id + h.len() as u64,
                 timestamp: self.now().rfc3339(),
                 kind: kind.to_owned(),
                 state: state.map(str::to_owned),
@@ -212,19 +235,58 @@ impl Engine {
         input: Value,
         sink: Option<&dyn EventSink>,
     ) -> Execution {
+        self.execute_from(machine, machine_name, name, input, None, sink)
+            .await
+    }
+
+    /// Runs an execution to its end, from its start or, with `resume`, from a checkpoint.
+    /// A resumed execution's history (returned and sunk) holds only the events from there on.
+    pub async fn execute_from(
+        &self,
+        machine: &Machine,
+        machine_name: &str,
+        name: &str,
+        input: Value,
+        resume: Option<Resume>,
+        sink: Option<&dyn EventSink>,
+    ) -> Execution {
+        let started_at = resume.as_ref().map_or_else(|| self.now(), |r| r.started_at);
         let run = Run {
             name,
             machine_name,
             input: &input,
-            start_time: self.now().rfc3339(),
+            start_time: started_at.rfc3339(),
+            first_event_id: resume.as_ref().map_or(1, |r| r.next_event_id.max(1)),
             history: Mutex::new(Vec::new()),
             sink,
         };
-        self.record(&run, "ExecutionStarted", None, json!({"input": input}));
-        let body = self.run_machine(machine, input.clone(), &run, None);
+        let from = match resume {
+            None => {
+                self.record(&run, "ExecutionStarted", None, json!({"input": input}));
+                Checkpoint {
+                    state: machine.start_at.clone(),
+                    input: input.clone(),
+                }
+            }
+            Some(r) => {
+                self.record(
+                    &run,
+                    "ExecutionResumed",
+                    Some(&r.at.state),
+                    json!({"input": r.at.input}),
+                );
+                r.at
+            }
+        };
+        let body = self.run_machine(machine, from.input, &run, None, Some(from.state));
         let outcome = match machine.timeout_seconds {
             Some(t) => {
-                match tokio::time::timeout(self.scaled(Duration::from_secs(t)), body).await {
+                // Wall time already spent counts, unscaled (the clock is real time).
+                let spent = (self.now().millis() - started_at.millis()).max(0) as u64;
+                let left = self
+                    .scaled(Duration::from_secs(t))
+                    .saturating_sub(Duration::from_millis(spent));
+                match tokio::time::timeout(left, body).await {
                     Ok(r) => r.map_or_else(Outcome::Failed, Outcome::Succeeded),
                     Err(_) => Outcome::TimedOut,
                 }
@@ -307,14 +369,23 @@ impl Engine {
         mut input: Value,
         run: &'a Run<'a>,
         item: Option<(usize, Value)>,
+        top_level_from: Option<String>,
     ) -> BoxFuture<'a, Result<Value, Failure>> {
         Box::pin(async move {
-            let mut current = m.start_at.clone();
+            // Only the top level checkpoints: a branch or iteration re-runs with its state.
+            let top = top_level_from.is_some();
+            let mut current = top_level_from.unwrap_or_else(|| m.start_at.clone());
             loop {
                 let state = m
                     .states
                     .get(&current)
                     .ok_or_else(|| Failure::runtime(format!("no state {current:?}")))?;
+                if top && let Some(sink) = run.sink {
+                    sink.checkpoint(&Checkpoint {
+                        state: current.clone(),
+                        input: input.clone(),
+                    });
+                }
                 let ty = type_name(&state.kind);
                 self.record(
                     run,
@@ -577,7 +648,7 @@ impl Engine {
             Kind::Parallel { branches } => {
                 let runs = branches
                     .iter()
-                    .map(|b| self.run_machine(b, eff.clone(), run, None));
+                    .map(|b| self.run_machine(b, eff.clone(), run, None, None));
                 try_join_all(runs).await.map(Value::Array)
             }
             Kind::Map {
@@ -607,7 +678,7 @@ impl Engine {
                     inputs.push((i, v, input));
                 }
                 let outputs: Vec<Value> = stream::iter(inputs)
-                    .map(|(i, v, input)| self.run_machine(processor, input, run, Some((i, v))))
+                    .map(|(i, v, input)| self.run_machine(processor, input, run, Some((i, v)), None))
                     .buffered(limit)
                     .try_collect()
                     .await?;

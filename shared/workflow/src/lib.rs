@@ -10,4 +10,6 @@ pub mod template;
 pub use model::{LoadError, Machine, load};
 pub mod engine;
 
-pub use engine::{Engine, Execution, Failure, Outcome, TaskCall, TaskRunner};
+pub use engine::{
+    Checkpoint, Engine, EventSink, Execution, Failure, Outcome, Resume, TaskCall, TaskRunner,
+};

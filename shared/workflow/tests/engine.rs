@@ -8,7 +8,9 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 use viral_core::{ManualClock, Timestamp};
 use viral_workflow::engine::{CallbackError, HEARTBEAT_TIMEOUT, NO_CHOICE, RUNTIME};
-use viral_workflow::{Engine, Execution, Failure, Outcome, TaskCall, TaskRunner, load};
+use viral_workflow::{
+    Checkpoint, Engine, EventSink, Execution, Failure, Outcome, Resume, TaskCall, TaskRunner, load,
+};
 
 type Handler = dyn Fn(TaskCall) -> Result<Value, Failure> + Send + Sync;
 
@@ -425,4 +427,96 @@ async fn fail_states_and_execution_timeouts() {
     let x = run(&e, def, json!({})).await;
     assert_eq!(x.outcome, Outcome::TimedOut);
     assert_eq!(kinds(&x).last(), Some(&"ExecutionTimedOut"));
+}
+
+/// Records checkpoints, as the local pipeline persists them.
+#[derive(Default)]
+struct Checkpoints(Mutex<Vec<Checkpoint>>);
+
+impl EventSink for Checkpoints {
+    fn event(&self, _: &viral_workflow::engine::Event) {}
+
+    fn checkpoint(&self, at: &Checkpoint) {
+        self.0.lock().unwrap().push(at.clone());
+    }
+}
+
+#[tokio::test]
+async fn resumes_from_a_top_level_checkpoint() {
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "a", "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Parallel", "ResultPath": "$.b", "Next": "C", "Branches": [
+            {"StartAt": "Inner", "States": {"Inner": {"Type": "Pass", "Result": 1, "End": true}}}
+        ]},
+        "C": {"Type": "Task", "Resource": "c", "ResultPath": "$.c", "End": true}
+    }});
+    let (e, runner) = engine(
+        Runner::new()
+            .on("a", |_| Ok(json!("from a")))
+            .on("c", |call| Ok(json!({"saw": call.input["a"]}))),
+    );
+    let m = load(&def.to_string()).unwrap();
+    let sink = Checkpoints::default();
+    let first = e
+        .execute_with(&m, "test-machine", "exec-1", json!({"n": 1}), Some(&sink))
+        .await;
+    let whole = succeeded(&first).clone();
+    let points = sink.0.lock().unwrap().clone();
+    // Only top-level states checkpoint (not the branch's Inner), each with its input.
+    assert_eq!(
+        points.iter().map(|c| c.state.as_str()).collect::<Vec<_>>(),
+        ["A", "B", "C"]
+    );
+    assert_eq!(points[1].input, json!({"n": 1, "a": "from a"}));
+    assert_eq!(runner.calls.load(Ordering::SeqCst), 2);
+
+    // The process died inside B: resuming there runs B and C again, not A.
+    let resumed = e
+        .execute_from(
+            &m,
+            "test-machine",
+            "exec-1",
+            json!({"n": 1}),
+            Some(Resume {
+                started_at: Timestamp(1_795_569_153_000),
+                at: points[1].clone(),
+                next_event_id: 7,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(succeeded(&resumed), &whole);
+    assert_eq!(runner.calls.load(Ordering::SeqCst), 3, "only C ran again");
+    assert_eq!(resumed.history[0].kind, "ExecutionResumed");
+    assert_eq!(resumed.history[0].id, 7);
+    assert_eq!(resumed.history[0].state.as_deref(), Some("B"));
+    assert_eq!(kinds(&resumed).last(), Some(&"ExecutionSucceeded"));
+}
+
+#[tokio::test]
+async fn a_resumed_execution_keeps_its_original_deadline() {
+    let def = json!({"TimeoutSeconds": 3600, "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 10, "End": true}
+    }});
+    let (e, _) = engine(Runner::new());
+    let m = load(&def.to_string()).unwrap();
+    // Started 2 h ago on the (manual) clock: nothing is left of its hour.
+    let x = e
+        .execute_from(
+            &m,
+            "test-machine",
+            "exec-1",
+            json!({}),
+            Some(Resume {
+                started_at: Timestamp(1_795_569_153_000 - 7_200_000),
+                at: Checkpoint {
+                    state: "W".into(),
+                    input: json!({}),
+                },
+                next_event_id: 3,
+            }),
+            None,
+        )
+        .await;
+    assert_eq!(x.outcome, Outcome::TimedOut);
 }
