@@ -131,6 +131,16 @@ impl Workflow for SfnWorkflow {
 
 #[async_trait]
 impl TaskCallbacks for SfnWorkflow {
+    async fn task_heartbeat(&self, token: &str) -> Result<bool, WorkflowError> {
+        answered(
+            self.client
+                .send_task_heartbeat()
+                .task_token(token)
+                .send()
+                .await,
+        )
+    }
+
     async fn task_succeeded(&self, token: &str, output: Value) -> Result<bool, WorkflowError> {
         let sent = self
             .client

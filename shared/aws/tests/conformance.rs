@@ -96,7 +96,7 @@ async fn step_functions_workflow_starts_once_and_takes_callbacks() {
     let definition = serde_json::json!({"StartAt": "Submit", "States": {"Submit": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": queue, "MessageBody": {"token.$": "$$.Task.Token", "job.$": "$.job_id"}},
-        "TimeoutSeconds": 60, "End": true}}});
+        "TimeoutSeconds": 60, "HeartbeatSeconds": 30, "End": true}}});
     let sfn = aws_sdk_sfn::Client::new(&conf);
     let machine = sfn
         .create_state_machine()
@@ -126,11 +126,14 @@ async fn step_functions_workflow_starts_once_and_takes_callbacks() {
             break body["token"].as_str().unwrap().to_owned();
         }
     };
+    assert!(wf.task_heartbeat(&token).await.unwrap(), "the task is open");
     assert!(
         wf.task_succeeded(&token, serde_json::json!({"task_id": "t1", "eta_s": 0}))
             .await
             .unwrap()
     );
+    // Once answered, the token is closed: a late worker learns it before doing any work.
+    assert!(!wf.task_heartbeat(&token).await.unwrap());
     let mut status = serde_json::Value::Null;
     for _ in 0..50 {
         let h = wf

@@ -18,11 +18,21 @@ use viral_steps::Deps;
 #[derive(Default)]
 struct Callbacks {
     down: bool,
+    /// Tokens whose task already ended.
+    closed: Vec<&'static str>,
     answers: Mutex<Vec<(String, Result<Value, String>)>>,
 }
 
 #[async_trait]
 impl TaskCallbacks for Callbacks {
+    async fn task_heartbeat(&self, token: &str) -> Result<bool, WorkflowError> {
+        if self.down {
+            return Err(WorkflowError::Unavailable(
+                "Step Functions unreachable".into(),
+            ));
+        }
+        Ok(!self.closed.contains(&token))
+    }
     async fn task_succeeded(&self, token: &str, output: Value) -> Result<bool, WorkflowError> {
         if self.down {
             return Err(WorkflowError::Unavailable(
@@ -100,6 +110,24 @@ async fn answers_good_messages_and_drops_malformed_ones() {
     assert!(out["task_id"].as_str().unwrap().starts_with("sb_"));
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Rendering);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_message_for_a_closed_token_submits_nothing() {
+    let (deps, event, tenant, job_id, dir) = setup().await;
+    let callbacks = Callbacks {
+        closed: vec!["AQCEAAAAKgAAAAMAAAAAAAAAAQ"],
+        ..Default::default()
+    };
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, event).await;
+    assert!(resp.batch_item_failures.is_empty(), "dropped, not retried");
+    assert!(callbacks.answers.lock().unwrap().is_empty());
+    let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Queued, "no render was submitted");
+    assert!(
+        !dir.path().join("blobs/renders").exists(),
+        "the provider rendered nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -355,6 +355,10 @@ impl viral_core::ports::Workflow for LocalPipeline {
 
 #[async_trait]
 impl viral_core::ports::TaskCallbacks for LocalPipeline {
+    async fn task_heartbeat(&self, token: &str) -> Result<bool, viral_core::ports::WorkflowError> {
+        Ok(self.engine.send_task_heartbeat(token).is_ok())
+    }
+
     async fn task_succeeded(
         &self,
         token: &str,

@@ -33,6 +33,19 @@ pub async fn handle_message(
             return Handled::Malformed;
         }
     };
+    // A message for a closed token (a redelivery after the answer, or a task that timed out
+    // or was re-run after a restart) must not submit a render nobody waits for.
+    match callbacks.task_heartbeat(&msg.token).await {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::info!(job_id = %msg.job_id, "task token closed; stale message dropped");
+            return Handled::Done;
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, job_id = %msg.job_id, "could not reach the workflow");
+            return Handled::Retry;
+        }
+    }
     let answer =
         match tokio::time::timeout(provider_timeout, steps::submit_render(deps, &msg)).await {
             Ok(Ok(s)) => callbacks.task_succeeded(&msg.token, json!(s)).await,

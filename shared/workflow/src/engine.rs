@@ -678,7 +678,9 @@ impl Engine {
                     inputs.push((i, v, input));
                 }
                 let outputs: Vec<Value> = stream::iter(inputs)
-                    .map(|(i, v, input)| self.run_machine(processor, input, run, Some((i, v)), None))
+                    .map(|(i, v, input)| {
+                        self.run_machine(processor, input, run, Some((i, v)), None)
+                    })
                     .buffered(limit)
                     .try_collect()
                     .await?;

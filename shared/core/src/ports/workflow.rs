@@ -28,6 +28,9 @@ pub trait Workflow: Send + Sync {
 /// duplicate delivery is harmless.
 #[async_trait]
 pub trait TaskCallbacks: Send + Sync {
+    /// Tells the waiting state the work goes on (resetting its `HeartbeatSeconds`); `Ok(false)`
+    /// when the token is closed, so a worker can drop stale work before doing any.
+    async fn task_heartbeat(&self, token: &str) -> Result<bool, WorkflowError>;
     async fn task_succeeded(&self, token: &str, output: Value) -> Result<bool, WorkflowError>;
     async fn task_failed(
         &self,
