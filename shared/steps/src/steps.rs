@@ -29,47 +29,81 @@ pub struct Plan {
     pub estimated_cost_cents: u32,
 }
 
-/// Picks the provider for this attempt and records the decision on the job.
-pub async fn plan_job(d: &Deps, input: JobRef) -> Result<Plan, StepError> {
-    let job = videos::get(&*d.store, &input.tenant_id, &input.job_id).await?;
-    if job.status.is_terminal() {
+/// PlanJob's input: which attempt the workflow is planning (1, then 2 on the fallback path).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PlanInput {
+    pub tenant_id: String,
+    pub job_id: String,
+    pub attempt: u32,
+}
+
+/// Picks the provider for this attempt and records the decision on the job. Idempotent per
+/// attempt: run again (a Lambda retry, a resumed execution) it returns the recorded plan
+/// instead of counting another attempt.
+pub async fn plan_job(d: &Deps, input: PlanInput) -> Result<Plan, StepError> {
+    if input.attempt == 0 || input.attempt > MAX_ATTEMPTS {
         return Err(StepError::new(
-            "Job.Ended",
-            format!("job is already {}", job.status.as_str()),
+            "Step.BadInput",
+            format!("attempt {} is outside 1..={MAX_ATTEMPTS}", input.attempt),
         ));
     }
-    let attempt = job.attempts + 1;
-    let provider = d
-        .providers
-        .choose(&job.spec.provider, attempt)
-        .ok_or_else(|| {
-            StepError::new(
-                "Job.NoProvider",
-                format!("provider {:?} is not available", job.spec.provider),
+    let job = videos::get(&*d.store, &input.tenant_id, &input.job_id).await?;
+    let ended = |job: &viral_core::domain::Job| {
+        StepError::new(
+            "Job.Ended",
+            format!("job is already {}", job.status.as_str()),
+        )
+    };
+    if job.status.is_terminal() {
+        return Err(ended(&job));
+    }
+    let choice = d.providers.choose(&job.spec.provider, input.attempt);
+    let job = match &choice {
+        Some(p) if job.attempts < input.attempt => {
+            videos::advance_if(
+                &*d.store,
+                &*d.clock,
+                &input.tenant_id,
+                &input.job_id,
+                JobStatus::Planning,
+                vec![
+                    ("provider", json!(p.name())),
+                    ("model", json!(p.model())),
+                    ("attempts", json!(input.attempt)),
+                    ("estimated_cost_cents", json!(cost_cents(&**p, &job))),
+                ],
+                |j| j.attempts < input.attempt,
             )
-        })?;
-    let cost = (provider.price_cents_per_second() * job.spec.duration_s).ceil() as u32;
-    videos::advance(
-        &*d.store,
-        &*d.clock,
-        &input.tenant_id,
-        &input.job_id,
-        JobStatus::Planning,
-        vec![
-            ("provider", json!(provider.name())),
-            ("model", json!(provider.model())),
-            ("attempts", json!(attempt)),
-            ("estimated_cost_cents", json!(cost)),
-        ],
-    )
-    .await?;
+            .await?
+        }
+        _ => job,
+    };
+    if job.status.is_terminal() {
+        return Err(ended(&job));
+    }
+    // The plan as recorded: ours, or the one an earlier run of this attempt made.
+    let recorded = job
+        .provider
+        .as_deref()
+        .filter(|_| job.attempts >= input.attempt)
+        .and_then(|name| d.providers.get(name));
+    let provider = recorded.ok_or_else(|| {
+        StepError::new(
+            "Job.NoProvider",
+            format!("provider {:?} is not available", job.spec.provider),
+        )
+    })?;
     Ok(Plan {
         provider: provider.name().to_owned(),
         model: provider.model().to_owned(),
-        attempt,
+        attempt: job.attempts,
         max_attempts: MAX_ATTEMPTS,
-        estimated_cost_cents: cost,
+        estimated_cost_cents: cost_cents(&*provider, &job),
     })
+}
+
+fn cost_cents(p: &dyn viral_core::ports::VideoProvider, job: &viral_core::domain::Job) -> u32 {
+    (p.price_cents_per_second() * job.spec.duration_s).ceil() as u32
 }
 
 /// The message the Submit state puts on the provider queue.

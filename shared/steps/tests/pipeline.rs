@@ -332,7 +332,7 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
 async fn every_step_can_run_again_after_its_side_effect() {
     // A step that crashes after its side effect is delivered again; running each step twice
     // must leave the same job, the same stored video and the same charge.
-    use viral_steps::steps::{self, FinalizeInput, PollInput, RefundInput};
+    use viral_steps::steps::{self, FinalizeInput, PlanInput, PollInput, RefundInput};
     let e = env(vec![]);
     let d = &e.deps;
     let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
@@ -353,7 +353,31 @@ async fn every_step_can_run_again_after_its_side_effect() {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),
     };
-    let plan = steps::plan_job(d, r.clone()).await.unwrap();
+    let first_attempt = PlanInput {
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        attempt: 1,
+    };
+    let plan = steps::plan_job(d, first_attempt.clone()).await.unwrap();
+    let again = steps::plan_job(d, first_attempt).await.unwrap();
+    assert_eq!(
+        (plan.attempt, again.attempt, &plan.provider),
+        (1, 1, &again.provider),
+        "planning an attempt twice counts it once"
+    );
+    let job = videos::get(&*d.store, &r.tenant_id, &r.job_id)
+        .await
+        .unwrap();
+    assert_eq!(job.attempts, 1);
+    let beyond = PlanInput {
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        attempt: steps::MAX_ATTEMPTS + 1,
+    };
+    assert_eq!(
+        steps::plan_job(d, beyond).await.unwrap_err().name,
+        "Step.BadInput"
+    );
     let msg = steps::SubmitMessage {
         token: "t".into(),
         tenant_id: r.tenant_id.clone(),

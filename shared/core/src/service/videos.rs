@@ -173,9 +173,23 @@ pub async fn advance(
     status: JobStatus,
     set: Vec<(&str, Value)>,
 ) -> Result<Job> {
+    advance_if(store, clock, tenant_id, job_id, status, set, |_| true).await
+}
+
+/// As [`advance`], only while `guard` holds for the job as stored (checked on every try, so a
+/// concurrent writer cannot slip between the check and the write). Returns the job as it is.
+pub async fn advance_if(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    job_id: &str,
+    status: JobStatus,
+    set: Vec<(&str, Value)>,
+    guard: impl Fn(&Job) -> bool + Send,
+) -> Result<Job> {
     for _ in 0..8 {
         let job = get(store, tenant_id, job_id).await?;
-        if job.status != status && !job.status.can_become(status) {
+        if (job.status != status && !job.status.can_become(status)) || !guard(&job) {
             return Ok(job);
         }
         let mut upd = Update::new(keys::tenant_pk(tenant_id), job_sk(job_id))
