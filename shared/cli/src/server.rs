@@ -23,11 +23,16 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
     if services.local_media.is_some() {
         let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
         pipeline.spawn_worker();
-        // Executions left running by a stopped process, or past the workflow's own timeout,
-        // end failed and refunded.
+        // Executions a stopped process left running resume where they were (once their claim
+        // lapses); jobs past the workflow's own timeout end failed and refunded.
         let reconciler = pipeline.clone();
         tokio::spawn(async move {
             loop {
+                match reconciler.resume_interrupted().await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(resumed = n, "resumed interrupted executions"),
+                    Err(e) => tracing::warn!(error = %e, "could not resume executions"),
+                }
                 match reconciler
                     .reconcile(std::time::Duration::from_secs(3700))
                     .await
@@ -36,7 +41,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
                     Ok(n) => tracing::warn!(ended = n, "reconciler ended stuck executions"),
                     Err(e) => tracing::warn!(error = %e, "reconciler failed"),
                 }
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
             }
         });
         state.workflow = Some(pipeline);

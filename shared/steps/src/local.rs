@@ -7,10 +7,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
+use viral_core::Timestamp;
 use viral_core::domain::keys;
+use viral_core::ports::Update;
 use viral_core::ports::{Cond, Item, Queue, StoreError};
 use viral_workflow::engine::{Event, Outcome};
-use viral_workflow::{Engine, Failure, Machine, TaskCall, TaskRunner};
+use viral_workflow::{Checkpoint, Engine, Failure, Machine, Resume, TaskCall, TaskRunner};
 
 use crate::steps::{self, JobRef};
 use crate::{Deps, Step, run_step};
@@ -89,11 +91,25 @@ impl TaskRunner for LocalRunner {
     }
 }
 
+/// How long an execution stays claimed by the process running it without a renewal. When a
+/// process dies, its executions are resumed by the next sweep after their claims lapse.
+const LEASE: Duration = Duration::from_secs(60);
+const RENEW_EVERY: Duration = Duration::from_secs(20);
+/// An accepted job with no execution this long after acceptance lost its start (the process
+/// died between the two); the sweep starts it.
+const START_GRACE: Duration = Duration::from_secs(30);
+const MACHINE_NAME: &str = "video-generation";
+
+/// The execution record's fields that `describe` shows; the rest is bookkeeping.
+const PUBLIC_FIELDS: [&str; 3] = ["status", "started_at", "ended_at"];
+
 pub struct LocalPipeline {
     engine: Arc<Engine>,
     machine: Arc<Machine>,
     deps: Deps,
     queue: Arc<dyn Queue>,
+    /// This process's claim on the executions it runs.
+    owner: String,
     /// Itself, for the `Workflow` port whose methods take `&self`.
     me: std::sync::Weak<LocalPipeline>,
     /// How long the worker gives a provider's submit (a Lambda worker's timeout on AWS).
@@ -108,11 +124,74 @@ fn events_prefix(job_id: &str) -> String {
     format!("EVT#{job_id}#")
 }
 
-struct ChannelSink(tokio::sync::mpsc::UnboundedSender<Event>);
+/// What an execution asks its record writer to persist, in order.
+enum Record {
+    Event(Event),
+    Checkpoint(Checkpoint),
+    /// Extend this process's claim.
+    Renew,
+}
+
+struct ChannelSink(tokio::sync::mpsc::UnboundedSender<Record>);
 
 impl viral_workflow::engine::EventSink for ChannelSink {
     fn event(&self, event: &Event) {
-        let _ = self.0.send(event.clone());
+        let _ = self.0.send(Record::Event(event.clone()));
+    }
+
+    fn checkpoint(&self, at: &Checkpoint) {
+        let _ = self.0.send(Record::Checkpoint(at.clone()));
+    }
+}
+
+/// Writes an execution's events, checkpoints and claim renewals as they come, one writer per
+/// execution so events stay in order. Of several checkpoints waiting, only the newest is
+/// written; the claim conditions keep a process that lost its claim from writing over the
+/// one that resumed the execution.
+async fn write_records(
+    deps: Deps,
+    job: JobRef,
+    owner: String,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<Record>,
+) {
+    let pk = keys::tenant_pk(&job.tenant_id);
+    let prefix = events_prefix(&job.job_id);
+    while let Some(first) = rx.recv().await {
+        let mut batch = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            batch.push(more);
+        }
+        let mut checkpoint = None;
+        let mut renew = false;
+        for r in batch {
+            match r {
+                Record::Event(e) => {
+                    let item = Item::new(pk.clone(), format!("{prefix}{:06}", e.id))
+                        .with("event", event_json(&e));
+                    if let Err(err) = deps.store.put(item, Cond::None).await {
+                        tracing::warn!(error = %err, "could not record an execution event");
+                    }
+                }
+                Record::Checkpoint(c) => checkpoint = Some(c),
+                Record::Renew => renew = true,
+            }
+        }
+        if checkpoint.is_none() && !renew {
+            continue;
+        }
+        let mut upd = Update::new(pk.clone(), exec_sk(&job.job_id))
+            .set("lease_until", deps.clock.now().plus(LEASE).millis())
+            .when(Cond::AttrEquals("owner".into(), json!(owner)));
+        if let Some(c) = checkpoint {
+            upd = upd.set("at_state", c.state).set("at_input", c.input);
+        }
+        match deps.store.update(upd).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed { .. }) => {
+                tracing::warn!(job_id = %job.job_id, "another process resumed this execution");
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record an execution checkpoint"),
+        }
     }
 }
 
@@ -141,6 +220,7 @@ impl LocalPipeline {
             machine: Arc::new(machine),
             deps,
             queue,
+            owner: viral_core::ids::new_id("proc"),
             me: me.clone(),
             provider_timeout,
         }))
@@ -148,10 +228,12 @@ impl LocalPipeline {
 
     /// Starts the job's execution, named after the job: starting twice starts once.
     pub async fn start(self: &Arc<Self>, job: &JobRef) -> Result<bool, StoreError> {
-        let started = self.deps.clock.now().millis();
+        let now = self.deps.clock.now();
         let record = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
             .with("status", "RUNNING")
-            .with("started_at", started);
+            .with("started_at", now.millis())
+            .with("owner", self.owner.as_str())
+            .with("lease_until", now.plus(LEASE).millis());
         match self.deps.store.put(record, Cond::Absent).await {
             Ok(()) => {}
             Err(StoreError::ConditionFailed { .. }) => return Ok(false),
@@ -159,63 +241,168 @@ impl LocalPipeline {
         }
         let me = self.clone();
         let job = job.clone();
-        tokio::spawn(async move {
-            // Events are written as they happen, in order, by one writer per execution, so
-            // the history can be read while the job runs.
-            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-            let writer = {
-                let store = me.deps.store.clone();
-                let pk = keys::tenant_pk(&job.tenant_id);
-                let prefix = events_prefix(&job.job_id);
-                tokio::spawn(async move {
-                    while let Some(e) = rx.recv().await {
-                        let item = Item::new(pk.clone(), format!("{prefix}{:06}", e.id))
-                            .with("event", event_json(&e));
-                        if let Err(err) = store.put(item, Cond::None).await {
-                            tracing::warn!(error = %err, "could not record an execution event");
-                        }
+        tokio::spawn(async move { me.run_execution(job, None).await });
+        Ok(true)
+    }
+
+    /// Runs an execution to its end under this process's claim, then records how it ended.
+    async fn run_execution(&self, job: JobRef, resume: Option<Resume>) {
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Record>();
+        let writer = tokio::spawn(write_records(
+            self.deps.clone(),
+            job.clone(),
+            self.owner.clone(),
+            rx,
+        ));
+        let input = json!({"tenant_id": job.tenant_id, "job_id": job.job_id});
+        let sink = ChannelSink(tx);
+        let x = {
+            let execution = self.engine.execute_from(
+                &self.machine,
+                MACHINE_NAME,
+                &job.job_id,
+                input,
+                resume,
+                Some(&sink),
+            );
+            let mut execution = std::pin::pin!(execution);
+            // The claim is renewed on real time (the process is alive), whatever the time scale.
+            loop {
+                tokio::select! {
+                    x = &mut execution => break x,
+                    () = tokio::time::sleep(RENEW_EVERY) => {
+                        let _ = sink.0.send(Record::Renew);
                     }
-                })
-            };
-            let input = json!({"tenant_id": job.tenant_id, "job_id": job.job_id});
-            let sink = ChannelSink(tx);
-            let x = me
-                .engine
-                .execute_with(
-                    &me.machine,
-                    "video-generation",
-                    &job.job_id,
-                    input,
-                    Some(&sink),
-                )
-                .await;
-            drop(sink);
-            let _ = writer.await;
-            let status = match &x.outcome {
-                Outcome::Succeeded(_) => "SUCCEEDED",
-                Outcome::Failed(_) => "FAILED",
-                Outcome::TimedOut => "TIMED_OUT",
-            };
-            if !matches!(x.outcome, Outcome::Succeeded(_)) {
-                // Whatever ended the execution, the job ends failed and refunded.
-                let _ = steps::refund_job(
-                    &me.deps,
-                    steps::RefundInput {
-                        tenant_id: job.tenant_id.clone(),
-                        job_id: job.job_id.clone(),
-                        error: json!({"Error": format!("Execution.{status}"), "Cause": "the workflow ended"}),
-                    },
-                )
-                .await;
+                }
             }
-            let done = Item::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
-                .with("status", status)
-                .with("started_at", started)
-                .with("ended_at", me.deps.clock.now().millis());
-            if let Err(e) = me.deps.store.put(done, Cond::Exists).await {
-                tracing::error!(error = %e, job_id = %job.job_id, "could not record the execution");
+        };
+        drop(sink);
+        let _ = writer.await;
+        let status = match &x.outcome {
+            Outcome::Succeeded(_) => "SUCCEEDED",
+            Outcome::Failed(_) => "FAILED",
+            Outcome::TimedOut => "TIMED_OUT",
+        };
+        if !matches!(x.outcome, Outcome::Succeeded(_)) {
+            // Whatever ended the execution, the job ends failed and refunded.
+            let _ = steps::refund_job(
+                &self.deps,
+                steps::RefundInput {
+                    tenant_id: job.tenant_id.clone(),
+                    job_id: job.job_id.clone(),
+                    error: json!({"Error": format!("Execution.{status}"), "Cause": "the workflow ended"}),
+                },
+            )
+            .await;
+        }
+        let done = Update::new(keys::tenant_pk(&job.tenant_id), exec_sk(&job.job_id))
+            .set("status", status)
+            .set("ended_at", self.deps.clock.now().millis())
+            .remove("lease_until")
+            .remove("at_input")
+            .when(Cond::AttrEquals("owner".into(), json!(self.owner)));
+        match self.deps.store.update(done).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed { .. }) => {
+                tracing::warn!(job_id = %job.job_id, "another process owns this execution now");
             }
-        });
+            Err(e) => {
+                tracing::error!(error = %e, job_id = %job.job_id, "could not record the execution")
+            }
+        }
+    }
+
+    /// Picks up what stopped processes left behind: a running execution whose claim lapsed
+    /// resumes from its last checkpoint (that state runs again; every step is idempotent),
+    /// and an accepted job whose execution never started is started. Returns how many.
+    pub async fn resume_interrupted(self: &Arc<Self>) -> Result<usize, viral_core::Error> {
+        let mut picked = 0;
+        let mut cursor = None;
+        loop {
+            let (jobs, next) =
+                viral_core::service::videos::open_jobs(&*self.deps.store, cursor).await?;
+            for job in jobs {
+                let r = JobRef {
+                    tenant_id: job.tenant_id.clone(),
+                    job_id: job.id.clone(),
+                };
+                let now = self.deps.clock.now();
+                let record = self
+                    .deps
+                    .store
+                    .get(&keys::tenant_pk(&r.tenant_id), &exec_sk(&r.job_id))
+                    .await?;
+                let resumed = match record {
+                    None if job.created_at.plus(START_GRACE) < now => self.start(&r).await?,
+                    Some(rec)
+                        if rec.str("status") == Some("RUNNING")
+                            && rec.int("lease_until").unwrap_or(0) < now.millis() =>
+                    {
+                        self.claim_and_resume(r, rec).await?
+                    }
+                    _ => false,
+                };
+                picked += usize::from(resumed);
+            }
+            match next {
+                Some(c) => cursor = Some(c),
+                None => return Ok(picked),
+            }
+        }
+    }
+
+    /// Takes over an execution whose claim lapsed (only one process can: the claim is a
+    /// conditional write on the lapsed lease) and resumes it where it last checkpointed.
+    async fn claim_and_resume(
+        self: &Arc<Self>,
+        job: JobRef,
+        rec: Item,
+    ) -> Result<bool, StoreError> {
+        let pk = keys::tenant_pk(&job.tenant_id);
+        let now = self.deps.clock.now();
+        let claim = Update::new(pk.clone(), exec_sk(&job.job_id))
+            .set("owner", self.owner.as_str())
+            .set("lease_until", now.plus(LEASE).millis())
+            .when(Cond::below("lease_until", now.millis()));
+        match self.deps.store.update(claim).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed { .. }) => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        let last = self
+            .deps
+            .store
+            .query(
+                viral_core::ports::Query::new(&pk, events_prefix(&job.job_id))
+                    .descending()
+                    .limit(1),
+            )
+            .await?;
+        let next_event_id = last
+            .items
+            .first()
+            .and_then(|i| i.attrs.get("event"))
+            .and_then(|e| e["id"].as_u64())
+            .map_or(1, |id| id + 1);
+        let at = match (rec.str("at_state"), rec.attrs.get("at_input")) {
+            (Some(state), Some(input)) => Checkpoint {
+                state: state.to_owned(),
+                input: input.clone(),
+            },
+            // It died before its first checkpoint was written: from the top.
+            _ => Checkpoint {
+                state: self.machine.start_at.clone(),
+                input: json!({"tenant_id": job.tenant_id, "job_id": job.job_id}),
+            },
+        };
+        tracing::info!(job_id = %job.job_id, state = %at.state, "resuming an interrupted execution");
+        let resume = Resume {
+            started_at: Timestamp(rec.int("started_at").unwrap_or_else(|| now.millis())),
+            at,
+            next_event_id,
+        };
+        let me = self.clone();
+        tokio::spawn(async move { me.run_execution(job, Some(resume)).await });
         Ok(true)
     }
 
@@ -247,6 +434,7 @@ impl LocalPipeline {
             }
         }
         let mut out = record.attrs;
+        out.retain(|k, _| PUBLIC_FIELDS.contains(&k.as_str()));
         out.insert("history".into(), Value::Array(history));
         Ok(Some(Value::Object(out)))
     }

@@ -322,36 +322,49 @@ pub async fn reconcile(
     let mut out = Reconciled::default();
     let mut cursor = None;
     loop {
-        let page = store
-            .query_gsi1(
-                Query::new(crate::domain::job::OPEN_JOBS, "")
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            let Some(tenant_id) = item.pk.strip_prefix("T#") else {
-                continue;
-            };
-            let Some(job) = Job::from_item(tenant_id, item) else {
-                continue;
-            };
+        let (jobs, next) = open_jobs(store, cursor).await?;
+        for job in jobs {
             if job.created_at.millis() > cutoff {
                 return Ok(out);
             }
             let reason = "Job.Stuck: the job ran past its deadline and was ended by the reconciler";
-            match finish_failed(store, clock, tenant_id, &job.id, reason).await {
+            match finish_failed(store, clock, &job.tenant_id, &job.id, reason).await {
                 Ok(true) => out.ended.push(Ended {
-                    tenant_id: tenant_id.to_owned(),
+                    tenant_id: job.tenant_id,
                     job_id: job.id,
                 }),
                 Ok(false) => {}
                 Err(e) => out.errors.push(format!("{}: {e}", job.id)),
             }
         }
-        match page.next_cursor {
+        match next {
             Some(c) => cursor = Some(c),
             None => return Ok(out),
         }
     }
+}
+
+/// One page of the jobs that have not ended, across tenants, oldest first, and the cursor of
+/// the next page. The index is eventually consistent on DynamoDB: callers re-read a job before
+/// acting on it (the ledger guards make acting twice harmless).
+pub async fn open_jobs(
+    store: &dyn ItemStore,
+    cursor: Option<String>,
+) -> Result<(Vec<Job>, Option<String>)> {
+    let page = store
+        .query_gsi1(
+            Query::new(crate::domain::job::OPEN_JOBS, "")
+                .limit(100)
+                .after(cursor),
+        )
+        .await?;
+    let jobs = page
+        .items
+        .iter()
+        .filter_map(|item| {
+            let tenant_id = item.pk.strip_prefix("T#")?;
+            Job::from_item(tenant_id, item)
+        })
+        .collect();
+    Ok((jobs, page.next_cursor))
 }
