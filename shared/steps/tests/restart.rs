@@ -143,13 +143,18 @@ async fn a_restarted_process_resumes_interrupted_executions() {
         {
             break;
         }
-        assert!(tokio::time::Instant::now() < deadline, "never reached the provider");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never reached the provider"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     first.shutdown_background();
 
     // The second process, two minutes later: the first one's claim has lapsed.
-    let later = Arc::new(ManualClock::new(d.clock.now().plus(Duration::from_secs(120))));
+    let later = Arc::new(ManualClock::new(
+        d.clock.now().plus(Duration::from_secs(120)),
+    ));
     let second = process(dir.path(), later, false);
     assert_eq!(second.resume_interrupted().await.unwrap(), 2);
     assert_eq!(
@@ -169,11 +174,16 @@ async fn a_restarted_process_resumes_interrupted_executions() {
             if exec["status"] != "RUNNING" {
                 break exec;
             }
-            assert!(tokio::time::Instant::now() < deadline, "did not end: {exec}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "did not end: {exec}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         assert_eq!(exec["status"], "SUCCEEDED", "{exec}");
-        let job = videos::get(&*d.store, &j.tenant_id, &j.job_id).await.unwrap();
+        let job = videos::get(&*d.store, &j.tenant_id, &j.job_id)
+            .await
+            .unwrap();
         assert_eq!(job.status, JobStatus::Succeeded);
         assert_eq!(job.attempts, 1, "resuming did not count another attempt");
         let ledger = d

@@ -1,0 +1,258 @@
+//! What every provider client shares: one HTTP client built at init (no network), timeouts,
+//! retry of 429/5xx and network errors with backoff that honours `Retry-After`, a cap on
+//! response bodies, and one classification of failures into the port's error kinds.
+
+use std::time::Duration;
+
+use reqwest::{Client, RequestBuilder, StatusCode};
+use viral_core::ports::ProviderError;
+
+/// How a client retries and how long it waits.
+#[derive(Clone, Debug)]
+pub struct RetryPolicy {
+    /// Tries in all, the first included.
+    pub attempts: u32,
+    pub base_delay: Duration,
+    /// No single wait is longer, whatever `Retry-After` asks.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        Self {
+            attempts: 3,
+            base_delay: Duration::from_millis(500),
+            max_delay: Duration::from_secs(20),
+        }
+    }
+}
+
+/// A failed call, before a provider names it.
+#[derive(Debug)]
+pub struct HttpFailure {
+    /// `None` when no response came (connect error, timeout, body cut short).
+    pub status: Option<StatusCode>,
+    /// The start of the response body, for the error message.
+    pub body: String,
+}
+
+impl HttpFailure {
+    /// The default classification: auth and request errors are permanent, the rest transient.
+    /// Callers check for their provider's content-policy signal first.
+    pub fn into_provider_error(self, provider: &str) -> ProviderError {
+        let detail = if self.body.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.body)
+        };
+        match self.status {
+            None => ProviderError::Transient(format!("{provider} unreachable{detail}")),
+            Some(s) if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN => {
+                ProviderError::Permanent(format!(
+                    "{provider} refused the credentials ({}){detail}",
+                    s.as_u16()
+                ))
+            }
+            Some(s) if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                ProviderError::Transient(format!("{provider} answered {}{detail}", s.as_u16()))
+            }
+            Some(s) => {
+                ProviderError::Permanent(format!("{provider} answered {}{detail}", s.as_u16()))
+            }
+        }
+    }
+}
+
+/// Longest excerpt of a provider's error body kept in messages.
+const EXCERPT: usize = 300;
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut s: String = text.chars().take(EXCERPT).collect();
+    if text.chars().count() > EXCERPT {
+        s.push('…');
+    }
+    s
+}
+
+/// The HTTP side of a provider client.
+#[derive(Clone, Debug)]
+pub struct Http {
+    client: Client,
+    retry: RetryPolicy,
+}
+
+impl Http {
+    /// Builds the client (no network). Redirects are not followed: an API that answers with a
+    /// redirect is answered with an error, never with a request to a host we did not choose.
+    pub fn new(timeout: Duration, retry: RetryPolicy) -> Result<Self, ProviderError> {
+        let client = Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ProviderError::Permanent(format!("HTTP client: {e}")))?;
+        Ok(Self { client, retry })
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends the request `build` makes (again on each try) and returns the body of a 2xx
+    /// answer, reading at most `max_body` bytes. 429, 5xx and network errors are retried.
+    pub async fn send(
+        &self,
+        max_body: usize,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Vec<u8>, HttpFailure> {
+        let mut attempt = 1;
+        loop {
+            let (failure, retry_after) = match build(&self.client).send().await {
+                Ok(resp) => {
+                    let status = resp.status();
+                    let retry_after = retry_after(&resp);
+                    match read_capped(resp, max_body).await {
+                        Ok(body) if status.is_success() => return Ok(body),
+                        Ok(body) => (
+                            HttpFailure {
+                                status: Some(status),
+                                body: excerpt(&body),
+                            },
+                            retry_after,
+                        ),
+                        Err(e) => (
+                            HttpFailure {
+                                status: None,
+                                body: e,
+                            },
+                            None,
+                        ),
+                    }
+                }
+                Err(e) => (
+                    HttpFailure {
+                        status: None,
+                        body: describe(&e),
+                    },
+                    None,
+                ),
+            };
+            let retryable = match failure.status {
+                None => true,
+                Some(s) => s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error(),
+            };
+            if !retryable || attempt >= self.retry.attempts {
+                return Err(failure);
+            }
+            let backoff = self.retry.base_delay * 2u32.saturating_pow(attempt - 1);
+            let wait = retry_after.unwrap_or(backoff).min(self.retry.max_delay);
+            tracing::debug!(attempt, ?wait, status = ?failure.status, "provider call retried");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
+fn retry_after(resp: &reqwest::Response) -> Option<Duration> {
+    resp.headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_secs)
+}
+
+/// Reads a body chunk by chunk, refusing it once it passes `max` bytes (whatever
+/// `Content-Length` claims).
+pub async fn read_capped(mut resp: reqwest::Response, max: usize) -> Result<Vec<u8>, String> {
+    if resp.content_length().is_some_and(|n| n > max as u64) {
+        return Err(format!("response larger than {max} bytes"));
+    }
+    let mut body = Vec::new();
+    loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > max {
+                    return Err(format!("response larger than {max} bytes"));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body),
+            Err(e) => return Err(format!("response cut short: {}", describe(&e))),
+        }
+    }
+}
+
+/// A reqwest error without its URL (URLs can carry signed query strings).
+pub fn describe(e: &reqwest::Error) -> String {
+    let kind = if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "connection failed"
+    } else if e.is_body() || e.is_decode() {
+        "bad response body"
+    } else {
+        "request failed"
+    };
+    match std::error::Error::source(e) {
+        Some(src) => format!("{kind}: {src}"),
+        None => kind.to_owned(),
+    }
+}
+
+/// Parses a JSON body; a body that is not the documented shape is the provider's fault and
+/// may be a transient glitch (truncated, an HTML error page), so it is transient.
+pub fn parse_json<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    body: &[u8],
+) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ProviderError::Transient(format!(
+            "{provider} sent an unexpected response ({e}): {}",
+            excerpt(body)
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failures_are_classified() {
+        let f = |s: Option<u16>| HttpFailure {
+            status: s.map(|s| StatusCode::from_u16(s).unwrap()),
+            body: String::new(),
+        };
+        assert!(matches!(
+            f(Some(401)).into_provider_error("x"),
+            ProviderError::Permanent(_)
+        ));
+        assert!(matches!(
+            f(Some(400)).into_provider_error("x"),
+            ProviderError::Permanent(_)
+        ));
+        assert!(matches!(
+            f(Some(429)).into_provider_error("x"),
+            ProviderError::Transient(_)
+        ));
+        assert!(matches!(
+            f(Some(503)).into_provider_error("x"),
+            ProviderError::Transient(_)
+        ));
+        assert!(matches!(
+            f(None).into_provider_error("x"),
+            ProviderError::Transient(_)
+        ));
+    }
+
+    #[test]
+    fn excerpts_are_bounded() {
+        let long = vec![b'a'; 10_000];
+        assert_eq!(excerpt(&long).chars().count(), EXCERPT + 1);
+    }
+}
