@@ -1,9 +1,11 @@
 //! Video providers behind the VideoProvider port, and the registry the steps pick them from.
 
 pub mod download;
+pub mod google_auth;
 pub mod http;
 pub mod runway;
 pub mod storyboard;
+pub mod veo;
 
 /// Largest provider output we take (a 15 s vertical video is a few MB).
 pub const MAX_OUTPUT_BYTES: usize = 200 * 1024 * 1024;
@@ -15,6 +17,7 @@ use viral_core::ports::VideoProvider;
 pub use download::{DownloadPolicy, download};
 pub use runway::RunwayProvider;
 pub use storyboard::StoryboardProvider;
+pub use veo::VeoProvider;
 
 /// The providers this deployment can use, in fallback order.
 #[derive(Clone, Default)]
