@@ -4,6 +4,7 @@ pub mod download;
 pub mod google_auth;
 pub mod http;
 pub mod runway;
+pub mod sora;
 pub mod storyboard;
 pub mod veo;
 
@@ -16,6 +17,7 @@ use viral_core::ports::VideoProvider;
 
 pub use download::{DownloadPolicy, download};
 pub use runway::RunwayProvider;
+pub use sora::SoraProvider;
 pub use storyboard::StoryboardProvider;
 pub use veo::VeoProvider;
 
