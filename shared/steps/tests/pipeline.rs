@@ -43,6 +43,31 @@ impl VideoProvider for AlwaysFails {
     }
 }
 
+/// A provider whose content policy refuses every prompt.
+struct Refuses;
+
+#[async_trait]
+impl VideoProvider for Refuses {
+    fn name(&self) -> &'static str {
+        "prude"
+    }
+    fn model(&self) -> &'static str {
+        "none"
+    }
+    fn price_cents_per_second(&self) -> f64 {
+        10.0
+    }
+    async fn submit(&self, _: &RenderRequest) -> Result<Submitted, ProviderError> {
+        Err(ProviderError::ContentRejected("SAFETY.INPUT.TEXT".into()))
+    }
+    async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
+        unreachable!()
+    }
+    async fn fetch(&self, _: &str) -> Result<Vec<u8>, ProviderError> {
+        unreachable!()
+    }
+}
+
 struct Env {
     deps: Deps,
     pipeline: Arc<LocalPipeline>,
@@ -237,6 +262,21 @@ async fn a_failing_provider_falls_back_and_is_refunded_once() {
     assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
     assert_eq!(job.provider.as_deref(), Some("storyboard"));
     assert_eq!(job.attempts, 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_content_rejection_is_not_tried_elsewhere() {
+    // `auto` would fall back to the storyboard; a refused prompt ends the job instead.
+    let e = env(vec![Arc::new(Refuses)]);
+    let (tenant, job_id) = run_job(&e, "auto").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(job.attempts, 1, "no fallback after a content rejection");
+    assert!(
+        job.failure.as_deref().unwrap().contains("ContentRejected"),
+        "{job:?}"
+    );
+    assert_eq!(ledger_state(&e, &tenant, &job_id).await, "REFUNDED");
 }
 
 struct Hangs;
