@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 use viral_core::ports::{ProviderError, SecretString};
 
+use crate::credential::Credential;
 use crate::http::{Http, RetryPolicy, parse_json};
 
 pub const CLOUD_PLATFORM_SCOPE: &str = "https://www.googleapis.com/auth/cloud-platform";
@@ -67,25 +68,20 @@ struct TokenAnswer {
     expires_in: Option<u64>,
 }
 
+/// Access tokens for the service account whose key file (JSON) the credential holds.
 pub struct TokenSource {
     http: Http,
-    key: ServiceAccountKey,
-    signing: jsonwebtoken::EncodingKey,
+    key_file: Credential,
     cached: tokio::sync::Mutex<Option<(SecretString, Instant)>>,
 }
 
 const NAME: &str = "Google OAuth";
 
 impl TokenSource {
-    pub fn new(key: ServiceAccountKey) -> Result<Self, ProviderError> {
-        let signing =
-            jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|_| {
-                ProviderError::Permanent("the service-account private key is not an RSA PEM".into())
-            })?;
+    pub fn new(key_file: Credential) -> Result<Self, ProviderError> {
         Ok(Self {
             http: Http::new(Duration::from_secs(20), RetryPolicy::default())?,
-            key,
-            signing,
+            key_file,
             cached: tokio::sync::Mutex::new(None),
         })
     }
@@ -98,19 +94,25 @@ impl TokenSource {
         {
             return Ok(token.clone());
         }
+        let key = ServiceAccountKey::parse(self.key_file.get().await?.expose())
+            .map_err(ProviderError::Permanent)?;
+        let signing =
+            jsonwebtoken::EncodingKey::from_rsa_pem(key.private_key.as_bytes()).map_err(|_| {
+                ProviderError::Permanent("the service-account private key is not an RSA PEM".into())
+            })?;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
-        header.kid = self.key.private_key_id.clone();
+        header.kid = key.private_key_id.clone();
         let claims = Claims {
-            iss: &self.key.client_email,
+            iss: &key.client_email,
             scope: CLOUD_PLATFORM_SCOPE,
-            aud: &self.key.token_uri,
+            aud: &key.token_uri,
             iat: now,
             exp: now + 3600,
         };
-        let assertion = jsonwebtoken::encode(&header, &claims, &self.signing)
+        let assertion = jsonwebtoken::encode(&header, &claims, &signing)
             .map_err(|e| ProviderError::Permanent(format!("cannot sign the token request: {e}")))?;
         let form = [
             ("grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"),
@@ -118,7 +120,7 @@ impl TokenSource {
         ];
         let body = self
             .http
-            .send(64 * 1024, |c| c.post(&self.key.token_uri).form(&form))
+            .send(64 * 1024, |c| c.post(&key.token_uri).form(&form))
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
         let answer: TokenAnswer = parse_json(NAME, &body)?;

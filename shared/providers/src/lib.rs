@@ -1,5 +1,6 @@
 //! Video providers behind the VideoProvider port, and the registry the steps pick them from.
 
+pub mod credential;
 pub mod download;
 pub mod google_auth;
 pub mod http;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use viral_core::ports::VideoProvider;
 
+pub use credential::Credential;
 pub use download::{DownloadPolicy, download};
 pub use runway::RunwayProvider;
 pub use sora::SoraProvider;

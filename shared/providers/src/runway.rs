@@ -7,10 +7,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::Deserialize;
 use serde_json::json;
-use viral_core::ports::{
-    ProviderError, RenderRequest, RenderStatus, SecretString, Submitted, VideoProvider,
-};
+use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
 
+use crate::credential::Credential;
 use crate::download::{DownloadPolicy, download};
 use crate::http::{Http, RetryPolicy, parse_json};
 
@@ -71,7 +70,7 @@ pub fn truncate_utf16(s: &str, max: usize) -> &str {
 pub struct RunwayProvider {
     http: Http,
     base_url: String,
-    key: SecretString,
+    key: Credential,
     model: RunwayModel,
     downloads: DownloadPolicy,
 }
@@ -100,7 +99,7 @@ const NAME: &str = "runway";
 impl RunwayProvider {
     pub fn new(
         base_url: &str,
-        key: SecretString,
+        key: Credential,
         model: RunwayModel,
         downloads: DownloadPolicy,
     ) -> Result<Self, ProviderError> {
@@ -109,7 +108,7 @@ impl RunwayProvider {
 
     pub fn with_retry(
         base_url: &str,
-        key: SecretString,
+        key: Credential,
         model: RunwayModel,
         downloads: DownloadPolicy,
         retry: RetryPolicy,
@@ -123,8 +122,12 @@ impl RunwayProvider {
         })
     }
 
-    fn request(&self, req: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
-        req.bearer_auth(self.key.expose())
+    fn request(
+        &self,
+        req: reqwest::RequestBuilder,
+        key: &viral_core::ports::SecretString,
+    ) -> reqwest::RequestBuilder {
+        req.bearer_auth(key.expose())
             .header("X-Runway-Version", API_VERSION)
     }
 
@@ -139,9 +142,10 @@ impl RunwayProvider {
             )));
         }
         let url = format!("{}/v1/tasks/{task_id}", self.base_url);
+        let key = self.key.get().await?;
         let body = self
             .http
-            .send(1 << 20, |c| self.request(c.get(&url)))
+            .send(1 << 20, |c| self.request(c.get(&url), &key))
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
         parse_json(NAME, &body)
@@ -190,9 +194,10 @@ impl VideoProvider for RunwayProvider {
             "duration": fit_duration(self.model.durations, req.duration_s),
         });
         let url = format!("{}/v1/text_to_video", self.base_url);
+        let key = self.key.get().await?;
         let answer = self
             .http
-            .send(1 << 20, |c| self.request(c.post(&url)).json(&body))
+            .send(1 << 20, |c| self.request(c.post(&url), &key).json(&body))
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
         let created: Created = parse_json(NAME, &answer)?;

@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use viral_core::ports::{
-    ProviderError, RenderRequest, RenderStatus, SecretString, Submitted, VideoProvider,
-};
+use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
 
+use crate::credential::Credential;
 use crate::download::{DownloadPolicy, download, looks_like_mp4};
 use crate::http::{Http, RetryPolicy, describe, parse_json, read_capped};
 use crate::runway::fit_duration;
@@ -24,7 +23,7 @@ pub const OUTPUT_HOSTS: [&str; 1] = [".openai.com"];
 pub struct SoraProvider {
     http: Http,
     base_url: String,
-    key: SecretString,
+    key: Credential,
     downloads: DownloadPolicy,
 }
 
@@ -68,7 +67,7 @@ fn check_id(id: &str) -> Result<(), ProviderError> {
 impl SoraProvider {
     pub fn new(
         base_url: &str,
-        key: SecretString,
+        key: Credential,
         downloads: DownloadPolicy,
         retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
@@ -83,9 +82,10 @@ impl SoraProvider {
     async fn video(&self, id: &str) -> Result<Video, ProviderError> {
         check_id(id)?;
         let url = format!("{}/v1/videos/{id}", self.base_url);
+        let key = self.key.get().await?;
         let body = self
             .http
-            .send(1 << 20, |c| c.get(&url).bearer_auth(self.key.expose()))
+            .send(1 << 20, |c| c.get(&url).bearer_auth(key.expose()))
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
         parse_json(NAME, &body)
@@ -109,6 +109,7 @@ impl VideoProvider for SoraProvider {
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
         let url = format!("{}/v1/videos", self.base_url);
         let seconds = fit_duration(&DURATIONS, req.duration_s).to_string();
+        let key = self.key.get().await?;
         let body = self
             .http
             .send(1 << 20, |c| {
@@ -117,7 +118,7 @@ impl VideoProvider for SoraProvider {
                     .text("model", "sora-2")
                     .text("seconds", seconds.clone())
                     .text("size", "720x1280");
-                c.post(&url).bearer_auth(self.key.expose()).multipart(form)
+                c.post(&url).bearer_auth(key.expose()).multipart(form)
             })
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
@@ -164,11 +165,12 @@ impl VideoProvider for SoraProvider {
             "{}/v1/videos/{task_id}/content?variant=video",
             self.base_url
         );
+        let key = self.key.get().await?;
         let resp = self
             .http
             .client()
             .get(&url)
-            .bearer_auth(self.key.expose())
+            .bearer_auth(key.expose())
             .send()
             .await
             .map_err(|e| ProviderError::Transient(format!("sora: {}", describe(&e))))?;

@@ -14,10 +14,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
-use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, SecretString, VideoProvider};
+use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, VideoProvider};
 use viral_providers::http::RetryPolicy;
 use viral_providers::runway::{GEN4_5, RunwayProvider};
-use viral_providers::{DownloadPolicy, download};
+use viral_providers::{Credential, DownloadPolicy, download};
 
 const KEY: &str = "key_3f9a_test_secret";
 
@@ -165,7 +165,7 @@ fn client(base: &str, key: &str) -> RunwayProvider {
     downloads.max_bytes = 1024 * 1024;
     RunwayProvider::with_retry(
         base,
-        SecretString::new(key),
+        Credential::fixed(key),
         GEN4_5,
         downloads,
         RetryPolicy {

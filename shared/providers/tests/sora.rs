@@ -15,10 +15,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
-use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, SecretString, VideoProvider};
-use viral_providers::DownloadPolicy;
+use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, VideoProvider};
 use viral_providers::http::RetryPolicy;
 use viral_providers::sora::SoraProvider;
+use viral_providers::{Credential, DownloadPolicy};
 
 const KEY: &str = "sk-test-0123456789";
 const ID: &str = "video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5";
@@ -130,7 +130,7 @@ async fn start(mode: &str, allow_loopback: bool) -> (Arc<Server>, SoraProvider, 
     let base = support::serve(app).await;
     let p = SoraProvider::new(
         &base,
-        SecretString::new(KEY),
+        Credential::fixed(KEY),
         DownloadPolicy::new(&[".openai.com"], allow_loopback),
         RetryPolicy {
             attempts: 2,
@@ -196,7 +196,7 @@ async fn failures_are_classified() {
     assert!(matches!(p.poll(ID).await, Ok(RenderStatus::Failed { .. })));
     let bad = SoraProvider::new(
         "http://127.0.0.1:9",
-        SecretString::new("sk-wrong"),
+        Credential::fixed("sk-wrong"),
         DownloadPolicy::new(&[], false),
         RetryPolicy {
             attempts: 1,

@@ -16,6 +16,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, VideoProvider};
+use viral_providers::Credential;
 use viral_providers::google_auth::{ServiceAccountKey, TokenSource};
 use viral_providers::http::RetryPolicy;
 use viral_providers::veo::{VEO_3_1_FAST, VeoProvider};
@@ -158,13 +159,9 @@ async fn start(mode: &str) -> (Arc<Server>, VeoProvider) {
 }
 
 fn client(base: &str, private_key: &str) -> (VeoProvider, Arc<TokenSource>) {
-    let key = ServiceAccountKey::parse(
-        &json!({"type": "service_account", "project_id": "viral-dev", "private_key_id": "k1",
-                "private_key": private_key, "client_email": EMAIL, "token_uri": format!("{base}/token")})
-        .to_string(),
-    )
-    .unwrap();
-    let tokens = Arc::new(TokenSource::new(key).unwrap());
+    let key_file = json!({"type": "service_account", "project_id": "viral-dev", "private_key_id": "k1",
+            "private_key": private_key, "client_email": EMAIL, "token_uri": format!("{base}/token")});
+    let tokens = Arc::new(TokenSource::new(Credential::fixed(key_file.to_string())).unwrap());
     let retry = RetryPolicy {
         attempts: 3,
         base_delay: Duration::from_millis(10),
