@@ -2,12 +2,15 @@
 //! moving backgrounds, rendered in-process with no external binaries) and MP4 validation
 //! against the platforms' rules.
 
+mod h264_writer;
+pub mod join;
 pub mod probe;
 pub mod rules;
 pub mod storyboard;
 mod text;
 
-pub use probe::{Probe, probe};
+pub use join::{JoinMode, Joined, join};
+pub use probe::{Probe, looks_like_mp4, probe};
 pub use rules::{Platform, PlatformReport, validate};
 pub use storyboard::{Beat, RenderSpec, Storyboard, render};
 
@@ -20,4 +23,7 @@ pub enum MediaError {
     InvalidStoryboard(String),
     #[error("encoder failed: {0}")]
     Encoder(String),
+    /// Valid input we cannot handle (a codec we cannot join, clips too short).
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }

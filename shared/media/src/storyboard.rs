@@ -3,15 +3,10 @@
 //! as H.264 (OpenH264, built from source) in a fast-start MP4. Everything is drawn straight
 //! into the I420 planes, so a frame costs a few memsets plus the text blend.
 
-use openh264::OpenH264API;
-use openh264::encoder::{
-    Complexity, Encoder, EncoderConfig, FrameRate, FrameType, IntraFramePeriod, QpRange,
-    RateControlMode, UsageType,
-};
-use openh264::formats::YUVSlices;
 use serde::{Deserialize, Serialize};
 
 use crate::MediaError;
+use crate::h264_writer::H264Writer;
 use crate::text::{self, Mask};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -259,50 +254,11 @@ pub fn render(sb: &Storyboard, spec: &RenderSpec) -> Result<Vec<u8>, MediaError>
     let (w, h) = (spec.width as usize, spec.height as usize);
     let fps = f64::from(spec.fps);
     let frames = (spec.duration_s * fps).round() as usize;
-    // Fixed QP without rate control, low complexity, one thread: the settings that measured
-    // fastest for these mostly-still frames.
-    let config = EncoderConfig::new()
-        .usage_type(UsageType::CameraVideoRealTime)
-        .max_frame_rate(FrameRate::from_hz(spec.fps as f32))
-        .rate_control_mode(RateControlMode::Off)
-        .qp(QpRange::new(30, 30))
-        .complexity(Complexity::Low)
-        .scene_change_detect(false)
-        .adaptive_quantization(false)
-        .background_detection(true)
-        .skip_frames(false)
-        .intra_frame_period(IntraFramePeriod::from_num_frames(spec.fps * 2))
-        .num_threads(1);
-    let enc_err = |e: openh264::Error| MediaError::Encoder(e.to_string());
-    let mut encoder =
-        Encoder::with_api_config(OpenH264API::from_source(), config).map_err(enc_err)?;
-    let mut muxer = muxide::api::MuxerBuilder::new(Vec::with_capacity(4 << 20))
-        .video(muxide::api::VideoCodec::H264, spec.width, spec.height, fps)
-        .with_fast_start(true)
-        .build()
-        .map_err(|e| MediaError::Encoder(e.to_string()))?;
+    let mut writer = H264Writer::new(spec.width, spec.height, spec.fps, 30)?;
     let mut planes = Planes::new(w, h);
-    let mut nal = Vec::with_capacity(256 << 10);
     for i in 0..frames {
-        let t = i as f64 / fps;
-        planes.draw(&cards, t, spec.duration_s);
-        let src = YUVSlices::new((&planes.y, &planes.u, &planes.v), (w, h), (w, w / 2, w / 2));
-        let ts = openh264::Timestamp::from_millis((t * 1000.0) as u64);
-        let bs = encoder.encode_at(&src, ts).map_err(enc_err)?;
-        let key = matches!(bs.frame_type(), FrameType::IDR | FrameType::I);
-        nal.clear();
-        bs.write_vec(&mut nal);
-        if nal.is_empty() {
-            return Err(MediaError::Encoder(format!(
-                "the encoder produced no data for frame {i}"
-            )));
-        }
-        muxer
-            .write_video(t, &nal, key)
-            .map_err(|e| MediaError::Encoder(e.to_string()))?;
+        planes.draw(&cards, i as f64 / fps, spec.duration_s);
+        writer.push(&planes.y, &planes.u, &planes.v)?;
     }
-    muxer
-        .finish_in_place()
-        .map_err(|e| MediaError::Encoder(e.to_string()))?;
-    Ok(muxer.into_writer())
+    writer.finish()
 }

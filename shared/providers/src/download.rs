@@ -11,6 +11,7 @@ use reqwest::{StatusCode, Url};
 use viral_core::ports::ProviderError;
 
 use crate::http::{describe, read_capped};
+pub use viral_media::looks_like_mp4;
 
 /// Where a provider's output may come from and how much of it we take.
 #[derive(Clone, Debug)]
@@ -222,11 +223,6 @@ pub async fn download(policy: &DownloadPolicy, url: &str) -> Result<Vec<u8>, Dow
     Err(DownloadError::Refused("too many redirects".into()))
 }
 
-/// An MP4 (ISO BMFF) file opens with a box whose type is `ftyp`, at offset 4.
-pub fn looks_like_mp4(bytes: &[u8]) -> bool {
-    bytes.len() >= 12 && &bytes[4..8] == b"ftyp"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -273,12 +269,5 @@ mod tests {
         assert!(p.host_allowed("x.y.runwayml.com"));
         assert!(!p.host_allowed("evilrunwayml.com"));
         assert!(!p.host_allowed("cdn.example.com.evil.net"));
-    }
-
-    #[test]
-    fn mp4_magic() {
-        assert!(looks_like_mp4(b"\0\0\0\x20ftypisom\0\0\0\0"));
-        assert!(!looks_like_mp4(b"<html><body>ftyp</body>"));
-        assert!(!looks_like_mp4(b"\0\0"));
     }
 }
