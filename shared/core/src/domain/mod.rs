@@ -6,6 +6,7 @@ pub mod job;
 pub mod keys;
 pub mod plan;
 pub mod rate_limit;
+pub mod routing;
 pub mod tenant;
 pub mod usage;
 
