@@ -37,3 +37,11 @@ pub fn rate_limit_pk(principal: &str) -> String {
 pub fn rate_limit_sk(window_start_secs: i64) -> String {
     format!("W#{window_start_secs}")
 }
+
+/// Provider health records: one partition, one item per provider (a point read each; the
+/// routing of every job reads them, so they are small).
+pub const PROVIDERS_PK: &str = "PROVIDERS";
+
+pub fn provider_health_sk(provider: &str) -> String {
+    format!("HEALTH#{provider}")
+}

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::routing::QualityTier;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Plan {
@@ -20,6 +22,11 @@ pub struct PlanLimits {
     pub concepts: i64,
     /// Videos generated per month.
     pub videos: i64,
+    /// What routing aims for on this plan.
+    pub tier: QualityTier,
+    /// Most one video may cost in provider fees, in US cents: videos × this stays under the
+    /// plan's price.
+    pub max_video_cost_cents: u32,
 }
 
 impl Plan {
@@ -33,21 +40,29 @@ impl Plan {
                 price_cents: 0,
                 concepts: 3,
                 videos: 1,
+                tier: QualityTier::Preview,
+                max_video_cost_cents: 0,
             },
             Plan::Starter => PlanLimits {
                 price_cents: 4_900,
                 concepts: 10,
                 videos: 10,
+                tier: QualityTier::Standard,
+                max_video_cost_cents: 300,
             },
             Plan::Pro => PlanLimits {
                 price_cents: 14_900,
                 concepts: 50,
                 videos: 40,
+                tier: QualityTier::Standard,
+                max_video_cost_cents: 300,
             },
             Plan::Agency => PlanLimits {
                 price_cents: 49_900,
                 concepts: 500,
                 videos: 150,
+                tier: QualityTier::Premium,
+                max_video_cost_cents: 300,
             },
         }
     }
@@ -76,6 +91,13 @@ mod tests {
             assert_eq!(Plan::parse(p.as_str()), Some(p));
         }
         assert_eq!(Plan::parse("gold"), None);
+        for p in Plan::ALL {
+            let l = p.limits();
+            assert!(
+                l.videos * i64::from(l.max_video_cost_cents) < i64::from(l.price_cents.max(1)),
+                "{p:?} could cost more than it earns"
+            );
+        }
         assert_eq!(Plan::Starter.limits().concepts, 10);
         assert_eq!(Plan::Pro.limits().concepts, 50);
         assert_eq!(Plan::Agency.limits().concepts, 500);

@@ -201,16 +201,22 @@ pub fn choose(
     }
     let mut candidates: Vec<(&ProviderProfile, Vec<f64>, Health)> = profiles
         .iter()
-        .filter(|p| p.quality >= req.tier.min_quality())
         .filter_map(|p| Some((p, plan_clips(p, req.target_s)?, health(&p.name))))
         .filter(|(p, clips, _)| {
             req.spend_cap_cents
                 .is_none_or(|cap| cost_cents(p, clips) <= cap)
         })
         .collect();
-    // Order: not failed for this job, circuit closed, then the tier's preference.
+    // Order: not failed for this job, of the tier's quality (a lower one only when nothing
+    // else is configured or left), circuit closed, then the tier's preference.
     candidates.sort_by(|(a, ca, ha), (b, cb, hb)| {
-        let key = |p: &ProviderProfile, h: &Health| (req.failed.contains(&p.name), h.is_open(now));
+        let key = |p: &ProviderProfile, h: &Health| {
+            (
+                req.failed.contains(&p.name),
+                p.quality < req.tier.min_quality(),
+                h.is_open(now),
+            )
+        };
         key(a, ha).cmp(&key(b, hb)).then_with(|| match req.tier {
             QualityTier::Premium => b
                 .quality
@@ -223,7 +229,10 @@ pub fn choose(
         })
     });
     let (p, _, h) = candidates.first()?;
-    let why = if h.is_open(now) {
+    let why = if p.quality < req.tier.min_quality() {
+        "no provider of the plan's quality is available within its limits; a preview instead"
+            .to_owned()
+    } else if h.is_open(now) {
         "every provider is failing; trying the best of them".to_owned()
     } else {
         match req.tier {
@@ -314,16 +323,20 @@ mod tests {
             choose(&profiles, &healthy, &premium, now).unwrap().provider,
             "veo"
         );
-        // A cap below every generative provider leaves nothing for Standard…
+        // A cap below every generative provider leaves the free preview, and says so.
         let capped = RouteRequest {
             spend_cap_cents: Some(100),
             ..req.clone()
         };
-        assert_eq!(choose(&profiles, &healthy, &capped, now), None);
-        // …while Preview falls to the free renderer.
+        let r = choose(&profiles, &healthy, &capped, now).unwrap();
+        assert_eq!(r.provider, "storyboard");
+        assert!(r.reason.contains("preview"), "{}", r.reason);
+        let nothing = [profiles[1].clone()];
+        assert_eq!(choose(&nothing, &healthy, &capped, now), None);
+        // The free plan's tier takes the free renderer first.
         let preview = RouteRequest {
             tier: QualityTier::Preview,
-            ..capped
+            ..req.clone()
         };
         assert_eq!(
             choose(&profiles, &healthy, &preview, now).unwrap().provider,
