@@ -24,6 +24,7 @@ FUNCTIONS = {
     "PlanJobFunctionArn": "plan-job",
     "PollRenderFunctionArn": "poll-render",
     "FetchVideoFunctionArn": "fetch-video",
+    "JoinVideoFunctionArn": "join-video",
     "ValidateVideoFunctionArn": "validate-video",
     "StoreVideoFunctionArn": "store-video",
     "FinalizeJobFunctionArn": "finalize-job",
@@ -94,18 +95,28 @@ machine = sfn.create_state_machine(name="video-generation-" + suffix, definition
 ]
 
 
-def take_token(timeout=30):
+def history_failures(arn):
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [
+        (e["type"], v)
+        for e in events
+        for k, v in e.items()
+        if k.endswith("EventDetails") and ("error" in v or "cause" in v)
+    ]
+
+
+def take_token(timeout=30, arn=None):
     deadline = time.time() + timeout
     while time.time() < deadline:
         msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get("Messages", [])
         if msgs:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msgs[0]["ReceiptHandle"])
             body = json.loads(msgs[0]["Body"])
-            for k in ("token", "tenant_id", "job_id", "provider"):
+            for k in ("token", "tenant_id", "job_id", "provider", "clip"):
                 if k not in body:
                     fail(f"the Submit message lacks {k}: {body}")
             return body["token"]
-    fail("no Submit message arrived on the provider queue")
+    fail("no Submit message arrived on the provider queue" + (f"; failures: {history_failures(arn)}" if arn else ""))
 
 
 def wait_end(arn, timeout=60):
@@ -118,8 +129,10 @@ def wait_end(arn, timeout=60):
     fail("the execution did not end")
 
 
-# 1. The happy path: plan, submit (callback), poll, fetch, validate, store, finalize.
-plan = {"provider": "storyboard", "model": "cards-v1", "attempt": 1, "max_attempts": 2, "estimated_cost_cents": 0}
+# 1. The happy path: plan, one clip (submit by callback, poll, fetch) in the Map, join,
+#    validate, store, finalize.
+plan = {"provider": "storyboard", "model": "cards-v1", "attempt": 1, "max_attempts": 2, "estimated_cost_cents": 0,
+        "clips": [{"index": 0, "duration_s": 15.0}], "reason": "requested by name"}
 canned(plan)
 arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ok"}))[
     "executionArn"
@@ -127,28 +140,31 @@ arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dum
 token = take_token()
 canned(
     {"status": "done"},
-    {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "size_bytes": 1},
+    {"clip_key": "tenants/tn_1/staging/job_ok/clip-0.mp4", "size_bytes": 1},
+    {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "mode": "copied", "size_bytes": 1},
     {"probe": {}, "platforms": []},
     {"video_key": "tenants/tn_1/videos/job_ok.mp4"},
     {"status": "succeeded", "changed": True},
 )
-sfn.send_task_success(taskToken=token, output=json.dumps({"task_id": "sb_1", "eta_s": 0}))
+sfn.send_task_success(taskToken=token, output=json.dumps({"task_id": "sb_1", "eta_s": 0, "submitted_at": 1795569153000}))
 d = wait_end(arn)
 if d["status"] != "SUCCEEDED":
-    fail(f"happy path ended {d['status']}: {d.get('error')} {d.get('cause')}")
+    fail(f"happy path ended {d['status']}: {d.get('error')} {d.get('cause')}; failures: {history_failures(arn)}")
 out = json.loads(d["output"])
 if out.get("stored", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4" or "finalized" not in out:
     fail(f"unexpected output {out}")
+if out.get("joined", {}).get("mode") != "copied" or len(out.get("fetched", [])) != 1:
+    fail(f"the clip was not fetched and joined: {out}")
 
 # 2. The provider fails twice: Catch → Fallback → a second plan → Catch → Refund → Fail.
 canned(plan)
 arn = sfn.start_execution(stateMachineArn=machine, name="job_bad", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_bad"}))[
     "executionArn"
 ]
-token = take_token()
+token = take_token(arn=arn)
 canned(dict(plan, attempt=2))
 sfn.send_task_failure(taskToken=token, error="Provider.Permanent", cause="invalid API key")
-token = take_token()
+token = take_token(arn=arn)
 canned({"status": "failed", "refunded": True})
 sfn.send_task_failure(taskToken=token, error="Provider.Permanent", cause="invalid API key")
 d = wait_end(arn)

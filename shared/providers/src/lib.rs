@@ -14,6 +14,7 @@ pub const MAX_OUTPUT_BYTES: usize = 200 * 1024 * 1024;
 
 use std::sync::Arc;
 
+use viral_core::domain::routing::ProviderProfile;
 use viral_core::ports::VideoProvider;
 
 pub use credential::Credential;
@@ -23,7 +24,7 @@ pub use sora::SoraProvider;
 pub use storyboard::StoryboardProvider;
 pub use veo::VeoProvider;
 
-/// The providers this deployment can use, in fallback order.
+/// The providers this deployment can use.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: Vec<Arc<dyn VideoProvider>>,
@@ -42,12 +43,18 @@ impl Registry {
         self.providers.iter().map(|p| p.name()).collect()
     }
 
-    /// The provider for an attempt: the requested one, or with `auto` the fallback order.
-    pub fn choose(&self, requested: &str, attempt: u32) -> Option<Arc<dyn VideoProvider>> {
-        if requested != "auto" {
-            return self.get(requested);
-        }
-        let n = self.providers.len();
-        (n > 0).then(|| self.providers[(attempt.saturating_sub(1) as usize) % n].clone())
+    /// What routing needs to know of each provider.
+    pub fn profiles(&self) -> Vec<ProviderProfile> {
+        self.providers
+            .iter()
+            .map(|p| ProviderProfile {
+                name: p.name().to_owned(),
+                model: p.model().to_owned(),
+                cents_per_second: p.price_cents_per_second(),
+                clip_durations: p.clip_durations().to_vec(),
+                max_clip_s: p.max_clip_s(),
+                quality: p.quality(),
+            })
+            .collect()
     }
 }

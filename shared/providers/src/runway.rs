@@ -186,6 +186,18 @@ impl VideoProvider for RunwayProvider {
         self.model.cents_per_second
     }
 
+    fn clip_durations(&self) -> &'static [u32] {
+        self.model.durations
+    }
+
+    fn max_clip_s(&self) -> u32 {
+        self.model.durations.iter().copied().max().unwrap_or(0)
+    }
+
+    fn quality(&self) -> u8 {
+        4
+    }
+
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
         let body = json!({
             "model": self.model.id,

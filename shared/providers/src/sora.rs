@@ -106,6 +106,18 @@ impl VideoProvider for SoraProvider {
         10.0
     }
 
+    fn clip_durations(&self) -> &'static [u32] {
+        &DURATIONS
+    }
+
+    fn max_clip_s(&self) -> u32 {
+        12
+    }
+
+    fn quality(&self) -> u8 {
+        4
+    }
+
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
         let url = format!("{}/v1/videos", self.base_url);
         let seconds = fit_duration(&DURATIONS, req.duration_s).to_string();

@@ -83,6 +83,10 @@ impl VideoProvider for StoryboardProvider {
         0.0
     }
 
+    fn quality(&self) -> u8 {
+        1
+    }
+
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
         let sb = storyboard_from_prompt(&req.prompt, seed_of(&req.job_id));
         let spec = RenderSpec {

@@ -177,6 +177,18 @@ impl VideoProvider for VeoProvider {
         self.model.cents_per_second
     }
 
+    fn clip_durations(&self) -> &'static [u32] {
+        &DURATIONS
+    }
+
+    fn max_clip_s(&self) -> u32 {
+        8
+    }
+
+    fn quality(&self) -> u8 {
+        5
+    }
+
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
         let token = self.tokens.token().await?;
         let body = json!({

@@ -18,6 +18,7 @@ pub enum Step {
     PlanJob,
     PollRender,
     FetchVideo,
+    JoinVideo,
     ValidateVideo,
     StoreVideo,
     FinalizeJob,
@@ -25,10 +26,11 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 7] = [
+    pub const ALL: [Step; 8] = [
         Step::PlanJob,
         Step::PollRender,
         Step::FetchVideo,
+        Step::JoinVideo,
         Step::ValidateVideo,
         Step::StoreVideo,
         Step::FinalizeJob,
@@ -41,6 +43,7 @@ impl Step {
             Step::PlanJob => "plan-job",
             Step::PollRender => "poll-render",
             Step::FetchVideo => "fetch-video",
+            Step::JoinVideo => "join-video",
             Step::ValidateVideo => "validate-video",
             Step::StoreVideo => "store-video",
             Step::FinalizeJob => "finalize-job",
@@ -54,6 +57,7 @@ impl Step {
             Step::PlanJob => "PlanJobFunctionArn",
             Step::PollRender => "PollRenderFunctionArn",
             Step::FetchVideo => "FetchVideoFunctionArn",
+            Step::JoinVideo => "JoinVideoFunctionArn",
             Step::ValidateVideo => "ValidateVideoFunctionArn",
             Step::StoreVideo => "StoreVideoFunctionArn",
             Step::FinalizeJob => "FinalizeJobFunctionArn",
@@ -82,6 +86,7 @@ pub async fn run_step(
         Step::PlanJob => json(steps::plan_job(d, parse(input)?).await),
         Step::PollRender => json(steps::poll_render(d, parse(input)?).await),
         Step::FetchVideo => json(steps::fetch_video(d, parse(input)?).await),
+        Step::JoinVideo => json(steps::join_video(d, parse(input)?).await),
         Step::ValidateVideo => json(steps::validate_video(d, parse(input)?).await),
         Step::StoreVideo => json(steps::store_video(d, parse(input)?).await),
         Step::FinalizeJob => json(steps::finalize_job(d, parse(input)?).await),

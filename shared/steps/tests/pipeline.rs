@@ -68,6 +68,46 @@ impl VideoProvider for Refuses {
     }
 }
 
+/// The storyboard renderer posing as a generative provider that renders only 4, 6 or 8 s
+/// clips, as Veo does: a 15 s job takes two clips, joined and trimmed.
+struct ShortClips(StoryboardProvider);
+
+#[async_trait]
+impl VideoProvider for ShortClips {
+    fn name(&self) -> &'static str {
+        "shortclips"
+    }
+    fn model(&self) -> &'static str {
+        "cards-8s"
+    }
+    fn price_cents_per_second(&self) -> f64 {
+        1.0
+    }
+    fn clip_durations(&self) -> &'static [u32] {
+        &[4, 6, 8]
+    }
+    fn max_clip_s(&self) -> u32 {
+        8
+    }
+    fn quality(&self) -> u8 {
+        4
+    }
+    async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
+        assert!(
+            [4.0, 6.0, 8.0].contains(&req.duration_s),
+            "{}",
+            req.duration_s
+        );
+        self.0.submit(req).await
+    }
+    async fn poll(&self, task: &str) -> Result<RenderStatus, ProviderError> {
+        self.0.poll(task).await
+    }
+    async fn fetch(&self, task: &str) -> Result<Vec<u8>, ProviderError> {
+        self.0.fetch(task).await
+    }
+}
+
 struct Env {
     deps: Deps,
     pipeline: Arc<LocalPipeline>,
@@ -265,6 +305,39 @@ async fn a_failing_provider_falls_back_and_is_refunded_once() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_15_second_video_is_joined_from_two_8_second_clips() {
+    let dir = tempfile::tempdir().unwrap();
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+        &dir.path().join("clips"),
+        UrlSigner::new(b"k", "http://127.0.0.1:3000", Arc::new(SystemClock)),
+    ));
+    let e = env(vec![Arc::new(ShortClips(StoryboardProvider::new(blobs)))]);
+    let (tenant, job_id) = run_job(&e, "auto").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    assert_eq!(
+        job.provider.as_deref(),
+        Some("shortclips"),
+        "routing prefers generative video"
+    );
+    let route = job.route.clone().unwrap();
+    assert_eq!(route["clips"], serde_json::json!([8.0, 8.0]), "{route}");
+    assert_eq!(route["estimated_cost_cents"], 16);
+    let key = BlobKey::parse(job.video_key.as_deref().unwrap()).unwrap();
+    let (bytes, _) = e.deps.blobs.get(&key).await.unwrap().unwrap();
+    let p = viral_media::probe(&bytes).unwrap();
+    assert!((p.duration_s - 15.0).abs() <= 0.1, "{}", p.duration_s);
+    assert_eq!(p.frames, 450);
+    // Both clips fed the provider's health; the clips are gone from staging.
+    let health = viral_core::service::provider_health::get_all(&*e.deps.store, &["shortclips"])
+        .await
+        .unwrap();
+    assert_eq!(health["shortclips"].successes, 2);
+    let clip = BlobKey::parse(&format!("tenants/{tenant}/staging/{job_id}/clip-0.mp4")).unwrap();
+    assert!(e.deps.blobs.head(&clip).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_content_rejection_is_not_tried_elsewhere() {
     // `auto` would fall back to the storyboard; a refused prompt ends the job instead.
     let e = env(vec![Arc::new(Refuses)]);
@@ -372,7 +445,7 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
 async fn every_step_can_run_again_after_its_side_effect() {
     // A step that crashes after its side effect is delivered again; running each step twice
     // must leave the same job, the same stored video and the same charge.
-    use viral_steps::steps::{self, FinalizeInput, PlanInput, PollInput, RefundInput};
+    use viral_steps::steps::{self, FetchInput, FinalizeInput, JoinInput, PlanInput, RefundInput};
     let e = env(vec![]);
     let d = &e.deps;
     let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
@@ -418,22 +491,41 @@ async fn every_step_can_run_again_after_its_side_effect() {
         steps::plan_job(d, beyond).await.unwrap_err().name,
         "Step.BadInput"
     );
+    assert_eq!(
+        plan.clips.len(),
+        1,
+        "the storyboard renders any length in one clip"
+    );
     let msg = steps::SubmitMessage {
         token: "t".into(),
         tenant_id: r.tenant_id.clone(),
         job_id: r.job_id.clone(),
         provider: plan.provider.clone(),
+        clip: plan.clips[0].clone(),
     };
     let submitted = steps::submit_render(d, &msg).await.unwrap();
-    let poll = PollInput {
+    let fetch = FetchInput {
         tenant_id: r.tenant_id.clone(),
         job_id: r.job_id.clone(),
         provider: plan.provider.clone(),
         task_id: submitted.task_id.clone(),
+        clip: plan.clips[0].clone(),
+        submitted_at: submitted.submitted_at,
     };
     for _ in 0..2 {
-        steps::fetch_video(d, poll.clone()).await.unwrap();
+        steps::fetch_video(d, fetch.clone()).await.unwrap();
     }
+    let join = JoinInput {
+        tenant_id: r.tenant_id.clone(),
+        job_id: r.job_id.clone(),
+        clips: plan.clips.clone(),
+    };
+    let first_join = steps::join_video(d, join.clone()).await.unwrap();
+    let second_join = steps::join_video(d, join).await.unwrap();
+    assert_eq!(
+        (first_join.mode.as_str(), second_join.mode.as_str()),
+        ("copied", "already")
+    );
     let mut report = serde_json::Value::Null;
     for _ in 0..2 {
         report = steps::validate_video(d, r.clone()).await.unwrap();

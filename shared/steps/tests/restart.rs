@@ -138,7 +138,7 @@ async fn a_restarted_process_resumes_interrupted_executions() {
         let job = videos::get(&*d.store, &interrupted.tenant_id, &interrupted.job_id)
             .await
             .unwrap();
-        if rec.as_ref().and_then(|r| r.str("at_state")) == Some("Submit")
+        if rec.as_ref().and_then(|r| r.str("at_state")) == Some("RenderClips")
             && job.status == JobStatus::Rendering
         {
             break;
@@ -207,7 +207,7 @@ async fn a_restarted_process_resumes_interrupted_executions() {
                 .filter(|e| e["type"] == "ExecutionResumed")
                 .collect();
             assert_eq!(resumed.len(), 1);
-            assert_eq!(resumed[0]["state"], "Submit");
+            assert_eq!(resumed[0]["state"], "RenderClips");
         }
     }
     let u = usage::current_usage(&*d.store, &*d.clock, &t.tenant)

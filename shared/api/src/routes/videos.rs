@@ -43,6 +43,10 @@ pub(crate) struct VideoView {
     model: Option<String>,
     attempts: u32,
     cost_cents: u32,
+    /// How the current attempt was routed: provider, model, clips (seconds each), estimated
+    /// cost in cents and the reason.
+    #[schema(value_type = Option<Object>)]
+    routing: Option<Value>,
     /// Per-platform pass/fail with reasons, and what the MP4 really is.
     #[schema(value_type = Option<Object>)]
     validation: Option<Value>,
@@ -71,6 +75,7 @@ async fn view(state: &AppState, job: &Job) -> VideoView {
         model: job.model.clone(),
         attempts: job.attempts,
         cost_cents: job.cost_cents,
+        routing: job.route.clone(),
         validation: job.validation.clone(),
         video_url,
         failure: job.failure.clone(),

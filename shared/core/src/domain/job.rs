@@ -101,6 +101,9 @@ pub struct Job {
     pub video_key: Option<String>,
     pub validation: Option<Value>,
     pub failure: Option<String>,
+    /// The routing decision of the current attempt: provider, model, clips, estimated cost
+    /// and why (see `domain::routing::Route`).
+    pub route: Option<Value>,
 }
 
 /// Index partition of jobs that have not ended, sorted by creation time: the reconciler finds
@@ -182,6 +185,7 @@ impl Job {
             video_key: s("video_key"),
             validation: item.attrs.get("validation").cloned(),
             failure: s("failure"),
+            route: item.attrs.get("route").cloned(),
         })
     }
 }
@@ -229,6 +233,7 @@ mod tests {
             video_key: None,
             validation: None,
             failure: None,
+            route: None,
         };
         assert_eq!(Job::from_item("tn_1", &j.to_item()), Some(j));
     }

@@ -61,6 +61,17 @@ pub trait VideoProvider: Send + Sync {
     fn model(&self) -> &'static str;
     /// US cents per second of output.
     fn price_cents_per_second(&self) -> f64;
+    /// Clip lengths it renders, in seconds; empty when any length up to `max_clip_s` works.
+    fn clip_durations(&self) -> &'static [u32] {
+        &[]
+    }
+    fn max_clip_s(&self) -> u32 {
+        60
+    }
+    /// 1 (a text-card preview) to 5 (the best generative video), for routing.
+    fn quality(&self) -> u8 {
+        3
+    }
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError>;
     async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError>;
     async fn fetch(&self, task_id: &str) -> Result<Vec<u8>, ProviderError>;

@@ -73,6 +73,7 @@ pub async fn accept(
         video_key: None,
         validation: None,
         failure: None,
+        route: None,
     };
     let mut writes = vec![
         Write::Put(job.to_item(), Cond::Absent),

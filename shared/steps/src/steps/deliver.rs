@@ -1,0 +1,144 @@
+//! After the render: validate the joined video, store it under the tenant, and end the job
+//! (consume the reservation on success, refund it on failure).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use viral_core::domain::JobStatus;
+use viral_core::service::videos;
+use viral_media::Platform;
+
+use super::{JobRef, staging_key, video_key};
+use crate::{Deps, StepError};
+
+/// Parses the MP4 and checks it against the job's platforms; a reject goes to the fallback.
+pub async fn validate_video(d: &Deps, input: JobRef) -> Result<Value, StepError> {
+    let job = videos::get(&*d.store, &input.tenant_id, &input.job_id).await?;
+    videos::advance(
+        &*d.store,
+        &*d.clock,
+        &input.tenant_id,
+        &input.job_id,
+        JobStatus::Validating,
+        vec![],
+    )
+    .await?;
+    let (bytes, _) = d
+        .blobs
+        .get(&staging_key(&input)?)
+        .await
+        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?
+        .ok_or_else(|| StepError::new("Video.Missing", "no fetched video to validate"))?;
+    let probe =
+        viral_media::probe(&bytes).map_err(|e| StepError::new("Video.NotMp4", e.to_string()))?;
+    let platforms: Vec<Platform> = job
+        .spec
+        .platforms
+        .iter()
+        .filter_map(|p| Platform::parse(p))
+        .collect();
+    let reports = viral_media::validate(&probe, &platforms);
+    let within = (probe.duration_s - job.spec.duration_s).abs() <= 0.5;
+    let report = json!({"probe": probe, "platforms": reports, "duration_matches": within});
+    if !within || reports.iter().any(|r| !r.pass) {
+        return Err(StepError::new("Video.Invalid", report.to_string()));
+    }
+    Ok(report)
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Stored {
+    pub video_key: String,
+}
+
+/// Moves the validated video to its place under the tenant.
+pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
+    videos::advance(
+        &*d.store,
+        &*d.clock,
+        &input.tenant_id,
+        &input.job_id,
+        JobStatus::Storing,
+        vec![],
+    )
+    .await?;
+    let blob_err =
+        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
+    let staging = staging_key(&input)?;
+    let key = video_key(&input)?;
+    if d.blobs.head(&key).await.map_err(blob_err)?.is_none() {
+        let (bytes, meta) = d
+            .blobs
+            .get(&staging)
+            .await
+            .map_err(blob_err)?
+            .ok_or_else(|| StepError::new("Video.Missing", "no validated video to store"))?;
+        d.blobs
+            .put(&key, bytes, &meta.content_type)
+            .await
+            .map_err(blob_err)?;
+    }
+    d.blobs.delete(&staging).await.map_err(blob_err)?;
+    Ok(Stored {
+        video_key: key.to_string(),
+    })
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct FinalizeInput {
+    pub tenant_id: String,
+    pub job_id: String,
+    pub video_key: String,
+    pub validation: Value,
+    pub cost_cents: u32,
+}
+
+/// Marks the job succeeded and consumes its reservation (once, however often it runs).
+pub async fn finalize_job(d: &Deps, input: FinalizeInput) -> Result<Value, StepError> {
+    let ended = videos::finish_succeeded(
+        &*d.store,
+        &*d.clock,
+        &input.tenant_id,
+        &input.job_id,
+        vec![
+            ("video_key", json!(input.video_key)),
+            ("validation", input.validation),
+            ("cost_cents", json!(input.cost_cents)),
+        ],
+    )
+    .await?;
+    Ok(json!({"status": "succeeded", "changed": ended}))
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct RefundInput {
+    pub tenant_id: String,
+    pub job_id: String,
+    /// `{"Error", "Cause"}` from the catcher.
+    #[serde(default)]
+    pub error: Value,
+}
+
+/// Marks the job failed and refunds its reservation exactly once.
+pub async fn refund_job(d: &Deps, input: RefundInput) -> Result<Value, StepError> {
+    let name = input
+        .error
+        .get("Error")
+        .and_then(Value::as_str)
+        .unwrap_or("Job.Failed");
+    let cause = input
+        .error
+        .get("Cause")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let mut reason = format!("{name}: {cause}");
+    reason.truncate(1000);
+    let ended = videos::finish_failed(
+        &*d.store,
+        &*d.clock,
+        &input.tenant_id,
+        &input.job_id,
+        &reason,
+    )
+    .await?;
+    Ok(json!({"status": "failed", "refunded": ended}))
+}

@@ -1,0 +1,55 @@
+//! One function per workflow step: planning (routing), rendering the clips, joining them,
+//! and delivering the result.
+
+mod deliver;
+mod plan;
+mod render;
+
+use serde::{Deserialize, Serialize};
+use viral_core::ports::BlobKey;
+
+pub use deliver::{
+    FinalizeInput, RefundInput, Stored, finalize_job, refund_job, store_video, validate_video,
+};
+pub use plan::{Clip, Plan, PlanInput, plan_job};
+pub use render::{
+    FetchInput, Fetched, JoinInput, Joined, PollInput, SubmitAnswer, SubmitMessage, fetch_video,
+    join_video, poll_render, submit_render,
+};
+
+/// Largest provider output we accept (a 15 s vertical video is a few MB).
+pub const MAX_VIDEO_BYTES: usize = 200 * 1024 * 1024;
+/// Provider attempts per job, fallbacks included.
+pub const MAX_ATTEMPTS: u32 = 2;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct JobRef {
+    pub tenant_id: String,
+    pub job_id: String,
+}
+
+fn blob_key(key: String) -> Result<BlobKey, crate::StepError> {
+    BlobKey::parse(&key).map_err(|_| crate::StepError::new("Job.Invalid", "bad tenant or job id"))
+}
+
+/// `tenants/<tenant>/<folder>/<job>.mp4`: every object of a job lives under its tenant.
+fn job_object(r: &JobRef, folder: &str) -> Result<BlobKey, crate::StepError> {
+    blob_key(format!("tenants/{}/{folder}/{}.mp4", r.tenant_id, r.job_id))
+}
+
+/// The joined video, before validation.
+fn staging_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
+    job_object(r, "staging")
+}
+
+/// One rendered clip, before the join.
+fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
+    blob_key(format!(
+        "tenants/{}/staging/{}/clip-{index}.mp4",
+        r.tenant_id, r.job_id
+    ))
+}
+
+fn video_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
+    job_object(r, "videos")
+}
