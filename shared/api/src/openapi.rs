@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, health, me, usage, videos};
+use crate::routes::{api_keys, health, me, providers, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -27,6 +27,7 @@ use crate::routes::{api_keys, health, me, usage, videos};
         videos::get,
         videos::list,
         videos::events,
+        providers::list,
     ),
     modifiers(&BearerAuth),
     tags(

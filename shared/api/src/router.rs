@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, health, me, usage, videos};
+use crate::routes::{api_keys, health, me, providers, usage, videos};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -28,10 +28,11 @@ pub enum Route {
     GetVideo,
     ListVideos,
     GetVideoEvents,
+    ListProviders,
 }
 
 impl Route {
-    pub const ALL: [Route; 11] = [
+    pub const ALL: [Route; 12] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -43,6 +44,7 @@ impl Route {
         Route::GetVideo,
         Route::ListVideos,
         Route::GetVideoEvents,
+        Route::ListProviders,
     ];
 
     pub fn method(self) -> &'static str {
@@ -65,6 +67,7 @@ impl Route {
             Route::CreateVideo | Route::ListVideos => "/v1/videos",
             Route::GetVideo => "/v1/videos/{id}",
             Route::GetVideoEvents => "/v1/videos/{id}/events",
+            Route::ListProviders => "/v1/providers",
         }
     }
 
@@ -82,6 +85,7 @@ impl Route {
             Route::GetVideo => "get-video",
             Route::ListVideos => "list-videos",
             Route::GetVideoEvents => "get-video-events",
+            Route::ListProviders => "list-providers",
         }
     }
 
@@ -98,6 +102,7 @@ impl Route {
             Route::GetVideo => get(videos::get),
             Route::ListVideos => get(videos::list),
             Route::GetVideoEvents => get(videos::events),
+            Route::ListProviders => get(providers::list),
         }
     }
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use viral_core::Clock;
 use viral_core::domain::RateLimit;
+use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{BlobStore, ItemStore, Workflow};
 
 use crate::auth::jwt::JwtVerifier;
@@ -21,8 +22,8 @@ pub struct AppState {
     pub workflow: Option<Arc<dyn Workflow>>,
     /// Signs video URLs on read; `None` where this process serves no media.
     pub blobs: Option<Arc<dyn BlobStore>>,
-    /// Provider names a job may ask for (besides `auto`).
-    pub providers: Vec<String>,
+    /// The video providers we know; a job may ask for an enabled one by name (or `auto`).
+    pub providers: Vec<ProviderInfo>,
     /// How long a signed video URL lives.
     pub media_url_ttl: std::time::Duration,
 }
@@ -37,7 +38,18 @@ impl AppState {
             max_body_bytes: 64 * 1024,
             workflow: None,
             blobs: None,
-            providers: vec!["storyboard".into()],
+            providers: vec![ProviderInfo {
+                profile: ProviderProfile {
+                    name: "storyboard".into(),
+                    model: "cards-v1".into(),
+                    cents_per_second: 0.0,
+                    clip_durations: vec![],
+                    max_clip_s: 60,
+                    quality: 1,
+                },
+                enabled: true,
+                status: "enabled".into(),
+            }],
             media_url_ttl: std::time::Duration::from_secs(3600),
         }
     }

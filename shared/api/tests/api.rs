@@ -497,3 +497,67 @@ fn every_route_has_its_own_lambda_crate() {
         );
     }
 }
+
+#[tokio::test]
+async fn providers_list_price_limits_health_and_why_some_are_off() {
+    use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
+    let t = TestApp::with(|s| {
+        s.providers.push(ProviderInfo {
+            profile: ProviderProfile {
+                name: "veo".into(),
+                model: "veo-3.1-fast-generate-001".into(),
+                cents_per_second: 15.0,
+                clip_durations: vec![4, 6, 8],
+                max_clip_s: 8,
+                quality: 5,
+            },
+            enabled: false,
+            status: "off: set VERTEX_PROJECT".into(),
+        });
+    });
+    let a = t.tenant("Acme", Plan::Pro).await;
+    t.call("GET", "/v1/providers", None, None)
+        .await
+        .expect(401, Some("missing_credentials"));
+    for _ in 0..3 {
+        viral_core::service::provider_health::record(
+            &*t.state.store,
+            &*t.clock,
+            "storyboard",
+            false,
+            0.0,
+        )
+        .await
+        .unwrap();
+    }
+    let r = t.call("GET", "/v1/providers", Some(&a.key), None).await;
+    r.expect(200, None);
+    let list = r.body["providers"].as_array().unwrap();
+    assert_eq!(list.len(), 2);
+    assert_eq!(list[0]["name"], "storyboard");
+    assert_eq!(list[0]["enabled"], true);
+    assert_eq!(
+        list[0]["health"]["circuit_open"], true,
+        "three failures in a row"
+    );
+    assert_eq!(list[1]["name"], "veo");
+    assert_eq!(list[1]["enabled"], false);
+    assert_eq!(list[1]["clip_durations"], serde_json::json!([4, 6, 8]));
+    assert_eq!(list[1]["status"], "off: set VERTEX_PROJECT");
+    // A disabled provider cannot be asked for by name.
+    let r = t
+        .call(
+            "POST",
+            "/v1/videos",
+            Some(&a.key),
+            Some(r#"{"prompt":"Hello there.","provider":"veo"}"#),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
+}

@@ -58,6 +58,14 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
             "oidc      off (set VIRAL_JWT_ISSUER and VIRAL_JWT_AUDIENCE to accept OIDC tokens)"
         ),
     }
+    for p in viral_runtime::providers::catalog(&config.providers) {
+        println!(
+            "provider  {:<10} {:<26} {:>5.1} ¢/s  {}",
+            p.profile.name, p.profile.model, p.profile.cents_per_second, p.status
+        );
+    }
+    let enabled = config.providers.enabled.clone();
+    let vertex_key_file = config.providers.vertex_key_file.is_some();
     let services = match Services::connect(config).await {
         Ok(s) => s,
         Err(e) => {
@@ -75,6 +83,27 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
         services.secrets.get("VIRAL_DOCTOR_PROBE"),
     )
     .await;
+    // The keys of the enabled providers, through the same Secrets port the providers use.
+    for name in &enabled {
+        let secret = match name.as_str() {
+            "runway" => "RUNWAY_API_KEY",
+            "sora" => "OPENAI_API_KEY",
+            "veo" if !vertex_key_file => "VERTEX_SERVICE_ACCOUNT_KEY",
+            _ => continue,
+        };
+        let found = async {
+            match services.secrets.get(secret).await {
+                Ok(Some(_)) => Ok(()),
+                Ok(None) => Err(format!("{secret} is not set")),
+                Err(e) => Err(e.to_string()),
+            }
+        };
+        ok &= check(name, &format!("key {secret}"), found).await;
+    }
+    if let Err(e) = services.providers() {
+        println!("FAIL  providers {e}");
+        ok = false;
+    }
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

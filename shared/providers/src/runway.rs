@@ -45,6 +45,11 @@ pub const VEO3_1_FAST: RunwayModel = RunwayModel {
     cents_per_second: 15.0,
 };
 
+/// A model by its Runway id.
+pub fn model(id: &str) -> Option<RunwayModel> {
+    [GEN4_5, VEO3_1_FAST].into_iter().find(|m| m.id == id)
+}
+
 /// The shortest supported duration that covers `wanted`, else the longest there is.
 pub fn fit_duration(durations: &[u32], wanted: f64) -> u32 {
     durations

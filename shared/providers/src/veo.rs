@@ -35,6 +35,11 @@ pub const VEO_3_1: VeoModel = VeoModel {
 
 pub const DURATIONS: [u32; 3] = [4, 6, 8];
 
+/// A model by its Vertex id.
+pub fn model(id: &str) -> Option<VeoModel> {
+    [VEO_3_1_FAST, VEO_3_1].into_iter().find(|m| m.id == id)
+}
+
 pub fn default_base_url(location: &str) -> String {
     format!("https://{location}-aiplatform.googleapis.com")
 }

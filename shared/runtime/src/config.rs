@@ -6,6 +6,8 @@ use std::time::Duration;
 use viral_api::auth::jwt::JwtConfig;
 use viral_core::domain::RateLimit;
 
+use crate::provider_config::ProviderConfig;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     /// Embedded adapters in the data directory (the default).
@@ -37,6 +39,8 @@ pub struct Config {
     pub jwt: Option<JwtConfig>,
     /// `VIRAL_STATE_MACHINE_ARN`: the video workflow on Step Functions (aws).
     pub state_machine_arn: Option<String>,
+    /// The video providers (see `ProviderConfig` for the variables).
+    pub providers: ProviderConfig,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -149,7 +153,9 @@ impl Config {
                 Some(c)
             }
         };
+        let providers = ProviderConfig::from_lookup(&get, backend)?;
         Ok(Config {
+            providers,
             backend,
             data_dir: PathBuf::from(get("VIRAL_DATA_DIR").unwrap_or_else(|| ".viral".into())),
             table,

@@ -8,10 +8,9 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 use viral_api::Route;
-use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SfnWorkflow};
-use viral_core::ports::{BlobStore, ItemStore};
+use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SecretsManagerSecrets, SfnWorkflow};
+use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
-use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::worker::{Handled, handle_message};
 use viral_steps::{Deps, Step, run_step};
 
@@ -89,11 +88,20 @@ fn pipeline_deps(config: &Config, table: &str, aws: &LambdaEnv) -> Result<Deps, 
         })
     })?;
     let blobs: Arc<dyn BlobStore> = Arc::new(S3BlobStore::from_conf(&sdk, bucket, false));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    // Provider keys come from Secrets Manager on first use (cached), not at init.
+    let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
+        SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
+        clock.clone(),
+        Duration::from_secs(300),
+    ));
+    let providers = crate::providers::registry(&config.providers, secrets, blobs.clone())
+        .map_err(|e| Error::from(e.to_string()))?;
     Ok(Deps {
         store: Arc::new(DynamoItemStore::from_conf(&sdk, table)),
-        providers: Registry::new(vec![Arc::new(StoryboardProvider::new(blobs.clone()))]),
+        providers,
         blobs,
-        clock: Arc::new(SystemClock),
+        clock,
     })
 }
 

@@ -3,6 +3,8 @@
 
 pub mod config;
 pub mod lambda;
+pub mod provider_config;
+pub mod providers;
 pub mod services;
 pub mod telemetry;
 

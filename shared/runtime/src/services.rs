@@ -13,7 +13,7 @@ use viral_core::{Clock, SystemClock};
 use viral_embedded::{
     Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
 };
-use viral_providers::{Registry, StoryboardProvider};
+use viral_providers::Registry;
 use viral_steps::Deps;
 use viral_steps::local::LocalPipeline;
 
@@ -129,6 +129,7 @@ pub async fn api_state(
     clock: Arc<dyn Clock>,
 ) -> Result<AppState, StartError> {
     let mut state = AppState::new(store, clock);
+    state.providers = crate::providers::catalog(&config.providers);
     state.rate_limit = config.rate_limit;
     state.max_body_bytes = config.max_body_bytes;
     if let Some(jwt) = &config.jwt {
@@ -186,18 +187,16 @@ impl Services {
         let mut state = api_state(&self.config, self.store.clone(), self.clock.clone()).await?;
         state.blobs = Some(self.blobs.clone());
         state.media_url_ttl = self.config.media_url_ttl;
-        state.providers = self
-            .providers()
-            .names()
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
         Ok(state)
     }
 
-    /// The providers this process can use, in fallback order.
-    pub fn providers(&self) -> Registry {
-        Registry::new(vec![Arc::new(StoryboardProvider::new(self.blobs.clone()))])
+    /// The providers this process can use (clients only; keys are read on first use).
+    pub fn providers(&self) -> Result<Registry, StartError> {
+        crate::providers::registry(
+            &self.config.providers,
+            self.secrets.clone(),
+            self.blobs.clone(),
+        )
     }
 
     /// The local pipeline (embedded backend only): the workflow on the in-process engine and
@@ -210,7 +209,7 @@ impl Services {
             store: self.store.clone(),
             blobs: self.blobs.clone(),
             clock: self.clock.clone(),
-            providers: self.providers(),
+            providers: self.providers()?,
         };
         let redrive = Redrive {
             dead_letter_queue: "provider-jobs-dlq".into(),

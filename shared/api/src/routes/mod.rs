@@ -3,5 +3,6 @@
 pub(crate) mod api_keys;
 pub(crate) mod health;
 pub(crate) mod me;
+pub(crate) mod providers;
 pub(crate) mod usage;
 pub(crate) mod videos;

@@ -104,10 +104,15 @@ fn spec_of(state: &AppState, body: CreateVideoRequest) -> ApiResult<JobSpec> {
         ));
     }
     let provider = body.provider.unwrap_or_else(|| "auto".into());
-    if provider != "auto" && !state.providers.contains(&provider) {
+    let enabled: Vec<&str> = state
+        .providers
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| p.profile.name.as_str())
+        .collect();
+    if provider != "auto" && !enabled.contains(&provider.as_str()) {
         return Err(invalid(&format!(
-            "unknown provider {provider:?}; use auto or one of {:?}",
-            state.providers
+            "unknown or disabled provider {provider:?}; use auto or one of {enabled:?} (GET /v1/providers says why others are off)"
         )));
     }
     let platforms = body

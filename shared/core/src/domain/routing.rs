@@ -18,7 +18,17 @@ pub struct ProviderProfile {
     pub quality: u8,
 }
 
-/// The longest single clip, and at most how many clips make a video.
+/// A provider as the API lists it: its profile, and whether this deployment uses it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProviderInfo {
+    #[serde(flatten)]
+    pub profile: ProviderProfile,
+    pub enabled: bool,
+    /// `enabled`, or why it is off and what it needs.
+    pub status: String,
+}
+
+/// At most how many clips make a video.
 pub const MAX_CLIPS: usize = 4;
 
 /// Clip lengths that cover `target_s`: the fewest seconds rendered beyond the target, then

@@ -1,0 +1,239 @@
+//! Which video providers this deployment uses and where they are. Keys are secrets and are
+//! not read here: they come through the Secrets port when a provider first needs them
+//! (`RUNWAY_API_KEY`, `OPENAI_API_KEY`, `VERTEX_SERVICE_ACCOUNT_KEY`).
+
+use std::path::PathBuf;
+
+use crate::config::{Backend, ConfigError};
+
+pub const KNOWN: [&str; 4] = ["storyboard", "runway", "veo", "sora"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ProviderConfig {
+    /// `VIRAL_PROVIDERS`, comma-separated. Default: `storyboard`, plus `runway` when
+    /// `RUNWAY_API_KEY` is set and `veo` when `VERTEX_PROJECT` is (on AWS, where keys live in
+    /// Secrets Manager, list them).
+    pub enabled: Vec<String>,
+    /// `RUNWAY_BASE_URL`.
+    pub runway_base_url: String,
+    /// `RUNWAY_MODEL`: `gen4.5` (default) or `veo3.1_fast`.
+    pub runway_model: String,
+    /// `RUNWAY_OUTPUT_HOSTS`: where Runway's output URLs may point (`.domain` for subdomains).
+    pub runway_output_hosts: Vec<String>,
+    /// `OPENAI_BASE_URL`.
+    pub openai_base_url: String,
+    /// `VIRAL_ENABLE_SORA=1`: OpenAI shut the Sora Videos API down on 2026-09-24, so Sora
+    /// needs this to be listed (for a compatible endpoint).
+    pub sora_enabled: bool,
+    /// `VERTEX_PROJECT`, `VERTEX_LOCATION` (default `us-central1`), `VERTEX_BASE_URL`,
+    /// `VERTEX_VEO_MODEL` (default `veo-3.1-fast-generate-001`).
+    pub vertex_project: Option<String>,
+    pub vertex_location: String,
+    pub vertex_base_url: Option<String>,
+    pub vertex_model: String,
+    /// `GOOGLE_APPLICATION_CREDENTIALS`: a service-account key file, read at start. Without
+    /// it the key is the secret `VERTEX_SERVICE_ACCOUNT_KEY` (the file's JSON).
+    pub vertex_key_file: Option<PathBuf>,
+    /// `VIRAL_ALLOW_LOOPBACK_PROVIDERS=1`: provider URLs and downloads may use loopback and
+    /// plain HTTP to it (local development and tests). Refused with `VIRAL_BACKEND=aws`.
+    pub allow_loopback: bool,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+    match v.as_deref() {
+        None | Some("0") | Some("false") => Ok(false),
+        Some("1") | Some("true") => Ok(true),
+        Some(other) => Err(err(var, format!("expected 1 or 0, got `{other}`"))),
+    }
+}
+
+impl ProviderConfig {
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        backend: Backend,
+    ) -> Result<Self, ConfigError> {
+        let allow_loopback = flag(
+            get("VIRAL_ALLOW_LOOPBACK_PROVIDERS"),
+            "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
+        )?;
+        if allow_loopback && backend == Backend::Aws {
+            return Err(err(
+                "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
+                "is for local development and tests only; not allowed with VIRAL_BACKEND=aws",
+            ));
+        }
+        let url = |var: &'static str, default: &str| -> Result<String, ConfigError> {
+            let v = get(var).unwrap_or_else(|| default.to_owned());
+            let local = v.starts_with("http://127.0.0.1") || v.starts_with("http://localhost");
+            if v.starts_with("https://") || (allow_loopback && local) {
+                Ok(v.trim_end_matches('/').to_owned())
+            } else {
+                Err(err(
+                    var,
+                    "expected an https:// URL (http://127.0.0.1 only with VIRAL_ALLOW_LOOPBACK_PROVIDERS=1)",
+                ))
+            }
+        };
+        let sora_enabled = flag(get("VIRAL_ENABLE_SORA"), "VIRAL_ENABLE_SORA")?;
+        let vertex_project = get("VERTEX_PROJECT");
+        let enabled: Vec<String> = match get("VIRAL_PROVIDERS") {
+            Some(list) => list
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => {
+                let mut v = vec!["storyboard".to_owned()];
+                if get("RUNWAY_API_KEY").is_some() {
+                    v.push("runway".into());
+                }
+                if vertex_project.is_some() {
+                    v.push("veo".into());
+                }
+                if sora_enabled && get("OPENAI_API_KEY").is_some() {
+                    v.push("sora".into());
+                }
+                v
+            }
+        };
+        if enabled.is_empty() {
+            return Err(err("VIRAL_PROVIDERS", "lists no provider"));
+        }
+        for name in &enabled {
+            if !KNOWN.contains(&name.as_str()) {
+                return Err(err(
+                    "VIRAL_PROVIDERS",
+                    format!("unknown provider `{name}`; known: {}", KNOWN.join(", ")),
+                ));
+            }
+        }
+        if enabled.iter().any(|p| p == "sora") && !sora_enabled {
+            return Err(err(
+                "VIRAL_ENABLE_SORA",
+                viral_providers::sora::SHUTDOWN_NOTICE,
+            ));
+        }
+        if enabled.iter().any(|p| p == "veo") && vertex_project.is_none() {
+            return Err(err("VERTEX_PROJECT", "required when veo is a provider"));
+        }
+        let runway_model = get("RUNWAY_MODEL").unwrap_or_else(|| "gen4.5".into());
+        if viral_providers::runway::model(&runway_model).is_none() {
+            return Err(err("RUNWAY_MODEL", "expected gen4.5 or veo3.1_fast"));
+        }
+        let vertex_model =
+            get("VERTEX_VEO_MODEL").unwrap_or_else(|| viral_providers::veo::VEO_3_1_FAST.id.into());
+        if viral_providers::veo::model(&vertex_model).is_none() {
+            return Err(err(
+                "VERTEX_VEO_MODEL",
+                "expected veo-3.1-fast-generate-001 or veo-3.1-generate-001",
+            ));
+        }
+        let vertex_location = get("VERTEX_LOCATION").unwrap_or_else(|| "us-central1".into());
+        let vertex_base_url = match get("VERTEX_BASE_URL") {
+            Some(_) => Some(url("VERTEX_BASE_URL", "")?),
+            None => None,
+        };
+        let runway_output_hosts = match get("RUNWAY_OUTPUT_HOSTS") {
+            Some(v) => v
+                .split(',')
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => viral_providers::runway::DEFAULT_OUTPUT_HOSTS
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        };
+        Ok(Self {
+            enabled,
+            runway_base_url: url("RUNWAY_BASE_URL", viral_providers::runway::DEFAULT_BASE_URL)?,
+            runway_model,
+            runway_output_hosts,
+            openai_base_url: url("OPENAI_BASE_URL", viral_providers::sora::DEFAULT_BASE_URL)?,
+            sora_enabled,
+            vertex_project,
+            vertex_location,
+            vertex_base_url,
+            vertex_model,
+            vertex_key_file: get("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
+            allow_loopback,
+        })
+    }
+
+    pub fn is_enabled(&self, name: &str) -> bool {
+        self.enabled.iter().any(|p| p == name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)], backend: Backend) -> Result<ProviderConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        ProviderConfig::from_lookup(&|k| m.get(k).cloned(), backend)
+    }
+
+    #[test]
+    fn defaults_follow_what_is_configured() {
+        assert_eq!(cfg(&[], Backend::Local).unwrap().enabled, ["storyboard"]);
+        let c = cfg(
+            &[("RUNWAY_API_KEY", "key_x"), ("VERTEX_PROJECT", "viral-dev")],
+            Backend::Local,
+        )
+        .unwrap();
+        assert_eq!(c.enabled, ["storyboard", "runway", "veo"]);
+        assert_eq!(c.runway_base_url, "https://api.dev.runwayml.com");
+        assert_eq!(c.vertex_location, "us-central1");
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        let var = |pairs: &[(&str, &str)], b| cfg(pairs, b).unwrap_err().var;
+        assert_eq!(
+            var(&[("VIRAL_PROVIDERS", "pika")], Backend::Local),
+            "VIRAL_PROVIDERS"
+        );
+        assert_eq!(
+            var(&[("VIRAL_PROVIDERS", "sora")], Backend::Local),
+            "VIRAL_ENABLE_SORA"
+        );
+        assert_eq!(
+            var(&[("VIRAL_PROVIDERS", "veo")], Backend::Local),
+            "VERTEX_PROJECT"
+        );
+        assert_eq!(
+            var(&[("RUNWAY_MODEL", "gen9")], Backend::Local),
+            "RUNWAY_MODEL"
+        );
+        assert_eq!(
+            var(&[("RUNWAY_BASE_URL", "http://127.0.0.1:9")], Backend::Local),
+            "RUNWAY_BASE_URL",
+            "plain HTTP needs the loopback switch"
+        );
+        assert_eq!(
+            var(&[("VIRAL_ALLOW_LOOPBACK_PROVIDERS", "1")], Backend::Aws),
+            "VIRAL_ALLOW_LOOPBACK_PROVIDERS"
+        );
+        let c = cfg(
+            &[
+                ("VIRAL_ALLOW_LOOPBACK_PROVIDERS", "1"),
+                ("RUNWAY_BASE_URL", "http://127.0.0.1:9/"),
+            ],
+            Backend::Local,
+        )
+        .unwrap();
+        assert_eq!(c.runway_base_url, "http://127.0.0.1:9");
+    }
+}

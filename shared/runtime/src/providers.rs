@@ -1,0 +1,156 @@
+//! The video providers of this process, from the configuration: clients built without any
+//! network call (keys are read through the Secrets port on first use), and the catalog the
+//! API lists, disabled providers included with what they need.
+
+use std::sync::Arc;
+
+use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
+use viral_core::ports::{BlobStore, Secrets, VideoProvider};
+use viral_providers::google_auth::TokenSource;
+use viral_providers::http::RetryPolicy;
+use viral_providers::{
+    Credential, DownloadPolicy, Registry, RunwayProvider, SoraProvider, StoryboardProvider,
+    VeoProvider,
+};
+
+use crate::provider_config::{KNOWN, ProviderConfig};
+use crate::services::StartError;
+
+fn start_err(name: &str, e: impl std::fmt::Display) -> StartError {
+    StartError::Backend(format!("provider {name}: {e}"))
+}
+
+fn hosts(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The enabled providers, in the order configured.
+pub fn registry(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<Registry, StartError> {
+    let mut out: Vec<Arc<dyn VideoProvider>> = Vec::new();
+    for name in &cfg.enabled {
+        let p: Arc<dyn VideoProvider> = match name.as_str() {
+            "storyboard" => Arc::new(StoryboardProvider::new(blobs.clone())),
+            "runway" => Arc::new(
+                RunwayProvider::new(
+                    &cfg.runway_base_url,
+                    Credential::named(secrets.clone(), "RUNWAY_API_KEY"),
+                    viral_providers::runway::model(&cfg.runway_model)
+                        .ok_or_else(|| start_err(name, "unknown model"))?,
+                    DownloadPolicy::new(&hosts(&cfg.runway_output_hosts), cfg.allow_loopback),
+                )
+                .map_err(|e| start_err(name, e))?,
+            ),
+            "veo" => {
+                let key = match &cfg.vertex_key_file {
+                    Some(path) => {
+                        Credential::fixed(std::fs::read_to_string(path).map_err(|e| {
+                            start_err(name, format!("cannot read {}: {e}", path.display()))
+                        })?)
+                    }
+                    None => Credential::named(secrets.clone(), "VERTEX_SERVICE_ACCOUNT_KEY"),
+                };
+                let project = cfg
+                    .vertex_project
+                    .as_deref()
+                    .ok_or_else(|| start_err(name, "VERTEX_PROJECT is not set"))?;
+                let base = cfg.vertex_base_url.clone().unwrap_or_else(|| {
+                    viral_providers::veo::default_base_url(&cfg.vertex_location)
+                });
+                Arc::new(
+                    VeoProvider::new(
+                        &base,
+                        project,
+                        &cfg.vertex_location,
+                        viral_providers::veo::model(&cfg.vertex_model)
+                            .ok_or_else(|| start_err(name, "unknown model"))?,
+                        Arc::new(TokenSource::new(key).map_err(|e| start_err(name, e))?),
+                        RetryPolicy::default(),
+                    )
+                    .map_err(|e| start_err(name, e))?,
+                )
+            }
+            "sora" => Arc::new(
+                SoraProvider::new(
+                    &cfg.openai_base_url,
+                    Credential::named(secrets.clone(), "OPENAI_API_KEY"),
+                    DownloadPolicy::new(&viral_providers::sora::OUTPUT_HOSTS, cfg.allow_loopback),
+                    RetryPolicy::default(),
+                )
+                .map_err(|e| start_err(name, e))?,
+            ),
+            other => return Err(start_err(other, "unknown provider")),
+        };
+        out.push(p);
+    }
+    Ok(Registry::new(out))
+}
+
+/// Every provider we know, enabled or not, from the configuration alone (no client, no key).
+pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
+    KNOWN
+        .iter()
+        .map(|name| {
+            let profile = match *name {
+                "storyboard" => ProviderProfile {
+                    name: "storyboard".into(),
+                    model: "cards-v1".into(),
+                    cents_per_second: 0.0,
+                    clip_durations: vec![],
+                    max_clip_s: 60,
+                    quality: 1,
+                },
+                "runway" => {
+                    let m = viral_providers::runway::model(&cfg.runway_model)
+                        .unwrap_or(viral_providers::runway::GEN4_5);
+                    ProviderProfile {
+                        name: "runway".into(),
+                        model: m.id.into(),
+                        cents_per_second: m.cents_per_second,
+                        clip_durations: m.durations.to_vec(),
+                        max_clip_s: m.durations.iter().copied().max().unwrap_or(0),
+                        quality: 4,
+                    }
+                }
+                "veo" => {
+                    let m = viral_providers::veo::model(&cfg.vertex_model)
+                        .unwrap_or(viral_providers::veo::VEO_3_1_FAST);
+                    ProviderProfile {
+                        name: "veo".into(),
+                        model: m.id.into(),
+                        cents_per_second: m.cents_per_second,
+                        clip_durations: viral_providers::veo::DURATIONS.to_vec(),
+                        max_clip_s: 8,
+                        quality: 5,
+                    }
+                }
+                _ => ProviderProfile {
+                    name: "sora".into(),
+                    model: "sora-2".into(),
+                    cents_per_second: 10.0,
+                    clip_durations: viral_providers::sora::DURATIONS.to_vec(),
+                    max_clip_s: 12,
+                    quality: 4,
+                },
+            };
+            let enabled = cfg.is_enabled(name);
+            let status = match (*name, enabled) {
+                (_, true) => "enabled".to_owned(),
+                ("runway", false) => "off: set RUNWAY_API_KEY (or list runway in VIRAL_PROVIDERS)".into(),
+                ("veo", false) => {
+                    "off: set VERTEX_PROJECT and a service-account key (GOOGLE_APPLICATION_CREDENTIALS)".into()
+                }
+                ("sora", false) => format!("off: {}", viral_providers::sora::SHUTDOWN_NOTICE),
+                _ => "off: not in VIRAL_PROVIDERS".into(),
+            };
+            ProviderInfo {
+                profile,
+                enabled,
+                status,
+            }
+        })
+        .collect()
+}
