@@ -1,0 +1,285 @@
+//! A whole job through the real workflow with the real Runway and Vertex Veo clients, each
+//! against a local server speaking its documented API: the provider renders short clips (the
+//! servers render real H.264 clips of the asked length), the workflow fetches each, joins and
+//! trims them to 15 s, validates and stores the result.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use viral_core::domain::{JobSpec, JobStatus, Plan};
+use viral_core::ports::{BlobKey, BlobStore, VideoProvider};
+use viral_core::service::{tenants, videos};
+use viral_core::{Clock, SystemClock};
+use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_media::{Beat, RenderSpec, Storyboard};
+use viral_providers::google_auth::TokenSource;
+use viral_providers::http::RetryPolicy;
+use viral_providers::{Credential, DownloadPolicy, Registry, RunwayProvider, VeoProvider};
+use viral_steps::Deps;
+use viral_steps::local::LocalPipeline;
+
+/// A real clip of `seconds` at `w`×`h`, as a provider would return.
+fn clip(seconds: f64, w: u32, h: u32, label: &str) -> Vec<u8> {
+    let sb = Storyboard {
+        hook: label.into(),
+        beats: vec![Beat {
+            text: format!("{label} continues"),
+            duration_s: 1.0,
+        }],
+        seed: 3,
+    };
+    viral_media::render(
+        &sb,
+        &RenderSpec {
+            width: w,
+            height: h,
+            fps: 30,
+            duration_s: seconds,
+        },
+    )
+    .unwrap()
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[derive(Default)]
+struct Fake {
+    base: Mutex<String>,
+    outputs: Mutex<HashMap<String, Vec<u8>>>,
+    durations: Mutex<Vec<u64>>,
+    n: AtomicUsize,
+}
+
+type S = State<Arc<Fake>>;
+
+async fn runway_create(State(s): S, h: HeaderMap, Json(b): Json<Value>) -> Response {
+    if h.get("x-runway-version").is_none() {
+        return StatusCode::BAD_REQUEST.into_response();
+    }
+    let secs = b["duration"].as_u64().unwrap_or(0);
+    assert_eq!(b["ratio"], "720:1280");
+    s.durations.lock().unwrap().push(secs);
+    let id = format!("0000-task-{}", s.n.fetch_add(1, Ordering::SeqCst));
+    let bytes = tokio::task::spawn_blocking(move || clip(secs as f64, 720, 1280, "runway"))
+        .await
+        .unwrap();
+    s.outputs.lock().unwrap().insert(id.clone(), bytes);
+    Json(json!({"id": id})).into_response()
+}
+
+async fn runway_task(State(s): S, Path(id): Path<String>) -> Response {
+    let base = s.base.lock().unwrap().clone();
+    Json(json!({"id": id, "status": "SUCCEEDED", "output": [format!("{base}/out/{id}")]}))
+        .into_response()
+}
+
+async fn runway_output(State(s): S, Path(id): Path<String>) -> Response {
+    match s.outputs.lock().unwrap().get(&id) {
+        Some(b) => b.clone().into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+const OP_PREFIX: &str = "projects/viral-dev/locations/us-central1/publishers/google/models/veo-3.1-fast-generate-001/operations/";
+
+async fn veo_token() -> Response {
+    Json(json!({"access_token": "ya29.local", "expires_in": 3600})).into_response()
+}
+
+async fn veo_call(State(s): S, Path(call): Path<String>, Json(b): Json<Value>) -> Response {
+    if call.ends_with(":predictLongRunning") {
+        assert_eq!(b["parameters"]["aspectRatio"], "9:16");
+        let secs = b["parameters"]["durationSeconds"].as_u64().unwrap_or(0);
+        s.durations.lock().unwrap().push(secs);
+        let id = format!("op-{}", s.n.fetch_add(1, Ordering::SeqCst));
+        let bytes = tokio::task::spawn_blocking(move || clip(secs as f64, 1080, 1920, "veo"))
+            .await
+            .unwrap();
+        s.outputs.lock().unwrap().insert(id.clone(), bytes);
+        return Json(json!({"name": format!("{OP_PREFIX}{id}")})).into_response();
+    }
+    let name = b["operationName"].as_str().unwrap_or_default();
+    let id = name.strip_prefix(OP_PREFIX).unwrap_or_default();
+    let Some(bytes) = s.outputs.lock().unwrap().get(id).cloned() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+    Json(json!({"name": name, "done": true, "response": {"videos": [{"bytesBase64Encoded": b64, "mimeType": "video/mp4"}]}}))
+        .into_response()
+}
+
+struct Env {
+    deps: Deps,
+    pipeline: Arc<LocalPipeline>,
+    _dir: tempfile::TempDir,
+}
+
+fn env(provider: Arc<dyn VideoProvider>) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("viral.db")).unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+        &dir.path().join("blobs"),
+        UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
+    ));
+    let deps = Deps {
+        store: Arc::new(SqliteItemStore::new(db.clone())),
+        blobs,
+        clock: clock.clone(),
+        providers: Registry::new(vec![provider]),
+    };
+    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
+    // Workflow waits (30 s before the first poll) run 100× faster; renders do not.
+    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.01).unwrap();
+    pipeline.spawn_worker();
+    Env {
+        deps,
+        pipeline,
+        _dir: dir,
+    }
+}
+
+fn retry() -> RetryPolicy {
+    RetryPolicy {
+        attempts: 2,
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(100),
+    }
+}
+
+/// Runs one 15 s job to its end and returns the stored MP4.
+async fn fifteen_seconds(e: &Env) -> (viral_core::domain::Job, Vec<u8>) {
+    let t = tenants::create_tenant(&*e.deps.store, &*e.deps.clock, "Acme", Plan::Pro)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: "A paper boat sails a rain gutter. It reaches the sea.".into(),
+        concept_id: None,
+        provider: "auto".into(),
+        platforms: vec![
+            "tiktok".into(),
+            "youtube_shorts".into(),
+            "instagram_reels".into(),
+        ],
+        duration_s: 15.0,
+    };
+    let job = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, None)
+        .await
+        .unwrap()
+        .job;
+    let r = viral_steps::steps::JobRef {
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+    };
+    assert!(e.pipeline.start(&r).await.unwrap());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let job = loop {
+        let job = videos::get(&*e.deps.store, &r.tenant_id, &r.job_id)
+            .await
+            .unwrap();
+        if job.status.is_terminal() {
+            break job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "job did not end: {job:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(job.status, JobStatus::Succeeded, "{job:?}");
+    let key = BlobKey::parse(job.video_key.as_deref().unwrap()).unwrap();
+    let (bytes, _) = e.deps.blobs.get(&key).await.unwrap().unwrap();
+    (job, bytes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runway_renders_10_plus_5_seconds_joined_into_15() {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/v1/text_to_video", post(runway_create))
+        .route("/v1/tasks/{id}", get(runway_task))
+        .route("/out/{id}", get(runway_output))
+        .with_state(fake.clone());
+    let base = serve(app).await;
+    *fake.base.lock().unwrap() = base.clone();
+    let runway = RunwayProvider::with_retry(
+        &base,
+        Credential::fixed("key_local"),
+        viral_providers::runway::GEN4_5,
+        DownloadPolicy::new(&[".runwayml.com"], true),
+        retry(),
+    )
+    .unwrap();
+    let e = env(Arc::new(runway));
+    let (job, bytes) = fifteen_seconds(&e).await;
+    let mut asked = fake.durations.lock().unwrap().clone();
+    asked.sort_unstable();
+    assert_eq!(asked, [5, 10], "two clips: 10 s + 5 s");
+    assert_eq!(job.route.as_ref().unwrap()["estimated_cost_cents"], 180);
+    let p = viral_media::probe(&bytes).unwrap();
+    assert_eq!(
+        (p.width, p.height, p.video_codec.as_str()),
+        (720, 1280, "h264")
+    );
+    assert!((p.duration_s - 15.0).abs() <= 0.5, "{}", p.duration_s);
+    assert!(
+        job.validation.as_ref().unwrap()["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["pass"] == true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn veo_renders_8_plus_8_seconds_trimmed_to_15() {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/token", post(veo_token))
+        .route(
+            "/v1/projects/viral-dev/locations/us-central1/publishers/google/models/{call}",
+            post(veo_call),
+        )
+        .with_state(fake.clone());
+    let base = serve(app).await;
+    let key_file = json!({
+        "client_email": "viral-test@viral-dev.iam.gserviceaccount.com",
+        "private_key": include_str!("../../providers/tests/fixtures/test-service-account.key"),
+        "token_uri": format!("{base}/token"),
+    });
+    let tokens = TokenSource::new(Credential::fixed(key_file.to_string())).unwrap();
+    let veo = VeoProvider::new(
+        &base,
+        "viral-dev",
+        "us-central1",
+        viral_providers::veo::VEO_3_1_FAST,
+        Arc::new(tokens),
+        retry(),
+    )
+    .unwrap();
+    let e = env(Arc::new(veo));
+    let (job, bytes) = fifteen_seconds(&e).await;
+    assert_eq!(*fake.durations.lock().unwrap(), [8, 8]);
+    assert_eq!(job.provider.as_deref(), Some("veo"));
+    let p = viral_media::probe(&bytes).unwrap();
+    assert_eq!((p.width, p.height), (1080, 1920));
+    assert!(
+        (p.duration_s - 15.0).abs() <= 0.1,
+        "trimmed from 16 s: {}",
+        p.duration_s
+    );
+}
