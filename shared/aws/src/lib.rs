@@ -3,6 +3,7 @@
 //! calls, so a Lambda's init stays short.
 
 mod attrs;
+pub mod cloudfront;
 pub mod dynamodb;
 mod errors;
 pub mod s3;
@@ -10,6 +11,7 @@ pub mod secrets_manager;
 pub mod sqs;
 pub mod step_functions;
 
+pub use cloudfront::CloudFrontSigner;
 pub use dynamodb::DynamoItemStore;
 pub use s3::S3BlobStore;
 pub use secrets_manager::SecretsManagerSecrets;

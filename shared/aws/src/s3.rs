@@ -14,6 +14,8 @@ use crate::errors::{code, describe};
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
+    /// With a CDN in front of the bucket, URLs are CloudFront-signed; else S3-presigned.
+    cdn: Option<crate::CloudFrontSigner>,
 }
 
 fn backend<E: std::error::Error>(e: E) -> BlobError {
@@ -29,7 +31,14 @@ impl S3BlobStore {
         Self {
             client,
             bucket: bucket.to_owned(),
+            cdn: None,
         }
+    }
+
+    /// Delivers through CloudFront: `signed_url` signs CDN URLs instead of presigning S3.
+    pub fn with_cdn(mut self, cdn: crate::CloudFrontSigner) -> Self {
+        self.cdn = Some(cdn);
+        self
     }
 
     /// `path_style` is for S3-compatible servers on loopback (moto), which have no DNS buckets.
@@ -139,6 +148,13 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn signed_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError> {
+        if let Some(cdn) = &self.cdn {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            let expires = i64::try_from(now.saturating_add(ttl.as_secs())).unwrap_or(i64::MAX);
+            return cdn.signed_url(key, expires).await;
+        }
         let conf = PresigningConfig::expires_in(ttl).map_err(backend)?;
         let req = self
             .client

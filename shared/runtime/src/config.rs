@@ -41,6 +41,16 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// The video providers (see `ProviderConfig` for the variables).
     pub providers: ProviderConfig,
+    /// `VIRAL_CDN_DOMAIN` and `VIRAL_CDN_KEY_PAIR_ID` (aws): deliver videos through
+    /// CloudFront with signed URLs; the private key is the secret `CLOUDFRONT_PRIVATE_KEY`.
+    /// Without them, URLs are S3-presigned.
+    pub cdn: Option<CdnConfig>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CdnConfig {
+    pub domain: String,
+    pub key_pair_id: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -154,8 +164,36 @@ impl Config {
             }
         };
         let providers = ProviderConfig::from_lookup(&get, backend)?;
+        let cdn = match (get("VIRAL_CDN_DOMAIN"), get("VIRAL_CDN_KEY_PAIR_ID")) {
+            (None, None) => None,
+            (Some(domain), Some(key_pair_id)) => {
+                if domain.contains('/') && !domain.starts_with("https://") {
+                    return Err(err(
+                        "VIRAL_CDN_DOMAIN",
+                        "expected a domain such as d111111abcdef8.cloudfront.net",
+                    ));
+                }
+                Some(CdnConfig {
+                    domain,
+                    key_pair_id,
+                })
+            }
+            (Some(_), None) => {
+                return Err(err(
+                    "VIRAL_CDN_KEY_PAIR_ID",
+                    "required with VIRAL_CDN_DOMAIN (the public key's id in the key group)",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    "VIRAL_CDN_DOMAIN",
+                    "required with VIRAL_CDN_KEY_PAIR_ID",
+                ));
+            }
+        };
         Ok(Config {
             providers,
+            cdn,
             backend,
             data_dir: PathBuf::from(get("VIRAL_DATA_DIR").unwrap_or_else(|| ".viral".into())),
             table,
@@ -215,6 +253,27 @@ mod tests {
         );
         let e = cfg(&[("VIRAL_BACKEND", "gcp")]).unwrap_err().to_string();
         assert!(e.starts_with("VIRAL_BACKEND: "), "{e}");
+    }
+
+    #[test]
+    fn a_cdn_needs_its_domain_and_key_pair() {
+        assert!(cfg(&[]).unwrap().cdn.is_none());
+        let c = cfg(&[
+            ("VIRAL_CDN_DOMAIN", "d111111abcdef8.cloudfront.net"),
+            ("VIRAL_CDN_KEY_PAIR_ID", "K2JCJMDEHXQW5F"),
+        ])
+        .unwrap();
+        assert_eq!(c.cdn.unwrap().key_pair_id, "K2JCJMDEHXQW5F");
+        assert_eq!(
+            cfg(&[("VIRAL_CDN_DOMAIN", "d1.cloudfront.net")])
+                .unwrap_err()
+                .var,
+            "VIRAL_CDN_KEY_PAIR_ID"
+        );
+        assert_eq!(
+            cfg(&[("VIRAL_CDN_KEY_PAIR_ID", "K1")]).unwrap_err().var,
+            "VIRAL_CDN_DOMAIN"
+        );
     }
 
     #[test]

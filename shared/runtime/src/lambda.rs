@@ -52,7 +52,13 @@ pub async fn serve_video_route(route: Route) -> Result<(), Error> {
         state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
     }
     if let Some(bucket) = &config.bucket {
-        state.blobs = Some(Arc::new(S3BlobStore::from_conf(&sdk, bucket, false)));
+        let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
+            SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
+            Arc::new(SystemClock),
+            Duration::from_secs(300),
+        ));
+        let media = crate::services::media_store(&config, &sdk, bucket, false, secrets);
+        state.blobs = Some(Arc::new(media));
         state.media_url_ttl = config.media_url_ttl;
     }
     lambda_http::run(viral_api::router_for(state, &[route])).await

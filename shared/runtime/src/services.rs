@@ -101,6 +101,25 @@ fn path_style() -> bool {
         .is_ok_and(|u| u.contains("127.0.0.1") || u.contains("localhost"))
 }
 
+/// The media bucket, delivered through CloudFront when a CDN is configured.
+pub fn media_store(
+    config: &Config,
+    conf: &SdkConfig,
+    bucket: &str,
+    path_style: bool,
+    secrets: Arc<dyn Secrets>,
+) -> S3BlobStore {
+    let s3 = S3BlobStore::from_conf(conf, bucket, path_style);
+    match &config.cdn {
+        Some(cdn) => s3.with_cdn(viral_aws::CloudFrontSigner::new(
+            &cdn.domain,
+            &cdn.key_pair_id,
+            secrets,
+        )),
+        None => s3,
+    }
+}
+
 /// The item store alone: all the API Lambdas need.
 pub async fn item_store(
     config: &Config,
@@ -170,10 +189,13 @@ impl Services {
                 let conf = viral_aws::load_sdk_config().await;
                 let bucket = require(&config.bucket, "VIRAL_BUCKET")?;
                 let sm = SecretsManagerSecrets::from_conf(&conf, &config.secrets_prefix);
+                let secrets: Arc<dyn Secrets> =
+                    Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl));
+                let blobs = media_store(&config, &conf, bucket, path_style(), secrets.clone());
                 Ok(Services {
                     store: item_store(&config, Some(&conf)).await?,
-                    blobs: Arc::new(S3BlobStore::from_conf(&conf, bucket, path_style())),
-                    secrets: Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl)),
+                    blobs: Arc::new(blobs),
+                    secrets,
                     local_media: None,
                     local_db: None,
                     clock,

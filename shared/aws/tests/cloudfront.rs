@@ -1,0 +1,84 @@
+//! CloudFront signed URLs, checked by an independent implementation: Python's `cryptography`
+//! (installed with moto by the test command) verifies the signature over the canned policy.
+
+use std::process::Command;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use viral_aws::CloudFrontSigner;
+use viral_core::ports::{BlobKey, SecretString, Secrets, SecretsError};
+
+const KEY: &str = include_str!("../../providers/tests/fixtures/test-service-account.key");
+const PUBLIC: &str = include_str!("../../providers/tests/fixtures/test-service-account.pub");
+
+/// The one secret the signer reads.
+struct OneSecret(Option<&'static str>);
+
+#[async_trait]
+impl Secrets for OneSecret {
+    async fn get(&self, name: &str) -> Result<Option<SecretString>, SecretsError> {
+        assert_eq!(name, "CLOUDFRONT_PRIVATE_KEY");
+        Ok(self.0.map(SecretString::new))
+    }
+}
+
+const VERIFY: &str = r#"
+import base64, sys, urllib.parse
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+url, pem = sys.argv[1], open(sys.argv[2], "rb").read()
+base, query = url.split("?", 1)
+q = dict(urllib.parse.parse_qsl(query))
+assert q["Hash-Algorithm"] == "SHA256" and q["Key-Pair-Id"] == "K2JCJMDEHXQW5F", q
+policy = '{"Statement":[{"Resource":"%s","Condition":{"DateLessThan":{"AWS:EpochTime":%s}}}]}' % (base, q["Expires"])
+sig = base64.b64decode(q["Signature"].replace("-", "+").replace("_", "=").replace("~", "/"))
+serialization.load_pem_public_key(pem).verify(sig, policy.encode(), padding.PKCS1v15(), hashes.SHA256())
+print("verified")
+"#;
+
+#[tokio::test]
+async fn signed_urls_verify_with_an_independent_implementation() {
+    let signer = CloudFrontSigner::new(
+        "d111111abcdef8.cloudfront.net",
+        "K2JCJMDEHXQW5F",
+        Arc::new(OneSecret(Some(KEY))),
+    );
+    let key = BlobKey::parse("tenants/tn_1/videos/job_1.mp4").unwrap();
+    let url = signer.signed_url(&key, 1_795_572_753).await.unwrap();
+    assert!(url.starts_with(
+        "https://d111111abcdef8.cloudfront.net/tenants/tn_1/videos/job_1.mp4?Expires=1795572753&Signature="
+    ));
+    let python = std::env::var("VIRAL_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .expect("VIRAL_TEST_PYTHON: run the test command `tests/run`");
+    let dir = tempfile::tempdir().unwrap();
+    let pem = dir.path().join("public.pem");
+    std::fs::write(&pem, PUBLIC).unwrap();
+    let out = Command::new(python)
+        .args(["-c", VERIFY, &url])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A tampered expiry no longer matches the signature.
+    let tampered = url.replace("Expires=1795572753", "Expires=1895572753");
+    let out = Command::new(std::env::var("VIRAL_TEST_PYTHON").unwrap())
+        .args(["-c", VERIFY, &tampered])
+        .arg(&pem)
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "a changed expiry must not verify");
+}
+
+#[tokio::test]
+async fn a_missing_key_is_an_error_not_an_unsigned_url() {
+    let signer = CloudFrontSigner::new("media.example.com", "K1", Arc::new(OneSecret(None)));
+    let key = BlobKey::parse("tenants/tn_1/videos/job_1.mp4").unwrap();
+    let e = signer.signed_url(&key, 1).await.unwrap_err();
+    assert!(e.to_string().contains("CLOUDFRONT_PRIVATE_KEY"), "{e}");
+}
