@@ -31,6 +31,14 @@ pub enum BenchCommand {
         #[arg(long, env = "VIRAL_FFMPEG")]
         ffmpeg: Option<String>,
     },
+    /// A simulated day of routing decisions against degrading providers: success rate and
+    /// cost per successful video, routed vs always-cheapest vs always-best.
+    Routing {
+        #[arg(long, default_value_t = 20_000)]
+        jobs: u32,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
     /// Jobs per second through the local workflow with an instant provider.
     Pipeline {
         #[arg(long, default_value_t = 1000)]
@@ -100,6 +108,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
             });
             return crate::bench_media::render(runs, ffmpeg);
         }
+        BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
         BenchCommand::Pipeline { jobs, tenants } => {
             return crate::bench_media::pipeline(jobs, tenants).await;
         }

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_media;
+mod bench_routing;
 mod doctor;
 mod server;
 mod tenant;

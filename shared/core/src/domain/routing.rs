@@ -165,6 +165,9 @@ pub struct RouteRequest<'a> {
     pub spend_cap_cents: Option<u32>,
     /// Providers that already failed this job: tried last, if at all.
     pub failed: &'a [String],
+    /// No fallback follows this attempt: its failure fails the job, so reliability comes
+    /// before price.
+    pub last_attempt: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -182,10 +185,15 @@ pub fn cost_cents(p: &ProviderProfile, clips: &[f64]) -> u32 {
     (p.cents_per_second * clips.iter().sum::<f64>()).ceil() as u32
 }
 
+/// Chance that every clip of a video renders.
+fn video_success(clips: &[f64], h: &Health) -> f64 {
+    h.success_rate().powi(clips.len().max(1) as i32)
+}
+
 /// Expected cost of one successful video: a failed try is paid for too, so cost is divided
 /// by the chance of success.
 fn expected_cost(p: &ProviderProfile, clips: &[f64], h: &Health) -> f64 {
-    f64::from(cost_cents(p, clips)).max(0.5) / h.success_rate()
+    f64::from(cost_cents(p, clips)).max(0.5) / video_success(clips, h)
 }
 
 /// Picks a provider for the request. `health` is looked up by provider name (missing = new).
@@ -228,6 +236,9 @@ pub fn choose(
             )
         };
         key(a, ha).cmp(&key(b, hb)).then_with(|| match req.tier {
+            _ if req.last_attempt => video_success(cb, hb)
+                .total_cmp(&video_success(ca, ha))
+                .then(expected_cost(a, ca, ha).total_cmp(&expected_cost(b, cb, hb))),
             QualityTier::Premium => b
                 .quality
                 .cmp(&a.quality)
@@ -244,6 +255,11 @@ pub fn choose(
             .to_owned()
     } else if h.is_open(now) {
         "every provider is failing; trying the best of them".to_owned()
+    } else if req.last_attempt {
+        format!(
+            "last attempt: the most reliable provider ({:.0}% recent success)",
+            h.success_rate() * 100.0
+        )
     } else {
         match req.tier {
             QualityTier::Premium => format!(
@@ -319,6 +335,7 @@ mod tests {
             tier: QualityTier::Standard,
             spend_cap_cents: None,
             failed: &[],
+            last_attempt: false,
         };
         let r = choose(&profiles, &healthy, &req, now).unwrap();
         assert_eq!(
@@ -375,6 +392,27 @@ mod tests {
             choose(&profiles, &healthy, &retry, now).unwrap().provider,
             "veo"
         );
+        // On the last attempt the most reliable provider wins over the cheapest.
+        let shaky = |n: &str| {
+            let mut h = Health::default();
+            if n == "runway" {
+                for i in 0..20 {
+                    h.record(i % 5 != 0, 60.0, now);
+                }
+            }
+            h
+        };
+        assert_eq!(
+            choose(&profiles, &shaky, &req, now).unwrap().provider,
+            "runway"
+        );
+        let last = RouteRequest {
+            last_attempt: true,
+            ..req.clone()
+        };
+        let r = choose(&profiles, &shaky, &last, now).unwrap();
+        assert_eq!(r.provider, "veo");
+        assert!(r.reason.contains("last attempt"), "{}", r.reason);
         // Named providers are used as asked.
         let named = RouteRequest {
             requested: "storyboard",

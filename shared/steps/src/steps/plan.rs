@@ -98,6 +98,7 @@ pub async fn plan_job(d: &Deps, input: PlanInput) -> Result<Plan, StepError> {
         tier: limits.tier,
         spend_cap_cents: Some(limits.max_video_cost_cents),
         failed: &failed,
+        last_attempt: input.attempt == MAX_ATTEMPTS,
     };
     let route = routing::choose(
         &profiles,
