@@ -80,6 +80,11 @@ async fn text_to_video(State(s): S, h: HeaderMap, Json(body): Json<Value>) -> Re
             [("location", "http://169.254.169.254/latest/meta-data")],
         )
             .into_response(),
+        "forbidden" => (
+            StatusCode::FORBIDDEN,
+            Json(json!({"error": "Organization has insufficient credits"})),
+        )
+            .into_response(),
         "bad_request" => (
             StatusCode::BAD_REQUEST,
             Json(json!({"error": "Validation of body failed", "issues": [{"path": ["duration"]}]})),
@@ -116,6 +121,7 @@ async fn task(State(s): S, h: HeaderMap, Path(id): Path<String>) -> Response {
         "cancelled" => json!({"id": id, "status": "CANCELLED"}),
         "unknown" => json!({"id": id, "status": "EXPLODED"}),
         "no_output" => json!({"id": id, "status": "SUCCEEDED", "output": []}),
+        "huge" => json!({"id": id, "status": "RUNNING", "padding": "x".repeat(2 << 20)}),
         "expired" => out("expired.mp4"),
         "inward" => out("inward.mp4"),
         "oversize" => out("oversize.mp4"),
@@ -235,6 +241,12 @@ async fn bad_keys_and_bad_requests_are_permanent_and_never_echo_the_key() {
     assert!(matches!(e, ProviderError::Permanent(_)), "{e:?}");
     assert!(message(&e).contains("401"), "{e}");
     assert!(!format!("{e:?}").contains("key_wrong"));
+    *s.submit_mode.lock().unwrap() = "forbidden".into();
+    let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Permanent(_)) && message(&e).contains("403"),
+        "{e}"
+    );
     *s.submit_mode.lock().unwrap() = "bad_request".into();
     let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();
     assert!(
@@ -311,6 +323,11 @@ async fn every_end_state_is_classified() {
     assert!(matches!(r, Err(ProviderError::Transient(_))), "{r:?}");
     let (_, _, r) = finish("no_output").await;
     assert!(matches!(r, Err(ProviderError::Transient(_))), "{r:?}");
+    let (_, _, r) = finish("huge").await;
+    assert!(
+        matches!(r, Err(ProviderError::Transient(ref m)) if m.contains("larger than")),
+        "an oversize answer is cut off: {r:?}"
+    );
     let (_, p, _) = finish("ok").await;
     let e = p.fetch("../../etc/passwd").await.unwrap_err();
     assert!(

@@ -25,6 +25,7 @@ const ID: &str = "video_68d7512d07848190b3e45da0ecbebcde004da08e1e0678d5";
 
 #[derive(Default)]
 struct Server {
+    base: Mutex<String>,
     /// "ok", "moderation", "failed", "redirect_inward", "redirect_out", "html", "gone".
     mode: Mutex<String>,
     polls: AtomicUsize,
@@ -71,6 +72,9 @@ async fn video(State(s): S, h: HeaderMap, Path(id): Path<String>) -> Response {
     }
     let n = s.polls.fetch_add(1, Ordering::SeqCst);
     let mode = s.mode.lock().unwrap().clone();
+    if mode == "truncated" && n >= 2 {
+        return (StatusCode::OK, "{\"id\": \"video_1\", \"status\"").into_response();
+    }
     let status = match n {
         0 => json!({"status": "queued", "progress": 0}),
         1 => json!({"status": "in_progress", "progress": 37}),
@@ -128,6 +132,7 @@ async fn start(mode: &str, allow_loopback: bool) -> (Arc<Server>, SoraProvider, 
         .route("/v1/videos/{id}/content", get(content))
         .with_state(s.clone());
     let base = support::serve(app).await;
+    *s.base.lock().unwrap() = base.clone();
     let p = SoraProvider::new(
         &base,
         Credential::fixed(KEY),
@@ -240,4 +245,36 @@ async fn content_is_checked_and_redirects_go_through_the_guard() {
     let (_, p, _) = start("redirect_out", false).await;
     let e = p.fetch(ID).await.unwrap_err();
     assert!(e.to_string().contains("allowlist"), "{e}");
+}
+
+fn client_with_key(base: &str, key: &str) -> SoraProvider {
+    SoraProvider::new(
+        base,
+        Credential::fixed(key),
+        DownloadPolicy::new(&[], false),
+        RetryPolicy {
+            attempts: 1,
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+        },
+    )
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_wrong_key_is_permanent_and_a_truncated_answer_transient() {
+    let (s, _, _) = start("truncated", false).await;
+    let base = s.base.lock().unwrap().clone();
+    let e = client_with_key(&base, "sk-wrong")
+        .submit(&request())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Permanent(_)) && e.to_string().contains("401"),
+        "{e}"
+    );
+    assert!(!format!("{e:?}").contains("sk-wrong"));
+    s.polls.store(2, Ordering::SeqCst);
+    let r = client_with_key(&base, KEY).poll(ID).await;
+    assert!(matches!(r, Err(ProviderError::Transient(_))), "{r:?}");
 }

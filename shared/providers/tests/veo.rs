@@ -72,7 +72,7 @@ async fn token(State(s): S, body: String) -> Response {
                 && t.claims.iss == EMAIL
                 && t.claims.scope == "https://www.googleapis.com/auth/cloud-platform" =>
         {
-            Json(json!({"access_token": "ya29.test-token", "expires_in": 3599, "token_type": "Bearer"}))
+            Json(json!({"access_token": if s.mode.lock().unwrap().as_str() == "stale_token" { "ya29.revoked" } else { "ya29.test-token" }, "expires_in": 3599, "token_type": "Bearer"}))
                 .into_response()
         }
         _ => (
@@ -115,7 +115,17 @@ async fn model_call(
             }
         }
         "veo-3.1-fast-generate-001:fetchPredictOperation" => {
-            assert_eq!(body["operationName"], OP);
+            if mode == "down" {
+                s.fetches.fetch_add(1, Ordering::SeqCst);
+                return (StatusCode::SERVICE_UNAVAILABLE, "upstream connect error").into_response();
+            }
+            if body["operationName"] != OP {
+                return (
+                    StatusCode::NOT_FOUND,
+                    Json(json!({"error": {"code": 404, "status": "NOT_FOUND"}})),
+                )
+                    .into_response();
+            }
             if s.fetches.fetch_add(1, Ordering::SeqCst) == 0 {
                 return Json(json!({"name": OP})).into_response();
             }
@@ -281,4 +291,22 @@ async fn a_key_the_server_does_not_trust_is_a_permanent_error() {
         ServiceAccountKey::parse(&plain.to_string()).is_err(),
         "token_uri must be HTTPS"
     );
+}
+
+#[tokio::test]
+async fn a_token_the_api_refuses_is_permanent_and_server_errors_transient() {
+    let (_, p) = start("stale_token").await;
+    let e = p.submit(&request()).await.unwrap_err();
+    assert!(
+        matches!(e, ProviderError::Permanent(_)) && e.to_string().contains("401"),
+        "{e}"
+    );
+    let (_, p) = start("ok").await;
+    let e = p.poll(&format!("{OP}-missing")).await.unwrap_err();
+    // An operation the service does not know is a 404: permanent, not retried.
+    assert!(matches!(e, ProviderError::Permanent(_)), "{e:?}");
+    let (s, p) = start("down").await;
+    let e = p.poll(OP).await.unwrap_err();
+    assert!(matches!(e, ProviderError::Transient(_)), "{e:?}");
+    assert!(s.fetches.load(Ordering::SeqCst) >= 2, "5xx is retried");
 }
