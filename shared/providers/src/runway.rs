@@ -27,6 +27,8 @@ pub struct RunwayModel {
     pub durations: &'static [u32],
     pub ratio: &'static str,
     pub cents_per_second: f64,
+    /// For routing: 1 (preview) to 5.
+    pub quality: u8,
 }
 
 /// `gen4.5`: 2–10 s at 720:1280, 12 credits ($0.12) a second.
@@ -35,6 +37,7 @@ pub const GEN4_5: RunwayModel = RunwayModel {
     durations: &[2, 3, 4, 5, 6, 7, 8, 9, 10],
     ratio: "720:1280",
     cents_per_second: 12.0,
+    quality: 4,
 };
 
 /// Google's `veo3.1_fast` through Runway: 4, 6 or 8 s at 1080:1920.
@@ -43,11 +46,23 @@ pub const VEO3_1_FAST: RunwayModel = RunwayModel {
     durations: &[4, 6, 8],
     ratio: "1080:1920",
     cents_per_second: 15.0,
+    quality: 5,
+};
+
+/// Google's `veo3.1` through Runway, silent: 4, 6 or 8 s at 1080:1920, 20 credits a second.
+pub const VEO3_1: RunwayModel = RunwayModel {
+    id: "veo3.1",
+    durations: &[4, 6, 8],
+    ratio: "1080:1920",
+    cents_per_second: 20.0,
+    quality: 5,
 };
 
 /// A model by its Runway id.
 pub fn model(id: &str) -> Option<RunwayModel> {
-    [GEN4_5, VEO3_1_FAST].into_iter().find(|m| m.id == id)
+    [GEN4_5, VEO3_1_FAST, VEO3_1]
+        .into_iter()
+        .find(|m| m.id == id)
 }
 
 /// The shortest supported duration that covers `wanted`, else the longest there is.
@@ -200,7 +215,7 @@ impl VideoProvider for RunwayProvider {
     }
 
     fn quality(&self) -> u8 {
-        4
+        self.model.quality
     }
 
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {

@@ -16,7 +16,7 @@ pub struct ProviderConfig {
     pub enabled: Vec<String>,
     /// `RUNWAY_BASE_URL`.
     pub runway_base_url: String,
-    /// `RUNWAY_MODEL`: `gen4.5` (default) or `veo3.1_fast`.
+    /// `RUNWAY_MODEL`: `gen4.5` (default), `veo3.1_fast` or `veo3.1`.
     pub runway_model: String,
     /// `RUNWAY_OUTPUT_HOSTS`: where Runway's output URLs may point (`.domain` for subdomains).
     pub runway_output_hosts: Vec<String>,
@@ -125,7 +125,10 @@ impl ProviderConfig {
         }
         let runway_model = get("RUNWAY_MODEL").unwrap_or_else(|| "gen4.5".into());
         if viral_providers::runway::model(&runway_model).is_none() {
-            return Err(err("RUNWAY_MODEL", "expected gen4.5 or veo3.1_fast"));
+            return Err(err(
+                "RUNWAY_MODEL",
+                "expected gen4.5, veo3.1_fast or veo3.1",
+            ));
         }
         let vertex_model =
             get("VERTEX_VEO_MODEL").unwrap_or_else(|| viral_providers::veo::VEO_3_1_FAST.id.into());

@@ -112,7 +112,7 @@ pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
                         cents_per_second: m.cents_per_second,
                         clip_durations: m.durations.to_vec(),
                         max_clip_s: m.durations.iter().copied().max().unwrap_or(0),
-                        quality: 4,
+                        quality: m.quality,
                     }
                 }
                 "veo" => {
