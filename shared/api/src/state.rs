@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use viral_core::Clock;
 use viral_core::domain::RateLimit;
-use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
+use viral_core::domain::routing::ProviderInfo;
 use viral_core::ports::{BlobStore, ItemStore, Workflow};
 
 use crate::auth::jwt::JwtVerifier;
@@ -38,18 +38,7 @@ impl AppState {
             max_body_bytes: 64 * 1024,
             workflow: None,
             blobs: None,
-            providers: vec![ProviderInfo {
-                profile: ProviderProfile {
-                    name: "storyboard".into(),
-                    model: "cards-v1".into(),
-                    cents_per_second: 0.0,
-                    clip_durations: vec![],
-                    max_clip_s: 60,
-                    quality: 1,
-                },
-                enabled: true,
-                status: "enabled".into(),
-            }],
+            providers: vec![ProviderInfo::storyboard()],
             media_url_ttl: std::time::Duration::from_secs(3600),
         }
     }

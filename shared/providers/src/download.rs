@@ -162,6 +162,18 @@ async fn vet(policy: &DownloadPolicy, url: &Url) -> Result<Vec<SocketAddr>, Down
     Ok(addrs)
 }
 
+/// Where a redirect answer points, resolved against the URL that answered. The target is
+/// only a candidate: whoever follows it must vet it like any other URL.
+pub fn redirect_target(from: &Url, resp: &reqwest::Response) -> Result<Url, DownloadError> {
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(|| DownloadError::Refused("redirect without a location".into()))?;
+    from.join(location)
+        .map_err(|_| DownloadError::Refused("redirect to a bad URL".into()))
+}
+
 /// Downloads `url` under `policy`. The URL never appears in errors (it may be signed).
 pub async fn download(policy: &DownloadPolicy, url: &str) -> Result<Vec<u8>, DownloadError> {
     let mut url = Url::parse(url).map_err(|_| DownloadError::Refused("not a URL".into()))?;
@@ -185,14 +197,7 @@ pub async fn download(policy: &DownloadPolicy, url: &str) -> Result<Vec<u8>, Dow
             .map_err(|e| DownloadError::Failed(describe(&e)))?;
         let status = resp.status();
         if status.is_redirection() {
-            let location = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| DownloadError::Refused("redirect without a location".into()))?;
-            url = url
-                .join(location)
-                .map_err(|_| DownloadError::Refused("redirect to a bad URL".into()))?;
+            url = redirect_target(&url, &resp)?;
             continue;
         }
         if matches!(

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
 
 use crate::credential::Credential;
-use crate::download::{DownloadPolicy, download, looks_like_mp4};
+use crate::download::{DownloadPolicy, download, looks_like_mp4, redirect_target};
 use crate::http::{Http, RetryPolicy, describe, parse_json, read_capped};
 use crate::runway::fit_duration;
 
@@ -189,15 +189,9 @@ impl VideoProvider for SoraProvider {
         let status = resp.status();
         if status.is_redirection() {
             // The key is never sent on: the redirect target is fetched through the guard.
-            let location = resp
-                .headers()
-                .get(reqwest::header::LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or_else(|| ProviderError::Transient("sora: redirect without location".into()))?
-                .to_owned();
-            let target = reqwest::Url::parse(&url)
-                .and_then(|u| u.join(&location))
-                .map_err(|_| ProviderError::Permanent("sora: bad redirect".into()))?;
+            let from = reqwest::Url::parse(&url)
+                .map_err(|_| ProviderError::Permanent("sora: bad content URL".into()))?;
+            let target = redirect_target(&from, &resp)?;
             return Ok(download(&self.downloads, target.as_str()).await?);
         }
         if !status.is_success() {

@@ -95,14 +95,7 @@ pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
         .iter()
         .map(|name| {
             let profile = match *name {
-                "storyboard" => ProviderProfile {
-                    name: "storyboard".into(),
-                    model: "cards-v1".into(),
-                    cents_per_second: 0.0,
-                    clip_durations: vec![],
-                    max_clip_s: 60,
-                    quality: 1,
-                },
+                "storyboard" => ProviderInfo::storyboard().profile,
                 "runway" => {
                     let m = viral_providers::runway::model(&cfg.runway_model)
                         .unwrap_or(viral_providers::runway::GEN4_5);

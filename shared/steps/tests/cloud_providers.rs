@@ -3,6 +3,8 @@
 //! servers render real H.264 clips of the asked length), the workflow fetches each, joins and
 //! trims them to 15 s, validates and stores the result.
 
+mod support;
+
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -15,17 +17,14 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
+use support::Env;
 use viral_core::domain::{JobSpec, JobStatus, Plan};
-use viral_core::ports::{BlobKey, BlobStore, VideoProvider};
+use viral_core::ports::{BlobKey, VideoProvider};
 use viral_core::service::{tenants, videos};
-use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
 use viral_media::{Beat, RenderSpec, Storyboard};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
-use viral_providers::{Credential, DownloadPolicy, Registry, RunwayProvider, VeoProvider};
-use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
+use viral_providers::{Credential, DownloadPolicy, RunwayProvider, VeoProvider};
 
 /// A real clip of `seconds` at `w`×`h`, as a provider would return.
 fn clip(seconds: f64, w: u32, h: u32, label: &str) -> Vec<u8> {
@@ -122,35 +121,11 @@ async fn veo_call(State(s): S, Path(call): Path<String>, Json(b): Json<Value>) -
         .into_response()
 }
 
-struct Env {
-    deps: Deps,
-    pipeline: Arc<LocalPipeline>,
-    _dir: tempfile::TempDir,
-}
-
+/// The pipeline with one provider; workflow waits (30 s before the first poll) run 20×
+/// faster. The fake servers render at submit, so the Submit state's heartbeat (600 s, 30 s
+/// here) must leave room for a render on a busy machine.
 fn env(provider: Arc<dyn VideoProvider>) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("viral.db")).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
-        &dir.path().join("blobs"),
-        UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
-    ));
-    let deps = Deps {
-        store: Arc::new(SqliteItemStore::new(db.clone())),
-        blobs,
-        clock: clock.clone(),
-        providers: Registry::new(vec![provider]),
-    };
-    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
-    // Workflow waits (30 s before the first poll) run 100× faster; renders do not.
-    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.01).unwrap();
-    pipeline.spawn_worker();
-    Env {
-        deps,
-        pipeline,
-        _dir: dir,
-    }
+    support::env(|_| vec![provider], 0.05)
 }
 
 fn retry() -> RetryPolicy {

@@ -1,22 +1,23 @@
 //! The real workflow definition on the local engine, end to end: a storyboard render that
 //! succeeds, and a provider that always fails and gets refunded.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::Value;
+use support::Env;
+use viral_core::SystemClock;
 use viral_core::domain::job::ledger_sk;
 use viral_core::domain::{JobSpec, JobStatus, Plan, keys};
 use viral_core::ports::{
     BlobKey, BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
 };
 use viral_core::service::{tenants, usage, videos};
-use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
-use viral_providers::{Registry, StoryboardProvider};
-use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
+use viral_embedded::{FsBlobStore, UrlSigner};
+use viral_providers::StoryboardProvider;
 use viral_steps::steps::JobRef;
 
 struct AlwaysFails;
@@ -108,37 +109,17 @@ impl VideoProvider for ShortClips {
     }
 }
 
-struct Env {
-    deps: Deps,
-    pipeline: Arc<LocalPipeline>,
-    _dir: tempfile::TempDir,
-}
-
+/// The pipeline with `extra` providers before the storyboard renderer. Workflow time runs
+/// 10× faster; renders do not, so heartbeats (600 s → 60 s) stay generous.
 fn env(extra: Vec<Arc<dyn VideoProvider>>) -> Env {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("viral.db")).unwrap();
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
-        &dir.path().join("blobs"),
-        UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
-    ));
-    let mut providers: Vec<Arc<dyn VideoProvider>> = extra;
-    providers.push(Arc::new(StoryboardProvider::new(blobs.clone())));
-    let deps = Deps {
-        store: Arc::new(SqliteItemStore::new(db.clone())),
-        blobs,
-        clock: clock.clone(),
-        providers: Registry::new(providers),
-    };
-    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
-    // Workflow time runs 10× faster; renders do not, so heartbeats (600 s → 60 s) stay generous.
-    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.1).unwrap();
-    pipeline.spawn_worker();
-    Env {
-        deps,
-        pipeline,
-        _dir: dir,
-    }
+    support::env(
+        |blobs| {
+            let mut providers = extra;
+            providers.push(Arc::new(StoryboardProvider::new(blobs)));
+            providers
+        },
+        0.1,
+    )
 }
 
 async fn run_job(e: &Env, provider: &str) -> (String, String) {

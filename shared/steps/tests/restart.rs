@@ -3,6 +3,8 @@
 //! its last checkpoint once the claim lapses, and the job ends once, charged once. A job whose
 //! execution never started is started by the same sweep.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,12 +12,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 use viral_core::domain::job::ledger_sk;
 use viral_core::domain::{JobSpec, JobStatus, Plan, keys};
-use viral_core::ports::{
-    BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
-};
+use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
 use viral_core::service::{tenants, usage, videos};
 use viral_core::{Clock, ManualClock, SystemClock};
-use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_embedded::{Db, FsBlobStore, SqliteItemStore, UrlSigner};
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::Deps;
 use viral_steps::local::LocalPipeline;
@@ -54,25 +54,13 @@ impl VideoProvider for Gate {
 
 /// One process's view of the shared data dir.
 fn process(dir: &std::path::Path, clock: Arc<dyn Clock>, hang: bool) -> Arc<LocalPipeline> {
-    let db = Db::open(&dir.join("viral.db")).unwrap();
-    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
-        &dir.join("blobs"),
-        UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
-    ));
-    let gate = Gate {
-        inner: StoryboardProvider::new(blobs.clone()),
-        hang,
+    let make = |blobs| -> Vec<Arc<dyn VideoProvider>> {
+        vec![Arc::new(Gate {
+            inner: StoryboardProvider::new(blobs),
+            hang,
+        })]
     };
-    let deps = Deps {
-        store: Arc::new(SqliteItemStore::new(db.clone())),
-        blobs,
-        clock: clock.clone(),
-        providers: Registry::new(vec![Arc::new(gate)]),
-    };
-    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
-    let pipeline = LocalPipeline::new(deps, queue, 0.1).unwrap();
-    pipeline.spawn_worker();
-    pipeline
+    support::pipeline_in(dir, clock, make, 0.1).1
 }
 
 async fn accept(deps: &Deps, tenant: &viral_core::domain::Tenant, prompt: &str) -> JobRef {

@@ -28,6 +28,24 @@ pub struct ProviderInfo {
     pub status: String,
 }
 
+impl ProviderInfo {
+    /// The built-in `storyboard` renderer: free, any length in one clip, always there.
+    pub fn storyboard() -> Self {
+        Self {
+            profile: ProviderProfile {
+                name: "storyboard".into(),
+                model: "cards-v1".into(),
+                cents_per_second: 0.0,
+                clip_durations: vec![],
+                max_clip_s: 60,
+                quality: 1,
+            },
+            enabled: true,
+            status: "enabled".into(),
+        }
+    }
+}
+
 /// At most how many clips make a video.
 pub const MAX_CLIPS: usize = 4;
 
