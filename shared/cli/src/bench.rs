@@ -39,6 +39,12 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
+    /// The learner against a synthetic audience: cumulative reward as a share of an oracle's,
+    /// beside random, over 200 and 1,000 rounds.
+    Learner {
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+    },
     /// Jobs per second through the local workflow with an instant provider.
     Pipeline {
         #[arg(long, default_value_t = 1000)]
@@ -109,6 +115,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
             return crate::bench_media::render(runs, ffmpeg);
         }
         BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
+        BenchCommand::Learner { seeds } => return crate::bench_learner::run(seeds),
         BenchCommand::Pipeline { jobs, tenants } => {
             return crate::bench_media::pipeline(jobs, tenants).await;
         }

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod job;
 pub mod keys;
+pub mod learner;
 pub mod plan;
 pub mod rate_limit;
 pub mod routing;
