@@ -2,6 +2,7 @@
 //! rate-limit windows, usage periods, and the item keys of the single table.
 
 pub mod api_key;
+pub mod concept;
 pub mod job;
 pub mod keys;
 pub mod learner;

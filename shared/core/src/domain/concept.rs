@@ -1,0 +1,452 @@
+//! Concepts: what a short video will be, written from trends. Also the offline writer — a
+//! deterministic, rule-based one that needs no key — and the sample trends a fresh install
+//! uses until YouTube or GNews keys are set.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::learner::{Kind, Posterior, Rng};
+
+/// A trend, normalised from whichever source found it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// `youtube`, `gnews`, `sample` or `topic` (given by the user).
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+    /// RFC 3339.
+    pub published_at: Option<String>,
+    pub category: String,
+    pub keywords: Vec<String>,
+    /// Views per hour since publication, when the source says.
+    pub views_per_hour: Option<f64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Beat {
+    pub text: String,
+    pub start_s: f64,
+    pub duration_s: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrendRef {
+    pub title: String,
+    pub url: Option<String>,
+    pub source: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Concept {
+    pub id: String,
+    pub title: String,
+    /// What is said and shown in the first two seconds.
+    pub hook: String,
+    /// Timed beats after the hook; hook and beats fill the target length.
+    pub beats: Vec<Beat>,
+    /// For a text-to-video provider.
+    pub visual_prompt: String,
+    pub caption: String,
+    pub hashtags: Vec<String>,
+    pub category: String,
+    pub format: String,
+    pub hook_style: String,
+    pub platforms: Vec<String>,
+    pub trends: Vec<TrendRef>,
+    /// 0–100: the learner's expected engagement, scaled.
+    pub predicted_score: u8,
+    pub rationale: String,
+    pub duration_s: f64,
+}
+
+impl Concept {
+    pub fn kind(&self) -> Kind {
+        Kind {
+            category: self.category.clone(),
+            format: self.format.clone(),
+            hook: self.hook_style.clone(),
+        }
+    }
+
+    /// The prompt a video job renders: hook then beats, one sentence each.
+    pub fn video_prompt(&self) -> String {
+        std::iter::once(self.hook.as_str())
+            .chain(self.beats.iter().map(|b| b.text.as_str()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+pub const FORMATS: [&str; 4] = ["listicle", "story", "myth-busting", "how-to"];
+pub const HOOK_STYLES: [&str; 4] = ["question", "bold-claim", "number", "pov"];
+pub const PLATFORMS: [&str; 3] = ["tiktok", "youtube_shorts", "instagram_reels"];
+/// Seconds the hook holds the screen.
+pub const HOOK_S: f64 = 2.0;
+
+/// What a batch of concepts is asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Brief {
+    pub count: usize,
+    pub duration_s: f64,
+    /// The tenant's niche or brand line, if set.
+    pub niche: Option<String>,
+}
+
+const STOPWORDS: [&str; 40] = [
+    "the", "a", "an", "and", "or", "of", "to", "in", "on", "for", "with", "is", "are", "was",
+    "this", "that", "how", "why", "what", "you", "your", "it", "its", "at", "by", "from", "as",
+    "be", "new", "after", "over", "into", "about", "will", "just", "now", "has", "have", "their",
+    "more",
+];
+
+/// The few words of a title that carry it: longest first, no stopwords, no repeats.
+pub fn keywords(title: &str) -> Vec<String> {
+    let mut words: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .map(|w| w.trim_matches('\'').to_lowercase())
+        .filter(|w| w.chars().count() > 2 && !STOPWORDS.contains(&w.as_str()))
+        .collect();
+    words.dedup();
+    let mut seen = Vec::new();
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    for w in words {
+        if !seen.contains(&w) {
+            seen.push(w);
+        }
+        if seen.len() == 4 {
+            break;
+        }
+    }
+    seen
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+        None => String::new(),
+    }
+}
+
+fn hook_line(style: &str, subject: &str) -> String {
+    match style {
+        "question" => format!("What nobody tells you about {subject}?"),
+        "bold-claim" => format!("{} is not what you think.", capitalised(subject)),
+        "number" => format!("3 things about {subject} in 15 seconds."),
+        _ => format!("POV: you just found out about {subject}."),
+    }
+}
+
+fn beat_lines(format: &str, subject: &str, title: &str) -> Vec<String> {
+    match format {
+        "listicle" => vec![
+            format!("One: the headline. {title}."),
+            format!("Two: why {subject} matters right now."),
+            "Three: what to do about it today.".into(),
+            "Follow for part two.".into(),
+        ],
+        "story" => vec![
+            format!("It started with this: {title}."),
+            "Then people noticed the twist.".into(),
+            format!("Now everyone is talking about {subject}."),
+            "Would you have seen it coming?".into(),
+        ],
+        "myth-busting" => vec![
+            format!("Myth: {subject} is just hype."),
+            format!("Fact: {title}."),
+            "The detail most people miss changes everything.".into(),
+            "Save this before you forget.".into(),
+        ],
+        _ => vec![
+            format!("Step one: understand {subject}."),
+            format!("Step two: look at the news. {title}."),
+            "Step three: try it yourself this week.".into(),
+            "Comment with your result.".into(),
+        ],
+    }
+}
+
+/// Beats timed to fill what is left after the hook, in proportion to their length.
+fn timed(lines: Vec<String>, duration_s: f64) -> Vec<Beat> {
+    let body = (duration_s - HOOK_S).max(1.0);
+    let weights: Vec<f64> = lines
+        .iter()
+        .map(|l| 1.0 + l.chars().count() as f64 / 40.0)
+        .collect();
+    let total: f64 = weights.iter().sum();
+    let mut at = HOOK_S;
+    lines
+        .into_iter()
+        .zip(weights)
+        .map(|(text, w)| {
+            let d = (body * w / total * 100.0).round() / 100.0;
+            let b = Beat {
+                text,
+                start_s: (at * 100.0).round() / 100.0,
+                duration_s: d,
+            };
+            at += d;
+            b
+        })
+        .collect()
+}
+
+/// Writes concepts from trends without a model: the learner's Thompson ranking picks a
+/// diverse set of kinds (each trend's category × format × hook style), templates write them.
+/// Deterministic for a seed.
+pub fn write_offline(
+    trends: &[Trend],
+    brief: &Brief,
+    learner: &Posterior,
+    seed: u64,
+    new_id: &mut dyn FnMut() -> String,
+) -> Vec<Concept> {
+    if trends.is_empty() || brief.count == 0 {
+        return Vec::new();
+    }
+    let mut rng = Rng::new(seed);
+    // Candidate kinds: every trend's category with every format and hook style.
+    let mut candidates: Vec<(usize, Kind)> = Vec::new();
+    for (i, t) in trends.iter().enumerate() {
+        for f in FORMATS {
+            for h in HOOK_STYLES {
+                candidates.push((
+                    i,
+                    Kind {
+                        category: t.category.clone(),
+                        format: f.into(),
+                        hook: h.into(),
+                    },
+                ));
+            }
+        }
+    }
+    let kinds: Vec<Kind> = candidates.iter().map(|(_, k)| k.clone()).collect();
+    let ranked = learner.thompson_rank(&kinds, &mut rng);
+    let mut out: Vec<Concept> = Vec::new();
+    let mut used_trends = Vec::new();
+    let mut used_shapes = Vec::new();
+    for k in ranked {
+        if out.len() == brief.count {
+            break;
+        }
+        // Diversity: a trend once, a format × hook pair once, while there are others left.
+        let Some((ti, _)) = candidates.iter().find(|(i, c)| {
+            *c == k && (!used_trends.contains(i) || used_trends.len() >= trends.len())
+        }) else {
+            continue;
+        };
+        let shape = (k.format.clone(), k.hook.clone());
+        if used_shapes.contains(&shape) && used_shapes.len() < FORMATS.len() * HOOK_STYLES.len() {
+            continue;
+        }
+        used_trends.push(*ti);
+        used_shapes.push(shape);
+        let t = &trends[*ti];
+        let kw = if t.keywords.is_empty() {
+            keywords(&t.title)
+        } else {
+            t.keywords.clone()
+        };
+        let subject = kw.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+        let subject = if subject.is_empty() {
+            t.category.clone()
+        } else {
+            subject
+        };
+        let expected = learner.expected(&k);
+        let hook = hook_line(&k.hook, &subject);
+        let niche = brief
+            .niche
+            .as_deref()
+            .map(|n| format!(", in the style of {n}"))
+            .unwrap_or_default();
+        out.push(Concept {
+            id: new_id(),
+            title: format!("{}: {}", capitalised(&k.format), t.title),
+            beats: timed(beat_lines(&k.format, &subject, &t.title), brief.duration_s),
+            visual_prompt: format!(
+                "Vertical 9:16 short video about {subject}: {}. Bold on-screen text, fast cuts, bright natural light{niche}.",
+                t.title
+            ),
+            caption: format!("{hook} #{}", k.category),
+            hashtags: kw.iter().take(3).map(|w| format!("#{}", w.replace(' ', ""))).collect(),
+            category: k.category.clone(),
+            format: k.format.clone(),
+            hook_style: k.hook.clone(),
+            platforms: PLATFORMS.iter().map(|p| (*p).to_owned()).collect(),
+            trends: vec![TrendRef {
+                title: t.title.clone(),
+                url: t.url.clone(),
+                source: t.source.clone(),
+            }],
+            predicted_score: ((expected / 0.2) * 100.0).round().clamp(0.0, 100.0) as u8,
+            rationale: format!(
+                "{} {} with a {} hook: expected engagement {:.3} by what has worked so far",
+                t.category, k.format, k.hook, expected
+            ),
+            hook,
+            duration_s: brief.duration_s,
+        });
+    }
+    out
+}
+
+/// Trends that ship with the project for runs without keys: written by us, dated, and
+/// labelled `sample` wherever they appear.
+pub fn sample_trends() -> Vec<Trend> {
+    let t = |title: &str, category: &str, date: &str, vph: f64| Trend {
+        source: "sample".into(),
+        title: title.into(),
+        url: None,
+        published_at: Some(format!("{date}T08:00:00Z")),
+        category: category.into(),
+        keywords: keywords(title),
+        views_per_hour: Some(vph),
+    };
+    vec![
+        t(
+            "Octopuses dream in colour, new sleep study suggests",
+            "science",
+            "2026-11-20",
+            42_000.0,
+        ),
+        t(
+            "Cold brew sales overtake hot coffee for the first time",
+            "food",
+            "2026-11-19",
+            18_500.0,
+        ),
+        t(
+            "Four-day work week trial ends with most firms staying on",
+            "money",
+            "2026-11-21",
+            27_300.0,
+        ),
+        t(
+            "Pocket-sized e-ink phone sells out in a weekend",
+            "tech",
+            "2026-11-22",
+            35_800.0,
+        ),
+        t(
+            "Marathon record falls on a rainy morning in Valencia",
+            "sports",
+            "2026-11-18",
+            51_200.0,
+        ),
+        t(
+            "Night trains are back: three new sleeper routes across Europe",
+            "travel",
+            "2026-11-17",
+            12_900.0,
+        ),
+        t(
+            "Ten minutes of walking after meals steadies blood sugar",
+            "health",
+            "2026-11-20",
+            23_400.0,
+        ),
+        t(
+            "Stand-up comedian's grandmother becomes the breakout star",
+            "comedy",
+            "2026-11-21",
+            61_000.0,
+        ),
+    ]
+}
+
+/// A user's topic as a trend.
+pub fn topic_trend(topic: &str) -> Trend {
+    Trend {
+        source: "topic".into(),
+        title: topic.trim().to_owned(),
+        url: None,
+        published_at: None,
+        category: "general".into(),
+        keywords: keywords(topic),
+        views_per_hour: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::learner::Evidence;
+
+    #[test]
+    fn keywords_drop_stopwords_and_repeats() {
+        assert_eq!(
+            keywords("How the octopus dreams: octopus sleep and the science of dreams"),
+            ["octopus", "science", "dreams", "sleep"]
+        );
+    }
+
+    #[test]
+    fn offline_concepts_are_complete_diverse_and_timed() {
+        let mut n = 0;
+        let mut ids = || {
+            n += 1;
+            format!("cn_{n}")
+        };
+        let brief = Brief {
+            count: 5,
+            duration_s: 15.0,
+            niche: Some("a calm science channel".into()),
+        };
+        let learner = Posterior::of(&Evidence::default());
+        let cs = write_offline(&sample_trends(), &brief, &learner, 7, &mut ids);
+        assert_eq!(cs.len(), 5);
+        let mut trends: Vec<&str> = cs.iter().map(|c| c.trends[0].title.as_str()).collect();
+        trends.dedup();
+        assert_eq!(trends.len(), 5, "five different trends");
+        for c in &cs {
+            let end = c.beats.last().map(|b| b.start_s + b.duration_s).unwrap();
+            assert!((end - 15.0).abs() < 0.05, "{end}");
+            assert!(c.beats[0].start_s == HOOK_S);
+            assert!(!c.hook.is_empty() && !c.visual_prompt.is_empty() && !c.hashtags.is_empty());
+            assert!(c.visual_prompt.contains("calm science channel"));
+            assert!(c.predicted_score <= 100);
+        }
+        let again = write_offline(&sample_trends(), &brief, &learner, 7, &mut || "x".into());
+        assert_eq!(
+            cs.iter().map(|c| &c.title).collect::<Vec<_>>(),
+            again.iter().map(|c| &c.title).collect::<Vec<_>>(),
+            "deterministic for a seed"
+        );
+    }
+
+    #[test]
+    fn what_worked_is_preferred() {
+        let mut e = Evidence::default();
+        for _ in 0..40 {
+            e.observe(
+                &Kind {
+                    category: "comedy".into(),
+                    format: "story".into(),
+                    hook: "pov".into(),
+                },
+                0.4,
+                1.0,
+            );
+            e.observe(
+                &Kind {
+                    category: "money".into(),
+                    format: "listicle".into(),
+                    hook: "number".into(),
+                },
+                0.02,
+                1.0,
+            );
+        }
+        let brief = Brief {
+            count: 1,
+            duration_s: 15.0,
+            niche: None,
+        };
+        let cs = write_offline(&sample_trends(), &brief, &Posterior::of(&e), 1, &mut || {
+            "c".into()
+        });
+        assert_eq!(cs[0].category, "comedy");
+        assert!(cs[0].predicted_score > 50, "{}", cs[0].predicted_score);
+    }
+}
