@@ -147,6 +147,22 @@ impl From<Error> for ApiError {
             Error::Secrets(SecretsError::InvalidName(_)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
             }
+            Error::Source(viral_core::ports::SourceError::Transient(_)) => {
+                let mut err = Self::new(StatusCode::SERVICE_UNAVAILABLE, "source_unavailable", msg);
+                err.retry_after = Some(30);
+                err
+            }
+            Error::Source(viral_core::ports::SourceError::Permanent(_)) => {
+                tracing::error!(detail = %msg, "trend source or writer misconfigured");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "source_unavailable",
+                    "a trend source or the concept writer is not usable; the operator has been told",
+                )
+            }
+            Error::Source(viral_core::ports::SourceError::Unusable(_)) => {
+                Self::new(StatusCode::BAD_GATEWAY, "writer_failed", msg)
+            }
         }
     }
 }

@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, health, me, providers, usage, videos};
+use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +28,11 @@ use crate::routes::{api_keys, health, me, providers, usage, videos};
         videos::list,
         videos::events,
         providers::list,
+        concepts::create,
+        concepts::list,
+        concepts::get,
+        concepts::feedback,
+        concepts::insights,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -35,6 +40,7 @@ use crate::routes::{api_keys, health, me, providers, usage, videos};
         (name = "account", description = "The caller's tenant and usage"),
         (name = "api-keys", description = "Creating, listing and revoking API keys"),
         (name = "videos", description = "Video jobs: start one, follow it, fetch the MP4"),
+        (name = "concepts", description = "Concepts from trends, feedback, and what the learner believes"),
     )
 )]
 pub struct ApiDoc;

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, health, me, providers, usage, videos};
+use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -29,10 +29,15 @@ pub enum Route {
     ListVideos,
     GetVideoEvents,
     ListProviders,
+    CreateConcepts,
+    ListConcepts,
+    GetConcept,
+    PostFeedback,
+    GetInsights,
 }
 
 impl Route {
-    pub const ALL: [Route; 12] = [
+    pub const ALL: [Route; 17] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -45,11 +50,19 @@ impl Route {
         Route::ListVideos,
         Route::GetVideoEvents,
         Route::ListProviders,
+        Route::CreateConcepts,
+        Route::ListConcepts,
+        Route::GetConcept,
+        Route::PostFeedback,
+        Route::GetInsights,
     ];
 
     pub fn method(self) -> &'static str {
         match self {
-            Route::CreateApiKey | Route::CreateVideo => "POST",
+            Route::CreateApiKey
+            | Route::CreateVideo
+            | Route::CreateConcepts
+            | Route::PostFeedback => "POST",
             Route::RevokeApiKey => "DELETE",
             _ => "GET",
         }
@@ -68,6 +81,10 @@ impl Route {
             Route::GetVideo => "/v1/videos/{id}",
             Route::GetVideoEvents => "/v1/videos/{id}/events",
             Route::ListProviders => "/v1/providers",
+            Route::CreateConcepts | Route::ListConcepts => "/v1/concepts",
+            Route::GetConcept => "/v1/concepts/{id}",
+            Route::PostFeedback => "/v1/concepts/{id}/feedback",
+            Route::GetInsights => "/v1/insights",
         }
     }
 
@@ -86,6 +103,11 @@ impl Route {
             Route::ListVideos => "list-videos",
             Route::GetVideoEvents => "get-video-events",
             Route::ListProviders => "list-providers",
+            Route::CreateConcepts => "create-concepts",
+            Route::ListConcepts => "list-concepts",
+            Route::GetConcept => "get-concept",
+            Route::PostFeedback => "post-feedback",
+            Route::GetInsights => "get-insights",
         }
     }
 
@@ -103,6 +125,11 @@ impl Route {
             Route::ListVideos => get(videos::list),
             Route::GetVideoEvents => get(videos::events),
             Route::ListProviders => get(providers::list),
+            Route::CreateConcepts => post(concepts::create),
+            Route::ListConcepts => get(concepts::list),
+            Route::GetConcept => get(concepts::get),
+            Route::PostFeedback => post(concepts::feedback),
+            Route::GetInsights => get(concepts::insights),
         }
     }
 }

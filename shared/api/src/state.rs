@@ -5,7 +5,9 @@ use std::sync::Arc;
 use viral_core::Clock;
 use viral_core::domain::RateLimit;
 use viral_core::domain::routing::ProviderInfo;
-use viral_core::ports::{BlobStore, ItemStore, Workflow};
+use viral_core::ports::{
+    BlobStore, ConceptWriter, ItemStore, RuleWriter, SampleTrends, TrendSource, Workflow,
+};
 
 use crate::auth::jwt::JwtVerifier;
 
@@ -26,6 +28,9 @@ pub struct AppState {
     pub providers: Vec<ProviderInfo>,
     /// How long a signed video URL lives.
     pub media_url_ttl: std::time::Duration,
+    /// Where concept batches get their trends, and who writes them.
+    pub trends: Arc<dyn TrendSource>,
+    pub writer: Arc<dyn ConceptWriter>,
 }
 
 impl AppState {
@@ -40,6 +45,8 @@ impl AppState {
             blobs: None,
             providers: vec![ProviderInfo::storyboard()],
             media_url_ttl: std::time::Duration::from_secs(3600),
+            trends: Arc::new(SampleTrends),
+            writer: Arc::new(RuleWriter),
         }
     }
 }

@@ -231,3 +231,40 @@ async fn without_a_workflow_jobs_are_refused_before_any_charge() {
     let r = t.call("GET", "/v1/usage", Some(&a.key), None).await;
     assert_eq!(r.body["videos"]["used"], 0);
 }
+
+#[tokio::test]
+async fn a_video_from_a_concept_renders_its_hook_and_beats() {
+    let (t, started) = app();
+    let a = t.tenant("Acme", Plan::Pro).await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/concepts",
+            Some(&a.key),
+            Some(r#"{"count": 1, "duration_s": 20}"#),
+        )
+        .await;
+    r.expect(201, None);
+    let concept = r.body["concepts"][0].clone();
+    let body = json!({"concept_id": concept["id"]}).to_string();
+    let r = t
+        .call("POST", "/v1/videos", Some(&a.key), Some(&body))
+        .await;
+    r.expect(202, None);
+    let job_id = r.body["job_id"].as_str().unwrap().to_owned();
+    assert_eq!(*started.0.lock().unwrap(), vec![job_id.clone()]);
+    let job = t
+        .call("GET", &format!("/v1/videos/{job_id}"), Some(&a.key), None)
+        .await;
+    assert!(
+        job.body["prompt"]
+            .as_str()
+            .unwrap()
+            .starts_with(concept["hook"].as_str().unwrap())
+    );
+    assert_eq!(job.body["duration_s"], 20.0, "the concept's length");
+    let both = json!({"concept_id": concept["id"], "prompt": "x"}).to_string();
+    t.call("POST", "/v1/videos", Some(&a.key), Some(&both))
+        .await
+        .expect(422, Some("invalid_request"));
+}

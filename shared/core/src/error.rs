@@ -39,6 +39,9 @@ pub enum Error {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
+    /// A trend source or the concept writer failed.
+    #[error(transparent)]
+    Source(#[from] crate::ports::SourceError),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

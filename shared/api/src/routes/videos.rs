@@ -88,12 +88,20 @@ fn invalid(m: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
 }
 
-fn spec_of(state: &AppState, body: CreateVideoRequest) -> ApiResult<JobSpec> {
-    if body.concept_id.is_some() {
-        // Concepts arrive with the concepts issue; until then no concept id exists.
-        return Err(ApiError::not_found("concept"));
+/// The job a request asks for; with a concept, its hook and beats are the prompt and its
+/// length and platforms the defaults.
+fn spec_of(
+    state: &AppState,
+    body: CreateVideoRequest,
+    concept: Option<&viral_core::domain::concept::Concept>,
+) -> ApiResult<JobSpec> {
+    if concept.is_some() && body.prompt.is_some() {
+        return Err(invalid("send concept_id or prompt, not both"));
     }
-    let prompt = body.prompt.unwrap_or_default();
+    let prompt = match concept {
+        Some(c) => c.video_prompt(),
+        None => body.prompt.unwrap_or_default(),
+    };
     let prompt = prompt.trim();
     if prompt.is_empty()
         || prompt.chars().count() > 2000
@@ -115,21 +123,24 @@ fn spec_of(state: &AppState, body: CreateVideoRequest) -> ApiResult<JobSpec> {
             "unknown or disabled provider {provider:?}; use auto or one of {enabled:?} (GET /v1/providers says why others are off)"
         )));
     }
-    let platforms = body
-        .platforms
-        .unwrap_or_else(|| PLATFORMS.map(str::to_owned).to_vec());
+    let platforms = body.platforms.unwrap_or_else(|| match concept {
+        Some(c) => c.platforms.clone(),
+        None => PLATFORMS.map(str::to_owned).to_vec(),
+    });
     if platforms.is_empty() || platforms.iter().any(|p| !PLATFORMS.contains(&p.as_str())) {
         return Err(invalid(
             "platforms must be a non-empty subset of tiktok, youtube_shorts, instagram_reels",
         ));
     }
-    let duration_s = body.duration_s.unwrap_or(15.0);
+    let duration_s = body
+        .duration_s
+        .unwrap_or_else(|| concept.map_or(15.0, |c| c.duration_s));
     if !(duration_s.is_finite() && (5.0..=60.0).contains(&duration_s)) {
         return Err(invalid("duration_s must be 5 to 60"));
     }
     Ok(JobSpec {
         prompt: prompt.to_owned(),
-        concept_id: None,
+        concept_id: concept.map(|c| c.id.clone()),
         provider,
         platforms,
         duration_s,
@@ -162,7 +173,13 @@ pub(crate) async fn create(
     Json(body): Json<CreateVideoRequest>,
 ) -> ApiResult<Response> {
     p.require(Scope::VideosWrite)?;
-    let spec = spec_of(&state, body)?;
+    let concept = match &body.concept_id {
+        Some(id) => {
+            Some(viral_core::service::concepts::get(&*state.store, &p.tenant.id, id).await?)
+        }
+        None => None,
+    };
+    let spec = spec_of(&state, body, concept.as_ref())?;
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => Some(

@@ -3,6 +3,7 @@
 //! conformance suite per port that both must pass.
 
 pub mod blob_store;
+pub mod concepts;
 pub mod item_store;
 pub mod queue;
 pub mod secrets;
@@ -10,6 +11,7 @@ pub mod video_provider;
 pub mod workflow;
 
 pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
+pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQuery, TrendSource};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};

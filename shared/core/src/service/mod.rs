@@ -2,6 +2,7 @@
 //! decide; the ports do the I/O.
 
 pub mod api_keys;
+pub mod concepts;
 pub mod principal;
 pub mod provider_health;
 pub mod rate_limit;

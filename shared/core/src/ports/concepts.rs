@@ -1,0 +1,98 @@
+//! Where trends come from and who writes concepts from them. The offline implementations —
+//! the dated sample trends and the rule-based writer — need no key and do no I/O; the live
+//! ones (YouTube, GNews, Anthropic) are HTTP clients behind the same traits.
+
+use async_trait::async_trait;
+
+use crate::domain::concept::{self, Brief, Concept, Trend};
+use crate::domain::learner::Posterior;
+
+/// Why a source or writer failed, classified like provider errors.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum SourceError {
+    /// 429, 5xx, timeouts: worth retrying later.
+    #[error("{0} is temporarily unavailable")]
+    Transient(String),
+    /// Bad key, exhausted quota, bad request: an operator must act.
+    #[error("{0}")]
+    Permanent(String),
+    /// The model declined, or its answer was unusable after a repair.
+    #[error("{0}")]
+    Unusable(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TrendQuery {
+    /// ISO 3166 country, e.g. `US`.
+    pub region: Option<String>,
+    pub category: Option<String>,
+    pub max: usize,
+}
+
+#[async_trait]
+pub trait TrendSource: Send + Sync {
+    /// `sample`, `youtube`, `gnews`: shown to users so they know what is live.
+    fn name(&self) -> &'static str;
+    async fn trends(&self, q: &TrendQuery) -> Result<Vec<Trend>, SourceError>;
+}
+
+#[async_trait]
+pub trait ConceptWriter: Send + Sync {
+    /// `rules` or the model's name.
+    fn name(&self) -> &str;
+    /// `brief.count` concepts from the trends, steered by what the learner believes.
+    async fn write(
+        &self,
+        trends: &[Trend],
+        brief: &Brief,
+        learner: &Posterior,
+        seed: u64,
+    ) -> Result<Vec<Concept>, SourceError>;
+}
+
+/// The dated sample trends shipped with the project, filtered by category when asked.
+pub struct SampleTrends;
+
+#[async_trait]
+impl TrendSource for SampleTrends {
+    fn name(&self) -> &'static str {
+        "sample"
+    }
+
+    async fn trends(&self, q: &TrendQuery) -> Result<Vec<Trend>, SourceError> {
+        let all = concept::sample_trends();
+        let wanted: Vec<Trend> = match &q.category {
+            Some(c) => all.iter().filter(|t| &t.category == c).cloned().collect(),
+            None => all.clone(),
+        };
+        let mut out = if wanted.is_empty() { all } else { wanted };
+        out.truncate(q.max.max(1));
+        Ok(out)
+    }
+}
+
+/// The offline writer: templates steered by the learner (see `concept::write_offline`).
+pub struct RuleWriter;
+
+#[async_trait]
+impl ConceptWriter for RuleWriter {
+    fn name(&self) -> &str {
+        "rules"
+    }
+
+    async fn write(
+        &self,
+        trends: &[Trend],
+        brief: &Brief,
+        learner: &Posterior,
+        seed: u64,
+    ) -> Result<Vec<Concept>, SourceError> {
+        let out = concept::write_offline(trends, brief, learner, seed, &mut || {
+            crate::ids::new_id("cn")
+        });
+        if out.is_empty() {
+            return Err(SourceError::Unusable("no trends to write from".into()));
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,628 @@
+//! Concept batches: reserving concept quota, writing the batch from trends with what the
+//! learner believes, and keeping it — or refunding the reservation when writing fails.
+//! Feedback on a concept updates the learner (the tenant's and the platform's), replacing an
+//! earlier observation of the same concept on the same platform rather than adding to it.
+
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::clock::{Clock, Timestamp};
+use crate::domain::concept::{Brief, Concept, Trend, topic_trend};
+use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, ledger_sk};
+use crate::domain::learner::{Evidence, GLOBAL_WEIGHT, Posterior, engagement_score};
+use crate::domain::{Resource, Tenant, keys};
+use crate::error::{Error, Result};
+use crate::ids::{is_valid_id, new_id};
+use crate::ports::{
+    ConceptWriter, Cond, Item, ItemStore, Query, SourceError, StoreError, TrendQuery, TrendSource,
+    Update, Write,
+};
+use crate::service::videos::{IDEMPOTENCY_TTL_SECS, validate_idempotency_key};
+
+fn concept_sk(id: &str) -> String {
+    format!("CONCEPT#{id}")
+}
+
+fn batch_sk(id: &str) -> String {
+    format!("CBATCH#{id}")
+}
+
+fn idempotency_sk(key: &str) -> String {
+    format!("IDEMP#concepts#{key}")
+}
+
+fn feedback_sk(concept_id: &str, platform: &str) -> String {
+    format!("FB#{concept_id}#{platform}")
+}
+
+const LEARNER_SK: &str = "LEARNER";
+const GLOBAL_LEARNER_PK: &str = "LEARNER";
+const GLOBAL_LEARNER_SK: &str = "GLOBAL";
+
+/// What a batch is asked for, as the API received it (validated by [`ConceptRequest::check`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct ConceptRequest {
+    pub topics: Vec<String>,
+    pub region: Option<String>,
+    pub category: Option<String>,
+    pub count: usize,
+    pub duration_s: f64,
+    pub niche: Option<String>,
+}
+
+impl ConceptRequest {
+    pub fn check(&self) -> Result<()> {
+        if !(1..=10).contains(&self.count) {
+            return Err(Error::Invalid("count must be 1 to 10".into()));
+        }
+        if !(5.0..=60.0).contains(&self.duration_s) {
+            return Err(Error::Invalid("duration_s must be 5 to 60".into()));
+        }
+        if self.topics.len() > 5
+            || self.topics.iter().any(|t| {
+                t.trim().is_empty() || t.chars().count() > 200 || t.chars().any(char::is_control)
+            })
+        {
+            return Err(Error::Invalid(
+                "topics: at most 5, each 1 to 200 characters".into(),
+            ));
+        }
+        if let Some(r) = &self.region
+            && !(r.len() == 2 && r.bytes().all(|b| b.is_ascii_uppercase()))
+        {
+            return Err(Error::Invalid(
+                "region is a two-letter country code, e.g. US".into(),
+            ));
+        }
+        if let Some(c) = &self.category
+            && (c.is_empty()
+                || c.len() > 40
+                || !c.bytes().all(|b| b.is_ascii_lowercase() || b == b'-'))
+        {
+            return Err(Error::Invalid(
+                "category is a lowercase word, e.g. science".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn hash(&self) -> String {
+        hex::encode(Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Batch {
+    pub id: String,
+    pub concepts: Vec<Concept>,
+    /// Where the trends came from (`sample`, `topic`, `youtube`, `gnews`).
+    pub trend_source: String,
+    /// Who wrote the concepts (`rules` or a model).
+    pub writer: String,
+    pub created_at: String,
+}
+
+#[derive(Debug)]
+pub struct Generated {
+    pub batch: Batch,
+    pub replayed: bool,
+}
+
+async fn evidence(store: &dyn ItemStore, pk: &str, sk: &str) -> Result<(Evidence, Option<u64>)> {
+    Ok(match store.get(pk, sk).await? {
+        Some(item) => (
+            item.attrs
+                .get("evidence")
+                .cloned()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default(),
+            Some(item.version),
+        ),
+        None => (Evidence::default(), None),
+    })
+}
+
+/// The tenant's learner: its own evidence plus the platform's, down-weighted.
+pub async fn learner(store: &dyn ItemStore, tenant_id: &str) -> Result<Posterior> {
+    let (mine, _) = evidence(store, &keys::tenant_pk(tenant_id), LEARNER_SK).await?;
+    let (all, _) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
+    Ok(Posterior::of(&mine.merged(&all, GLOBAL_WEIGHT)))
+}
+
+/// Reserves `count` concepts of this month's quota, writes the batch, keeps it. A failure to
+/// write refunds the reservation; a replay with the same Idempotency-Key returns the batch.
+pub async fn generate(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    request: ConceptRequest,
+    idempotency_key: Option<&str>,
+    trends: &dyn TrendSource,
+    writer: &dyn ConceptWriter,
+) -> Result<Generated> {
+    request.check()?;
+    if let Some(k) = idempotency_key {
+        validate_idempotency_key(k)?;
+    }
+    let now = clock.now();
+    let pk = keys::tenant_pk(&tenant.id);
+    let month = now.month();
+    let count = request.count as i64;
+    let limit = Resource::Concepts.limit(tenant.plan);
+    let hash = request.hash();
+    let batch_id = new_id("cb");
+    let mut writes = vec![
+        Write::Update(
+            Update::new(&pk, keys::quota_sk(&month.key()))
+                .add(Resource::Concepts.counter(), count)
+                .when(Cond::below(Resource::Concepts.counter(), limit - count + 1)),
+        ),
+        Write::Put(
+            Item::new(&pk, ledger_sk(&batch_id))
+                .with("state", RESERVED)
+                .with("resource", Resource::Concepts.name())
+                .with("amount", count)
+                .with("period", month.key())
+                .with("created_at", now.millis()),
+            Cond::Absent,
+        ),
+    ];
+    if let Some(k) = idempotency_key {
+        let mut record = Item::new(&pk, idempotency_sk(k))
+            .with("hash", hash.as_str())
+            .with("batch_id", batch_id.as_str())
+            .with("created_at", now.millis());
+        record.expires_at = Some(now.secs() + IDEMPOTENCY_TTL_SECS);
+        writes.push(Write::Put(record, Cond::Absent));
+    }
+    match store.transact(writes).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            return Err(Error::QuotaExceeded {
+                resource: "concept",
+                limit,
+                resets_at: month.next().start().rfc3339(),
+            });
+        }
+        Err(StoreError::ConditionFailed { index: Some(2) }) => {
+            let k = idempotency_key.unwrap_or_default();
+            let record = store
+                .get(&pk, &idempotency_sk(k))
+                .await?
+                .ok_or_else(|| Error::Conflict("idempotency record vanished; retry".into()))?;
+            if record.str("hash") != Some(hash.as_str()) {
+                return Err(Error::IdempotencyMismatch);
+            }
+            let id = record.str("batch_id").unwrap_or_default().to_owned();
+            return match get_batch(store, &tenant.id, &id).await {
+                Ok(batch) => Ok(Generated {
+                    batch,
+                    replayed: true,
+                }),
+                Err(Error::NotFound(_)) => Err(Error::Conflict(
+                    "a request with this Idempotency-Key is still being written, or failed; retry with a new key if it failed".into(),
+                )),
+                Err(e) => Err(e),
+            };
+        }
+        Err(e) => return Err(e.into()),
+    }
+    match write_batch(
+        store, clock, tenant, &request, &batch_id, now, trends, writer,
+    )
+    .await
+    {
+        Ok(batch) => Ok(Generated {
+            batch,
+            replayed: false,
+        }),
+        Err(e) => {
+            refund(store, clock, &tenant.id, &batch_id).await?;
+            Err(e)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn write_batch(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    request: &ConceptRequest,
+    batch_id: &str,
+    now: Timestamp,
+    source: &dyn TrendSource,
+    writer: &dyn ConceptWriter,
+) -> Result<Batch> {
+    let (trends, trend_source): (Vec<Trend>, String) = if request.topics.is_empty() {
+        let q = TrendQuery {
+            region: request.region.clone(),
+            category: request.category.clone(),
+            max: 20,
+        };
+        let t = source.trends(&q).await.map_err(unavailable)?;
+        (t, source.name().to_owned())
+    } else {
+        (
+            request.topics.iter().map(|t| topic_trend(t)).collect(),
+            "topic".into(),
+        )
+    };
+    let posterior = learner(store, &tenant.id).await?;
+    let brief = Brief {
+        count: request.count,
+        duration_s: request.duration_s,
+        niche: request.niche.clone(),
+    };
+    let seed = u64::from_le_bytes(crate::ids::random_bytes::<8>());
+    let mut concepts = writer
+        .write(&trends, &brief, &posterior, seed)
+        .await
+        .map_err(unavailable)?;
+    concepts.truncate(request.count);
+    let pk = keys::tenant_pk(&tenant.id);
+    let batch = Batch {
+        id: batch_id.to_owned(),
+        concepts,
+        trend_source,
+        writer: writer.name().to_owned(),
+        created_at: now.rfc3339(),
+    };
+    let mut writes = vec![Write::Update(
+        Update::new(&pk, ledger_sk(batch_id))
+            .set("state", CONSUMED)
+            .set("ended_at", clock.now().millis())
+            .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
+    )];
+    writes.push(Write::Put(
+        Item::new(&pk, batch_sk(batch_id))
+            .with("batch", serde_json::to_value(&batch).unwrap_or(Value::Null))
+            .with("created_at", now.millis()),
+        Cond::Absent,
+    ));
+    for c in &batch.concepts {
+        writes.push(Write::Put(
+            Item::new(&pk, concept_sk(&c.id))
+                .with("concept", serde_json::to_value(c).unwrap_or(Value::Null))
+                .with("batch_id", batch_id)
+                .with("created_at", now.millis()),
+            Cond::Absent,
+        ));
+    }
+    store.transact(writes).await?;
+    Ok(batch)
+}
+
+fn unavailable(e: SourceError) -> Error {
+    Error::Source(e)
+}
+
+/// Returns a batch's reserved concepts to the month's quota, once.
+async fn refund(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    batch_id: &str,
+) -> Result<()> {
+    let pk = keys::tenant_pk(tenant_id);
+    let Some(ledger) = store.get(&pk, &ledger_sk(batch_id)).await? else {
+        return Ok(());
+    };
+    let amount = ledger.int("amount").unwrap_or(0);
+    let period = ledger.str("period").unwrap_or_default().to_owned();
+    let writes = vec![
+        Write::Update(
+            Update::new(&pk, ledger_sk(batch_id))
+                .set("state", REFUNDED)
+                .set("ended_at", clock.now().millis())
+                .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
+        ),
+        Write::Update(
+            Update::new(&pk, keys::quota_sk(&period))
+                .add(Resource::Concepts.counter(), -amount)
+                .when(Cond::at_least(Resource::Concepts.counter(), amount)),
+        ),
+    ];
+    match store.transact(writes).await {
+        Ok(()) | Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn get_batch(store: &dyn ItemStore, tenant_id: &str, batch_id: &str) -> Result<Batch> {
+    if !is_valid_id("cb", batch_id) {
+        return Err(Error::NotFound("concept batch"));
+    }
+    let item = store
+        .get(&keys::tenant_pk(tenant_id), &batch_sk(batch_id))
+        .await?
+        .ok_or(Error::NotFound("concept batch"))?;
+    let v = item
+        .attrs
+        .get("batch")
+        .ok_or(Error::NotFound("concept batch"))?;
+    Ok(Batch {
+        id: v["id"].as_str().unwrap_or_default().to_owned(),
+        concepts: serde_json::from_value(v["concepts"].clone()).unwrap_or_default(),
+        trend_source: v["trend_source"].as_str().unwrap_or_default().to_owned(),
+        writer: v["writer"].as_str().unwrap_or_default().to_owned(),
+        created_at: v["created_at"].as_str().unwrap_or_default().to_owned(),
+    })
+}
+
+/// One of the tenant's concepts; another tenant's id is "not found".
+pub async fn get(store: &dyn ItemStore, tenant_id: &str, concept_id: &str) -> Result<Concept> {
+    if !is_valid_id("cn", concept_id) {
+        return Err(Error::NotFound("concept"));
+    }
+    let item = store
+        .get(&keys::tenant_pk(tenant_id), &concept_sk(concept_id))
+        .await?
+        .ok_or(Error::NotFound("concept"))?;
+    item.attrs
+        .get("concept")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or(Error::NotFound("concept"))
+}
+
+/// The tenant's concepts, newest first.
+pub async fn list(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<Concept>, Option<String>)> {
+    let page = store
+        .query(
+            Query::new(keys::tenant_pk(tenant_id), "CONCEPT#")
+                .limit(limit)
+                .descending()
+                .after(cursor),
+        )
+        .await?;
+    let concepts = page
+        .items
+        .iter()
+        .filter_map(|i| serde_json::from_value(i.attrs.get("concept")?.clone()).ok())
+        .collect();
+    Ok((concepts, page.next_cursor))
+}
+
+/// How a published concept performed on one platform, as of `observed_at`.
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
+pub struct Feedback {
+    pub platform: String,
+    pub views: u64,
+    #[serde(default)]
+    pub likes: u64,
+    #[serde(default)]
+    pub comments: u64,
+    #[serde(default)]
+    pub shares: u64,
+    #[serde(default)]
+    pub saves: u64,
+    /// Share of viewers who watched to the end, 0–1.
+    #[serde(default)]
+    pub completion_rate: Option<f64>,
+    /// Mean seconds watched.
+    #[serde(default)]
+    pub watch_time_s: Option<f64>,
+    /// RFC 3339; defaults to now.
+    #[serde(default)]
+    pub observed_at: Option<String>,
+}
+
+impl Feedback {
+    pub fn check(&self) -> Result<()> {
+        let bad = |m: &str| Err(Error::Invalid(m.into()));
+        if !crate::domain::concept::PLATFORMS.contains(&self.platform.as_str()) {
+            return bad("platform must be tiktok, youtube_shorts or instagram_reels");
+        }
+        const MAX: u64 = 100_000_000_000;
+        if [
+            self.views,
+            self.likes,
+            self.comments,
+            self.shares,
+            self.saves,
+        ]
+        .iter()
+        .any(|n| *n > MAX)
+        {
+            return bad("counts must be below 10^11");
+        }
+        if self.likes + self.comments + self.shares + self.saves > self.views.saturating_mul(10) {
+            return bad("more interactions than ten per view: check the numbers");
+        }
+        if self
+            .completion_rate
+            .is_some_and(|c| !(0.0..=1.0).contains(&c) || c.is_nan())
+        {
+            return bad("completion_rate is a share, 0 to 1");
+        }
+        if self
+            .watch_time_s
+            .is_some_and(|w| !(0.0..=3600.0).contains(&w) || w.is_nan())
+        {
+            return bad("watch_time_s must be 0 to 3600");
+        }
+        if let Some(t) = &self.observed_at
+            && time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .is_err()
+        {
+            return bad("observed_at must be an RFC 3339 timestamp");
+        }
+        Ok(())
+    }
+
+    pub fn score(&self) -> f64 {
+        engagement_score(
+            self.views,
+            self.likes,
+            self.comments,
+            self.shares,
+            self.saves,
+            self.completion_rate,
+        )
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Recorded {
+    pub concept_id: String,
+    pub platform: String,
+    pub score: f64,
+    /// The score the learner expected when the concept was written (0–1).
+    pub predicted: f64,
+    /// False when this replaced an earlier observation of the same concept and platform.
+    pub first: bool,
+}
+
+/// Records feedback on a concept: the latest observation per platform counts, once.
+pub async fn record_feedback(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    concept_id: &str,
+    fb: Feedback,
+) -> Result<Recorded> {
+    fb.check()?;
+    let concept = get(store, tenant_id, concept_id).await?;
+    let pk = keys::tenant_pk(tenant_id);
+    let sk = feedback_sk(concept_id, &fb.platform);
+    let score = fb.score();
+    let predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;
+    for _ in 0..8 {
+        let previous = store.get(&pk, &sk).await?;
+        let old_score = previous
+            .as_ref()
+            .and_then(|p| p.attrs.get("score"))
+            .and_then(Value::as_f64);
+        let (mut mine, mine_v) = evidence(store, &pk, LEARNER_SK).await?;
+        let (mut all, all_v) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
+        let kind = concept.kind();
+        if let Some(old) = old_score {
+            mine.observe(&kind, old, -1.0);
+            all.observe(&kind, old, -1.0);
+        }
+        mine.observe(&kind, score, 1.0);
+        all.observe(&kind, score, 1.0);
+        let now = clock.now();
+        let mut item = Item::new(&pk, &sk)
+            .with("feedback", serde_json::to_value(&fb).unwrap_or(Value::Null))
+            .with("score", score)
+            .with("predicted", predicted)
+            .with("concept_id", concept_id)
+            .with("updated_at", now.millis());
+        let item_cond = match &previous {
+            Some(p) => {
+                item.version = p.version + 1;
+                Cond::VersionIs(p.version)
+            }
+            None => {
+                item.version = 1;
+                Cond::Absent
+            }
+        };
+        let learner_put = |pk: &str, sk: &str, e: &Evidence, v: Option<u64>| {
+            let mut it =
+                Item::new(pk, sk).with("evidence", serde_json::to_value(e).unwrap_or(Value::Null));
+            it.version = v.map_or(1, |v| v + 1);
+            let cond = v.map_or(Cond::Absent, Cond::VersionIs);
+            Write::Put(it, cond)
+        };
+        let writes = vec![
+            Write::Put(item, item_cond),
+            learner_put(&pk, LEARNER_SK, &mine, mine_v),
+            learner_put(GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK, &all, all_v),
+        ];
+        match store.transact(writes).await {
+            Ok(()) => {
+                return Ok(Recorded {
+                    concept_id: concept_id.to_owned(),
+                    platform: fb.platform.clone(),
+                    score,
+                    predicted,
+                    first: previous.is_none(),
+                });
+            }
+            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict("the learner kept changing; retry".into()))
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Effect {
+    pub feature: String,
+    /// Change in engagement score against the baseline.
+    pub effect: f64,
+    pub sd: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Insights {
+    /// Feature effects, strongest first.
+    pub effects: Vec<Effect>,
+    /// Observations behind the tenant's own evidence.
+    pub observations: f64,
+    /// Mean absolute error of predictions against outcomes, by month (`YYYY-MM`), oldest first.
+    pub calibration: Vec<(String, f64, u32)>,
+}
+
+/// What the learner believes for the tenant, and how its predictions have fared.
+pub async fn insights(store: &dyn ItemStore, tenant_id: &str) -> Result<Insights> {
+    let (mine, _) = evidence(store, &keys::tenant_pk(tenant_id), LEARNER_SK).await?;
+    let (all, _) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
+    let post = Posterior::of(&mine.merged(&all, GLOBAL_WEIGHT));
+    let mut effects: Vec<Effect> = post
+        .features
+        .iter()
+        .filter_map(|f| {
+            post.effect(f).map(|(effect, sd)| Effect {
+                feature: f.clone(),
+                effect,
+                sd,
+            })
+        })
+        .collect();
+    effects.sort_by(|a, b| b.effect.total_cmp(&a.effect));
+    let mut buckets: std::collections::BTreeMap<String, (f64, u32)> = Default::default();
+    let mut cursor = None;
+    for _ in 0..10 {
+        let page = store
+            .query(
+                Query::new(keys::tenant_pk(tenant_id), "FB#")
+                    .limit(500)
+                    .after(cursor),
+            )
+            .await?;
+        for i in &page.items {
+            let (Some(s), Some(p), Some(t)) = (
+                i.attrs.get("score").and_then(Value::as_f64),
+                i.attrs.get("predicted").and_then(Value::as_f64),
+                i.int("updated_at"),
+            ) else {
+                continue;
+            };
+            let b = buckets.entry(Timestamp(t).month().key()).or_default();
+            b.0 += (s - p).abs();
+            b.1 += 1;
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    Ok(Insights {
+        effects,
+        observations: mine.n,
+        calibration: buckets
+            .into_iter()
+            .map(|(m, (sum, n))| (m, sum / f64::from(n.max(1)), n))
+            .collect(),
+    })
+}
