@@ -137,3 +137,16 @@ impl FromRequestParts<AppState> for Caller {
         Ok(Caller(principal))
     }
 }
+
+/// A list route's page size: `limit` 1–100, default 20.
+pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, crate::ApiError> {
+    let limit = limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(crate::ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "limit must be 1 to 100",
+        ));
+    }
+    Ok(limit as usize)
+}

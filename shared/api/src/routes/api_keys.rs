@@ -118,16 +118,8 @@ pub(crate) async fn list(
     Query(params): Query<ListParams>,
 ) -> ApiResult<axum::Json<KeyList>> {
     p.require(Scope::KeysManage)?;
-    let limit = params.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(crate::ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be 1 to 100",
-        ));
-    }
-    let page =
-        api_keys::list_keys(&*state.store, &p.tenant.id, limit as usize, params.cursor).await?;
+    let limit = crate::extract::page_limit(params.limit)?;
+    let page = api_keys::list_keys(&*state.store, &p.tenant.id, limit, params.cursor).await?;
     Ok(axum::Json(KeyList {
         items: page.keys.iter().map(ApiKeyView::from).collect(),
         next_cursor: page.next_cursor,

@@ -145,16 +145,8 @@ pub(crate) async fn list(
     Caller(p): Caller,
     Query(q): Query<ListParams>,
 ) -> ApiResult<axum::Json<ConceptList>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be 1 to 100",
-        ));
-    }
-    let (items, next_cursor) =
-        concepts::list(&*state.store, &p.tenant.id, limit as usize, q.cursor).await?;
+    let limit = crate::extract::page_limit(q.limit)?;
+    let (items, next_cursor) = concepts::list(&*state.store, &p.tenant.id, limit, q.cursor).await?;
     Ok(axum::Json(ConceptList { items, next_cursor }))
 }
 

@@ -259,16 +259,8 @@ pub(crate) async fn list(
     Caller(p): Caller,
     Query(q): Query<ListParams>,
 ) -> ApiResult<axum::Json<VideoList>> {
-    let limit = q.limit.unwrap_or(20);
-    if !(1..=100).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be 1 to 100",
-        ));
-    }
-    let (jobs, next_cursor) =
-        videos::list(&*state.store, &p.tenant.id, limit as usize, q.cursor).await?;
+    let limit = crate::extract::page_limit(q.limit)?;
+    let (jobs, next_cursor) = videos::list(&*state.store, &p.tenant.id, limit, q.cursor).await?;
     let mut items = Vec::with_capacity(jobs.len());
     for j in &jobs {
         items.push(view(&state, j).await);
