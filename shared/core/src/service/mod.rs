@@ -7,6 +7,7 @@ pub mod principal;
 pub mod provider_health;
 pub mod rate_limit;
 pub mod tenants;
+pub mod trend_cache;
 pub mod usage;
 pub mod videos;
 
