@@ -150,3 +150,21 @@ pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, crate::ApiError> {
     }
     Ok(limit as usize)
 }
+
+/// The `Idempotency-Key` header, if sent (its format is checked by the service).
+pub(crate) fn idempotency_key(
+    headers: &axum::http::HeaderMap,
+) -> Result<Option<String>, crate::ApiError> {
+    headers
+        .get("idempotency-key")
+        .map(|v| {
+            v.to_str().map(str::to_owned).map_err(|_| {
+                crate::ApiError::new(
+                    axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                    "invalid_request",
+                    "Idempotency-Key must be visible ASCII",
+                )
+            })
+        })
+        .transpose()
+}

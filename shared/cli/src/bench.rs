@@ -97,6 +97,16 @@ async fn measure(app: &axum::Router, path: &str, key: &str, n: usize) -> Result<
     Ok(stats(samples))
 }
 
+/// Prints whether a benchmark met its goal; the exit code says the same.
+pub(crate) fn verdict(goal: &str, met: bool) -> ExitCode {
+    println!("{goal}: {}", if met { "met" } else { "NOT met" });
+    if met {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
 fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }

@@ -165,15 +165,10 @@ pub fn run(seeds: u64) -> Result<ExitCode, String> {
             met = warm >= 0.9;
         }
     }
-    println!(
-        "goal (>= 90 % of the oracle at 200 rounds, with the platform's evidence as prior): {}",
-        if met { "met" } else { "NOT met" }
-    );
-    Ok(if met {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(crate::bench::verdict(
+        "goal (>= 90 % of the oracle at 200 rounds, with the platform's evidence as prior)",
+        met,
+    ))
 }
 
 #[cfg(test)]

@@ -187,15 +187,10 @@ pub fn run(jobs: u32, seed: u64) -> Result<ExitCode, String> {
     }
     let met = routed.cost_per_success() < best.cost_per_success()
         && routed.success_rate() >= best.success_rate();
-    println!(
-        "goal (cheaper than always-best at no lower success): {}",
-        if met { "met" } else { "NOT met" }
-    );
-    Ok(if met {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(crate::bench::verdict(
+        "goal (cheaper than always-best at no lower success)",
+        met,
+    ))
 }
 
 #[cfg(test)]

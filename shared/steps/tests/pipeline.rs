@@ -20,37 +20,25 @@ use viral_embedded::{FsBlobStore, UrlSigner};
 use viral_providers::StoryboardProvider;
 use viral_steps::steps::JobRef;
 
-struct AlwaysFails;
+/// A provider whose every submit fails with the same error: `broken` (a bad key) or
+/// `prude` (its content policy refuses every prompt).
+struct Fails(&'static str, ProviderError);
 
-#[async_trait]
-impl VideoProvider for AlwaysFails {
-    fn name(&self) -> &'static str {
-        "broken"
-    }
-    fn model(&self) -> &'static str {
-        "none"
-    }
-    fn price_cents_per_second(&self) -> f64 {
-        10.0
-    }
-    async fn submit(&self, _: &RenderRequest) -> Result<Submitted, ProviderError> {
-        Err(ProviderError::Permanent("invalid API key".into()))
-    }
-    async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
-        unreachable!()
-    }
-    async fn fetch(&self, _: &str) -> Result<Vec<u8>, ProviderError> {
-        unreachable!()
-    }
+fn broken() -> Fails {
+    Fails("broken", ProviderError::Permanent("invalid API key".into()))
 }
 
-/// A provider whose content policy refuses every prompt.
-struct Refuses;
+fn prude() -> Fails {
+    Fails(
+        "prude",
+        ProviderError::ContentRejected("SAFETY.INPUT.TEXT".into()),
+    )
+}
 
 #[async_trait]
-impl VideoProvider for Refuses {
+impl VideoProvider for Fails {
     fn name(&self) -> &'static str {
-        "prude"
+        self.0
     }
     fn model(&self) -> &'static str {
         "none"
@@ -59,7 +47,7 @@ impl VideoProvider for Refuses {
         10.0
     }
     async fn submit(&self, _: &RenderRequest) -> Result<Submitted, ProviderError> {
-        Err(ProviderError::ContentRejected("SAFETY.INPUT.TEXT".into()))
+        Err(self.1.clone())
     }
     async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
         unreachable!()
@@ -238,7 +226,7 @@ async fn storyboard_job_succeeds_with_a_valid_video() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_provider_falls_back_and_is_refunded_once() {
-    let e = env(vec![Arc::new(AlwaysFails)]);
+    let e = env(vec![Arc::new(broken())]);
     // Asking for the broken provider by name: no fallback to another one, refund.
     let (tenant, job_id) = run_job(&e, "broken").await;
     let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
@@ -321,7 +309,7 @@ async fn a_15_second_video_is_joined_from_two_8_second_clips() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_content_rejection_is_not_tried_elsewhere() {
     // `auto` would fall back to the storyboard; a refused prompt ends the job instead.
-    let e = env(vec![Arc::new(Refuses)]);
+    let e = env(vec![Arc::new(prude())]);
     let (tenant, job_id) = run_job(&e, "auto").await;
     let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Failed);

@@ -7,7 +7,7 @@ use viral_core::domain::Scope;
 use viral_core::domain::concept::Concept;
 use viral_core::service::concepts::{self, ConceptRequest, Feedback};
 
-use crate::error::{ApiError, ApiResult, ErrorBody};
+use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Path, Query};
 use crate::state::AppState;
 
@@ -42,23 +42,6 @@ pub(crate) struct BatchView {
     created_at: String,
 }
 
-fn header_key(headers: &HeaderMap) -> ApiResult<Option<String>> {
-    match headers.get("idempotency-key") {
-        None => Ok(None),
-        Some(v) => Ok(Some(
-            v.to_str()
-                .map_err(|_| {
-                    ApiError::new(
-                        StatusCode::UNPROCESSABLE_ENTITY,
-                        "invalid_request",
-                        "Idempotency-Key must be visible ASCII",
-                    )
-                })?
-                .to_owned(),
-        )),
-    }
-}
-
 /// Writes a batch of concepts from trends (or your topics), steered by what has worked for you.
 #[utoipa::path(post, path = "/v1/concepts", tag = "concepts", security(("bearer" = [])),
     request_body = CreateConceptsRequest,
@@ -80,7 +63,7 @@ pub(crate) async fn create(
     Json(body): Json<CreateConceptsRequest>,
 ) -> ApiResult<Response> {
     p.require(Scope::ConceptsWrite)?;
-    let key = header_key(&headers)?;
+    let key = crate::extract::idempotency_key(&headers)?;
     let request = ConceptRequest {
         topics: body.topics.unwrap_or_default(),
         region: body.region,

@@ -180,14 +180,7 @@ pub(crate) async fn create(
         None => None,
     };
     let spec = spec_of(&state, body, concept.as_ref())?;
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => Some(
-            v.to_str()
-                .map_err(|_| invalid("Idempotency-Key must be visible ASCII"))?
-                .to_owned(),
-        ),
-    };
+    let key = crate::extract::idempotency_key(&headers)?;
     let workflow = state.workflow.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,

@@ -15,10 +15,9 @@ use crate::domain::{Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::ports::{
-    ConceptWriter, Cond, Item, ItemStore, Query, SourceError, StoreError, TrendQuery, TrendSource,
-    Update, Write,
+    ConceptWriter, Cond, Item, ItemStore, Query, StoreError, TrendQuery, TrendSource, Update, Write,
 };
-use crate::service::videos::{IDEMPOTENCY_TTL_SECS, validate_idempotency_key};
+use crate::service::idempotency;
 
 fn concept_sk(id: &str) -> String {
     format!("CONCEPT#{id}")
@@ -28,9 +27,8 @@ fn batch_sk(id: &str) -> String {
     format!("CBATCH#{id}")
 }
 
-fn idempotency_sk(key: &str) -> String {
-    format!("IDEMP#concepts#{key}")
-}
+/// Idempotency-Key scope of concept batches.
+const IDEMPOTENCY_SCOPE: &str = "concepts";
 
 fn feedback_sk(concept_id: &str, platform: &str) -> String {
     format!("FB#{concept_id}#{platform}")
@@ -92,7 +90,7 @@ impl ConceptRequest {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, serde::Deserialize)]
 pub struct Batch {
     pub id: String,
     pub concepts: Vec<Concept>,
@@ -143,7 +141,7 @@ pub async fn generate(
 ) -> Result<Generated> {
     request.check()?;
     if let Some(k) = idempotency_key {
-        validate_idempotency_key(k)?;
+        idempotency::validate_key(k)?;
     }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
@@ -169,11 +167,7 @@ pub async fn generate(
         ),
     ];
     if let Some(k) = idempotency_key {
-        let mut record = Item::new(&pk, idempotency_sk(k))
-            .with("hash", hash.as_str())
-            .with("batch_id", batch_id.as_str())
-            .with("created_at", now.millis());
-        record.expires_at = Some(now.secs() + IDEMPOTENCY_TTL_SECS);
+        let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &batch_id, now);
         writes.push(Write::Put(record, Cond::Absent));
     }
     match store.transact(writes).await {
@@ -187,14 +181,7 @@ pub async fn generate(
         }
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
             let k = idempotency_key.unwrap_or_default();
-            let record = store
-                .get(&pk, &idempotency_sk(k))
-                .await?
-                .ok_or_else(|| Error::Conflict("idempotency record vanished; retry".into()))?;
-            if record.str("hash") != Some(hash.as_str()) {
-                return Err(Error::IdempotencyMismatch);
-            }
-            let id = record.str("batch_id").unwrap_or_default().to_owned();
+            let id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
             return match get_batch(store, &tenant.id, &id).await {
                 Ok(batch) => Ok(Generated {
                     batch,
@@ -241,7 +228,7 @@ async fn write_batch(
             category: request.category.clone(),
             max: 20,
         };
-        let t = source.trends(&q).await.map_err(unavailable)?;
+        let t = source.trends(&q).await?;
         (t, source.name().to_owned())
     } else {
         (
@@ -256,10 +243,7 @@ async fn write_batch(
         niche: request.niche.clone(),
     };
     let seed = u64::from_le_bytes(crate::ids::random_bytes::<8>());
-    let mut concepts = writer
-        .write(&trends, &brief, &posterior, seed)
-        .await
-        .map_err(unavailable)?;
+    let mut concepts = writer.write(&trends, &brief, &posterior, seed).await?;
     concepts.truncate(request.count);
     let pk = keys::tenant_pk(&tenant.id);
     let batch = Batch {
@@ -292,10 +276,6 @@ async fn write_batch(
     }
     store.transact(writes).await?;
     Ok(batch)
-}
-
-fn unavailable(e: SourceError) -> Error {
-    Error::Source(e)
 }
 
 /// Returns a batch's reserved concepts to the month's quota, once.
@@ -338,17 +318,11 @@ pub async fn get_batch(store: &dyn ItemStore, tenant_id: &str, batch_id: &str) -
         .get(&keys::tenant_pk(tenant_id), &batch_sk(batch_id))
         .await?
         .ok_or(Error::NotFound("concept batch"))?;
-    let v = item
-        .attrs
+    item.attrs
         .get("batch")
-        .ok_or(Error::NotFound("concept batch"))?;
-    Ok(Batch {
-        id: v["id"].as_str().unwrap_or_default().to_owned(),
-        concepts: serde_json::from_value(v["concepts"].clone()).unwrap_or_default(),
-        trend_source: v["trend_source"].as_str().unwrap_or_default().to_owned(),
-        writer: v["writer"].as_str().unwrap_or_default().to_owned(),
-        created_at: v["created_at"].as_str().unwrap_or_default().to_owned(),
-    })
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .ok_or(Error::NotFound("concept batch"))
 }
 
 /// One of the tenant's concepts; another tenant's id is "not found".

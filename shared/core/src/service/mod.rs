@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod concepts;
+pub mod idempotency;
 pub mod principal;
 pub mod provider_health;
 pub mod rate_limit;

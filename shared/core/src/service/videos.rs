@@ -11,23 +11,10 @@ use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
+use crate::service::idempotency;
 
-/// How long an idempotency record answers replays.
-pub const IDEMPOTENCY_TTL_SECS: i64 = 24 * 3600;
-
-fn idempotency_sk(key: &str) -> String {
-    format!("IDEMP#{key}")
-}
-
-/// Keys are 1–255 visible ASCII characters (Stripe's rule).
-pub fn validate_idempotency_key(key: &str) -> Result<()> {
-    if key.is_empty() || key.len() > 255 || !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::Invalid(
-            "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
-        ));
-    }
-    Ok(())
-}
+/// Idempotency-Key scope of video jobs.
+const IDEMPOTENCY_SCOPE: &str = "videos";
 
 fn spec_hash(spec: &JobSpec) -> String {
     hex::encode(Sha256::digest(serde_json::to_vec(spec).unwrap_or_default()))
@@ -51,7 +38,7 @@ pub async fn accept(
     idempotency_key: Option<&str>,
 ) -> Result<Accepted> {
     if let Some(k) = idempotency_key {
-        validate_idempotency_key(k)?;
+        idempotency::validate_key(k)?;
     }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
@@ -92,11 +79,7 @@ pub async fn accept(
         ),
     ];
     if let Some(k) = idempotency_key {
-        let mut record = Item::new(&pk, idempotency_sk(k))
-            .with("hash", hash.as_str())
-            .with("job_id", job.id.as_str())
-            .with("created_at", now.millis());
-        record.expires_at = Some(now.secs() + IDEMPOTENCY_TTL_SECS);
+        let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &job.id, now);
         writes.push(Write::Put(record, Cond::Absent));
     }
     match store.transact(writes).await {
@@ -111,15 +94,8 @@ pub async fn accept(
         }),
         Err(StoreError::ConditionFailed { index: Some(3) }) => {
             let k = idempotency_key.unwrap_or_default();
-            let record = store
-                .get(&pk, &idempotency_sk(k))
-                .await?
-                .ok_or_else(|| Error::Conflict("idempotency record vanished; retry".into()))?;
-            if record.str("hash") != Some(hash.as_str()) {
-                return Err(Error::IdempotencyMismatch);
-            }
-            let job_id = record.str("job_id").unwrap_or_default();
-            let job = get(store, &tenant.id, job_id).await?;
+            let job_id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
+            let job = get(store, &tenant.id, &job_id).await?;
             Ok(Accepted {
                 job,
                 replayed: true,
