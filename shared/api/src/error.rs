@@ -152,7 +152,20 @@ impl From<Error> for ApiError {
                 err.retry_after = Some(30);
                 err
             }
-            Error::Source(viral_core::ports::SourceError::Permanent(_)) => {
+            Error::Source(viral_core::ports::SourceError::QuotaExhausted(_)) => {
+                tracing::warn!(detail = %msg, "trend source quota spent");
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "source_quota_exhausted",
+                    format!("{msg}; meanwhile, pass topics to write from your own subjects"),
+                );
+                err.retry_after = Some(3600);
+                err
+            }
+            Error::Source(
+                viral_core::ports::SourceError::Permanent(_)
+                | viral_core::ports::SourceError::Credentials(_),
+            ) => {
                 tracing::error!(detail = %msg, "trend source or writer misconfigured");
                 Self::new(
                     StatusCode::SERVICE_UNAVAILABLE,

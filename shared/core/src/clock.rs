@@ -45,6 +45,14 @@ impl Timestamp {
             .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
     }
 
+    /// Parses RFC 3339 (`2026-11-20T08:00:00Z`, offsets and fractions too).
+    pub fn parse_rfc3339(s: &str) -> Option<Self> {
+        let dt = OffsetDateTime::parse(s.trim(), &Rfc3339).ok()?;
+        i64::try_from(dt.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
+    }
+
     /// The calendar month this instant falls in (UTC): the usage period.
     pub fn month(self) -> Month {
         let dt = self.datetime();

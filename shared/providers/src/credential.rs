@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use viral_core::ports::{ProviderError, SecretString, Secrets};
+use viral_core::ports::{ProviderError, SecretString, Secrets, SourceError};
 
 #[derive(Clone)]
 pub enum Credential {
@@ -38,6 +38,17 @@ impl Credential {
                 Err(e) => Err(ProviderError::Transient(format!("cannot read {name}: {e}"))),
             },
         }
+    }
+
+    /// [`Credential::get`] for trend sources and the concept writer: missing is
+    /// `Credentials`.
+    pub async fn get_for_source(&self) -> Result<SecretString, SourceError> {
+        self.get().await.map_err(|e| match e {
+            ProviderError::Transient(m) => SourceError::Transient(m),
+            ProviderError::Permanent(m) | ProviderError::ContentRejected(m) => {
+                SourceError::Credentials(m)
+            }
+        })
     }
 
     /// Whether the secret is there (for the provider listing and `viral doctor`).

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use reqwest::{Client, RequestBuilder, StatusCode};
-use viral_core::ports::ProviderError;
+use viral_core::ports::{ProviderError, SourceError};
 
 /// How a client retries and how long it waits.
 #[derive(Clone, Debug)]
@@ -59,6 +59,32 @@ impl HttpFailure {
             Some(s) => {
                 ProviderError::Permanent(format!("{provider} answered {}{detail}", s.as_u16()))
             }
+        }
+    }
+}
+
+impl HttpFailure {
+    /// The default classification for trend sources and the concept writer: a refused key is
+    /// `Credentials`, 429/5xx and no answer are transient, other 4xx permanent. Callers check
+    /// their API's own quota and policy signals first.
+    pub fn into_source_error(self, source: &str) -> SourceError {
+        let detail = if self.body.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", self.body)
+        };
+        match self.status {
+            None => SourceError::Transient(format!("{source} unreachable{detail}")),
+            Some(s) if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN => {
+                SourceError::Credentials(format!(
+                    "{source} refused the key ({}){detail}",
+                    s.as_u16()
+                ))
+            }
+            Some(s) if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                SourceError::Transient(format!("{source} answered {}{detail}", s.as_u16()))
+            }
+            Some(s) => SourceError::Permanent(format!("{source} answered {}{detail}", s.as_u16())),
         }
     }
 }
@@ -213,6 +239,19 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     serde_json::from_slice(body).map_err(|e| {
         ProviderError::Transient(format!(
             "{provider} sent an unexpected response ({e}): {}",
+            excerpt(body)
+        ))
+    })
+}
+
+/// [`parse_json`] for trend sources and the concept writer.
+pub fn parse_source_json<T: serde::de::DeserializeOwned>(
+    source: &str,
+    body: &[u8],
+) -> Result<T, SourceError> {
+    serde_json::from_slice(body).map_err(|e| {
+        SourceError::Transient(format!(
+            "{source} sent an unexpected response ({e}): {}",
             excerpt(body)
         ))
     })

@@ -1,5 +1,7 @@
-//! Video providers behind the VideoProvider port, and the registry the steps pick them from.
+//! Video providers behind the VideoProvider port, and the registry the steps pick them from;
+//! the live trend sources (YouTube, GNews) and the concept writer (Anthropic).
 
+pub mod anthropic;
 pub mod credential;
 pub mod download;
 pub mod google_auth;
@@ -7,6 +9,7 @@ pub mod http;
 pub mod runway;
 pub mod sora;
 pub mod storyboard;
+pub mod trends;
 pub mod veo;
 
 /// Largest provider output we take (a 15 s vertical video is a few MB).
@@ -17,11 +20,13 @@ use std::sync::Arc;
 use viral_core::domain::routing::ProviderProfile;
 use viral_core::ports::VideoProvider;
 
+pub use anthropic::AnthropicWriter;
 pub use credential::Credential;
 pub use download::{DownloadPolicy, download};
 pub use runway::RunwayProvider;
 pub use sora::SoraProvider;
 pub use storyboard::StoryboardProvider;
+pub use trends::{GNewsTrends, YouTubeTrends};
 pub use veo::VeoProvider;
 
 /// The providers this deployment can use.

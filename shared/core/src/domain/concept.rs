@@ -190,6 +190,14 @@ fn timed(lines: Vec<String>, duration_s: f64) -> Vec<Beat> {
         .collect()
 }
 
+/// A concept's predicted score, 0–100: expected engagement on a scale where 0.2 (twice a
+/// typical short video) is 100.
+pub fn predicted_score(expected_engagement: f64) -> u8 {
+    ((expected_engagement / 0.2) * 100.0)
+        .round()
+        .clamp(0.0, 100.0) as u8
+}
+
 /// Writes concepts from trends without a model: the learner's Thompson ranking picks a
 /// diverse set of kinds (each trend's category × format × hook style), templates write them.
 /// Deterministic for a seed.
@@ -279,7 +287,7 @@ pub fn write_offline(
                 url: t.url.clone(),
                 source: t.source.clone(),
             }],
-            predicted_score: ((expected / 0.2) * 100.0).round().clamp(0.0, 100.0) as u8,
+            predicted_score: predicted_score(expected),
             rationale: format!(
                 "{} {} with a {} hook: expected engagement {:.3} by what has worked so far",
                 t.category, k.format, k.hook, expected

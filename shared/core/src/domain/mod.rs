@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod concept;
+pub mod concept_llm;
 pub mod job;
 pub mod keys;
 pub mod learner;

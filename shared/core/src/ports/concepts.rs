@@ -13,9 +13,15 @@ pub enum SourceError {
     /// 429, 5xx, timeouts: worth retrying later.
     #[error("{0} is temporarily unavailable")]
     Transient(String),
-    /// Bad key, exhausted quota, bad request: an operator must act.
+    /// A bad request or an answer we cannot use: an operator must act.
     #[error("{0}")]
     Permanent(String),
+    /// The key was refused (missing, invalid, revoked).
+    #[error("{0}")]
+    Credentials(String),
+    /// The source's quota for the day is spent; it resets on the source's schedule.
+    #[error("{0}")]
+    QuotaExhausted(String),
     /// The model declined, or its answer was unusable after a repair.
     #[error("{0}")]
     Unusable(String),
@@ -31,8 +37,9 @@ pub struct TrendQuery {
 
 #[async_trait]
 pub trait TrendSource: Send + Sync {
-    /// `sample`, `youtube`, `gnews`: shown to users so they know what is live.
-    fn name(&self) -> &'static str;
+    /// `sample`, `youtube`, `gnews` (`youtube+gnews` when merged): shown to users so they
+    /// know what is live.
+    fn name(&self) -> &str;
     async fn trends(&self, q: &TrendQuery) -> Result<Vec<Trend>, SourceError>;
 }
 
@@ -55,7 +62,7 @@ pub struct SampleTrends;
 
 #[async_trait]
 impl TrendSource for SampleTrends {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "sample"
     }
 

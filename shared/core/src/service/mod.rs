@@ -9,6 +9,7 @@ pub mod provider_health;
 pub mod rate_limit;
 pub mod tenants;
 pub mod trend_cache;
+pub mod trend_merge;
 pub mod usage;
 pub mod videos;
 

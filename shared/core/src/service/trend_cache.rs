@@ -51,7 +51,7 @@ impl CachedTrends {
 
 #[async_trait]
 impl TrendSource for CachedTrends {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         self.inner.name()
     }
 
