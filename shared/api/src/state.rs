@@ -31,6 +31,14 @@ pub struct AppState {
     /// Where concept batches get their trends, and who writes them.
     pub trends: Arc<dyn TrendSource>,
     pub writer: Arc<dyn ConceptWriter>,
+    /// Their names as configured, for routes that list them without holding the clients.
+    pub concept_sources: ConceptSourceNames,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConceptSourceNames {
+    pub trend_source: String,
+    pub writer: String,
 }
 
 impl AppState {
@@ -47,6 +55,10 @@ impl AppState {
             media_url_ttl: std::time::Duration::from_secs(3600),
             trends: Arc::new(SampleTrends),
             writer: Arc::new(RuleWriter),
+            concept_sources: ConceptSourceNames {
+                trend_source: "sample".into(),
+                writer: "rules".into(),
+            },
         }
     }
 }

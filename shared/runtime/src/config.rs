@@ -7,6 +7,7 @@ use viral_api::auth::jwt::JwtConfig;
 use viral_core::domain::RateLimit;
 
 use crate::provider_config::ProviderConfig;
+use crate::source_config::SourceConfig;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -41,6 +42,8 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// The video providers (see `ProviderConfig` for the variables).
     pub providers: ProviderConfig,
+    /// Trend sources and the concept writer (see `SourceConfig` for the variables).
+    pub sources: SourceConfig,
     /// `VIRAL_CDN_DOMAIN` and `VIRAL_CDN_KEY_PAIR_ID` (aws): deliver videos through
     /// CloudFront with signed URLs; the private key is the secret `CLOUDFRONT_PRIVATE_KEY`.
     /// Without them, URLs are S3-presigned.
@@ -164,6 +167,7 @@ impl Config {
             }
         };
         let providers = ProviderConfig::from_lookup(&get, backend)?;
+        let sources = SourceConfig::from_lookup(&get, backend)?;
         let cdn = match (get("VIRAL_CDN_DOMAIN"), get("VIRAL_CDN_KEY_PAIR_ID")) {
             (None, None) => None,
             (Some(domain), Some(key_pair_id)) => {
@@ -193,6 +197,7 @@ impl Config {
         };
         Ok(Config {
             providers,
+            sources,
             cdn,
             backend,
             data_dir: PathBuf::from(get("VIRAL_DATA_DIR").unwrap_or_else(|| ".viral".into())),

@@ -64,6 +64,25 @@ pub async fn serve_video_route(route: Route) -> Result<(), Error> {
     lambda_http::run(viral_api::router_for(state, &[route])).await
 }
 
+/// Serves `POST /v1/concepts`: as [`serve_route`], plus the trend sources and the concept
+/// writer (keys from Secrets Manager on first use, trends cached in the table).
+pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
+        SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
+        Arc::new(SystemClock),
+        Duration::from_secs(300),
+    ));
+    state.trends = crate::sources::trend_source(
+        &config.sources,
+        secrets.clone(),
+        state.store.clone(),
+        state.clock.clone(),
+    )?;
+    state.writer = crate::sources::concept_writer(&config.sources, secrets)?;
+    lambda_http::run(viral_api::router_for(state, &[route])).await
+}
+
 async fn route_state() -> Result<(Config, viral_aws::SdkConfig, viral_api::AppState), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config().map_err(|e| {

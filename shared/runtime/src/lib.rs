@@ -6,6 +6,8 @@ pub mod lambda;
 pub mod provider_config;
 pub mod providers;
 pub mod services;
+pub mod source_config;
+pub mod sources;
 pub mod telemetry;
 
 pub use config::{Backend, Config, ConfigError};

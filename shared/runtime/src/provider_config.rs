@@ -46,7 +46,26 @@ fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
-fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+/// An API base URL from `var` (or `default`): https, or loopback http when allowed.
+pub(crate) fn checked_url(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+    allow_loopback: bool,
+) -> Result<String, ConfigError> {
+    let v = get(var).unwrap_or_else(|| default.to_owned());
+    let local = v.starts_with("http://127.0.0.1") || v.starts_with("http://localhost");
+    if v.starts_with("https://") || (allow_loopback && local) {
+        Ok(v.trim_end_matches('/').to_owned())
+    } else {
+        Err(err(
+            var,
+            "expected an https:// URL (http://127.0.0.1 only with VIRAL_ALLOW_LOOPBACK_PROVIDERS=1)",
+        ))
+    }
+}
+
+pub(crate) fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
     match v.as_deref() {
         None | Some("0") | Some("false") => Ok(false),
         Some("1") | Some("true") => Ok(true),
@@ -69,18 +88,7 @@ impl ProviderConfig {
                 "is for local development and tests only; not allowed with VIRAL_BACKEND=aws",
             ));
         }
-        let url = |var: &'static str, default: &str| -> Result<String, ConfigError> {
-            let v = get(var).unwrap_or_else(|| default.to_owned());
-            let local = v.starts_with("http://127.0.0.1") || v.starts_with("http://localhost");
-            if v.starts_with("https://") || (allow_loopback && local) {
-                Ok(v.trim_end_matches('/').to_owned())
-            } else {
-                Err(err(
-                    var,
-                    "expected an https:// URL (http://127.0.0.1 only with VIRAL_ALLOW_LOOPBACK_PROVIDERS=1)",
-                ))
-            }
-        };
+        let url = |var: &'static str, default: &str| checked_url(get, var, default, allow_loopback);
         let sora_enabled = flag(get("VIRAL_ENABLE_SORA"), "VIRAL_ENABLE_SORA")?;
         let vertex_project = get("VERTEX_PROJECT");
         let enabled: Vec<String> = match get("VIRAL_PROVIDERS") {

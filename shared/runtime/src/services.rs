@@ -8,7 +8,7 @@ use std::time::Duration;
 use viral_api::AppState;
 use viral_api::auth::jwt::JwtVerifier;
 use viral_aws::{DynamoItemStore, S3BlobStore, SdkConfig, SecretsManagerSecrets};
-use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
+use viral_core::ports::{BlobStore, CachedSecrets, ConceptWriter, ItemStore, Secrets, TrendSource};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{
     Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
@@ -149,6 +149,13 @@ pub async fn api_state(
 ) -> Result<AppState, StartError> {
     let mut state = AppState::new(store, clock);
     state.providers = crate::providers::catalog(&config.providers);
+    state.concept_sources = viral_api::ConceptSourceNames {
+        trend_source: config.sources.trend_sources.join("+"),
+        writer: match config.sources.writer.as_str() {
+            "anthropic" => config.sources.anthropic_model.clone(),
+            other => other.to_owned(),
+        },
+    };
     state.rate_limit = config.rate_limit;
     state.max_body_bytes = config.max_body_bytes;
     if let Some(jwt) = &config.jwt {
@@ -209,7 +216,24 @@ impl Services {
         let mut state = api_state(&self.config, self.store.clone(), self.clock.clone()).await?;
         state.blobs = Some(self.blobs.clone());
         state.media_url_ttl = self.config.media_url_ttl;
+        state.trends = self.trend_source()?;
+        state.writer = self.concept_writer()?;
         Ok(state)
+    }
+
+    /// Where concept batches get their trends (live sources behind the trend cache).
+    pub fn trend_source(&self) -> Result<Arc<dyn TrendSource>, StartError> {
+        crate::sources::trend_source(
+            &self.config.sources,
+            self.secrets.clone(),
+            self.store.clone(),
+            self.clock.clone(),
+        )
+    }
+
+    /// Who writes concepts.
+    pub fn concept_writer(&self) -> Result<Arc<dyn ConceptWriter>, StartError> {
+        crate::sources::concept_writer(&self.config.sources, self.secrets.clone())
     }
 
     /// The providers this process can use (clients only; keys are read on first use).

@@ -38,11 +38,24 @@ pub(crate) struct ProviderView {
 }
 
 #[derive(Serialize, ToSchema)]
-pub(crate) struct ProvidersResponse {
-    providers: Vec<ProviderView>,
+pub(crate) struct ConceptSourcesView {
+    /// Where concept batches get trends: `youtube`, `gnews`, `youtube+gnews`, or `sample`
+    /// (the dated offline set).
+    trend_source: String,
+    /// Who writes concepts: a model id, or `rules` (the offline writer).
+    concept_writer: String,
+    /// Whether any of them is a live API rather than the offline default.
+    live: bool,
 }
 
-/// The video providers: price, limits, health, and whether this deployment uses them.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ProvidersResponse {
+    providers: Vec<ProviderView>,
+    concepts: ConceptSourcesView,
+}
+
+/// The video providers (price, limits, health, and whether this deployment uses them), and
+/// where concepts come from.
 #[utoipa::path(get, path = "/v1/providers", tag = "videos", security(("bearer" = [])),
     responses((status = 200, body = ProvidersResponse), (status = 401, body = ErrorBody),
         (status = 429, body = ErrorBody)))]
@@ -80,5 +93,13 @@ pub(crate) async fn list(
             }
         })
         .collect();
-    Ok(Json(ProvidersResponse { providers }))
+    let sources = &state.concept_sources;
+    Ok(Json(ProvidersResponse {
+        providers,
+        concepts: ConceptSourcesView {
+            trend_source: sources.trend_source.clone(),
+            concept_writer: sources.writer.clone(),
+            live: sources.trend_source != "sample" || sources.writer != "rules",
+        },
+    }))
 }

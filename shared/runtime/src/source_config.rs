@@ -1,0 +1,275 @@
+//! Where concept batches get their trends and who writes them. Keys are secrets read through
+//! the Secrets port on first use (`YOUTUBE_API_KEY`, `GNEWS_API_KEY`, `ANTHROPIC_API_KEY`);
+//! locally, a key in the environment also switches its source on. Without keys: the dated
+//! sample trends and the rule-based writer.
+
+use std::time::Duration;
+
+use crate::config::{Backend, ConfigError};
+use crate::provider_config::{checked_url, flag};
+
+pub const TREND_SOURCES: [&str; 3] = ["youtube", "gnews", "sample"];
+pub const WRITERS: [&str; 2] = ["anthropic", "rules"];
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceConfig {
+    /// `VIRAL_TREND_SOURCES`, comma-separated: `youtube`, `gnews`, or `sample`. Default:
+    /// `youtube` when `YOUTUBE_API_KEY` is set, `gnews` when `GNEWS_API_KEY` is, else `sample`.
+    /// On AWS, where keys live in Secrets Manager, list them.
+    pub trend_sources: Vec<String>,
+    /// `VIRAL_CONCEPT_WRITER`: `anthropic` or `rules`. Default: `anthropic` when
+    /// `ANTHROPIC_API_KEY` is set, else `rules`.
+    pub writer: String,
+    /// `YOUTUBE_BASE_URL`, `GNEWS_BASE_URL`, `ANTHROPIC_BASE_URL`: overrides for proxies and
+    /// tests.
+    pub youtube_base_url: String,
+    pub gnews_base_url: String,
+    pub anthropic_base_url: String,
+    /// `ANTHROPIC_MODEL`, default `claude-haiku-4-5` (answers inside API Gateway's 29 s).
+    pub anthropic_model: String,
+    /// `ANTHROPIC_TIMEOUT_SECS`, default 25: one call's limit.
+    pub anthropic_timeout: Duration,
+    /// `GNEWS_LANG`, default `en`.
+    pub gnews_lang: String,
+    /// `VIRAL_TRENDS_TTL` in seconds, default 900: how long fetched trends are reused.
+    pub trends_ttl: Duration,
+}
+
+fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+fn seconds(
+    get: &dyn Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<Duration, ConfigError> {
+    match get(var) {
+        None => Ok(Duration::from_secs(default)),
+        Some(v) => v
+            .parse::<u64>()
+            .ok()
+            .filter(|n| range.contains(n))
+            .map(Duration::from_secs)
+            .ok_or_else(|| {
+                err(
+                    var,
+                    format!(
+                        "expected seconds from {} to {}, got `{v}`",
+                        range.start(),
+                        range.end()
+                    ),
+                )
+            }),
+    }
+}
+
+impl SourceConfig {
+    pub fn from_lookup(
+        get: &dyn Fn(&str) -> Option<String>,
+        _backend: Backend,
+    ) -> Result<Self, ConfigError> {
+        let allow_loopback = flag(
+            get("VIRAL_ALLOW_LOOPBACK_PROVIDERS"),
+            "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
+        )?;
+        let trend_sources: Vec<String> = match get("VIRAL_TREND_SOURCES") {
+            Some(list) => list
+                .split(',')
+                .map(|s| s.trim().to_ascii_lowercase())
+                .filter(|s| !s.is_empty())
+                .collect(),
+            None => {
+                let mut v = Vec::new();
+                if get("YOUTUBE_API_KEY").is_some() {
+                    v.push("youtube".to_owned());
+                }
+                if get("GNEWS_API_KEY").is_some() {
+                    v.push("gnews".to_owned());
+                }
+                if v.is_empty() {
+                    v.push("sample".to_owned());
+                }
+                v
+            }
+        };
+        if trend_sources.is_empty() {
+            return Err(err("VIRAL_TREND_SOURCES", "lists no source"));
+        }
+        for s in &trend_sources {
+            if !TREND_SOURCES.contains(&s.as_str()) {
+                return Err(err(
+                    "VIRAL_TREND_SOURCES",
+                    format!("unknown source `{s}`; known: {}", TREND_SOURCES.join(", ")),
+                ));
+            }
+        }
+        if trend_sources.len() > 1 && trend_sources.iter().any(|s| s == "sample") {
+            return Err(err(
+                "VIRAL_TREND_SOURCES",
+                "`sample` is the offline set and does not mix with live sources",
+            ));
+        }
+        let writer = match get("VIRAL_CONCEPT_WRITER") {
+            Some(w) => w.to_ascii_lowercase(),
+            None if get("ANTHROPIC_API_KEY").is_some() => "anthropic".into(),
+            None => "rules".into(),
+        };
+        if !WRITERS.contains(&writer.as_str()) {
+            return Err(err(
+                "VIRAL_CONCEPT_WRITER",
+                format!("unknown writer `{writer}`; known: {}", WRITERS.join(", ")),
+            ));
+        }
+        let anthropic_model = get("ANTHROPIC_MODEL")
+            .unwrap_or_else(|| viral_providers::anthropic::DEFAULT_MODEL.into());
+        if anthropic_model.is_empty()
+            || anthropic_model.len() > 100
+            || !anthropic_model
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._@:".contains(&b))
+        {
+            return Err(err(
+                "ANTHROPIC_MODEL",
+                "expected a model id, e.g. claude-sonnet-4-6",
+            ));
+        }
+        let gnews_lang = get("GNEWS_LANG").unwrap_or_else(|| "en".into());
+        if !(gnews_lang.len() == 2 && gnews_lang.bytes().all(|b| b.is_ascii_lowercase())) {
+            return Err(err(
+                "GNEWS_LANG",
+                "expected a two-letter language code, e.g. en",
+            ));
+        }
+        let url = |var: &'static str, default: &str| checked_url(get, var, default, allow_loopback);
+        Ok(Self {
+            trend_sources,
+            writer,
+            youtube_base_url: url(
+                "YOUTUBE_BASE_URL",
+                viral_providers::trends::youtube::DEFAULT_BASE_URL,
+            )?,
+            gnews_base_url: url(
+                "GNEWS_BASE_URL",
+                viral_providers::trends::gnews::DEFAULT_BASE_URL,
+            )?,
+            anthropic_base_url: url(
+                "ANTHROPIC_BASE_URL",
+                viral_providers::anthropic::DEFAULT_BASE_URL,
+            )?,
+            anthropic_model,
+            anthropic_timeout: seconds(get, "ANTHROPIC_TIMEOUT_SECS", 25, 5..=300)?,
+            gnews_lang,
+            trends_ttl: seconds(get, "VIRAL_TRENDS_TTL", 900, 0..=86_400)?,
+        })
+    }
+
+    /// Whether any trend source or the writer is a live API.
+    pub fn is_live(&self) -> bool {
+        self.writer != "rules" || self.trend_sources.iter().any(|s| s != "sample")
+    }
+
+    /// The secret each live source needs.
+    pub fn secrets(&self) -> Vec<(&str, &'static str)> {
+        let mut v: Vec<(&str, &'static str)> = self
+            .trend_sources
+            .iter()
+            .filter_map(|s| match s.as_str() {
+                "youtube" => Some(("youtube", "YOUTUBE_API_KEY")),
+                "gnews" => Some(("gnews", "GNEWS_API_KEY")),
+                _ => None,
+            })
+            .collect();
+        if self.writer == "anthropic" {
+            v.push(("anthropic", "ANTHROPIC_API_KEY"));
+        }
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<SourceConfig, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        SourceConfig::from_lookup(&|k| m.get(k).cloned(), Backend::Local)
+    }
+
+    #[test]
+    fn keys_switch_live_sources_on() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(
+            (c.trend_sources.clone(), c.writer.as_str()),
+            (vec!["sample".to_owned()], "rules")
+        );
+        assert!(!c.is_live());
+        let c = cfg(&[
+            ("YOUTUBE_API_KEY", "k"),
+            ("GNEWS_API_KEY", "k"),
+            ("ANTHROPIC_API_KEY", "k"),
+        ])
+        .unwrap();
+        assert_eq!(c.trend_sources, ["youtube", "gnews"]);
+        assert_eq!(c.writer, "anthropic");
+        assert_eq!(c.anthropic_model, "claude-haiku-4-5");
+        assert_eq!(c.anthropic_base_url, "https://api.anthropic.com");
+        assert_eq!(
+            c.secrets(),
+            [
+                ("youtube", "YOUTUBE_API_KEY"),
+                ("gnews", "GNEWS_API_KEY"),
+                ("anthropic", "ANTHROPIC_API_KEY")
+            ]
+        );
+        let c = cfg(&[
+            ("VIRAL_TREND_SOURCES", "gnews"),
+            ("VIRAL_CONCEPT_WRITER", "rules"),
+        ])
+        .unwrap();
+        assert_eq!(c.trend_sources, ["gnews"]);
+        assert!(c.is_live());
+    }
+
+    #[test]
+    fn bad_settings_name_their_variable() {
+        let var = |pairs: &[(&str, &str)]| cfg(pairs).unwrap_err().var;
+        assert_eq!(
+            var(&[("VIRAL_TREND_SOURCES", "tiktok")]),
+            "VIRAL_TREND_SOURCES"
+        );
+        assert_eq!(
+            var(&[("VIRAL_TREND_SOURCES", "sample,gnews")]),
+            "VIRAL_TREND_SOURCES"
+        );
+        assert_eq!(
+            var(&[("VIRAL_CONCEPT_WRITER", "gpt")]),
+            "VIRAL_CONCEPT_WRITER"
+        );
+        assert_eq!(
+            var(&[("ANTHROPIC_MODEL", "claude haiku")]),
+            "ANTHROPIC_MODEL"
+        );
+        assert_eq!(
+            var(&[("ANTHROPIC_BASE_URL", "http://api.example")]),
+            "ANTHROPIC_BASE_URL"
+        );
+        assert_eq!(var(&[("VIRAL_TRENDS_TTL", "forever")]), "VIRAL_TRENDS_TTL");
+        assert_eq!(var(&[("GNEWS_LANG", "english")]), "GNEWS_LANG");
+        assert!(
+            cfg(&[
+                ("VIRAL_ALLOW_LOOPBACK_PROVIDERS", "1"),
+                ("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+            ])
+            .is_ok()
+        );
+    }
+}
