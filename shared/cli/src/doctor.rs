@@ -64,6 +64,20 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
             p.profile.name, p.profile.model, p.profile.cents_per_second, p.status
         );
     }
+    let sources = config.sources.clone();
+    println!(
+        "concepts  trends from {}, written by {}{}",
+        sources.trend_sources.join(" + "),
+        match sources.writer.as_str() {
+            "anthropic" => format!("Anthropic {}", sources.anthropic_model),
+            _ => "the rule-based writer".into(),
+        },
+        if sources.is_live() {
+            String::new()
+        } else {
+            " (offline: set YOUTUBE_API_KEY, GNEWS_API_KEY or ANTHROPIC_API_KEY for live ones)".into()
+        }
+    );
     let enabled = config.providers.enabled.clone();
     let vertex_key_file = config.providers.vertex_key_file.is_some();
     let services = match Services::connect(config).await {
@@ -83,14 +97,18 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
         services.secrets.get("VIRAL_DOCTOR_PROBE"),
     )
     .await;
-    // The keys of the enabled providers, through the same Secrets port the providers use.
-    for name in &enabled {
+    // The keys of the enabled providers and live concept sources, through the same Secrets
+    // port they use.
+    let provider_keys = enabled.iter().filter_map(|name| {
         let secret = match name.as_str() {
             "runway" => "RUNWAY_API_KEY",
             "sora" => "OPENAI_API_KEY",
             "veo" if !vertex_key_file => "VERTEX_SERVICE_ACCOUNT_KEY",
-            _ => continue,
+            _ => return None,
         };
+        Some((name.as_str(), secret))
+    });
+    for (name, secret) in provider_keys.chain(sources.secrets()) {
         let found = async {
             match services.secrets.get(secret).await {
                 Ok(Some(_)) => Ok(()),
@@ -102,6 +120,10 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
     }
     if let Err(e) = services.providers() {
         println!("FAIL  providers {e}");
+        ok = false;
+    }
+    if let Err(e) = services.trend_source().and(services.concept_writer()) {
+        println!("FAIL  concepts {e}");
         ok = false;
     }
     Ok(if ok {

@@ -4,6 +4,7 @@ mod bench;
 mod bench_learner;
 mod bench_media;
 mod bench_routing;
+mod concepts;
 mod doctor;
 mod server;
 mod tenant;
@@ -43,9 +44,26 @@ enum Command {
         #[command(subcommand)]
         command: tenant::TenantCommand,
     },
-    /// The main job end to end: a local tenant, a sample concept, the workflow, the built-in
-    /// storyboard renderer, validation and storage; prints where the MP4 is.
-    Demo,
+    /// The main job end to end: a local tenant, trends (the dated sample set unless keys are
+    /// set), five concepts, the best one rendered through the workflow (built-in storyboard
+    /// renderer unless providers are configured), validated and stored; prints the concepts,
+    /// the chosen one and where the MP4 is.
+    Demo {
+        #[command(flatten)]
+        brief: concepts::BriefArgs,
+    },
+    /// Concept batches: write, list, show.
+    Concepts {
+        #[command(subcommand)]
+        command: concepts::ConceptsCommand,
+    },
+    /// Report how a published concept did on a platform; the learner takes it in.
+    Feedback(concepts::FeedbackArgs),
+    /// What the learner believes works for a tenant, and how well it has predicted.
+    Insights {
+        #[arg(long)]
+        tenant: Option<String>,
+    },
     /// Video jobs.
     Video {
         #[command(subcommand)]
@@ -80,7 +98,10 @@ async fn main() -> ExitCode {
         Command::Up { port, host } => server::up(config, host, port).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
-        Command::Demo => video::demo(config).await,
+        Command::Demo { brief } => video::demo(config, brief).await,
+        Command::Concepts { command } => concepts::run(config, command).await,
+        Command::Feedback(args) => concepts::feedback(config, args).await,
+        Command::Insights { tenant } => concepts::insights(config, tenant).await,
         Command::Video { command } => video::run_command(config, command).await,
         Command::Bench { command } => bench::run(command).await,
     };

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
 use viral_runtime::{Config, Services};
+
+use crate::concepts::{self, BriefArgs};
 use viral_steps::steps::JobRef;
 
 #[derive(Subcommand)]
@@ -35,11 +37,6 @@ pub enum VideoCommand {
         tenant: Option<String>,
     },
 }
-
-/// The sample concept the demo renders until concepts come from live trends.
-const SAMPLE_PROMPT: &str = "Nobody tells you this about cold brew. Steep it 18 hours, not 12: \
-the bitterness drops by half. Filter twice, paper then cloth. Dilute one to one over ice. \
-Follow for part two: the ice trick.";
 
 fn demo_file(services: &Services) -> PathBuf {
     services.config.data_dir.join("demo-tenant")
@@ -68,7 +65,7 @@ async fn demo_tenant(services: &Services) -> Result<Tenant, String> {
     Ok(created.tenant)
 }
 
-async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, String> {
+pub(crate) async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, String> {
     match id {
         None => demo_tenant(services).await,
         Some(id) => tenants::get_tenant(&*services.store, &id)
@@ -197,28 +194,43 @@ fn ended_ok(r: &Value) -> ExitCode {
     }
 }
 
-/// `viral demo`: the main job end to end on the embedded default.
-pub async fn demo(config: Config) -> Result<ExitCode, String> {
+/// `viral demo`: the main job end to end on the embedded default: trends → five concepts →
+/// the best → a video.
+pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, String> {
     let services = Services::connect(config).await.map_err(|e| e.to_string())?;
     let tenant = demo_tenant(&services).await?;
-    eprintln!(
-        "viral demo: tenant {} ({}), sample concept:\n  {SAMPLE_PROMPT}\n",
-        tenant.id, tenant.name
-    );
+    eprintln!("viral demo: tenant {} ({})", tenant.id, tenant.name);
+    let batch = concepts::generate(&services, &tenant, brief.request()).await?;
+    println!();
+    concepts::print_batch(&batch);
+    // The best: the highest predicted score; the batch is already in the learner's order,
+    // so ties go to its choice.
+    let best = batch
+        .concepts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, c)| (c.predicted_score, std::cmp::Reverse(*i)))
+        .map(|(_, c)| c.clone())
+        .ok_or("the batch has no concepts")?;
+    println!("\nchosen:");
+    concepts::print_concept(&best);
+    println!();
     let spec = JobSpec {
-        prompt: SAMPLE_PROMPT.into(),
-        concept_id: None,
+        prompt: best.video_prompt(),
+        concept_id: Some(best.id.clone()),
         provider: "auto".into(),
-        platforms: vec![
-            "tiktok".into(),
-            "youtube_shorts".into(),
-            "instagram_reels".into(),
-        ],
-        duration_s: 15.0,
+        platforms: best.platforms.clone(),
+        duration_s: best.duration_s,
     };
     let r = run(&services, &tenant, spec, false).await?;
     println!();
     print_result(&r);
+    if r["status"] == JobStatus::Succeeded.as_str() {
+        println!(
+            "next      viral feedback {} --platform tiktok --views 1200 --likes 90 --completion-rate 0.4",
+            best.id
+        );
+    }
     Ok(ended_ok(&r))
 }
 

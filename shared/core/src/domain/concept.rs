@@ -119,6 +119,18 @@ pub fn keywords(title: &str) -> Vec<String> {
     seen
 }
 
+/// What a title is about, for templates: its first two content words in title order
+/// (hyphenated words kept whole), e.g. "octopuses dream", "four-day work".
+pub fn subject(title: &str) -> String {
+    title
+        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '-').to_lowercase())
+        .filter(|w| w.chars().count() > 2 && !STOPWORDS.contains(&w.as_str()))
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     match c.next() {
@@ -233,6 +245,8 @@ pub fn write_offline(
     let mut out: Vec<Concept> = Vec::new();
     let mut used_trends = Vec::new();
     let mut used_shapes = Vec::new();
+    let mut used_formats: Vec<String> = Vec::new();
+    let mut used_hooks: Vec<String> = Vec::new();
     for k in ranked {
         if out.len() == brief.count {
             break;
@@ -243,10 +257,24 @@ pub fn write_offline(
         }) else {
             continue;
         };
+        // Every format and hook style once before any repeats.
+        let seen_all = |used: &[String], all: usize| {
+            let mut d = used.to_vec();
+            d.sort();
+            d.dedup();
+            d.len() >= all
+        };
+        if (used_formats.contains(&k.format) && !seen_all(&used_formats, FORMATS.len()))
+            || (used_hooks.contains(&k.hook) && !seen_all(&used_hooks, HOOK_STYLES.len()))
+        {
+            continue;
+        }
         let shape = (k.format.clone(), k.hook.clone());
         if used_shapes.contains(&shape) && used_shapes.len() < FORMATS.len() * HOOK_STYLES.len() {
             continue;
         }
+        used_formats.push(k.format.clone());
+        used_hooks.push(k.hook.clone());
         used_trends.push(*ti);
         used_shapes.push(shape);
         let t = &trends[*ti];
@@ -255,7 +283,7 @@ pub fn write_offline(
         } else {
             t.keywords.clone()
         };
-        let subject = kw.iter().take(2).cloned().collect::<Vec<_>>().join(" ");
+        let subject = subject(&t.title);
         let subject = if subject.is_empty() {
             t.category.clone()
         } else {
@@ -390,6 +418,19 @@ mod tests {
     }
 
     #[test]
+    fn the_subject_is_the_first_content_words() {
+        assert_eq!(
+            subject("Octopuses dream in colour, new sleep study suggests"),
+            "octopuses dream"
+        );
+        assert_eq!(
+            subject("Four-day work week trial ends with most firms staying on"),
+            "four-day work"
+        );
+        assert_eq!(subject("Is it?"), "");
+    }
+
+    #[test]
     fn offline_concepts_are_complete_diverse_and_timed() {
         let mut n = 0;
         let mut ids = || {
@@ -407,6 +448,14 @@ mod tests {
         let mut trends: Vec<&str> = cs.iter().map(|c| c.trends[0].title.as_str()).collect();
         trends.dedup();
         assert_eq!(trends.len(), 5, "five different trends");
+        let distinct = |f: fn(&Concept) -> &str| {
+            let mut v: Vec<&str> = cs.iter().map(f).collect();
+            v.sort();
+            v.dedup();
+            v.len()
+        };
+        assert_eq!(distinct(|c| c.format.as_str()), 4, "every format once first");
+        assert_eq!(distinct(|c| c.hook_style.as_str()), 4, "every hook style once first");
         for c in &cs {
             let end = c.beats.last().map(|b| b.start_s + b.duration_s).unwrap();
             assert!((end - 15.0).abs() < 0.05, "{end}");

@@ -1,0 +1,268 @@
+//! `viral concepts …`, `viral feedback …` and `viral insights`: concept batches, what
+//! published videos did, and what the learner believes, for the local (or AWS) store.
+
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use serde_json::json;
+use viral_core::domain::Tenant;
+use viral_core::domain::concept::Concept;
+use viral_core::service::concepts::{self, Batch, ConceptRequest, Feedback};
+use viral_runtime::{Config, Services};
+
+use crate::video::tenant_of;
+
+#[derive(Subcommand)]
+pub enum ConceptsCommand {
+    /// Write a batch of concepts from trends (or your topics), steered by what has worked.
+    Generate {
+        #[command(flatten)]
+        brief: BriefArgs,
+        #[arg(long)]
+        tenant: Option<String>,
+        /// Print the batch as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The tenant's concepts, newest first.
+    List {
+        #[arg(long)]
+        tenant: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One concept in full.
+    Show {
+        id: String,
+        #[arg(long)]
+        tenant: Option<String>,
+    },
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct BriefArgs {
+    /// A subject to write about (repeat for up to 5); without one, trends are used.
+    #[arg(long = "topic")]
+    pub topics: Vec<String>,
+    /// Two-letter country for trends, e.g. US.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// A category such as science, tech, sports.
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long, default_value_t = 5)]
+    pub count: usize,
+    /// The account's niche or voice, e.g. "a calm science channel".
+    #[arg(long)]
+    pub niche: Option<String>,
+}
+
+impl BriefArgs {
+    pub fn request(&self) -> ConceptRequest {
+        ConceptRequest {
+            topics: self.topics.clone(),
+            region: self.region.clone(),
+            category: self.category.clone(),
+            count: self.count,
+            duration_s: 15.0,
+            niche: self.niche.clone(),
+        }
+    }
+}
+
+/// `viral feedback`: how a published concept did on one platform.
+#[derive(Args, Clone, Debug)]
+pub struct FeedbackArgs {
+    pub concept_id: String,
+    /// tiktok, youtube_shorts or instagram_reels.
+    #[arg(long)]
+    pub platform: String,
+    #[arg(long)]
+    pub views: u64,
+    #[arg(long, default_value_t = 0)]
+    pub likes: u64,
+    #[arg(long, default_value_t = 0)]
+    pub comments: u64,
+    #[arg(long, default_value_t = 0)]
+    pub shares: u64,
+    #[arg(long, default_value_t = 0)]
+    pub saves: u64,
+    /// Share of viewers who watched to the end, 0 to 1.
+    #[arg(long)]
+    pub completion_rate: Option<f64>,
+    /// Mean seconds watched.
+    #[arg(long)]
+    pub watch_time: Option<f64>,
+    #[arg(long)]
+    pub tenant: Option<String>,
+}
+
+/// Writes a batch with this process's trend source and writer.
+pub async fn generate(
+    services: &Services,
+    tenant: &Tenant,
+    request: ConceptRequest,
+) -> Result<Batch, String> {
+    let trends = services.trend_source().map_err(|e| e.to_string())?;
+    let writer = services.concept_writer().map_err(|e| e.to_string())?;
+    concepts::generate(
+        &*services.store,
+        &*services.clock,
+        tenant,
+        request,
+        None,
+        &*trends,
+        &*writer,
+    )
+    .await
+    .map(|g| g.batch)
+    .map_err(|e| e.to_string())
+}
+
+pub fn print_concept_line(c: &Concept) {
+    println!(
+        "{}  {:>4} {:<13} {:<12} {:<10} {}",
+        c.id, c.predicted_score, c.category, c.format, c.hook_style, c.title
+    );
+}
+
+pub fn print_batch(b: &Batch) {
+    println!(
+        "batch {} — trends from {}, written by {}",
+        b.id, b.trend_source, b.writer
+    );
+    println!(
+        "{:<35}  {:>4} {:<13} {:<12} {:<10} title",
+        "concept", "pred", "category", "format", "hook"
+    );
+    for c in &b.concepts {
+        print_concept_line(c);
+    }
+}
+
+pub fn print_concept(c: &Concept) {
+    println!("{} — {}", c.id, c.title);
+    println!("hook      {}", c.hook);
+    for b in &c.beats {
+        println!("  {:>5.2}s  {}", b.start_s, b.text);
+    }
+    println!("visual    {}", c.visual_prompt);
+    println!("caption   {} {}", c.caption, c.hashtags.join(" "));
+    println!(
+        "kind      {} / {} / {} hook, for {}",
+        c.category,
+        c.format,
+        c.hook_style,
+        c.platforms.join(", ")
+    );
+    for t in &c.trends {
+        println!(
+            "trend     [{}] {}{}",
+            t.source,
+            t.title,
+            t.url.as_deref().map(|u| format!(" <{u}>")).unwrap_or_default()
+        );
+    }
+    println!("score     {} — {}", c.predicted_score, c.rationale);
+}
+
+pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, String> {
+    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+    match cmd {
+        ConceptsCommand::Generate {
+            brief,
+            tenant,
+            json,
+        } => {
+            let tenant = tenant_of(&services, tenant).await?;
+            let batch = generate(&services, &tenant, brief.request()).await?;
+            if json {
+                println!("{}", serde_json::to_string(&batch).map_err(|e| e.to_string())?);
+            } else {
+                print_batch(&batch);
+            }
+        }
+        ConceptsCommand::List {
+            tenant,
+            limit,
+            json,
+        } => {
+            let tenant = tenant_of(&services, tenant).await?;
+            let (list, _) = concepts::list(&*services.store, &tenant.id, limit.clamp(1, 100), None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string(&list).map_err(|e| e.to_string())?);
+            } else if list.is_empty() {
+                println!("no concepts yet: viral concepts generate");
+            } else {
+                for c in &list {
+                    print_concept_line(c);
+                }
+            }
+        }
+        ConceptsCommand::Show { id, tenant } => {
+            let tenant = tenant_of(&services, tenant).await?;
+            let c = concepts::get(&*services.store, &tenant.id, &id)
+                .await
+                .map_err(|e| e.to_string())?;
+            print_concept(&c);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, String> {
+    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+    let tenant = tenant_of(&services, args.tenant.clone()).await?;
+    let fb = Feedback {
+        platform: args.platform,
+        views: args.views,
+        likes: args.likes,
+        comments: args.comments,
+        shares: args.shares,
+        saves: args.saves,
+        completion_rate: args.completion_rate,
+        watch_time_s: args.watch_time,
+        observed_at: None,
+    };
+    let r = concepts::record_feedback(
+        &*services.store,
+        &*services.clock,
+        &tenant.id,
+        &args.concept_id,
+        fb,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    println!(
+        "{}",
+        json!({
+            "concept_id": r.concept_id, "platform": r.platform,
+            "score": r.score, "predicted": r.predicted,
+            "replaced_earlier_observation": !r.first,
+        })
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode, String> {
+    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+    let tenant = tenant_of(&services, tenant).await?;
+    let i = concepts::insights(&*services.store, &tenant.id)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{} observations of this tenant's videos", i.observations);
+    if i.effects.is_empty() {
+        println!("nothing learned yet: send feedback with `viral feedback`");
+    }
+    for e in &i.effects {
+        println!("{:<28} {:+.3} ± {:.3}", e.feature, e.effect, e.sd);
+    }
+    for (month, error, n) in &i.calibration {
+        println!("calibration {month}: mean |predicted − observed| {error:.3} over {n}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
