@@ -162,7 +162,10 @@ pub fn print_concept(c: &Concept) {
             "trend     [{}] {}{}",
             t.source,
             t.title,
-            t.url.as_deref().map(|u| format!(" <{u}>")).unwrap_or_default()
+            t.url
+                .as_deref()
+                .map(|u| format!(" <{u}>"))
+                .unwrap_or_default()
         );
     }
     println!("score     {} — {}", c.predicted_score, c.rationale);
@@ -179,7 +182,10 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Strin
             let tenant = tenant_of(&services, tenant).await?;
             let batch = generate(&services, &tenant, brief.request()).await?;
             if json {
-                println!("{}", serde_json::to_string(&batch).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&batch).map_err(|e| e.to_string())?
+                );
             } else {
                 print_batch(&batch);
             }
@@ -194,7 +200,10 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Strin
                 .await
                 .map_err(|e| e.to_string())?;
             if json {
-                println!("{}", serde_json::to_string(&list).map_err(|e| e.to_string())?);
+                println!(
+                    "{}",
+                    serde_json::to_string(&list).map_err(|e| e.to_string())?
+                );
             } else if list.is_empty() {
                 println!("no concepts yet: viral concepts generate");
             } else {

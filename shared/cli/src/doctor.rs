@@ -75,7 +75,8 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
         if sources.is_live() {
             String::new()
         } else {
-            " (offline: set YOUTUBE_API_KEY, GNEWS_API_KEY or ANTHROPIC_API_KEY for live ones)".into()
+            " (offline: set YOUTUBE_API_KEY, GNEWS_API_KEY or ANTHROPIC_API_KEY for live ones)"
+                .into()
         }
     );
     let enabled = config.providers.enabled.clone();

@@ -12,20 +12,22 @@ use viral_core::service::trend_cache::CachedTrends;
 use viral_core::{ManualClock, Timestamp};
 use viral_embedded::SqliteItemStore;
 
-/// A source that counts its calls and can be made to fail.
+/// A source that counts its calls, can be made to fail, and can be slow.
 #[derive(Default)]
 struct Upstream {
     calls: AtomicUsize,
     down: std::sync::atomic::AtomicBool,
+    delay_ms: u64,
 }
 
 #[async_trait]
 impl TrendSource for Upstream {
-    fn name(&self) -> &'static str {
+    fn name(&self) -> &str {
         "youtube"
     }
     async fn trends(&self, q: &TrendQuery) -> Result<Vec<Trend>, SourceError> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(self.delay_ms)).await;
         if self.down.load(Ordering::SeqCst) {
             return Err(SourceError::Transient("youtube".into()));
         }
@@ -79,4 +81,36 @@ async fn a_burst_makes_one_call_and_expiry_refetches() {
         cache.trends(&never).await.is_err(),
         "nothing cached, nothing to serve"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_concurrent_burst_makes_one_call() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap());
+    let clock = Arc::new(ManualClock::new(Timestamp(1_795_569_153_000)));
+    let upstream = Arc::new(Upstream {
+        delay_ms: 200,
+        ..Default::default()
+    });
+    let cache = Arc::new(CachedTrends::new(
+        upstream.clone(),
+        store,
+        clock,
+        Duration::from_secs(600),
+    ));
+    let q = TrendQuery {
+        region: Some("US".into()),
+        category: Some("science".into()),
+        max: 3,
+    };
+    let burst: Vec<_> = (0..16)
+        .map(|_| {
+            let (cache, q) = (cache.clone(), q.clone());
+            tokio::spawn(async move { cache.trends(&q).await })
+        })
+        .collect();
+    for task in burst {
+        assert!(task.await.unwrap().is_ok());
+    }
+    assert_eq!(upstream.calls.load(Ordering::SeqCst), 1);
 }

@@ -27,9 +27,21 @@ const COVERED: [(Route, u16, &[&str]); 5] = [
         &["id", "concepts", "trend_source", "writer"],
     ),
     (Route::ListConcepts, 200, &["items", "next_cursor"]),
-    (Route::GetConcept, 200, &["id", "hook", "beats", "visual_prompt"]),
-    (Route::PostFeedback, 200, &["concept_id", "platform", "score"]),
-    (Route::GetInsights, 200, &["effects", "observations", "calibration"]),
+    (
+        Route::GetConcept,
+        200,
+        &["id", "hook", "beats", "visual_prompt"],
+    ),
+    (
+        Route::PostFeedback,
+        200,
+        &["concept_id", "platform", "score"],
+    ),
+    (
+        Route::GetInsights,
+        200,
+        &["effects", "observations", "calibration"],
+    ),
 ];
 
 #[tokio::test]

@@ -454,8 +454,16 @@ mod tests {
             v.dedup();
             v.len()
         };
-        assert_eq!(distinct(|c| c.format.as_str()), 4, "every format once first");
-        assert_eq!(distinct(|c| c.hook_style.as_str()), 4, "every hook style once first");
+        assert_eq!(
+            distinct(|c| c.format.as_str()),
+            4,
+            "every format once first"
+        );
+        assert_eq!(
+            distinct(|c| c.hook_style.as_str()),
+            4,
+            "every hook style once first"
+        );
         for c in &cs {
             let end = c.beats.last().map(|b| b.start_s + b.duration_s).unwrap();
             assert!((end - 15.0).abs() < 0.05, "{end}");

@@ -2,6 +2,8 @@
 //! concept requests makes one upstream call (YouTube charges quota per page). Entries carry a
 //! TTL; an expired one is refetched (the store's housekeeping deletes it later). A source
 //! failure with a stale entry at hand serves the stale trends rather than failing the batch.
+//! Concurrent misses in one process wait for the first one's fetch (instances of a Lambda
+//! each fetch once, then share the stored entry).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -21,6 +23,8 @@ pub struct CachedTrends {
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
+    /// Held while fetching, so a concurrent burst makes one upstream call.
+    fetching: futures_util::lock::Mutex<()>,
 }
 
 impl CachedTrends {
@@ -35,7 +39,20 @@ impl CachedTrends {
             store,
             clock,
             ttl,
+            fetching: futures_util::lock::Mutex::new(()),
         }
+    }
+
+    /// The cached trends if the entry is fresh, and the entry itself (fresh or stale).
+    async fn lookup(&self, sk: &str) -> (Option<Vec<Trend>>, Option<Item>) {
+        let now = self.clock.now();
+        // A cache that cannot be read is no reason to fail: go to the source.
+        let cached = self.store.get(TRENDS_PK, sk).await.ok().flatten();
+        let fresh = cached
+            .as_ref()
+            .filter(|item| item.expires_at.is_some_and(|t| t > now.secs()))
+            .and_then(parsed);
+        (fresh, cached)
     }
 
     fn key(&self, q: &TrendQuery) -> String {
@@ -49,6 +66,10 @@ impl CachedTrends {
     }
 }
 
+fn parsed(item: &Item) -> Option<Vec<Trend>> {
+    serde_json::from_value(item.attrs.get("trends")?.clone()).ok()
+}
+
 #[async_trait]
 impl TrendSource for CachedTrends {
     fn name(&self) -> &str {
@@ -57,18 +78,16 @@ impl TrendSource for CachedTrends {
 
     async fn trends(&self, q: &TrendQuery) -> Result<Vec<Trend>, SourceError> {
         let sk = self.key(q);
-        let now = self.clock.now();
-        // A cache that cannot be read is no reason to fail: go to the source.
-        let cached = self.store.get(TRENDS_PK, &sk).await.ok().flatten();
-        let parsed = |item: &Item| -> Option<Vec<Trend>> {
-            serde_json::from_value(item.attrs.get("trends")?.clone()).ok()
-        };
-        if let Some(item) = &cached
-            && item.expires_at.is_some_and(|t| t > now.secs())
-            && let Some(trends) = parsed(item)
-        {
-            return Ok(trends);
+        if let (Some(fresh), _) = self.lookup(&sk).await {
+            return Ok(fresh);
         }
+        let _fetching = self.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        let (fresh, cached) = self.lookup(&sk).await;
+        if let Some(fresh) = fresh {
+            return Ok(fresh);
+        }
+        let now = self.clock.now();
         match self.inner.trends(q).await {
             Ok(trends) => {
                 let mut item = Item::new(TRENDS_PK, sk).with(
