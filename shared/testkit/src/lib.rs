@@ -5,6 +5,7 @@ pub mod blob_store;
 pub mod item_store;
 pub mod queue;
 pub mod secrets;
+pub mod stripe;
 
 /// The moto server the test command started. A test that needs it and finds none fails: the
 /// suite never skips silently.

@@ -2,6 +2,7 @@
 //! rate-limit windows, usage periods, and the item keys of the single table.
 
 pub mod api_key;
+pub mod billing;
 pub mod concept;
 pub mod concept_llm;
 pub mod job;
@@ -10,6 +11,7 @@ pub mod learner;
 pub mod plan;
 pub mod rate_limit;
 pub mod routing;
+pub mod stripe_webhook;
 pub mod tenant;
 pub mod usage;
 
