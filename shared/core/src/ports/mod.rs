@@ -2,6 +2,7 @@
 //! adapter (`viral-embedded`) and an AWS adapter (`viral-aws`); `viral-testkit` holds one
 //! conformance suite per port that both must pass.
 
+pub mod billing;
 pub mod blob_store;
 pub mod concepts;
 pub mod item_store;
@@ -10,6 +11,7 @@ pub mod secrets;
 pub mod video_provider;
 pub mod workflow;
 
+pub use billing::{BillingError, BillingGateway, CheckoutRequest};
 pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
 pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQuery, TrendSource};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
