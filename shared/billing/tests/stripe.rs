@@ -21,10 +21,12 @@ use viral_embedded::EnvSecrets;
 
 const KEY: &str = "sk_test_51Viral0000secret";
 
+/// A request's path, idempotency key and decoded form.
+type Seen = (String, Option<String>, HashMap<String, String>);
+
 #[derive(Default)]
 struct Stripe {
-    /// (path, idempotency key, decoded form) of every request.
-    seen: Mutex<Vec<(String, Option<String>, HashMap<String, String>)>>,
+    seen: Mutex<Vec<Seen>>,
     /// Customers by idempotency key: the same key replays the first answer.
     customers: Mutex<HashMap<String, String>>,
     /// Next answer's override: status and body.
