@@ -122,6 +122,36 @@ impl From<Error> for ApiError {
                 Self::new(StatusCode::PAYMENT_REQUIRED, "quota_exceeded", msg)
             }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", msg),
+            Error::State { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::BadWebhook { code, message } => {
+                Self::new(StatusCode::BAD_REQUEST, code, message)
+            }
+            Error::Billing(viral_core::ports::BillingError::NotConfigured(detail)) => {
+                tracing::warn!(%detail, "billing not configured");
+                Self::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "billing_not_configured",
+                    "billing is not set up in this deployment (Stripe keys and prices); an operator can change plans with `viral tenant set-plan`",
+                )
+            }
+            Error::Billing(viral_core::ports::BillingError::Refused(detail)) => {
+                tracing::error!(%detail, "Stripe refused a request");
+                Self::new(
+                    StatusCode::BAD_GATEWAY,
+                    "payment_provider_error",
+                    "the payment provider refused the request; the operator has been told",
+                )
+            }
+            Error::Billing(viral_core::ports::BillingError::Unavailable(detail)) => {
+                tracing::warn!(%detail, "Stripe unavailable");
+                let mut err = Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "payment_provider_unavailable",
+                    "the payment provider is unavailable; retry shortly",
+                );
+                err.retry_after = Some(5);
+                err
+            }
             Error::IdempotencyMismatch => Self::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_mismatch",

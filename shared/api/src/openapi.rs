@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
+use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -33,6 +33,10 @@ use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
         concepts::get,
         concepts::feedback,
         concepts::insights,
+        billing::checkout,
+        billing::portal,
+        billing::get,
+        billing::webhook,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -41,6 +45,7 @@ use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
         (name = "api-keys", description = "Creating, listing and revoking API keys"),
         (name = "videos", description = "Video jobs: start one, follow it, fetch the MP4"),
         (name = "concepts", description = "Concepts from trends, feedback, and what the learner believes"),
+        (name = "billing", description = "Subscriptions on Stripe: checkout, portal, plan and period, webhooks"),
     )
 )]
 pub struct ApiDoc;

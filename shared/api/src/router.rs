@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, concepts, health, me, providers, usage, videos};
+use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, videos};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -34,10 +34,14 @@ pub enum Route {
     GetConcept,
     PostFeedback,
     GetInsights,
+    CreateCheckout,
+    CreatePortal,
+    GetBilling,
+    StripeWebhook,
 }
 
 impl Route {
-    pub const ALL: [Route; 17] = [
+    pub const ALL: [Route; 21] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -55,6 +59,10 @@ impl Route {
         Route::GetConcept,
         Route::PostFeedback,
         Route::GetInsights,
+        Route::CreateCheckout,
+        Route::CreatePortal,
+        Route::GetBilling,
+        Route::StripeWebhook,
     ];
 
     pub fn method(self) -> &'static str {
@@ -62,7 +70,10 @@ impl Route {
             Route::CreateApiKey
             | Route::CreateVideo
             | Route::CreateConcepts
-            | Route::PostFeedback => "POST",
+            | Route::PostFeedback
+            | Route::CreateCheckout
+            | Route::CreatePortal
+            | Route::StripeWebhook => "POST",
             Route::RevokeApiKey => "DELETE",
             _ => "GET",
         }
@@ -85,6 +96,10 @@ impl Route {
             Route::GetConcept => "/v1/concepts/{id}",
             Route::PostFeedback => "/v1/concepts/{id}/feedback",
             Route::GetInsights => "/v1/insights",
+            Route::CreateCheckout => "/v1/billing/checkout",
+            Route::CreatePortal => "/v1/billing/portal",
+            Route::GetBilling => "/v1/billing",
+            Route::StripeWebhook => "/webhooks/stripe",
         }
     }
 
@@ -108,6 +123,10 @@ impl Route {
             Route::GetConcept => "get-concept",
             Route::PostFeedback => "post-feedback",
             Route::GetInsights => "get-insights",
+            Route::CreateCheckout => "create-checkout",
+            Route::CreatePortal => "create-portal",
+            Route::GetBilling => "get-billing",
+            Route::StripeWebhook => "stripe-webhook",
         }
     }
 
@@ -130,9 +149,19 @@ impl Route {
             Route::GetConcept => get(concepts::get),
             Route::PostFeedback => post(concepts::feedback),
             Route::GetInsights => get(concepts::insights),
+            Route::CreateCheckout => post(billing::checkout),
+            Route::CreatePortal => post(billing::portal),
+            Route::GetBilling => get(billing::get),
+            // Stripe events can outgrow the API's body limit (long invoices).
+            Route::StripeWebhook => {
+                post(billing::webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+            }
         }
     }
 }
+
+/// Largest Stripe event accepted.
+const WEBHOOK_BODY_LIMIT: usize = 1024 * 1024;
 
 async fn openapi_json() -> Response {
     (

@@ -33,6 +33,18 @@ pub struct AppState {
     pub writer: Arc<dyn ConceptWriter>,
     /// Their names as configured, for routes that list them without holding the clients.
     pub concept_sources: ConceptSourceNames,
+    /// Stripe: `None` when this deployment has no billing (routes answer
+    /// `billing_not_configured`).
+    pub billing: Option<BillingState>,
+}
+
+#[derive(Clone)]
+pub struct BillingState {
+    pub settings: viral_core::service::billing::BillingSettings,
+    /// The Stripe client; `None` in functions that do not call Stripe (the webhook).
+    pub gateway: Option<Arc<dyn viral_core::ports::BillingGateway>>,
+    /// Where the webhook signing secret is read.
+    pub secrets: Arc<dyn viral_core::ports::Secrets>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,6 +71,7 @@ impl AppState {
                 trend_source: "sample".into(),
                 writer: "rules".into(),
             },
+            billing: None,
         }
     }
 }

@@ -18,7 +18,7 @@ pub enum Error {
     Forbidden { code: &'static str, message: String },
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("monthly {resource} quota of {limit} is used up; it resets on {resets_at}")]
+    #[error("the {resource} quota of {limit} for this period is used up; it resets on {resets_at}")]
     QuotaExceeded {
         resource: &'static str,
         limit: i64,
@@ -26,6 +26,9 @@ pub enum Error {
     },
     #[error("{0}")]
     Conflict(String),
+    /// The request does not fit the object's state (409), with a stable code.
+    #[error("{message}")]
+    State { code: &'static str, message: String },
     /// An `Idempotency-Key` reused with a different request (422).
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,
@@ -39,6 +42,12 @@ pub enum Error {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
+    /// A webhook that is not signed by Stripe, signed too long ago, or not an event (400).
+    #[error("{message}")]
+    BadWebhook { code: &'static str, message: String },
+    /// The payment provider failed or is not set up.
+    #[error(transparent)]
+    Billing(#[from] crate::ports::BillingError),
     /// A trend source or the concept writer failed.
     #[error(transparent)]
     Source(#[from] crate::ports::SourceError),

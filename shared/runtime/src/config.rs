@@ -6,6 +6,7 @@ use std::time::Duration;
 use viral_api::auth::jwt::JwtConfig;
 use viral_core::domain::RateLimit;
 
+use crate::billing_config::BillingConfig;
 use crate::provider_config::ProviderConfig;
 use crate::source_config::SourceConfig;
 
@@ -44,6 +45,8 @@ pub struct Config {
     pub providers: ProviderConfig,
     /// Trend sources and the concept writer (see `SourceConfig` for the variables).
     pub sources: SourceConfig,
+    /// Stripe prices and return URLs (see `BillingConfig`); `None`: billing is off.
+    pub billing: Option<BillingConfig>,
     /// `VIRAL_CDN_DOMAIN` and `VIRAL_CDN_KEY_PAIR_ID` (aws): deliver videos through
     /// CloudFront with signed URLs; the private key is the secret `CLOUDFRONT_PRIVATE_KEY`.
     /// Without them, URLs are S3-presigned.
@@ -195,9 +198,11 @@ impl Config {
                 ));
             }
         };
+        let billing = BillingConfig::from_lookup(&get, &public_url)?;
         Ok(Config {
             providers,
             sources,
+            billing,
             cdn,
             backend,
             data_dir: PathBuf::from(get("VIRAL_DATA_DIR").unwrap_or_else(|| ".viral".into())),

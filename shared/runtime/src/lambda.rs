@@ -83,6 +83,27 @@ pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
     lambda_http::run(viral_api::router_for(state, &[route])).await
 }
 
+/// Serves a billing route: as [`serve_route`], plus Stripe's settings, the Secrets Manager
+/// client (the webhook secret, the Stripe key) and — for the routes that call Stripe — the
+/// Stripe client. Without Stripe prices configured the routes answer `billing_not_configured`.
+pub async fn serve_billing_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    if let Some(billing) = &config.billing {
+        let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
+            SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
+            Arc::new(SystemClock),
+            Duration::from_secs(300),
+        ));
+        let calls_stripe = matches!(route, Route::CreateCheckout | Route::CreatePortal);
+        state.billing = Some(crate::services::billing_state(
+            billing,
+            secrets,
+            calls_stripe,
+        ));
+    }
+    lambda_http::run(viral_api::router_for(state, &[route])).await
+}
+
 async fn route_state() -> Result<(Config, viral_aws::SdkConfig, viral_api::AppState), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config().map_err(|e| {

@@ -1,6 +1,7 @@
 //! Process wiring shared by the Lambdas and the `viral` CLI: the one configuration struct read
 //! from the environment, adapters picked by `VIRAL_BACKEND`, logging, and Lambda entry points.
 
+pub mod billing_config;
 pub mod config;
 pub mod lambda;
 pub mod provider_config;

@@ -19,12 +19,13 @@ pub(crate) struct TenantView {
     created_at: String,
 }
 
-impl From<&Tenant> for TenantView {
-    fn from(t: &Tenant) -> Self {
+impl TenantView {
+    /// The tenant with the plan in force at `now` (its subscriptions decide, once it has any).
+    fn of(t: &Tenant, now: viral_core::Timestamp) -> Self {
         Self {
             id: t.id.clone(),
             name: t.name.clone(),
-            plan: t.plan.as_str().to_owned(),
+            plan: t.plan_at(now).as_str().to_owned(),
             status: t.status.as_str().to_owned(),
             created_at: t.created_at.rfc3339(),
         }
@@ -56,13 +57,16 @@ pub(crate) struct MeResponse {
         (status = 200, body = MeResponse),
         (status = 401, description = "Missing or invalid credentials", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody)))]
-pub(crate) async fn me(Caller(p): Caller) -> Json<MeResponse> {
+pub(crate) async fn me(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    Caller(p): Caller,
+) -> Json<MeResponse> {
     let (kind, key_id) = match &p.credential {
         Credential::ApiKey { key_id } => ("api_key", Some(key_id.clone())),
         Credential::Jwt { .. } => ("jwt", None),
     };
     Json(MeResponse {
-        tenant: TenantView::from(&p.tenant),
+        tenant: TenantView::of(&p.tenant, state.clock.now()),
         principal: PrincipalView {
             kind,
             user_id: p.user_id.clone(),

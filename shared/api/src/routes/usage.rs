@@ -29,8 +29,11 @@ impl From<&Counter> for CounterView {
 
 #[derive(Serialize, ToSchema)]
 pub(crate) struct UsageResponse {
-    /// The month counted, `YYYY-MM` (UTC).
+    /// The period counted: `YYYY-MM` (a calendar month, UTC) or, while a subscription gives
+    /// the plan, its billing period's start (RFC 3339).
     period: String,
+    /// When the period began (RFC 3339).
+    period_start: String,
     plan: String,
     concepts: CounterView,
     videos: CounterView,
@@ -38,7 +41,7 @@ pub(crate) struct UsageResponse {
     resets_at: String,
 }
 
-/// This month's usage against the plan's limits.
+/// This period's usage against the plan's limits.
 #[utoipa::path(get, path = "/v1/usage", tag = "account", security(("bearer" = [])),
     responses(
         (status = 200, body = UsageResponse),
@@ -52,7 +55,8 @@ pub(crate) async fn usage(
     p.require(Scope::UsageRead)?;
     let u = current_usage(&*state.store, &*state.clock, &p.tenant).await?;
     Ok(Json(UsageResponse {
-        period: u.period.key(),
+        period: u.period.key.clone(),
+        period_start: u.period.start.rfc3339(),
         plan: u.plan.as_str().to_owned(),
         concepts: CounterView::from(&u.concepts),
         videos: CounterView::from(&u.videos),

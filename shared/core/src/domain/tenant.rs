@@ -3,8 +3,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::billing::{Billing, Standing};
 use super::keys;
 use super::plan::Plan;
+use super::usage::UsagePeriod;
 use crate::clock::Timestamp;
 use crate::error::{Error, Result};
 use crate::ports::Item;
@@ -61,9 +63,13 @@ impl Role {
 pub struct Tenant {
     pub id: String,
     pub name: String,
+    /// The plan an operator set (or the tenant started on). Once the tenant has Stripe
+    /// subscriptions, they decide: see [`Tenant::standing`].
     pub plan: Plan,
     pub status: TenantStatus,
     pub created_at: Timestamp,
+    /// Stripe customer and subscriptions, from checkout and webhooks.
+    pub billing: Billing,
 }
 
 /// Display names: 1–100 characters, no control characters, trimmed.
@@ -79,13 +85,44 @@ pub fn validate_name(what: &str, raw: &str) -> Result<String> {
 }
 
 impl Tenant {
+    /// The plan in force at `now`, and the subscription behind it.
+    pub fn standing(&self, now: Timestamp) -> Standing {
+        self.billing.standing(self.plan, now)
+    }
+
+    pub fn plan_at(&self, now: Timestamp) -> Plan {
+        self.standing(now).plan
+    }
+
+    /// The period usage is counted in at `now`: the billing period of the subscription giving
+    /// the plan (it moves on when Stripe reports the next one paid), else the calendar month.
+    pub fn usage_period(&self, now: Timestamp) -> UsagePeriod {
+        match self.standing(now) {
+            Standing {
+                subscription_id: Some(_),
+                period: Some(p),
+                plan,
+                ..
+            } if plan != Plan::Free && p.start <= now.secs() => UsagePeriod::billing(p),
+            _ => UsagePeriod::month(now),
+        }
+    }
+
     pub fn to_item(&self) -> Item {
-        Item::new(keys::tenant_pk(&self.id), keys::TENANT_SK)
+        let item = Item::new(keys::tenant_pk(&self.id), keys::TENANT_SK)
             .with("id", self.id.as_str())
             .with("name", self.name.as_str())
             .with("plan", self.plan.as_str())
             .with("status", self.status.as_str())
-            .with("created_at", self.created_at.millis())
+            .with("created_at", self.created_at.millis());
+        if self.billing == Billing::default() {
+            item
+        } else {
+            item.with(
+                "billing",
+                serde_json::to_value(&self.billing).unwrap_or(Value::Null),
+            )
+        }
     }
 
     /// `None` when the stored item is not a well-formed tenant.
@@ -96,6 +133,15 @@ impl Tenant {
             plan: Plan::parse(item.str("plan")?)?,
             status: TenantStatus::parse(item.str("status")?)?,
             created_at: Timestamp(item.int("created_at")?),
+            // A billing record we cannot read is logged and treated as none, rather than
+            // locking the tenant out.
+            billing: match item.attrs.get("billing") {
+                None | Some(Value::Null) => Billing::default(),
+                Some(v) => serde_json::from_value(v.clone()).unwrap_or_else(|e| {
+                    tracing::error!(error = %e, "unreadable billing record on a tenant");
+                    Billing::default()
+                }),
+            },
         })
     }
 }
@@ -131,6 +177,7 @@ mod tests {
             plan: Plan::Pro,
             status: TenantStatus::Active,
             created_at: Timestamp(42),
+            billing: Billing::default(),
         };
         assert_eq!(Tenant::from_item(&t.to_item()), Some(t));
         assert_eq!(Tenant::from_item(&Item::new("T#x", "TENANT")), None);

@@ -1,6 +1,7 @@
 //! Monthly usage: one counter item per tenant per month, checked against the plan's limits.
 
-use crate::clock::{Month, Timestamp};
+use crate::clock::Timestamp;
+use crate::domain::billing::Period;
 
 use super::plan::Plan;
 
@@ -46,9 +47,39 @@ impl Counter {
     }
 }
 
+/// The period usage is counted in: a calendar month (UTC), or a subscription's billing period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UsagePeriod {
+    /// Names the counter item: `YYYY-MM` for a month, the start (RFC 3339) for a billing
+    /// period.
+    pub key: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+}
+
+impl UsagePeriod {
+    pub fn month(now: Timestamp) -> Self {
+        let m = now.month();
+        Self {
+            key: m.key(),
+            start: m.start(),
+            end: m.next().start(),
+        }
+    }
+
+    pub fn billing(p: Period) -> Self {
+        let start = Timestamp::from_secs(p.start);
+        Self {
+            key: start.rfc3339(),
+            start,
+            end: Timestamp::from_secs(p.end),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Usage {
-    pub period: Month,
+    pub period: UsagePeriod,
     pub plan: Plan,
     pub concepts: Counter,
     pub videos: Counter,
@@ -56,8 +87,9 @@ pub struct Usage {
 }
 
 impl Usage {
-    pub fn new(period: Month, plan: Plan, concepts_used: i64, videos_used: i64) -> Self {
+    pub fn new(period: UsagePeriod, plan: Plan, concepts_used: i64, videos_used: i64) -> Self {
         Self {
+            resets_at: period.end,
             period,
             plan,
             concepts: Counter {
@@ -68,7 +100,6 @@ impl Usage {
                 used: videos_used,
                 limit: Resource::Videos.limit(plan),
             },
-            resets_at: period.next().start(),
         }
     }
 }

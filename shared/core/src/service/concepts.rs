@@ -128,7 +128,7 @@ pub async fn learner(store: &dyn ItemStore, tenant_id: &str) -> Result<Posterior
     Ok(Posterior::of(&mine.merged(&all, GLOBAL_WEIGHT)))
 }
 
-/// Reserves `count` concepts of this month's quota, writes the batch, keeps it. A failure to
+/// Reserves `count` concepts of this period's quota, writes the batch, keeps it. A failure to
 /// write refunds the reservation; a replay with the same Idempotency-Key returns the batch.
 pub async fn generate(
     store: &dyn ItemStore,
@@ -145,14 +145,14 @@ pub async fn generate(
     }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
-    let month = now.month();
+    let period = tenant.usage_period(now);
     let count = request.count as i64;
-    let limit = Resource::Concepts.limit(tenant.plan);
+    let limit = Resource::Concepts.limit(tenant.plan_at(now));
     let hash = request.hash();
     let batch_id = new_id("cb");
     let mut writes = vec![
         Write::Update(
-            Update::new(&pk, keys::quota_sk(&month.key()))
+            Update::new(&pk, keys::quota_sk(&period.key))
                 .add(Resource::Concepts.counter(), count)
                 .when(Cond::below(Resource::Concepts.counter(), limit - count + 1)),
         ),
@@ -161,7 +161,7 @@ pub async fn generate(
                 .with("state", RESERVED)
                 .with("resource", Resource::Concepts.name())
                 .with("amount", count)
-                .with("period", month.key())
+                .with("period", period.key.as_str())
                 .with("created_at", now.millis()),
             Cond::Absent,
         ),
@@ -176,7 +176,7 @@ pub async fn generate(
             return Err(Error::QuotaExceeded {
                 resource: "concept",
                 limit,
-                resets_at: month.next().start().rfc3339(),
+                resets_at: period.end.rfc3339(),
             });
         }
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
@@ -278,7 +278,7 @@ async fn write_batch(
     Ok(batch)
 }
 
-/// Returns a batch's reserved concepts to the month's quota, once.
+/// Returns a batch's reserved concepts to its period's quota, once.
 async fn refund(
     store: &dyn ItemStore,
     clock: &dyn Clock,

@@ -2,6 +2,7 @@
 //! decide; the ports do the I/O.
 
 pub mod api_keys;
+pub mod billing;
 pub mod concepts;
 pub mod idempotency;
 pub mod principal;

@@ -30,6 +30,7 @@ pub async fn create_tenant(
         plan,
         status: TenantStatus::Active,
         created_at: now,
+        billing: Default::default(),
     };
     let owner = Member {
         id: new_id("usr"),
@@ -105,6 +106,7 @@ pub async fn ensure_oidc_tenant(
         plan: Plan::Free,
         status: TenantStatus::Active,
         created_at: clock.now(),
+        billing: Default::default(),
     };
     match store.put(tenant.to_item(), Cond::Absent).await {
         Ok(()) => Ok(tenant),

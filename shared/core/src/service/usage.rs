@@ -1,4 +1,4 @@
-//! Reading this month's usage.
+//! Reading usage in the current period (calendar month, or billing period when subscribed).
 
 use crate::clock::Clock;
 use crate::domain::{Resource, Tenant, Usage, keys};
@@ -10,9 +10,10 @@ pub async fn current_usage(
     clock: &dyn Clock,
     tenant: &Tenant,
 ) -> Result<Usage> {
-    let period = clock.now().month();
+    let now = clock.now();
+    let period = tenant.usage_period(now);
     let item = store
-        .get(&keys::tenant_pk(&tenant.id), &keys::quota_sk(&period.key()))
+        .get(&keys::tenant_pk(&tenant.id), &keys::quota_sk(&period.key))
         .await?;
     let used = |r: Resource| {
         item.as_ref()
@@ -22,7 +23,7 @@ pub async fn current_usage(
     };
     Ok(Usage::new(
         period,
-        tenant.plan,
+        tenant.plan_at(now),
         used(Resource::Concepts),
         used(Resource::Videos),
     ))

@@ -28,7 +28,7 @@ pub struct Accepted {
     pub replayed: bool,
 }
 
-/// Accepts a job: creates it, reserves one video of this month's quota and writes its ledger
+/// Accepts a job: creates it, reserves one video of this period's quota and writes its ledger
 /// entry (and the idempotency record), all or nothing.
 pub async fn accept(
     store: &dyn ItemStore,
@@ -42,8 +42,8 @@ pub async fn accept(
     }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
-    let month = now.month();
-    let limit = Resource::Videos.limit(tenant.plan);
+    let period = tenant.usage_period(now);
+    let limit = Resource::Videos.limit(tenant.plan_at(now));
     let hash = spec_hash(&spec);
     let job = Job {
         id: new_id("job"),
@@ -65,7 +65,7 @@ pub async fn accept(
     let mut writes = vec![
         Write::Put(job.to_item(), Cond::Absent),
         Write::Update(
-            Update::new(&pk, keys::quota_sk(&month.key()))
+            Update::new(&pk, keys::quota_sk(&period.key))
                 .add(Resource::Videos.counter(), 1)
                 .when(Cond::below(Resource::Videos.counter(), limit)),
         ),
@@ -73,7 +73,7 @@ pub async fn accept(
             Item::new(&pk, ledger_sk(&job.id))
                 .with("state", RESERVED)
                 .with("resource", Resource::Videos.name())
-                .with("period", month.key())
+                .with("period", period.key.as_str())
                 .with("created_at", now.millis()),
             Cond::Absent,
         ),
@@ -90,7 +90,7 @@ pub async fn accept(
         Err(StoreError::ConditionFailed { index: Some(1) }) => Err(Error::QuotaExceeded {
             resource: "video",
             limit,
-            resets_at: month.next().start().rfc3339(),
+            resets_at: period.end.rfc3339(),
         }),
         Err(StoreError::ConditionFailed { index: Some(3) }) => {
             let k = idempotency_key.unwrap_or_default();

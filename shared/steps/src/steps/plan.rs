@@ -86,7 +86,7 @@ pub async fn plan_job(d: &Deps, input: PlanInput) -> Result<Plan, StepError> {
     let tenant = tenants::get_tenant(&*d.store, &input.tenant_id)
         .await?
         .ok_or_else(|| StepError::new("Job.NotFound", "the job's tenant is gone"))?;
-    let limits = tenant.plan.limits();
+    let limits = tenant.plan_at(d.clock.now()).limits();
     let profiles = d.providers.profiles();
     let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
     let health = provider_health::get_all(&*d.store, &names).await?;
