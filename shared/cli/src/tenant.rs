@@ -21,6 +21,17 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+
+    /// Set a tenant's plan (local operators; with Stripe billing, subscriptions decide once a
+    /// tenant has one). Usage already counted this period stays.
+    SetPlan {
+        id: String,
+        /// free, starter, pro or agency.
+        #[arg(value_parser = parse_plan)]
+        plan: Plan,
+    },
+    /// Show a tenant: plan in force, subscription state, this period's usage.
+    Show { id: String },
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
@@ -58,6 +69,47 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
                     services.config.public_url,
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::SetPlan { id, plan } => {
+            let t = tenants::set_plan(&*services.store, &id, plan)
+                .await
+                .map_err(|e| e.to_string())?;
+            let now = services.clock.now();
+            let in_force = t.plan_at(now);
+            println!("Tenant {} is set to the {} plan.", t.id, plan.as_str());
+            if in_force != plan {
+                println!(
+                    "Its Stripe subscriptions decide, so the plan in force stays {} (`viral tenant show {}`).",
+                    in_force.as_str(),
+                    t.id
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Show { id } => {
+            let t = tenants::get_tenant(&*services.store, &id)
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or_else(|| format!("no tenant {id}"))?;
+            let now = services.clock.now();
+            let s = t.standing(now);
+            let u = viral_core::service::usage::current_usage(&*services.store, &*services.clock, &t)
+                .await
+                .map_err(|e| e.to_string())?;
+            println!(
+                "{}",
+                json!({
+                    "tenant_id": t.id, "name": t.name, "status": t.status.as_str(),
+                    "plan": s.plan.as_str(), "plan_set_by_operator": t.plan.as_str(),
+                    "subscription": s.subscription_id, "subscription_status": s.status.map(|x| x.as_str()),
+                    "cancel_at_period_end": s.cancel_at_period_end,
+                    "stripe_customer": t.billing.customer_id,
+                    "period": u.period.key, "resets_at": u.resets_at.rfc3339(),
+                    "concepts": {"used": u.concepts.used, "limit": u.concepts.limit},
+                    "videos": {"used": u.videos.used, "limit": u.videos.limit},
+                })
+            );
             Ok(ExitCode::SUCCESS)
         }
     }
