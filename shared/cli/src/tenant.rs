@@ -94,9 +94,10 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
                 .ok_or_else(|| format!("no tenant {id}"))?;
             let now = services.clock.now();
             let s = t.standing(now);
-            let u = viral_core::service::usage::current_usage(&*services.store, &*services.clock, &t)
-                .await
-                .map_err(|e| e.to_string())?;
+            let u =
+                viral_core::service::usage::current_usage(&*services.store, &*services.clock, &t)
+                    .await
+                    .map_err(|e| e.to_string())?;
             println!(
                 "{}",
                 json!({

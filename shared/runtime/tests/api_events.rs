@@ -2,25 +2,29 @@
 //! handlers the way `lambda_http` does it, on the embedded store: each event's route key
 //! matches its function's route, and the answer has the documented status and shape. The
 //! events carry placeholders for what only exists at run time (`vk_live_REPLACED_BY_TEST`
-//! for an API key, `cn_REPLACED_BY_TEST` for a concept id).
+//! for an API key, `cn_REPLACED_BY_TEST` for a concept id, `tn_REPLACED_BY_TEST` for a tenant;
+//! the Stripe webhook's signature is made here with the test's signing secret).
 
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use viral_api::{AppState, Route};
+use viral_api::{AppState, BillingState, Route};
 use viral_core::domain::Plan;
+use viral_core::domain::stripe_webhook::{Prices, sign};
+use viral_core::ports::{BillingError, BillingGateway, CheckoutRequest};
 use viral_core::ports::{ItemStore, RuleWriter, SampleTrends};
+use viral_core::service::billing::BillingSettings;
 use viral_core::service::concepts::{self, ConceptRequest};
 use viral_core::service::tenants;
 use viral_core::{Clock, SystemClock};
-use viral_embedded::SqliteItemStore;
+use viral_embedded::{EnvSecrets, SqliteItemStore};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// The routes whose functions have an API event so far, and what each answer must hold.
-const COVERED: [(Route, u16, &[&str]); 5] = [
+const COVERED: [(Route, u16, &[&str]); 9] = [
     (
         Route::CreateConcepts,
         201,
@@ -42,7 +46,34 @@ const COVERED: [(Route, u16, &[&str]); 5] = [
         200,
         &["effects", "observations", "calibration"],
     ),
+    (Route::CreateCheckout, 200, &["url"]),
+    (Route::CreatePortal, 200, &["url"]),
+    (Route::StripeWebhook, 200, &["received", "result"]),
+    (
+        Route::GetBilling,
+        200,
+        &["plan", "status", "current_period_end"],
+    ),
 ];
+
+const WEBHOOK_SECRET: &str = "whsec_events_test";
+
+/// Stripe's side of checkout and portal (the Stripe client has its own tests against a
+/// Stripe-speaking server).
+struct Sessions;
+
+#[async_trait::async_trait]
+impl BillingGateway for Sessions {
+    async fn create_customer(&self, _: &str, _: &str, _: &str) -> Result<String, BillingError> {
+        Ok("cus_Events0001".into())
+    }
+    async fn create_checkout(&self, _: &CheckoutRequest, _: &str) -> Result<String, BillingError> {
+        Ok("https://checkout.stripe.com/c/pay/cs_test_events".into())
+    }
+    async fn create_portal(&self, _: &str, _: &str) -> Result<String, BillingError> {
+        Ok("https://billing.stripe.com/p/session/test_events".into())
+    }
+}
 
 #[tokio::test]
 async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
@@ -73,7 +104,27 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     .concepts[0]
         .id
         .clone();
-    let state = AppState::new(store, clock);
+    let mut state = AppState::new(store, clock.clone());
+    state.billing = Some(BillingState {
+        settings: BillingSettings {
+            prices: Prices {
+                starter: "price_1Starter49".into(),
+                pro: "price_1Pro149".into(),
+                agency: "price_1Agency499".into(),
+            },
+            success_url: "https://app.example/billing/done".into(),
+            cancel_url: "https://app.example/billing".into(),
+            portal_return_url: "https://app.example/billing".into(),
+        },
+        gateway: Some(Arc::new(Sessions)),
+        secrets: Arc::new(EnvSecrets::from_map(
+            [(
+                "STRIPE_WEBHOOK_SECRET".to_owned(),
+                WEBHOOK_SECRET.to_owned(),
+            )]
+            .into(),
+        )),
+    });
 
     for (route, status, fields) in COVERED {
         let name = route.function_name();
@@ -86,9 +137,17 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
             format!("{} {}", route.method(), route.path()),
             "{name}: the event's route key is its function's route"
         );
-        let text = text
+        let mut text = text
             .replace("vk_live_REPLACED_BY_TEST", &key)
-            .replace("cn_REPLACED_BY_TEST", &concept_id);
+            .replace("cn_REPLACED_BY_TEST", &concept_id)
+            .replace("tn_REPLACED_BY_TEST", &created.tenant.id);
+        if route == Route::StripeWebhook {
+            let mut event: Value = serde_json::from_str(&text).unwrap();
+            let body = event["body"].as_str().unwrap().to_owned();
+            event["headers"]["stripe-signature"] =
+                Value::from(sign(body.as_bytes(), WEBHOOK_SECRET, clock.now().secs()));
+            text = event.to_string();
+        }
         let request = lambda_http::request::from_str(&text)
             .unwrap_or_else(|e| panic!("{name}: not an API Gateway event: {e}"));
         let response = viral_api::router_for(state.clone(), &[route])
@@ -101,6 +160,17 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         assert_eq!(got, status, "{name}: {json}");
         for f in fields {
             assert!(json.get(f).is_some(), "{name}: no `{f}` in {json}");
+        }
+        // The webhook event subscribes the tenant to Pro; the billing read then says so.
+        match route {
+            Route::StripeWebhook => assert_eq!(json["result"], "applied", "{json}"),
+            Route::GetBilling => {
+                assert_eq!(
+                    (&json["plan"], &json["status"]),
+                    (&Value::from("pro"), &Value::from("active"))
+                )
+            }
+            _ => {}
         }
     }
 }
