@@ -79,6 +79,19 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
                 .into()
         }
     );
+    let billing_on = config.billing.is_some();
+    match &config.billing {
+        Some(b) => println!(
+            "billing   Stripe at {}: starter {}, pro {}, agency {}",
+            b.stripe_base_url,
+            b.settings.prices.starter,
+            b.settings.prices.pro,
+            b.settings.prices.agency
+        ),
+        None => println!(
+            "billing   off (set STRIPE_PRICE_STARTER, STRIPE_PRICE_PRO, STRIPE_PRICE_AGENCY and the Stripe keys); `viral tenant set-plan` changes plans"
+        ),
+    }
     let enabled = config.providers.enabled.clone();
     let vertex_key_file = config.providers.vertex_key_file.is_some();
     let services = match Services::connect(config).await {
@@ -109,7 +122,13 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
         };
         Some((name.as_str(), secret))
     });
-    for (name, secret) in provider_keys.chain(sources.secrets()) {
+    let billing_keys = [
+        ("stripe", "STRIPE_SECRET_KEY"),
+        ("stripe", "STRIPE_WEBHOOK_SECRET"),
+    ]
+    .into_iter()
+    .filter(|_| billing_on);
+    for (name, secret) in provider_keys.chain(sources.secrets()).chain(billing_keys) {
         let found = async {
             match services.secrets.get(secret).await {
                 Ok(Some(_)) => Ok(()),
