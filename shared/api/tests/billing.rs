@@ -505,3 +505,32 @@ async fn shuffled_deliveries_with_duplicates_end_where_in_order_delivery_does() 
     }
     assert_eq!(five_xx, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_deliveries_for_one_tenant_all_land() {
+    let t = Arc::new(app(Arc::default()));
+    let a = t.tenant("Acme", Plan::Free).await;
+    let start = NOW.secs() - DAY;
+    // Ten events for one subscription at once; the latest says agency.
+    let tasks: Vec<_> = (0..10)
+        .map(|i| {
+            let price = if i == 9 { PRICE_AGENCY } else { PRICE_STARTER };
+            let body = sub_event(
+                &format!("evt_c{i}"),
+                "customer.subscription.updated",
+                NOW.secs() - 100 + i,
+                &a.id,
+                "active",
+                price,
+                start,
+                false,
+            );
+            let t = t.clone();
+            tokio::spawn(async move { deliver(&t, &body, signed(&body)).await.status.as_u16() })
+        })
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 200);
+    }
+    assert_eq!(billing(&t, &a.key).await["plan"], "agency");
+}

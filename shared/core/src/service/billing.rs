@@ -25,8 +25,10 @@ use crate::service::tenants;
 
 /// How long an event's marker is kept: Stripe retries for up to three days.
 const EVENT_MARKER_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Attempts at the tenant's read-modify-write before giving up (Stripe will retry).
-const ATTEMPTS: usize = 8;
+/// Attempts at the tenant's read-modify-write before giving up (Stripe will retry). Each lost
+/// attempt means another write to the tenant committed, so this bounds how many concurrent
+/// deliveries for one tenant are absorbed without a retry from Stripe.
+const ATTEMPTS: usize = 25;
 
 fn customer_pk(customer_id: &str) -> String {
     format!("STRIPE_CUSTOMER#{customer_id}")
@@ -126,6 +128,7 @@ pub async fn handle_webhook(
                         "billing",
                         serde_json::to_value(&tenant.billing).unwrap_or(Value::Null),
                     )
+                    .version(item.version + 1)
                     .when(Cond::VersionIs(item.version)),
             ),
         ];
@@ -200,6 +203,7 @@ async fn ensure_customer(
                         "billing",
                         serde_json::to_value(&current.billing).unwrap_or(Value::Null),
                     )
+                    .version(item.version + 1)
                     .when(Cond::VersionIs(item.version)),
             ),
         ];
