@@ -81,6 +81,26 @@ fn list(v: &str) -> Vec<String> {
         .collect()
 }
 
+/// A comma-separated list of names from `var`, lowercased, each one of `known`, at least one.
+pub(crate) fn names(
+    var: &'static str,
+    v: &str,
+    what: &str,
+    known: &[&str],
+) -> Result<Vec<String>, ConfigError> {
+    let out: Vec<String> = list(v).iter().map(|s| s.to_ascii_lowercase()).collect();
+    if out.is_empty() {
+        return Err(err(var, format!("lists no {what}")));
+    }
+    if let Some(bad) = out.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(err(
+            var,
+            format!("unknown {what} `{bad}`; known: {}", known.join(", ")),
+        ));
+    }
+    Ok(out)
+}
+
 impl Config {
     pub fn from_env() -> Result<Config, ConfigError> {
         Self::from_lookup(|k| std::env::var(k).ok())

@@ -92,11 +92,7 @@ impl ProviderConfig {
         let sora_enabled = flag(get("VIRAL_ENABLE_SORA"), "VIRAL_ENABLE_SORA")?;
         let vertex_project = get("VERTEX_PROJECT");
         let enabled: Vec<String> = match get("VIRAL_PROVIDERS") {
-            Some(list) => list
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            Some(list) => crate::config::names("VIRAL_PROVIDERS", &list, "provider", &KNOWN)?,
             None => {
                 let mut v = vec!["storyboard".to_owned()];
                 if get("RUNWAY_API_KEY").is_some() {
@@ -111,17 +107,6 @@ impl ProviderConfig {
                 v
             }
         };
-        if enabled.is_empty() {
-            return Err(err("VIRAL_PROVIDERS", "lists no provider"));
-        }
-        for name in &enabled {
-            if !KNOWN.contains(&name.as_str()) {
-                return Err(err(
-                    "VIRAL_PROVIDERS",
-                    format!("unknown provider `{name}`; known: {}", KNOWN.join(", ")),
-                ));
-            }
-        }
         if enabled.iter().any(|p| p == "sora") && !sora_enabled {
             return Err(err(
                 "VIRAL_ENABLE_SORA",

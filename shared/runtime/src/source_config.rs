@@ -78,11 +78,9 @@ impl SourceConfig {
             "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
         )?;
         let trend_sources: Vec<String> = match get("VIRAL_TREND_SOURCES") {
-            Some(list) => list
-                .split(',')
-                .map(|s| s.trim().to_ascii_lowercase())
-                .filter(|s| !s.is_empty())
-                .collect(),
+            Some(list) => {
+                crate::config::names("VIRAL_TREND_SOURCES", &list, "source", &TREND_SOURCES)?
+            }
             None => {
                 let mut v = Vec::new();
                 if get("YOUTUBE_API_KEY").is_some() {
@@ -97,17 +95,6 @@ impl SourceConfig {
                 v
             }
         };
-        if trend_sources.is_empty() {
-            return Err(err("VIRAL_TREND_SOURCES", "lists no source"));
-        }
-        for s in &trend_sources {
-            if !TREND_SOURCES.contains(&s.as_str()) {
-                return Err(err(
-                    "VIRAL_TREND_SOURCES",
-                    format!("unknown source `{s}`; known: {}", TREND_SOURCES.join(", ")),
-                ));
-            }
-        }
         if trend_sources.len() > 1 && trend_sources.iter().any(|s| s == "sample") {
             return Err(err(
                 "VIRAL_TREND_SOURCES",

@@ -98,6 +98,20 @@ const STOPWORDS: [&str; 40] = [
     "more",
 ];
 
+/// Outside text as one line of at most `max` characters: control characters out, whitespace
+/// runs collapsed. Titles from trend sources and the writer's answers go through it.
+pub fn one_line(s: &str, max: usize) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(max)
+        .collect()
+}
+
 /// The few words of a title that carry it: longest first, no stopwords, no repeats.
 pub fn keywords(title: &str) -> Vec<String> {
     let mut words: Vec<String> = title

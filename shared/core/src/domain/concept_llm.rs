@@ -8,7 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::domain::concept::{
-    Beat, Brief, Concept, FORMATS, HOOK_S, HOOK_STYLES, PLATFORMS, Trend, TrendRef, predicted_score,
+    Beat, Brief, Concept, FORMATS, HOOK_S, HOOK_STYLES, PLATFORMS, Trend, TrendRef, one_line,
+    predicted_score,
 };
 use crate::domain::learner::{Kind, Posterior, Rng};
 
@@ -172,21 +173,6 @@ struct RawConcept {
     trend_indexes: Vec<i64>,
     #[serde(default)]
     rationale: String,
-}
-
-/// Control characters out, whitespace runs to one space, at most `max` characters.
-fn one_line(s: &str, max: usize) -> String {
-    let cleaned: String = s
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    cleaned
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(max)
-        .collect()
 }
 
 fn text(field: &str, value: &str, max: usize) -> Result<String, String> {

@@ -103,25 +103,65 @@ pub async fn handle_webhook(
         return Ok(Handled::Ignored("no tenant for this customer"));
     };
     let now = clock.now();
-    for _ in 0..ATTEMPTS {
-        let pk = keys::tenant_pk(&tenant_id);
-        let Some(item) = store.get(&pk, keys::TENANT_SK).await? else {
-            return Ok(Handled::Ignored("no tenant for this customer"));
-        };
-        let Some(mut tenant) = Tenant::from_item(&item) else {
-            return Err(Error::NotFound("tenant"));
-        };
-        tenant.billing.apply(&update.change);
-        if tenant.billing.customer_id.is_none() {
-            tenant.billing.customer_id = update.customer.clone();
+    let mut marker = Item::new(event_pk(&event.id), EVENT_SK)
+        .with("type", event.kind.as_str())
+        .with("tenant_id", tenant_id.as_str())
+        .with("received_at", now.millis());
+    marker.expires_at = Some(now.plus(EVENT_MARKER_TTL).secs());
+    let written = write_billing(store, &tenant_id, Write::Put(marker, Cond::Absent), |b| {
+        b.apply(&update.change);
+        if b.customer_id.is_none() {
+            b.customer_id = update.customer.clone();
         }
-        let mut marker = Item::new(event_pk(&event.id), EVENT_SK)
-            .with("type", event.kind.as_str())
-            .with("tenant_id", tenant_id.as_str())
-            .with("received_at", now.millis());
-        marker.expires_at = Some(now.plus(EVENT_MARKER_TTL).secs());
+        Edit::Changed(())
+    })
+    .await?;
+    Ok(match written {
+        Written::Done(()) => {
+            tracing::info!(event = %event.id, kind = %event.kind, tenant = %tenant_id, "Stripe event applied");
+            Handled::Applied
+        }
+        Written::FirstRefused => Handled::Duplicate,
+        Written::NoTenant => Handled::Ignored("no tenant for this customer"),
+    })
+}
+
+/// What an edit of a tenant's billing did.
+enum Edit<R> {
+    /// Nothing to write (the answer is already there).
+    Unchanged(R),
+    Changed(R),
+}
+
+enum Written<R> {
+    Done(R),
+    /// The write that goes with the edit had its condition fail (an event seen before).
+    FirstRefused,
+    NoTenant,
+}
+
+/// Reads the tenant, lets `edit` change its billing, and writes it back in one transaction
+/// with `first`, retrying while other writes to the tenant get in first. Each lost attempt
+/// means another write committed, so [`ATTEMPTS`] bounds the concurrency absorbed; past it
+/// the caller gets a conflict (Stripe retries a webhook that did not get a 2xx).
+async fn write_billing<R>(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    first: Write,
+    mut edit: impl FnMut(&mut crate::domain::billing::Billing) -> Edit<R>,
+) -> Result<Written<R>> {
+    let pk = keys::tenant_pk(tenant_id);
+    for _ in 0..ATTEMPTS {
+        let Some(item) = store.get(&pk, keys::TENANT_SK).await? else {
+            return Ok(Written::NoTenant);
+        };
+        let mut tenant = Tenant::from_item(&item).ok_or(Error::NotFound("tenant"))?;
+        let answer = match edit(&mut tenant.billing) {
+            Edit::Unchanged(r) => return Ok(Written::Done(r)),
+            Edit::Changed(r) => r,
+        };
         let writes = vec![
-            Write::Put(marker, Cond::Absent),
+            first.clone(),
             Write::Update(
                 Update::new(&pk, keys::TENANT_SK)
                     .set(
@@ -133,16 +173,14 @@ pub async fn handle_webhook(
             ),
         ];
         match store.transact(writes).await {
-            Ok(()) => {
-                tracing::info!(event = %event.id, kind = %event.kind, tenant = %tenant_id, "Stripe event applied");
-                return Ok(Handled::Applied);
+            Ok(()) => return Ok(Written::Done(answer)),
+            Err(StoreError::ConditionFailed { index: Some(0) }) => {
+                return Ok(Written::FirstRefused);
             }
-            Err(StoreError::ConditionFailed { index: Some(0) }) => return Ok(Handled::Duplicate),
             Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    // Stripe retries a delivery that did not get a 2xx.
     Err(Error::Store(StoreError::Conflict))
 }
 
@@ -182,38 +220,24 @@ async fn ensure_customer(
             &format!("viral-customer-{}", tenant.id),
         )
         .await?;
-    let pk = keys::tenant_pk(&tenant.id);
-    for _ in 0..ATTEMPTS {
-        let item = store
-            .get(&pk, keys::TENANT_SK)
-            .await?
-            .ok_or(Error::NotFound("tenant"))?;
-        let mut current = Tenant::from_item(&item).ok_or(Error::NotFound("tenant"))?;
-        if let Some(c) = &current.billing.customer_id {
-            return Ok(c.clone());
-        }
-        current.billing.customer_id = Some(customer.clone());
-        let link =
-            Item::new(customer_pk(&customer), CUSTOMER_SK).with("tenant_id", tenant.id.as_str());
-        let writes = vec![
-            Write::Put(link, Cond::None),
-            Write::Update(
-                Update::new(&pk, keys::TENANT_SK)
-                    .set(
-                        "billing",
-                        serde_json::to_value(&current.billing).unwrap_or(Value::Null),
-                    )
-                    .version(item.version + 1)
-                    .when(Cond::VersionIs(item.version)),
-            ),
-        ];
-        match store.transact(writes).await {
-            Ok(()) => return Ok(customer),
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
+    let link = Item::new(customer_pk(&customer), CUSTOMER_SK).with("tenant_id", tenant.id.as_str());
+    let written = write_billing(
+        store,
+        &tenant.id,
+        Write::Put(link, Cond::None),
+        |b| match &b.customer_id {
+            Some(existing) => Edit::Unchanged(existing.clone()),
+            None => {
+                b.customer_id = Some(customer.clone());
+                Edit::Changed(customer.clone())
+            }
+        },
+    )
+    .await?;
+    match written {
+        Written::Done(c) => Ok(c),
+        Written::FirstRefused | Written::NoTenant => Err(Error::NotFound("tenant")),
     }
-    Err(Error::Conflict("the tenant is changing; retry".into()))
 }
 
 /// Starts a subscription checkout for `plan`; returns the URL to send the owner to. A tenant

@@ -16,18 +16,8 @@ pub(crate) fn endpoint(base: &str, query: &[(&str, &str)]) -> Result<url::Url, S
         .map_err(|e| SourceError::Permanent(format!("bad trend source base URL: {e}")))
 }
 
-/// One line of at most `max` characters: control characters out, whitespace collapsed.
-pub(crate) fn clean(s: &str, max: usize) -> String {
-    s.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect::<String>()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .chars()
-        .take(max)
-        .collect()
-}
+/// Outside text as one line (see `one_line`).
+pub(crate) use viral_core::domain::concept::one_line as clean;
 
 /// A link we are willing to show: absolute http(s), no credentials, bounded.
 pub(crate) fn web_url(s: &str) -> Option<String> {
