@@ -34,6 +34,19 @@ fn viral(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Command {
     c.env_remove("VIRAL_BACKEND")
         .env_remove("VIRAL_PUBLIC_URL")
         .env("RUST_LOG", "warn");
+    // The offline defaults, whatever the machine has set.
+    for live in [
+        "YOUTUBE_API_KEY",
+        "GNEWS_API_KEY",
+        "ANTHROPIC_API_KEY",
+        "VIRAL_TREND_SOURCES",
+        "VIRAL_CONCEPT_WRITER",
+        "STRIPE_PRICE_STARTER",
+        "STRIPE_PRICE_PRO",
+        "STRIPE_PRICE_AGENCY",
+    ] {
+        c.env_remove(live);
+    }
     for (k, v) in env {
         c.env(k, v);
     }
@@ -382,18 +395,38 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
 }
 
 #[test]
-fn viral_demo_renders_the_sample_concept() {
+fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() {
     let dir = tempfile::tempdir().unwrap();
-    let out = viral(dir.path(), &[], &["demo"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
+    let run = |args: &[&str]| {
+        let out = viral(dir.path(), &[], args)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    let text = run(&["demo"]);
     assert!(
-        out.status.success(),
-        "{text}\n{}",
-        String::from_utf8_lossy(&out.stderr)
+        text.contains("trends from sample, written by rules"),
+        "{text}"
     );
+    let (batch, rest) = text.split_once("chosen:").expect("the chosen concept");
+    assert_eq!(
+        batch.lines().filter(|l| l.starts_with("cn_")).count(),
+        5,
+        "{text}"
+    );
+    let chosen = rest
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split(' ').next())
+        .unwrap();
+    assert!(chosen.starts_with("cn_"), "{text}");
     assert!(text.contains("(succeeded)"), "{text}");
     let path = text
         .lines()
@@ -409,4 +442,35 @@ fn viral_demo_renders_the_sample_concept() {
             "{text}"
         );
     }
+    // The CLI user's side of the loop: feedback, what was learned, the concepts kept.
+    let fb = run(&[
+        "feedback",
+        chosen,
+        "--platform",
+        "tiktok",
+        "--views",
+        "1200",
+        "--likes",
+        "90",
+        "--completion-rate",
+        "0.4",
+    ]);
+    assert!(fb.contains(&format!("\"concept_id\":\"{chosen}\"")), "{fb}");
+    let insights = run(&["insights"]);
+    assert!(insights.starts_with("1 observations"), "{insights}");
+    let list = run(&["concepts", "list", "--json"]);
+    let list: serde_json::Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 5);
+    let topic = run(&[
+        "concepts",
+        "generate",
+        "--topic",
+        "night trains",
+        "--count",
+        "2",
+        "--json",
+    ]);
+    let topic: serde_json::Value = serde_json::from_str(&topic).unwrap();
+    assert_eq!(topic["trend_source"], "topic");
+    assert_eq!(topic["concepts"].as_array().unwrap().len(), 2);
 }
