@@ -1,0 +1,296 @@
+//! `infra/template.yaml` against the code: cfn-lint finds no error; every crate under
+//! `functions/` has exactly one function resource and every function resource a crate; each
+//! API route is mapped to its own function, once; every `${…}` in the ASL is substituted; and
+//! every IAM statement names only resources of the template (or `*` for the few actions that
+//! take no resource). The template is read with cfn-lint's own YAML reader, from the test
+//! command's virtualenv (`VIRAL_TEST_PYTHON`); without it the test fails rather than skips.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+use viral_api::Route;
+use viral_steps::Step;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn python() -> String {
+    std::env::var("VIRAL_TEST_PYTHON").unwrap_or_else(|_| {
+        panic!(
+            "VIRAL_TEST_PYTHON is not set: run the test command `tests/run` (it installs cfn-lint)"
+        )
+    })
+}
+
+fn template() -> Value {
+    let out = Command::new(python())
+        .arg("-c")
+        .arg(
+            "import json, sys\n\
+             from cfnlint.decode import decode\n\
+             t, errors = decode(sys.argv[1])\n\
+             assert not errors, errors\n\
+             print(json.dumps(t))",
+        )
+        .arg(root().join("infra/template.yaml"))
+        .output()
+        .expect("python with cfn-lint");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().unwrap()
+}
+
+fn functions(t: &Value) -> BTreeMap<String, (String, Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == "AWS::Serverless::Function")
+        .map(|(id, r)| {
+            let uri = r["Properties"]["CodeUri"].as_str().unwrap().to_owned();
+            let name = uri.strip_prefix("../functions/").unwrap_or(&uri).to_owned();
+            (name, (id.clone(), r.clone()))
+        })
+        .collect()
+}
+
+#[test]
+fn cfn_lint_finds_no_error() {
+    let out = Command::new(python())
+        .args(["-m", "cfnlint"])
+        .arg(root().join("infra/template.yaml"))
+        .output()
+        .expect("cfn-lint");
+    // Exit bits: 2 errors, 4 warnings, 8 informational.
+    let code = out.status.code().unwrap_or(-1);
+    assert!(
+        code >= 0 && code & 2 == 0,
+        "cfn-lint: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn every_function_crate_has_one_resource_and_every_route_its_own_function() {
+    let t = template();
+    let fns = functions(&t);
+    let crates: BTreeSet<String> = std::fs::read_dir(root().join("functions"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().join("Cargo.toml").exists())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    let declared: BTreeSet<String> = fns.keys().cloned().collect();
+    assert_eq!(declared, crates, "function resources vs functions/ crates");
+    let code_uris: Vec<&Value> = resources(&t)
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::Function")
+        .map(|r| &r["Properties"]["CodeUri"])
+        .collect();
+    assert_eq!(code_uris.len(), crates.len(), "one resource per crate");
+    for (name, (id, r)) in &fns {
+        assert_eq!(
+            r["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{id} builds with cargo lambda"
+        );
+        let timeout = r["Properties"]["Timeout"].as_u64().unwrap_or(10);
+        assert!(timeout <= 900, "{name}: timeout {timeout}");
+    }
+    // Each route: its function, with exactly one HttpApi event for its method and path.
+    let mut seen = BTreeSet::new();
+    for route in Route::ALL {
+        let (id, r) = fns
+            .get(route.function_name())
+            .unwrap_or_else(|| panic!("no function for {route:?}"));
+        let events: Vec<&Value> = r["Properties"]["Events"]
+            .as_object()
+            .map(|e| e.values().filter(|v| v["Type"] == "HttpApi").collect())
+            .unwrap_or_default();
+        assert_eq!(events.len(), 1, "{id}: one route");
+        let p = &events[0]["Properties"];
+        assert_eq!(p["Method"], route.method(), "{id}");
+        assert_eq!(p["Path"], route.path(), "{id}");
+        assert_eq!(p["ApiId"], serde_json::json!({"Ref": "HttpApi"}), "{id}");
+        assert!(
+            seen.insert((route.method(), route.path())),
+            "{route:?} twice"
+        );
+    }
+    // Every other function is a step, the worker or the reconciler, with no HTTP route.
+    let steps: BTreeSet<&str> = Step::ALL.iter().map(|s| s.function_name()).collect();
+    for (name, (id, r)) in &fns {
+        if Route::ALL.iter().any(|x| x.function_name() == name) {
+            continue;
+        }
+        assert!(
+            steps.contains(name.as_str())
+                || ["provider-worker", "reconcile-jobs"].contains(&name.as_str()),
+            "{id} is neither a route, a step, the worker nor the reconciler"
+        );
+        let has_http = r["Properties"]["Events"]
+            .as_object()
+            .is_some_and(|e| e.values().any(|v| v["Type"] == "HttpApi"));
+        assert!(!has_http, "{id} has an HTTP route");
+    }
+}
+
+#[test]
+fn every_asl_substitution_resolves_to_a_step_or_the_queue() {
+    let t = template();
+    let asl =
+        std::fs::read_to_string(root().join("statemachines/video-generation.asl.json")).unwrap();
+    let used: BTreeSet<String> = asl
+        .split("${")
+        .skip(1)
+        .filter_map(|s| s.split_once('}').map(|(v, _)| v.to_owned()))
+        .collect();
+    let sm = resources(&t)
+        .values()
+        .find(|r| r["Type"] == "AWS::Serverless::StateMachine")
+        .expect("the state machine");
+    assert_eq!(
+        sm["Properties"]["DefinitionUri"],
+        "../statemachines/video-generation.asl.json"
+    );
+    let subs = sm["Properties"]["DefinitionSubstitutions"]
+        .as_object()
+        .unwrap();
+    let given: BTreeSet<String> = subs.keys().cloned().collect();
+    assert_eq!(used, given, "ASL variables vs DefinitionSubstitutions");
+    // Each step's ARN substitution points at that step's function.
+    let fns = functions(&t);
+    for step in Step::ALL {
+        let (id, _) = &fns[step.function_name()];
+        let var = format!("{}Arn", id);
+        assert_eq!(
+            subs.get(&var),
+            Some(&serde_json::json!({"Fn::GetAtt": [id, "Arn"]})),
+            "{var}"
+        );
+    }
+    // Only service integrations (no region, no account) are written into the ASL.
+    for (at, _) in asl.match_indices("arn:") {
+        assert!(
+            asl[at..].starts_with("arn:aws:states:::"),
+            "an ARN written into the ASL: {}",
+            &asl[at..(at + 60).min(asl.len())]
+        );
+    }
+}
+
+/// The logical ids an intrinsic value refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in
+/// `Fn::Sub`), and whether it is a plain string.
+fn references(v: &Value, out: &mut Vec<String>) -> bool {
+    match v {
+        Value::String(s) => s == "*",
+        Value::Object(o) => {
+            if let Some(r) = o.get("Ref").and_then(Value::as_str) {
+                out.push(r.to_owned());
+            } else if let Some(g) = o.get("Fn::GetAtt") {
+                out.push(g[0].as_str().unwrap_or_default().to_owned());
+            } else if let Some(s) = o.get("Fn::Sub").and_then(Value::as_str) {
+                for var in s
+                    .split("${")
+                    .skip(1)
+                    .filter_map(|x| x.split_once('}').map(|(v, _)| v))
+                {
+                    out.push(var.split('.').next().unwrap_or_default().to_owned());
+                }
+            }
+            true
+        }
+        Value::Array(a) => a.iter().all(|x| references(x, out)),
+        _ => false,
+    }
+}
+
+/// Actions that take no resource-level permission, and so `*`.
+const RESOURCELESS: [&str; 8] = [
+    "logs:CreateLogDelivery",
+    "logs:GetLogDelivery",
+    "logs:UpdateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:ListLogDeliveries",
+    "logs:PutResourcePolicy",
+    "logs:DescribeResourcePolicies",
+    "logs:DescribeLogGroups",
+];
+
+#[test]
+fn iam_statements_name_only_resources_of_the_template() {
+    let t = template();
+    let ids: BTreeSet<String> = resources(&t).keys().cloned().collect();
+    let params: BTreeSet<String> = t["Parameters"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let pseudo = [
+        "AWS::Partition",
+        "AWS::Region",
+        "AWS::AccountId",
+        "AWS::StackName",
+        "AWS::URLSuffix",
+    ];
+    let mut checked = 0;
+    for (id, r) in resources(&t) {
+        let Some(policies) = r["Properties"]["Policies"].as_array() else {
+            continue;
+        };
+        for p in policies {
+            let Some(statements) = p["Statement"].as_array() else {
+                // A SAM policy template: its arguments must be references too.
+                for args in p.as_object().into_iter().flat_map(|o| o.values()) {
+                    let mut refs = Vec::new();
+                    for a in args.as_object().into_iter().flat_map(|o| o.values()) {
+                        assert!(references(a, &mut refs), "{id}: {a}");
+                    }
+                    assert!(refs.iter().all(|r| ids.contains(r)), "{id}: {refs:?}");
+                }
+                continue;
+            };
+            for s in statements {
+                let mut refs = Vec::new();
+                assert!(
+                    references(&s["Resource"], &mut refs),
+                    "{id}: resource {}",
+                    s["Resource"]
+                );
+                let wildcard = s["Resource"] == "*"
+                    || s["Resource"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|x| x == "*"));
+                if wildcard {
+                    let actions: Vec<&str> = match &s["Action"] {
+                        Value::String(a) => vec![a.as_str()],
+                        Value::Array(a) => a.iter().filter_map(Value::as_str).collect(),
+                        _ => vec![],
+                    };
+                    assert!(
+                        actions.iter().all(|a| RESOURCELESS.contains(a)),
+                        "{id}: `*` for {actions:?}"
+                    );
+                }
+                for r in &refs {
+                    assert!(
+                        ids.contains(r) || pseudo.contains(&r.as_str()) || params.contains(r),
+                        "{id}: statement {} names {r}, not in the template",
+                        s["Sid"]
+                    );
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 40, "only {checked} statements found");
+}
