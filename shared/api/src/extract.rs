@@ -134,6 +134,8 @@ impl FromRequestParts<AppState> for Caller {
             &principal.rate_limit_key(),
         )
         .await?;
+        // Every line logged for the rest of the request names the tenant.
+        tracing::Span::current().record("tenant_id", principal.tenant.id.as_str());
         Ok(Caller(principal))
     }
 }

@@ -228,7 +228,14 @@ async fn request_context(req: Request, next: Next) -> Response {
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let started = Instant::now();
-    let mut resp = REQUEST_ID.scope(id.clone(), next.run(req)).await;
+    let span = tracing::info_span!("request", request_id = %id, tenant_id = tracing::field::Empty);
+    let mut resp = REQUEST_ID
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(req), span.clone()),
+        )
+        .await;
+    let _in = span.enter();
     tracing::info!(
         request_id = %id,
         %method,

@@ -5,6 +5,7 @@ pub mod clock;
 pub mod domain;
 pub mod error;
 pub mod ids;
+pub mod metrics;
 pub mod ports;
 pub mod service;
 

@@ -40,7 +40,7 @@ fn lambda_config() -> Result<(Config, String), ConfigError> {
 /// store and the JWT verifier once per cold start; no network calls happen here.
 pub async fn serve_route(route: Route) -> Result<(), Error> {
     let (_, _, state) = route_state().await?;
-    lambda_http::run(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for(state, &[route])).await
 }
 
 /// Serves one of the video routes: as [`serve_route`], plus the Step Functions client (to
@@ -61,7 +61,7 @@ pub async fn serve_video_route(route: Route) -> Result<(), Error> {
         state.blobs = Some(Arc::new(media));
         state.media_url_ttl = config.media_url_ttl;
     }
-    lambda_http::run(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for(state, &[route])).await
 }
 
 /// Serves `POST /v1/concepts`: as [`serve_route`], plus the trend sources and the concept
@@ -80,7 +80,7 @@ pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
         state.clock.clone(),
     )?;
     state.writer = crate::sources::concept_writer(&config.sources, secrets)?;
-    lambda_http::run(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for(state, &[route])).await
 }
 
 /// Serves a billing route: as [`serve_route`], plus Stripe's settings, the Secrets Manager
@@ -101,7 +101,26 @@ pub async fn serve_billing_route(route: Route) -> Result<(), Error> {
             calls_stripe,
         ));
     }
-    lambda_http::run(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for(state, &[route])).await
+}
+
+/// Runs the router behind API Gateway, marking each invocation for the logs (request id,
+/// X-Ray trace id, cold start).
+async fn serve_router(router: axum::Router) -> Result<(), Error> {
+    lambda_http::run(lambda_http::service_fn(move |req: lambda_http::Request| {
+        if let Some(ctx) = lambda_http::RequestExt::lambda_context_ref(&req) {
+            crate::telemetry::begin_invocation(&ctx.request_id, ctx.xray_trace_id.as_deref());
+        }
+        tower::ServiceExt::oneshot(router.clone(), req)
+    }))
+    .await
+}
+
+fn mark<T>(event: &LambdaEvent<T>) {
+    crate::telemetry::begin_invocation(
+        &event.context.request_id,
+        event.context.xray_trace_id.as_deref(),
+    );
 }
 
 async fn route_state() -> Result<(Config, viral_aws::SdkConfig, viral_api::AppState), Error> {
@@ -159,6 +178,7 @@ pub async fn serve_step(step: Step) -> Result<(), Error> {
     let deps = pipeline_deps(&config, &table, &lambda_env()?)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
         run_step(deps, step, event.payload)
             .await
             .map_err(|e| Diagnostic {
@@ -186,6 +206,7 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
     let callbacks = SfnWorkflow::from_conf(&aws.sdk_config(), &arn);
     let (deps, callbacks) = (&deps, &callbacks);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        mark(&event);
         Ok::<_, Diagnostic>(handle_batch(deps, callbacks, event.payload).await)
     }))
     .await
@@ -227,7 +248,8 @@ pub async fn serve_reconciler() -> Result<(), Error> {
     let store = DynamoItemStore::from_conf(&aws.sdk_config(), &table);
     let clock = SystemClock;
     let (store, clock) = (&store, &clock);
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| async move {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
         let done = viral_core::service::videos::reconcile(store, clock, STUCK_AFTER)
             .await
             .map_err(|e| Diagnostic {

@@ -82,6 +82,28 @@ pub async fn run_step(
     step: Step,
     input: serde_json::Value,
 ) -> Result<serde_json::Value, StepError> {
+    // Every line logged by the step names its tenant and job.
+    let field = |k: &str| {
+        input
+            .get(k)
+            .and_then(|v| v.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    let span = tracing::info_span!(
+        "step",
+        step = step.function_name(),
+        tenant_id = %field("tenant_id"),
+        job_id = %field("job_id")
+    );
+    tracing::Instrument::instrument(run(d, step, input), span).await
+}
+
+async fn run(
+    d: &Deps,
+    step: Step,
+    input: serde_json::Value,
+) -> Result<serde_json::Value, StepError> {
     match step {
         Step::PlanJob => json(steps::plan_job(d, parse(input)?).await),
         Step::PollRender => json(steps::poll_render(d, parse(input)?).await),

@@ -173,6 +173,10 @@ pub async fn generate(
     match store.transact(writes).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            crate::metrics::count(
+                "QuotaRejected",
+                Some(crate::metrics::Dimension::Resource("concepts")),
+            );
             return Err(Error::QuotaExceeded {
                 resource: "concept",
                 limit,

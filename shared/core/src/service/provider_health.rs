@@ -44,6 +44,19 @@ pub async fn record(
     ok: bool,
     latency_s: f64,
 ) -> Result<()> {
+    if ok {
+        crate::metrics::record(
+            "ProviderLatency",
+            latency_s,
+            crate::metrics::Unit::Seconds,
+            Some(crate::metrics::Dimension::Provider(provider)),
+        );
+    } else {
+        crate::metrics::count(
+            "ProviderFailures",
+            Some(crate::metrics::Dimension::Provider(provider)),
+        );
+    }
     let sk = keys::provider_health_sk(provider);
     for _ in 0..5 {
         let current = store.get(keys::PROVIDERS_PK, &sk).await?;

@@ -10,6 +10,7 @@ use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, job_sk, ledger_sk};
 use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
+use crate::metrics::{self, Dimension};
 use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
 use crate::service::idempotency;
 
@@ -83,15 +84,21 @@ pub async fn accept(
         writes.push(Write::Put(record, Cond::Absent));
     }
     match store.transact(writes).await {
-        Ok(()) => Ok(Accepted {
-            job,
-            replayed: false,
-        }),
-        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(Error::QuotaExceeded {
-            resource: "video",
-            limit,
-            resets_at: period.end.rfc3339(),
-        }),
+        Ok(()) => {
+            metrics::count("JobsStarted", None);
+            Ok(Accepted {
+                job,
+                replayed: false,
+            })
+        }
+        Err(StoreError::ConditionFailed { index: Some(1) }) => {
+            metrics::count("QuotaRejected", Some(Dimension::Resource("videos")));
+            Err(Error::QuotaExceeded {
+                resource: "video",
+                limit,
+                resets_at: period.end.rfc3339(),
+            })
+        }
         Err(StoreError::ConditionFailed { index: Some(3) }) => {
             let k = idempotency_key.unwrap_or_default();
             let job_id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
@@ -233,6 +240,10 @@ async fn end(
         .await?
         .ok_or(Error::NotFound("ledger entry"))?;
     let period = ledger.str("period").unwrap_or_default().to_owned();
+    let job_cost = set
+        .iter()
+        .find(|(k, _)| *k == "cost_cents")
+        .and_then(|(_, v)| v.as_f64());
     let mut job_upd = Update::new(&pk, job_sk(job_id))
         .set("status", status.as_str())
         .set("updated_at", clock.now().millis())
@@ -266,7 +277,26 @@ async fn end(
         ));
     }
     match store.transact(writes).await {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            // Counted once: only the call that ended the job gets here.
+            let provider = job.provider.as_deref().unwrap_or("none");
+            match status {
+                JobStatus::Succeeded => {
+                    metrics::count("JobsSucceeded", Some(Dimension::Provider(provider)));
+                    if let Some(cents) = job_cost {
+                        metrics::record(
+                            "ProviderCostCents",
+                            cents,
+                            metrics::Unit::None,
+                            Some(Dimension::Provider(provider)),
+                        );
+                    }
+                }
+                _ => metrics::count("JobsFailed", Some(Dimension::Provider(provider))),
+            }
+            tracing::info!(tenant_id, job_id, status = status.as_str(), "job ended");
+            Ok(true)
+        }
         // The reservation was already consumed or refunded: the job had ended.
         Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(false),
         Err(e) => Err(e.into()),
