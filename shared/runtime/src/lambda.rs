@@ -250,18 +250,30 @@ pub async fn serve_reconciler() -> Result<(), Error> {
     let (store, clock) = (&store, &clock);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         mark(&event);
-        let done = viral_core::service::videos::reconcile(store, clock, STUCK_AFTER)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: "Reconcile.Failed".into(),
-                error_message: e.to_string(),
-            })?;
-        for e in &done.errors {
-            tracing::warn!(error = %e, "reconciler could not end a job");
-        }
-        Ok::<_, Diagnostic>(
-            serde_json::json!({"ended": done.ended.len(), "errors": done.errors.len()}),
-        )
+        reconcile(store, clock, &event.payload).await
     }))
     .await
+}
+
+/// One reconciler pass, for the scheduled event (EventBridge `Scheduled Event`; its content
+/// does not matter): how many jobs it ended, and how many it could not end this time.
+pub async fn reconcile(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    tracing::info!(
+        time = event["time"].as_str().unwrap_or("?"),
+        "reconciler pass"
+    );
+    let done = viral_core::service::videos::reconcile(store, clock, STUCK_AFTER)
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: "Reconcile.Failed".into(),
+            error_message: e.to_string(),
+        })?;
+    for e in &done.errors {
+        tracing::warn!(error = %e, "reconciler could not end a job");
+    }
+    Ok(serde_json::json!({"ended": done.ended.len(), "errors": done.errors.len()}))
 }

@@ -2,29 +2,43 @@
 //! handlers the way `lambda_http` does it, on the embedded store: each event's route key
 //! matches its function's route, and the answer has the documented status and shape. The
 //! events carry placeholders for what only exists at run time (`vk_live_REPLACED_BY_TEST`
-//! for an API key, `cn_REPLACED_BY_TEST` for a concept id, `tn_REPLACED_BY_TEST` for a tenant;
-//! the Stripe webhook's signature is made here with the test's signing secret).
+//! for an API key, `cn_`, `tn_`, `job_` and `key_REPLACED_BY_TEST` for a concept, tenant, job
+//! and key id; the Stripe webhook's signature is made here with the test's signing secret).
+//! The process is wired like `viral up`: the embedded store, the local workflow engine.
 
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
-use viral_api::{AppState, BillingState, Route};
+use viral_api::{BillingState, Route};
 use viral_core::domain::Plan;
 use viral_core::domain::stripe_webhook::{Prices, sign};
 use viral_core::ports::{BillingError, BillingGateway, CheckoutRequest};
-use viral_core::ports::{ItemStore, RuleWriter, SampleTrends};
+use viral_core::ports::{RuleWriter, SampleTrends};
 use viral_core::service::billing::BillingSettings;
 use viral_core::service::concepts::{self, ConceptRequest};
 use viral_core::service::tenants;
-use viral_core::{Clock, SystemClock};
-use viral_embedded::{EnvSecrets, SqliteItemStore};
+use viral_embedded::EnvSecrets;
+use viral_runtime::{Config, Services};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
-/// The routes whose functions have an API event so far, and what each answer must hold.
-const COVERED: [(Route, u16, &[&str]); 9] = [
+/// Every API route, in an order where each finds what it needs (a job before reading it, a
+/// key before revoking it), with the status and the fields its answer must have.
+const ROUTES: [(Route, u16, &[&str]); 21] = [
+    (Route::Healthz, 200, &["status"]),
+    (Route::OpenApi, 200, &["openapi", "paths"]),
+    (Route::GetMe, 200, &["tenant", "principal"]),
+    (Route::CreateApiKey, 201, &["id", "key", "scopes"]),
+    (Route::ListApiKeys, 200, &["items", "next_cursor"]),
+    (Route::RevokeApiKey, 204, &[]),
+    (
+        Route::GetUsage,
+        200,
+        &["period", "plan", "concepts", "videos", "resets_at"],
+    ),
+    (Route::ListProviders, 200, &["providers", "concepts"]),
     (
         Route::CreateConcepts,
         201,
@@ -46,6 +60,10 @@ const COVERED: [(Route, u16, &[&str]); 9] = [
         200,
         &["effects", "observations", "calibration"],
     ),
+    (Route::CreateVideo, 202, &["job_id", "status"]),
+    (Route::GetVideo, 200, &["id", "status", "progress"]),
+    (Route::ListVideos, 200, &["items", "next_cursor"]),
+    (Route::GetVideoEvents, 200, &["history", "status"]),
     (Route::CreateCheckout, 200, &["url"]),
     (Route::CreatePortal, 200, &["url"]),
     (Route::StripeWebhook, 200, &["received", "result"]),
@@ -78,9 +96,16 @@ impl BillingGateway for Sessions {
 #[tokio::test]
 async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     let dir = tempfile::tempdir().unwrap();
-    let store: Arc<dyn ItemStore> =
-        Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap());
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let config = Config::from_lookup(|k| match k {
+        "VIRAL_DATA_DIR" => Some(data_dir.clone()),
+        "VIRAL_RATE_LIMIT" => Some("1000/10s".into()),
+        _ => None,
+    })
+    .unwrap();
+    let services = Services::connect(config).await.unwrap();
+    let pipeline = services.local_pipeline(0.05).unwrap();
+    let (store, clock) = (services.store.clone(), services.clock.clone());
     let created = tenants::create_tenant(&*store, &*clock, "Events", Plan::Pro)
         .await
         .unwrap();
@@ -104,7 +129,8 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     .concepts[0]
         .id
         .clone();
-    let mut state = AppState::new(store, clock.clone());
+    let mut state = services.api_state().await.unwrap();
+    state.workflow = Some(pipeline);
     state.billing = Some(BillingState {
         settings: BillingSettings {
             prices: Prices {
@@ -126,7 +152,13 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         )),
     });
 
-    for (route, status, fields) in COVERED {
+    assert_eq!(
+        ROUTES.len(),
+        Route::ALL.len(),
+        "every route's function has its event"
+    );
+    let (mut job_id, mut key_id) = (String::new(), String::new());
+    for (route, status, fields) in ROUTES {
         let name = route.function_name();
         let path = format!("{EVENTS}/{name}.apigw.json");
         let text = std::fs::read_to_string(&path)
@@ -140,7 +172,9 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         let mut text = text
             .replace("vk_live_REPLACED_BY_TEST", &key)
             .replace("cn_REPLACED_BY_TEST", &concept_id)
-            .replace("tn_REPLACED_BY_TEST", &created.tenant.id);
+            .replace("tn_REPLACED_BY_TEST", &created.tenant.id)
+            .replace("job_REPLACED_BY_TEST", &job_id)
+            .replace("key_REPLACED_BY_TEST", &key_id);
         if route == Route::StripeWebhook {
             let mut event: Value = serde_json::from_str(&text).unwrap();
             let body = event["body"].as_str().unwrap().to_owned();
@@ -157,12 +191,17 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         let got = response.status().as_u16();
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        if status == 204 {
+            assert!(body.is_empty(), "{name}: 204 has no body");
+        }
         assert_eq!(got, status, "{name}: {json}");
         for f in fields {
             assert!(json.get(f).is_some(), "{name}: no `{f}` in {json}");
         }
-        // The webhook event subscribes the tenant to Pro; the billing read then says so.
+        // Ids later events need; the webhook subscribes the tenant to Pro, as billing says.
         match route {
+            Route::CreateVideo => job_id = json["job_id"].as_str().unwrap().to_owned(),
+            Route::CreateApiKey => key_id = json["id"].as_str().unwrap().to_owned(),
             Route::StripeWebhook => assert_eq!(json["result"], "applied", "{json}"),
             Route::GetBilling => {
                 assert_eq!(

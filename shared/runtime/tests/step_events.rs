@@ -1,0 +1,190 @@
+//! The Step Functions task inputs in `events/*.sfn.json` (what the ASL's `Parameters` hand each
+//! step Lambda) and the reconciler's scheduled event, fed to their handlers on the embedded
+//! adapters: one job through every step with the built-in storyboard provider — plan, (the
+//! worker's submit), poll, fetch, join, validate, store, finalize — a second job refunded, and
+//! a stuck third one ended by the reconciler. Placeholders (`tn_`, `job_`, `task_REPLACED_BY_
+//! TEST`) are the ids the run creates.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
+use viral_core::service::{tenants, videos};
+use viral_core::{Clock, ManualClock, Timestamp};
+use viral_runtime::{Config, Services};
+use viral_steps::steps::{SubmitMessage, submit_render};
+use viral_steps::{Deps, Step, run_step};
+
+const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
+
+fn event(name: &str, tenant: &str, job: &str, task: &str) -> Value {
+    let path = format!("{EVENTS}/{name}");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    serde_json::from_str(
+        &text
+            .replace("tn_REPLACED_BY_TEST", tenant)
+            .replace("job_REPLACED_BY_TEST", job)
+            .replace("task_REPLACED_BY_TEST", task),
+    )
+    .unwrap()
+}
+
+async fn accept(store: &dyn viral_core::ports::ItemStore, clock: &dyn Clock, t: &Tenant) -> String {
+    let spec = JobSpec {
+        prompt: "Three facts about octopuses.\nThey have three hearts.\nTheir blood is blue."
+            .into(),
+        concept_id: None,
+        provider: "auto".into(),
+        platforms: vec!["tiktok".into(), "youtube_shorts".into()],
+        duration_s: 15.0,
+    };
+    videos::accept(store, clock, t, spec, None)
+        .await
+        .unwrap()
+        .job
+        .id
+}
+
+#[tokio::test]
+async fn every_step_event_drives_its_handler() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap().to_owned();
+    let config =
+        Config::from_lookup(|k| (k == "VIRAL_DATA_DIR").then(|| data_dir.clone())).unwrap();
+    let services = Services::connect(config).await.unwrap();
+    let clock = Arc::new(ManualClock::new(Timestamp(1_795_589_400_000)));
+    let deps = Deps {
+        store: services.store.clone(),
+        blobs: services.blobs.clone(),
+        clock: clock.clone(),
+        providers: services.providers().unwrap(),
+    };
+    let store = &*deps.store;
+    let tenant = tenants::create_tenant(store, &*clock, "Steps", Plan::Pro)
+        .await
+        .unwrap()
+        .tenant;
+    let t = tenant.id.as_str();
+    let job = accept(store, &*clock, &tenant).await;
+    let step = |s: Step, v: Value| {
+        let deps = deps.clone();
+        async move {
+            run_step(&deps, s, v)
+                .await
+                .unwrap_or_else(|e| panic!("{}: {} {}", s.function_name(), e.name, e.cause))
+        }
+    };
+
+    let plan = step(Step::PlanJob, event("plan-job.sfn.json", t, &job, "")).await;
+    assert_eq!(plan["provider"], "storyboard");
+    assert_eq!(plan["clips"], json!([{"index": 0, "duration_s": 15.0}]));
+    // What the provider worker does with the Submit message (its SQS event has its own test).
+    let submitted = submit_render(
+        &deps,
+        &SubmitMessage {
+            token: "token".into(),
+            tenant_id: t.into(),
+            job_id: job.clone(),
+            provider: "storyboard".into(),
+            clip: serde_json::from_value(plan["clips"][0].clone()).unwrap(),
+        },
+    )
+    .await
+    .unwrap();
+    let task = submitted.task_id.as_str();
+    let status = step(
+        Step::PollRender,
+        event("poll-render.sfn.json", t, &job, task),
+    )
+    .await;
+    assert!(status.get("status").is_some(), "{status}");
+    let fetched = step(
+        Step::FetchVideo,
+        event("fetch-video.sfn.json", t, &job, task),
+    )
+    .await;
+    assert!(
+        fetched["clip_key"].as_str().unwrap().contains(t),
+        "{fetched}"
+    );
+    let joined = step(Step::JoinVideo, event("join-video.sfn.json", t, &job, task)).await;
+    assert!(joined["staging_key"].is_string(), "{joined}");
+    let validation = step(
+        Step::ValidateVideo,
+        event("validate-video.sfn.json", t, &job, task),
+    )
+    .await;
+    assert!(validation["platforms"].is_array(), "{validation}");
+    let stored = step(
+        Step::StoreVideo,
+        event("store-video.sfn.json", t, &job, task),
+    )
+    .await;
+    assert_eq!(
+        stored["video_key"],
+        format!("tenants/{t}/videos/{job}.mp4"),
+        "the finalize event names the key the store step writes"
+    );
+    let mut finalize = event("finalize-job.sfn.json", t, &job, task);
+    finalize["validation"] = validation;
+    step(Step::FinalizeJob, finalize).await;
+    assert_eq!(
+        videos::get(store, t, &job).await.unwrap().status,
+        JobStatus::Succeeded
+    );
+
+    let failing = accept(store, &*clock, &tenant).await;
+    step(
+        Step::RefundJob,
+        event("refund-job.sfn.json", t, &failing, ""),
+    )
+    .await;
+    let failed = videos::get(store, t, &failing).await.unwrap();
+    assert_eq!(failed.status, JobStatus::Failed);
+    assert!(failed.failure.unwrap_or_default().contains("moderation"));
+
+    // A job whose workflow never ran, past the deadline: the scheduled pass ends it.
+    let stuck = accept(store, &*clock, &tenant).await;
+    clock.advance(viral_runtime::lambda::STUCK_AFTER + Duration::from_secs(60));
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EVENTS}/reconcile-jobs.schedule.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(schedule["detail-type"], "Scheduled Event");
+    let answer = viral_runtime::lambda::reconcile(store, &*clock, &schedule)
+        .await
+        .unwrap();
+    assert_eq!(answer, json!({"ended": 1, "errors": 0}));
+    assert_eq!(
+        videos::get(store, t, &stuck).await.unwrap().status,
+        JobStatus::Failed
+    );
+}
+
+#[test]
+fn every_function_has_an_event() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let events: Vec<String> = std::fs::read_dir(root.join("events"))
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".json"))
+        .collect();
+    for f in std::fs::read_dir(root.join("functions")).unwrap() {
+        let name = f.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(
+            events
+                .iter()
+                .any(|e| e.split('.').next() == Some(name.as_str())),
+            "functions/{name} has no event in events/"
+        );
+    }
+    for e in &events {
+        let text = std::fs::read_to_string(root.join("events").join(e)).unwrap();
+        assert!(
+            serde_json::from_str::<Value>(&text).is_ok(),
+            "{e} is not JSON"
+        );
+    }
+}
