@@ -45,6 +45,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },
+    /// Lambda cold init (spawn → first Runtime API poll) of built bootstraps under a local
+    /// Runtime API emulator, beside a Node.js function with the AWS SDK's DynamoDB client and
+    /// Stripe's. Build them first: see the README's "Lambda sizes and cold starts".
+    ColdStart {
+        /// Paths of `bootstrap` binaries (named by their parent directory).
+        bootstraps: Vec<std::path::PathBuf>,
+        /// A directory holding `index.mjs` and its `node_modules` (the baseline).
+        #[arg(long)]
+        node: Option<std::path::PathBuf>,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+    },
     /// Jobs per second through the local workflow with an instant provider.
     Pipeline {
         #[arg(long, default_value_t = 1000)]
@@ -126,6 +138,11 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
         }
         BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
         BenchCommand::Learner { seeds } => return crate::bench_learner::run(seeds),
+        BenchCommand::ColdStart {
+            bootstraps,
+            node,
+            runs,
+        } => return crate::bench_cold::run(bootstraps, node, runs.max(1)).await,
         BenchCommand::Pipeline { jobs, tenants } => {
             return crate::bench_media::pipeline(jobs, tenants).await;
         }

@@ -1,6 +1,7 @@
 //! `viral`: the local server, tenants, health checks and benchmarks.
 
 mod bench;
+mod bench_cold;
 mod bench_learner;
 mod bench_media;
 mod bench_routing;
