@@ -302,7 +302,7 @@ async fn a_15_second_video_is_joined_from_two_8_second_clips() {
         .await
         .unwrap();
     assert_eq!(health["shortclips"].successes, 2);
-    let clip = BlobKey::parse(&format!("tenants/{tenant}/staging/{job_id}/clip-0.mp4")).unwrap();
+    let clip = BlobKey::parse(&format!("staging/tenants/{tenant}/{job_id}/clip-0.mp4")).unwrap();
     assert!(e.deps.blobs.head(&clip).await.unwrap().is_none());
 }
 

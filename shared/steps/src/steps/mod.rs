@@ -37,15 +37,19 @@ fn job_object(r: &JobRef, folder: &str) -> Result<BlobKey, crate::StepError> {
     blob_key(format!("tenants/{}/{folder}/{}.mp4", r.tenant_id, r.job_id))
 }
 
+/// Intermediate objects live under `staging/tenants/<tenant>/`: still per tenant, and one
+/// prefix a bucket lifecycle rule can expire.
+const STAGING: &str = "staging/tenants";
+
 /// The joined video, before validation.
 fn staging_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
-    job_object(r, "staging")
+    blob_key(format!("{STAGING}/{}/{}.mp4", r.tenant_id, r.job_id))
 }
 
 /// One rendered clip, before the join.
 fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
     blob_key(format!(
-        "tenants/{}/staging/{}/clip-{index}.mp4",
+        "{STAGING}/{}/{}/clip-{index}.mp4",
         r.tenant_id, r.job_id
     ))
 }
