@@ -6,6 +6,8 @@
 //! and key id; the Stripe webhook's signature is made here with the test's signing secret).
 //! The process is wired like `viral up`: the embedded store, the local workflow engine.
 
+mod support;
+
 use std::sync::Arc;
 
 use http_body_util::BodyExt;
@@ -129,7 +131,10 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     .concepts[0]
         .id
         .clone();
+    let template = support::template();
+    let recording = Arc::new(support::Recording::new(store.clone()));
     let mut state = services.api_state().await.unwrap();
+    state.store = recording.clone();
     state.workflow = Some(pipeline);
     state.billing = Some(BillingState {
         settings: BillingSettings {
@@ -160,6 +165,7 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     let (mut job_id, mut key_id) = (String::new(), String::new());
     for (route, status, fields) in ROUTES {
         let name = route.function_name();
+        recording.take();
         let path = format!("{EVENTS}/{name}.apigw.json");
         let text = std::fs::read_to_string(&path)
             .unwrap_or_else(|e| panic!("{name} has no event at {path}: {e}"));
@@ -189,6 +195,8 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
             .await
             .unwrap();
         let got = response.status().as_u16();
+        // The partitions it touched are ones its role may touch.
+        support::assert_allowed(&template, name, &recording.take());
         let body = response.into_body().collect().await.unwrap().to_bytes();
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         if status == 204 {

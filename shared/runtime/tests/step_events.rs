@@ -5,6 +5,8 @@
 //! a stuck third one ended by the reconciler. Placeholders (`tn_`, `job_`, `task_REPLACED_BY_
 //! TEST`) are the ids the run creates.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -54,8 +56,10 @@ async fn every_step_event_drives_its_handler() {
         Config::from_lookup(|k| (k == "VIRAL_DATA_DIR").then(|| data_dir.clone())).unwrap();
     let services = Services::connect(config).await.unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(1_795_589_400_000)));
+    let template = support::template();
+    let recording = Arc::new(support::Recording::new(services.store.clone()));
     let deps = Deps {
-        store: services.store.clone(),
+        store: recording.clone(),
         blobs: services.blobs.clone(),
         clock: clock.clone(),
         providers: services.providers().unwrap(),
@@ -69,10 +73,15 @@ async fn every_step_event_drives_its_handler() {
     let job = accept(store, &*clock, &tenant).await;
     let step = |s: Step, v: Value| {
         let deps = deps.clone();
+        let (recording, template) = (recording.clone(), &template);
         async move {
-            run_step(&deps, s, v)
+            recording.take();
+            let out = run_step(&deps, s, v)
                 .await
-                .unwrap_or_else(|e| panic!("{}: {} {}", s.function_name(), e.name, e.cause))
+                .unwrap_or_else(|e| panic!("{}: {} {}", s.function_name(), e.name, e.cause));
+            // The partitions it touched are ones its role may touch.
+            support::assert_allowed(template, s.function_name(), &recording.take());
+            out
         }
     };
 
@@ -80,6 +89,7 @@ async fn every_step_event_drives_its_handler() {
     assert_eq!(plan["provider"], "storyboard");
     assert_eq!(plan["clips"], json!([{"index": 0, "duration_s": 15.0}]));
     // What the provider worker does with the Submit message (its SQS event has its own test).
+    recording.take();
     let submitted = submit_render(
         &deps,
         &SubmitMessage {
@@ -92,6 +102,7 @@ async fn every_step_event_drives_its_handler() {
     )
     .await
     .unwrap();
+    support::assert_allowed(&template, "provider-worker", &recording.take());
     let task = submitted.task_id.as_str();
     let status = step(
         Step::PollRender,

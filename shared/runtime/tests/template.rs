@@ -5,46 +5,16 @@
 //! take no resource). The template is read with cfn-lint's own YAML reader, from the test
 //! command's virtualenv (`VIRAL_TEST_PYTHON`); without it the test fails rather than skips.
 
+mod support;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use serde_json::Value;
 use viral_api::Route;
 use viral_steps::Step;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-fn python() -> String {
-    std::env::var("VIRAL_TEST_PYTHON").unwrap_or_else(|_| {
-        panic!(
-            "VIRAL_TEST_PYTHON is not set: run the test command `tests/run` (it installs cfn-lint)"
-        )
-    })
-}
-
-fn template() -> Value {
-    let out = Command::new(python())
-        .arg("-c")
-        .arg(
-            "import json, sys\n\
-             from cfnlint.decode import decode\n\
-             t, errors = decode(sys.argv[1])\n\
-             assert not errors, errors\n\
-             print(json.dumps(t))",
-        )
-        .arg(root().join("infra/template.yaml"))
-        .output()
-        .expect("python with cfn-lint");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap()
-}
+use support::{python, root, template};
 
 fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().unwrap()
