@@ -52,11 +52,7 @@ pub async fn serve_video_route(route: Route) -> Result<(), Error> {
         state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
     }
     if let Some(bucket) = &config.bucket {
-        let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
-            SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
-            Arc::new(SystemClock),
-            Duration::from_secs(300),
-        ));
+        let secrets = lambda_secrets(&config, &sdk);
         let media = crate::services::media_store(&config, &sdk, bucket, false, secrets);
         state.blobs = Some(Arc::new(media));
         state.media_url_ttl = config.media_url_ttl;
@@ -68,11 +64,7 @@ pub async fn serve_video_route(route: Route) -> Result<(), Error> {
 /// writer (keys from Secrets Manager on first use, trends cached in the table).
 pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
-    let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
-        SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
-        Arc::new(SystemClock),
-        Duration::from_secs(300),
-    ));
+    let secrets = lambda_secrets(&config, &sdk);
     state.trends = crate::sources::trend_source(
         &config.sources,
         secrets.clone(),
@@ -83,25 +75,38 @@ pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
     serve_router(viral_api::router_for(state, &[route])).await
 }
 
-/// Serves a billing route: as [`serve_route`], plus Stripe's settings, the Secrets Manager
-/// client (the webhook secret, the Stripe key) and — for the routes that call Stripe — the
-/// Stripe client. Without Stripe prices configured the routes answer `billing_not_configured`.
+/// Serves `POST /v1/billing/checkout` or `/portal`: as [`serve_route`], plus Stripe's
+/// settings, the Secrets Manager client and the Stripe client. Without Stripe prices
+/// configured the routes answer `billing_not_configured`.
 pub async fn serve_billing_route(route: Route) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(billing) = &config.billing {
-        let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
-            SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
-            Arc::new(SystemClock),
-            Duration::from_secs(300),
-        ));
-        let calls_stripe = matches!(route, Route::CreateCheckout | Route::CreatePortal);
-        state.billing = Some(crate::services::billing_state(
-            billing,
-            secrets,
-            calls_stripe,
-        ));
+        let secrets = lambda_secrets(&config, &sdk);
+        state.billing = Some(crate::services::billing_state(billing, secrets, true));
     }
     serve_router(viral_api::router_for(state, &[route])).await
+}
+
+/// Serves Stripe's webhook: Stripe's settings and the Secrets Manager client (the signing
+/// secret), and no Stripe client — so this function does not carry one.
+pub async fn serve_stripe_webhook() -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    if let Some(billing) = &config.billing {
+        state.billing = Some(viral_api::BillingState {
+            settings: billing.settings.clone(),
+            gateway: None,
+            secrets: lambda_secrets(&config, &sdk),
+        });
+    }
+    serve_router(viral_api::router_for(state, &[Route::StripeWebhook])).await
+}
+
+fn lambda_secrets(config: &Config, sdk: &viral_aws::SdkConfig) -> Arc<dyn Secrets> {
+    Arc::new(CachedSecrets::new(
+        SecretsManagerSecrets::from_conf(sdk, &config.secrets_prefix),
+        Arc::new(SystemClock),
+        Duration::from_secs(300),
+    ))
 }
 
 /// Runs the router behind API Gateway, marking each invocation for the logs (request id,
