@@ -163,6 +163,10 @@ fn lambda_env(name: &str) -> Vec<(String, String)> {
         ("VIRAL_BACKEND", "aws"),
         ("VIRAL_TABLE", "viral-bench"),
         ("VIRAL_BUCKET", "viral-bench-media"),
+        (
+            "VIRAL_STATE_MACHINE_ARN",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:viral-bench",
+        ),
         ("RUST_LOG", "warn"),
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
     ]
