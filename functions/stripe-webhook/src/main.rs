@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_stripe_webhook().await
+    viral_runtime::lambda::serve_stripe_webhook(viral_api::Route::StripeWebhook).await
 }

@@ -87,9 +87,10 @@ pub async fn serve_billing_route(route: Route) -> Result<(), Error> {
     serve_router(viral_api::router_for(state, &[route])).await
 }
 
-/// Serves Stripe's webhook: Stripe's settings and the Secrets Manager client (the signing
-/// secret), and no Stripe client — so this function does not carry one.
-pub async fn serve_stripe_webhook() -> Result<(), Error> {
+/// Serves Stripe's webhook (`Route::StripeWebhook`): Stripe's settings and the Secrets
+/// Manager client (the signing secret), and no Stripe client — so this function does not
+/// carry one.
+pub async fn serve_stripe_webhook(route: Route) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(billing) = &config.billing {
         state.billing = Some(viral_api::BillingState {
@@ -98,7 +99,7 @@ pub async fn serve_stripe_webhook() -> Result<(), Error> {
             secrets: lambda_secrets(&config, &sdk),
         });
     }
-    serve_router(viral_api::router_for(state, &[Route::StripeWebhook])).await
+    serve_router(viral_api::router_for(state, &[route])).await
 }
 
 fn lambda_secrets(config: &Config, sdk: &viral_aws::SdkConfig) -> Arc<dyn Secrets> {

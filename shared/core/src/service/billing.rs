@@ -118,7 +118,7 @@ pub async fn handle_webhook(
     .await?;
     Ok(match written {
         Written::Done(()) => {
-            tracing::info!(event = %event.id, kind = %event.kind, tenant = %tenant_id, "Stripe event applied");
+            tracing::info!(event = %event.id, kind = %event.kind, tenant_id = %tenant_id, "Stripe event applied");
             Handled::Applied
         }
         Written::FirstRefused => Handled::Duplicate,
