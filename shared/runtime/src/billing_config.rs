@@ -7,7 +7,7 @@ use viral_core::domain::stripe_webhook::Prices;
 use viral_core::service::billing::BillingSettings;
 
 use crate::config::ConfigError;
-use crate::provider_config::{checked_url, flag};
+use crate::provider_config::checked_url;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BillingConfig {
@@ -36,6 +36,7 @@ impl BillingConfig {
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
         public_url: &str,
+        allow_loopback: bool,
     ) -> Result<Option<Self>, ConfigError> {
         let vars = [
             "STRIPE_PRICE_STARTER",
@@ -54,10 +55,6 @@ impl BillingConfig {
                 None => return Err(err(var, "set all three STRIPE_PRICE_* or none")),
             }
         }
-        let allow_loopback = flag(
-            get("VIRAL_ALLOW_LOOPBACK_PROVIDERS"),
-            "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
-        )?;
         let base = public_url.trim_end_matches('/');
         let url = |var: &'static str, default: String| absolute(var, get(var).unwrap_or(default));
         Ok(Some(Self {
@@ -94,7 +91,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        BillingConfig::from_lookup(&|k| m.get(k).cloned(), "https://app.example")
+        BillingConfig::from_lookup(&|k| m.get(k).cloned(), "https://app.example", false)
     }
 
     #[test]

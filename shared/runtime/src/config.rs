@@ -190,7 +190,7 @@ impl Config {
             }
         };
         let providers = ProviderConfig::from_lookup(&get, backend)?;
-        let sources = SourceConfig::from_lookup(&get, backend)?;
+        let sources = SourceConfig::from_lookup(&get, providers.allow_loopback)?;
         let cdn = match (get("VIRAL_CDN_DOMAIN"), get("VIRAL_CDN_KEY_PAIR_ID")) {
             (None, None) => None,
             (Some(domain), Some(key_pair_id)) => {
@@ -218,7 +218,7 @@ impl Config {
                 ));
             }
         };
-        let billing = BillingConfig::from_lookup(&get, &public_url)?;
+        let billing = BillingConfig::from_lookup(&get, &public_url, providers.allow_loopback)?;
         Ok(Config {
             providers,
             sources,

@@ -65,7 +65,7 @@ pub(crate) fn checked_url(
     }
 }
 
-pub(crate) fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
+fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
     match v.as_deref() {
         None | Some("0") | Some("false") => Ok(false),
         Some("1") | Some("true") => Ok(true),

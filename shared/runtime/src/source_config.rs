@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use crate::config::{Backend, ConfigError};
-use crate::provider_config::{checked_url, flag};
+use crate::config::ConfigError;
+use crate::provider_config::checked_url;
 
 pub const TREND_SOURCES: [&str; 3] = ["youtube", "gnews", "sample"];
 pub const WRITERS: [&str; 2] = ["anthropic", "rules"];
@@ -69,14 +69,12 @@ fn seconds(
 }
 
 impl SourceConfig {
+    /// `allow_loopback` is the providers' `VIRAL_ALLOW_LOOPBACK_PROVIDERS`, read and checked
+    /// against the backend once, there.
     pub fn from_lookup(
         get: &dyn Fn(&str) -> Option<String>,
-        _backend: Backend,
+        allow_loopback: bool,
     ) -> Result<Self, ConfigError> {
-        let allow_loopback = flag(
-            get("VIRAL_ALLOW_LOOPBACK_PROVIDERS"),
-            "VIRAL_ALLOW_LOOPBACK_PROVIDERS",
-        )?;
         let trend_sources: Vec<String> = match get("VIRAL_TREND_SOURCES") {
             Some(list) => {
                 crate::config::names("VIRAL_TREND_SOURCES", &list, "source", &TREND_SOURCES)?
@@ -188,7 +186,10 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        SourceConfig::from_lookup(&|k| m.get(k).cloned(), Backend::Local)
+        let loopback = m
+            .get("VIRAL_ALLOW_LOOPBACK_PROVIDERS")
+            .is_some_and(|v| v == "1");
+        SourceConfig::from_lookup(&|k| m.get(k).cloned(), loopback)
     }
 
     #[test]
