@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_step(viral_steps::Step::FinalizeJob).await
+    viral_runtime::lambda::serve_step(const { viral_steps::Step::FinalizeJob.entry() }).await
 }

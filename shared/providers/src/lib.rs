@@ -29,28 +29,17 @@ pub use storyboard::StoryboardProvider;
 pub use trends::{GNewsTrends, YouTubeTrends};
 pub use veo::VeoProvider;
 
-/// The providers this deployment can use.
+/// The providers this deployment can use: their clients, or (for a process that only
+/// routes) what routing knows of them.
 #[derive(Clone, Default)]
 pub struct Registry {
     providers: Vec<Arc<dyn VideoProvider>>,
+    profiles: Vec<ProviderProfile>,
 }
 
 impl Registry {
     pub fn new(providers: Vec<Arc<dyn VideoProvider>>) -> Self {
-        Self { providers }
-    }
-
-    pub fn get(&self, name: &str) -> Option<Arc<dyn VideoProvider>> {
-        self.providers.iter().find(|p| p.name() == name).cloned()
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        self.providers.iter().map(|p| p.name()).collect()
-    }
-
-    /// What routing needs to know of each provider.
-    pub fn profiles(&self) -> Vec<ProviderProfile> {
-        self.providers
+        let profiles = providers
             .iter()
             .map(|p| ProviderProfile {
                 name: p.name().to_owned(),
@@ -60,6 +49,27 @@ impl Registry {
                 max_clip_s: p.max_clip_s(),
                 quality: p.quality(),
             })
-            .collect()
+            .collect();
+        Self {
+            providers,
+            profiles,
+        }
+    }
+
+    /// Profiles without clients: [`Registry::get`] finds nothing.
+    pub fn profiles_only(profiles: Vec<ProviderProfile>) -> Self {
+        Self {
+            providers: Vec::new(),
+            profiles,
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<dyn VideoProvider>> {
+        self.providers.iter().find(|p| p.name() == name).cloned()
+    }
+
+    /// What routing needs to know of each provider.
+    pub fn profiles(&self) -> Vec<ProviderProfile> {
+        self.profiles.clone()
     }
 }

@@ -1,7 +1,7 @@
 //! Lambda entry points: a function's `main` calls one of these and nothing else.
 
+use std::future::Future;
 use std::sync::Arc;
-
 use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
@@ -11,8 +11,9 @@ use viral_api::Route;
 use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SecretsManagerSecrets, SfnWorkflow};
 use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
+use viral_providers::Registry;
 use viral_steps::worker::{Handled, handle_message};
-use viral_steps::{Deps, Step, run_step};
+use viral_steps::{Deps, ProviderNeeds, StepEntry};
 
 pub use lambda_http::Error;
 
@@ -43,14 +44,22 @@ pub async fn serve_route(route: Route) -> Result<(), Error> {
     serve_router(viral_api::router_for(state, &[route])).await
 }
 
-/// Serves one of the video routes: as [`serve_route`], plus the Step Functions client (to
-/// start and read executions) and S3 (to sign video URLs). A separate entry point so that
-/// the other API functions do not carry those clients.
-pub async fn serve_video_route(route: Route) -> Result<(), Error> {
+/// Serves a video route that starts or reads executions (`POST /v1/videos`, `GET
+/// /v1/videos/{id}/events`): as [`serve_route`], plus the Step Functions client. A separate
+/// entry point so that the other API functions do not carry that client.
+pub async fn serve_workflow_route(route: Route) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(arn) = &config.state_machine_arn {
         state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
     }
+    serve_router(viral_api::router_for(state, &[route])).await
+}
+
+/// Serves a video route that shows finished videos (`GET /v1/videos`, `GET /v1/videos/{id}`):
+/// as [`serve_route`], plus the media store that signs their URLs (S3, or CloudFront when
+/// configured). A separate entry point so that the other API functions do not carry S3.
+pub async fn serve_media_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
     if let Some(bucket) = &config.bucket {
         let secrets = lambda_secrets(&config, &sdk);
         let media = crate::services::media_store(&config, &sdk, bucket, false, secrets);
@@ -149,8 +158,39 @@ fn lambda_env() -> Result<LambdaEnv, Error> {
     })
 }
 
-/// What the pipeline's functions share: DynamoDB, S3, the providers.
-fn pipeline_deps(config: &Config, table: &str, aws: &LambdaEnv) -> Result<Deps, Error> {
+/// Builds the providers a pipeline function needs from the configuration.
+type ProvidersFn = fn(&Config, Arc<dyn Secrets>, Arc<dyn BlobStore>) -> Result<Registry, Error>;
+
+fn no_providers(_: &Config, _: Arc<dyn Secrets>, _: Arc<dyn BlobStore>) -> Result<Registry, Error> {
+    Ok(Registry::default())
+}
+
+fn provider_profiles(
+    config: &Config,
+    _: Arc<dyn Secrets>,
+    _: Arc<dyn BlobStore>,
+) -> Result<Registry, Error> {
+    Ok(Registry::profiles_only(crate::providers::profiles(
+        &config.providers,
+    )))
+}
+
+fn provider_clients(
+    config: &Config,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<Registry, Error> {
+    crate::providers::registry(&config.providers, secrets, blobs)
+        .map_err(|e| Error::from(e.to_string()))
+}
+
+/// What the pipeline's functions share: DynamoDB, S3, and the providers `providers` builds.
+fn pipeline_deps(
+    config: &Config,
+    table: &str,
+    aws: &LambdaEnv,
+    providers: ProvidersFn,
+) -> Result<Deps, Error> {
     let sdk = aws.sdk_config();
     let bucket = config.bucket.as_deref().ok_or_else(|| {
         Error::from(ConfigError {
@@ -166,8 +206,7 @@ fn pipeline_deps(config: &Config, table: &str, aws: &LambdaEnv) -> Result<Deps, 
         clock.clone(),
         Duration::from_secs(300),
     ));
-    let providers = crate::providers::registry(&config.providers, secrets, blobs.clone())
-        .map_err(|e| Error::from(e.to_string()))?;
+    let providers = providers(config, secrets, blobs.clone())?;
     Ok(Deps {
         store: Arc::new(DynamoItemStore::from_conf(&sdk, table)),
         providers,
@@ -177,20 +216,30 @@ fn pipeline_deps(config: &Config, table: &str, aws: &LambdaEnv) -> Result<Deps, 
 }
 
 /// Runs one workflow step as a Lambda Task. A failure's `errorType` is the step error's name,
-/// which is what the definition's Retry and Catch match.
-pub async fn serve_step(step: Step) -> Result<(), Error> {
+/// which is what the definition's Retry and Catch match. `step` is the function's own entry
+/// point, a constant: inlined into `main`, the choice below folds away, so the binary links
+/// no other step's code and no provider client the step does not call.
+#[inline(always)]
+pub fn serve_step(step: StepEntry) -> impl Future<Output = Result<(), Error>> {
+    let providers: ProvidersFn = match step.needs {
+        ProviderNeeds::Nothing => no_providers,
+        ProviderNeeds::Profiles => provider_profiles,
+        ProviderNeeds::Clients => provider_clients,
+    };
+    serve_step_with(step, providers)
+}
+
+async fn serve_step_with(step: StepEntry, providers: ProvidersFn) -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let deps = pipeline_deps(&config, &table, &lambda_env()?)?;
+    let deps = pipeline_deps(&config, &table, &lambda_env()?, providers)?;
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         mark(&event);
-        run_step(deps, step, event.payload)
-            .await
-            .map_err(|e| Diagnostic {
-                error_type: e.name,
-                error_message: e.cause,
-            })
+        step.run(deps, event.payload).await.map_err(|e| Diagnostic {
+            error_type: e.name,
+            error_message: e.cause,
+        })
     }))
     .await
 }
@@ -202,7 +251,7 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
     let aws = lambda_env()?;
-    let deps = pipeline_deps(&config, &table, &aws)?;
+    let deps = pipeline_deps(&config, &table, &aws, provider_clients)?;
     let arn = config.state_machine_arn.clone().ok_or_else(|| {
         Error::from(ConfigError {
             var: "VIRAL_STATE_MACHINE_ARN",

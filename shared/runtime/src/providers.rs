@@ -89,6 +89,18 @@ pub fn registry(
     Ok(Registry::new(out))
 }
 
+/// What routing knows of the enabled providers, in the order configured, without building a
+/// client: what a process that only routes (the PlanJob Lambda) needs. The same profiles as
+/// [`registry`]'s.
+pub fn profiles(cfg: &ProviderConfig) -> Vec<ProviderProfile> {
+    let known = catalog(cfg);
+    cfg.enabled
+        .iter()
+        .filter_map(|name| known.iter().find(|p| p.profile.name == *name))
+        .map(|p| p.profile.clone())
+        .collect()
+}
+
 /// Every provider we know, enabled or not, from the configuration alone (no client, no key).
 pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
     KNOWN
@@ -146,4 +158,52 @@ pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use viral_core::SystemClock;
+    use viral_embedded::{EnvSecrets, FsBlobStore, UrlSigner};
+
+    use super::*;
+    use crate::config::Backend;
+
+    /// The PlanJob Lambda routes on [`profiles`] (no clients); every other process on the
+    /// registry's. They must agree, or a job would be planned for a model or price the
+    /// clients do not have.
+    #[test]
+    fn profiles_without_clients_are_the_registrys() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+            dir.path(),
+            UrlSigner::new(b"k", "http://127.0.0.1:3000", Arc::new(SystemClock)),
+        ));
+        let secrets: Arc<dyn Secrets> = Arc::new(EnvSecrets::from_map(HashMap::new()));
+        let settings = [
+            [
+                ("VIRAL_PROVIDERS", "storyboard,runway,veo,sora"),
+                ("RUNWAY_MODEL", "gen4.5"),
+            ],
+            [
+                ("VIRAL_PROVIDERS", "veo,runway"),
+                ("RUNWAY_MODEL", "veo3.1_fast"),
+            ],
+            [
+                ("VIRAL_PROVIDERS", "sora,storyboard"),
+                ("RUNWAY_MODEL", "veo3.1"),
+            ],
+        ];
+        for pairs in settings {
+            let mut env: HashMap<&str, &str> = pairs.into_iter().collect();
+            env.extend([("VERTEX_PROJECT", "viral-dev"), ("VIRAL_ENABLE_SORA", "1")]);
+            let cfg =
+                ProviderConfig::from_lookup(&|k| env.get(k).map(|v| v.to_string()), Backend::Aws)
+                    .unwrap();
+            let clients = registry(&cfg, secrets.clone(), blobs.clone()).unwrap();
+            assert_eq!(profiles(&cfg), clients.profiles(), "{pairs:?}");
+            assert_eq!(profiles(&cfg).len(), cfg.enabled.len());
+        }
+    }
 }

@@ -159,8 +159,8 @@ fn every_step_has_its_own_lambda_crate_and_substitution() {
         let text = std::fs::read_to_string(&main)
             .unwrap_or_else(|_| panic!("{} is missing", main.display()));
         assert!(
-            text.contains(&format!("Step::{step:?})")),
-            "{} does not run Step::{step:?}",
+            text.contains(&format!("const {{ viral_steps::Step::{step:?}.entry() }}")),
+            "{} does not run Step::{step:?} from its constant entry point",
             main.display()
         );
         assert!(

@@ -6,6 +6,8 @@ pub mod local;
 pub mod steps;
 pub mod worker;
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use viral_core::Clock;
@@ -76,44 +78,96 @@ fn json<T: serde::Serialize>(r: Result<T, StepError>) -> Result<serde_json::Valu
     })
 }
 
-/// Runs one step on its JSON input: what a step Lambda and the local engine both call.
+/// A step on JSON: parse its input, run it, serialise its output.
+pub type StepFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<serde_json::Value, StepError>> + Send + 'a>>;
+type StepFn = for<'a> fn(&'a Deps, serde_json::Value) -> StepFuture<'a>;
+
+/// What a step needs of the video providers. A step Lambda builds only that, so the steps
+/// that never call a provider do not carry the provider clients (or the storyboard's encoder).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProviderNeeds {
+    /// Nothing: the registry may be empty.
+    Nothing,
+    /// What routing knows of each enabled provider (price, clips, quality), no client.
+    Profiles,
+    /// The clients themselves.
+    Clients,
+}
+
+/// One step's entry point. A step Lambda gets its own as a constant
+/// (`const { Step::PlanJob.entry() }`), so its binary links that step's code alone; the local
+/// engine looks each one up by name.
+#[derive(Clone, Copy)]
+pub struct StepEntry {
+    pub step: Step,
+    pub needs: ProviderNeeds,
+    run: StepFn,
+}
+
+macro_rules! on_json {
+    ($f:path) => {{
+        fn run(d: &Deps, input: serde_json::Value) -> StepFuture<'_> {
+            Box::pin(async move { json($f(d, parse(input)?).await) })
+        }
+        run
+    }};
+}
+
+impl Step {
+    /// This step's entry point (a `const fn`: a step Lambda evaluates it at compile time).
+    pub const fn entry(self) -> StepEntry {
+        use ProviderNeeds::{Clients, Nothing, Profiles};
+        let (needs, run): (ProviderNeeds, StepFn) = match self {
+            Step::PlanJob => (Profiles, on_json!(steps::plan_job)),
+            Step::PollRender => (Clients, on_json!(steps::poll_render)),
+            Step::FetchVideo => (Clients, on_json!(steps::fetch_video)),
+            Step::JoinVideo => (Nothing, on_json!(steps::join_video)),
+            Step::ValidateVideo => (Nothing, on_json!(steps::validate_video)),
+            Step::StoreVideo => (Nothing, on_json!(steps::store_video)),
+            Step::FinalizeJob => (Nothing, on_json!(steps::finalize_job)),
+            Step::RefundJob => (Nothing, on_json!(steps::refund_job)),
+        };
+        StepEntry {
+            step: self,
+            needs,
+            run,
+        }
+    }
+}
+
+impl StepEntry {
+    /// Runs the step on its JSON input, every line it logs naming its tenant and job.
+    pub async fn run(
+        &self,
+        d: &Deps,
+        input: serde_json::Value,
+    ) -> Result<serde_json::Value, StepError> {
+        let field = |k: &str| {
+            input
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let span = tracing::info_span!(
+            "step",
+            step = self.step.function_name(),
+            tenant_id = %field("tenant_id"),
+            job_id = %field("job_id")
+        );
+        tracing::Instrument::instrument((self.run)(d, input), span).await
+    }
+}
+
+/// Runs one step on its JSON input: what the local engine calls (a step Lambda calls its own
+/// [`StepEntry`]).
 pub async fn run_step(
     d: &Deps,
     step: Step,
     input: serde_json::Value,
 ) -> Result<serde_json::Value, StepError> {
-    // Every line logged by the step names its tenant and job.
-    let field = |k: &str| {
-        input
-            .get(k)
-            .and_then(|v| v.as_str())
-            .unwrap_or("")
-            .to_owned()
-    };
-    let span = tracing::info_span!(
-        "step",
-        step = step.function_name(),
-        tenant_id = %field("tenant_id"),
-        job_id = %field("job_id")
-    );
-    tracing::Instrument::instrument(run(d, step, input), span).await
-}
-
-async fn run(
-    d: &Deps,
-    step: Step,
-    input: serde_json::Value,
-) -> Result<serde_json::Value, StepError> {
-    match step {
-        Step::PlanJob => json(steps::plan_job(d, parse(input)?).await),
-        Step::PollRender => json(steps::poll_render(d, parse(input)?).await),
-        Step::FetchVideo => json(steps::fetch_video(d, parse(input)?).await),
-        Step::JoinVideo => json(steps::join_video(d, parse(input)?).await),
-        Step::ValidateVideo => json(steps::validate_video(d, parse(input)?).await),
-        Step::StoreVideo => json(steps::store_video(d, parse(input)?).await),
-        Step::FinalizeJob => json(steps::finalize_job(d, parse(input)?).await),
-        Step::RefundJob => json(steps::refund_job(d, parse(input)?).await),
-    }
+    step.entry().run(d, input).await
 }
 
 /// What the steps need, built once per process.
