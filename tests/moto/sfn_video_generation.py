@@ -82,8 +82,11 @@ for var, name in FUNCTIONS.items():
         Code={"ZipFile": buf.getvalue()},
     )
     subs[var] = fn["FunctionArn"]
-queue_url = sqs.create_queue(QueueName="provider-jobs-" + suffix)["QueueUrl"]
-subs["ProviderQueueUrl"] = queue_url
+# A queue per provider, named as the template names them: the definition builds the URL
+# from the prefix and the plan's provider.
+prefix = f"provider-jobs-{suffix}-"
+queue_urls = {p: sqs.create_queue(QueueName=prefix + p)["QueueUrl"] for p in ("storyboard", "runway", "veo", "sora")}
+subs["ProviderQueueUrlPrefix"] = queue_urls["storyboard"][: -len("storyboard")]
 
 text = (ROOT / "statemachines" / "video-generation.asl.json").read_text()
 missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(subs)
@@ -105,18 +108,23 @@ def history_failures(arn):
     ]
 
 
-def take_token(timeout=30, arn=None):
+def take_token(provider="storyboard", timeout=30, arn=None):
+    """The task token of the next Submit message on `provider`'s queue (and none elsewhere)."""
     deadline = time.time() + timeout
+    queue_url = queue_urls[provider]
     while time.time() < deadline:
         msgs = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=1, WaitTimeSeconds=1).get("Messages", [])
         if msgs:
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=msgs[0]["ReceiptHandle"])
+            for other, url in queue_urls.items():
+                if other != provider and sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages"):
+                    fail(f"a {provider} clip was also queued for {other}")
             body = json.loads(msgs[0]["Body"])
             for k in ("token", "tenant_id", "job_id", "provider", "clip"):
                 if k not in body:
                     fail(f"the Submit message lacks {k}: {body}")
             return body["token"]
-    fail("no Submit message arrived on the provider queue" + (f"; failures: {history_failures(arn)}" if arn else ""))
+    fail(f"no Submit message arrived on the {provider} queue" + (f"; failures: {history_failures(arn)}" if arn else ""))
 
 
 def wait_end(arn, timeout=60):
@@ -156,15 +164,16 @@ if out.get("stored", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4" or
 if out.get("joined", {}).get("mode") != "copied" or len(out.get("fetched", [])) != 1:
     fail(f"the clip was not fetched and joined: {out}")
 
-# 2. The provider fails twice: Catch → Fallback → a second plan → Catch → Refund → Fail.
+# 2. The provider fails twice: Catch → Fallback → a second plan (another provider, so its
+#    clip goes to that provider's queue) → Catch → Refund → Fail.
 canned(plan)
 arn = sfn.start_execution(stateMachineArn=machine, name="job_bad", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_bad"}))[
     "executionArn"
 ]
 token = take_token(arn=arn)
-canned(dict(plan, attempt=2))
+canned(dict(plan, attempt=2, provider="runway", model="gen4.5"))
 sfn.send_task_failure(taskToken=token, error="Provider.Permanent", cause="invalid API key")
-token = take_token(arn=arn)
+token = take_token("runway", arn=arn)
 canned({"status": "failed", "refunded": True})
 sfn.send_task_failure(taskToken=token, error="Provider.Permanent", cause="invalid API key")
 d = wait_end(arn)

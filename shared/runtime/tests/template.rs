@@ -157,6 +157,64 @@ fn every_asl_substitution_resolves_to_a_step_or_the_queue() {
     }
 }
 
+/// Each provider has its own queue, named as the definition's `ProviderQueueUrlPrefix` +
+/// provider expects, consumed by the worker with that provider's own concurrency, and the
+/// state machine may send to each.
+#[test]
+fn every_provider_has_its_own_queue_and_worker_concurrency() {
+    let t = template();
+    let res = resources(&t);
+    let sm = res
+        .values()
+        .find(|r| r["Type"] == "AWS::Serverless::StateMachine")
+        .expect("the state machine");
+    let prefix = sm["Properties"]["DefinitionSubstitutions"]["ProviderQueueUrlPrefix"]["Fn::Sub"]
+        .as_str()
+        .expect("ProviderQueueUrlPrefix is a Fn::Sub");
+    let name_prefix = prefix
+        .strip_prefix("https://sqs.${AWS::Region}.${AWS::URLSuffix}/${AWS::AccountId}/")
+        .expect("an SQS queue URL of this account and region");
+    let (worker_id, worker) = &functions(&t)["provider-worker"];
+    let events = worker["Properties"]["Events"].as_object().unwrap();
+    let sends: Vec<&Value> = sm["Properties"]["Policies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p.get("SQSSendMessagePolicy"))
+        .collect();
+    for provider in viral_runtime::provider_config::KNOWN {
+        let want = serde_json::json!({"Fn::Sub": format!("{name_prefix}{provider}")});
+        let (queue, _) = res
+            .iter()
+            .find(|(_, r)| r["Type"] == "AWS::SQS::Queue" && r["Properties"]["QueueName"] == want)
+            .unwrap_or_else(|| panic!("no queue named {want} for {provider}"));
+        let source = events
+            .values()
+            .find(|e| {
+                e["Type"] == "SQS"
+                    && e["Properties"]["Queue"] == serde_json::json!({"Fn::GetAtt": [queue, "Arn"]})
+            })
+            .unwrap_or_else(|| panic!("{worker_id} does not consume {queue}"));
+        let cap = source["Properties"]["ScalingConfig"]["MaximumConcurrency"]["Ref"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{queue}'s consumer has no MaximumConcurrency parameter"));
+        assert!(
+            cap.to_lowercase().starts_with(provider),
+            "{queue} is capped by {cap}, not {provider}'s own parameter"
+        );
+        assert!(t["Parameters"][cap].is_object(), "no parameter {cap}");
+        assert_eq!(
+            source["Properties"]["FunctionResponseTypes"],
+            serde_json::json!(["ReportBatchItemFailures"])
+        );
+        assert!(
+            sends
+                .contains(&&serde_json::json!({"QueueName": {"Fn::GetAtt": [queue, "QueueName"]}})),
+            "the state machine cannot send to {queue}"
+        );
+    }
+}
+
 /// The logical ids an intrinsic value refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in
 /// `Fn::Sub`), and whether it is a plain string.
 fn references(v: &Value, out: &mut Vec<String>) -> bool {

@@ -21,17 +21,19 @@ use crate::{Deps, Step, run_step};
 pub const DEFINITION: &str = include_str!("../../../statemachines/video-generation.asl.json");
 
 /// `${…}` substitutions of the definition and what they become locally (SAM's
-/// `DefinitionSubstitutions` give the ARNs on AWS): `viral:<step>` and the local queue.
+/// `DefinitionSubstitutions` give the ARNs on AWS): `viral:<step>` and the local queue, which
+/// takes every provider's messages (AWS has a queue per provider).
 pub fn local_substitutions() -> Vec<(&'static str, String)> {
     let mut subs: Vec<(&'static str, String)> = Step::ALL
         .iter()
         .map(|s| (s.substitution(), format!("viral:{}", s.function_name())))
         .collect();
-    subs.push(("ProviderQueueUrl", "local:provider-jobs".into()));
+    subs.push(("ProviderQueueUrlPrefix", LOCAL_QUEUE_PREFIX.into()));
     subs
 }
 
 const SQS_SEND: &str = "arn:aws:states:::sqs:sendMessage";
+const LOCAL_QUEUE_PREFIX: &str = "local:provider-jobs/";
 
 /// Replaces every `${Name}` with its value; an unknown name is an error.
 pub fn substitute(definition: &str, subs: &[(&str, String)]) -> Result<String, String> {
@@ -72,6 +74,13 @@ impl TaskRunner for LocalRunner {
         }
         match call.resource.as_str() {
             SQS_SEND => {
+                let url = call.input.get("QueueUrl").and_then(Value::as_str);
+                if !url.is_some_and(|u| u.starts_with(LOCAL_QUEUE_PREFIX)) {
+                    return Err(Failure::new(
+                        "SQS.QueueDoesNotExist",
+                        format!("no local queue {url:?}"),
+                    ));
+                }
                 let body = call
                     .input
                     .get("MessageBody")
