@@ -55,6 +55,19 @@ pub fn substitute(definition: &str, subs: &[(&str, String)]) -> Result<String, S
     Ok(out)
 }
 
+/// Every provider's queue URL (`local:provider-jobs/<provider>`) is the one local queue;
+/// anything else names a queue that does not exist here.
+fn local_queue(send: &Value) -> Result<(), Failure> {
+    let url = send.get("QueueUrl").and_then(Value::as_str);
+    match url {
+        Some(u) if u.starts_with(LOCAL_QUEUE_PREFIX) => Ok(()),
+        _ => Err(Failure::new(
+            "SQS.QueueDoesNotExist",
+            format!("no local queue {url:?}"),
+        )),
+    }
+}
+
 struct LocalRunner {
     deps: Deps,
     queue: Arc<dyn Queue>,
@@ -74,13 +87,7 @@ impl TaskRunner for LocalRunner {
         }
         match call.resource.as_str() {
             SQS_SEND => {
-                let url = call.input.get("QueueUrl").and_then(Value::as_str);
-                if !url.is_some_and(|u| u.starts_with(LOCAL_QUEUE_PREFIX)) {
-                    return Err(Failure::new(
-                        "SQS.QueueDoesNotExist",
-                        format!("no local queue {url:?}"),
-                    ));
-                }
+                local_queue(&call.input)?;
                 let body = call
                     .input
                     .get("MessageBody")
@@ -587,5 +594,25 @@ mod tests {
         let text = substitute(DEFINITION, &local_substitutions()).unwrap();
         viral_workflow::load(&text).unwrap();
         assert!(substitute("${Nope}", &local_substitutions()).is_err());
+    }
+
+    #[test]
+    fn every_provider_queue_url_is_the_local_queue() {
+        let text = substitute(DEFINITION, &local_substitutions()).unwrap();
+        let expr = format!("States.Format('{LOCAL_QUEUE_PREFIX}{{}}', $.provider)");
+        assert!(
+            text.contains(&expr),
+            "Submit no longer formats the queue URL"
+        );
+        assert!(local_queue(&json!({"QueueUrl": "local:provider-jobs/runway"})).is_ok());
+        for bad in [
+            json!({"QueueUrl": "https://sqs.us-east-1.amazonaws.com/1/viral-provider-runway"}),
+            json!({"MessageBody": {}}),
+        ] {
+            assert_eq!(
+                local_queue(&bad).unwrap_err().error,
+                "SQS.QueueDoesNotExist"
+            );
+        }
     }
 }
