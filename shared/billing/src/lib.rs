@@ -65,6 +65,16 @@ impl StripeGateway {
     }
 }
 
+/// What we read of each object Stripe creates: its id, and the URL a session sends the
+/// user to. Reading these alone, instead of async-stripe's full `Customer` and session types
+/// (whose deserialisers bring in much of Stripe's object graph — subscriptions, invoices,
+/// payment intents), keeps the checkout and portal Lambdas small.
+#[derive(miniserde::Deserialize)]
+struct Created {
+    id: String,
+    url: Option<String>,
+}
+
 fn idempotent(key: &str) -> Result<RequestStrategy, BillingError> {
     IdempotencyKey::new(key)
         .map(RequestStrategy::Idempotent)
@@ -109,19 +119,30 @@ impl BillingGateway for StripeGateway {
         idempotency_key: &str,
     ) -> Result<String, BillingError> {
         let client = self.client().await?;
-        let customer = CreateCustomer::new()
+        let customer: Created = CreateCustomer::new()
             .name(name)
             .metadata(
                 [("tenant_id".to_owned(), tenant_id.to_owned())]
                     .into_iter()
                     .collect::<std::collections::HashMap<_, _>>(),
             )
+            .build()
             .customize()
             .request_strategy(idempotent(idempotency_key)?)
             .send(&client)
             .await
             .map_err(classify)?;
-        Ok(customer.id.as_str().to_owned())
+        // The id becomes a key of ours (the customer → tenant link): hold it to Stripe's shape.
+        let id = customer.id;
+        let valid = id.starts_with("cus_")
+            && id.len() <= 255
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid {
+            return Err(BillingError::Unavailable(
+                "Stripe returned a customer id of an unexpected shape".into(),
+            ));
+        }
+        Ok(id)
     }
 
     async fn create_checkout(
@@ -139,7 +160,7 @@ impl BillingGateway for StripeGateway {
                 .into_iter()
                 .collect(),
         );
-        let session = CreateCheckoutSession::new()
+        let session: Created = CreateCheckoutSession::new()
             .mode(CheckoutSessionMode::Subscription)
             .customer(r.customer_id.clone())
             .client_reference_id(r.tenant_id.clone())
@@ -155,6 +176,7 @@ impl BillingGateway for StripeGateway {
             )
             .success_url(r.success_url.clone())
             .cancel_url(r.cancel_url.clone())
+            .build()
             .customize()
             .request_strategy(idempotent(idempotency_key)?)
             .send(&client)
@@ -171,12 +193,16 @@ impl BillingGateway for StripeGateway {
         return_url: &str,
     ) -> Result<String, BillingError> {
         let client = self.client().await?;
-        let session = CreateBillingPortalSession::new()
+        let session: Created = CreateBillingPortalSession::new()
             .customer(customer_id)
             .return_url(return_url)
+            .build()
+            .customize()
             .send(&client)
             .await
             .map_err(classify)?;
-        Ok(session.url)
+        session.url.ok_or_else(|| {
+            BillingError::Unavailable("Stripe returned a portal session without a URL".into())
+        })
     }
 }

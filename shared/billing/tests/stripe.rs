@@ -259,6 +259,25 @@ async fn stripe_errors_are_classified_and_keys_never_show() {
         }
     }
 
+    // Answers that are not what was created: only `id` and `url` are read, and held to shape.
+    for body in [
+        json!({"object": "customer"}),
+        json!({"id": "cus_1/../../x"}),
+        json!({"id": format!("cus_{}", "A".repeat(300))}),
+        json!({"id": 17}),
+        json!("cus_1"),
+    ] {
+        *stripe.fail.lock().unwrap() = Some((200, body.clone()));
+        let e = g.create_customer("tn_1", "A", "k2").await.unwrap_err();
+        assert!(matches!(e, BillingError::Unavailable(_)), "{body}: {e:?}");
+    }
+    *stripe.fail.lock().unwrap() = Some((200, json!({"id": "bps_1", "url": null})));
+    let e = g
+        .create_portal("cus_1", "https://app.example")
+        .await
+        .unwrap_err();
+    assert!(matches!(e, BillingError::Unavailable(_)), "{e:?}");
+
     let wrong = StripeGateway::new(secrets(Some("sk_test_wrong")), &base);
     let e = wrong
         .create_portal("cus_1", "https://app.example")
