@@ -2,7 +2,8 @@
 //! the default provider of local runs and a preview tier for users.
 //!
 //! `submit` renders at once (on the blocking pool) and keeps the MP4 in the blob store under
-//! `renders/storyboard/<task>.mp4`, so `poll` and `fetch` work from any process.
+//! `renders/storyboard/<task>.mp4`, so `poll` and `fetch` work from any process — also from
+//! one built with [`StoryboardProvider::outputs_only`], which does not carry the renderer.
 
 use std::sync::Arc;
 
@@ -13,13 +14,29 @@ use viral_core::ports::{
 };
 use viral_media::{Beat, RenderSpec, Storyboard};
 
+type RenderFn = fn(&Storyboard, &RenderSpec) -> Result<Vec<u8>, viral_media::MediaError>;
+
 pub struct StoryboardProvider {
     blobs: Arc<dyn BlobStore>,
+    /// `None` in a process that only polls and fetches renders: its binary does not link the
+    /// renderer (the H.264 encoder and the font).
+    render: Option<RenderFn>,
 }
 
 impl StoryboardProvider {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        Self { blobs }
+        Self {
+            blobs,
+            render: Some(viral_media::render),
+        }
+    }
+
+    /// Polls and fetches renders made elsewhere; `submit` is refused.
+    pub fn outputs_only(blobs: Arc<dyn BlobStore>) -> Self {
+        Self {
+            blobs,
+            render: None,
+        }
     }
 
     fn key(task_id: &str) -> Result<BlobKey, ProviderError> {
@@ -88,6 +105,11 @@ impl VideoProvider for StoryboardProvider {
     }
 
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
+        let render = self.render.ok_or_else(|| {
+            ProviderError::Permanent(
+                "this process only polls and fetches storyboard renders".into(),
+            )
+        })?;
         let sb = storyboard_from_prompt(&req.prompt, seed_of(&req.job_id));
         let spec = RenderSpec {
             width: req.width,
@@ -95,7 +117,7 @@ impl VideoProvider for StoryboardProvider {
             fps: req.fps,
             duration_s: req.duration_s,
         };
-        let bytes = tokio::task::spawn_blocking(move || viral_media::render(&sb, &spec))
+        let bytes = tokio::task::spawn_blocking(move || render(&sb, &spec))
             .await
             .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
             .map_err(|e| match e {

@@ -175,6 +175,15 @@ fn provider_profiles(
     )))
 }
 
+fn provider_outputs(
+    config: &Config,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<Registry, Error> {
+    crate::providers::output_registry(&config.providers, secrets, blobs)
+        .map_err(|e| Error::from(e.to_string()))
+}
+
 fn provider_clients(
     config: &Config,
     secrets: Arc<dyn Secrets>,
@@ -224,7 +233,7 @@ pub fn serve_step(step: StepEntry) -> impl Future<Output = Result<(), Error>> {
     let providers: ProvidersFn = match step.needs {
         ProviderNeeds::Nothing => no_providers,
         ProviderNeeds::Profiles => provider_profiles,
-        ProviderNeeds::Clients => provider_clients,
+        ProviderNeeds::Outputs => provider_outputs,
     };
     serve_step_with(step, providers)
 }

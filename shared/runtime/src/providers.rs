@@ -30,10 +30,29 @@ pub fn registry(
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
 ) -> Result<Registry, StartError> {
+    registry_with(cfg, secrets, blobs, StoryboardProvider::new)
+}
+
+/// As [`registry`], for a process that polls and fetches renders but never submits one (the
+/// PollRender and FetchVideo Lambdas): the storyboard provider comes without its renderer.
+pub fn output_registry(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+) -> Result<Registry, StartError> {
+    registry_with(cfg, secrets, blobs, StoryboardProvider::outputs_only)
+}
+
+fn registry_with(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+    storyboard: fn(Arc<dyn BlobStore>) -> StoryboardProvider,
+) -> Result<Registry, StartError> {
     let mut out: Vec<Arc<dyn VideoProvider>> = Vec::new();
     for name in &cfg.enabled {
         let p: Arc<dyn VideoProvider> = match name.as_str() {
-            "storyboard" => Arc::new(StoryboardProvider::new(blobs.clone())),
+            "storyboard" => Arc::new(storyboard(blobs.clone())),
             "runway" => Arc::new(
                 RunwayProvider::new(
                     &cfg.runway_base_url,

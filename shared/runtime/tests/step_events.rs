@@ -14,9 +14,11 @@ use serde_json::{Value, json};
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, ManualClock, Timestamp};
+use viral_providers::Registry;
+use viral_runtime::providers;
 use viral_runtime::{Config, Services};
 use viral_steps::steps::{SubmitMessage, submit_render};
-use viral_steps::{Deps, Step, run_step};
+use viral_steps::{Deps, ProviderNeeds, Step};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
@@ -71,12 +73,28 @@ async fn every_step_event_drives_its_handler() {
         .tenant;
     let t = tenant.id.as_str();
     let job = accept(store, &*clock, &tenant).await;
+    // Each step runs with the providers its Lambda builds (none, profiles, or clients without
+    // the storyboard's renderer), through the entry point its Lambda calls.
+    let cfg = &services.config.providers;
+    let providers_for = |needs: ProviderNeeds| match needs {
+        ProviderNeeds::Nothing => Registry::default(),
+        ProviderNeeds::Profiles => Registry::profiles_only(providers::profiles(cfg)),
+        ProviderNeeds::Outputs => {
+            providers::output_registry(cfg, services.secrets.clone(), services.blobs.clone())
+                .unwrap()
+        }
+    };
     let step = |s: Step, v: Value| {
-        let deps = deps.clone();
+        let entry = s.entry();
+        let deps = Deps {
+            providers: providers_for(entry.needs),
+            ..deps.clone()
+        };
         let (recording, template) = (recording.clone(), &template);
         async move {
             recording.take();
-            let out = run_step(&deps, s, v)
+            let out = entry
+                .run(&deps, v)
                 .await
                 .unwrap_or_else(|e| panic!("{}: {} {}", s.function_name(), e.name, e.cause));
             // The partitions it touched are ones its role may touch.

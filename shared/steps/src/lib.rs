@@ -91,8 +91,9 @@ pub enum ProviderNeeds {
     Nothing,
     /// What routing knows of each enabled provider (price, clips, quality), no client.
     Profiles,
-    /// The clients themselves.
-    Clients,
+    /// The clients, to poll and fetch renders. No step submits one (the provider worker
+    /// does), so the storyboard comes without its renderer.
+    Outputs,
 }
 
 /// One step's entry point. A step Lambda gets its own as a constant
@@ -117,11 +118,11 @@ macro_rules! on_json {
 impl Step {
     /// This step's entry point (a `const fn`: a step Lambda evaluates it at compile time).
     pub const fn entry(self) -> StepEntry {
-        use ProviderNeeds::{Clients, Nothing, Profiles};
+        use ProviderNeeds::{Nothing, Outputs, Profiles};
         let (needs, run): (ProviderNeeds, StepFn) = match self {
             Step::PlanJob => (Profiles, on_json!(steps::plan_job)),
-            Step::PollRender => (Clients, on_json!(steps::poll_render)),
-            Step::FetchVideo => (Clients, on_json!(steps::fetch_video)),
+            Step::PollRender => (Outputs, on_json!(steps::poll_render)),
+            Step::FetchVideo => (Outputs, on_json!(steps::fetch_video)),
             Step::JoinVideo => (Nothing, on_json!(steps::join_video)),
             Step::ValidateVideo => (Nothing, on_json!(steps::validate_video)),
             Step::StoreVideo => (Nothing, on_json!(steps::store_video)),
