@@ -6,7 +6,7 @@ use viral_core::Clock;
 use viral_core::domain::RateLimit;
 use viral_core::domain::routing::ProviderInfo;
 use viral_core::ports::{
-    BlobStore, ConceptWriter, ItemStore, RuleWriter, SampleTrends, TrendSource, Workflow,
+    ConceptWriter, ItemStore, MediaUrls, RuleWriter, SampleTrends, TrendSource, Workflow,
 };
 
 use crate::auth::jwt::JwtVerifier;
@@ -23,7 +23,7 @@ pub struct AppState {
     /// Runs video jobs; `None` where this process cannot start them.
     pub workflow: Option<Arc<dyn Workflow>>,
     /// Signs video URLs on read; `None` where this process serves no media.
-    pub blobs: Option<Arc<dyn BlobStore>>,
+    pub media: Option<Arc<dyn MediaUrls>>,
     /// The video providers we know; a job may ask for an enabled one by name (or `auto`).
     pub providers: Vec<ProviderInfo>,
     /// How long a signed video URL lives.
@@ -62,7 +62,7 @@ impl AppState {
             rate_limit: RateLimit::default(),
             max_body_bytes: 64 * 1024,
             workflow: None,
-            blobs: None,
+            media: None,
             providers: vec![ProviderInfo::storyboard()],
             media_url_ttl: std::time::Duration::from_secs(3600),
             trends: Arc::new(SampleTrends),

@@ -63,7 +63,7 @@ pub async fn serve_media_route(route: Route) -> Result<(), Error> {
     if let Some(bucket) = &config.bucket {
         let secrets = lambda_secrets(&config, &sdk);
         let media = crate::services::media_store(&config, &sdk, bucket, false, secrets);
-        state.blobs = Some(Arc::new(media));
+        state.media = Some(Arc::new(media));
         state.media_url_ttl = config.media_url_ttl;
     }
     serve_router(viral_api::router_for(state, &[route])).await

@@ -232,7 +232,7 @@ impl Services {
 
     pub async fn api_state(&self) -> Result<AppState, StartError> {
         let mut state = api_state(&self.config, self.store.clone(), self.clock.clone()).await?;
-        state.blobs = Some(self.blobs.clone());
+        state.media = Some(Arc::new(self.blobs.clone()));
         state.media_url_ttl = self.config.media_url_ttl;
         state.trends = self.trend_source()?;
         state.writer = self.concept_writer()?;

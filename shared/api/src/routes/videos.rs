@@ -59,10 +59,10 @@ pub(crate) struct VideoView {
 
 async fn view(state: &AppState, job: &Job) -> VideoView {
     let mut video_url = None;
-    if let (Some(blobs), Some(key)) = (&state.blobs, &job.video_key)
+    if let (Some(media), Some(key)) = (&state.media, &job.video_key)
         && let Ok(key) = BlobKey::parse(key)
     {
-        video_url = blobs.signed_url(&key, state.media_url_ttl).await.ok();
+        video_url = media.media_url(&key, state.media_url_ttl).await.ok();
     }
     VideoView {
         id: job.id.clone(),

@@ -66,6 +66,29 @@ pub trait BlobStore: Send + Sync {
     async fn signed_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError>;
 }
 
+/// What the API needs of the media store: signed URLs to finished videos, nothing else. Held
+/// as `dyn MediaUrls`, a store brings only its URL signing into a binary, not every
+/// operation it has (the video routes' Lambdas link S3's presigning, not its puts and lists).
+#[async_trait]
+pub trait MediaUrls: Send + Sync {
+    async fn media_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError>;
+}
+
+#[async_trait]
+impl<T: BlobStore> MediaUrls for T {
+    async fn media_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError> {
+        self.signed_url(key, ttl).await
+    }
+}
+
+/// A process's shared store, for a process that also serves its media.
+#[async_trait]
+impl MediaUrls for std::sync::Arc<dyn BlobStore> {
+    async fn media_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError> {
+        self.signed_url(key, ttl).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ pub mod video_provider;
 pub mod workflow;
 
 pub use billing::{BillingError, BillingGateway, CheckoutRequest};
-pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore};
+pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore, MediaUrls};
 pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQuery, TrendSource};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
