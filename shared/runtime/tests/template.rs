@@ -215,6 +215,24 @@ fn every_provider_has_its_own_queue_and_worker_concurrency() {
     }
 }
 
+/// `sam build` must rebuild every function each time: SAM's own cache keys a function on its
+/// `CodeUri` folder alone, so with it a change under `shared/` would deploy stale binaries.
+#[test]
+fn sam_build_does_not_use_its_per_folder_cache() {
+    let text = std::fs::read_to_string(root().join("infra/samconfig.toml")).unwrap();
+    let build = text
+        .split("[default.build.parameters]")
+        .nth(1)
+        .and_then(|rest| rest.split("\n[").next())
+        .expect("samconfig.toml has [default.build.parameters]");
+    let cached: Vec<&str> = build
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("cached"))
+        .collect();
+    assert_eq!(cached, ["cached = false"], "{build}");
+}
+
 /// The logical ids an intrinsic value refers to (`Ref`, `Fn::GetAtt`, `${Id}` / `${Id.Attr}` in
 /// `Fn::Sub`), and whether it is a plain string.
 fn references(v: &Value, out: &mut Vec<String>) -> bool {
