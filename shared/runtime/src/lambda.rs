@@ -18,7 +18,8 @@ use viral_steps::{Deps, ProviderNeeds, StepEntry};
 pub use lambda_http::Error;
 
 use crate::config::{Backend, Config, ConfigError};
-use crate::services::api_state;
+use crate::provider_config::ProviderConfig;
+use crate::services::{StartError, api_state};
 
 /// Configuration for a Lambda: always the AWS backend. Lambdas never link the embedded
 /// adapters, which keeps SQLite out of their binaries.
@@ -159,38 +160,23 @@ fn lambda_env() -> Result<LambdaEnv, Error> {
 }
 
 /// Builds the providers a pipeline function needs from the configuration.
-type ProvidersFn = fn(&Config, Arc<dyn Secrets>, Arc<dyn BlobStore>) -> Result<Registry, Error>;
+type ProvidersFn =
+    fn(&ProviderConfig, Arc<dyn Secrets>, Arc<dyn BlobStore>) -> Result<Registry, StartError>;
 
-fn no_providers(_: &Config, _: Arc<dyn Secrets>, _: Arc<dyn BlobStore>) -> Result<Registry, Error> {
+fn no_providers(
+    _: &ProviderConfig,
+    _: Arc<dyn Secrets>,
+    _: Arc<dyn BlobStore>,
+) -> Result<Registry, StartError> {
     Ok(Registry::default())
 }
 
 fn provider_profiles(
-    config: &Config,
+    config: &ProviderConfig,
     _: Arc<dyn Secrets>,
     _: Arc<dyn BlobStore>,
-) -> Result<Registry, Error> {
-    Ok(Registry::profiles_only(crate::providers::profiles(
-        &config.providers,
-    )))
-}
-
-fn provider_outputs(
-    config: &Config,
-    secrets: Arc<dyn Secrets>,
-    blobs: Arc<dyn BlobStore>,
-) -> Result<Registry, Error> {
-    crate::providers::output_registry(&config.providers, secrets, blobs)
-        .map_err(|e| Error::from(e.to_string()))
-}
-
-fn provider_clients(
-    config: &Config,
-    secrets: Arc<dyn Secrets>,
-    blobs: Arc<dyn BlobStore>,
-) -> Result<Registry, Error> {
-    crate::providers::registry(&config.providers, secrets, blobs)
-        .map_err(|e| Error::from(e.to_string()))
+) -> Result<Registry, StartError> {
+    Ok(Registry::profiles_only(crate::providers::profiles(config)))
 }
 
 /// What the pipeline's functions share: DynamoDB, S3, and the providers `providers` builds.
@@ -215,7 +201,8 @@ fn pipeline_deps(
         clock.clone(),
         Duration::from_secs(300),
     ));
-    let providers = providers(config, secrets, blobs.clone())?;
+    let providers = providers(&config.providers, secrets, blobs.clone())
+        .map_err(|e| Error::from(e.to_string()))?;
     Ok(Deps {
         store: Arc::new(DynamoItemStore::from_conf(&sdk, table)),
         providers,
@@ -233,7 +220,7 @@ pub fn serve_step(step: StepEntry) -> impl Future<Output = Result<(), Error>> {
     let providers: ProvidersFn = match step.needs {
         ProviderNeeds::Nothing => no_providers,
         ProviderNeeds::Profiles => provider_profiles,
-        ProviderNeeds::Outputs => provider_outputs,
+        ProviderNeeds::Outputs => crate::providers::output_registry,
     };
     serve_step_with(step, providers)
 }
@@ -260,7 +247,7 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
     let aws = lambda_env()?;
-    let deps = pipeline_deps(&config, &table, &aws, provider_clients)?;
+    let deps = pipeline_deps(&config, &table, &aws, crate::providers::registry)?;
     let arn = config.state_machine_arn.clone().ok_or_else(|| {
         Error::from(ConfigError {
             var: "VIRAL_STATE_MACHINE_ARN",
