@@ -165,4 +165,38 @@ mod tests {
         assert_eq!(beats, ["Steep 18 hours.", "Filter twice"]);
         assert_eq!(storyboard_from_prompt("   ", 1).hook, "Untitled");
     }
+
+    /// What PollRender and FetchVideo build: they poll and fetch a render made by the worker's
+    /// full provider, and refuse to render themselves.
+    #[tokio::test]
+    async fn outputs_only_reads_renders_and_refuses_to_make_them() {
+        use viral_embedded::{FsBlobStore, UrlSigner};
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(viral_core::SystemClock);
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+            dir.path(),
+            UrlSigner::new(b"k", "http://127.0.0.1:3000", clock),
+        ));
+        let req = RenderRequest {
+            job_id: "job_1".into(),
+            tenant_id: "tn_1".into(),
+            prompt: "Night trains. Sleep and wake abroad.".into(),
+            duration_s: 1.0,
+            width: 144,
+            height: 256,
+            fps: 10,
+        };
+        let reader = StoryboardProvider::outputs_only(blobs.clone());
+        assert!(matches!(
+            reader.submit(&req).await,
+            Err(ProviderError::Permanent(_))
+        ));
+        let made = StoryboardProvider::new(blobs).submit(&req).await.unwrap();
+        assert_eq!(
+            reader.poll(&made.task_id).await.unwrap(),
+            RenderStatus::Done
+        );
+        let bytes = reader.fetch(&made.task_id).await.unwrap();
+        assert!(viral_media::looks_like_mp4(&bytes));
+    }
 }
