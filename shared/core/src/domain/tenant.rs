@@ -95,7 +95,8 @@ impl Tenant {
     }
 
     /// The period usage is counted in at `now`: the billing period of the subscription giving
-    /// the plan (it moves on when Stripe reports the next one paid), else the calendar month.
+    /// the plan (it moves on when Stripe reports the next one, and rolls over on its own if
+    /// that report is late), else the calendar month.
     pub fn usage_period(&self, now: Timestamp) -> UsagePeriod {
         match self.standing(now) {
             Standing {
@@ -103,7 +104,7 @@ impl Tenant {
                 period: Some(p),
                 plan,
                 ..
-            } if plan != Plan::Free && p.start <= now.secs() => UsagePeriod::billing(p),
+            } if plan != Plan::Free && p.start <= now.secs() => UsagePeriod::billing_at(p, now),
             _ => UsagePeriod::month(now),
         }
     }

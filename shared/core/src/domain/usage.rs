@@ -27,6 +27,14 @@ impl Resource {
         }
     }
 
+    /// One of it, in messages.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Resource::Concepts => "concept",
+            Resource::Videos => "video",
+        }
+    }
+
     pub fn limit(self, plan: Plan) -> i64 {
         match self {
             Resource::Concepts => plan.limits().concepts,
@@ -74,6 +82,93 @@ impl UsagePeriod {
             start,
             end: Timestamp::from_secs(p.end),
         }
+    }
+
+    /// The billing period holding `now`: `p` itself, or — when `now` is past its end and
+    /// Stripe has not reported the next one yet (a late or lost webhook) — the one Stripe
+    /// will start: the same length in whole months, counted from `p`'s start with the day of
+    /// the month kept (clamped to shorter months, as Stripe bills). Its key is the one the
+    /// reported period will have, so usage does not move when the webhook lands.
+    pub fn billing_at(p: Period, now: Timestamp) -> Self {
+        if now.secs() < p.end {
+            return Self::billing(p);
+        }
+        let months = ((p.end - p.start) as f64 / (30.44 * 86_400.0))
+            .round()
+            .max(1.0) as i32;
+        let mut k = 1;
+        loop {
+            let start = add_months(p.start, k * months);
+            let end = add_months(p.start, (k + 1) * months);
+            if now.secs() < end || k > 1200 {
+                return Self::billing(Period { start, end });
+            }
+            k += 1;
+        }
+    }
+}
+
+/// `months` calendar months after `secs`, the day of the month kept where the month has it
+/// and clamped to its last day where it does not (Jan 31 + 1 month = Feb 28).
+fn add_months(secs: i64, months: i32) -> i64 {
+    let Ok(t) = time::OffsetDateTime::from_unix_timestamp(secs) else {
+        return secs;
+    };
+    let total = t.year() * 12 + i32::from(u8::from(t.month())) - 1 + months;
+    let (year, month0) = (total.div_euclid(12), total.rem_euclid(12));
+    let Ok(month) = time::Month::try_from(u8::try_from(month0 + 1).unwrap_or(1)) else {
+        return secs;
+    };
+    let day = t.day().min(month.length(year));
+    time::Date::from_calendar_date(year, month, day)
+        .map(|d| t.replace_date(d).unix_timestamp())
+        .unwrap_or(secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> i64 {
+        Timestamp::parse_rfc3339(s).unwrap().secs()
+    }
+
+    #[test]
+    fn a_billing_period_rolls_over_when_its_next_one_is_late() {
+        let p = Period {
+            start: at("2026-01-31T10:00:00Z"),
+            end: at("2026-02-28T10:00:00Z"),
+        };
+        // Inside it: itself.
+        let inside = UsagePeriod::billing_at(p, Timestamp::from_secs(at("2026-02-10T00:00:00Z")));
+        assert_eq!(inside, UsagePeriod::billing(p));
+        // Past its end with no new period reported: the one Stripe starts next.
+        let late = UsagePeriod::billing_at(p, Timestamp::from_secs(at("2026-03-05T00:00:00Z")));
+        assert_eq!(late.start, Timestamp::from_secs(at("2026-02-28T10:00:00Z")));
+        assert_eq!(late.end, Timestamp::from_secs(at("2026-03-31T10:00:00Z")));
+        assert_eq!(late.key, late.start.rfc3339());
+        // Months later still: counted from the anchor, the day of the month kept.
+        let later = UsagePeriod::billing_at(p, Timestamp::from_secs(at("2026-05-01T00:00:00Z")));
+        assert_eq!(
+            later.start,
+            Timestamp::from_secs(at("2026-04-30T10:00:00Z"))
+        );
+        // A yearly period rolls by years.
+        let year = Period {
+            start: at("2026-03-01T00:00:00Z"),
+            end: at("2027-03-01T00:00:00Z"),
+        };
+        let next = UsagePeriod::billing_at(year, Timestamp::from_secs(at("2027-06-01T00:00:00Z")));
+        assert_eq!(next.start, Timestamp::from_secs(at("2027-03-01T00:00:00Z")));
+        assert_eq!(next.end, Timestamp::from_secs(at("2028-03-01T00:00:00Z")));
+    }
+
+    #[test]
+    fn calendar_months_roll_over() {
+        let dec = UsagePeriod::month(Timestamp::from_secs(at("2026-12-31T23:59:59Z")));
+        let jan = UsagePeriod::month(Timestamp::from_secs(at("2027-01-01T00:00:00Z")));
+        assert_eq!((dec.key.as_str(), jan.key.as_str()), ("2026-12", "2027-01"));
+        assert_eq!(dec.end, jan.start);
     }
 }
 

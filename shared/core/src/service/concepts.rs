@@ -11,6 +11,7 @@ use crate::clock::{Clock, Timestamp};
 use crate::domain::concept::{Brief, Concept, Trend, topic_trend};
 use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, ledger_sk};
 use crate::domain::learner::{Evidence, GLOBAL_WEIGHT, Posterior, engagement_score};
+use crate::domain::usage::UsagePeriod;
 use crate::domain::{Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
@@ -18,6 +19,7 @@ use crate::ports::{
     ConceptWriter, Cond, Item, ItemStore, Query, StoreError, TrendQuery, TrendSource, Update, Write,
 };
 use crate::service::idempotency;
+use crate::service::quota::{self, Reservation};
 
 fn concept_sk(id: &str) -> String {
     format!("CONCEPT#{id}")
@@ -147,15 +149,17 @@ pub async fn generate(
     let pk = keys::tenant_pk(&tenant.id);
     let period = tenant.usage_period(now);
     let count = request.count as i64;
-    let limit = Resource::Concepts.limit(tenant.plan_at(now));
+    let reservation = Reservation {
+        tenant_id: &tenant.id,
+        period: &period,
+        resource: Resource::Concepts,
+        amount: count,
+        limit: Resource::Concepts.limit(tenant.plan_at(now)),
+    };
     let hash = request.hash();
     let batch_id = new_id("cb");
     let mut writes = vec![
-        Write::Update(
-            Update::new(&pk, keys::quota_sk(&period.key))
-                .add(Resource::Concepts.counter(), count)
-                .when(Cond::below(Resource::Concepts.counter(), limit - count + 1)),
-        ),
+        reservation.write()?,
         Write::Put(
             Item::new(&pk, ledger_sk(&batch_id))
                 .with("state", RESERVED)
@@ -173,15 +177,7 @@ pub async fn generate(
     match store.transact(writes).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(0) }) => {
-            crate::metrics::count(
-                "QuotaRejected",
-                Some(crate::metrics::Dimension::Resource("concepts")),
-            );
-            return Err(Error::QuotaExceeded {
-                resource: "concept",
-                limit,
-                resets_at: period.end.rfc3339(),
-            });
+            return Err(reservation.refused(store).await);
         }
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
             let k = idempotency_key.unwrap_or_default();
@@ -200,7 +196,7 @@ pub async fn generate(
         Err(e) => return Err(e.into()),
     }
     match write_batch(
-        store, clock, tenant, &request, &batch_id, now, trends, writer,
+        store, clock, tenant, &request, &batch_id, &period, trends, writer,
     )
     .await
     {
@@ -222,7 +218,7 @@ async fn write_batch(
     tenant: &Tenant,
     request: &ConceptRequest,
     batch_id: &str,
-    now: Timestamp,
+    period: &UsagePeriod,
     source: &dyn TrendSource,
     writer: &dyn ConceptWriter,
 ) -> Result<Batch> {
@@ -249,7 +245,13 @@ async fn write_batch(
     let seed = u64::from_le_bytes(crate::ids::random_bytes::<8>());
     let mut concepts = writer.write(&trends, &brief, &posterior, seed).await?;
     concepts.truncate(request.count);
+    if concepts.is_empty() {
+        return Err(Error::Source(crate::ports::SourceError::Unusable(
+            "the writer returned no concepts".into(),
+        )));
+    }
     let pk = keys::tenant_pk(&tenant.id);
+    let now = clock.now();
     let batch = Batch {
         id: batch_id.to_owned(),
         concepts,
@@ -257,12 +259,26 @@ async fn write_batch(
         writer: writer.name().to_owned(),
         created_at: now.rfc3339(),
     };
+    // Charged for what was delivered: a short batch gives the rest back in the same
+    // transaction that keeps it.
+    let delivered = batch.concepts.len() as i64;
+    let reserved = request.count as i64;
     let mut writes = vec![Write::Update(
         Update::new(&pk, ledger_sk(batch_id))
             .set("state", CONSUMED)
-            .set("ended_at", clock.now().millis())
+            .set("amount", delivered)
+            .set("reserved", reserved)
+            .set("ended_at", now.millis())
             .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
     )];
+    if delivered < reserved {
+        writes.push(quota::release(
+            &tenant.id,
+            &period.key,
+            Resource::Concepts,
+            reserved - delivered,
+        ));
+    }
     writes.push(Write::Put(
         Item::new(&pk, batch_sk(batch_id))
             .with("batch", serde_json::to_value(&batch).unwrap_or(Value::Null))
@@ -302,11 +318,7 @@ async fn refund(
                 .set("ended_at", clock.now().millis())
                 .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
         ),
-        Write::Update(
-            Update::new(&pk, keys::quota_sk(&period))
-                .add(Resource::Concepts.counter(), -amount)
-                .when(Cond::at_least(Resource::Concepts.counter(), amount)),
-        ),
+        quota::release(tenant_id, &period, Resource::Concepts, amount),
     ];
     match store.transact(writes).await {
         Ok(()) | Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(()),

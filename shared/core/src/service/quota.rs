@@ -1,0 +1,136 @@
+//! Quota reservations: the one way concepts and videos take from a period's counter and give
+//! back. A reservation is a conditional add in the same transaction as what it pays for; the
+//! condition holds the counter at or under the limit whether or not the period's counter item
+//! exists yet, and a request for more than the whole limit is refused before any write.
+
+use crate::domain::usage::UsagePeriod;
+use crate::domain::{Resource, keys};
+use crate::error::{Error, Result};
+use crate::ports::{Cond, ItemStore, Update, Write};
+
+/// How much of one resource a request asks for, against which limit, in which period.
+#[derive(Clone, Debug)]
+pub struct Reservation<'a> {
+    pub tenant_id: &'a str,
+    pub period: &'a UsagePeriod,
+    pub resource: Resource,
+    pub amount: i64,
+    pub limit: i64,
+}
+
+impl Reservation<'_> {
+    /// The conditional add that reserves `amount`: `used + amount <= limit`, with a missing
+    /// counter counting as 0. Refused up front (no write) when `amount` alone is over the limit.
+    pub fn write(&self) -> Result<Write> {
+        if self.amount < 1 || self.amount > self.limit {
+            return Err(self.refusal(0.max(self.limit)));
+        }
+        let counter = self.resource.counter();
+        Ok(Write::Update(
+            Update::new(
+                keys::tenant_pk(self.tenant_id),
+                keys::quota_sk(&self.period.key),
+            )
+            .add(counter, self.amount)
+            .when(Cond::below(counter, self.limit - self.amount + 1)),
+        ))
+    }
+
+    /// The refusal after the reservation's condition failed: reads what is left to say so.
+    pub async fn refused(&self, store: &dyn ItemStore) -> Error {
+        let used = match store
+            .get(
+                &keys::tenant_pk(self.tenant_id),
+                &keys::quota_sk(&self.period.key),
+            )
+            .await
+        {
+            Ok(item) => item
+                .and_then(|i| i.int(self.resource.counter()))
+                .unwrap_or(0),
+            // The refusal stands; only the figure of what remains is unknown.
+            Err(_) => self.limit,
+        };
+        self.refusal((self.limit - used).max(0))
+    }
+
+    fn refusal(&self, remaining: i64) -> Error {
+        crate::metrics::count(
+            "QuotaRejected",
+            Some(crate::metrics::Dimension::Resource(self.resource.name())),
+        );
+        Error::QuotaExceeded {
+            resource: self.resource.unit(),
+            limit: self.limit,
+            requested: self.amount,
+            remaining,
+            resets_at: self.period.end.rfc3339(),
+        }
+    }
+}
+
+/// Gives `amount` back to the counter of `period_key` (the period the reservation was made
+/// in, whatever the period is now). Put it in the transaction that moves the ledger entry.
+pub fn release(tenant_id: &str, period_key: &str, resource: Resource, amount: i64) -> Write {
+    let counter = resource.counter();
+    Write::Update(
+        Update::new(keys::tenant_pk(tenant_id), keys::quota_sk(period_key))
+            .add(counter, -amount)
+            .when(Cond::at_least(counter, amount)),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+    use crate::ports::{Cond, Item};
+
+    fn month() -> UsagePeriod {
+        UsagePeriod::month(Timestamp::from_secs(1_780_000_000))
+    }
+
+    #[test]
+    fn the_condition_holds_the_counter_under_the_limit_from_the_first_request() {
+        let period = month();
+        let r = Reservation {
+            tenant_id: "tn_1",
+            period: &period,
+            resource: Resource::Concepts,
+            amount: 2,
+            limit: 3,
+        };
+        let Write::Update(u) = r.write().unwrap() else {
+            panic!("a reservation is an update");
+        };
+        // No counter yet: 0 + 2 <= 3.
+        assert!(u.cond.holds(None));
+        let at = |n: i64| Item::new("p", "s").with("concepts_used", n);
+        assert!(u.cond.holds(Some(&at(1))), "1 + 2 <= 3");
+        assert!(!u.cond.holds(Some(&at(2))), "2 + 2 > 3");
+        assert_eq!(u.cond, Cond::below("concepts_used", 2));
+    }
+
+    #[test]
+    fn more_than_the_whole_limit_is_refused_before_any_write() {
+        let period = month();
+        let r = Reservation {
+            tenant_id: "tn_1",
+            period: &period,
+            resource: Resource::Concepts,
+            amount: 10,
+            limit: 3,
+        };
+        match r.write() {
+            Err(Error::QuotaExceeded {
+                requested,
+                remaining,
+                limit,
+                ..
+            }) => assert_eq!((requested, remaining, limit), (10, 3, 3)),
+            other => panic!("{other:?}"),
+        }
+        let none = Reservation { amount: 0, ..r };
+        assert!(none.write().is_err(), "a reservation of nothing is refused");
+    }
+}
