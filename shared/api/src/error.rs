@@ -121,6 +121,14 @@ impl From<Error> for ApiError {
             Error::QuotaExceeded { .. } => {
                 Self::new(StatusCode::PAYMENT_REQUIRED, "quota_exceeded", msg)
             }
+            Error::ProviderNotInPlan(_) => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "provider_not_in_plan",
+                msg,
+            ),
+            Error::CostCapExceeded(_) => {
+                Self::new(StatusCode::PAYMENT_REQUIRED, "cost_cap_exceeded", msg)
+            }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", msg),
             Error::State { code, message } => Self::new(StatusCode::CONFLICT, code, message),
             Error::BadWebhook { code, message } => {

@@ -18,12 +18,24 @@ pub enum Error {
     Forbidden { code: &'static str, message: String },
     #[error("rate limit exceeded; retry after {retry_after_secs} s")]
     RateLimited { retry_after_secs: u64 },
-    #[error("the {resource} quota of {limit} for this period is used up; it resets on {resets_at}")]
+    /// A reservation that does not fit what is left of the period's quota (402). Nothing was
+    /// reserved: a request for more than remains is refused whole, never trimmed.
+    #[error(
+        "this request needs {requested} {resource}(s) but {remaining} of the period's {limit} remain; the quota resets on {resets_at}"
+    )]
     QuotaExceeded {
         resource: &'static str,
         limit: i64,
+        requested: i64,
+        remaining: i64,
         resets_at: String,
     },
+    /// The plan's routing tier does not include the provider the request named (422).
+    #[error("{0}")]
+    ProviderNotInPlan(String),
+    /// The job would cost more in provider fees than the plan lets one video cost (402).
+    #[error("{0}")]
+    CostCapExceeded(String),
     #[error("{0}")]
     Conflict(String),
     /// The request does not fit the object's state (409), with a stable code.

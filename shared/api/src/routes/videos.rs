@@ -42,11 +42,19 @@ pub(crate) struct VideoView {
     provider: Option<String>,
     model: Option<String>,
     attempts: u32,
+    /// What the job has committed to providers so far, in US cents: the estimated price of
+    /// every clip a provider took (or may have taken), across attempts.
     cost_cents: u32,
+    /// Most the job may spend on providers across all its attempts and clips (the plan's
+    /// per-video cap when it was accepted).
+    budget_cents: u32,
     /// How the current attempt was routed: provider, model, clips (seconds each), estimated
-    /// cost in cents and the reason.
+    /// cost in cents, the reason, and `degraded`.
     #[schema(value_type = Option<Object>)]
     routing: Option<Value>,
+    /// True when no provider of the plan's quality could serve the job here, so it runs on a
+    /// lower one (a storyboard preview); `routing.reason` says why.
+    degraded: bool,
     /// Per-platform pass/fail with reasons, and what the MP4 really is.
     #[schema(value_type = Option<Object>)]
     validation: Option<Value>,
@@ -74,8 +82,10 @@ async fn view(state: &AppState, job: &Job) -> VideoView {
         provider: job.provider.clone(),
         model: job.model.clone(),
         attempts: job.attempts,
-        cost_cents: job.cost_cents,
+        cost_cents: job.spent_cents,
+        budget_cents: job.budget_cents,
         routing: job.route.clone(),
+        degraded: job.routing().is_some_and(|r| r.degraded),
         validation: job.validation.clone(),
         video_url,
         failure: job.failure.clone(),
@@ -151,20 +161,33 @@ fn spec_of(
 pub(crate) struct Accepted {
     job_id: String,
     status: String,
+    /// How the first attempt is routed: provider, model, clips (seconds each),
+    /// estimated cost in cents, the reason, and `degraded`.
+    #[schema(value_type = Option<Object>)]
+    routing: Option<Value>,
+    /// The first attempt's estimated provider cost, in US cents.
+    estimated_cost_cents: u32,
+    /// Most the job may spend on providers across all its attempts, in US cents.
+    budget_cents: u32,
+    /// True when this deployment cannot serve the plan's quality tier and the job runs on a
+    /// lower-quality provider instead; `routing.reason` says why.
+    degraded: bool,
 }
 
-/// Starts a video job: reserves one video of the month's quota and runs the workflow.
-/// Send an `Idempotency-Key` header so that a retried request never costs twice.
+/// Starts a video job: routes its first attempt (a named provider must be in the plan's tier
+/// and fit the plan's per-video cost cap), reserves one video of the period's quota and runs
+/// the workflow. The answer shows the routing decision and the estimated cost at once. Send
+/// an `Idempotency-Key` header so that a retried request never costs twice.
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", security(("bearer" = [])),
     request_body = CreateVideoRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body returns the same job")),
     responses(
         (status = 202, description = "Accepted; poll GET /v1/videos/{id}", body = Accepted),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 402, description = "Monthly video quota used up", body = ErrorBody),
+        (status = 402, description = "`quota_exceeded`: no video left in this period's quota; `cost_cap_exceeded`: the named provider costs more than the plan lets one video cost", body = ErrorBody),
         (status = 403, description = "Key lacks videos:write", body = ErrorBody),
         (status = 404, description = "Unknown concept", body = ErrorBody),
-        (status = 422, description = "Invalid body, or Idempotency-Key reused with another body", body = ErrorBody),
+        (status = 422, description = "Invalid body (`invalid_request`), Idempotency-Key reused with another body (`idempotency_mismatch`), or a provider the plan's tier does not include (`provider_not_in_plan`)", body = ErrorBody),
         (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn create(
     State(state): State<AppState>,
@@ -188,12 +211,19 @@ pub(crate) async fn create(
             "this deployment cannot run video jobs yet",
         )
     })?;
+    let profiles: Vec<_> = state
+        .providers
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| p.profile.clone())
+        .collect();
     let accepted = videos::accept(
         &*state.store,
         &*state.clock,
         &p.tenant,
         spec,
         key.as_deref(),
+        &profiles,
     )
     .await?;
     // Starting is idempotent (the execution is named after the job), so a replay also makes
@@ -202,11 +232,17 @@ pub(crate) async fn create(
         .start_job(&p.tenant.id, &accepted.job.id)
         .await
         .map_err(viral_core::Error::from)?;
+    let job = &accepted.job;
+    let routing = job.routing();
     let mut resp = (
         StatusCode::ACCEPTED,
         axum::Json(Accepted {
-            job_id: accepted.job.id.clone(),
-            status: accepted.job.status.as_str().to_owned(),
+            job_id: job.id.clone(),
+            status: job.status.as_str().to_owned(),
+            routing: job.route.clone(),
+            estimated_cost_cents: routing.as_ref().map_or(0, |r| r.estimated_cost_cents),
+            budget_cents: job.budget_cents,
+            degraded: routing.is_some_and(|r| r.degraded),
         }),
     )
         .into_response();

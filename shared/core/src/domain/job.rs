@@ -92,11 +92,17 @@ pub struct Job {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub version: u64,
-    /// Provider and model chosen by planning; attempts made so far.
+    /// Provider and model of the current attempt; attempts planned so far (the first is
+    /// planned when the job is accepted).
     pub provider: Option<String>,
     pub model: Option<String>,
     pub attempts: u32,
-    pub cost_cents: u32,
+    /// Most the job may spend on providers, across all its attempts and clips (the plan's cap
+    /// when it was accepted).
+    pub budget_cents: u32,
+    /// What the job has committed to providers: the estimated cost of every clip a provider
+    /// accepted, or may have accepted. Checked against the budget before each paid submit.
+    pub spent_cents: u32,
     /// The stored video's blob key; URLs are signed on read.
     pub video_key: Option<String>,
     pub validation: Option<Value>,
@@ -122,12 +128,22 @@ pub fn ledger_sk(job_id: &str) -> String {
     format!("LEDGER#{job_id}")
 }
 
+/// The submit intent of one clip of one attempt (see `service::submits`).
+pub fn submit_sk(job_id: &str, attempt: u32, clip: u32) -> String {
+    format!("SUBMIT#{job_id}#{attempt}#{clip}")
+}
+
 /// A ledger entry's state: the quota invariant is `used == RESERVED + CONSUMED`.
 pub const RESERVED: &str = "RESERVED";
 pub const CONSUMED: &str = "CONSUMED";
 pub const REFUNDED: &str = "REFUNDED";
 
 impl Job {
+    /// How the current attempt is routed.
+    pub fn routing(&self) -> Option<super::routing::Route> {
+        serde_json::from_value(self.route.clone()?).ok()
+    }
+
     pub fn to_item(&self) -> Item {
         let mut item = Item::new(keys::tenant_pk(&self.tenant_id), job_sk(&self.id))
             .with("id", self.id.as_str())
@@ -139,7 +155,8 @@ impl Job {
             .with("created_at", self.created_at.millis())
             .with("updated_at", self.updated_at.millis())
             .with("attempts", self.attempts)
-            .with("cost_cents", self.cost_cents);
+            .with("budget_cents", self.budget_cents)
+            .with("spent_cents", self.spent_cents);
         item.version = self.version;
         if !self.status.is_terminal() {
             item.gsi1 = Some((
@@ -165,6 +182,7 @@ impl Job {
         );
         opt(&mut item, "validation", self.validation.clone());
         opt(&mut item, "failure", self.failure.clone().map(Value::from));
+        opt(&mut item, "route", self.route.clone());
         item
     }
 
@@ -181,7 +199,8 @@ impl Job {
             provider: s("provider"),
             model: s("model"),
             attempts: u32::try_from(item.int("attempts").unwrap_or(0)).unwrap_or(0),
-            cost_cents: u32::try_from(item.int("cost_cents").unwrap_or(0)).unwrap_or(0),
+            budget_cents: u32::try_from(item.int("budget_cents").unwrap_or(0)).unwrap_or(0),
+            spent_cents: u32::try_from(item.int("spent_cents").unwrap_or(0)).unwrap_or(0),
             video_key: s("video_key"),
             validation: item.attrs.get("validation").cloned(),
             failure: s("failure"),
@@ -229,11 +248,12 @@ mod tests {
             provider: Some("storyboard".into()),
             model: Some("cards-v1".into()),
             attempts: 1,
-            cost_cents: 0,
+            budget_cents: 300,
+            spent_cents: 120,
             video_key: None,
             validation: None,
             failure: None,
-            route: None,
+            route: Some(serde_json::json!({"provider": "storyboard"})),
         };
         assert_eq!(Job::from_item("tn_1", &j.to_item()), Some(j));
     }

@@ -164,11 +164,33 @@ pub enum QualityTier {
     Premium,
 }
 
+/// The best quality a preview provider has (the built-in storyboard is 1).
+pub const PREVIEW_QUALITY: u8 = 1;
+
 impl QualityTier {
+    /// What the tier aims for; routing takes a lower quality only when nothing else can serve
+    /// the job, and says so (`degraded`).
     pub fn min_quality(self) -> u8 {
         match self {
             QualityTier::Preview => 1,
             QualityTier::Standard | QualityTier::Premium => 3,
+        }
+    }
+
+    /// Whether the tier may use a provider of this quality at all: a preview plan renders
+    /// previews only; the paid tiers may use any provider their cost cap allows.
+    pub fn allows(self, quality: u8) -> bool {
+        match self {
+            QualityTier::Preview => quality <= PREVIEW_QUALITY,
+            QualityTier::Standard | QualityTier::Premium => true,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QualityTier::Preview => "preview",
+            QualityTier::Standard => "standard",
+            QualityTier::Premium => "premium",
         }
     }
 }
@@ -179,8 +201,8 @@ pub struct RouteRequest<'a> {
     pub requested: &'a str,
     pub target_s: f64,
     pub tier: QualityTier,
-    /// Most a job may cost, in cents.
-    pub spend_cap_cents: Option<u32>,
+    /// Most this attempt may cost, in cents: what is left of the job's budget.
+    pub spend_cap_cents: u32,
     /// Providers that already failed this job: tried last, if at all.
     pub failed: &'a [String],
     /// No fallback follows this attempt: its failure fails the job, so reliability comes
@@ -196,6 +218,28 @@ pub struct Route {
     pub estimated_cost_cents: u32,
     /// Why this one, for people reading the job.
     pub reason: String,
+    /// The provider is below the quality the plan aims for (no better one could serve the
+    /// job here); `reason` says why.
+    #[serde(default)]
+    pub degraded: bool,
+}
+
+/// Why no provider can render a job.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum NoRoute {
+    #[error("{0:?} is not a provider of this deployment")]
+    Unknown(String),
+    #[error("the {tier} plan tier does not include {provider:?}")]
+    NotInPlan {
+        provider: String,
+        tier: &'static str,
+    },
+    #[error(
+        "the cheapest way to render this costs {cheapest_cents} cents, over the {cap_cents} cents this job may still spend"
+    )]
+    OverCap { cheapest_cents: u32, cap_cents: u32 },
+    #[error("no provider of this deployment can render {0} s in at most {MAX_CLIPS} clips")]
+    CannotRender(f64),
 }
 
 /// Cost of rendering `clips` with `p`, in cents (what is rendered is billed, trim included).
@@ -215,33 +259,56 @@ fn expected_cost(p: &ProviderProfile, clips: &[f64], h: &Health) -> f64 {
 }
 
 /// Picks a provider for the request. `health` is looked up by provider name (missing = new).
+/// A named provider is used as asked if the plan's tier includes it and it fits the cap.
 pub fn choose(
     profiles: &[ProviderProfile],
     health: &dyn Fn(&str) -> Health,
     req: &RouteRequest<'_>,
     now: Timestamp,
-) -> Option<Route> {
-    let route = |p: &ProviderProfile, reason: String| -> Option<Route> {
-        let clips = plan_clips(p, req.target_s)?;
-        Some(Route {
-            provider: p.name.clone(),
-            model: p.model.clone(),
-            estimated_cost_cents: cost_cents(p, &clips),
-            clips,
-            reason,
-        })
+) -> Result<Route, NoRoute> {
+    let cap = req.spend_cap_cents;
+    let route = |p: &ProviderProfile, clips: Vec<f64>, reason: String| Route {
+        provider: p.name.clone(),
+        model: p.model.clone(),
+        estimated_cost_cents: cost_cents(p, &clips),
+        clips,
+        degraded: p.quality < req.tier.min_quality() && req.requested == "auto",
+        reason,
     };
     if req.requested != "auto" {
-        let p = profiles.iter().find(|p| p.name == req.requested)?;
-        return route(p, "requested by name".into());
+        let p = profiles
+            .iter()
+            .find(|p| p.name == req.requested)
+            .ok_or_else(|| NoRoute::Unknown(req.requested.to_owned()))?;
+        if !req.tier.allows(p.quality) {
+            return Err(NoRoute::NotInPlan {
+                provider: p.name.clone(),
+                tier: req.tier.as_str(),
+            });
+        }
+        let clips = plan_clips(p, req.target_s).ok_or(NoRoute::CannotRender(req.target_s))?;
+        let cost = cost_cents(p, &clips);
+        if cost > cap {
+            return Err(NoRoute::OverCap {
+                cheapest_cents: cost,
+                cap_cents: cap,
+            });
+        }
+        return Ok(route(p, clips, "requested by name".into()));
     }
-    let mut candidates: Vec<(&ProviderProfile, Vec<f64>, Health)> = profiles
+    let coverable: Vec<(&ProviderProfile, Vec<f64>, Health)> = profiles
         .iter()
+        .filter(|p| req.tier.allows(p.quality))
         .filter_map(|p| Some((p, plan_clips(p, req.target_s)?, health(&p.name))))
-        .filter(|(p, clips, _)| {
-            req.spend_cap_cents
-                .is_none_or(|cap| cost_cents(p, clips) <= cap)
-        })
+        .collect();
+    let cheapest = coverable
+        .iter()
+        .map(|(p, clips, _)| cost_cents(p, clips))
+        .min()
+        .ok_or(NoRoute::CannotRender(req.target_s))?;
+    let mut candidates: Vec<_> = coverable
+        .into_iter()
+        .filter(|(p, clips, _)| cost_cents(p, clips) <= cap)
         .collect();
     // Order: not failed for this job, of the tier's quality (a lower one only when nothing
     // else is configured or left), circuit closed, then the tier's preference.
@@ -267,10 +334,18 @@ pub fn choose(
                 .then(b.quality.cmp(&a.quality)),
         })
     });
-    let (p, _, h) = candidates.first()?;
+    let Some((p, clips, h)) = candidates.into_iter().next() else {
+        return Err(NoRoute::OverCap {
+            cheapest_cents: cheapest,
+            cap_cents: cap,
+        });
+    };
     let why = if p.quality < req.tier.min_quality() {
-        "no provider of the plan's quality is available within its limits; a preview instead"
-            .to_owned()
+        format!(
+            "no provider of the {} tier is available within this job's budget here; a {} preview instead",
+            req.tier.as_str(),
+            p.name
+        )
     } else if h.is_open(now) {
         "every provider is failing; trying the best of them".to_owned()
     } else if req.last_attempt {
@@ -290,7 +365,7 @@ pub fn choose(
             ),
         }
     };
-    route(p, why)
+    Ok(route(p, clips, why))
 }
 
 #[cfg(test)]
@@ -351,7 +426,7 @@ mod tests {
             requested: "auto",
             target_s: 15.0,
             tier: QualityTier::Standard,
-            spend_cap_cents: None,
+            spend_cap_cents: u32::MAX,
             failed: &[],
             last_attempt: false,
         };
@@ -370,14 +445,24 @@ mod tests {
         );
         // A cap below every generative provider leaves the free preview, and says so.
         let capped = RouteRequest {
-            spend_cap_cents: Some(100),
+            spend_cap_cents: 100,
             ..req.clone()
         };
         let r = choose(&profiles, &healthy, &capped, now).unwrap();
         assert_eq!(r.provider, "storyboard");
         assert!(r.reason.contains("preview"), "{}", r.reason);
+        assert!(
+            r.degraded,
+            "a standard plan served by a preview is degraded"
+        );
         let nothing = [profiles[1].clone()];
-        assert_eq!(choose(&nothing, &healthy, &capped, now), None);
+        assert_eq!(
+            choose(&nothing, &healthy, &capped, now),
+            Err(NoRoute::OverCap {
+                cheapest_cents: 240,
+                cap_cents: 100
+            })
+        );
         // The free plan's tier takes the free renderer first.
         let preview = RouteRequest {
             tier: QualityTier::Preview,
@@ -431,14 +516,87 @@ mod tests {
         let r = choose(&profiles, &shaky, &last, now).unwrap();
         assert_eq!(r.provider, "veo");
         assert!(r.reason.contains("last attempt"), "{}", r.reason);
-        // Named providers are used as asked.
+        // Named providers are used as asked, and are not a downgrade.
         let named = RouteRequest {
             requested: "storyboard",
-            ..req
+            ..req.clone()
+        };
+        let r = choose(&profiles, &healthy, &named, now).unwrap();
+        assert_eq!((r.provider.as_str(), r.degraded), ("storyboard", false));
+    }
+
+    #[test]
+    fn a_named_provider_must_be_in_the_plan_and_fit_the_budget() {
+        let profiles = vec![
+            profile("runway", 12.0, &[2, 3, 4, 5, 6, 7, 8, 9, 10], 4),
+            profile("veo", 30.0, &[4, 6, 8], 5),
+            profile("storyboard", 0.0, &[], 1),
+        ];
+        let now = Timestamp(0);
+        let healthy = |_: &str| Health::default();
+        let free = RouteRequest {
+            requested: "runway",
+            target_s: 15.0,
+            tier: QualityTier::Preview,
+            spend_cap_cents: 0,
+            failed: &[],
+            last_attempt: false,
         };
         assert_eq!(
-            choose(&profiles, &healthy, &named, now).unwrap().provider,
-            "storyboard"
+            choose(&profiles, &healthy, &free, now),
+            Err(NoRoute::NotInPlan {
+                provider: "runway".into(),
+                tier: "preview"
+            })
         );
+        let starter = RouteRequest {
+            requested: "veo",
+            tier: QualityTier::Standard,
+            spend_cap_cents: 300,
+            ..free.clone()
+        };
+        // 8 + 8 s at 30 cents a second.
+        assert_eq!(
+            choose(&profiles, &healthy, &starter, now),
+            Err(NoRoute::OverCap {
+                cheapest_cents: 480,
+                cap_cents: 300
+            })
+        );
+        let runway = RouteRequest {
+            requested: "runway",
+            ..starter.clone()
+        };
+        assert_eq!(
+            choose(&profiles, &healthy, &runway, now)
+                .unwrap()
+                .estimated_cost_cents,
+            180
+        );
+        // What is left of the budget after a first attempt is the cap of the next.
+        let second = RouteRequest {
+            spend_cap_cents: 120,
+            ..runway.clone()
+        };
+        assert!(matches!(
+            choose(&profiles, &healthy, &second, now),
+            Err(NoRoute::OverCap { .. })
+        ));
+        let unknown = RouteRequest {
+            requested: "nope",
+            ..runway
+        };
+        assert_eq!(
+            choose(&profiles, &healthy, &unknown, now),
+            Err(NoRoute::Unknown("nope".into()))
+        );
+        // The preview tier never routes to a paid provider, whatever its price.
+        let free_auto = RouteRequest {
+            requested: "auto",
+            spend_cap_cents: u32::MAX,
+            ..free
+        };
+        let r = choose(&profiles, &healthy, &free_auto, now).unwrap();
+        assert_eq!((r.provider.as_str(), r.degraded), ("storyboard", false));
     }
 }

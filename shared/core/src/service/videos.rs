@@ -7,12 +7,17 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, job_sk, ledger_sk};
+use crate::domain::routing::{self, NoRoute, ProviderProfile, Route, RouteRequest};
 use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::metrics::{self, Dimension};
 use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
-use crate::service::idempotency;
+use crate::service::quota::{self, Reservation};
+use crate::service::{idempotency, provider_health};
+
+/// Provider attempts per job, fallbacks included.
+pub const MAX_ATTEMPTS: u32 = 2;
 
 /// Idempotency-Key scope of video jobs.
 const IDEMPOTENCY_SCOPE: &str = "videos";
@@ -29,14 +34,49 @@ pub struct Accepted {
     pub replayed: bool,
 }
 
-/// Accepts a job: creates it, reserves one video of this period's quota and writes its ledger
-/// entry (and the idempotency record), all or nothing.
+/// Why a job cannot be routed, as the caller is told.
+fn no_route(e: NoRoute) -> Error {
+    match e {
+        NoRoute::NotInPlan { .. } => {
+            Error::ProviderNotInPlan(format!("{e}; send provider \"auto\" or upgrade the plan"))
+        }
+        NoRoute::OverCap { .. } => Error::CostCapExceeded(format!(
+            "{e}; pick a cheaper provider, a shorter video, or \"auto\""
+        )),
+        NoRoute::Unknown(_) | NoRoute::CannotRender(_) => Error::Invalid(e.to_string()),
+    }
+}
+
+/// Routes one attempt of a job: the providers this deployment has (their profiles), their
+/// recent health, the plan's tier and what is left of the job's budget.
+pub async fn route_attempt(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    profiles: &[ProviderProfile],
+    request: RouteRequest<'_>,
+) -> Result<Route> {
+    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+    let health = provider_health::get_all(store, &names).await?;
+    routing::choose(
+        profiles,
+        &|name| health.get(name).cloned().unwrap_or_default(),
+        &request,
+        clock.now(),
+    )
+    .map_err(no_route)
+}
+
+/// Accepts a job: routes its first attempt (a named provider must be in the plan's tier and
+/// fit the plan's cost cap), creates it with that plan and its budget, reserves one video of
+/// this period's quota and writes its ledger entry (and the idempotency record), all or
+/// nothing. `profiles` are the providers this deployment uses.
 pub async fn accept(
     store: &dyn ItemStore,
     clock: &dyn Clock,
     tenant: &Tenant,
     spec: JobSpec,
     idempotency_key: Option<&str>,
+    profiles: &[ProviderProfile],
 ) -> Result<Accepted> {
     if let Some(k) = idempotency_key {
         idempotency::validate_key(k)?;
@@ -44,7 +84,28 @@ pub async fn accept(
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
     let period = tenant.usage_period(now);
-    let limit = Resource::Videos.limit(tenant.plan_at(now));
+    let limits = tenant.plan_at(now).limits();
+    let route = route_attempt(
+        store,
+        clock,
+        profiles,
+        RouteRequest {
+            requested: &spec.provider,
+            target_s: spec.duration_s,
+            tier: limits.tier,
+            spend_cap_cents: limits.max_video_cost_cents,
+            failed: &[],
+            last_attempt: MAX_ATTEMPTS == 1,
+        },
+    )
+    .await?;
+    let reservation = Reservation {
+        tenant_id: &tenant.id,
+        period: &period,
+        resource: Resource::Videos,
+        amount: 1,
+        limit: Resource::Videos.limit(tenant.plan_at(now)),
+    };
     let hash = spec_hash(&spec);
     let job = Job {
         id: new_id("job"),
@@ -54,22 +115,19 @@ pub async fn accept(
         created_at: now,
         updated_at: now,
         version: 0,
-        provider: None,
-        model: None,
-        attempts: 0,
-        cost_cents: 0,
+        provider: Some(route.provider.clone()),
+        model: Some(route.model.clone()),
+        attempts: 1,
+        budget_cents: limits.max_video_cost_cents,
+        spent_cents: 0,
         video_key: None,
         validation: None,
         failure: None,
-        route: None,
+        route: Some(serde_json::to_value(&route).unwrap_or(Value::Null)),
     };
     let mut writes = vec![
         Write::Put(job.to_item(), Cond::Absent),
-        Write::Update(
-            Update::new(&pk, keys::quota_sk(&period.key))
-                .add(Resource::Videos.counter(), 1)
-                .when(Cond::below(Resource::Videos.counter(), limit)),
-        ),
+        reservation.write()?,
         Write::Put(
             Item::new(&pk, ledger_sk(&job.id))
                 .with("state", RESERVED)
@@ -92,12 +150,7 @@ pub async fn accept(
             })
         }
         Err(StoreError::ConditionFailed { index: Some(1) }) => {
-            metrics::count("QuotaRejected", Some(Dimension::Resource("videos")));
-            Err(Error::QuotaExceeded {
-                resource: "video",
-                limit,
-                resets_at: period.end.rfc3339(),
-            })
+            Err(reservation.refused(store).await)
         }
         Err(StoreError::ConditionFailed { index: Some(3) }) => {
             let k = idempotency_key.unwrap_or_default();
@@ -240,10 +293,6 @@ async fn end(
         .await?
         .ok_or(Error::NotFound("ledger entry"))?;
     let period = ledger.str("period").unwrap_or_default().to_owned();
-    let job_cost = set
-        .iter()
-        .find(|(k, _)| *k == "cost_cents")
-        .and_then(|(_, v)| v.as_f64());
     let mut job_upd = Update::new(&pk, job_sk(job_id))
         .set("status", status.as_str())
         .set("updated_at", clock.now().millis())
@@ -270,11 +319,7 @@ async fn end(
         Write::Update(job_upd),
     ];
     if status == JobStatus::Failed {
-        writes.push(Write::Update(
-            Update::new(&pk, keys::quota_sk(&period))
-                .add(Resource::Videos.counter(), -1)
-                .when(Cond::at_least(Resource::Videos.counter(), 1)),
-        ));
+        writes.push(quota::release(tenant_id, &period, Resource::Videos, 1));
     }
     match store.transact(writes).await {
         Ok(()) => {
@@ -283,14 +328,12 @@ async fn end(
             match status {
                 JobStatus::Succeeded => {
                     metrics::count("JobsSucceeded", Some(Dimension::Provider(provider)));
-                    if let Some(cents) = job_cost {
-                        metrics::record(
-                            "ProviderCostCents",
-                            cents,
-                            metrics::Unit::None,
-                            Some(Dimension::Provider(provider)),
-                        );
-                    }
+                    metrics::record(
+                        "ProviderCostCents",
+                        f64::from(job.spent_cents),
+                        metrics::Unit::None,
+                        Some(Dimension::Provider(provider)),
+                    );
                 }
                 _ => metrics::count("JobsFailed", Some(Dimension::Provider(provider))),
             }
