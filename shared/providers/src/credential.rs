@@ -44,7 +44,9 @@ impl Credential {
     /// `Credentials`.
     pub async fn get_for_source(&self) -> Result<SecretString, SourceError> {
         self.get().await.map_err(|e| match e {
-            ProviderError::Transient(m) => SourceError::Transient(m),
+            ProviderError::Transient(m) | ProviderError::UnknownOutcome(m) => {
+                SourceError::Transient(m)
+            }
             ProviderError::Permanent(m) | ProviderError::ContentRejected(m) => {
                 SourceError::Credentials(m)
             }

@@ -34,6 +34,9 @@ pub struct HttpFailure {
     pub status: Option<StatusCode>,
     /// The start of the response body, for the error message.
     pub body: String,
+    /// A create request ([`Http::send_create`]) that may have been taken: it was sent (or
+    /// may have been) and no error status came back.
+    pub maybe_taken: bool,
 }
 
 impl HttpFailure {
@@ -45,6 +48,11 @@ impl HttpFailure {
         } else {
             format!(": {}", self.body)
         };
+        if self.maybe_taken {
+            return ProviderError::UnknownOutcome(format!(
+                "no usable answer from {provider}{detail}"
+            ));
+        }
         match self.status {
             None => ProviderError::Transient(format!("{provider} unreachable{detail}")),
             Some(s) if s == StatusCode::UNAUTHORIZED || s == StatusCode::FORBIDDEN => {
@@ -126,11 +134,34 @@ impl Http {
     }
 
     /// Sends the request `build` makes (again on each try) and returns the body of a 2xx
-    /// answer, reading at most `max_body` bytes. 429, 5xx and network errors are retried.
+    /// answer, reading at most `max_body` bytes. For reads and other idempotent calls: 429,
+    /// 5xx and network errors are retried.
     pub async fn send(
         &self,
         max_body: usize,
         build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Vec<u8>, HttpFailure> {
+        self.send_with(max_body, build, false).await
+    }
+
+    /// As [`Http::send`], for a request that creates something paid (a render). It is sent
+    /// again only when the provider certainly did not take it: the connection was never made,
+    /// or the provider answered 429 or 5xx. Once it may have been taken — sent with no answer,
+    /// a timeout, a connection cut, a 2xx whose body did not arrive — it is never repeated:
+    /// the failure says `maybe_taken`.
+    pub async fn send_create(
+        &self,
+        max_body: usize,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Vec<u8>, HttpFailure> {
+        self.send_with(max_body, build, true).await
+    }
+
+    async fn send_with(
+        &self,
+        max_body: usize,
+        build: impl Fn(&Client) -> RequestBuilder,
+        create: bool,
     ) -> Result<Vec<u8>, HttpFailure> {
         let mut attempt = 1;
         loop {
@@ -144,6 +175,16 @@ impl Http {
                             HttpFailure {
                                 status: Some(status),
                                 body: excerpt(&body),
+                                maybe_taken: false,
+                            },
+                            retry_after,
+                        ),
+                        // An error status whose body broke off is still an error status.
+                        Err(e) if !status.is_success() => (
+                            HttpFailure {
+                                status: Some(status),
+                                body: e,
+                                maybe_taken: false,
                             },
                             retry_after,
                         ),
@@ -151,6 +192,7 @@ impl Http {
                             HttpFailure {
                                 status: None,
                                 body: e,
+                                maybe_taken: create,
                             },
                             None,
                         ),
@@ -160,14 +202,16 @@ impl Http {
                     HttpFailure {
                         status: None,
                         body: describe(&e),
+                        maybe_taken: create && !e.is_connect(),
                     },
                     None,
                 ),
             };
-            let retryable = match failure.status {
-                None => true,
-                Some(s) => s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error(),
-            };
+            let retryable = !failure.maybe_taken
+                && match failure.status {
+                    None => true,
+                    Some(s) => s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error(),
+                };
             if !retryable || attempt >= self.retry.attempts {
                 return Err(failure);
             }
@@ -244,6 +288,20 @@ pub fn parse_json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// [`parse_json`] for the answer to a create request: the provider said yes, so something
+/// may exist that we cannot name — an unknown outcome, never a reason to send it again.
+pub fn parse_created<T: serde::de::DeserializeOwned>(
+    provider: &str,
+    body: &[u8],
+) -> Result<T, ProviderError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ProviderError::UnknownOutcome(format!(
+            "{provider} accepted the request but its answer is unreadable ({e}): {}",
+            excerpt(body)
+        ))
+    })
+}
+
 /// [`parse_json`] for trend sources and the concept writer.
 pub fn parse_source_json<T: serde::de::DeserializeOwned>(
     source: &str,
@@ -266,6 +324,7 @@ mod tests {
         let f = |s: Option<u16>| HttpFailure {
             status: s.map(|s| StatusCode::from_u16(s).unwrap()),
             body: String::new(),
+            maybe_taken: false,
         };
         assert!(matches!(
             f(Some(401)).into_provider_error("x"),
@@ -286,6 +345,14 @@ mod tests {
         assert!(matches!(
             f(None).into_provider_error("x"),
             ProviderError::Transient(_)
+        ));
+        let taken = HttpFailure {
+            maybe_taken: true,
+            ..f(None)
+        };
+        assert!(matches!(
+            taken.into_provider_error("x"),
+            ProviderError::UnknownOutcome(_)
         ));
     }
 

@@ -11,7 +11,7 @@ use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, V
 
 use crate::credential::Credential;
 use crate::download::{DownloadPolicy, download};
-use crate::http::{Http, RetryPolicy, parse_json};
+use crate::http::{Http, RetryPolicy, parse_created, parse_json};
 
 pub const DEFAULT_BASE_URL: &str = "https://api.dev.runwayml.com";
 const API_VERSION: &str = "2024-11-06";
@@ -229,13 +229,13 @@ impl VideoProvider for RunwayProvider {
         let key = self.key.get().await?;
         let answer = self
             .http
-            .send(1 << 20, |c| self.request(c.post(&url), &key).json(&body))
+            .send_create(1 << 20, |c| self.request(c.post(&url), &key).json(&body))
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
-        let created: Created = parse_json(NAME, &answer)?;
+        let created: Created = parse_created(NAME, &answer)?;
         if created.id.is_empty() {
-            return Err(ProviderError::Transient(
-                "Runway returned no task id".into(),
+            return Err(ProviderError::UnknownOutcome(
+                "Runway accepted the request but returned no task id".into(),
             ));
         }
         // Runway asks for polls no more often than every 5 s; renders take about a minute.

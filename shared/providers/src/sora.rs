@@ -11,7 +11,7 @@ use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, V
 
 use crate::credential::Credential;
 use crate::download::{DownloadPolicy, download, looks_like_mp4, redirect_target};
-use crate::http::{Http, RetryPolicy, describe, parse_json, read_capped};
+use crate::http::{Http, RetryPolicy, describe, parse_created, parse_json, read_capped};
 use crate::runway::fit_duration;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.openai.com";
@@ -124,7 +124,7 @@ impl VideoProvider for SoraProvider {
         let key = self.key.get().await?;
         let body = self
             .http
-            .send(1 << 20, |c| {
+            .send_create(1 << 20, |c| {
                 let form = reqwest::multipart::Form::new()
                     .text("prompt", req.prompt.clone())
                     .text("model", "sora-2")
@@ -134,8 +134,8 @@ impl VideoProvider for SoraProvider {
             })
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
-        let video: Video = parse_json(NAME, &body)?;
-        check_id(&video.id).map_err(|e| ProviderError::Transient(e.to_string()))?;
+        let video: Video = parse_created(NAME, &body)?;
+        check_id(&video.id).map_err(|e| ProviderError::UnknownOutcome(e.to_string()))?;
         Ok(Submitted {
             task_id: video.id,
             eta_s: 60,
@@ -199,6 +199,7 @@ impl VideoProvider for SoraProvider {
             return Err(crate::http::HttpFailure {
                 status: Some(status),
                 body: String::from_utf8_lossy(&body).chars().take(300).collect(),
+                maybe_taken: false,
             }
             .into_provider_error(NAME));
         }

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use viral_core::ids::new_id;
 use viral_core::ports::{
-    BlobKey, BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
+    BlobKey, BlobStore, Lookup, ProviderError, RenderRequest, RenderStatus, Submitted,
+    VideoProvider,
 };
 use viral_media::{Beat, RenderSpec, Storyboard};
 
@@ -36,6 +37,16 @@ impl StoryboardProvider {
         Self {
             blobs,
             render: None,
+        }
+    }
+
+    /// A render's task id: named after the request's idempotency key, so a render whose
+    /// submit lost its answer can be found again (see `lookup`).
+    fn task_id(req: &RenderRequest) -> String {
+        if req.idempotency_key.is_empty() {
+            new_id("sb")
+        } else {
+            format!("sb-{}", req.idempotency_key)
         }
     }
 
@@ -124,12 +135,25 @@ impl VideoProvider for StoryboardProvider {
                 viral_media::MediaError::InvalidStoryboard(m) => ProviderError::Permanent(m),
                 other => ProviderError::Transient(other.to_string()),
             })?;
-        let task_id = new_id("sb");
+        let task_id = Self::task_id(req);
         self.blobs
             .put(&Self::key(&task_id)?, bytes, "video/mp4")
             .await
             .map_err(|e| ProviderError::Transient(e.to_string()))?;
         Ok(Submitted { task_id, eta_s: 0 })
+    }
+
+    async fn lookup(&self, req: &RenderRequest) -> Result<Lookup, ProviderError> {
+        if req.idempotency_key.is_empty() {
+            return Ok(Lookup::Unsupported);
+        }
+        let task_id = Self::task_id(req);
+        match self.blobs.head(&Self::key(&task_id)?).await {
+            Ok(Some(_)) => Ok(Lookup::Found(Submitted { task_id, eta_s: 0 })),
+            // A render is stored once it is whole: without it, there is no task.
+            Ok(None) => Ok(Lookup::Absent),
+            Err(e) => Err(ProviderError::Transient(e.to_string())),
+        }
     }
 
     async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError> {
@@ -178,6 +202,7 @@ mod tests {
             UrlSigner::new(b"k", "http://127.0.0.1:3000", clock),
         ));
         let req = RenderRequest {
+            idempotency_key: "job_1-a1-c0".into(),
             job_id: "job_1".into(),
             tenant_id: "tn_1".into(),
             prompt: "Night trains. Sleep and wake abroad.".into(),
@@ -191,7 +216,13 @@ mod tests {
             reader.submit(&req).await,
             Err(ProviderError::Permanent(_))
         ));
+        assert_eq!(reader.lookup(&req).await.unwrap(), Lookup::Absent);
         let made = StoryboardProvider::new(blobs).submit(&req).await.unwrap();
+        assert_eq!(
+            reader.lookup(&req).await.unwrap(),
+            Lookup::Found(made.clone()),
+            "a render is found again by the request's idempotency key"
+        );
         assert_eq!(
             reader.poll(&made.task_id).await.unwrap(),
             RenderStatus::Done

@@ -13,7 +13,7 @@ use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, Submitted, V
 
 use crate::download::looks_like_mp4;
 use crate::google_auth::TokenSource;
-use crate::http::{Http, RetryPolicy, parse_json};
+use crate::http::{Http, RetryPolicy, parse_created, parse_json};
 use crate::runway::fit_duration;
 
 /// A Veo model on Vertex and its price (third-party figures; check Vertex pricing).
@@ -210,14 +210,14 @@ impl VideoProvider for VeoProvider {
         let url = self.model_url("predictLongRunning");
         let answer = self
             .http
-            .send(1 << 20, |c| {
+            .send_create(1 << 20, |c| {
                 c.post(&url).bearer_auth(token.expose()).json(&body)
             })
             .await
             .map_err(|f| f.into_provider_error(NAME))?;
-        let op: Operation = parse_json(NAME, &answer)?;
+        let op: Operation = parse_created(NAME, &answer)?;
         self.check_operation(&op.name)
-            .map_err(|e| ProviderError::Transient(e.to_string()))?;
+            .map_err(|e| ProviderError::UnknownOutcome(e.to_string()))?;
         Ok(Submitted {
             task_id: op.name,
             eta_s: 45,

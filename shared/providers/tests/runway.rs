@@ -73,6 +73,8 @@ async fn text_to_video(State(s): S, h: HeaderMap, Json(body): Json<Value>) -> Re
         )
             .into_response(),
         "500" => (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response(),
+        // The task is made, then the connection drops before any answer.
+        "reset" => panic!("connection lost after the request was read"),
         "malformed" => (StatusCode::OK, "{\"id\": \"abc").into_response(),
         "html" => (StatusCode::OK, "<html><body>Bad gateway</body></html>").into_response(),
         "redirect" => (
@@ -185,6 +187,7 @@ fn client(base: &str, key: &str) -> RunwayProvider {
 
 fn request(prompt: &str) -> RenderRequest {
     RenderRequest {
+        idempotency_key: "job_1-a1-c0".into(),
         job_id: "job_1".into(),
         tenant_id: "tn_1".into(),
         prompt: prompt.into(),
@@ -270,17 +273,34 @@ async fn rate_limits_are_retried_after_the_wait_they_ask_for() {
 }
 
 #[tokio::test]
-async fn server_errors_and_garbage_are_transient() {
+async fn server_errors_are_retried_and_a_submit_that_may_have_been_taken_never_is() {
     let (s, base) = start().await;
     *s.submit_mode.lock().unwrap() = "500".into();
     let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();
     assert!(matches!(e, ProviderError::Transient(_)), "{e:?}");
     assert_eq!(s.submit_hits.load(Ordering::SeqCst), 3, "tried three times");
-    for mode in ["malformed", "html"] {
+    // A 2xx we cannot read, or a connection cut after the request was sent: the task may
+    // exist (and be paid for), so the submit is never sent again.
+    for mode in ["malformed", "html", "reset"] {
+        s.submit_hits.store(0, Ordering::SeqCst);
         *s.submit_mode.lock().unwrap() = mode.into();
         let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();
-        assert!(matches!(e, ProviderError::Transient(_)), "{mode}: {e:?}");
+        assert!(
+            matches!(e, ProviderError::UnknownOutcome(_)),
+            "{mode}: {e:?}"
+        );
+        assert_eq!(s.submit_hits.load(Ordering::SeqCst), 1, "{mode}: sent once");
     }
+    // Nothing listening: the request never left, so it is retried.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", l.local_addr().unwrap())
+    };
+    let e = client(&closed, KEY)
+        .submit(&request("x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ProviderError::Transient(_)), "{e:?}");
     // An API that redirects is not followed anywhere.
     *s.submit_mode.lock().unwrap() = "redirect".into();
     let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();

@@ -149,6 +149,7 @@ async fn start(mode: &str, allow_loopback: bool) -> (Arc<Server>, SoraProvider, 
 
 fn request() -> RenderRequest {
     RenderRequest {
+        idempotency_key: "job_1-a1-c0".into(),
         job_id: "job_1".into(),
         tenant_id: "tn_1".into(),
         prompt: "A lighthouse keeper's cat.".into(),

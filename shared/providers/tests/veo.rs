@@ -191,6 +191,7 @@ fn client(base: &str, private_key: &str) -> (VeoProvider, Arc<TokenSource>) {
 
 fn request() -> RenderRequest {
     RenderRequest {
+        idempotency_key: "job_1-a1-c0".into(),
         job_id: "job_1".into(),
         tenant_id: "tn_1".into(),
         prompt: "A paper boat in the rain.".into(),

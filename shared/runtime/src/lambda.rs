@@ -12,6 +12,7 @@ use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SecretsManagerSecrets, 
 use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
 use viral_providers::Registry;
+use viral_steps::steps::SubmitLimits;
 use viral_steps::worker::{Handled, handle_message};
 use viral_steps::{Deps, ProviderNeeds, StepEntry};
 
@@ -276,7 +277,12 @@ pub async fn handle_batch(
         };
         let body = record.body.as_deref().unwrap_or_default();
         // Lambda's own timeout bounds the whole batch; each submit gets most of it.
-        if handle_message(deps, callbacks, body, Duration::from_secs(240)).await == Handled::Retry {
+        let limits = SubmitLimits {
+            provider_timeout: Duration::from_secs(240),
+            lease: Duration::from_secs(30),
+        };
+        let handled = handle_message(deps, callbacks, body, &limits).await;
+        if matches!(handled, Handled::Retry | Handled::Busy) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;
             response.batch_item_failures.push(failure);
@@ -285,9 +291,9 @@ pub async fn handle_batch(
     response
 }
 
-/// How long after acceptance an open job counts as stuck: the workflow's own timeout (3600 s)
-/// plus a margin for the last step to report.
-pub const STUCK_AFTER: Duration = Duration::from_secs(3700);
+/// How long after acceptance an open job counts as stuck: the workflow's own timeout plus a
+/// margin for its last step to report.
+pub use viral_steps::STUCK_AFTER;
 
 /// The scheduled reconciler (EventBridge): ends jobs still open past `STUCK_AFTER` — their
 /// execution timed out, was aborted, or never started — as failed and refunded once. Catch

@@ -82,10 +82,17 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
         platforms: vec!["tiktok".into()],
         duration_s: 6.0,
     };
-    let job = videos::accept(&*deps.store, &*deps.clock, &t.tenant, spec, None)
-        .await
-        .unwrap()
-        .job;
+    let job = videos::accept(
+        &*deps.store,
+        &*deps.clock,
+        &t.tenant,
+        spec,
+        None,
+        &deps.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
     let text = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../events/provider-worker.sqs.json"
@@ -107,7 +114,7 @@ async fn answers_good_messages_and_drops_malformed_ones() {
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, "AQCEAAAAKgAAAAMAAAAAAAAAAQ");
     let out = answers[0].1.as_ref().unwrap();
-    assert!(out["task_id"].as_str().unwrap().starts_with("sb_"));
+    assert!(out["task_id"].as_str().unwrap().starts_with("sb-"));
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Rendering);
 }

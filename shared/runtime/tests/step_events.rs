@@ -11,13 +11,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use viral_core::domain::routing::ProviderInfo;
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, ManualClock, Timestamp};
 use viral_providers::Registry;
 use viral_runtime::providers;
 use viral_runtime::{Config, Services};
-use viral_steps::steps::{SubmitMessage, submit_render};
+use viral_steps::steps::{Submit, SubmitLimits, SubmitMessage, submit_clip};
 use viral_steps::{Deps, ProviderNeeds, Step};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
@@ -43,11 +44,18 @@ async fn accept(store: &dyn viral_core::ports::ItemStore, clock: &dyn Clock, t: 
         platforms: vec!["tiktok".into(), "youtube_shorts".into()],
         duration_s: 15.0,
     };
-    videos::accept(store, clock, t, spec, None)
-        .await
-        .unwrap()
-        .job
-        .id
+    videos::accept(
+        store,
+        clock,
+        t,
+        spec,
+        None,
+        &[ProviderInfo::storyboard().profile],
+    )
+    .await
+    .unwrap()
+    .job
+    .id
 }
 
 #[tokio::test]
@@ -108,18 +116,23 @@ async fn every_step_event_drives_its_handler() {
     assert_eq!(plan["clips"], json!([{"index": 0, "duration_s": 15.0}]));
     // What the provider worker does with the Submit message (its SQS event has its own test).
     recording.take();
-    let submitted = submit_render(
+    let Submit::Answered(submitted) = submit_clip(
         &deps,
         &SubmitMessage {
             token: "token".into(),
             tenant_id: t.into(),
             job_id: job.clone(),
             provider: "storyboard".into(),
+            attempt: 1,
             clip: serde_json::from_value(plan["clips"][0].clone()).unwrap(),
         },
+        &SubmitLimits::default(),
     )
     .await
-    .unwrap();
+    else {
+        panic!("nobody else submits this clip");
+    };
+    let submitted = submitted.unwrap();
     support::assert_allowed(&template, "provider-worker", &recording.take());
     let task = submitted.task_id.as_str();
     let status = step(

@@ -1,13 +1,14 @@
 //! The provider worker's handling of one queue message, the same locally and in the SQS
-//! Lambda: submit the render, then answer the waiting workflow state through its task token.
+//! Lambda: submit the clip (at most once, see `steps::submit_clip`), then answer the waiting
+//! workflow state through its task token.
 
 use std::time::Duration;
 
 use serde_json::json;
-use viral_core::ports::TaskCallbacks;
+use viral_core::ports::{TaskCallbacks, WorkflowError};
 
 use crate::Deps;
-use crate::steps::{self, SubmitMessage};
+use crate::steps::{self, Submit, SubmitLimits, SubmitMessage};
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
@@ -16,15 +17,45 @@ pub enum Handled {
     Done,
     /// Not a message we understand; dropping it is right (retrying cannot help).
     Malformed,
-    /// The workflow could not be told; the message should be delivered again.
+    /// Deliver it again later: the workflow could not be told. A redelivery never submits
+    /// the clip again (its intent has the task).
     Retry,
+    /// Another worker is submitting this clip right now: deliver it again once that one is
+    /// likely done (it will find the task on record).
+    Busy,
+}
+
+/// Tries to tell the workflow, a few times: the answer must not be lost to a blip, and the
+/// work behind it is never done again for a retry (the clip's intent has the task).
+async fn report<F, Fut>(job_id: &str, send: F) -> Handled
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<bool, WorkflowError>>,
+{
+    for wait_ms in [100, 400, 1600, 0] {
+        match send().await {
+            Ok(true) => return Handled::Done,
+            Ok(false) => {
+                tracing::info!(
+                    job_id,
+                    "task token already closed; duplicate delivery ignored"
+                );
+                return Handled::Done;
+            }
+            Err(e) if wait_ms == 0 => {
+                tracing::warn!(error = %e, job_id, "could not answer the workflow; the message will come back");
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(wait_ms)).await,
+        }
+    }
+    Handled::Retry
 }
 
 pub async fn handle_message(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
     body: &str,
-    provider_timeout: Duration,
+    limits: &SubmitLimits,
 ) -> Handled {
     let msg: SubmitMessage = match serde_json::from_str(body) {
         Ok(m) => m,
@@ -46,29 +77,20 @@ pub async fn handle_message(
             return Handled::Retry;
         }
     }
-    let answer =
-        match tokio::time::timeout(provider_timeout, steps::submit_render(deps, &msg)).await {
-            Ok(Ok(s)) => callbacks.task_succeeded(&msg.token, json!(s)).await,
-            Ok(Err(e)) => callbacks.task_failed(&msg.token, &e.name, &e.cause).await,
-            Err(_) => {
-                callbacks
-                    .task_failed(
-                        &msg.token,
-                        "Provider.Timeout",
-                        "the provider did not answer in time",
-                    )
-                    .await
-            }
-        };
-    match answer {
-        Ok(true) => Handled::Done,
-        Ok(false) => {
-            tracing::info!(job_id = %msg.job_id, "task token already closed; duplicate delivery ignored");
-            Handled::Done
+    match steps::submit_clip(deps, &msg, limits).await {
+        Submit::Busy => Handled::Busy,
+        Submit::Answered(Ok(answer)) => {
+            let output = json!(answer);
+            report(&msg.job_id, || {
+                callbacks.task_succeeded(&msg.token, output.clone())
+            })
+            .await
         }
-        Err(e) => {
-            tracing::warn!(error = %e, job_id = %msg.job_id, "could not answer the workflow");
-            Handled::Retry
+        Submit::Answered(Err(e)) => {
+            report(&msg.job_id, || {
+                callbacks.task_failed(&msg.token, &e.name, &e.cause)
+            })
+            .await
         }
     }
 }

@@ -17,5 +17,7 @@ pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQu
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
-pub use video_provider::{ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider};
+pub use video_provider::{
+    Lookup, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
+};
 pub use workflow::{TaskCallbacks, Workflow, WorkflowError};

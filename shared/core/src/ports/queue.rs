@@ -64,6 +64,10 @@ pub trait Queue: Send + Sync {
     ) -> Result<Vec<Message>, QueueError>;
     /// Deleting with a stale receipt is not an error.
     async fn delete(&self, receipt: &str) -> Result<(), QueueError>;
+    /// Hides a received message for `visibility` from now (SQS ChangeMessageVisibility): to
+    /// keep it while work goes on, or (a short one) to have it back soon. A stale receipt is
+    /// not an error.
+    async fn extend(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError>;
     /// Approximate number of messages waiting (visible or delayed, not in flight).
     async fn depth(&self) -> Result<u64, QueueError>;
 }

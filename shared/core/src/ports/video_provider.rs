@@ -6,6 +6,9 @@ use serde::{Deserialize, Serialize};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct RenderRequest {
+    /// Unique per clip of an attempt: the same for every try of the same submit. A provider
+    /// that can find a task by it does (see [`VideoProvider::lookup`]).
+    pub idempotency_key: String,
     pub job_id: String,
     pub tenant_id: String,
     pub prompt: String,
@@ -42,6 +45,22 @@ pub enum ProviderError {
     /// The provider's content policy rejected the prompt or output.
     #[error("provider rejected the content: {0}")]
     ContentRejected(String),
+    /// A submit whose outcome cannot be known: the request may have reached the provider (no
+    /// answer, a connection cut after sending, an answer we could not read). It must not be
+    /// sent again blindly: it may have been taken, and paid for.
+    #[error("the provider may or may not have taken the request: {0}")]
+    UnknownOutcome(String),
+}
+
+/// What a provider knows of a submit whose outcome we lost.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Lookup {
+    /// It took the task.
+    Found(Submitted),
+    /// It certainly has no task for this request: submitting again is safe.
+    Absent,
+    /// It cannot be asked.
+    Unsupported,
 }
 
 impl ProviderError {
@@ -51,6 +70,7 @@ impl ProviderError {
             ProviderError::Transient(_) => "Provider.Transient",
             ProviderError::Permanent(_) => "Provider.Permanent",
             ProviderError::ContentRejected(_) => "Provider.ContentRejected",
+            ProviderError::UnknownOutcome(_) => "Provider.UnknownOutcome",
         }
     }
 }
@@ -72,7 +92,14 @@ pub trait VideoProvider: Send + Sync {
     fn quality(&self) -> u8 {
         3
     }
+    /// Starts a render. Paid: callers make at most one call per clip (see
+    /// `service::submits`), so an implementation never repeats a request whose outcome it
+    /// does not know — it answers [`ProviderError::UnknownOutcome`] instead.
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError>;
+    /// Finds the task an earlier `submit` of this request made, if the provider can tell.
+    async fn lookup(&self, _req: &RenderRequest) -> Result<Lookup, ProviderError> {
+        Ok(Lookup::Unsupported)
+    }
     async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError>;
     async fn fetch(&self, task_id: &str) -> Result<Vec<u8>, ProviderError>;
 }

@@ -89,10 +89,10 @@ pub struct FinalizeInput {
     pub job_id: String,
     pub video_key: String,
     pub validation: Value,
-    pub cost_cents: u32,
 }
 
-/// Marks the job succeeded and consumes its reservation (once, however often it runs).
+/// Marks the job succeeded and consumes its reservation (once, however often it runs). What
+/// it cost is what its clips committed (the job's `spent_cents`).
 pub async fn finalize_job(d: &Deps, input: FinalizeInput) -> Result<Value, StepError> {
     let ended = videos::finish_succeeded(
         &*d.store,
@@ -102,7 +102,6 @@ pub async fn finalize_job(d: &Deps, input: FinalizeInput) -> Result<Value, StepE
         vec![
             ("video_key", json!(input.video_key)),
             ("validation", input.validation),
-            ("cost_cents", json!(input.cost_cents)),
         ],
     )
     .await?;

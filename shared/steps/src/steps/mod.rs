@@ -13,14 +13,13 @@ pub use deliver::{
 };
 pub use plan::{Clip, Plan, PlanInput, plan_job};
 pub use render::{
-    FetchInput, Fetched, JoinInput, Joined, PollInput, SubmitAnswer, SubmitMessage, fetch_video,
-    join_video, poll_render, submit_render,
+    FetchInput, Fetched, JoinInput, Joined, PollInput, Submit, SubmitAnswer, SubmitLimits,
+    SubmitMessage, fetch_video, join_video, poll_render, submit_clip,
 };
 
 /// Largest provider output we accept (a 15 s vertical video is a few MB).
 pub const MAX_VIDEO_BYTES: usize = 200 * 1024 * 1024;
-/// Provider attempts per job, fallbacks included.
-pub const MAX_ATTEMPTS: u32 = 2;
+pub use viral_core::service::videos::MAX_ATTEMPTS;
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct JobRef {

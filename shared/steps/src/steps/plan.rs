@@ -1,14 +1,13 @@
 //! PlanJob: routes the attempt (provider, model, clips, estimated cost) and records the
 //! decision on the job.
 
+use crate::{Deps, StepError};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use viral_core::domain::JobStatus;
-use viral_core::domain::routing::{self, Route, RouteRequest};
-use viral_core::service::{provider_health, tenants, videos};
-
-use super::MAX_ATTEMPTS;
-use crate::{Deps, StepError};
+use viral_core::domain::routing::{Route, RouteRequest};
+use viral_core::service::videos::MAX_ATTEMPTS;
+use viral_core::service::{tenants, videos};
 
 /// One clip of the plan: the workflow renders each as its own provider task.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -26,6 +25,9 @@ pub struct Plan {
     pub estimated_cost_cents: u32,
     pub clips: Vec<Clip>,
     pub reason: String,
+    /// Below the plan's quality: no better provider could serve the job here.
+    #[serde(default)]
+    pub degraded: bool,
 }
 
 /// PlanJob's input: which attempt the workflow is planning (1, then 2 on the fallback path).
@@ -53,6 +55,7 @@ fn plan_of(route: &Route, attempt: u32) -> Plan {
             })
             .collect(),
         reason: route.reason.clone(),
+        degraded: route.degraded,
     }
 }
 
@@ -85,36 +88,25 @@ pub async fn plan_job(d: &Deps, input: PlanInput) -> Result<Plan, StepError> {
     }
     let tenant = tenants::get_tenant(&*d.store, &input.tenant_id)
         .await?
-        .ok_or_else(|| StepError::new("Job.NotFound", "the job's tenant is gone"))?;
-    let limits = tenant.plan_at(d.clock.now()).limits();
-    let profiles = d.providers.profiles();
-    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
-    let health = provider_health::get_all(&*d.store, &names).await?;
+        .ok_or_else(|| StepError::new("Job.NoProvider", "the job's tenant is gone"))?;
+    let tier = tenant.plan_at(d.clock.now()).limits().tier;
     // The provider the previous attempt used failed: try it last.
     let failed: Vec<String> = job.provider.iter().cloned().collect();
     let request = RouteRequest {
         requested: &job.spec.provider,
         target_s: job.spec.duration_s,
-        tier: limits.tier,
-        spend_cap_cents: Some(limits.max_video_cost_cents),
+        tier,
+        // One budget per job: what earlier attempts committed is spent.
+        spend_cap_cents: job.budget_cents.saturating_sub(job.spent_cents),
         failed: &failed,
         last_attempt: input.attempt == MAX_ATTEMPTS,
     };
-    let route = routing::choose(
-        &profiles,
-        &|name| health.get(name).cloned().unwrap_or_default(),
-        &request,
-        d.clock.now(),
-    )
-    .ok_or_else(|| {
-        StepError::new(
-            "Job.NoProvider",
-            format!(
-                "no provider can render {:?} for {} s within the plan's limit of {} cents",
-                job.spec.provider, job.spec.duration_s, limits.max_video_cost_cents
-            ),
-        )
-    })?;
+    let route = videos::route_attempt(&*d.store, &*d.clock, &d.providers.profiles(), request)
+        .await
+        .map_err(|e| match e {
+            viral_core::Error::Store(_) => StepError::from(e),
+            other => StepError::new("Job.NoProvider", other.to_string()),
+        })?;
     let job = videos::advance_if(
         &*d.store,
         &*d.clock,
@@ -125,7 +117,6 @@ pub async fn plan_job(d: &Deps, input: PlanInput) -> Result<Plan, StepError> {
             ("provider", json!(route.provider)),
             ("model", json!(route.model)),
             ("attempts", json!(input.attempt)),
-            ("estimated_cost_cents", json!(route.estimated_cost_cents)),
             ("route", serde_json::to_value(&route).unwrap_or(Value::Null)),
         ],
         |j| j.attempts < input.attempt,

@@ -2,10 +2,14 @@
 //! into our storage; then the clips are joined and trimmed to the job's length. Every outcome
 //! feeds the provider's health, which routing reads.
 
+use std::future::Future;
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use viral_core::domain::JobStatus;
-use viral_core::ports::{ProviderError, RenderRequest, RenderStatus, VideoProvider};
+use viral_core::ports::{Lookup, ProviderError, RenderRequest, RenderStatus, VideoProvider};
+use viral_core::service::submits::{self, Claim, ClipRef};
 use viral_core::service::{provider_health, videos};
 
 use super::{Clip, JobRef, MAX_VIDEO_BYTES, clip_key, staging_key};
@@ -18,17 +22,31 @@ pub struct SubmitMessage {
     pub tenant_id: String,
     pub job_id: String,
     pub provider: String,
+    /// The attempt the clip belongs to (the plan's).
+    pub attempt: u32,
     pub clip: Clip,
 }
 
 /// What the worker answers the Submit state with.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SubmitAnswer {
-    pub task_id: String,
-    /// Seconds until a poll is worth making.
-    pub eta_s: u64,
-    /// When the provider took the task (ms since the epoch): render latency for health.
-    pub submitted_at: i64,
+pub type SubmitAnswer = submits::Answer;
+
+/// How the worker treats one provider call.
+#[derive(Clone, Debug)]
+pub struct SubmitLimits {
+    /// Longest a provider may take to answer a submit (a hang is an unknown outcome).
+    pub provider_timeout: Duration,
+    /// How long a worker's claim on a clip lasts without renewal (renewed every third of
+    /// it while the call runs): a worker that dies is taken over this long after.
+    pub lease: Duration,
+}
+
+impl Default for SubmitLimits {
+    fn default() -> Self {
+        Self {
+            provider_timeout: Duration::from_secs(240),
+            lease: Duration::from_secs(30),
+        }
+    }
 }
 
 /// A provider the job named; an unknown one cannot succeed on retry.
@@ -51,15 +69,140 @@ fn from_provider(e: ProviderError) -> StepError {
     e.into()
 }
 
-/// The provider worker's work for one message: submit the clip's render.
-pub async fn submit_render(d: &Deps, msg: &SubmitMessage) -> Result<SubmitAnswer, StepError> {
+/// What became of one clip's submit.
+#[derive(Debug)]
+pub enum Submit {
+    /// The answer for the workflow: the provider's task, or why there is none.
+    Answered(Result<SubmitAnswer, StepError>),
+    /// Another worker is submitting this clip right now: ask again later.
+    Busy,
+}
+
+/// A clip's price at its provider, in cents (what is rendered is billed).
+fn clip_cost(p: &dyn VideoProvider, seconds: f64) -> u32 {
+    (p.price_cents_per_second() * seconds).ceil().max(0.0) as u32
+}
+
+/// Runs `work` while renewing the claim every third of the lease.
+async fn renewing<T>(
+    d: &Deps,
+    clip: &ClipRef,
+    claim_id: &str,
+    lease: Duration,
+    work: impl Future<Output = T>,
+) -> T {
+    let mut work = std::pin::pin!(work);
+    let every = (lease / 3).max(Duration::from_millis(10));
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            () = tokio::time::sleep(every) => {
+                match submits::renew(&*d.store, &*d.clock, clip, claim_id, lease).await {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job_id = %clip.job_id, "lost the claim on a clip mid-call"),
+                    Err(e) => tracing::warn!(error = %e, "could not renew a clip's claim"),
+                }
+            }
+        }
+    }
+}
+
+/// The provider worker's work for one message: at most one paid submit per clip. The clip's
+/// intent is recorded (and its estimate charged to the job's budget) before the call; a clip
+/// already submitted is answered from the record; a submit whose outcome is unknown is never
+/// repeated — the provider is asked where it can be, else the attempt fails as
+/// `Provider.UnknownOutcome`.
+pub async fn submit_clip(d: &Deps, msg: &SubmitMessage, limits: &SubmitLimits) -> Submit {
+    match submit_clip_inner(d, msg, limits).await {
+        Ok(Some(a)) => Submit::Answered(Ok(a)),
+        Ok(None) => Submit::Busy,
+        Err(e) => Submit::Answered(Err(e)),
+    }
+}
+
+async fn submit_clip_inner(
+    d: &Deps,
+    msg: &SubmitMessage,
+    limits: &SubmitLimits,
+) -> Result<Option<SubmitAnswer>, StepError> {
     let job = videos::get(&*d.store, &msg.tenant_id, &msg.job_id).await?;
+    if job.status.is_terminal() {
+        return Err(StepError::new(
+            "Job.Ended",
+            format!("job is already {}", job.status.as_str()),
+        ));
+    }
     let provider = provider(d, &msg.provider)?;
     if !(msg.clip.duration_s.is_finite() && msg.clip.duration_s > 0.0) {
         return Err(StepError::new(
             "Step.BadInput",
             "a clip needs a positive duration",
         ));
+    }
+    let clip = ClipRef {
+        tenant_id: msg.tenant_id.clone(),
+        job_id: msg.job_id.clone(),
+        attempt: msg.attempt,
+        clip: msg.clip.index,
+    };
+    let req = RenderRequest {
+        idempotency_key: clip.idempotency_key(),
+        job_id: job.id.clone(),
+        tenant_id: job.tenant_id.clone(),
+        prompt: job.spec.prompt.clone(),
+        duration_s: msg.clip.duration_s,
+        width: 1080,
+        height: 1920,
+        fps: 30,
+    };
+    let claim_id = viral_core::ids::new_id("claim");
+    let cost = clip_cost(&*provider, msg.clip.duration_s);
+    let claim = submits::claim(
+        &*d.store,
+        &*d.clock,
+        &clip,
+        &msg.provider,
+        cost,
+        &claim_id,
+        limits.lease,
+    )
+    .await?;
+    match claim {
+        Claim::Go => {}
+        Claim::Done(a) => return Ok(Some(a)),
+        Claim::Busy => return Ok(None),
+        Claim::Unknown(reason) => return Err(StepError::new("Provider.UnknownOutcome", reason)),
+        Claim::OverBudget {
+            spent,
+            budget,
+            cost,
+        } => {
+            return Err(StepError::new(
+                "Job.OverBudget",
+                format!("this clip costs {cost} cents; the job has spent {spent} of its {budget}"),
+            ));
+        }
+        Claim::Orphan => match provider.lookup(&req).await {
+            Ok(Lookup::Found(s)) => {
+                let a = submits::Answer {
+                    task_id: s.task_id,
+                    eta_s: s.eta_s,
+                    submitted_at: d.clock.now().millis(),
+                };
+                return Ok(Some(submits::submitted(&*d.store, &clip, &a).await?));
+            }
+            Ok(Lookup::Absent) => {}
+            Ok(Lookup::Unsupported) | Err(_) => {
+                let why = "the worker submitting this clip stopped mid-call and the provider cannot be asked whether it took it";
+                submits::unknown(&*d.store, &clip, &claim_id, why).await?;
+                return failed(
+                    d,
+                    &msg.provider,
+                    StepError::new("Provider.UnknownOutcome", why),
+                )
+                .await;
+            }
+        },
     }
     videos::advance(
         &*d.store,
@@ -70,22 +213,55 @@ pub async fn submit_render(d: &Deps, msg: &SubmitMessage) -> Result<SubmitAnswer
         vec![],
     )
     .await?;
-    let req = RenderRequest {
-        job_id: job.id.clone(),
-        tenant_id: job.tenant_id.clone(),
-        prompt: job.spec.prompt.clone(),
-        duration_s: msg.clip.duration_s,
-        width: 1080,
-        height: 1920,
-        fps: 30,
-    };
-    match provider.submit(&req).await {
-        Ok(s) => Ok(SubmitAnswer {
-            task_id: s.task_id,
-            eta_s: s.eta_s,
-            submitted_at: d.clock.now().millis(),
-        }),
-        Err(e) => failed(d, &msg.provider, from_provider(e)).await,
+    let call = tokio::time::timeout(limits.provider_timeout, provider.submit(&req));
+    let result = renewing(d, &clip, &claim_id, limits.lease, call).await;
+    match result {
+        Ok(Ok(s)) => {
+            let a = submits::Answer {
+                task_id: s.task_id,
+                eta_s: s.eta_s,
+                submitted_at: d.clock.now().millis(),
+            };
+            // The task exists and is paid for: record it (retried), and answer with it even
+            // if the record cannot be written — the workflow carries it on.
+            for wait in [50, 200, 800, 0] {
+                match submits::submitted(&*d.store, &clip, &a).await {
+                    Ok(on_record) => return Ok(Some(on_record)),
+                    Err(e) if wait == 0 => {
+                        tracing::error!(error = %e, job_id = %clip.job_id, task_id = %a.task_id, "could not record a submitted task")
+                    }
+                    Err(_) => tokio::time::sleep(Duration::from_millis(wait)).await,
+                }
+            }
+            Ok(Some(a))
+        }
+        Ok(Err(ProviderError::UnknownOutcome(m))) => {
+            submits::unknown(&*d.store, &clip, &claim_id, &m).await?;
+            failed(
+                d,
+                &msg.provider,
+                StepError::new("Provider.UnknownOutcome", m),
+            )
+            .await
+        }
+        Err(_) => {
+            let m = format!(
+                "{} did not answer the submit within {} s",
+                msg.provider,
+                limits.provider_timeout.as_secs_f64()
+            );
+            submits::unknown(&*d.store, &clip, &claim_id, &m).await?;
+            failed(
+                d,
+                &msg.provider,
+                StepError::new("Provider.UnknownOutcome", m),
+            )
+            .await
+        }
+        Ok(Err(e)) => {
+            submits::rejected(&*d.store, &clip, &claim_id).await?;
+            failed(d, &msg.provider, from_provider(e)).await
+        }
     }
 }
 
@@ -95,13 +271,34 @@ pub struct PollInput {
     pub job_id: String,
     pub provider: String,
     pub task_id: String,
+    /// From the Submit answer (ms since the epoch); 0 when unknown.
+    #[serde(default)]
+    pub submitted_at: i64,
 }
 
+/// Longest a provider may keep a clip rendering. Waiting for the provider's queue does not
+/// count (the clip is submitted when the worker takes it); a render stuck past this fails.
+pub const RENDER_DEADLINE: Duration = Duration::from_secs(1800);
+
 /// `running` or `done`; a failed render is the error `Provider.RenderFailed` with the
-/// provider's reason, so it ends the clip (and the attempt) like any other failure.
+/// provider's reason, so it ends the clip (and the attempt) like any other failure, and a
+/// render still running past [`RENDER_DEADLINE`] is `Provider.RenderTimeout`.
 pub async fn poll_render(d: &Deps, input: PollInput) -> Result<RenderStatus, StepError> {
     let p = provider(d, &input.provider)?;
+    let overdue = input.submitted_at > 0
+        && d.clock.now().millis() - input.submitted_at
+            > i64::try_from(RENDER_DEADLINE.as_millis()).unwrap_or(i64::MAX);
     match p.poll(&input.task_id).await {
+        Ok(RenderStatus::Running { .. }) if overdue => {
+            let e = StepError::new(
+                "Provider.RenderTimeout",
+                format!(
+                    "the render was still running {} min after submit",
+                    RENDER_DEADLINE.as_secs() / 60
+                ),
+            );
+            failed(d, &input.provider, e).await
+        }
         Ok(RenderStatus::Failed { reason }) => {
             failed(
                 d,
