@@ -165,6 +165,30 @@ impl Queue for SqsQueue {
         }
     }
 
+    async fn extend(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+        let secs = i32::try_from(visibility.as_secs().min(43_200)).unwrap_or(43_200);
+        match self
+            .client
+            .change_message_visibility()
+            .queue_url(&self.url)
+            .receipt_handle(receipt)
+            .visibility_timeout(secs)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e)
+                if matches!(
+                    code(&e),
+                    Some("ReceiptHandleIsInvalid" | "InvalidParameterValue" | "MessageNotInflight")
+                ) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     async fn depth(&self) -> Result<u64, QueueError> {
         let out = self
             .client

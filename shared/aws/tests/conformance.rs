@@ -184,16 +184,17 @@ async fn job_lifecycle_and_reconciler_on_dynamodb() {
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
     };
-    let stuck = videos::accept(&store, &clock, &t, spec.clone(), Some("a"))
+    let storyboard = [viral_core::domain::routing::ProviderInfo::storyboard().profile];
+    let stuck = videos::accept(&store, &clock, &t, spec.clone(), Some("a"), &storyboard)
         .await
         .unwrap()
         .job;
-    let replay = videos::accept(&store, &clock, &t, spec.clone(), Some("a"))
+    let replay = videos::accept(&store, &clock, &t, spec.clone(), Some("a"), &storyboard)
         .await
         .unwrap();
     assert!(replay.replayed);
     assert_eq!(replay.job.id, stuck.id);
-    let done = videos::accept(&store, &clock, &t, spec, Some("b"))
+    let done = videos::accept(&store, &clock, &t, spec, Some("b"), &storyboard)
         .await
         .unwrap()
         .job;

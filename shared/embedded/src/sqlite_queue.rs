@@ -169,6 +169,22 @@ impl Queue for LocalQueue {
         Ok(())
     }
 
+    async fn extend(&self, receipt: &str, visibility: Duration) -> Result<(), QueueError> {
+        let visible_at = self.clock.now().millis().saturating_add(ms(visibility));
+        let (name, receipt) = (self.name.clone(), receipt.to_owned());
+        self.db
+            .run(move |c| {
+                c.execute(
+                    "UPDATE queue_messages SET visible_at = ?1 WHERE queue = ?2 AND receipt = ?3",
+                    params![visible_at, name, receipt],
+                )
+                .db()
+                .map_err(QueueError::from)
+            })
+            .await?;
+        Ok(())
+    }
+
     async fn depth(&self) -> Result<u64, QueueError> {
         let now = self.clock.now().millis();
         let name = self.name.clone();

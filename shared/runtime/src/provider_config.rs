@@ -2,6 +2,7 @@
 //! not read here: they come through the Secrets port when a provider first needs them
 //! (`RUNWAY_API_KEY`, `OPENAI_API_KEY`, `VERTEX_SERVICE_ACCOUNT_KEY`).
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use crate::config::{Backend, ConfigError};
@@ -37,6 +38,10 @@ pub struct ProviderConfig {
     /// `VIRAL_ALLOW_LOOPBACK_PROVIDERS=1`: provider URLs and downloads may use loopback and
     /// plain HTTP to it (local development and tests). Refused with `VIRAL_BACKEND=aws`.
     pub allow_loopback: bool,
+    /// `VIRAL_PROVIDER_CONCURRENCY`, e.g. `runway=5,storyboard=2`: how many submits the
+    /// local worker runs at once per provider (the rest wait in the provider's queue). On
+    /// AWS each queue's `MaximumConcurrency` template parameter does this.
+    pub concurrency: HashMap<String, usize>,
 }
 
 fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -71,6 +76,32 @@ fn flag(v: Option<String>, var: &'static str) -> Result<bool, ConfigError> {
         Some("1") | Some("true") => Ok(true),
         Some(other) => Err(err(var, format!("expected 1 or 0, got `{other}`"))),
     }
+}
+
+/// `name=n` pairs, comma-separated: known providers, 1 to 100 each.
+fn concurrency(list: &str) -> Result<HashMap<String, usize>, ConfigError> {
+    const VAR: &str = "VIRAL_PROVIDER_CONCURRENCY";
+    let mut out = HashMap::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (name, n) = part
+            .split_once('=')
+            .ok_or_else(|| err(VAR, format!("expected provider=number, got `{part}`")))?;
+        let name = name.trim();
+        if !KNOWN.contains(&name) {
+            return Err(err(
+                VAR,
+                format!("unknown provider `{name}`; known: {}", KNOWN.join(", ")),
+            ));
+        }
+        let n: usize = n
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| err(VAR, format!("`{part}`: the number must be 1 to 100")))?;
+        out.insert(name.to_owned(), n);
+    }
+    Ok(out)
 }
 
 impl ProviderConfig {
@@ -147,7 +178,12 @@ impl ProviderConfig {
                 .map(|s| (*s).to_owned())
                 .collect(),
         };
+        let concurrency = match get("VIRAL_PROVIDER_CONCURRENCY") {
+            Some(v) => concurrency(&v)?,
+            None => HashMap::new(),
+        };
         Ok(Self {
+            concurrency,
             enabled,
             runway_base_url: url("RUNWAY_BASE_URL", viral_providers::runway::DEFAULT_BASE_URL)?,
             runway_model,
@@ -171,7 +207,6 @@ impl ProviderConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)], backend: Backend) -> Result<ProviderConfig, ConfigError> {
         let m: HashMap<String, String> = pairs
@@ -231,5 +266,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.runway_base_url, "http://127.0.0.1:9");
+        for bad in ["runway", "pika=2", "runway=0", "runway=x", "runway=500"] {
+            assert_eq!(
+                var(&[("VIRAL_PROVIDER_CONCURRENCY", bad)], Backend::Local),
+                "VIRAL_PROVIDER_CONCURRENCY",
+                "{bad}"
+            );
+        }
+        let c = cfg(
+            &[("VIRAL_PROVIDER_CONCURRENCY", "runway=2, storyboard=1")],
+            Backend::Local,
+        )
+        .unwrap();
+        assert_eq!(c.concurrency["runway"], 2);
+        assert_eq!(c.concurrency["storyboard"], 1);
     }
 }

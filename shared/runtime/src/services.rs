@@ -15,7 +15,7 @@ use viral_embedded::{
 };
 use viral_providers::Registry;
 use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
+use viral_steps::local::{LocalPipeline, Options, QueueFor};
 
 use crate::config::{Backend, Config, ConfigError};
 
@@ -269,7 +269,8 @@ impl Services {
     }
 
     /// The local pipeline (embedded backend only): the workflow on the in-process engine and
-    /// the provider queue. `time_scale` shortens waits (1.0 outside tests).
+    /// a queue per provider in the embedded database. `time_scale` shortens waits (1.0
+    /// outside tests). Call `run_background` on it to work its queues.
     pub fn local_pipeline(&self, time_scale: f64) -> Result<Arc<LocalPipeline>, StartError> {
         let db = self.local_db.clone().ok_or_else(|| {
             StartError::Backend("the local pipeline needs VIRAL_BACKEND=local; on AWS, Step Functions runs the workflow".into())
@@ -280,16 +281,23 @@ impl Services {
             clock: self.clock.clone(),
             providers: self.providers()?,
         };
-        let redrive = Redrive {
-            dead_letter_queue: "provider-jobs-dlq".into(),
-            max_receives: 5,
-        };
-        let queue = Arc::new(LocalQueue::new(
-            db,
-            "provider-jobs",
-            Some(redrive),
-            self.clock.clone(),
-        ));
-        LocalPipeline::new(deps, queue, time_scale).map_err(StartError::Backend)
+        let clock = self.clock.clone();
+        let queue_for: QueueFor = Arc::new(move |provider: &str| {
+            let redrive = Redrive {
+                dead_letter_queue: "provider-jobs-dlq".into(),
+                max_receives: 5,
+            };
+            Arc::new(LocalQueue::new(
+                db.clone(),
+                &format!("provider-jobs/{provider}"),
+                Some(redrive),
+                clock.clone(),
+            )) as Arc<dyn viral_core::ports::Queue>
+        });
+        let mut options = Options::default().time_scale(time_scale);
+        options
+            .concurrency
+            .extend(self.config.providers.concurrency.clone());
+        LocalPipeline::new(deps, queue_for, options).map_err(StartError::Backend)
     }
 }

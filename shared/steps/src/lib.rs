@@ -9,10 +9,19 @@ pub mod worker;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
 use viral_core::Clock;
 use viral_core::ports::{BlobStore, ItemStore};
 use viral_providers::Registry;
+
+/// The workflow's own limit on one execution (`TimeoutSeconds` of the definition): a job's
+/// clips may wait in their provider's queue for hours behind a burst, and still end.
+pub const EXECUTION_TIMEOUT: Duration = Duration::from_secs(21_600);
+
+/// When the reconciler ends a job still open (on AWS and locally): past the execution's own
+/// timeout, plus a margin for the timeout's own Refund to run first.
+pub const STUCK_AFTER: Duration = Duration::from_secs(21_600 + 600);
 
 /// The workflow's Lambda-backed steps, each a Task of the definition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

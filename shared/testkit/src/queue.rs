@@ -26,6 +26,7 @@ async fn drain(q: &dyn Queue) {
 pub async fn run_all(queue: &dyn Queue, dlq: &dyn Queue) {
     send_receive_delete(queue).await;
     visibility_timeout_redelivers(queue).await;
+    visibility_can_be_changed(queue).await;
     delayed_messages_wait(queue).await;
     redrive_to_dead_letter_queue(queue, dlq).await;
     assert!(queue.send("", NO_WAIT).await.is_err());
@@ -95,6 +96,38 @@ async fn visibility_timeout_redelivers(q: &dyn Queue) {
     assert_eq!(second[0].id, first[0].id);
     assert_eq!(second[0].receive_count, 2);
     q.delete(&second[0].receipt).await.unwrap();
+    drain(q).await;
+}
+
+async fn visibility_can_be_changed(q: &dyn Queue) {
+    q.send("kept", NO_WAIT).await.unwrap();
+    let got = q
+        .receive(1, Duration::from_secs(1), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    // Kept hidden past its first timeout while work goes on.
+    q.extend(&got[0].receipt, Duration::from_secs(30))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(
+        q.receive(1, Duration::from_secs(1), NO_WAIT)
+            .await
+            .unwrap()
+            .is_empty(),
+        "an extended message stays hidden"
+    );
+    // Handed back at once.
+    q.extend(&got[0].receipt, Duration::ZERO).await.unwrap();
+    let again = q
+        .receive(1, Duration::from_secs(30), Duration::from_secs(2))
+        .await
+        .unwrap();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].id, got[0].id);
+    q.delete(&again[0].receipt).await.unwrap();
+    q.extend("stale-receipt-handle", Duration::ZERO).await.ok();
     drain(q).await;
 }
 

@@ -67,6 +67,29 @@ enum Callback {
     Heartbeat,
 }
 
+/// Where callback task tokens are kept while their task waits. The engine delivers callbacks
+/// made in its own process; a book that records tokens elsewhere (a store shared by several
+/// processes) lets other processes find out whether a token is still open and answer it.
+#[async_trait]
+pub trait TokenBook: Send + Sync {
+    /// A new token, recorded as open before the task's work (its message) goes out.
+    async fn open(&self) -> Result<String, Failure>;
+    /// The task ended, however it ended: the token is refused from now on.
+    async fn close(&self, token: &str);
+}
+
+/// Tokens known only to this engine: callbacks must come from the same process.
+pub struct MemoryTokens;
+
+#[async_trait]
+impl TokenBook for MemoryTokens {
+    async fn open(&self) -> Result<String, Failure> {
+        Ok(viral_core::ids::new_id("tt"))
+    }
+
+    async fn close(&self, _token: &str) {}
+}
+
 /// Why a callback was refused (Step Functions answers `TaskTimedOut` or `TaskDoesNotExist`).
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CallbackError {
@@ -138,7 +161,10 @@ pub struct Engine {
     runner: Arc<dyn TaskRunner>,
     clock: Arc<dyn Clock>,
     time_scale: f64,
+    /// Multiplies timeouts (task, heartbeat, execution); `time_scale` unless set apart.
+    timeout_scale: f64,
     callbacks: Mutex<HashMap<String, mpsc::UnboundedSender<Callback>>>,
+    tokens: Arc<dyn TokenBook>,
 }
 
 fn secs(s: f64) -> Duration {
@@ -186,12 +212,33 @@ impl Engine {
             runner,
             clock,
             time_scale: time_scale.max(0.0),
+            timeout_scale: time_scale.max(0.0),
             callbacks: Mutex::new(HashMap::new()),
+            tokens: Arc::new(MemoryTokens),
         }
+    }
+
+    /// Scales timeouts (task, heartbeat and execution `TimeoutSeconds`) by `scale` instead of
+    /// the time scale: 1.0 keeps them real while waits and backoffs run fast, so a step slowed
+    /// by a busy machine is slow, not failed.
+    pub fn with_timeout_scale(mut self, scale: f64) -> Self {
+        self.timeout_scale = scale.max(0.0);
+        self
+    }
+
+    /// Keeps callback tokens in `tokens` (the engine still delivers its own process's
+    /// callbacks through `send_task_*`).
+    pub fn with_tokens(mut self, tokens: Arc<dyn TokenBook>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.time_scale)
+    }
+
+    fn timeout(&self, d: Duration) -> Duration {
+        d.mul_f64(self.timeout_scale)
     }
 
     fn now(&self) -> Timestamp {
@@ -284,7 +331,7 @@ impl Engine {
                 // Wall time already spent counts, unscaled (the clock is real time).
                 let spent = (self.now().millis() - started_at.millis()).max(0) as u64;
                 let left = self
-                    .scaled(Duration::from_secs(t))
+                    .timeout(Duration::from_secs(t))
                     .saturating_sub(Duration::from_millis(spent));
                 match tokio::time::timeout(left, body).await {
                     Ok(r) => r.map_or_else(Outcome::Failed, Outcome::Succeeded),
@@ -504,13 +551,25 @@ impl Engine {
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
                 let mut attempts = vec![0u32; s.retry.len()];
                 let mut retry_count = 0u32;
+                let callback = matches!(&s.kind, Kind::Task { resource, .. } if resource.ends_with(".waitForTaskToken"));
                 loop {
-                    let token = matches!(&s.kind, Kind::Task { resource, .. } if resource.ends_with(".waitForTaskToken"))
-                        .then(|| viral_core::ids::new_id("tt"));
+                    let token = if callback {
+                        match self.tokens.open().await {
+                            Ok(t) => Some(t),
+                            Err(f) => return Err(f),
+                        }
+                    } else {
+                        None
+                    };
                     let ctx = self.context(run, &s.name, retry_count, token.as_deref(), item);
                     let result = match effective(&input, &ctx) {
                         Ok(eff) => self.act(s, eff, &ctx, run, token, retry_count).await,
-                        Err(f) => return Err(f),
+                        Err(f) => {
+                            if let Some(t) = &token {
+                                self.tokens.close(t).await;
+                            }
+                            return Err(f);
+                        }
                     };
                     match result {
                         Ok(r) => return finish(r),
@@ -615,7 +674,8 @@ impl Engine {
                 let work = self.task(call, token, *heartbeat_seconds);
                 let result = match timeout_seconds {
                     Some(t) => {
-                        match tokio::time::timeout(self.scaled(Duration::from_secs(*t)), work).await
+                        match tokio::time::timeout(self.timeout(Duration::from_secs(*t)), work)
+                            .await
                         {
                             Ok(r) => r,
                             Err(_) => Err(Failure::new(
@@ -712,7 +772,8 @@ impl Engine {
         loop {
             let next = match heartbeat {
                 Some(h) => {
-                    match tokio::time::timeout(self.scaled(Duration::from_secs(h)), rx.recv()).await
+                    match tokio::time::timeout(self.timeout(Duration::from_secs(h)), rx.recv())
+                        .await
                     {
                         Ok(m) => m,
                         Err(_) => {
@@ -745,6 +806,12 @@ impl Drop for Closer<'_> {
     fn drop(&mut self) {
         if let Ok(mut map) = self.engine.callbacks.lock() {
             map.remove(&self.token);
+        }
+        // The book may be a store: closed in the background (a task dropped mid-wait cannot
+        // await), and only where a runtime still runs.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            let (book, token) = (self.engine.tokens.clone(), std::mem::take(&mut self.token));
+            rt.spawn(async move { book.close(&token).await });
         }
     }
 }

@@ -11,5 +11,6 @@ pub use model::{LoadError, Machine, load};
 pub mod engine;
 
 pub use engine::{
-    Checkpoint, Engine, EventSink, Execution, Failure, Outcome, Resume, TaskCall, TaskRunner,
+    Checkpoint, Engine, EventSink, Execution, Failure, MemoryTokens, Outcome, Resume, TaskCall,
+    TaskRunner, TokenBook,
 };
