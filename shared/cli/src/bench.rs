@@ -57,12 +57,22 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
-    /// Jobs per second through the local workflow with an instant provider.
+    /// A burst of jobs through the local workflow with a stand-in provider; fails unless
+    /// every job succeeds. Reports jobs per second beside one job alone.
     Pipeline {
         #[arg(long, default_value_t = 1000)]
         jobs: usize,
         #[arg(long, default_value_t = 50)]
         tenants: usize,
+        /// Submits the local worker runs at once for the provider.
+        #[arg(long, default_value_t = 16)]
+        concurrency: usize,
+        /// The provider refuses (429) renders beyond this many at once.
+        #[arg(long)]
+        provider_limit: Option<usize>,
+        /// Milliseconds each submit takes at the provider.
+        #[arg(long, default_value_t = 0)]
+        render_ms: u64,
     },
 }
 
@@ -143,8 +153,21 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
             node,
             runs,
         } => return crate::bench_cold::run(bootstraps, node, runs.max(1)).await,
-        BenchCommand::Pipeline { jobs, tenants } => {
-            return crate::bench_media::pipeline(jobs, tenants).await;
+        BenchCommand::Pipeline {
+            jobs,
+            tenants,
+            concurrency,
+            provider_limit,
+            render_ms,
+        } => {
+            return crate::bench_pipeline::run(crate::bench_pipeline::PipelineBench {
+                jobs: jobs.max(1),
+                tenants,
+                concurrency: concurrency.max(1),
+                provider_limit,
+                render: std::time::Duration::from_millis(render_ms),
+            })
+            .await;
         }
     };
     let requests = requests.max(100);

@@ -1,25 +1,12 @@
-//! `viral bench render` and `viral bench pipeline`.
+//! `viral bench render`: the storyboard renderer beside ffmpeg.
 
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use async_trait::async_trait;
-use viral_core::domain::{JobSpec, Plan};
-use viral_core::ports::{
-    BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
-};
-use viral_core::service::{tenants, videos};
-use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
 use viral_media::{RenderSpec, Storyboard};
-use viral_providers::Registry;
 use viral_providers::storyboard::storyboard_from_prompt;
-use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
-use viral_steps::steps::JobRef;
 
-const CARDS: &str = "Nobody tells you this about cold brew. Steep it 18 hours, not 12. \
+pub(crate) const CARDS: &str = "Nobody tells you this about cold brew. Steep it 18 hours, not 12. \
 Filter twice, paper then cloth. Follow for part two.";
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -124,121 +111,4 @@ pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, String> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Hands out one prebuilt video at once: measures the pipeline, not a provider.
-struct InstantProvider {
-    video: Vec<u8>,
-}
-
-#[async_trait]
-impl VideoProvider for InstantProvider {
-    fn name(&self) -> &'static str {
-        "instant"
-    }
-    fn model(&self) -> &'static str {
-        "prebuilt"
-    }
-    fn price_cents_per_second(&self) -> f64 {
-        0.0
-    }
-    async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
-        Ok(Submitted {
-            task_id: req.job_id.clone(),
-            eta_s: 0,
-        })
-    }
-    async fn poll(&self, _: &str) -> Result<RenderStatus, ProviderError> {
-        Ok(RenderStatus::Done)
-    }
-    async fn fetch(&self, _: &str) -> Result<Vec<u8>, ProviderError> {
-        Ok(self.video.clone())
-    }
-}
-
-pub async fn pipeline(jobs: usize, tenants_n: usize) -> Result<ExitCode, String> {
-    let dir = std::env::temp_dir().join(format!("viral-bench-pipeline-{}", std::process::id()));
-    let db = Db::open(&dir.join("viral.db"))?;
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
-        &dir.join("blobs"),
-        UrlSigner::new(b"bench", "http://127.0.0.1", clock.clone()),
-    ));
-    let sb = storyboard_from_prompt(CARDS, 1);
-    let video = viral_media::render(&sb, &RenderSpec::vertical(15.0)).map_err(|e| e.to_string())?;
-    let video_mb = video.len() as f64 / 1e6;
-    let deps = Deps {
-        store: Arc::new(SqliteItemStore::new(db.clone())),
-        blobs,
-        clock: clock.clone(),
-        providers: Registry::new(vec![Arc::new(InstantProvider { video })]),
-    };
-    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock.clone()));
-    let pipeline = LocalPipeline::new(deps.clone(), queue, 0.01)?;
-    pipeline.spawn_worker();
-    let mut refs = Vec::with_capacity(jobs);
-    let mut tenant_list = Vec::new();
-    for t in 0..tenants_n.max(1) {
-        tenant_list.push(
-            tenants::create_tenant(
-                &*deps.store,
-                &*deps.clock,
-                &format!("bench {t}"),
-                Plan::Agency,
-            )
-            .await
-            .map_err(|e| e.to_string())?
-            .tenant,
-        );
-    }
-    let started = Instant::now();
-    for i in 0..jobs {
-        let tenant = &tenant_list[i % tenant_list.len()];
-        let spec = JobSpec {
-            prompt: format!("bench {i}"),
-            concept_id: None,
-            provider: "instant".into(),
-            platforms: vec!["tiktok".into()],
-            duration_s: 15.0,
-        };
-        let job = videos::accept(&*deps.store, &*deps.clock, tenant, spec, None)
-            .await
-            .map_err(|e| e.to_string())?
-            .job;
-        let r = JobRef {
-            tenant_id: tenant.id.clone(),
-            job_id: job.id,
-        };
-        pipeline.start(&r).await.map_err(|e| e.to_string())?;
-        refs.push(r);
-    }
-    let mut succeeded = 0;
-    for r in &refs {
-        loop {
-            let exec = pipeline
-                .describe(&r.tenant_id, &r.job_id)
-                .await
-                .map_err(|e| e.to_string())?;
-            match exec.as_ref().and_then(|e| e["status"].as_str()) {
-                Some("RUNNING") | None => tokio::time::sleep(Duration::from_millis(5)).await,
-                Some(s) => {
-                    succeeded += usize::from(s == "SUCCEEDED");
-                    break;
-                }
-            }
-        }
-    }
-    let secs = started.elapsed().as_secs_f64();
-    let _ = std::fs::remove_dir_all(&dir);
-    println!(
-        "viral bench pipeline: {jobs} jobs across {} tenants, instant provider, embedded store\n\
-         {succeeded} succeeded in {secs:.2} s = {:.1} jobs/s (each job runs the full workflow and copies its {video_mb:.1} MB video twice)",
-        tenant_list.len(),
-        jobs as f64 / secs
-    );
-    Ok(if succeeded == jobs {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
 }

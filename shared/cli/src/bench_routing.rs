@@ -113,12 +113,14 @@ pub fn simulate(strategy: Strategy, jobs: u32, seed: u64) -> Outcome {
                         requested: "auto",
                         target_s: target,
                         tier: QualityTier::Standard,
-                        spend_cap_cents: None,
+                        spend_cap_cents: u32::MAX,
                         failed: &failed,
                         last_attempt: attempt == 2,
                     };
                     let h = |n: &str| health.get(n).cloned().unwrap_or_default();
-                    routing::choose(&profiles, &h, &req, now).map(|r| r.provider)
+                    routing::choose(&profiles, &h, &req, now)
+                        .ok()
+                        .map(|r| r.provider)
                 }
                 Strategy::AlwaysCheapest | Strategy::AlwaysBest => {
                     let mut order: Vec<&ProviderProfile> = profiles.iter().collect();

@@ -4,6 +4,7 @@ mod bench;
 mod bench_cold;
 mod bench_learner;
 mod bench_media;
+mod bench_pipeline;
 mod bench_routing;
 mod concepts;
 mod doctor;

@@ -20,31 +20,14 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
     }
     let services = Services::connect(config).await.map_err(|e| e.to_string())?;
     let mut state = services.api_state().await.map_err(|e| e.to_string())?;
+    let mut pipeline = None;
     if services.local_media.is_some() {
-        let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
-        pipeline.spawn_worker();
-        // Executions a stopped process left running resume where they were (once their claim
-        // lapses); jobs past the workflow's own timeout end failed and refunded.
-        let reconciler = pipeline.clone();
-        tokio::spawn(async move {
-            loop {
-                match reconciler.resume_interrupted().await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(resumed = n, "resumed interrupted executions"),
-                    Err(e) => tracing::warn!(error = %e, "could not resume executions"),
-                }
-                match reconciler
-                    .reconcile(std::time::Duration::from_secs(3700))
-                    .await
-                {
-                    Ok(0) => {}
-                    Ok(n) => tracing::warn!(ended = n, "reconciler ended stuck executions"),
-                    Err(e) => tracing::warn!(error = %e, "reconciler failed"),
-                }
-                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
-            }
-        });
-        state.workflow = Some(pipeline);
+        // The workers, the inbox of other processes' answers, and the sweeper that resumes
+        // executions stopped processes left and ends overdue jobs.
+        let p = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
+        p.run_background();
+        state.workflow = Some(p.clone());
+        pipeline = Some(p);
     }
     let extra = match &services.local_media {
         Some(media) => Router::new()
@@ -70,6 +53,10 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         })
         .await
         .map_err(|e| e.to_string())?;
+    if let Some(p) = pipeline {
+        eprintln!("viral: finishing provider calls in hand and handing running jobs back");
+        p.shutdown().await;
+    }
     Ok(ExitCode::SUCCESS)
 }
 

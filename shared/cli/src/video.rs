@@ -2,15 +2,17 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use serde_json::{Value, json};
-use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
+use viral_core::domain::{Job, JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
 use viral_runtime::{Config, Services};
 
 use crate::concepts::{self, BriefArgs};
+use viral_steps::local::LocalPipeline;
 use viral_steps::steps::JobRef;
 
 #[derive(Subcommand)]
@@ -75,7 +77,39 @@ pub(crate) async fn tenant_of(services: &Services, id: Option<String>) -> Result
     }
 }
 
+fn dollars(cents: u32) -> String {
+    format!("${}.{:02}", cents / 100, cents % 100)
+}
+
+/// What accepting the job decided, at once: provider, clips, estimated cost against the
+/// job's budget, why, and whether the plan's quality could not be served here.
+fn print_accepted(job: &Job) {
+    let Some(r) = job.routing() else {
+        return;
+    };
+    let clips: Vec<String> = r.clips.iter().map(|c| format!("{c:.0} s")).collect();
+    eprintln!(
+        "job       {} accepted: {} ({}), {} clip{} ({}), estimated {} of a {} budget",
+        job.id,
+        r.provider,
+        r.model,
+        r.clips.len(),
+        if r.clips.len() == 1 { "" } else { "s" },
+        clips.join(" + "),
+        dollars(r.estimated_cost_cents),
+        dollars(job.budget_cents)
+    );
+    eprintln!("routing   {}", r.reason);
+    if r.degraded {
+        eprintln!(
+            "degraded  this plan's quality tier cannot be served here; the video is a preview"
+        );
+    }
+}
+
 /// Accepts the job, runs it on the local pipeline and waits, printing each status change.
+/// Other processes on the same data dir (`viral up`, other commands) share the work; when it
+/// ends, this process hands back whatever else it had taken on.
 async fn run(
     services: &Services,
     tenant: &Tenant,
@@ -83,10 +117,32 @@ async fn run(
     quiet: bool,
 ) -> Result<Value, String> {
     let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
-    let worker = pipeline.spawn_worker();
-    let accepted = videos::accept(&*services.store, &*services.clock, tenant, spec, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    pipeline.run_background();
+    let result = run_on(services, &pipeline, tenant, spec, quiet).await;
+    pipeline.shutdown().await;
+    result
+}
+
+async fn run_on(
+    services: &Services,
+    pipeline: &Arc<LocalPipeline>,
+    tenant: &Tenant,
+    spec: JobSpec,
+    quiet: bool,
+) -> Result<Value, String> {
+    let accepted = videos::accept(
+        &*services.store,
+        &*services.clock,
+        tenant,
+        spec,
+        None,
+        &pipeline.profiles(),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    if !quiet {
+        print_accepted(&accepted.job);
+    }
     let job_ref = JobRef {
         tenant_id: tenant.id.clone(),
         job_id: accepted.job.id.clone(),
@@ -121,7 +177,6 @@ async fn run(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    worker.abort();
     let file = job.video_key.as_ref().map(|k| {
         services
             .config
@@ -130,6 +185,7 @@ async fn run(
             .join("objects")
             .join(k)
     });
+    let routing = job.routing();
     Ok(json!({
         "job_id": job.id,
         "tenant_id": tenant.id,
@@ -137,6 +193,10 @@ async fn run(
         "provider": job.provider,
         "model": job.model,
         "attempts": job.attempts,
+        "cost_cents": job.spent_cents,
+        "budget_cents": job.budget_cents,
+        "degraded": routing.as_ref().is_some_and(|r| r.degraded),
+        "routing": job.route,
         "file": file.map(|f| f.display().to_string()),
         "validation": job.validation,
         "failure": job.failure,
@@ -152,6 +212,26 @@ fn print_result(r: &Value) {
     );
     if let Some(f) = r["file"].as_str() {
         println!("video     {f}");
+    }
+    if let (Some(p), Some(spent), Some(budget)) = (
+        r["provider"].as_str(),
+        r["cost_cents"].as_u64(),
+        r["budget_cents"].as_u64(),
+    ) {
+        let cents = |c: u64| dollars(u32::try_from(c).unwrap_or(u32::MAX));
+        println!(
+            "cost      {} in provider fees ({p}), of a {} budget",
+            cents(spent),
+            cents(budget)
+        );
+    }
+    if r["degraded"] == true {
+        println!(
+            "degraded  {}",
+            r["routing"]["reason"]
+                .as_str()
+                .unwrap_or("below the plan's quality tier")
+        );
     }
     if let Some(p) = r["validation"]["probe"].as_object() {
         println!(

@@ -17,43 +17,13 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use base64::Engine as _;
 use serde_json::{Value, json};
-use support::Env;
+use support::{Env, clip, serve};
 use viral_core::domain::{JobSpec, JobStatus, Plan};
 use viral_core::ports::{BlobKey, VideoProvider};
 use viral_core::service::{tenants, videos};
-use viral_media::{Beat, RenderSpec, Storyboard};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
 use viral_providers::{Credential, DownloadPolicy, RunwayProvider, VeoProvider};
-
-/// A real clip of `seconds` at `w`×`h`, as a provider would return.
-fn clip(seconds: f64, w: u32, h: u32, label: &str) -> Vec<u8> {
-    let sb = Storyboard {
-        hook: label.into(),
-        beats: vec![Beat {
-            text: format!("{label} continues"),
-            duration_s: 1.0,
-        }],
-        seed: 3,
-    };
-    viral_media::render(
-        &sb,
-        &RenderSpec {
-            width: w,
-            height: h,
-            fps: 30,
-            duration_s: seconds,
-        },
-    )
-    .unwrap()
-}
-
-async fn serve(app: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    format!("http://{addr}")
-}
 
 #[derive(Default)]
 struct Fake {
@@ -122,8 +92,7 @@ async fn veo_call(State(s): S, Path(call): Path<String>, Json(b): Json<Value>) -
 }
 
 /// The pipeline with one provider; workflow waits (30 s before the first poll) run 20×
-/// faster. The fake servers render at submit, so the Submit state's heartbeat (600 s, 30 s
-/// here) must leave room for a render on a busy machine.
+/// faster.
 fn env(provider: Arc<dyn VideoProvider>) -> Env {
     support::env(|_| vec![provider], 0.05)
 }
@@ -152,10 +121,17 @@ async fn fifteen_seconds(e: &Env) -> (viral_core::domain::Job, Vec<u8>) {
         ],
         duration_s: 15.0,
     };
-    let job = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, None)
-        .await
-        .unwrap()
-        .job;
+    let job = videos::accept(
+        &*e.deps.store,
+        &*e.deps.clock,
+        &t.tenant,
+        spec,
+        None,
+        &e.deps.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
     let r = viral_steps::steps::JobRef {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),

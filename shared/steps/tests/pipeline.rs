@@ -125,9 +125,16 @@ async fn run_job(e: &Env, provider: &str) -> (String, String) {
         ],
         duration_s: 15.0,
     };
-    let accepted = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, Some("k1"))
-        .await
-        .unwrap();
+    let accepted = videos::accept(
+        &*e.deps.store,
+        &*e.deps.clock,
+        &t.tenant,
+        spec,
+        Some("k1"),
+        &e.deps.providers.profiles(),
+    )
+    .await
+    .unwrap();
     let r = JobRef {
         tenant_id: t.tenant.id.clone(),
         job_id: accepted.job.id.clone(),
@@ -358,10 +365,17 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
     };
-    let job = videos::accept(&*e.deps.store, &*e.deps.clock, &t.tenant, spec, None)
-        .await
-        .unwrap()
-        .job;
+    let job = videos::accept(
+        &*e.deps.store,
+        &*e.deps.clock,
+        &t.tenant,
+        spec,
+        None,
+        &e.deps.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
     let r = JobRef {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),
@@ -427,10 +441,17 @@ async fn every_step_can_run_again_after_its_side_effect() {
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
     };
-    let job = videos::accept(&*d.store, &*d.clock, &t.tenant, spec, None)
-        .await
-        .unwrap()
-        .job;
+    let job = videos::accept(
+        &*d.store,
+        &*d.clock,
+        &t.tenant,
+        spec,
+        None,
+        &d.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
     let r = JobRef {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),
@@ -470,9 +491,21 @@ async fn every_step_can_run_again_after_its_side_effect() {
         tenant_id: r.tenant_id.clone(),
         job_id: r.job_id.clone(),
         provider: plan.provider.clone(),
+        attempt: plan.attempt,
         clip: plan.clips[0].clone(),
     };
-    let submitted = steps::submit_render(d, &msg).await.unwrap();
+    let submit = || async {
+        match steps::submit_clip(d, &msg, &steps::SubmitLimits::default()).await {
+            steps::Submit::Answered(a) => a.unwrap(),
+            steps::Submit::Busy => panic!("nobody else submits this clip"),
+        }
+    };
+    let submitted = submit().await;
+    assert_eq!(
+        submit().await,
+        submitted,
+        "a clip submitted again is answered from its record"
+    );
     let fetch = FetchInput {
         tenant_id: r.tenant_id.clone(),
         job_id: r.job_id.clone(),
@@ -509,7 +542,6 @@ async fn every_step_can_run_again_after_its_side_effect() {
         job_id: r.job_id.clone(),
         video_key: stored.video_key.clone(),
         validation: report,
-        cost_cents: 0,
     };
     let first = steps::finalize_job(d, fin.clone()).await.unwrap();
     let second = steps::finalize_job(d, fin).await.unwrap();

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use viral_core::Clock;
-use viral_core::ports::{BlobStore, VideoProvider};
+use viral_core::ports::{BlobStore, Queue, VideoProvider};
 use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
 use viral_providers::Registry;
 use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
+use viral_steps::local::{LocalPipeline, Options, QueueFor};
 
 pub struct Env {
     pub deps: Deps,
@@ -38,10 +38,26 @@ pub fn pipeline_in(
         blobs,
         clock: clock.clone(),
     };
-    let queue = Arc::new(LocalQueue::new(db, "provider-jobs", None, clock));
-    let pipeline = LocalPipeline::new(deps.clone(), queue, time_scale).unwrap();
-    pipeline.spawn_worker();
+    let pipeline = LocalPipeline::new(
+        deps.clone(),
+        queues(db, clock),
+        Options::default().time_scale(time_scale),
+    )
+    .unwrap();
+    pipeline.run_background();
     (deps, pipeline)
+}
+
+/// A local queue per provider in `db`.
+pub fn queues(db: Db, clock: Arc<dyn Clock>) -> QueueFor {
+    Arc::new(move |provider: &str| {
+        Arc::new(LocalQueue::new(
+            db.clone(),
+            &format!("provider-jobs/{provider}"),
+            None,
+            clock.clone(),
+        )) as Arc<dyn Queue>
+    })
 }
 
 /// [`pipeline_in`] in a fresh temporary dir, on the system clock.
@@ -61,4 +77,34 @@ pub fn env(
         pipeline,
         _dir: dir,
     }
+}
+
+/// A real clip of `seconds` at `w`×`h`, as a provider would return.
+pub fn clip(seconds: f64, w: u32, h: u32, label: &str) -> Vec<u8> {
+    let sb = viral_media::Storyboard {
+        hook: label.into(),
+        beats: vec![viral_media::Beat {
+            text: format!("{label} continues"),
+            duration_s: 1.0,
+        }],
+        seed: 3,
+    };
+    viral_media::render(
+        &sb,
+        &viral_media::RenderSpec {
+            width: w,
+            height: h,
+            fps: 30,
+            duration_s: seconds,
+        },
+    )
+    .unwrap()
+}
+
+/// Serves `app` on a free loopback port; returns its base URL.
+pub async fn serve(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
 }
