@@ -367,3 +367,19 @@ async fn a_panicking_request_answers_500_and_the_server_keeps_serving() {
     let ok = common::send(&app, Request::get("/healthz").body(Body::empty()).unwrap()).await;
     ok.expect(200, None);
 }
+
+/// The catch-panic layer above only works when panics unwind: the release profile (what
+/// `viral up` and the Lambdas run) must not abort on panic.
+#[test]
+fn the_release_profile_unwinds_so_the_catch_panic_layer_can_run() {
+    let manifest =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
+    let release: Vec<&str> = manifest
+        .split("\n[")
+        .filter(|section| section.starts_with("profile.release]"))
+        .flat_map(|section| section.lines())
+        .map(str::trim)
+        .filter(|line| line.starts_with("panic"))
+        .collect();
+    assert_eq!(release, vec!["panic = \"unwind\""], "{release:?}");
+}
