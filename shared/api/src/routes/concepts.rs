@@ -20,7 +20,9 @@ pub(crate) struct CreateConceptsRequest {
     region: Option<String>,
     /// A trend category, e.g. `science`.
     category: Option<String>,
-    /// 1–10, default 5. Each concept counts against the month's concept quota.
+    /// 1–10, default 5. Each concept delivered counts against the period's concept quota; a
+    /// request for more than remains is refused whole (402 `quota_exceeded`, saying how many
+    /// remain), never trimmed.
     count: Option<usize>,
     /// Length of the video each concept is written for: 5–60 s, default 15.
     duration_s: Option<f64>,
@@ -50,7 +52,7 @@ pub(crate) struct BatchView {
         (status = 201, body = BatchView),
         (status = 200, description = "A replay of an earlier request with this Idempotency-Key", body = BatchView),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 402, description = "Monthly concept quota used up", body = ErrorBody),
+        (status = 402, description = "`quota_exceeded`: fewer concepts remain in this period's quota than asked for; the message says how many remain and when the quota resets", body = ErrorBody),
         (status = 403, description = "Key lacks concepts:write", body = ErrorBody),
         (status = 409, description = "The same Idempotency-Key is still being written", body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
