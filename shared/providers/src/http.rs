@@ -35,7 +35,8 @@ pub struct HttpFailure {
     /// The start of the response body, for the error message.
     pub body: String,
     /// A create request ([`Http::send_create`]) that may have been taken: it was sent (or
-    /// may have been) and no error status came back.
+    /// may have been) and no answer came back, or the answer was a server error that does
+    /// not say the request was left alone (see [`may_have_taken`]).
     pub maybe_taken: bool,
 }
 
@@ -49,9 +50,13 @@ impl HttpFailure {
             format!(": {}", self.body)
         };
         if self.maybe_taken {
-            return ProviderError::UnknownOutcome(format!(
-                "no usable answer from {provider}{detail}"
-            ));
+            return ProviderError::UnknownOutcome(match self.status {
+                Some(s) => format!(
+                    "{provider} answered {} to a create it may have carried out{detail}",
+                    s.as_u16()
+                ),
+                None => format!("no usable answer from {provider}{detail}"),
+            });
         }
         match self.status {
             None => ProviderError::Transient(format!("{provider} unreachable{detail}")),
@@ -146,8 +151,9 @@ impl Http {
 
     /// As [`Http::send`], for a request that creates something paid (a render). It is sent
     /// again only when the provider certainly did not take it: the connection was never made,
-    /// or the provider answered 429 or 5xx. Once it may have been taken — sent with no answer,
-    /// a timeout, a connection cut, a 2xx whose body did not arrive — it is never repeated:
+    /// or the provider answered 429 or 503. Once it may have been taken — sent with no answer,
+    /// a timeout, a connection cut, a 2xx whose body did not arrive, a 500, 502 or 504 (a
+    /// gateway or the server may fail after the task was created) — it is never repeated:
     /// the failure says `maybe_taken`.
     pub async fn send_create(
         &self,
@@ -175,7 +181,7 @@ impl Http {
                             HttpFailure {
                                 status: Some(status),
                                 body: excerpt(&body),
-                                maybe_taken: false,
+                                maybe_taken: create && may_have_taken(status),
                             },
                             retry_after,
                         ),
@@ -184,7 +190,7 @@ impl Http {
                             HttpFailure {
                                 status: Some(status),
                                 body: e,
-                                maybe_taken: false,
+                                maybe_taken: create && may_have_taken(status),
                             },
                             retry_after,
                         ),
@@ -222,6 +228,13 @@ impl Http {
             attempt += 1;
         }
     }
+}
+
+/// Whether an error status leaves open that a create was carried out. 429 and 503 say the
+/// request was turned away (and 501/505 that it was not understood); any other 5xx may come
+/// from a server or gateway that failed after the work began.
+fn may_have_taken(status: StatusCode) -> bool {
+    status.is_server_error() && !matches!(status.as_u16(), 501 | 503 | 505)
 }
 
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).

@@ -24,7 +24,8 @@ const KEY: &str = "key_3f9a_test_secret";
 #[derive(Default)]
 struct Server {
     base: Mutex<String>,
-    /// What the next submit answers: "ok", "429x2", "500", "malformed", "html", "redirect".
+    /// What the next submit answers: "ok", "429x2", "500", "502", "503", "malformed", "html",
+    /// "redirect".
     submit_mode: Mutex<String>,
     /// How a task ends: "ok", "safety", "failed", "unknown", "cancelled", and where its output
     /// points: "expired", "inward", "oversize", "html".
@@ -73,6 +74,8 @@ async fn text_to_video(State(s): S, h: HeaderMap, Json(body): Json<Value>) -> Re
         )
             .into_response(),
         "500" => (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response(),
+        "502" => (StatusCode::BAD_GATEWAY, "bad gateway").into_response(),
+        "503" => (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response(),
         // The task is made, then the connection drops before any answer.
         "reset" => panic!("connection lost after the request was read"),
         "malformed" => (StatusCode::OK, "{\"id\": \"abc").into_response(),
@@ -275,13 +278,15 @@ async fn rate_limits_are_retried_after_the_wait_they_ask_for() {
 #[tokio::test]
 async fn server_errors_are_retried_and_a_submit_that_may_have_been_taken_never_is() {
     let (s, base) = start().await;
-    *s.submit_mode.lock().unwrap() = "500".into();
+    // 503 turns the request away: sending it again cannot make a second task.
+    *s.submit_mode.lock().unwrap() = "503".into();
     let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();
     assert!(matches!(e, ProviderError::Transient(_)), "{e:?}");
     assert_eq!(s.submit_hits.load(Ordering::SeqCst), 3, "tried three times");
-    // A 2xx we cannot read, or a connection cut after the request was sent: the task may
-    // exist (and be paid for), so the submit is never sent again.
-    for mode in ["malformed", "html", "reset"] {
+    // A 500 or 502 (the server or a gateway failed, maybe after creating the task), a 2xx
+    // we cannot read, or a connection cut after the request was sent: the task may exist
+    // (and be paid for), so the submit is never sent again.
+    for mode in ["500", "502", "malformed", "html", "reset"] {
         s.submit_hits.store(0, Ordering::SeqCst);
         *s.submit_mode.lock().unwrap() = mode.into();
         let e = client(&base, KEY).submit(&request("x")).await.unwrap_err();

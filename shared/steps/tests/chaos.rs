@@ -1,6 +1,7 @@
 //! Provider chaos through the real workflow and the real Runway client, against a local
 //! server speaking Runway's API that fails on purpose: of the submits it receives, 30 %
-//! answer 500, 10 % answer 429, 5 % take the task and then hang, and 5 % take the task and
+//! answer 5xx (15 % a 503 that turns the request away, 15 % a 502 from a gateway after the
+//! task was taken, which the client must not send again), 10 % answer 429, 5 % take the task and then hang, and 5 % take the task and
 //! drop the connection before answering. Two pipelines share one data dir (two processes'
 //! worth: each its own engine, task tokens and workers, taking messages from the same
 //! queues); 20 % of the answers a worker sends to a task waiting in the other pipeline fail to
@@ -88,9 +89,14 @@ async fn create(State(s): S, h: HeaderMap, Json(b): Json<Value>) -> Response {
     let prompt = b["promptText"].as_str().unwrap_or_default().to_owned();
     let secs = b["duration"].as_u64().unwrap_or(0);
     match roll(&format!("chaos-{n}")) {
-        0..30 => {
-            s.fault("500");
-            (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response()
+        0..15 => {
+            s.fault("503");
+            (StatusCode::SERVICE_UNAVAILABLE, "overloaded").into_response()
+        }
+        15..30 => {
+            s.fault("502 after taking the task");
+            s.take(&prompt, secs, n);
+            (StatusCode::BAD_GATEWAY, "bad gateway").into_response()
         }
         30..40 => {
             s.fault("429");
@@ -522,7 +528,8 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
         provider.crashes.load(Ordering::SeqCst),
     );
     for fault in [
-        "500",
+        "503",
+        "502 after taking the task",
         "429",
         "hang after taking the task",
         "connection reset after taking the task",
