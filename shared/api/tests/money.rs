@@ -383,3 +383,39 @@ fn the_release_profile_unwinds_so_the_catch_panic_layer_can_run() {
         .collect();
     assert_eq!(release, vec!["panic = \"unwind\""], "{release:?}");
 }
+
+#[tokio::test]
+async fn a_retry_is_answered_with_the_first_result_after_the_quota_ran_out() {
+    let t = app(vec![ProviderInfo::storyboard()]);
+    let free = t.tenant("Free", Plan::Free).await;
+    let body = json!({"prompt": "Once. Only once."});
+    let first = t
+        .send(post("/v1/videos", &free.key, "only-1", body.clone()))
+        .await;
+    first.expect(202, None);
+    // The period's one video is taken by that job: a retry of the same request still gets
+    // it, never `quota_exceeded`; a new request does not.
+    let again = t
+        .send(post("/v1/videos", &free.key, "only-1", body.clone()))
+        .await;
+    assert_eq!(
+        again.body["job_id"], first.body["job_id"],
+        "{:?}",
+        again.body
+    );
+    let other = t.send(post("/v1/videos", &free.key, "only-2", body)).await;
+    other.expect(402, Some("quota_exceeded"));
+    assert_eq!(used(&t, &free.key).await, (0, 1));
+    // The same for concepts: three of three taken, then a retry.
+    let concepts = json!({"count": 3, "topics": ["a"]});
+    let first = t
+        .send(post("/v1/concepts", &free.key, "c-1", concepts.clone()))
+        .await;
+    first.expect(201, None);
+    let again = t
+        .send(post("/v1/concepts", &free.key, "c-1", concepts))
+        .await;
+    again.expect(200, None);
+    assert_eq!(again.body["batch_id"], first.body["batch_id"]);
+    assert_eq!(used(&t, &free.key).await, (3, 1));
+}

@@ -532,13 +532,29 @@ impl LocalPipeline {
         // Held until the entry is in place, so a fast execution's removal comes after it.
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
         let task = tokio::spawn(async move { me.run_execution(job, resume).await });
+        let abort = task.abort_handle();
         running.insert(
-            job_id,
+            job_id.clone(),
             Running {
                 tenant_id,
-                task: task.abort_handle(),
+                task: abort,
             },
         );
+        drop(running);
+        // A panic in the execution stops its lease renewals; forgetting it lets the next
+        // sweep (this process's too) resume it once the lease lapses.
+        let me = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = task.await
+                && e.is_panic()
+            {
+                tracing::error!(
+                    job_id,
+                    "an execution panicked; it resumes once its claim lapses"
+                );
+                me.forget(&job_id);
+            }
+        });
     }
 
     /// Runs an execution to its end under this process's claim, then records how it ended.
@@ -712,10 +728,15 @@ impl LocalPipeline {
     ) -> Result<bool, StoreError> {
         let pk = keys::tenant_pk(&job.tenant_id);
         let now = self.deps.clock.now();
+        // Only the lapsed lease this sweep read: if its owner renewed it since, or finished
+        // (which removes the lease), the claim fails instead of re-running the execution.
+        let Some(lapsed) = rec.attrs.get("lease_until").cloned() else {
+            return Ok(false);
+        };
         let claim = Update::new(pk.clone(), exec_sk(&job.job_id))
             .set("owner", self.owner.as_str())
             .set("lease_until", now.plus(LEASE).millis())
-            .when(Cond::below("lease_until", now.millis()));
+            .when(Cond::AttrEquals("lease_until".into(), lapsed));
         match self.deps.store.update(claim).await {
             Ok(_) => {}
             Err(StoreError::ConditionFailed { .. }) => return Ok(false),

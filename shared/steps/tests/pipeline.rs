@@ -15,7 +15,7 @@ use viral_core::domain::{JobSpec, JobStatus, Plan, keys};
 use viral_core::ports::{
     BlobKey, BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
 };
-use viral_core::service::{tenants, usage, videos};
+use viral_core::service::{submits, tenants, usage, videos};
 use viral_embedded::{FsBlobStore, UrlSigner};
 use viral_providers::StoryboardProvider;
 use viral_steps::steps::JobRef;
@@ -572,4 +572,59 @@ async fn every_step_can_run_again_after_its_side_effect() {
     assert_eq!(u.videos.used, 1);
     let key = BlobKey::parse(&stored.video_key).unwrap();
     assert!(d.blobs.head(&key).await.unwrap().is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clip_of_an_attempt_the_job_moved_past_is_never_submitted() {
+    // A message queued by a process that died can outlive its attempt: once the job is on
+    // the next attempt, that clip must not cost anything.
+    use viral_steps::steps::{self, PlanInput};
+    let e = env(vec![]);
+    let d = &e.deps;
+    let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: "Old news. Stays old.".into(),
+        concept_id: None,
+        provider: "storyboard".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    let job = videos::accept(
+        &*d.store,
+        &*d.clock,
+        &t.tenant,
+        spec,
+        None,
+        &d.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
+    let attempt = |n| PlanInput {
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+        attempt: n,
+    };
+    let first = steps::plan_job(d, attempt(1)).await.unwrap();
+    steps::plan_job(d, attempt(2)).await.unwrap();
+    let stale = steps::SubmitMessage {
+        token: "t".into(),
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+        provider: first.provider.clone(),
+        attempt: 1,
+        clip: first.clips[0].clone(),
+    };
+    match steps::submit_clip(d, &stale, &steps::SubmitLimits::default()).await {
+        steps::Submit::Answered(Err(e)) => assert_eq!(e.name, "Job.Superseded", "{e:?}"),
+        other => panic!("a superseded clip was handled: {other:?}"),
+    }
+    let intents = submits::of_job(&*d.store, &t.tenant.id, &job.id)
+        .await
+        .unwrap();
+    assert!(intents.is_empty(), "no intent, no charge: {intents:?}");
+    let job = videos::get(&*d.store, &t.tenant.id, &job.id).await.unwrap();
+    assert_eq!(job.spent_cents, 0);
 }

@@ -184,7 +184,7 @@ pub(crate) struct Accepted {
     responses(
         (status = 202, description = "Accepted; poll GET /v1/videos/{id}", body = Accepted),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
-        (status = 402, description = "`quota_exceeded`: no video left in this period's quota; `cost_cap_exceeded`: the named provider costs more than the plan lets one video cost", body = ErrorBody),
+        (status = 402, description = "`quota_exceeded`: no video left in this period's quota; `cost_cap_exceeded`: the named provider, or with `auto` the cheapest that can render it, costs more than the plan lets one video cost", body = ErrorBody),
         (status = 403, description = "Key lacks videos:write", body = ErrorBody),
         (status = 404, description = "Unknown concept", body = ErrorBody),
         (status = 422, description = "Invalid body (`invalid_request`), Idempotency-Key reused with another body (`idempotency_mismatch`), or a provider the plan's tier does not include (`provider_not_in_plan`)", body = ErrorBody),

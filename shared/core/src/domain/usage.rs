@@ -86,9 +86,10 @@ impl UsagePeriod {
 
     /// The billing period holding `now`: `p` itself, or — when `now` is past its end and
     /// Stripe has not reported the next one yet (a late or lost webhook) — the one Stripe
-    /// will start: the same length in whole months, counted from `p`'s start with the day of
-    /// the month kept (clamped to shorter months, as Stripe bills). Its key is the one the
-    /// reported period will have, so usage does not move when the webhook lands.
+    /// starts: at `p`'s end, as long as `p` in whole months (at least one: a trial is
+    /// followed by a month), its boundaries on the anchor's day of the month (clamped to
+    /// shorter months, as Stripe bills). Its key is the one the reported period will have, so
+    /// usage does not move when the webhook lands.
     pub fn billing_at(p: Period, now: Timestamp) -> Self {
         if now.secs() < p.end {
             return Self::billing(p);
@@ -96,16 +97,36 @@ impl UsagePeriod {
         let months = ((p.end - p.start) as f64 / (30.44 * 86_400.0))
             .round()
             .max(1.0) as i32;
-        let mut k = 1;
-        loop {
-            let start = add_months(p.start, k * months);
-            let end = add_months(p.start, (k + 1) * months);
-            if now.secs() < end || k > 1200 {
-                return Self::billing(Period { start, end });
+        // A clamped boundary (Feb 28 for an anchor on the 31st) has the smaller day: the
+        // other one carries the anchor's day.
+        let anchor = if day_of_month(p.end) >= day_of_month(p.start) {
+            p.end
+        } else {
+            p.start
+        };
+        let mut start = p.end;
+        for j in 0..2400 {
+            let boundary = add_months(anchor, j * months);
+            if boundary <= start {
+                continue;
             }
-            k += 1;
+            if now.secs() < boundary {
+                return Self::billing(Period {
+                    start,
+                    end: boundary,
+                });
+            }
+            start = boundary;
         }
+        Self::billing(Period {
+            start,
+            end: add_months(start, months),
+        })
     }
+}
+
+fn day_of_month(secs: i64) -> u8 {
+    time::OffsetDateTime::from_unix_timestamp(secs).map_or(1, |t| t.day())
 }
 
 /// `months` calendar months after `secs`, the day of the month kept where the month has it
@@ -153,6 +174,33 @@ mod tests {
             later.start,
             Timestamp::from_secs(at("2026-04-30T10:00:00Z"))
         );
+        // Anchored on the 31st, a period that ended on a clamped day: the next one starts
+        // where Stripe starts it (at the end) and ends on the 31st.
+        let clamped = Period {
+            start: at("2026-02-28T10:00:00Z"),
+            end: at("2026-03-31T10:00:00Z"),
+        };
+        let late =
+            UsagePeriod::billing_at(clamped, Timestamp::from_secs(at("2026-04-02T00:00:00Z")));
+        assert_eq!(late.start, Timestamp::from_secs(at("2026-03-31T10:00:00Z")));
+        assert_eq!(late.end, Timestamp::from_secs(at("2026-04-30T10:00:00Z")));
+        let after =
+            UsagePeriod::billing_at(clamped, Timestamp::from_secs(at("2026-05-02T00:00:00Z")));
+        assert_eq!(
+            after.start,
+            Timestamp::from_secs(at("2026-04-30T10:00:00Z"))
+        );
+        assert_eq!(after.end, Timestamp::from_secs(at("2026-05-31T10:00:00Z")));
+        // A seven-day trial is followed by a month from its end, never a period ahead of now.
+        let trial = Period {
+            start: at("2026-03-01T00:00:00Z"),
+            end: at("2026-03-08T00:00:00Z"),
+        };
+        let now = Timestamp::from_secs(at("2026-03-09T00:00:00Z"));
+        let paid = UsagePeriod::billing_at(trial, now);
+        assert_eq!(paid.start, Timestamp::from_secs(at("2026-03-08T00:00:00Z")));
+        assert_eq!(paid.end, Timestamp::from_secs(at("2026-04-08T00:00:00Z")));
+        assert!(paid.start <= now && now < paid.end);
         // A yearly period rolls by years.
         let year = Period {
             start: at("2026-03-01T00:00:00Z"),

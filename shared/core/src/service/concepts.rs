@@ -132,6 +132,20 @@ pub async fn learner(store: &dyn ItemStore, tenant_id: &str) -> Result<Posterior
 
 /// Reserves `count` concepts of this period's quota, writes the batch, keeps it. A failure to
 /// write refunds the reservation; a replay with the same Idempotency-Key returns the batch.
+/// The batch an earlier request with the same key created.
+async fn replay(store: &dyn ItemStore, tenant_id: &str, batch_id: &str) -> Result<Generated> {
+    match get_batch(store, tenant_id, batch_id).await {
+        Ok(batch) => Ok(Generated {
+            batch,
+            replayed: true,
+        }),
+        Err(Error::NotFound(_)) => Err(Error::Conflict(
+            "a request with this Idempotency-Key is still being written, or failed; retry with a new key if it failed".into(),
+        )),
+        Err(e) => Err(e),
+    }
+}
+
 pub async fn generate(
     store: &dyn ItemStore,
     clock: &dyn Clock,
@@ -142,11 +156,15 @@ pub async fn generate(
     writer: &dyn ConceptWriter,
 ) -> Result<Generated> {
     request.check()?;
-    if let Some(k) = idempotency_key {
-        idempotency::validate_key(k)?;
-    }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
+    let hash = request.hash();
+    if let Some(k) = idempotency_key {
+        idempotency::validate_key(k)?;
+        if let Some(id) = idempotency::earlier(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await? {
+            return replay(store, &tenant.id, &id).await;
+        }
+    }
     let period = tenant.usage_period(now);
     let count = request.count as i64;
     let reservation = Reservation {
@@ -156,7 +174,6 @@ pub async fn generate(
         amount: count,
         limit: Resource::Concepts.limit(tenant.plan_at(now)),
     };
-    let hash = request.hash();
     let batch_id = new_id("cb");
     let mut writes = vec![
         reservation.write()?,
@@ -177,21 +194,19 @@ pub async fn generate(
     match store.transact(writes).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            // A concurrent first request with this key may have taken what remained.
+            if let Some(k) = idempotency_key
+                && let Some(id) =
+                    idempotency::earlier(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?
+            {
+                return replay(store, &tenant.id, &id).await;
+            }
             return Err(reservation.refused(store).await);
         }
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
             let k = idempotency_key.unwrap_or_default();
             let id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
-            return match get_batch(store, &tenant.id, &id).await {
-                Ok(batch) => Ok(Generated {
-                    batch,
-                    replayed: true,
-                }),
-                Err(Error::NotFound(_)) => Err(Error::Conflict(
-                    "a request with this Idempotency-Key is still being written, or failed; retry with a new key if it failed".into(),
-                )),
-                Err(e) => Err(e),
-            };
+            return replay(store, &tenant.id, &id).await;
         }
         Err(e) => return Err(e.into()),
     }

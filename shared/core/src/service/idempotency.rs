@@ -34,6 +34,23 @@ pub fn record(pk: &str, scope: &str, key: &str, hash: &str, id: &str, now: Times
     record
 }
 
+/// The id an earlier request with this key created, if there was one (and it had the same
+/// body): checked before any work, so a retry is answered with the first result even when
+/// the plan, the providers or the quota have changed since.
+pub async fn earlier(
+    store: &dyn ItemStore,
+    pk: &str,
+    scope: &str,
+    key: &str,
+    hash: &str,
+) -> Result<Option<String>> {
+    match store.get(pk, &sk(scope, key)).await? {
+        None => Ok(None),
+        Some(record) if record.str("hash") != Some(hash) => Err(Error::IdempotencyMismatch),
+        Some(record) => Ok(Some(record.str("id").unwrap_or_default().to_owned())),
+    }
+}
+
 /// After the record's put failed because it exists: the id the first request created, if the
 /// body is the same.
 pub async fn replayed_id(

@@ -78,11 +78,15 @@ pub async fn accept(
     idempotency_key: Option<&str>,
     profiles: &[ProviderProfile],
 ) -> Result<Accepted> {
-    if let Some(k) = idempotency_key {
-        idempotency::validate_key(k)?;
-    }
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
+    let hash = spec_hash(&spec);
+    if let Some(k) = idempotency_key {
+        idempotency::validate_key(k)?;
+        if let Some(id) = idempotency::earlier(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await? {
+            return replay(store, &tenant.id, &id).await;
+        }
+    }
     let period = tenant.usage_period(now);
     let limits = tenant.plan_at(now).limits();
     let route = route_attempt(
@@ -106,7 +110,6 @@ pub async fn accept(
         amount: 1,
         limit: Resource::Videos.limit(tenant.plan_at(now)),
     };
-    let hash = spec_hash(&spec);
     let job = Job {
         id: new_id("job"),
         tenant_id: tenant.id.clone(),
@@ -150,19 +153,29 @@ pub async fn accept(
             })
         }
         Err(StoreError::ConditionFailed { index: Some(1) }) => {
+            // A concurrent first request with this key may have taken the last unit.
+            if let Some(k) = idempotency_key
+                && let Some(id) =
+                    idempotency::earlier(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?
+            {
+                return replay(store, &tenant.id, &id).await;
+            }
             Err(reservation.refused(store).await)
         }
         Err(StoreError::ConditionFailed { index: Some(3) }) => {
             let k = idempotency_key.unwrap_or_default();
             let job_id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
-            let job = get(store, &tenant.id, &job_id).await?;
-            Ok(Accepted {
-                job,
-                replayed: true,
-            })
+            replay(store, &tenant.id, &job_id).await
         }
         Err(e) => Err(e.into()),
     }
+}
+
+async fn replay(store: &dyn ItemStore, tenant_id: &str, job_id: &str) -> Result<Accepted> {
+    Ok(Accepted {
+        job: get(store, tenant_id, job_id).await?,
+        replayed: true,
+    })
 }
 
 /// One of the tenant's jobs; another tenant's id is "not found".

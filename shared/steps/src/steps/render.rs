@@ -22,7 +22,9 @@ pub struct SubmitMessage {
     pub tenant_id: String,
     pub job_id: String,
     pub provider: String,
-    /// The attempt the clip belongs to (the plan's).
+    /// The attempt the clip belongs to (the plan's). Messages queued before attempts were
+    /// carried are the first attempt's.
+    #[serde(default = "first_attempt")]
     pub attempt: u32,
     pub clip: Clip,
 }
@@ -107,6 +109,10 @@ async fn renewing<T>(
     }
 }
 
+fn first_attempt() -> u32 {
+    1
+}
+
 /// The provider worker's work for one message: at most one paid submit per clip. The clip's
 /// intent is recorded (and its estimate charged to the job's budget) before the call; a clip
 /// already submitted is answered from the record; a submit whose outcome is unknown is never
@@ -132,6 +138,17 @@ async fn submit_clip_inner(
             format!("job is already {}", job.status.as_str()),
         ));
     }
+    // A clip of an attempt the job has moved past (its message outlived the process that
+    // queued it) is never paid for.
+    if msg.attempt < job.attempts {
+        return Err(StepError::new(
+            "Job.Superseded",
+            format!(
+                "this clip belongs to attempt {} and the job is on attempt {}",
+                msg.attempt, job.attempts
+            ),
+        ));
+    }
     let provider = provider(d, &msg.provider)?;
     if !(msg.clip.duration_s.is_finite() && msg.clip.duration_s > 0.0) {
         return Err(StepError::new(
@@ -155,6 +172,17 @@ async fn submit_clip_inner(
         height: 1920,
         fps: 30,
     };
+    // Before the claim: an error here leaves no intent pending (which would read as a
+    // submit of unknown outcome once its lease lapsed).
+    videos::advance(
+        &*d.store,
+        &*d.clock,
+        &msg.tenant_id,
+        &msg.job_id,
+        JobStatus::Rendering,
+        vec![],
+    )
+    .await?;
     let claim_id = viral_core::ids::new_id("claim");
     let cost = clip_cost(&*provider, msg.clip.duration_s);
     let claim = submits::claim(
@@ -204,15 +232,6 @@ async fn submit_clip_inner(
             }
         },
     }
-    videos::advance(
-        &*d.store,
-        &*d.clock,
-        &msg.tenant_id,
-        &msg.job_id,
-        JobStatus::Rendering,
-        vec![],
-    )
-    .await?;
     let call = tokio::time::timeout(limits.provider_timeout, provider.submit(&req));
     let result = renewing(d, &clip, &claim_id, limits.lease, call).await;
     match result {
