@@ -340,7 +340,14 @@ pub fn choose(
             cap_cents: cap,
         });
     };
-    let why = if p.quality < req.tier.min_quality() {
+    let tier_here = profiles.iter().any(|q| q.quality >= req.tier.min_quality());
+    let why = if p.quality < req.tier.min_quality() && !tier_here {
+        format!(
+            "this deployment has no provider of the {} tier; a {} preview instead",
+            req.tier.as_str(),
+            p.name
+        )
+    } else if p.quality < req.tier.min_quality() {
         format!(
             "no provider of the {} tier is available within this job's budget here; a {} preview instead",
             req.tier.as_str(),
