@@ -2,6 +2,7 @@
 //! API Lambda mounts just its own (see [`Route`]), so API Gateway maps one route to one function.
 
 pub mod auth;
+pub mod byte_range;
 mod error;
 mod extract;
 pub mod openapi;

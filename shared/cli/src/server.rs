@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use viral_api::byte_range::ByteRange;
 use viral_api::{ApiError, Route};
 use viral_embedded::FsBlobStore;
 use viral_embedded::fs_blobs::SignatureError;
@@ -60,21 +61,57 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
     Ok(ExitCode::SUCCESS)
 }
 
-/// Serves a blob behind a signed, unexpired URL.
+/// Serves a blob behind a signed, unexpired URL: whole, or the one byte range a player asks
+/// for (`206`, which players need to start and seek), cached no longer than the URL lives.
+/// `HEAD` is answered by the same route without the body.
 async fn serve_media(
     State(media): State<FsBlobStore>,
     Path(key): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     match media.open_signed(&key, query.as_deref()).await {
-        Ok(Some((bytes, meta))) => (
-            [
-                (header::CONTENT_TYPE, meta.content_type),
-                (header::CACHE_CONTROL, "private, max-age=300".to_owned()),
-            ],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(Some(blob)) => {
+            let len = blob.bytes.len() as u64;
+            let range = headers.get(header::RANGE).and_then(|v| v.to_str().ok());
+            let common = [
+                (header::CONTENT_TYPE, blob.meta.content_type),
+                (header::ACCEPT_RANGES, "bytes".to_owned()),
+                (
+                    header::CACHE_CONTROL,
+                    format!("private, max-age={}", blob.expires_in_s.min(300)),
+                ),
+            ];
+            match ByteRange::of(range, len) {
+                ByteRange::Full => (common, Body::from(blob.bytes)).into_response(),
+                ByteRange::Part { start, end } => {
+                    let part = blob
+                        .bytes
+                        .get(start as usize..=end as usize)
+                        .map(<[u8]>::to_vec)
+                        .unwrap_or_default();
+                    (
+                        StatusCode::PARTIAL_CONTENT,
+                        common,
+                        [(header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}"))],
+                        Body::from(part),
+                    )
+                        .into_response()
+                }
+                ByteRange::Unsatisfiable => {
+                    let mut r = ApiError::new(
+                        StatusCode::RANGE_NOT_SATISFIABLE,
+                        "range_not_satisfiable",
+                        format!("the range asked for is outside the file's {len} bytes"),
+                    )
+                    .into_response();
+                    if let Ok(v) = format!("bytes */{len}").parse() {
+                        r.headers_mut().insert(header::CONTENT_RANGE, v);
+                    }
+                    r
+                }
+            }
+        }
         Ok(None) => ApiError::not_found("media").into_response(),
         Err(SignatureError::Expired) => ApiError::new(
             StatusCode::FORBIDDEN,

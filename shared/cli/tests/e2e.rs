@@ -165,7 +165,40 @@ async fn the_local_server_serves_signed_media_urls_only() {
     let ok = reqwest::get(&url).await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.headers()["content-type"], "video/mp4");
+    assert_eq!(ok.headers()["accept-ranges"], "bytes");
+    // Cached no longer than the URL lives (60 s here, less a second or so gone by).
+    let max_age: u64 = ok.headers()["cache-control"]
+        .to_str()
+        .unwrap()
+        .strip_prefix("private, max-age=")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((50..=60).contains(&max_age), "{max_age}");
     assert_eq!(&ok.bytes().await.unwrap()[..], b"not really an mp4");
+
+    // Players start and seek with byte ranges: one range is a 206 with its Content-Range.
+    let client = reqwest::Client::new();
+    let ranged = |range: &'static str| client.get(&url).header("range", range).send();
+    let part = ranged("bytes=4-9").await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], "bytes 4-9/17");
+    assert_eq!(part.headers()["content-length"], "6");
+    assert_eq!(&part.bytes().await.unwrap()[..], b"really");
+    let tail = ranged("bytes=-3").await.unwrap();
+    assert_eq!(tail.status(), 206);
+    assert_eq!(&tail.bytes().await.unwrap()[..], b"mp4");
+    let past = ranged("bytes=17-").await.unwrap();
+    assert_eq!(past.status(), 416);
+    assert_eq!(past.headers()["content-range"], "bytes */17");
+    let ignored = ranged("bytes=0-1,4-5").await.unwrap();
+    assert_eq!(ignored.status(), 200, "several ranges: the whole file");
+    // HEAD: the headers, no body.
+    let head = client.head(&url).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["content-length"], "17");
+    assert_eq!(head.headers()["accept-ranges"], "bytes");
+    assert!(head.bytes().await.unwrap().is_empty());
 
     let refused = |url: String, code: &'static str| async move {
         let r = reqwest::get(&url).await.unwrap();

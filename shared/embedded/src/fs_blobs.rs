@@ -63,7 +63,8 @@ impl UrlSigner {
     }
 
     /// Checks a request for `/media/{key}?expires=…&signature=…` (path and query as received).
-    pub fn verify(&self, key: &str, query: Option<&str>) -> Result<BlobKey, SignatureError> {
+    /// The key a signed URL names, and when it expires (epoch seconds).
+    pub fn verify(&self, key: &str, query: Option<&str>) -> Result<(BlobKey, i64), SignatureError> {
         let key = BlobKey::parse(key).map_err(|_| SignatureError::Malformed)?;
         let (mut expires, mut sig) = (None, None);
         for pair in query.unwrap_or("").split('&') {
@@ -82,8 +83,16 @@ impl UrlSigner {
         if self.clock.now().secs() >= expires {
             return Err(SignatureError::Expired);
         }
-        Ok(key)
+        Ok((key, expires))
     }
+}
+
+/// A blob opened through a signed URL, and how long that URL has left: a cache must not
+/// keep the bytes longer than the URL grants them.
+pub struct SignedBlob {
+    pub bytes: Vec<u8>,
+    pub meta: BlobMeta,
+    pub expires_in_s: i64,
 }
 
 #[derive(Clone)]
@@ -121,9 +130,21 @@ impl FsBlobStore {
         &self,
         key: &str,
         query: Option<&str>,
-    ) -> Result<Option<(Vec<u8>, BlobMeta)>, SignatureError> {
-        let key = self.signer.verify(key, query)?;
-        Ok(self.get(&key).await.ok().flatten())
+    ) -> Result<Option<SignedBlob>, SignatureError> {
+        let (key, expires_at) = self.signer.verify(key, query)?;
+        let expires_in_s = expires_at
+            .saturating_sub(self.signer.clock.now().secs())
+            .max(0);
+        Ok(self
+            .get(&key)
+            .await
+            .ok()
+            .flatten()
+            .map(|(bytes, meta)| SignedBlob {
+                bytes,
+                meta,
+                expires_in_s,
+            }))
     }
 }
 
@@ -205,7 +226,7 @@ mod tests {
         let url = s.sign(&key, Duration::from_secs(60));
         let (path, query) = url.split_once('?').unwrap();
         let k = path.strip_prefix("http://x/media/").unwrap();
-        assert_eq!(s.verify(k, Some(query)), Ok(key));
+        assert_eq!(s.verify(k, Some(query)), Ok((key, 1060)));
         assert_eq!(
             s.verify("a/c.mp4", Some(query)),
             Err(SignatureError::BadSignature)

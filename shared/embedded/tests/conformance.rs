@@ -67,7 +67,7 @@ async fn fs_blob_store_conforms() {
                 .await
                 .ok()
                 .flatten()
-                .map(|(b, _)| b)
+                .map(|b| b.bytes)
         }
     };
     viral_testkit::blob_store::run_all(&store, fetch).await;
