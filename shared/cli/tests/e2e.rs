@@ -326,6 +326,26 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
 
     let events = get_json(&http, &format!("{base}/v1/videos/{id}/events"), &key).await;
     assert_eq!(events["status"], "SUCCEEDED");
+    // Times as everywhere else in the API; task tokens never shown (they answer tasks).
+    let started = events["started_at"]
+        .as_str()
+        .expect("started_at is RFC 3339 text");
+    assert!(
+        viral_core::Timestamp::parse_rfc3339(started).is_some(),
+        "{started}"
+    );
+    let submit = events["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "TaskScheduled" && e["state"] == "Submit")
+        .expect("the Submit task is in the history");
+    assert_eq!(
+        submit["details"]["parameters"]["MessageBody"]["token"], "[task token]",
+        "{submit}"
+    );
+    // Local tokens are `<process>.tt_<id>`: none anywhere in the history.
+    assert!(!events["history"].to_string().contains(".tt_"));
     let usage = get_json(&http, &format!("{base}/v1/usage"), &key).await;
     assert_eq!(usage["videos"]["used"], 1);
 }

@@ -807,6 +807,12 @@ impl LocalPipeline {
         }
         let mut out = record.attrs;
         out.retain(|k, _| PUBLIC_FIELDS.contains(&k.as_str()));
+        // Stored as epoch milliseconds; shown as every other time in the API is.
+        for field in ["started_at", "ended_at"] {
+            if let Some(ms) = out.get(field).and_then(Value::as_i64) {
+                out.insert(field.into(), json!(Timestamp(ms).rfc3339()));
+            }
+        }
         out.insert("history".into(), Value::Array(history));
         Ok(Some(Value::Object(out)))
     }

@@ -97,6 +97,19 @@ pub enum CallbackError {
     TaskDoesNotExist,
 }
 
+/// What a history shows instead of a task token.
+pub const REDACTED_TOKEN: &str = "[task token]";
+
+/// Replaces every string holding `token` in `v` with [`REDACTED_TOKEN`].
+fn redact(v: &mut Value, token: &str) {
+    match v {
+        Value::String(s) if s.contains(token) => *s = REDACTED_TOKEN.to_owned(),
+        Value::Array(items) => items.iter_mut().for_each(|i| redact(i, token)),
+        Value::Object(fields) => fields.values_mut().for_each(|f| redact(f, token)),
+        _ => {}
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {
     pub id: u64,
@@ -665,11 +678,17 @@ impl Engine {
                     token: token.clone(),
                     retry_count,
                 };
+                // The history is shown to the tenant: a task token would let its holder
+                // answer the task, so it never appears there.
+                let mut shown = call.input.clone();
+                if let Some(t) = &token {
+                    redact(&mut shown, t);
+                }
                 self.record(
                     run,
                     "TaskScheduled",
                     Some(&s.name),
-                    json!({"resource": resource, "parameters": call.input}),
+                    json!({"resource": resource, "parameters": shown}),
                 );
                 let work = self.task(call, token, *heartbeat_seconds);
                 let result = match timeout_seconds {
