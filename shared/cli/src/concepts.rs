@@ -263,9 +263,19 @@ pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode
     let i = concepts::insights(&*services.store, &tenant.id)
         .await
         .map_err(|e| e.to_string())?;
-    println!("{} observations of this tenant's videos", i.observations);
+    // The tenant's own evidence counts whole, so this is a count of videos.
+    let n = i.observations.round() as u64;
+    let noun = if n == 1 {
+        "observation"
+    } else {
+        "observations"
+    };
+    println!("{n} {noun} of this tenant's videos");
     if i.effects.is_empty() {
-        println!("nothing learned yet: send feedback with `viral feedback`");
+        println!(
+            "nothing learned yet: send feedback with `{} feedback`",
+            crate::invocation::command()
+        );
     }
     for e in &i.effects {
         println!("{:<28} {:+.3} ± {:.3}", e.feature, e.effect, e.sd);

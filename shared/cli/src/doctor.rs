@@ -89,7 +89,8 @@ pub async fn run(config: Config) -> Result<ExitCode, String> {
             b.settings.prices.agency
         ),
         None => println!(
-            "billing   off (set STRIPE_PRICE_STARTER, STRIPE_PRICE_PRO, STRIPE_PRICE_AGENCY and the Stripe keys); `viral tenant set-plan` changes plans"
+            "billing   off (set STRIPE_PRICE_STARTER, STRIPE_PRICE_PRO, STRIPE_PRICE_AGENCY and the Stripe keys); `{} tenant set-plan` changes plans",
+            crate::invocation::command()
         ),
     }
     let enabled = config.providers.enabled.clone();

@@ -8,6 +8,7 @@ mod bench_pipeline;
 mod bench_routing;
 mod concepts;
 mod doctor;
+mod invocation;
 mod server;
 mod tenant;
 mod video;

@@ -43,10 +43,11 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     eprintln!(
         "viral: serving on http://{addr} ({:?} backend, data in {})\n\
-         viral: create a tenant with `viral tenant create --name \"My team\"`, then\n\
+         viral: create a tenant with `{} tenant create --name \"My team\"`, then\n\
          viral:   curl -H \"Authorization: Bearer <key>\" http://{addr}/v1/me",
         services.config.backend,
-        services.config.data_dir.display()
+        services.config.data_dir.display(),
+        crate::invocation::command()
     );
     axum::serve(listener, app)
         .with_graceful_shutdown(async {

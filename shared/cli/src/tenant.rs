@@ -80,8 +80,9 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
             println!("Tenant {} is set to the {} plan.", t.id, plan.as_str());
             if in_force != plan {
                 println!(
-                    "Its Stripe subscriptions decide, so the plan in force stays {} (`viral tenant show {}`).",
+                    "Its Stripe subscriptions decide, so the plan in force stays {} (`{} tenant show {}`).",
                     in_force.as_str(),
+                    crate::invocation::command(),
                     t.id
                 );
             }

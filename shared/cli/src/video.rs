@@ -307,7 +307,8 @@ pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, String> 
     print_result(&r);
     if r["status"] == JobStatus::Succeeded.as_str() {
         println!(
-            "next      viral feedback {} --platform tiktok --views 1200 --likes 90 --completion-rate 0.4",
+            "next      {} feedback {} --platform tiktok --views 1200 --likes 90 --completion-rate 0.4",
+            crate::invocation::command(),
             best.id
         );
     }

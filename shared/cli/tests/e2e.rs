@@ -413,7 +413,7 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
     ]);
     assert!(fb.contains(&format!("\"concept_id\":\"{chosen}\"")), "{fb}");
     let insights = run(&["insights"]);
-    assert!(insights.starts_with("1 observations"), "{insights}");
+    assert!(insights.starts_with("1 observation of"), "{insights}");
     let list = run(&["concepts", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 5);

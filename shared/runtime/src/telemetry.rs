@@ -231,6 +231,20 @@ where
     }
 }
 
+/// Colour codes only for a person at a terminal: never in a redirected log, never with
+/// `NO_COLOR` set to anything (no-color.org).
+fn colour_on_stderr() -> bool {
+    use std::io::IsTerminal;
+    colour_allowed(
+        std::env::var_os("NO_COLOR").as_deref(),
+        std::io::stderr().is_terminal(),
+    )
+}
+
+fn colour_allowed(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
+    terminal && no_color.is_none_or(|v| v.is_empty())
+}
+
 /// Installs the global subscriber once; later calls do nothing.
 pub fn init() {
     let registry = tracing_subscriber::registry().with(filter());
@@ -246,6 +260,7 @@ pub fn init() {
             .with(
                 tracing_subscriber::fmt::layer()
                     .with_target(false)
+                    .with_ansi(colour_on_stderr())
                     .with_writer(std::io::stderr)
                     .with_filter(tracing_subscriber::filter::filter_fn(|m| {
                         m.target() != METRIC_TARGET
@@ -259,6 +274,16 @@ pub fn init() {
 mod tests {
     use super::*;
     use std::sync::Arc;
+
+    #[test]
+    fn colour_only_on_a_terminal_and_never_with_no_color() {
+        use std::ffi::OsStr;
+        assert!(colour_allowed(None, true));
+        assert!(!colour_allowed(None, false), "redirected");
+        assert!(!colour_allowed(Some(OsStr::new("1")), true));
+        // no-color.org: an empty NO_COLOR does not count.
+        assert!(colour_allowed(Some(OsStr::new("")), true));
+    }
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);
