@@ -140,6 +140,18 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The query of every list route: `?limit&cursor`.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ListParams {
+    /// Page size, 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// The previous page's `next_cursor`.
+    pub cursor: Option<String>,
+}
+
 /// A list route's page size: `limit` 1–100, default 20.
 pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, crate::ApiError> {
     let limit = limit.unwrap_or(20);

@@ -31,6 +31,21 @@ async fn healthz_and_openapi_need_no_credentials() {
             route.method(),
             route.path()
         );
+        // A path parameter is in the path; everything else is declared where it is sent.
+        for param in op["parameters"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().unwrap();
+            let in_path = route.path().contains(&format!("{{{name}}}"));
+            assert_eq!(
+                param["in"] == "path",
+                in_path,
+                "{} {}: parameter {param}",
+                route.method(),
+                route.path()
+            );
+            if param["in"] == "query" && matches!(name, "limit" | "cursor") {
+                assert_eq!(param["required"], false, "{param}");
+            }
+        }
     }
     assert!(r.body["components"]["securitySchemes"]["bearer"].is_object());
 }

@@ -1,7 +1,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use viral_core::domain::{ApiKey, Scope, Scopes};
 use viral_core::service::api_keys;
 
@@ -64,13 +64,6 @@ pub(crate) struct KeyList {
     next_cursor: Option<String>,
 }
 
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct ListParams {
-    /// 1–100, default 20.
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 /// Creates an API key. The secret is in the response once and never again.
 #[utoipa::path(post, path = "/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
     request_body = CreateKeyRequest,
@@ -105,7 +98,7 @@ pub(crate) async fn create(
 
 /// The tenant's API keys, newest first, revoked ones included.
 #[utoipa::path(get, path = "/v1/api-keys", tag = "api-keys", security(("bearer" = [])),
-    params(ListParams),
+    params(crate::extract::ListParams),
     responses(
         (status = 200, body = KeyList),
         (status = 400, description = "Bad limit or cursor", body = ErrorBody),
@@ -115,7 +108,7 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Query(params): Query<ListParams>,
+    Query(params): Query<crate::extract::ListParams>,
 ) -> ApiResult<axum::Json<KeyList>> {
     p.require(Scope::KeysManage)?;
     let limit = crate::extract::page_limit(params.limit)?;

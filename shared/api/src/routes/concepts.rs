@@ -2,7 +2,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use viral_core::domain::Scope;
 use viral_core::domain::concept::Concept;
 use viral_core::service::concepts::{self, ConceptRequest, Feedback};
@@ -105,14 +105,6 @@ pub(crate) async fn create(
     Ok(resp)
 }
 
-#[derive(Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct ListParams {
-    /// 1–100, default 20.
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub(crate) struct ConceptList {
     #[schema(value_type = Vec<Object>)]
@@ -122,13 +114,13 @@ pub(crate) struct ConceptList {
 
 /// The tenant's concepts, newest first.
 #[utoipa::path(get, path = "/v1/concepts", tag = "concepts", security(("bearer" = [])),
-    params(ListParams),
+    params(crate::extract::ListParams),
     responses((status = 200, body = ConceptList), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Query(q): Query<ListParams>,
+    Query(q): Query<crate::extract::ListParams>,
 ) -> ApiResult<axum::Json<ConceptList>> {
     let limit = crate::extract::page_limit(q.limit)?;
     let (items, next_cursor) = concepts::list(&*state.store, &p.tenant.id, limit, q.cursor).await?;

@@ -3,7 +3,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 use viral_core::domain::{Job, JobSpec, Scope};
 use viral_core::ports::BlobKey;
 use viral_core::service::videos;
@@ -267,13 +267,6 @@ pub(crate) async fn get(
     Ok(axum::Json(view(&state, &job).await))
 }
 
-#[derive(Deserialize, IntoParams)]
-pub(crate) struct ListParams {
-    /// 1–100, default 20.
-    limit: Option<u32>,
-    cursor: Option<String>,
-}
-
 #[derive(Serialize, ToSchema)]
 pub(crate) struct VideoList {
     items: Vec<VideoView>,
@@ -281,12 +274,12 @@ pub(crate) struct VideoList {
 }
 
 /// The tenant's video jobs, newest first.
-#[utoipa::path(get, path = "/v1/videos", tag = "videos", security(("bearer" = [])), params(ListParams),
+#[utoipa::path(get, path = "/v1/videos", tag = "videos", security(("bearer" = [])), params(crate::extract::ListParams),
     responses((status = 200, body = VideoList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(p): Caller,
-    Query(q): Query<ListParams>,
+    Query(q): Query<crate::extract::ListParams>,
 ) -> ApiResult<axum::Json<VideoList>> {
     let limit = crate::extract::page_limit(q.limit)?;
     let (jobs, next_cursor) = videos::list(&*state.store, &p.tenant.id, limit, q.cursor).await?;
