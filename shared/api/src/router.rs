@@ -201,11 +201,48 @@ pub fn router_with(state: AppState, routes: &[Route], extra: Router) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            body_limit,
+            refuse_declared_oversize,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("handler panicked");
             ApiError::internal().into_response()
         }))
         .layer(middleware::from_fn(request_context))
+}
+
+/// A body declared larger than the route takes is refused at once, before any of it is read:
+/// otherwise a `Content-Length` of 100 GB with a few bytes sent holds the connection until the
+/// client gives up.
+async fn refuse_declared_oversize(
+    axum::extract::State(body_limit): axum::extract::State<usize>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let limit = if req.uri().path() == Route::StripeWebhook.path() {
+        WEBHOOK_BODY_LIMIT
+    } else {
+        body_limit
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        let mut resp = ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "payload_too_large",
+            format!("the body may be at most {limit} bytes"),
+        )
+        .into_response();
+        // The unread body would be left on the connection: close it.
+        resp.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        return resp;
+    }
+    next.run(req).await
 }
 
 fn valid_request_id(v: &HeaderValue) -> Option<String> {

@@ -430,3 +430,27 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
     assert_eq!(topic["trend_source"], "topic");
     assert_eq!(topic["concepts"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_body_declared_too_large_is_refused_before_it_is_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let (_server, base) = start(dir.path(), &[]).await;
+    let addr = base.strip_prefix("http://").unwrap();
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // 100 GB declared, two bytes sent: the answer must not wait for the rest.
+    s.write_all(
+        b"POST /v1/concepts HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Authorization: Bearer vk_live_x\r\nContent-Length: 99999999999\r\n\r\n{}",
+    )
+    .await
+    .unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut answer))
+        .await
+        .expect("answered at once, not after the declared body")
+        .unwrap();
+    let text = String::from_utf8_lossy(&answer[..n]);
+    assert!(text.starts_with("HTTP/1.1 413"), "{text}");
+    assert!(text.contains("payload_too_large"), "{text}");
+}
