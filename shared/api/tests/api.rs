@@ -168,6 +168,42 @@ async fn api_keys_create_list_revoke() {
     .expect(204, None);
     let r = t.call("GET", "/v1/api-keys", Some(&a.key), None).await;
     assert!(r.body["items"][0]["revoked_at"].is_string());
+
+    // The tenant's only owner key that can manage keys cannot revoke itself (the tenant
+    // would be locked out); once a second one exists, either may go, but not both.
+    let own = format!("/v1/api-keys/{}", a.key_id);
+    t.call("DELETE", &own, Some(&a.key), None)
+        .await
+        .expect(409, Some("last_owner_key"));
+    let r = t
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.key),
+            Some(r#"{"name":"spare"}"#),
+        )
+        .await;
+    r.expect(201, None);
+    let (spare_key, spare_id) = (
+        r.body["key"].as_str().unwrap().to_owned(),
+        r.body["id"].as_str().unwrap().to_owned(),
+    );
+    let spare = format!("/v1/api-keys/{spare_id}");
+    let (first, second) = tokio::join!(
+        t.call("DELETE", &own, Some(&a.key), None),
+        t.call("DELETE", &spare, Some(&spare_key), None),
+    );
+    let mut codes = [first.status.as_u16(), second.status.as_u16()];
+    codes.sort_unstable();
+    assert_eq!(codes, [204, 409], "{} / {}", first.body, second.body);
+    let live = if first.status.as_u16() == 204 {
+        &spare_key
+    } else {
+        &a.key
+    };
+    t.call("GET", "/v1/api-keys", Some(live), None)
+        .await
+        .expect(200, None);
 }
 
 #[tokio::test]

@@ -127,6 +127,7 @@ pub(crate) async fn list(
         (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, description = "No such key in this tenant", body = ErrorBody),
+        (status = 409, description = "`last_owner_key`: the tenant's last owner key that can manage keys; create another first", body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub(crate) async fn revoke(
     State(state): State<AppState>,

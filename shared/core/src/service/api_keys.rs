@@ -3,7 +3,7 @@
 use crate::clock::Clock;
 use crate::domain::api_key::{KeyCredential, hash_key, hash_matches, parse_presented};
 use crate::domain::tenant::validate_name;
-use crate::domain::{ApiKey, IssuedKey, Scopes, TenantStatus, keys};
+use crate::domain::{ApiKey, IssuedKey, Role, Scope, Scopes, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::is_valid_id;
 use crate::ports::{Cond, ItemStore, Query, StoreError, Update, Write};
@@ -72,7 +72,8 @@ pub async fn list_keys(
 }
 
 /// Revokes one of the tenant's keys. Revoking twice is fine; another tenant's key is
-/// "not found".
+/// "not found". The tenant's last live owner key that may manage keys is never revoked
+/// (`last_owner_key`): that would lock the tenant out of its own keys.
 pub async fn revoke_key(
     store: &dyn ItemStore,
     clock: &dyn Clock,
@@ -91,28 +92,75 @@ pub async fn revoke_key(
     if key.revoked_at.is_some() {
         return Ok(());
     }
-    let now = clock.now().millis();
-    let result = store
-        .transact(vec![
-            Write::Update(
-                Update::new(pk, keys::key_sk(key_id))
+    // Revocations of a tenant's keys take turns on one counter, so two keys revoked at once
+    // cannot both be "not the last one".
+    for _ in 0..5 {
+        let guard = store.get(&pk, REVOCATIONS_SK).await?;
+        let seen = guard.as_ref().and_then(|g| g.int("count"));
+        if manages_keys(&key) && !another_key_manager(store, tenant_id, key_id).await? {
+            return Err(Error::State {
+                code: "last_owner_key",
+                message: "this is the tenant's last owner key that can manage keys; create another before revoking it".into(),
+            });
+        }
+        let now = clock.now().millis();
+        let turn = Update::new(pk.clone(), REVOCATIONS_SK)
+            .set("count", seen.unwrap_or(0) + 1)
+            .when(match seen {
+                Some(n) => Cond::AttrEquals("count".into(), serde_json::json!(n)),
+                None => Cond::AttrAbsent("count".into()),
+            });
+        let result = store
+            .transact(vec![
+                Write::Update(
+                    Update::new(pk.clone(), keys::key_sk(key_id))
+                        .set("revoked_at", now)
+                        .when(Cond::AttrAbsent("revoked_at".into())),
+                ),
+                Write::Update(
+                    Update::new(
+                        keys::api_key_lookup_pk(&key.prefix),
+                        keys::API_KEY_LOOKUP_SK,
+                    )
                     .set("revoked_at", now)
-                    .when(Cond::AttrAbsent("revoked_at".into())),
-            ),
-            Write::Update(
-                Update::new(
-                    keys::api_key_lookup_pk(&key.prefix),
-                    keys::API_KEY_LOOKUP_SK,
-                )
-                .set("revoked_at", now)
-                .when(Cond::Exists),
-            ),
-        ])
-        .await;
-    match result {
-        // A concurrent revoke won: the key is revoked either way.
-        Ok(()) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
-        Err(e) => Err(e.into()),
+                    .when(Cond::Exists),
+                ),
+                Write::Update(turn),
+            ])
+            .await;
+        match result {
+            Ok(()) => return Ok(()),
+            // Another revocation of this tenant came first: look again.
+            Err(StoreError::ConditionFailed { index: Some(2) }) => continue,
+            // A concurrent revoke of this key won: the key is revoked either way.
+            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict(
+        "the tenant's keys are being revoked concurrently; retry".into(),
+    ))
+}
+
+/// The counter revocations take turns on.
+const REVOCATIONS_SK: &str = "KEYREVOCATIONS";
+
+fn manages_keys(k: &ApiKey) -> bool {
+    k.role == Role::Owner && k.scopes.allows(Scope::KeysManage) && k.revoked_at.is_none()
+}
+
+/// Whether a live owner key other than `except` can manage keys.
+async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &str) -> Result<bool> {
+    let mut cursor = None;
+    loop {
+        let page = list_keys(store, tenant_id, 100, cursor).await?;
+        if page.keys.iter().any(|k| k.id != except && manages_keys(k)) {
+            return Ok(true);
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(false),
+        }
     }
 }
 
