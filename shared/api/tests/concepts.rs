@@ -127,6 +127,8 @@ async fn bad_requests_and_other_tenants_ids() {
         json!({"region": "usa"}),
         json!({"topics": ["", "x"]}),
         json!({"topics": ["a","b","c","d","e","f"]}),
+        json!({"niche": "n".repeat(201)}),
+        json!({"niche": "bells\u{7}"}),
     ] {
         post(&t, "/v1/concepts", &a.key, None, bad.clone())
             .await
@@ -172,6 +174,8 @@ async fn feedback_is_validated_replaces_itself_and_teaches_the_learner() {
         json!({"platform": "tiktok", "views": 10, "completion_rate": 1.5}),
         json!({"platform": "tiktok", "views": 1, "likes": 500}),
         json!({"platform": "tiktok", "views": 10, "observed_at": "yesterday"}),
+        json!({"platform": "tiktok", "views": 10, "observed_at": "9999-01-01T00:00:00Z"}),
+        json!({"platform": "tiktok", "views": 10, "observed_at": "1999-01-01T00:00:00Z"}),
         json!({"platform": "tiktok", "views": -1}),
     ] {
         let r = post(&t, &path, &a.key, None, bad.clone()).await;

@@ -26,7 +26,8 @@ pub(crate) struct CreateConceptsRequest {
     count: Option<usize>,
     /// Length of the video each concept is written for: 5–60 s, default 15.
     duration_s: Option<f64>,
-    /// The tenant's niche or brand line, steering the writing.
+    /// The tenant's niche or brand line, steering the writing (at most 200 characters).
+    #[schema(max_length = 200)]
     niche: Option<String>,
 }
 
@@ -158,7 +159,7 @@ pub(crate) struct FeedbackRecorded {
 /// replaces the earlier observation (it is not counted twice).
 #[utoipa::path(post, path = "/v1/concepts/{id}/feedback", tag = "concepts", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{platform, views, likes?, comments?, shares?, saves?, completion_rate? (0–1), watch_time_s?, observed_at? (RFC 3339)}`"),
+    request_body(content = Object, description = "`{platform, views, likes?, comments?, shares?, saves?, completion_rate? (0–1), watch_time_s?, observed_at? (RFC 3339, from 2005 to now)}`"),
     responses((status = 200, body = FeedbackRecorded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]

@@ -75,6 +75,13 @@ impl ConceptRequest {
                 "region is a two-letter country code, e.g. US".into(),
             ));
         }
+        if let Some(n) = &self.niche
+            && (n.chars().count() > 200 || n.chars().any(char::is_control))
+        {
+            return Err(Error::Invalid(
+                "niche: at most 200 characters, no control characters".into(),
+            ));
+        }
         if let Some(c) = &self.category
             && (c.is_empty()
                 || c.len() > 40
@@ -420,7 +427,9 @@ pub struct Feedback {
 }
 
 impl Feedback {
-    pub fn check(&self) -> Result<()> {
+    /// `now` bounds `observed_at`: not before 2005 (no platform had short video), not more
+    /// than a day ahead (clocks differ, the future does not report).
+    pub fn check(&self, now: crate::clock::Timestamp) -> Result<()> {
         let bad = |m: &str| Err(Error::Invalid(m.into()));
         if !crate::domain::concept::PLATFORMS.contains(&self.platform.as_str()) {
             return bad("platform must be tiktok, youtube_shorts or instagram_reels");
@@ -453,11 +462,14 @@ impl Feedback {
         {
             return bad("watch_time_s must be 0 to 3600");
         }
-        if let Some(t) = &self.observed_at
-            && time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-                .is_err()
-        {
-            return bad("observed_at must be an RFC 3339 timestamp");
+        if let Some(t) = &self.observed_at {
+            let Some(at) = crate::clock::Timestamp::parse_rfc3339(t) else {
+                return bad("observed_at must be an RFC 3339 timestamp");
+            };
+            let earliest = crate::clock::Timestamp::from_secs(1_104_537_600); // 2005-01-01
+            if at < earliest || at > now.plus(std::time::Duration::from_secs(86_400)) {
+                return bad("observed_at must be between 2005 and now");
+            }
         }
         Ok(())
     }
@@ -493,7 +505,7 @@ pub async fn record_feedback(
     concept_id: &str,
     fb: Feedback,
 ) -> Result<Recorded> {
-    fb.check()?;
+    fb.check(clock.now())?;
     let concept = get(store, tenant_id, concept_id).await?;
     let pk = keys::tenant_pk(tenant_id);
     let sk = feedback_sk(concept_id, &fb.platform);
