@@ -79,6 +79,9 @@ pub fn storyboard_from_prompt(prompt: &str, seed: u64) -> Storyboard {
     if !cur.trim().is_empty() {
         sentences.push(cur.trim().to_owned());
     }
+    // A card holds at most CARD_CHARS: a longer sentence becomes several cards, so any
+    // prompt the API accepts can be drawn.
+    let mut sentences: Vec<String> = sentences.iter().flat_map(|s| cards_of(s)).collect();
     sentences.truncate(12);
     let mut it = sentences.into_iter();
     let hook = it.next().unwrap_or_else(|| "Untitled".into());
@@ -89,6 +92,46 @@ pub fn storyboard_from_prompt(prompt: &str, seed: u64) -> Storyboard {
         })
         .collect();
     Storyboard { hook, beats, seed }
+}
+
+/// Most characters on one card (the renderer takes a 300-character hook).
+const CARD_CHARS: usize = 280;
+
+/// `sentence` in pieces of at most [`CARD_CHARS`], broken between words where it can be.
+fn cards_of(sentence: &str) -> Vec<String> {
+    let mut cards = Vec::new();
+    let mut card = String::new();
+    for word in sentence.split_whitespace() {
+        let mut word = word;
+        loop {
+            let room = CARD_CHARS - card.chars().count() - usize::from(!card.is_empty());
+            if word.chars().count() <= room {
+                if !card.is_empty() {
+                    card.push(' ');
+                }
+                card.push_str(word);
+                break;
+            }
+            if card.is_empty() {
+                // One word longer than a card: cut it.
+                let cut = word
+                    .char_indices()
+                    .nth(CARD_CHARS)
+                    .map_or(word.len(), |(i, _)| i);
+                cards.push(word[..cut].to_owned());
+                word = &word[cut..];
+                if word.is_empty() {
+                    break;
+                }
+            } else {
+                cards.push(std::mem::take(&mut card));
+            }
+        }
+    }
+    if !card.is_empty() {
+        cards.push(card);
+    }
+    cards
 }
 
 fn seed_of(s: &str) -> u64 {
@@ -188,6 +231,29 @@ mod tests {
         let beats: Vec<_> = sb.beats.iter().map(|b| b.text.as_str()).collect();
         assert_eq!(beats, ["Steep 18 hours.", "Filter twice"]);
         assert_eq!(storyboard_from_prompt("   ", 1).hook, "Untitled");
+    }
+
+    #[test]
+    fn a_sentence_longer_than_a_card_becomes_several_and_renders() {
+        // The API takes 2,000 characters; the renderer a 300-character hook.
+        let long = format!("{} {}. Short one.", "word ".repeat(150), "x".repeat(700));
+        let sb = storyboard_from_prompt(&long, 1);
+        let cards: Vec<&str> = std::iter::once(sb.hook.as_str())
+            .chain(sb.beats.iter().map(|b| b.text.as_str()))
+            .collect();
+        assert!(
+            cards.iter().all(|c| c.chars().count() <= CARD_CHARS),
+            "{cards:?}"
+        );
+        assert_eq!(cards.join(" ").split_whitespace().count(), 150 + 3 + 2);
+        assert_eq!(cards.last(), Some(&"Short one."));
+        let spec = viral_media::RenderSpec {
+            width: 108,
+            height: 192,
+            fps: 10,
+            duration_s: 1.0,
+        };
+        viral_media::render(&sb, &spec).expect("every card fits the renderer");
     }
 
     /// What PollRender and FetchVideo build: they poll and fetch a render made by the worker's
