@@ -184,6 +184,12 @@ async fn feedback_is_validated_replaces_itself_and_teaches_the_learner() {
     let fb = json!({"platform": "tiktok", "views": 10000, "likes": 900, "shares": 120, "completion_rate": 0.7});
     let r = post(&t, &path, &a.key, None, fb.clone()).await;
     r.expect(200, None);
+    // Figures for people: four decimals at most, no float noise.
+    for field in ["score", "predicted"] {
+        let text = r.body[field].to_string();
+        let decimals = text.split_once('.').map_or(0, |(_, d)| d.len());
+        assert!(decimals <= 4, "{field}: {text}");
+    }
     assert_eq!(r.body["first"], true);
     let score = r.body["score"].as_f64().unwrap();
     assert!(score > 0.5, "{score}");

@@ -560,8 +560,8 @@ pub async fn record_feedback(
                 return Ok(Recorded {
                     concept_id: concept_id.to_owned(),
                     platform: fb.platform.clone(),
-                    score,
-                    predicted,
+                    score: shown(score),
+                    predicted: shown(predicted),
                     first: previous.is_none(),
                 });
             }
@@ -570,6 +570,12 @@ pub async fn record_feedback(
         }
     }
     Err(Error::Conflict("the learner kept changing; retry".into()))
+}
+
+/// A learned figure as people and programs see it: four decimals, not float noise
+/// (`0.30000000000000004`). The learner keeps the exact values.
+fn shown(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -601,8 +607,8 @@ pub async fn insights(store: &dyn ItemStore, tenant_id: &str) -> Result<Insights
         .filter_map(|f| {
             post.effect(f).map(|(effect, sd)| Effect {
                 feature: f.clone(),
-                effect,
-                sd,
+                effect: shown(effect),
+                sd: shown(sd),
             })
         })
         .collect();
@@ -639,7 +645,7 @@ pub async fn insights(store: &dyn ItemStore, tenant_id: &str) -> Result<Insights
         observations: mine.n,
         calibration: buckets
             .into_iter()
-            .map(|(m, (sum, n))| (m, sum / f64::from(n.max(1)), n))
+            .map(|(m, (sum, n))| (m, shown(sum / f64::from(n.max(1))), n))
             .collect(),
     })
 }
