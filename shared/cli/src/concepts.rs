@@ -18,6 +18,7 @@ pub enum ConceptsCommand {
     Generate {
         #[command(flatten)]
         brief: BriefArgs,
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
         /// Print the batch as JSON.
@@ -26,6 +27,7 @@ pub enum ConceptsCommand {
     },
     /// The tenant's concepts, newest first.
     List {
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long, default_value_t = 20)]
@@ -36,6 +38,7 @@ pub enum ConceptsCommand {
     /// One concept in full.
     Show {
         id: String,
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
     },
@@ -75,18 +78,24 @@ impl BriefArgs {
 /// `viral feedback`: how a published concept did on one platform.
 #[derive(Args, Clone, Debug)]
 pub struct FeedbackArgs {
+    /// The concept that was published (`cn_…`).
     pub concept_id: String,
     /// tiktok, youtube_shorts or instagram_reels.
     #[arg(long)]
     pub platform: String,
+    /// Times the video was viewed.
     #[arg(long)]
     pub views: u64,
+    /// Likes.
     #[arg(long, default_value_t = 0)]
     pub likes: u64,
+    /// Comments.
     #[arg(long, default_value_t = 0)]
     pub comments: u64,
+    /// Shares.
     #[arg(long, default_value_t = 0)]
     pub shares: u64,
+    /// Saves (bookmarks).
     #[arg(long, default_value_t = 0)]
     pub saves: u64,
     /// Share of viewers who watched to the end, 0 to 1.
@@ -95,6 +104,7 @@ pub struct FeedbackArgs {
     /// Mean seconds watched.
     #[arg(long)]
     pub watch_time: Option<f64>,
+    /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
     #[arg(long)]
     pub tenant: Option<String>,
 }

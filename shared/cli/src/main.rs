@@ -64,6 +64,7 @@ enum Command {
     Feedback(concepts::FeedbackArgs),
     /// What the learner believes works for a tenant, and how well it has predicted.
     Insights {
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
     },

@@ -22,6 +22,7 @@ pub enum VideoCommand {
         #[arg(long)]
         prompt: String,
         /// The tenant to charge (default: the local demo tenant).
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
         #[arg(long, default_value = "auto")]
@@ -35,6 +36,7 @@ pub enum VideoCommand {
     /// Show a job's status.
     Status {
         id: String,
+        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
     },
