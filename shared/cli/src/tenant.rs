@@ -31,7 +31,19 @@ pub enum TenantCommand {
         plan: Plan,
     },
     /// Show a tenant: plan in force, subscription state, this period's usage.
-    Show { id: String },
+    Show {
+        /// The tenant's id (`tn_…`).
+        id: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every tenant, newest first: id, plan in force, status, name.
+    List {
+        /// Print JSON lines (one tenant each) instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
@@ -88,7 +100,55 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
             }
             Ok(ExitCode::SUCCESS)
         }
-        TenantCommand::Show { id } => {
+        TenantCommand::List { json } => {
+            let now = services.clock.now();
+            let mut cursor = None;
+            let mut count = 0;
+            loop {
+                let (page, next) = tenants::list_tenants(&*services.store, 100, cursor)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                for t in &page {
+                    count += 1;
+                    let plan = t.plan_at(now);
+                    if json {
+                        println!(
+                            "{}",
+                            json!({"tenant_id": t.id, "name": t.name, "plan": plan.as_str(),
+                                   "status": t.status.as_str(), "created_at": t.created_at.rfc3339()})
+                        );
+                    } else {
+                        if count == 1 {
+                            println!(
+                                "{:<36} {:<8} {:<10} {:<20} name",
+                                "tenant", "plan", "status", "created"
+                            );
+                        }
+                        let created = t.created_at.rfc3339();
+                        println!(
+                            "{:<36} {:<8} {:<10} {:<20} {}",
+                            t.id,
+                            plan.as_str(),
+                            t.status.as_str(),
+                            created.get(..19).unwrap_or(&created).replace('T', " "),
+                            t.name
+                        );
+                    }
+                }
+                match next {
+                    Some(c) => cursor = Some(c),
+                    None => break,
+                }
+            }
+            if count == 0 && !json {
+                println!(
+                    "no tenants yet: `{} tenant create --name \"My team\"`",
+                    crate::invocation::command()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Show { id, json } => {
             let t = tenants::get_tenant(&*services.store, &id)
                 .await
                 .map_err(|e| e.to_string())?
@@ -99,19 +159,44 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
                 viral_core::service::usage::current_usage(&*services.store, &*services.clock, &t)
                     .await
                     .map_err(|e| e.to_string())?;
+            if json {
+                println!(
+                    "{}",
+                    json!({
+                        "tenant_id": t.id, "name": t.name, "status": t.status.as_str(),
+                        "plan": s.plan.as_str(), "plan_set_by_operator": t.plan.as_str(),
+                        "subscription": s.subscription_id, "subscription_status": s.status.map(|x| x.as_str()),
+                        "cancel_at_period_end": s.cancel_at_period_end,
+                        "stripe_customer": t.billing.customer_id,
+                        "period": u.period.key, "resets_at": u.resets_at.rfc3339(),
+                        "concepts": {"used": u.concepts.used, "limit": u.concepts.limit},
+                        "videos": {"used": u.videos.used, "limit": u.videos.limit},
+                    })
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!("tenant    {} ({})", t.id, t.name);
+            println!("status    {}", t.status.as_str());
+            let by = match &s.subscription_id {
+                Some(sub) => format!(
+                    "Stripe subscription {sub}, {}{}",
+                    s.status.map_or("unknown", |x| x.as_str()),
+                    if s.cancel_at_period_end {
+                        ", cancels at period end"
+                    } else {
+                        ""
+                    }
+                ),
+                None => "set by an operator".to_owned(),
+            };
+            println!("plan      {} ({by})", s.plan.as_str());
             println!(
-                "{}",
-                json!({
-                    "tenant_id": t.id, "name": t.name, "status": t.status.as_str(),
-                    "plan": s.plan.as_str(), "plan_set_by_operator": t.plan.as_str(),
-                    "subscription": s.subscription_id, "subscription_status": s.status.map(|x| x.as_str()),
-                    "cancel_at_period_end": s.cancel_at_period_end,
-                    "stripe_customer": t.billing.customer_id,
-                    "period": u.period.key, "resets_at": u.resets_at.rfc3339(),
-                    "concepts": {"used": u.concepts.used, "limit": u.concepts.limit},
-                    "videos": {"used": u.videos.used, "limit": u.videos.limit},
-                })
+                "period    {} (resets {})",
+                u.period.key,
+                u.resets_at.rfc3339()
             );
+            println!("concepts  {} of {} used", u.concepts.used, u.concepts.limit);
+            println!("videos    {} of {} used", u.videos.used, u.videos.limit);
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -454,3 +454,49 @@ async fn a_body_declared_too_large_is_refused_before_it_is_sent() {
     assert!(text.starts_with("HTTP/1.1 413"), "{text}");
     assert!(text.contains("payload_too_large"), "{text}");
 }
+
+#[test]
+fn tenants_are_listed_newest_first_and_shown_for_people() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = viral(dir.path(), &[], args).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        text
+    };
+    assert!(run(&["tenant", "list"]).starts_with("no tenants yet"));
+    let id_of = |text: &str| {
+        let v: Value = serde_json::from_str(text.trim()).unwrap();
+        v["tenant_id"].as_str().unwrap().to_owned()
+    };
+    let acme = id_of(&run(&[
+        "tenant", "create", "--name", "Acme", "--plan", "pro", "--json",
+    ]));
+    let zed = id_of(&run(&["tenant", "create", "--name", "Zed", "--json"]));
+    let table = run(&["tenant", "list"]);
+    let rows: Vec<&str> = table.lines().collect();
+    assert_eq!(rows.len(), 3, "{table}");
+    assert!(
+        rows[1].starts_with(&zed) && rows[1].ends_with("Zed"),
+        "{table}"
+    );
+    assert!(
+        rows[2].starts_with(&acme) && rows[2].contains(" pro "),
+        "{table}"
+    );
+    let lines = run(&["tenant", "list", "--json"]);
+    assert_eq!(lines.lines().count(), 2);
+    let shown = run(&["tenant", "show", &acme]);
+    assert!(
+        shown.contains("plan      pro (set by an operator)"),
+        "{shown}"
+    );
+    assert!(shown.contains("videos    0 of 40 used"), "{shown}");
+    assert!(!shown.contains('{'), "text, not JSON: {shown}");
+    let json: Value = serde_json::from_str(&run(&["tenant", "show", &acme, "--json"])).unwrap();
+    assert_eq!(json["plan"], "pro");
+}

@@ -8,6 +8,9 @@ pub fn tenant_pk(tenant_id: &str) -> String {
 
 pub const TENANT_SK: &str = "TENANT";
 
+/// Index partition of every tenant, ordered by creation (operators list them).
+pub const TENANTS_INDEX: &str = "TENANTS";
+
 pub fn user_sk(user_id: &str) -> String {
     format!("USER#{user_id}")
 }

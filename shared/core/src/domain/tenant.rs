@@ -110,12 +110,17 @@ impl Tenant {
     }
 
     pub fn to_item(&self) -> Item {
-        let item = Item::new(keys::tenant_pk(&self.id), keys::TENANT_SK)
+        let mut item = Item::new(keys::tenant_pk(&self.id), keys::TENANT_SK)
             .with("id", self.id.as_str())
             .with("name", self.name.as_str())
             .with("plan", self.plan.as_str())
             .with("status", self.status.as_str())
             .with("created_at", self.created_at.millis());
+        item.gsi1 = Some((
+            keys::TENANTS_INDEX.to_owned(),
+            // Fixed-width milliseconds sort as the times do.
+            format!("{:015}#{}", self.created_at.millis(), self.id),
+        ));
         if self.billing == Billing::default() {
             item
         } else {

@@ -8,7 +8,7 @@ use crate::domain::tenant::{Member, validate_name};
 use crate::domain::{ApiKey, IssuedKey, Plan, Role, Scopes, Tenant, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::ports::{Cond, ItemStore, StoreError, Write};
+use crate::ports::{Cond, ItemStore, Query, StoreError, Write};
 
 pub struct NewTenant {
     pub tenant: Tenant,
@@ -64,6 +64,24 @@ pub async fn get_tenant(store: &dyn ItemStore, tenant_id: &str) -> Result<Option
         .get(&keys::tenant_pk(tenant_id), keys::TENANT_SK)
         .await?;
     Ok(item.as_ref().and_then(Tenant::from_item))
+}
+
+/// Every tenant, newest first, a page at a time (for operators: no tenant sees another).
+pub async fn list_tenants(
+    store: &dyn ItemStore,
+    limit: usize,
+    cursor: Option<String>,
+) -> Result<(Vec<Tenant>, Option<String>)> {
+    let page = store
+        .query_gsi1(
+            Query::new(keys::TENANTS_INDEX, "")
+                .limit(limit)
+                .descending()
+                .after(cursor),
+        )
+        .await?;
+    let tenants = page.items.iter().filter_map(Tenant::from_item).collect();
+    Ok((tenants, page.next_cursor))
 }
 
 /// Changes a tenant's plan (operators and, later, billing).
