@@ -431,27 +431,7 @@ async fn every_step_can_run_again_after_its_side_effect() {
     use viral_steps::steps::{self, FetchInput, FinalizeInput, JoinInput, PlanInput, RefundInput};
     let e = env(vec![]);
     let d = &e.deps;
-    let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
-        .await
-        .unwrap();
-    let spec = JobSpec {
-        prompt: "Twice is once. Really.".into(),
-        concept_id: None,
-        provider: "storyboard".into(),
-        platforms: vec!["tiktok".into()],
-        duration_s: 15.0,
-    };
-    let job = videos::accept(
-        &*d.store,
-        &*d.clock,
-        &t.tenant,
-        spec,
-        None,
-        &d.providers.profiles(),
-    )
-    .await
-    .unwrap()
-    .job;
+    let (t, job) = starter_job(d, "Twice is once. Really.").await;
     let r = JobRef {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),
@@ -581,27 +561,7 @@ async fn a_clip_of_an_attempt_the_job_moved_past_is_never_submitted() {
     use viral_steps::steps::{self, PlanInput};
     let e = env(vec![]);
     let d = &e.deps;
-    let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
-        .await
-        .unwrap();
-    let spec = JobSpec {
-        prompt: "Old news. Stays old.".into(),
-        concept_id: None,
-        provider: "storyboard".into(),
-        platforms: vec!["tiktok".into()],
-        duration_s: 15.0,
-    };
-    let job = videos::accept(
-        &*d.store,
-        &*d.clock,
-        &t.tenant,
-        spec,
-        None,
-        &d.providers.profiles(),
-    )
-    .await
-    .unwrap()
-    .job;
+    let (t, job) = starter_job(d, "Old news. Stays old.").await;
     let attempt = |n| PlanInput {
         tenant_id: t.tenant.id.clone(),
         job_id: job.id.clone(),
@@ -627,4 +587,33 @@ async fn a_clip_of_an_attempt_the_job_moved_past_is_never_submitted() {
     assert!(intents.is_empty(), "no intent, no charge: {intents:?}");
     let job = videos::get(&*d.store, &t.tenant.id, &job.id).await.unwrap();
     assert_eq!(job.spent_cents, 0);
+}
+
+/// A starter tenant and one accepted 15 s storyboard job of `prompt`.
+async fn starter_job(
+    d: &viral_steps::Deps,
+    prompt: &str,
+) -> (tenants::NewTenant, viral_core::domain::Job) {
+    let t = tenants::create_tenant(&*d.store, &*d.clock, "Acme", Plan::Starter)
+        .await
+        .unwrap();
+    let spec = JobSpec {
+        prompt: prompt.into(),
+        concept_id: None,
+        provider: "storyboard".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    let job = videos::accept(
+        &*d.store,
+        &*d.clock,
+        &t.tenant,
+        spec,
+        None,
+        &d.providers.profiles(),
+    )
+    .await
+    .unwrap()
+    .job;
+    (t, job)
 }
