@@ -25,6 +25,9 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Json<T> {
 }
 
 fn json_rejection(rej: &JsonRejection) -> ApiError {
+    if body_timed_out(rej) {
+        return body_timeout();
+    }
     let text = rej.body_text();
     match rej.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
@@ -42,6 +45,51 @@ fn json_rejection(rej: &JsonRejection) -> ApiError {
         }
         _ => ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", text),
     }
+}
+
+/// The raw body (the Stripe webhook's signature covers its exact bytes), with the same
+/// errors as `Json` for a body too large or too slow.
+pub(crate) struct RawBody(pub axum::body::Bytes);
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        match axum::body::Bytes::from_request(req, state).await {
+            Ok(b) => Ok(RawBody(b)),
+            Err(rej) if body_timed_out(&rej) => Err(body_timeout()),
+            Err(rej) if rej.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the request body is too large",
+            )),
+            Err(rej) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                rej.body_text(),
+            )),
+        }
+    }
+}
+
+/// Whether reading the body failed because the server's body-read timeout ran out.
+fn body_timed_out(rej: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(rej);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
+
+fn body_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::REQUEST_TIMEOUT,
+        "request_timeout",
+        "the request body did not arrive in time",
+    )
 }
 
 /// Query-string parameters; a malformed query → 400.

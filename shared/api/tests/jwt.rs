@@ -228,6 +228,22 @@ async fn hostile_tokens_are_401() {
             ),
         ),
         (
+            "issuer that only starts with the configured one",
+            rs256(
+                &with(claims(), "iss", json!(format!("{ISSUER}.evil.test"))),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
+            "issuer with a path after the configured one",
+            rs256(
+                &with(claims(), "iss", json!(format!("{ISSUER}/tenant"))),
+                "test-rsa",
+                RSA_PRIVATE,
+            ),
+        ),
+        (
             "wrong audience",
             rs256(
                 &with(claims(), "aud", json!("someone-else")),

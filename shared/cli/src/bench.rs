@@ -1,6 +1,7 @@
 //! `viral bench api`: warm, in-process latency of API routes on the embedded store, reported
 //! beside `GET /healthz` (no store, no auth) measured in the same run as the baseline.
 
+use crate::failure::Failure;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -133,7 +134,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-pub async fn run(cmd: BenchCommand) -> Result<ExitCode, String> {
+pub async fn run(cmd: BenchCommand) -> Result<ExitCode, Failure> {
     let requests = match cmd {
         BenchCommand::Api { requests } => requests,
         BenchCommand::Render { runs, ffmpeg } => {

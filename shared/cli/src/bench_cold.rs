@@ -6,6 +6,7 @@
 //! in the same run, is a Node.js function that loads `@aws-sdk/client-dynamodb` and `stripe`
 //! and builds their clients, polling the same emulator.
 
+use crate::failure::Failure;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
@@ -189,7 +190,7 @@ pub async fn run(
     bootstraps: Vec<PathBuf>,
     node: Option<PathBuf>,
     runs: usize,
-) -> Result<ExitCode, String> {
+) -> Result<ExitCode, Failure> {
     let mut rows: Vec<(String, f64, f64, u64, bool)> = Vec::new();
     let measure = |name: String, command: Vec<String>, size: u64| {
         let env = lambda_env(&name);

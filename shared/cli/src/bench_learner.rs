@@ -5,6 +5,7 @@
 //! and random. Reports cumulative reward as a share of the oracle's over 200 and 1,000
 //! rounds, averaged over seeds. Deterministic for a seed.
 
+use crate::failure::Failure;
 use std::process::ExitCode;
 
 use viral_core::domain::learner::{Evidence, GLOBAL_WEIGHT, Kind, Posterior, Rng};
@@ -144,7 +145,7 @@ pub fn share_of_oracle(policy: Policy, rounds: usize, seeds: u64) -> f64 {
     sum / seeds as f64
 }
 
-pub fn run(seeds: u64) -> Result<ExitCode, String> {
+pub fn run(seeds: u64) -> Result<ExitCode, Failure> {
     println!(
         "learner: synthetic audience, {} kinds of concept (8 categories x 4 formats x 4 hooks), {seeds} seeds",
         CATEGORIES.len() * FORMATS.len() * HOOKS.len()

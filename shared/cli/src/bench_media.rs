@@ -1,5 +1,6 @@
 //! `viral bench render`: the storyboard renderer beside ffmpeg.
 
+use crate::failure::Failure;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -59,7 +60,7 @@ fn ffmpeg_args(sb: &Storyboard, out: &str) -> Vec<String> {
     .collect()
 }
 
-pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, String> {
+pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Failure> {
     let sb = storyboard_from_prompt(CARDS, 1);
     let spec = RenderSpec::vertical(15.0);
     let mut ours = Vec::new();
@@ -95,7 +96,7 @@ pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, String> {
                     .status()
                     .map_err(|e| format!("{ff}: {e}"))?;
                 if !st.success() {
-                    return Err(format!("ffmpeg failed ({st})"));
+                    return Err(format!("ffmpeg failed ({st})").into());
                 }
                 times.push(t.elapsed().as_secs_f64());
             }

@@ -3,6 +3,7 @@
 //! `--provider-limit` renders at a time. Every job must succeed: a burst queues, it does not
 //! fail. The baseline in the same run is one job alone.
 
+use crate::failure::Failure;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -215,7 +216,7 @@ async fn burst(
     Ok((started.elapsed(), ended))
 }
 
-pub async fn run(b: PipelineBench) -> Result<ExitCode, String> {
+pub async fn run(b: PipelineBench) -> Result<ExitCode, Failure> {
     let dir = std::env::temp_dir().join(format!("viral-bench-pipeline-{}", std::process::id()));
     let sb = storyboard_from_prompt(crate::bench_media::CARDS, 1);
     let video = viral_media::render(&sb, &RenderSpec::vertical(15.0)).map_err(|e| e.to_string())?;

@@ -4,6 +4,7 @@
 //! workflow has. Reports success rate and provider cost per successful video, with the
 //! always-best strategy as the baseline of the same run. Deterministic for a seed.
 
+use crate::failure::Failure;
 use std::collections::HashMap;
 use std::process::ExitCode;
 
@@ -166,7 +167,7 @@ pub fn simulate(strategy: Strategy, jobs: u32, seed: u64) -> Outcome {
     out
 }
 
-pub fn run(jobs: u32, seed: u64) -> Result<ExitCode, String> {
+pub fn run(jobs: u32, seed: u64) -> Result<ExitCode, Failure> {
     let best = simulate(Strategy::AlwaysBest, jobs, seed);
     let cheapest = simulate(Strategy::AlwaysCheapest, jobs, seed);
     let routed = simulate(Strategy::Routed, jobs, seed);

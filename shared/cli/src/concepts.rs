@@ -1,6 +1,7 @@
 //! `viral concepts …`, `viral feedback …` and `viral insights`: concept batches, what
 //! published videos did, and what the learner believes, for the local (or AWS) store.
 
+use crate::failure::Failure;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
@@ -114,9 +115,9 @@ pub async fn generate(
     services: &Services,
     tenant: &Tenant,
     request: ConceptRequest,
-) -> Result<Batch, String> {
-    let trends = services.trend_source().map_err(|e| e.to_string())?;
-    let writer = services.concept_writer().map_err(|e| e.to_string())?;
+) -> Result<Batch, Failure> {
+    let trends = services.trend_source()?;
+    let writer = services.concept_writer()?;
     concepts::generate(
         &*services.store,
         &*services.clock,
@@ -128,7 +129,7 @@ pub async fn generate(
     )
     .await
     .map(|g| g.batch)
-    .map_err(|e| e.to_string())
+    .map_err(Failure::from)
 }
 
 pub fn print_concept_line(c: &Concept) {
@@ -181,8 +182,8 @@ pub fn print_concept(c: &Concept) {
     println!("score     {} — {}", c.predicted_score, c.rationale);
 }
 
-pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     match cmd {
         ConceptsCommand::Generate {
             brief,
@@ -192,10 +193,7 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Strin
             let tenant = tenant_of(&services, tenant).await?;
             let batch = generate(&services, &tenant, brief.request()).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&batch).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string(&batch)?);
             } else {
                 print_batch(&batch);
             }
@@ -206,14 +204,10 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Strin
             json,
         } => {
             let tenant = tenant_of(&services, tenant).await?;
-            let (list, _) = concepts::list(&*services.store, &tenant.id, limit.clamp(1, 100), None)
-                .await
-                .map_err(|e| e.to_string())?;
+            let (list, _) =
+                concepts::list(&*services.store, &tenant.id, limit.clamp(1, 100), None).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string(&list).map_err(|e| e.to_string())?
-                );
+                println!("{}", serde_json::to_string(&list)?);
             } else if list.is_empty() {
                 println!("no concepts yet: viral concepts generate");
             } else {
@@ -224,17 +218,15 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Strin
         }
         ConceptsCommand::Show { id, tenant } => {
             let tenant = tenant_of(&services, tenant).await?;
-            let c = concepts::get(&*services.store, &tenant.id, &id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let c = concepts::get(&*services.store, &tenant.id, &id).await?;
             print_concept(&c);
         }
     }
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     let tenant = tenant_of(&services, args.tenant.clone()).await?;
     let fb = Feedback {
         platform: args.platform,
@@ -254,8 +246,7 @@ pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, St
         &args.concept_id,
         fb,
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     println!(
         "{}",
         json!({
@@ -267,12 +258,10 @@ pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, St
     Ok(ExitCode::SUCCESS)
 }
 
-pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     let tenant = tenant_of(&services, tenant).await?;
-    let i = concepts::insights(&*services.store, &tenant.id)
-        .await
-        .map_err(|e| e.to_string())?;
+    let i = concepts::insights(&*services.store, &tenant.id).await?;
     // The tenant's own evidence counts whole, so this is a count of videos.
     let n = i.observations.round() as u64;
     let noun = if n == 1 {

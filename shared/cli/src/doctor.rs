@@ -1,5 +1,6 @@
 //! `viral doctor`: what is configured, and whether each backend answers.
 
+use crate::failure::Failure;
 use std::future::Future;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -28,7 +29,7 @@ where
     }
 }
 
-pub async fn run(config: Config) -> Result<ExitCode, String> {
+pub async fn run(config: Config) -> Result<ExitCode, Failure> {
     println!("backend   {:?} (VIRAL_BACKEND)", config.backend);
     let (store_desc, blob_desc) = match config.backend {
         Backend::Local => (

@@ -7,7 +7,9 @@ mod bench_media;
 mod bench_pipeline;
 mod bench_routing;
 mod concepts;
+mod connections;
 mod doctor;
+mod failure;
 mod invocation;
 mod server;
 mod tenant;
@@ -111,9 +113,6 @@ async fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
-        Err(e) => {
-            eprintln!("viral: {e}");
-            ExitCode::FAILURE
-        }
+        Err(failure) => failure.report(),
     }
 }

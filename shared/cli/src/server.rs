@@ -1,5 +1,6 @@
 //! `viral up`: every API route plus the signed media route, on loopback by default.
 
+use crate::failure::Failure;
 use std::net::{IpAddr, SocketAddr};
 use std::process::ExitCode;
 
@@ -15,17 +16,17 @@ use viral_embedded::FsBlobStore;
 use viral_embedded::fs_blobs::SignatureError;
 use viral_runtime::{Config, Services};
 
-pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode, String> {
+pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode, Failure> {
     if std::env::var_os("VIRAL_PUBLIC_URL").is_none() {
         config.public_url = format!("http://{}", SocketAddr::new(host, port));
     }
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
-    let mut state = services.api_state().await.map_err(|e| e.to_string())?;
+    let services = Services::connect(config).await?;
+    let mut state = services.api_state().await?;
     let mut pipeline = None;
     if services.local_media.is_some() {
         // The workers, the inbox of other processes' answers, and the sweeper that resumes
         // executions stopped processes left and ends overdue jobs.
-        let p = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
+        let p = services.local_pipeline(1.0)?;
         p.run_background();
         state.workflow = Some(p.clone());
         pipeline = Some(p);
@@ -40,7 +41,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.local_addr()?;
     eprintln!(
         "viral: serving on http://{addr} ({:?} backend, data in {})\n\
          viral: create a tenant with `{} tenant create --name \"My team\"`, then\n\
@@ -49,12 +50,15 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         services.config.data_dir.display(),
         crate::invocation::command()
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .map_err(|e| e.to_string())?;
+    let timeouts = crate::connections::Timeouts {
+        header_read: services.config.header_read_timeout,
+        body_read: services.config.body_read_timeout,
+        ..Default::default()
+    };
+    crate::connections::serve(listener, app, timeouts, async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
     if let Some(p) = pipeline {
         eprintln!("viral: finishing provider calls in hand and handing running jobs back");
         p.shutdown().await;

@@ -1,5 +1,6 @@
 //! `viral tenant …`.
 
+use crate::failure::Failure;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -50,13 +51,12 @@ fn parse_plan(s: &str) -> Result<Plan, String> {
     Plan::parse(s).ok_or_else(|| format!("unknown plan `{s}`; choose free, starter, pro or agency"))
 }
 
-pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     match cmd {
         TenantCommand::Create { name, plan, json } => {
-            let created = tenants::create_tenant(&*services.store, &*services.clock, &name, plan)
-                .await
-                .map_err(|e| e.to_string())?;
+            let created =
+                tenants::create_tenant(&*services.store, &*services.clock, &name, plan).await?;
             let key = created.key.token.expose();
             if json {
                 println!(
@@ -84,9 +84,7 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
             Ok(ExitCode::SUCCESS)
         }
         TenantCommand::SetPlan { id, plan } => {
-            let t = tenants::set_plan(&*services.store, &id, plan)
-                .await
-                .map_err(|e| e.to_string())?;
+            let t = tenants::set_plan(&*services.store, &id, plan).await?;
             let now = services.clock.now();
             let in_force = t.plan_at(now);
             println!("Tenant {} is set to the {} plan.", t.id, plan.as_str());
@@ -105,9 +103,7 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
             let mut cursor = None;
             let mut count = 0;
             loop {
-                let (page, next) = tenants::list_tenants(&*services.store, 100, cursor)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let (page, next) = tenants::list_tenants(&*services.store, 100, cursor).await?;
                 for t in &page {
                     count += 1;
                     let plan = t.plan_at(now);
@@ -150,15 +146,13 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, String>
         }
         TenantCommand::Show { id, json } => {
             let t = tenants::get_tenant(&*services.store, &id)
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or_else(|| format!("no tenant {id}"))?;
+                .await?
+                .ok_or_else(|| Failure::from(viral_core::Error::NotFound("tenant")))?;
             let now = services.clock.now();
             let s = t.standing(now);
             let u =
                 viral_core::service::usage::current_usage(&*services.store, &*services.clock, &t)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                    .await?;
             if json {
                 println!(
                     "{}",

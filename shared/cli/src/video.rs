@@ -1,5 +1,6 @@
 //! `viral demo` and `viral video …`: video jobs run in this process on the local pipeline.
 
+use crate::failure::Failure;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -7,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Subcommand;
 use serde_json::{Value, json};
+use viral_core::domain::concept::PLATFORMS;
 use viral_core::domain::{Job, JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
 use viral_runtime::{Config, Services};
@@ -47,12 +49,10 @@ fn demo_file(services: &Services) -> PathBuf {
 }
 
 /// The local demo tenant, created on first use and remembered in the data directory.
-async fn demo_tenant(services: &Services) -> Result<Tenant, String> {
+async fn demo_tenant(services: &Services) -> Result<Tenant, Failure> {
     let path = demo_file(services);
     if let Ok(id) = std::fs::read_to_string(&path)
-        && let Some(t) = tenants::get_tenant(&*services.store, id.trim())
-            .await
-            .map_err(|e| e.to_string())?
+        && let Some(t) = tenants::get_tenant(&*services.store, id.trim()).await?
     {
         return Ok(t);
     }
@@ -62,20 +62,18 @@ async fn demo_tenant(services: &Services) -> Result<Tenant, String> {
         "Local demo",
         Plan::Agency,
     )
-    .await
-    .map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&services.config.data_dir).map_err(|e| e.to_string())?;
-    std::fs::write(&path, &created.tenant.id).map_err(|e| e.to_string())?;
+    .await?;
+    std::fs::create_dir_all(&services.config.data_dir)?;
+    std::fs::write(&path, &created.tenant.id)?;
     Ok(created.tenant)
 }
 
-pub(crate) async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, String> {
+pub(crate) async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, Failure> {
     match id {
         None => demo_tenant(services).await,
         Some(id) => tenants::get_tenant(&*services.store, &id)
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or_else(|| format!("no tenant {id}")),
+            .await?
+            .ok_or_else(|| Failure::from(viral_core::Error::NotFound("tenant"))),
     }
 }
 
@@ -117,8 +115,8 @@ async fn run(
     tenant: &Tenant,
     spec: JobSpec,
     quiet: bool,
-) -> Result<Value, String> {
-    let pipeline = services.local_pipeline(1.0).map_err(|e| e.to_string())?;
+) -> Result<Value, Failure> {
+    let pipeline = services.local_pipeline(1.0)?;
     pipeline.run_background();
     let result = run_on(services, &pipeline, tenant, spec, quiet).await;
     pipeline.shutdown().await;
@@ -131,7 +129,7 @@ async fn run_on(
     tenant: &Tenant,
     spec: JobSpec,
     quiet: bool,
-) -> Result<Value, String> {
+) -> Result<Value, Failure> {
     let accepted = videos::accept(
         &*services.store,
         &*services.clock,
@@ -140,8 +138,7 @@ async fn run_on(
         None,
         &pipeline.profiles(),
     )
-    .await
-    .map_err(|e| e.to_string())?;
+    .await?;
     if !quiet {
         print_accepted(&accepted.job);
     }
@@ -149,13 +146,11 @@ async fn run_on(
         tenant_id: tenant.id.clone(),
         job_id: accepted.job.id.clone(),
     };
-    pipeline.start(&job_ref).await.map_err(|e| e.to_string())?;
+    pipeline.start(&job_ref).await?;
     let started = Instant::now();
     let mut last = None;
     let job = loop {
-        let job = videos::get(&*services.store, &tenant.id, &job_ref.job_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let job = videos::get(&*services.store, &tenant.id, &job_ref.job_id).await?;
         if last != Some(job.status) && !quiet {
             eprintln!(
                 "[{:>5.1}s] {:<10} {:>3}%  {}",
@@ -169,10 +164,7 @@ async fn run_on(
             );
             last = Some(job.status);
         }
-        let exec = pipeline
-            .describe(&tenant.id, &job_ref.job_id)
-            .await
-            .map_err(|e| e.to_string())?;
+        let exec = pipeline.describe(&tenant.id, &job_ref.job_id).await?;
         let running = exec.as_ref().is_some_and(|e| e["status"] == "RUNNING");
         if job.status.is_terminal() && !running {
             break job;
@@ -278,8 +270,8 @@ fn ended_ok(r: &Value) -> ExitCode {
 
 /// `viral demo`: the main job end to end on the embedded default: trends → five concepts →
 /// the best → a video.
-pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     let tenant = demo_tenant(&services).await?;
     eprintln!("viral demo: tenant {} ({})", tenant.id, tenant.name);
     let batch = concepts::generate(&services, &tenant, brief.request()).await?;
@@ -317,8 +309,8 @@ pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, String> 
     Ok(ended_ok(&r))
 }
 
-pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, String> {
-    let services = Services::connect(config).await.map_err(|e| e.to_string())?;
+pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, Failure> {
+    let services = Services::connect(config).await?;
     match cmd {
         VideoCommand::Create {
             prompt,
@@ -327,21 +319,16 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
             duration,
             json,
         } => {
-            let tenant = tenant_of(&services, tenant).await?;
             let spec = JobSpec {
-                prompt,
+                prompt: prompt.trim().to_owned(),
                 concept_id: None,
                 provider,
-                platforms: vec![
-                    "tiktok".into(),
-                    "youtube_shorts".into(),
-                    "instagram_reels".into(),
-                ],
+                platforms: PLATFORMS.map(str::to_owned).to_vec(),
                 duration_s: duration,
             };
-            if !(5.0..=60.0).contains(&spec.duration_s) || spec.prompt.trim().is_empty() {
-                return Err("--prompt must not be empty and --duration must be 5 to 60".into());
-            }
+            // The API's rules, checked before anything runs.
+            spec.check()?;
+            let tenant = tenant_of(&services, tenant).await?;
             let r = run(&services, &tenant, spec, json).await?;
             if json {
                 println!("{r}");
@@ -352,9 +339,7 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
         }
         VideoCommand::Status { id, tenant } => {
             let tenant = tenant_of(&services, tenant).await?;
-            let job = videos::get(&*services.store, &tenant.id, &id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let job = videos::get(&*services.store, &tenant.id, &id).await?;
             println!(
                 "{}",
                 json!({

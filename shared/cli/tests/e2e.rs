@@ -104,6 +104,32 @@ fn bad_configuration_names_the_variable() {
     .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown plan"));
+    let out = viral(
+        dir.path(),
+        &[("VIRAL_MEDIA_SIGNING_KEY", "too-short")],
+        &["doctor"],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("VIRAL_MEDIA_SIGNING_KEY"));
+}
+
+/// Exit codes come from the same mapping as the API's statuses: refused input 3 (422), not
+/// found 4 (404); the job's rules are the API's, checked before anything runs.
+#[test]
+fn exit_codes_follow_the_api_mapping() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| viral(dir.path(), &[], args).output().unwrap();
+    let out = run(&["video", "create", "--prompt", "   "]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("prompt"));
+    let out = run(&["video", "create", "--prompt", "Hi.", "--duration", "99"]);
+    assert_eq!(out.status.code(), Some(3), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("duration_s must be 5 to 60"));
+    let out = run(&["tenant", "show", "tn_nobody"]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tenant not found"));
 }
 
 #[tokio::test]

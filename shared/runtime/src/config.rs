@@ -51,6 +51,13 @@ pub struct Config {
     /// CloudFront with signed URLs; the private key is the secret `CLOUDFRONT_PRIVATE_KEY`.
     /// Without them, URLs are S3-presigned.
     pub cdn: Option<CdnConfig>,
+    /// `VIRAL_MEDIA_SIGNING_KEY` (local): at least 32 characters; without it a random key is
+    /// kept in the data directory.
+    pub media_signing_key: Option<String>,
+    /// `VIRAL_HEADER_READ_TIMEOUT` and `VIRAL_BODY_READ_TIMEOUT` in seconds (local server),
+    /// defaults 10 and 30: how long a client may take to send its headers, then its body.
+    pub header_read_timeout: Duration,
+    pub body_read_timeout: Duration,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +77,19 @@ fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         var,
         problem: problem.into(),
+    }
+}
+
+/// An issuer URL is parsed, not prefix-matched: `http://127.0.0.1.evil.example` is not
+/// loopback.
+fn issuer_url_ok(issuer: &str) -> bool {
+    match url::Url::parse(issuer) {
+        Ok(u) => match u.scheme() {
+            "https" => u.host().is_some(),
+            "http" => matches!(u.host_str(), Some("127.0.0.1" | "localhost" | "[::1]")),
+            _ => false,
+        },
+        Err(_) => false,
     }
 }
 
@@ -153,14 +173,29 @@ impl Config {
                     )
                 })?,
         };
-        let media_url_ttl = match get("VIRAL_MEDIA_URL_TTL") {
-            None => Duration::from_secs(3600),
+        let seconds = |var: &'static str, default: u64, max: u64| match get(var) {
+            None => Ok(Duration::from_secs(default)),
             Some(v) => v
                 .parse::<u64>()
                 .ok()
-                .filter(|n| (1..=7 * 86_400).contains(n))
+                .filter(|n| (1..=max).contains(n))
                 .map(Duration::from_secs)
-                .ok_or_else(|| err("VIRAL_MEDIA_URL_TTL", "expected seconds, 1 to 604800"))?,
+                .ok_or_else(|| err(var, format!("expected seconds, 1 to {max}; got `{v}`"))),
+        };
+        let media_url_ttl = seconds("VIRAL_MEDIA_URL_TTL", 3600, 7 * 86_400)?;
+        let header_read_timeout = seconds("VIRAL_HEADER_READ_TIMEOUT", 10, 300)?;
+        let body_read_timeout = seconds("VIRAL_BODY_READ_TIMEOUT", 30, 3600)?;
+        let media_signing_key = match get("VIRAL_MEDIA_SIGNING_KEY") {
+            Some(k) if k.chars().count() < 32 => {
+                return Err(err(
+                    "VIRAL_MEDIA_SIGNING_KEY",
+                    format!(
+                        "too short ({} characters); use at least 32, e.g. `openssl rand -hex 32`",
+                        k.chars().count()
+                    ),
+                ));
+            }
+            k => k,
         };
         let public_url = get("VIRAL_PUBLIC_URL").unwrap_or_else(|| "http://127.0.0.1:3000".into());
         if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
@@ -172,8 +207,11 @@ impl Config {
         let jwt = match get("VIRAL_JWT_ISSUER") {
             None => None,
             Some(issuer) => {
-                if !issuer.starts_with("https://") && !issuer.starts_with("http://127.0.0.1") {
-                    return Err(err("VIRAL_JWT_ISSUER", "expected an https:// issuer URL"));
+                if !issuer_url_ok(&issuer) {
+                    return Err(err(
+                        "VIRAL_JWT_ISSUER",
+                        "expected an https:// issuer URL (http:// only on 127.0.0.1 or localhost)",
+                    ));
                 }
                 let audiences = get("VIRAL_JWT_AUDIENCE")
                     .map(|v| list(&v))
@@ -235,6 +273,9 @@ impl Config {
             media_url_ttl,
             jwt,
             state_machine_arn: get("VIRAL_STATE_MACHINE_ARN"),
+            media_signing_key,
+            header_read_timeout,
+            body_read_timeout,
         })
     }
 }
@@ -286,6 +327,29 @@ mod tests {
     }
 
     #[test]
+    fn a_short_signing_key_or_bad_timeout_stops_with_the_variable() {
+        let e = cfg(&[("VIRAL_MEDIA_SIGNING_KEY", "short")]).unwrap_err();
+        assert_eq!(e.var, "VIRAL_MEDIA_SIGNING_KEY");
+        assert!(e.problem.contains("at least 32"), "{e}");
+        let key = "k".repeat(32);
+        assert_eq!(
+            cfg(&[("VIRAL_MEDIA_SIGNING_KEY", &key)])
+                .unwrap()
+                .media_signing_key,
+            Some(key.clone())
+        );
+        for bad in ["0", "-1", "ten", "301"] {
+            assert_eq!(
+                cfg(&[("VIRAL_HEADER_READ_TIMEOUT", bad)]).unwrap_err().var,
+                "VIRAL_HEADER_READ_TIMEOUT"
+            );
+        }
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.header_read_timeout, Duration::from_secs(10));
+        assert_eq!(c.body_read_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
     fn a_cdn_needs_its_domain_and_key_pair() {
         assert!(cfg(&[]).unwrap().cdn.is_none());
         let c = cfg(&[
@@ -304,6 +368,30 @@ mod tests {
             cfg(&[("VIRAL_CDN_KEY_PAIR_ID", "K1")]).unwrap_err().var,
             "VIRAL_CDN_DOMAIN"
         );
+    }
+
+    #[test]
+    fn an_issuer_is_parsed_not_prefix_matched() {
+        for bad in [
+            "http://127.0.0.1.evil.example",
+            "http://example.com",
+            "https//x",
+            "ftp://x",
+        ] {
+            assert_eq!(
+                cfg(&[("VIRAL_JWT_ISSUER", bad), ("VIRAL_JWT_AUDIENCE", "a")])
+                    .unwrap_err()
+                    .var,
+                "VIRAL_JWT_ISSUER",
+                "{bad}"
+            );
+        }
+        for good in [
+            "https://x.clerk.accounts.dev",
+            "http://127.0.0.1:9999/issuer",
+        ] {
+            assert!(cfg(&[("VIRAL_JWT_ISSUER", good), ("VIRAL_JWT_AUDIENCE", "a")]).is_ok());
+        }
     }
 
     #[test]

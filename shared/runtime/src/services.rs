@@ -45,19 +45,34 @@ fn local_db(config: &Config) -> Result<Db, StartError> {
     Db::open(&config.data_dir.join("viral.db")).map_err(StartError::Backend)
 }
 
-/// The key that signs local media URLs: `VIRAL_MEDIA_SIGNING_KEY`, or a random one kept in the
-/// data directory (readable by its owner only) so URLs survive restarts.
-fn media_signing_key(data_dir: &Path) -> Result<Vec<u8>, StartError> {
-    if let Ok(k) = std::env::var("VIRAL_MEDIA_SIGNING_KEY")
-        && k.len() >= 32
-    {
-        return Ok(k.into_bytes());
+/// The key that signs local media URLs: `VIRAL_MEDIA_SIGNING_KEY` (checked by the config), or
+/// a random one kept in the data directory (readable by its owner only) so URLs survive
+/// restarts. A key file that is there but unreadable or damaged stops the start: replacing it
+/// would silently invalidate every URL already handed out.
+fn media_signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
+    if let Some(k) = &config.media_signing_key {
+        return Ok(k.clone().into_bytes());
     }
+    let data_dir = &config.data_dir;
     let path = data_dir.join("media-signing.key");
-    if let Ok(existing) = std::fs::read_to_string(&path)
-        && existing.trim().len() >= 64
-    {
-        return Ok(existing.trim().as_bytes().to_vec());
+    match std::fs::read_to_string(&path) {
+        Ok(existing) if existing.trim().len() >= 64 => {
+            return Ok(existing.trim().as_bytes().to_vec());
+        }
+        Ok(_) => {
+            return Err(StartError::Backend(format!(
+                "{} is damaged (shorter than 64 characters); delete it to make a new key \
+                 (URLs already handed out stop working) or set VIRAL_MEDIA_SIGNING_KEY",
+                path.display()
+            )));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => {
+            return Err(StartError::Backend(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
     }
     std::fs::create_dir_all(data_dir)
         .map_err(|e| StartError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
@@ -193,7 +208,7 @@ impl Services {
             Backend::Local => {
                 let db = local_db(&config)?;
                 let signer = UrlSigner::new(
-                    &media_signing_key(&config.data_dir)?,
+                    &media_signing_key(&config)?,
                     &config.public_url,
                     clock.clone(),
                 );

@@ -1,7 +1,6 @@
 //! Billing: checkout and portal sessions on Stripe, the tenant's plan and period, and
 //! Stripe's webhook (verified over the raw body; no credentials, the signature is the proof).
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -11,7 +10,7 @@ use viral_core::ports::BillingError;
 use viral_core::service::billing::{self, Handled};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
-use crate::extract::{Caller, Json};
+use crate::extract::{Caller, Json, RawBody};
 use crate::state::{AppState, BillingState};
 
 /// The secret Stripe signs webhooks with (`whsec_…`), through the Secrets port.
@@ -163,7 +162,7 @@ pub(crate) struct WebhookAnswer {
 pub(crate) async fn webhook(
     State(state): State<AppState>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> ApiResult<(StatusCode, axum::Json<WebhookAnswer>)> {
     let b = configured(&state)?;
     let secret = match b.secrets.get(WEBHOOK_SECRET).await {

@@ -12,7 +12,7 @@ use crate::error::{ApiError, ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Path, Query};
 use crate::state::AppState;
 
-const PLATFORMS: [&str; 3] = ["tiktok", "youtube_shorts", "instagram_reels"];
+use viral_core::domain::concept::PLATFORMS;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -60,18 +60,17 @@ pub(crate) struct VideoView {
     validation: Option<Value>,
     /// A signed, expiring URL of the MP4 once the job has succeeded.
     video_url: Option<String>,
+    /// Why `video_url` is empty although the job stored a video (e.g. `signing_failed`: the
+    /// URL could not be signed just now; ask again). Absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    video_url_error: Option<String>,
     failure: Option<String>,
     created_at: String,
     updated_at: String,
 }
 
 async fn view(state: &AppState, job: &Job) -> VideoView {
-    let mut video_url = None;
-    if let (Some(media), Some(key)) = (&state.media, &job.video_key)
-        && let Ok(key) = BlobKey::parse(key)
-    {
-        video_url = media.media_url(&key, state.media_url_ttl).await.ok();
-    }
+    let (video_url, video_url_error) = signed_url(state, job).await;
     VideoView {
         id: job.id.clone(),
         status: job.status.as_str().to_owned(),
@@ -88,9 +87,35 @@ async fn view(state: &AppState, job: &Job) -> VideoView {
         degraded: job.routing().is_some_and(|r| r.degraded),
         validation: job.validation.clone(),
         video_url,
+        video_url_error,
         failure: job.failure.clone(),
         created_at: job.created_at.rfc3339(),
         updated_at: job.updated_at.rfc3339(),
+    }
+}
+
+/// The video's signed URL, or why there is none although the job stored a video. A failure is
+/// logged with the job id: an empty `video_url` with nothing said would look like a lost video.
+async fn signed_url(state: &AppState, job: &Job) -> (Option<String>, Option<String>) {
+    let Some(stored) = &job.video_key else {
+        return (None, None);
+    };
+    let Some(media) = &state.media else {
+        return (None, Some("media_not_served_here".into()));
+    };
+    let key = match BlobKey::parse(stored) {
+        Ok(k) => k,
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "stored video key is not a valid key");
+            return (None, Some("invalid_video_key".into()));
+        }
+    };
+    match media.media_url(&key, state.media_url_ttl).await {
+        Ok(url) => (Some(url), None),
+        Err(e) => {
+            tracing::error!(job_id = %job.id, error = %e, "cannot sign the video URL");
+            (None, Some("signing_failed".into()))
+        }
     }
 }
 
@@ -112,15 +137,6 @@ fn spec_of(
         Some(c) => c.video_prompt(),
         None => body.prompt.unwrap_or_default(),
     };
-    let prompt = prompt.trim();
-    if prompt.is_empty()
-        || prompt.chars().count() > 2000
-        || prompt.chars().any(|c| c.is_control() && c != '\n')
-    {
-        return Err(invalid(
-            "prompt (or concept_id) is required: 1 to 2000 characters",
-        ));
-    }
     let provider = body.provider.unwrap_or_else(|| "auto".into());
     let enabled: Vec<&str> = state
         .providers
@@ -130,31 +146,26 @@ fn spec_of(
         .collect();
     if provider != "auto" && !enabled.contains(&provider.as_str()) {
         return Err(invalid(&format!(
-            "unknown or disabled provider {provider:?}; use auto or one of {enabled:?} (GET /v1/providers says why others are off)"
+            "unknown or disabled provider {provider:?}; use auto or one of {} (GET /v1/providers says why others are off)",
+            enabled.join(", ")
         )));
     }
     let platforms = body.platforms.unwrap_or_else(|| match concept {
         Some(c) => c.platforms.clone(),
         None => PLATFORMS.map(str::to_owned).to_vec(),
     });
-    if platforms.is_empty() || platforms.iter().any(|p| !PLATFORMS.contains(&p.as_str())) {
-        return Err(invalid(
-            "platforms must be a non-empty subset of tiktok, youtube_shorts, instagram_reels",
-        ));
-    }
     let duration_s = body
         .duration_s
         .unwrap_or_else(|| concept.map_or(15.0, |c| c.duration_s));
-    if !(duration_s.is_finite() && (5.0..=60.0).contains(&duration_s)) {
-        return Err(invalid("duration_s must be 5 to 60"));
-    }
-    Ok(JobSpec {
-        prompt: prompt.to_owned(),
+    let spec = JobSpec {
+        prompt: prompt.trim().to_owned(),
         concept_id: concept.map(|c| c.id.clone()),
         provider,
         platforms,
         duration_s,
-    })
+    };
+    spec.check()?;
+    Ok(spec)
 }
 
 #[derive(Serialize, ToSchema)]

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::concept::PLATFORMS;
 use super::keys;
 use crate::clock::Timestamp;
 use crate::ports::Item;
@@ -81,6 +82,52 @@ pub struct JobSpec {
     pub provider: String,
     pub platforms: Vec<String>,
     pub duration_s: f64,
+}
+
+/// Bounds of a job's input, the same for the API, the CLI and every pipeline step.
+pub const PROMPT_MAX_CHARS: usize = 2000;
+pub const DURATION_RANGE_S: std::ops::RangeInclusive<f64> = 5.0..=60.0;
+/// Longest provider name a request may carry (`auto` or a provider's name).
+pub const PROVIDER_MAX_CHARS: usize = 40;
+
+impl JobSpec {
+    /// The one set of rules for a job's input. Anything a later step would refuse for good is
+    /// refused here, before the job is accepted: an accepted job never fails for its input.
+    /// The provider's name is checked against the known providers when the job is routed.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        let invalid = |m: &str| Err(crate::Error::Invalid(m.to_owned()));
+        let prompt = self.prompt.trim();
+        if prompt.is_empty() || prompt.chars().count() > PROMPT_MAX_CHARS {
+            return invalid("prompt (or concept_id) is required: 1 to 2000 characters");
+        }
+        if prompt.chars().any(|c| c.is_control() && c != '\n') {
+            return invalid("prompt may not contain control characters other than line breaks");
+        }
+        if self.provider.is_empty()
+            || self.provider.chars().count() > PROVIDER_MAX_CHARS
+            || !self
+                .provider
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        {
+            return invalid("provider must be `auto` or a provider's name (GET /v1/providers)");
+        }
+        if self.platforms.is_empty()
+            || self.platforms.len() > PLATFORMS.len()
+            || self
+                .platforms
+                .iter()
+                .any(|p| !PLATFORMS.contains(&p.as_str()))
+        {
+            return invalid(
+                "platforms must be a non-empty subset of tiktok, youtube_shorts, instagram_reels",
+            );
+        }
+        if !(self.duration_s.is_finite() && DURATION_RANGE_S.contains(&self.duration_s)) {
+            return invalid("duration_s must be 5 to 60");
+        }
+        Ok(())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -212,6 +259,37 @@ impl Job {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_spec_is_checked_once_for_every_entry_point() {
+        let ok = JobSpec {
+            prompt: "Night trains. Sleep and wake abroad.".into(),
+            concept_id: None,
+            provider: "auto".into(),
+            platforms: vec!["tiktok".into()],
+            duration_s: 15.0,
+        };
+        assert!(ok.check().is_ok());
+        let bad = |f: &dyn Fn(&mut JobSpec)| {
+            let mut s = ok.clone();
+            f(&mut s);
+            s.check().unwrap_err().to_string()
+        };
+        assert!(bad(&|s| s.prompt = "  ".into()).contains("required"));
+        assert!(bad(&|s| s.prompt = "x".repeat(2001)).contains("2000"));
+        assert!(bad(&|s| s.prompt = "a\u{7}b".into()).contains("control characters"));
+        assert!(bad(&|s| s.provider = "no such/provider".into()).contains("provider"));
+        assert!(bad(&|s| s.platforms = vec![]).contains("platforms"));
+        assert!(bad(&|s| s.platforms = vec!["myspace".into()]).contains("platforms"));
+        assert!(bad(&|s| s.duration_s = f64::NAN).contains("duration_s"));
+        assert!(bad(&|s| s.duration_s = 61.0).contains("duration_s"));
+        let mut multi = ok.clone();
+        multi.prompt = "line one\nline two 🚀 مرحبا".into();
+        assert!(
+            multi.check().is_ok(),
+            "line breaks, emoji and RTL text are fine"
+        );
+    }
 
     #[test]
     fn status_moves_forward_only() {

@@ -63,6 +63,26 @@ impl Item {
         self.attrs.get(name).and_then(Value::as_i64)
     }
 
+    /// Decodes each item of a page; an item that does not decode is skipped and logged with
+    /// its keys, so that a damaged row costs one entry of a list, never the list, and never
+    /// silently.
+    pub fn decode_all<'a, T>(
+        items: impl IntoIterator<Item = &'a Item>,
+        what: &'static str,
+        decode: impl Fn(&'a Item) -> Option<T>,
+    ) -> Vec<T> {
+        items
+            .into_iter()
+            .filter_map(|item| {
+                let decoded = decode(item);
+                if decoded.is_none() {
+                    tracing::warn!(pk = %item.pk, sk = %item.sk, what, "skipped an item that does not decode");
+                }
+                decoded
+            })
+            .collect()
+    }
+
     /// Checks keys and attribute names; both adapters call it before writing.
     pub fn validate(&self) -> Result<(), StoreError> {
         check_key("pk", &self.pk)?;

@@ -6,7 +6,7 @@ use crate::domain::tenant::validate_name;
 use crate::domain::{ApiKey, IssuedKey, Role, Scope, Scopes, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::is_valid_id;
-use crate::ports::{Cond, ItemStore, Query, StoreError, Update, Write};
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
 
 use super::principal::{Credential, Principal};
 use super::tenants::get_tenant;
@@ -62,11 +62,7 @@ pub async fn list_keys(
         .after(cursor);
     let page = store.query(q).await?;
     Ok(KeyPage {
-        keys: page
-            .items
-            .iter()
-            .filter_map(|i| ApiKey::from_item(tenant_id, i))
-            .collect(),
+        keys: Item::decode_all(&page.items, "api key", |i| ApiKey::from_item(tenant_id, i)),
         next_cursor: page.next_cursor,
     })
 }

@@ -394,11 +394,9 @@ pub async fn list(
                 .after(cursor),
         )
         .await?;
-    let concepts = page
-        .items
-        .iter()
-        .filter_map(|i| serde_json::from_value(i.attrs.get("concept")?.clone()).ok())
-        .collect();
+    let concepts = Item::decode_all(&page.items, "concept", |i| {
+        serde_json::from_value(i.attrs.get("concept")?.clone()).ok()
+    });
     Ok((concepts, page.next_cursor))
 }
 

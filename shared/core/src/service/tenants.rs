@@ -8,7 +8,7 @@ use crate::domain::tenant::{Member, validate_name};
 use crate::domain::{ApiKey, IssuedKey, Plan, Role, Scopes, Tenant, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
-use crate::ports::{Cond, ItemStore, Query, StoreError, Write};
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Write};
 
 pub struct NewTenant {
     pub tenant: Tenant,
@@ -80,7 +80,7 @@ pub async fn list_tenants(
                 .after(cursor),
         )
         .await?;
-    let tenants = page.items.iter().filter_map(Tenant::from_item).collect();
+    let tenants = Item::decode_all(&page.items, "tenant", Tenant::from_item);
     Ok((tenants, page.next_cursor))
 }
 

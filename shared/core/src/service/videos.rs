@@ -78,6 +78,7 @@ pub async fn accept(
     idempotency_key: Option<&str>,
     profiles: &[ProviderProfile],
 ) -> Result<Accepted> {
+    spec.check()?;
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
     let hash = spec_hash(&spec);
@@ -205,11 +206,7 @@ pub async fn list(
                 .after(cursor),
         )
         .await?;
-    let jobs = page
-        .items
-        .iter()
-        .filter_map(|i| Job::from_item(tenant_id, i))
-        .collect();
+    let jobs = Item::decode_all(&page.items, "job", |i| Job::from_item(tenant_id, i));
     Ok((jobs, page.next_cursor))
 }
 
@@ -421,13 +418,9 @@ pub async fn open_jobs(
                 .after(cursor),
         )
         .await?;
-    let jobs = page
-        .items
-        .iter()
-        .filter_map(|item| {
-            let tenant_id = item.pk.strip_prefix("T#")?;
-            Job::from_item(tenant_id, item)
-        })
-        .collect();
+    let jobs = Item::decode_all(&page.items, "job", |item| {
+        let tenant_id = item.pk.strip_prefix("T#")?;
+        Job::from_item(tenant_id, item)
+    });
     Ok((jobs, page.next_cursor))
 }
