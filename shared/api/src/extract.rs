@@ -196,7 +196,8 @@ pub(crate) struct ListParams {
     /// Page size, 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// The previous page's `next_cursor`.
+    /// The previous page's `next_cursor` (opaque; any other value is refused with 400).
+    #[param(min_length = 1, max_length = 1024)]
     pub cursor: Option<String>,
 }
 

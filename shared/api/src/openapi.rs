@@ -31,6 +31,7 @@ use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, v
         concepts::create,
         concepts::list,
         concepts::get,
+        concepts::get_batch,
         concepts::feedback,
         concepts::insights,
         billing::checkout,
@@ -65,11 +66,160 @@ impl Modify for BearerAuth {
 /// The committed document, as served.
 pub const DOCUMENT: &str = include_str!("../openapi.json");
 
-/// The document as the annotations generate it.
+/// The document as the annotations generate it, with what annotations cannot say.
 pub fn document() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
-        .unwrap_or_else(|_| String::from("{}"))
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    tighten(&mut doc);
+    serde_json::to_string_pretty(&doc).unwrap_or_else(|_| String::from("{}"))
+}
+
+/// Path and method of an operation, the statuses whose answers carry the links, and each
+/// target operation with where its `id` comes from.
+type Links = (
+    &'static str,
+    &'static str,
+    &'static [&'static str],
+    &'static [(&'static str, &'static str)],
+);
+
+/// An operation's id: its function's name in camel case (`get-concept` → `getConcept`).
+fn operation_id(route: crate::Route) -> String {
+    let mut id = String::new();
+    let mut upper = false;
+    for c in route.function_name().chars() {
+        if c == '-' {
+            upper = true;
+        } else if upper {
+            id.push(c.to_ascii_uppercase());
+            upper = false;
+        } else {
+            id.push(c);
+        }
+    }
+    id
+}
+
+/// A line of text: not only spaces, no control characters (as the core's rules check).
+const LINE_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
+
+/// What the annotations cannot express, so that the document describes exactly what the
+/// server takes and answers:
+/// - every operation with a JSON body may answer 400 (not JSON), 408 (body too slow, local
+///   server), 413 (too large) and 415 (not `application/json`);
+/// - a video is made from `concept_id` or `prompt`, exactly one of them;
+/// - each topic is a line of 1–200 characters;
+/// - each operation's id is unique (its function's name), and what one operation creates is
+///   linked to the operations that read it.
+fn tighten(doc: &mut serde_json::Value) {
+    use serde_json::json;
+    for route in crate::Route::ALL {
+        let pointer = format!(
+            "/paths/{}/{}",
+            route.path().replace('~', "~0").replace('/', "~1"),
+            route.method().to_lowercase()
+        );
+        if let Some(op) = doc.pointer_mut(&pointer) {
+            op["operationId"] = json!(operation_id(route));
+        }
+    }
+    let links: [Links; 3] = [
+        (
+            "/v1/concepts",
+            "post",
+            &["200", "201"],
+            &[
+                ("getConceptBatch", "$response.body#/batch_id"),
+                ("getConcept", "$response.body#/concepts/0/id"),
+                ("postFeedback", "$response.body#/concepts/0/id"),
+            ],
+        ),
+        (
+            "/v1/videos",
+            "post",
+            &["202"],
+            &[
+                ("getVideo", "$response.body#/job_id"),
+                ("getVideoEvents", "$response.body#/job_id"),
+            ],
+        ),
+        (
+            "/v1/api-keys",
+            "post",
+            &["201"],
+            &[("revokeApiKey", "$response.body#/id")],
+        ),
+    ];
+    for (path, method, statuses, targets) in links {
+        for status in statuses {
+            let pointer = format!(
+                "/paths/{}/{method}/responses/{status}",
+                path.replace('/', "~1")
+            );
+            if let Some(response) = doc.pointer_mut(&pointer) {
+                let mut all = serde_json::Map::new();
+                for (op, value) in targets {
+                    all.insert(
+                        (*op).to_owned(),
+                        json!({"operationId": op, "parameters": {"id": value}}),
+                    );
+                }
+                response["links"] = serde_json::Value::Object(all);
+            }
+        }
+    }
+    let error = json!({"description": "", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}});
+    let body_errors = [
+        (
+            "400",
+            "`invalid_json`: the body is not JSON of the documented shape",
+        ),
+        ("408", "`request_timeout`: the body did not arrive in time"),
+        (
+            "413",
+            "`payload_too_large`: the body is larger than the route takes",
+        ),
+        (
+            "415",
+            "`unsupported_media_type`: send `Content-Type: application/json`",
+        ),
+    ];
+    if let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) {
+        for item in paths.values_mut() {
+            let Some(ops) = item.as_object_mut() else {
+                continue;
+            };
+            for op in ops.values_mut() {
+                let json_body = op
+                    .pointer("/requestBody/content/application~1json")
+                    .is_some();
+                let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut())
+                else {
+                    continue;
+                };
+                if json_body {
+                    for (status, text) in body_errors {
+                        responses.entry(status).or_insert_with(|| {
+                            let mut e = error.clone();
+                            e["description"] = json!(text);
+                            e
+                        });
+                    }
+                }
+            }
+        }
+    }
+    if let Some(video) = doc.pointer_mut("/components/schemas/CreateVideoRequest") {
+        video["oneOf"] = json!([
+            {"required": ["prompt"], "properties": {"prompt": {"type": "string"}, "concept_id": {"type": "null"}}},
+            {"required": ["concept_id"], "properties": {"concept_id": {"type": "string"}, "prompt": {"type": "null"}}}
+        ]);
+    }
+    if let Some(items) =
+        doc.pointer_mut("/components/schemas/CreateConceptsRequest/properties/topics/items")
+    {
+        *items =
+            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": LINE_PATTERN});
+    }
 }
 
 #[cfg(test)]

@@ -32,6 +32,7 @@ pub enum Route {
     CreateConcepts,
     ListConcepts,
     GetConcept,
+    GetConceptBatch,
     PostFeedback,
     GetInsights,
     CreateCheckout,
@@ -41,7 +42,7 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 21] = [
+    pub const ALL: [Route; 22] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -57,6 +58,7 @@ impl Route {
         Route::CreateConcepts,
         Route::ListConcepts,
         Route::GetConcept,
+        Route::GetConceptBatch,
         Route::PostFeedback,
         Route::GetInsights,
         Route::CreateCheckout,
@@ -94,6 +96,7 @@ impl Route {
             Route::ListProviders => "/v1/providers",
             Route::CreateConcepts | Route::ListConcepts => "/v1/concepts",
             Route::GetConcept => "/v1/concepts/{id}",
+            Route::GetConceptBatch => "/v1/concept-batches/{id}",
             Route::PostFeedback => "/v1/concepts/{id}/feedback",
             Route::GetInsights => "/v1/insights",
             Route::CreateCheckout => "/v1/billing/checkout",
@@ -121,6 +124,7 @@ impl Route {
             Route::CreateConcepts => "create-concepts",
             Route::ListConcepts => "list-concepts",
             Route::GetConcept => "get-concept",
+            Route::GetConceptBatch => "get-concept-batch",
             Route::PostFeedback => "post-feedback",
             Route::GetInsights => "get-insights",
             Route::CreateCheckout => "create-checkout",
@@ -147,6 +151,7 @@ impl Route {
             Route::CreateConcepts => post(concepts::create),
             Route::ListConcepts => get(concepts::list),
             Route::GetConcept => get(concepts::get),
+            Route::GetConceptBatch => get(concepts::get_batch),
             Route::PostFeedback => post(concepts::feedback),
             Route::GetInsights => get(concepts::insights),
             Route::CreateCheckout => post(billing::checkout),

@@ -74,7 +74,19 @@ async fn a_batch_has_five_complete_concepts_and_replays_by_key() {
     )
     .await;
     again.expect(200, None);
-    assert_eq!(again.body["id"], r.body["id"]);
+    assert_eq!(again.body["batch_id"], r.body["batch_id"]);
+    // The batch is served again by its id, to its own tenant only.
+    let path = format!(
+        "/v1/concept-batches/{}",
+        r.body["batch_id"].as_str().unwrap()
+    );
+    let batch = t.call("GET", &path, Some(&a.key), None).await;
+    batch.expect(200, None);
+    assert_eq!(batch.body["concepts"], r.body["concepts"]);
+    let other = t.tenant("Other", Plan::Pro).await;
+    t.call("GET", &path, Some(&other.key), None)
+        .await
+        .expect(404, Some("not_found"));
     assert_eq!(again.headers["idempotent-replayed"], "true");
     let usage = t.call("GET", "/v1/usage", Some(&a.key), None).await;
     assert_eq!(usage.body["concepts"]["used"], 5);

@@ -319,15 +319,15 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
             duration,
             json,
         } => {
+            // The API's rules, checked before anything runs.
             let spec = JobSpec {
-                prompt: prompt.trim().to_owned(),
+                prompt,
                 concept_id: None,
                 provider,
                 platforms: PLATFORMS.map(str::to_owned).to_vec(),
                 duration_s: duration,
-            };
-            // The API's rules, checked before anything runs.
-            spec.check()?;
+            }
+            .checked()?;
             let tenant = tenant_of(&services, tenant).await?;
             let r = run(&services, &tenant, spec, json).await?;
             if json {

@@ -2,8 +2,8 @@
 //! handlers the way `lambda_http` does it, on the embedded store: each event's route key
 //! matches its function's route, and the answer has the documented status and shape. The
 //! events carry placeholders for what only exists at run time (`vk_live_REPLACED_BY_TEST`
-//! for an API key, `cn_`, `tn_`, `job_` and `key_REPLACED_BY_TEST` for a concept, tenant, job
-//! and key id; the Stripe webhook's signature is made here with the test's signing secret).
+//! for an API key, `cn_`, `cb_`, `tn_`, `job_` and `key_REPLACED_BY_TEST` for a concept,
+//! concept batch, tenant, job and key id; the Stripe webhook's signature is made here with the test's signing secret).
 //! The process is wired like `viral up`: the embedded store, the local workflow engine.
 
 mod support;
@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 21] = [
+const ROUTES: [(Route, u16, &[&str]); 22] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -44,13 +44,18 @@ const ROUTES: [(Route, u16, &[&str]); 21] = [
     (
         Route::CreateConcepts,
         201,
-        &["id", "concepts", "trend_source", "writer"],
+        &["batch_id", "concepts", "trend_source", "writer"],
     ),
     (Route::ListConcepts, 200, &["items", "next_cursor"]),
     (
         Route::GetConcept,
         200,
         &["id", "hook", "beats", "visual_prompt"],
+    ),
+    (
+        Route::GetConceptBatch,
+        200,
+        &["batch_id", "concepts", "trend_source", "writer"],
     ),
     (
         Route::PostFeedback,
@@ -112,7 +117,7 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         .await
         .unwrap();
     let key = created.key.token.expose().to_owned();
-    let concept_id = concepts::generate(
+    let batch = concepts::generate(
         &*store,
         &*clock,
         &created.tenant,
@@ -127,10 +132,8 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     )
     .await
     .unwrap()
-    .batch
-    .concepts[0]
-        .id
-        .clone();
+    .batch;
+    let (batch_id, concept_id) = (batch.id.clone(), batch.concepts[0].id.clone());
     let template = support::template();
     let recording = Arc::new(support::Recording::new(store.clone()));
     let mut state = services.api_state().await.unwrap();
@@ -178,6 +181,7 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         let mut text = text
             .replace("vk_live_REPLACED_BY_TEST", &key)
             .replace("cn_REPLACED_BY_TEST", &concept_id)
+            .replace("cb_REPLACED_BY_TEST", &batch_id)
             .replace("tn_REPLACED_BY_TEST", &created.tenant.id)
             .replace("job_REPLACED_BY_TEST", &job_id)
             .replace("key_REPLACED_BY_TEST", &key_id);

@@ -12,11 +12,33 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateKeyRequest {
-    /// 1–100 characters.
+    /// 1–100 characters, not only spaces, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
+    )]
     name: String,
-    /// Omit for a key with all of its creator's rights. Known scopes: `keys:manage`,
-    /// `usage:read`, `concepts:write`, `videos:write`, `billing:manage`.
+    /// Omit for a key with all of its creator's rights; otherwise at least one of
+    /// `keys:manage`, `usage:read`, `concepts:write`, `videos:write`, `billing:manage`.
+    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     scopes: Option<Vec<String>>,
+}
+
+/// What a key may do.
+#[derive(Serialize, ToSchema)]
+#[allow(dead_code)] // documents the names; requests carry them as strings
+pub(crate) enum ScopeName {
+    #[serde(rename = "keys:manage")]
+    KeysManage,
+    #[serde(rename = "usage:read")]
+    UsageRead,
+    #[serde(rename = "concepts:write")]
+    ConceptsWrite,
+    #[serde(rename = "videos:write")]
+    VideosWrite,
+    #[serde(rename = "billing:manage")]
+    BillingManage,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -36,7 +36,18 @@ fn gateway(b: &BillingState) -> ApiResult<&dyn viral_core::ports::BillingGateway
 #[serde(deny_unknown_fields)]
 pub(crate) struct CheckoutBody {
     /// `starter`, `pro` or `agency`.
+    #[schema(value_type = PaidPlan)]
     plan: String,
+}
+
+/// A plan one can subscribe to.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names; requests carry them as strings
+pub(crate) enum PaidPlan {
+    Starter,
+    Pro,
+    Agency,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -158,6 +169,8 @@ pub(crate) struct WebhookAnswer {
 #[utoipa::path(post, path = "/webhooks/stripe", tag = "billing",
     responses((status = 200, body = WebhookAnswer),
         (status = 400, description = "`invalid_signature`, `stale_signature` or `invalid_event`; nothing changed", body = ErrorBody),
+        (status = 408, description = "`request_timeout`: the body did not arrive in time", body = ErrorBody),
+        (status = 413, description = "`payload_too_large`: larger than 1 MiB", body = ErrorBody),
         (status = 501, body = ErrorBody)))]
 pub(crate) async fn webhook(
     State(state): State<AppState>,

@@ -14,20 +14,27 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateConceptsRequest {
-    /// Up to 5 topics to write about; without them, live trends (or the sample set).
+    /// Up to 5 topics to write about (each 1–200 characters, not only spaces, no control
+    /// characters); without them, live trends (or the sample set).
+    #[schema(max_items = 5)]
     topics: Option<Vec<String>>,
-    /// Two-letter country for trends, e.g. `US`.
+    /// Two-letter country for trends, upper case, e.g. `US`.
+    #[schema(pattern = r"^[A-Z]{2}$")]
     region: Option<String>,
-    /// A trend category, e.g. `science`.
+    /// A trend category: lower-case letters and `-`, e.g. `science`.
+    #[schema(pattern = r"^[a-z-]{1,40}$")]
     category: Option<String>,
     /// 1–10, default 5. Each concept delivered counts against the period's concept quota; a
     /// request for more than remains is refused whole (402 `quota_exceeded`, saying how many
     /// remain), never trimmed.
+    #[schema(minimum = 1, maximum = 10)]
     count: Option<usize>,
     /// Length of the video each concept is written for: 5–60 s, default 15.
+    #[schema(minimum = 5.0, maximum = 60.0)]
     duration_s: Option<f64>,
-    /// The tenant's niche or brand line, steering the writing (at most 200 characters).
-    #[schema(max_length = 200)]
+    /// The tenant's niche or brand line, steering the writing (at most 200 characters, no
+    /// control characters).
+    #[schema(max_length = 200, pattern = r"^[^\u0000-\u001f\u007f-\u009f]*$")]
     niche: Option<String>,
 }
 
@@ -35,7 +42,9 @@ pub(crate) struct CreateConceptsRequest {
 /// trend references and a predicted score.
 #[derive(Serialize, ToSchema)]
 pub(crate) struct BatchView {
-    id: String,
+    /// The batch, as `GET /v1/concept-batches/{id}` serves it again; each concept's own `id`
+    /// is what `GET /v1/concepts/{id}` and `POST /v1/videos` take.
+    batch_id: String,
     #[schema(value_type = Vec<Object>)]
     concepts: Vec<Concept>,
     /// `sample` (offline), `topic`, `youtube` or `gnews`.
@@ -48,7 +57,7 @@ pub(crate) struct BatchView {
 /// Writes a batch of concepts from trends (or your topics), steered by what has worked for you.
 #[utoipa::path(post, path = "/v1/concepts", tag = "concepts", security(("bearer" = [])),
     request_body = CreateConceptsRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "a retry with the same key and body returns the same batch")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; a retry with the same key and body returns the same batch")),
     responses(
         (status = 201, body = BatchView),
         (status = 200, description = "A replay of an earlier request with this Idempotency-Key", body = BatchView),
@@ -85,14 +94,7 @@ pub(crate) async fn create(
         &*state.writer,
     )
     .await?;
-    let b = done.batch;
-    let view = BatchView {
-        id: b.id,
-        concepts: b.concepts,
-        trend_source: b.trend_source,
-        writer: b.writer,
-        created_at: b.created_at,
-    };
+    let view = BatchView::from(done.batch);
     let status = if done.replayed {
         StatusCode::OK
     } else {
@@ -104,6 +106,32 @@ pub(crate) async fn create(
             .insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(resp)
+}
+
+impl From<concepts::Batch> for BatchView {
+    fn from(b: concepts::Batch) -> Self {
+        BatchView {
+            batch_id: b.id,
+            concepts: b.concepts,
+            trend_source: b.trend_source,
+            writer: b.writer,
+            created_at: b.created_at,
+        }
+    }
+}
+
+/// A batch of concepts as `POST /v1/concepts` answered it.
+#[utoipa::path(get, path = "/v1/concept-batches/{id}", tag = "concepts", security(("bearer" = [])),
+    params(("id" = String, Path, description = "A `batch_id` from `POST /v1/concepts`")),
+    responses((status = 200, body = BatchView), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such batch in this tenant", body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub(crate) async fn get_batch(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<BatchView>> {
+    let batch = concepts::get_batch(&*state.store, &p.tenant.id, &id).await?;
+    Ok(axum::Json(BatchView::from(batch)))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -143,6 +171,55 @@ pub(crate) async fn get(
     ))
 }
 
+/// How a published concept did on one platform. Besides each field's bounds, the service
+/// refuses (422) more likes, comments, shares and saves together than ten per view, and an
+/// `observed_at` before 2005 or more than a day ahead.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FeedbackBody {
+    #[schema(value_type = crate::routes::videos::PlatformName)]
+    platform: String,
+    #[schema(maximum = 100_000_000_000_u64)]
+    views: u64,
+    #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
+    likes: u64,
+    #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
+    comments: u64,
+    #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
+    shares: u64,
+    #[serde(default)]
+    #[schema(maximum = 100_000_000_000_u64)]
+    saves: u64,
+    /// Share of viewers who watched to the end, 0–1.
+    #[schema(minimum = 0.0, maximum = 1.0)]
+    completion_rate: Option<f64>,
+    /// Mean seconds watched, 0–3600.
+    #[schema(minimum = 0.0, maximum = 3600.0)]
+    watch_time_s: Option<f64>,
+    /// When the figures were read (RFC 3339); default now.
+    #[schema(format = DateTime)]
+    observed_at: Option<String>,
+}
+
+impl From<FeedbackBody> for Feedback {
+    fn from(b: FeedbackBody) -> Self {
+        Feedback {
+            platform: b.platform,
+            views: b.views,
+            likes: b.likes,
+            comments: b.comments,
+            shares: b.shares,
+            saves: b.saves,
+            completion_rate: b.completion_rate,
+            watch_time_s: b.watch_time_s,
+            observed_at: b.observed_at,
+        }
+    }
+}
+
 #[derive(Serialize, ToSchema)]
 pub(crate) struct FeedbackRecorded {
     concept_id: String,
@@ -159,7 +236,7 @@ pub(crate) struct FeedbackRecorded {
 /// replaces the earlier observation (it is not counted twice).
 #[utoipa::path(post, path = "/v1/concepts/{id}/feedback", tag = "concepts", security(("bearer" = [])),
     params(("id" = String, Path)),
-    request_body(content = Object, description = "`{platform, views, likes?, comments?, shares?, saves?, completion_rate? (0–1), watch_time_s?, observed_at? (RFC 3339, from 2005 to now)}`"),
+    request_body = FeedbackBody,
     responses((status = 200, body = FeedbackRecorded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
@@ -167,9 +244,10 @@ pub(crate) async fn feedback(
     State(state): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
-    Json(body): Json<Feedback>,
+    Json(body): Json<FeedbackBody>,
 ) -> ApiResult<axum::Json<FeedbackRecorded>> {
     p.require(Scope::ConceptsWrite)?;
+    let body = Feedback::from(body);
     let r =
         concepts::record_feedback(&*state.store, &*state.clock, &p.tenant.id, &id, body).await?;
     Ok(axum::Json(FeedbackRecorded {

@@ -17,16 +17,42 @@ use viral_core::domain::concept::PLATFORMS;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateVideoRequest {
-    /// A concept from `POST /v1/concepts` (its script becomes the video).
+    /// A concept from `POST /v1/concepts` (its script becomes the video). Send this or
+    /// `prompt`, not both.
+    #[schema(min_length = 1, max_length = 100)]
     concept_id: Option<String>,
-    /// Or a prompt: 1–2000 characters; each sentence becomes a card in the storyboard tier.
+    /// Or a prompt: up to 2000 characters, not only spaces, no control characters but line
+    /// breaks; each sentence becomes a card in the storyboard tier.
+    #[schema(
+        min_length = 1,
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$"
+    )]
     prompt: Option<String>,
-    /// `auto` (default: routed, with fallback) or a provider name.
+    /// `auto` (default: routed, with fallback) or a provider's name. A provider this
+    /// deployment has not enabled (see `GET /v1/providers`), or that the plan's tier does not
+    /// include, is refused with 422.
+    #[schema(value_type = Option<String>, example = "auto", min_length = 1, max_length = 40, pattern = r"^[A-Za-z0-9._-]+$")]
     provider: Option<String>,
-    /// Subset of `tiktok`, `youtube_shorts`, `instagram_reels` (default: all three).
+    /// Subset of `tiktok`, `youtube_shorts`, `instagram_reels` (default: all three, or the
+    /// concept's).
+    #[schema(value_type = Option<Vec<PlatformName>>, min_items = 1, max_items = 3)]
     platforms: Option<Vec<String>>,
-    /// 5–60 s, default 15.
+    /// 5–60 s, default 15 (or the concept's).
+    #[schema(minimum = 5.0, maximum = 60.0)]
     duration_s: Option<f64>,
+}
+
+/// A platform a video is made and checked for.
+#[derive(ToSchema)]
+#[schema(as = PlatformName)]
+#[allow(dead_code)] // documents the names; requests carry them as strings
+#[derive(Serialize)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum PlatformName {
+    Tiktok,
+    YoutubeShorts,
+    InstagramReels,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -157,15 +183,14 @@ fn spec_of(
     let duration_s = body
         .duration_s
         .unwrap_or_else(|| concept.map_or(15.0, |c| c.duration_s));
-    let spec = JobSpec {
-        prompt: prompt.trim().to_owned(),
+    Ok(JobSpec {
+        prompt,
         concept_id: concept.map(|c| c.id.clone()),
         provider,
         platforms,
         duration_s,
-    };
-    spec.check()?;
-    Ok(spec)
+    }
+    .checked()?)
 }
 
 #[derive(Serialize, ToSchema)]
@@ -191,7 +216,7 @@ pub(crate) struct Accepted {
 /// an `Idempotency-Key` header so that a retried request never costs twice.
 #[utoipa::path(post, path = "/v1/videos", tag = "videos", security(("bearer" = [])),
     request_body = CreateVideoRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters; a retry with the same key and body returns the same job")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters; a retry with the same key and body returns the same job")),
     responses(
         (status = 202, description = "Accepted; poll GET /v1/videos/{id}", body = Accepted),
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),

@@ -96,11 +96,11 @@ impl JobSpec {
     /// The provider's name is checked against the known providers when the job is routed.
     pub fn check(&self) -> Result<(), crate::Error> {
         let invalid = |m: &str| Err(crate::Error::Invalid(m.to_owned()));
-        let prompt = self.prompt.trim();
-        if prompt.is_empty() || prompt.chars().count() > PROMPT_MAX_CHARS {
+        // Counted as sent, so that the bound the API publishes holds for what clients send.
+        if self.prompt.trim().is_empty() || self.prompt.chars().count() > PROMPT_MAX_CHARS {
             return invalid("prompt (or concept_id) is required: 1 to 2000 characters");
         }
-        if prompt.chars().any(|c| c.is_control() && c != '\n') {
+        if self.prompt.chars().any(|c| c.is_control() && c != '\n') {
             return invalid("prompt may not contain control characters other than line breaks");
         }
         if self.provider.is_empty()
@@ -127,6 +127,15 @@ impl JobSpec {
             return invalid("duration_s must be 5 to 60");
         }
         Ok(())
+    }
+
+    /// The spec, checked, with its prompt trimmed: what API and CLI hand to `accept`.
+    pub fn checked(self) -> Result<JobSpec, crate::Error> {
+        self.check()?;
+        Ok(JobSpec {
+            prompt: self.prompt.trim().to_owned(),
+            ..self
+        })
     }
 }
 

@@ -72,11 +72,11 @@ pub struct Tenant {
     pub billing: Billing,
 }
 
-/// Display names: 1–100 characters, no control characters, trimmed.
+/// Display names: 1–100 characters as sent (so the published bound holds for what clients
+/// send), not only spaces, no control characters; kept trimmed.
 pub fn validate_name(what: &str, raw: &str) -> Result<String> {
     let name = raw.trim();
-    let len = name.chars().count();
-    if len == 0 || len > 100 || name.chars().any(char::is_control) {
+    if name.is_empty() || raw.chars().count() > 100 || raw.chars().any(char::is_control) {
         return Err(Error::Invalid(format!(
             "{what} must be 1 to 100 characters with no control characters"
         )));
