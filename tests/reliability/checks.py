@@ -395,7 +395,8 @@ def bad_input(v, key):
          json.dumps({"prompt": "Octopuses 🐙 dream. مرحبا بالعالم. שלום עולם."}), {202: None}),
     ]
     concept = call(v.base, "POST", "/v1/concepts", key=key, body={"count": 1})[1]["concepts"][0]["id"]
-    wrong, five = [], 0
+    wrong, five, rusty = [], 0, []
+    rust_names = re.compile(r"\b(u8|u16|u32|u64|usize|i32|i64|f32|f64|struct|enum|Option|Vec|String)\b")
     for name, method, path, headers, body, expected in cases:
         h = dict(headers)
         h["Authorization"] = f"Bearer {key}"
@@ -412,6 +413,9 @@ def bad_input(v, key):
             ).encode())
             parsed = {"error": {"code": "payload_too_large"}} if status == 413 else None
         code = error_code(parsed)
+        message = (parsed or {}).get("error", {}).get("message", "") if isinstance(parsed, dict) else ""
+        if rust_names.search(message or ""):
+            rusty.append(f"{name}: {message}")
         if isinstance(status, int) and status >= 500:
             five += 1
         if status not in expected or (expected[status] is not None and code != expected[status]):
@@ -419,10 +423,12 @@ def bad_input(v, key):
     up = call(v.base, "GET", "/healthz")[0] == 200
     report(
         "bad input",
-        not wrong and five == 0 and up,
+        not wrong and five == 0 and up and not rusty,
         f"{len(cases) - len(wrong)}/{len(cases)} answered as documented "
-        f"(4xx with a stable code, or 202 where valid), {five} 5xx, server up: {up}"
-        + (f"; wrong: {wrong}" if wrong else ""),
+        f"(4xx with a stable code, or 202 where valid), {five} 5xx, "
+        f"{len(rusty)} messages naming Rust types, server up: {up}"
+        + (f"; wrong: {wrong}" if wrong else "")
+        + (f"; Rust type names: {rusty}" if rusty else ""),
     )
 
 

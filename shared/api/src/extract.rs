@@ -28,7 +28,7 @@ fn json_rejection(rej: &JsonRejection) -> ApiError {
     if body_timed_out(rej) {
         return body_timeout();
     }
-    let text = rej.body_text();
+    let text = for_people(&rej.body_text());
     match rej.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -66,10 +66,67 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
             Err(rej) => Err(ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_body",
-                rej.body_text(),
+                for_people(&rej.body_text()),
             )),
         }
     }
+}
+
+/// A decoder's message in the API's words: no Rust type names (`u64`, `struct
+/// CreateVideoRequest`), no framework preamble; what was wrong and where stays.
+pub(crate) fn for_people(text: &str) -> String {
+    let mut text = text;
+    for preamble in [
+        "Failed to deserialize the JSON body into the target type: ",
+        "Failed to parse the request body as JSON: ",
+        "Failed to deserialize query string: ",
+        "Failed to deserialize query string. Error: ",
+        "Failed to buffer the request body: ",
+    ] {
+        if let Some(rest) = text.strip_prefix(preamble) {
+            text = rest;
+        }
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut words = text.split(' ').peekable();
+    let mut first = true;
+    while let Some(word) = words.next() {
+        if !first {
+            out.push(' ');
+        }
+        first = false;
+        // Keep what follows the type name (`,`, `)`, ` at line 1`).
+        let (name, tail) = word
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or((word, ""), |i| word.split_at(i));
+        let said = match name {
+            "struct" | "enum" => {
+                // `struct Name` or `enum Name`: the name goes with it.
+                let next = words.next().unwrap_or_default();
+                let rest = next.trim_start_matches(|c: char| c.is_ascii_alphanumeric() || c == '_');
+                out.push_str(if name == "struct" {
+                    "an object"
+                } else {
+                    "one of the documented values"
+                });
+                out.push_str(rest);
+                continue;
+            }
+            "u8" | "u16" | "u32" | "u64" | "u128" | "usize" => "a whole number of at least 0",
+            "i8" | "i16" | "i32" | "i64" | "i128" | "isize" => "a whole number",
+            "f32" | "f64" => "a number",
+            "sequence" => "array",
+            "map" => "object",
+            "bool" => "true or false",
+            _ => {
+                out.push_str(word);
+                continue;
+            }
+        };
+        out.push_str(said);
+        out.push_str(tail);
+    }
+    out
 }
 
 /// Whether reading the body failed because the server's body-read timeout ran out.
@@ -92,6 +149,37 @@ fn body_timeout() -> ApiError {
     )
 }
 
+#[cfg(test)]
+mod tests {
+    use super::for_people;
+
+    #[test]
+    fn decoder_messages_lose_their_rust_type_names() {
+        assert_eq!(
+            for_people(
+                "Failed to deserialize the JSON body into the target type: invalid type: sequence, expected struct CreateVideoRequest at line 1 column 0"
+            ),
+            "invalid type: array, expected an object at line 1 column 0"
+        );
+        assert_eq!(
+            for_people("invalid type: string \"x\", expected u64 at line 1 column 14"),
+            "invalid type: string \"x\", expected a whole number of at least 0 at line 1 column 14"
+        );
+        assert_eq!(
+            for_people("Failed to deserialize query string: limit: invalid digit found in string"),
+            "limit: invalid digit found in string"
+        );
+        assert_eq!(
+            for_people("missing field `platform` at line 1 column 2"),
+            "missing field `platform` at line 1 column 2"
+        );
+        assert_eq!(
+            for_people("invalid type: floating point `1.5`, expected usize"),
+            "invalid type: floating point `1.5`, expected a whole number of at least 0"
+        );
+    }
+}
+
 /// Query-string parameters; a malformed query → 400.
 pub(crate) struct Query<T>(pub T);
 
@@ -103,7 +191,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
             .await
             .map(|q| Query(q.0))
             .map_err(|rej: QueryRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", rej.body_text())
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_query",
+                    for_people(&rej.body_text()),
+                )
             })
     }
 }
@@ -119,7 +211,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Path<T>
             .await
             .map(|p| Path(p.0))
             .map_err(|rej: PathRejection| {
-                ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rej.body_text())
+                ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_path",
+                    for_people(&rej.body_text()),
+                )
             })
     }
 }

@@ -47,9 +47,9 @@ impl Credential {
             ProviderError::Transient(m) | ProviderError::UnknownOutcome(m) => {
                 SourceError::Transient(m)
             }
-            ProviderError::Permanent(m) | ProviderError::ContentRejected(m) => {
-                SourceError::Credentials(m)
-            }
+            ProviderError::Permanent(m)
+            | ProviderError::ContentRejected(m)
+            | ProviderError::InvalidInput(m) => SourceError::Credentials(m),
         })
     }
 

@@ -175,7 +175,7 @@ impl VideoProvider for StoryboardProvider {
             .await
             .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
             .map_err(|e| match e {
-                viral_media::MediaError::InvalidStoryboard(m) => ProviderError::Permanent(m),
+                viral_media::MediaError::InvalidStoryboard(m) => ProviderError::InvalidInput(m),
                 other => ProviderError::Transient(other.to_string()),
             })?;
         let task_id = Self::task_id(req);

@@ -28,6 +28,14 @@ fn broken() -> Fails {
     Fails("broken", ProviderError::Permanent("invalid API key".into()))
 }
 
+/// A job whose input no provider can render (accept's checks should have refused it).
+fn unrenderable() -> Fails {
+    Fails(
+        "unrenderable",
+        ProviderError::InvalidInput("the hook must be 1 to 300 characters".into()),
+    )
+}
+
 fn prude() -> Fails {
     Fails(
         "prude",
@@ -323,6 +331,24 @@ async fn a_content_rejection_is_not_tried_elsewhere() {
     assert_eq!(job.attempts, 1, "no fallback after a content rejection");
     assert!(
         job.failure.as_deref().unwrap().contains("ContentRejected"),
+        "{job:?}"
+    );
+    assert_eq!(ledger_state(&e, &tenant, &job_id).await, "REFUNDED");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn input_no_provider_can_render_is_not_tried_again() {
+    // `auto` would fall back to the storyboard; the same input would fail there too.
+    let e = env(vec![Arc::new(unrenderable())]);
+    let (tenant, job_id) = run_job(&e, "auto").await;
+    let job = videos::get(&*e.deps.store, &tenant, &job_id).await.unwrap();
+    assert_eq!(job.status, JobStatus::Failed);
+    assert_eq!(
+        job.attempts, 1,
+        "no second attempt for a permanent input error"
+    );
+    assert!(
+        job.failure.as_deref().unwrap().contains("InvalidInput"),
         "{job:?}"
     );
     assert_eq!(ledger_state(&e, &tenant, &job_id).await, "REFUNDED");

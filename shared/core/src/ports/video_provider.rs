@@ -45,6 +45,10 @@ pub enum ProviderError {
     /// The provider's content policy rejected the prompt or output.
     #[error("provider rejected the content: {0}")]
     ContentRejected(String),
+    /// The job's own input cannot be rendered by any provider (checks at accept should have
+    /// refused it): a second attempt would fail the same way, so the job ends at once.
+    #[error("the job's input cannot be rendered: {0}")]
+    InvalidInput(String),
     /// A submit whose outcome cannot be known: the request may have reached the provider (no
     /// answer, a connection cut after sending, an answer we could not read). It must not be
     /// sent again blindly: it may have been taken, and paid for.
@@ -70,6 +74,7 @@ impl ProviderError {
             ProviderError::Transient(_) => "Provider.Transient",
             ProviderError::Permanent(_) => "Provider.Permanent",
             ProviderError::ContentRejected(_) => "Provider.ContentRejected",
+            ProviderError::InvalidInput(_) => "Provider.InvalidInput",
             ProviderError::UnknownOutcome(_) => "Provider.UnknownOutcome",
         }
     }
