@@ -613,3 +613,31 @@ async fn providers_list_price_limits_health_and_why_some_are_off() {
             .contains("disabled")
     );
 }
+
+#[tokio::test]
+async fn a_suspended_tenants_credentials_are_refused_until_it_is_resumed() {
+    use viral_core::domain::TenantStatus;
+    use viral_core::service::tenant_lifecycle::set_status;
+    let t = TestApp::new();
+    let a = t.tenant("Paused", Plan::Pro).await;
+    let other = t.tenant("Running", Plan::Pro).await;
+    set_status(&*t.state.store, &a.id, TenantStatus::Suspended)
+        .await
+        .unwrap();
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(403, Some("tenant_suspended"));
+    t.call("GET", "/v1/me", Some(&other.key), None)
+        .await
+        .expect(200, None);
+    set_status(&*t.state.store, &a.id, TenantStatus::Active)
+        .await
+        .unwrap();
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
+    assert!(matches!(
+        set_status(&*t.state.store, "tn_nobody", TenantStatus::Suspended).await,
+        Err(viral_core::Error::NotFound("tenant"))
+    ));
+}

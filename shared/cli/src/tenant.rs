@@ -5,8 +5,8 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 use serde_json::json;
-use viral_core::domain::Plan;
-use viral_core::service::tenants;
+use viral_core::domain::{Plan, TenantStatus};
+use viral_core::service::{tenant_lifecycle, tenants};
 use viral_runtime::{Config, Services};
 
 #[derive(Subcommand)]
@@ -39,12 +39,57 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Suspend a tenant: every one of its credentials gets 403 `tenant_suspended` until it is
+    /// resumed; jobs already running finish.
+    Suspend {
+        /// The tenant's id (`tn_…`).
+        id: String,
+    },
+    /// Resume a suspended tenant.
+    Resume {
+        /// The tenant's id (`tn_…`).
+        id: String,
+    },
+    /// Delete a tenant with all its items (keys, concepts, jobs, usage) and its videos. Asks
+    /// you to type the id unless `--yes`; refused while a job runs or a subscription bills it.
+    Delete {
+        /// The tenant's id (`tn_…`).
+        id: String,
+        /// Do not ask (for scripts).
+        #[arg(long)]
+        yes: bool,
+    },
     /// Every tenant, newest first: id, plan in force, status, name.
     List {
         /// Print JSON lines (one tenant each) instead of a table.
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Asks on the terminal for the tenant's id; without a terminal, there is no one to ask.
+fn confirm_delete(id: &str, name: &str) -> Result<(), Failure> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure {
+            message: "refusing to delete without confirmation: pass --yes (no terminal to ask on)"
+                .into(),
+            exit: 2,
+        });
+    }
+    print!(
+        "This deletes {id} ({name}) with all its keys, concepts, jobs and videos.\nType the tenant id to confirm: "
+    );
+    std::io::stdout().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() != id {
+        return Err(Failure {
+            message: "not confirmed; nothing deleted".into(),
+            exit: 1,
+        });
+    }
+    Ok(())
 }
 
 fn parse_plan(s: &str) -> Result<Plan, String> {
@@ -96,6 +141,55 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
                     t.id
                 );
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Suspend { id } => {
+            let t = tenant_lifecycle::set_status(&*services.store, &id, TenantStatus::Suspended)
+                .await?;
+            println!(
+                "Suspended {} ({}): its credentials are refused until `{} tenant resume {}`.",
+                t.id,
+                t.name,
+                crate::invocation::command(),
+                t.id
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Resume { id } => {
+            let t =
+                tenant_lifecycle::set_status(&*services.store, &id, TenantStatus::Active).await?;
+            println!("Resumed {} ({}).", t.id, t.name);
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::Delete { id, yes } => {
+            let t = tenants::get_tenant(&*services.store, &id)
+                .await?
+                .ok_or_else(|| Failure::from(viral_core::Error::NotFound("tenant")))?;
+            if !yes {
+                confirm_delete(&t.id, &t.name)?;
+            }
+            let render_of = |provider: &str, task: &str| {
+                (provider == "storyboard")
+                    .then(|| viral_providers::StoryboardProvider::render_key(task))
+                    .flatten()
+            };
+            let done = tenant_lifecycle::delete_tenant(
+                &*services.store,
+                &*services.blobs,
+                services.clock.now(),
+                &t.id,
+                &render_of,
+            )
+            .await?;
+            println!(
+                "Deleted {} ({}): {} item{} and {} video object{}.",
+                t.id,
+                t.name,
+                done.items,
+                if done.items == 1 { "" } else { "s" },
+                done.objects,
+                if done.objects == 1 { "" } else { "s" }
+            );
             Ok(ExitCode::SUCCESS)
         }
         TenantCommand::List { json } => {

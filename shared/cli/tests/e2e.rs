@@ -526,3 +526,58 @@ fn tenants_are_listed_newest_first_and_shown_for_people() {
     let json: Value = serde_json::from_str(&run(&["tenant", "show", &acme, "--json"])).unwrap();
     assert_eq!(json["plan"], "pro");
 }
+
+/// An operator suspends, resumes and deletes a tenant: suspension shows in the listing; delete
+/// asks for confirmation (refused without a terminal unless `--yes`) and removes the tenant's
+/// items and its video files.
+#[test]
+fn a_tenant_is_suspended_resumed_and_deleted_with_its_videos() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| viral(dir.path(), &[], args).output().unwrap();
+    let created = run(&["tenant", "create", "--name", "Gone Soon", "--json"]);
+    let id = json_of(&created)["tenant_id"].as_str().unwrap().to_owned();
+    let job = run(&[
+        "video",
+        "create",
+        "--tenant",
+        &id,
+        "--prompt",
+        "Night trains. Wake abroad.",
+        "--json",
+    ]);
+    assert!(job.status.success(), "{job:?}");
+    let files = |root: &Path| -> usize {
+        fn walk(p: &Path) -> usize {
+            std::fs::read_dir(p).map_or(0, |d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+        }
+        walk(&root.join("blobs"))
+    };
+    assert!(files(dir.path()) > 0, "the job stored its video");
+
+    assert!(run(&["tenant", "suspend", &id]).status.success());
+    let listed = String::from_utf8_lossy(&run(&["tenant", "list"]).stdout).into_owned();
+    assert!(listed.contains(" suspended "), "{listed}");
+    assert!(run(&["tenant", "resume", &id]).status.success());
+    let listed = String::from_utf8_lossy(&run(&["tenant", "list"]).stdout).into_owned();
+    assert!(listed.contains(" active "), "{listed}");
+
+    let refused = run(&["tenant", "delete", &id]);
+    assert_eq!(refused.status.code(), Some(2), "{refused:?}");
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("--yes"));
+    let deleted = run(&["tenant", "delete", &id, "--yes"]);
+    assert!(deleted.status.success(), "{deleted:?}");
+    assert!(String::from_utf8_lossy(&deleted.stdout).contains("video object"));
+    assert_eq!(files(dir.path()), 0, "its videos are gone");
+    assert_eq!(run(&["tenant", "show", &id]).status.code(), Some(4));
+    assert_eq!(run(&["tenant", "suspend", &id]).status.code(), Some(4));
+}

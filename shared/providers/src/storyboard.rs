@@ -50,6 +50,11 @@ impl StoryboardProvider {
         }
     }
 
+    /// Where the render of `task_id` is kept (for deleting a tenant's media).
+    pub fn render_key(task_id: &str) -> Option<BlobKey> {
+        Self::key(task_id).ok()
+    }
+
     fn key(task_id: &str) -> Result<BlobKey, ProviderError> {
         BlobKey::parse(&format!("renders/storyboard/{task_id}.mp4"))
             .map_err(|_| ProviderError::Permanent(format!("bad task id {task_id:?}")))

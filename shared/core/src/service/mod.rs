@@ -10,6 +10,7 @@ pub mod provider_health;
 pub mod quota;
 pub mod rate_limit;
 pub mod submits;
+pub mod tenant_lifecycle;
 pub mod tenants;
 pub mod trend_cache;
 pub mod trend_merge;
