@@ -20,6 +20,7 @@ pub async fn run_all(store: Arc<dyn ItemStore>) {
     cursors_are_checked(&*store).await;
     index_queries(&*store).await;
     transactions_are_all_or_nothing(&*store).await;
+    transactions_name_the_reason_that_failed(&*store).await;
     invalid_requests_are_refused(&*store).await;
 }
 
@@ -329,6 +330,48 @@ async fn index_queries(s: &dyn ItemStore) {
     assert_eq!(
         stored.attrs.get("closed"),
         Some(&serde_json::Value::Bool(true))
+    );
+}
+
+/// A failed condition comes back as the reason its write was given, whatever its position;
+/// a write given no reason fails as the store's own error.
+async fn transactions_name_the_reason_that_failed(s: &dyn ItemStore) {
+    use viral_core::ports::{Transaction, TxError};
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Why {
+        Taken,
+        Spent,
+    }
+    let pk = unique("P");
+    s.put(Item::new(&pk, "USED"), Cond::None).await.unwrap();
+    s.put(Item::new(&pk, "QUOTA").with("left", 0), Cond::None)
+        .await
+        .unwrap();
+    let spend = || {
+        Write::Update(
+            Update::new(&pk, "QUOTA")
+                .add("left", -1)
+                .when(Cond::at_least("left", 1)),
+        )
+    };
+    let mut tx = Transaction::new();
+    tx.write(Write::Put(Item::new(&pk, "NEW"), Cond::Absent))
+        .guarded(Why::Taken, Write::Put(Item::new(&pk, "FREE"), Cond::Absent))
+        .guarded(Why::Spent, spend());
+    assert_eq!(tx.commit(s).await, Err(TxError::Refused(Why::Spent)));
+    let mut tx = Transaction::new();
+    tx.guarded(Why::Taken, Write::Put(Item::new(&pk, "USED"), Cond::Absent))
+        .write(Write::Put(Item::new(&pk, "NEW"), Cond::Absent));
+    assert_eq!(tx.commit(s).await, Err(TxError::Refused(Why::Taken)));
+    let mut tx: Transaction<Why> = Transaction::new();
+    tx.write(Write::Put(Item::new(&pk, "USED"), Cond::Absent));
+    assert!(matches!(
+        tx.commit(s).await,
+        Err(TxError::Store(StoreError::ConditionFailed { .. }))
+    ));
+    assert!(
+        s.get(&pk, "NEW").await.unwrap().is_none(),
+        "nothing was written"
     );
 }
 

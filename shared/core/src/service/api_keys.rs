@@ -6,7 +6,7 @@ use crate::domain::tenant::validate_name;
 use crate::domain::{ApiKey, IssuedKey, Role, Scope, Scopes, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::is_valid_id;
-use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
+use crate::ports::{Cond, Item, ItemStore, Query, Transaction, TxError, Update, Write};
 
 use super::principal::{Credential, Principal};
 use super::tenants::get_tenant;
@@ -106,30 +106,38 @@ pub async fn revoke_key(
                 Some(n) => Cond::AttrEquals("count".into(), serde_json::json!(n)),
                 None => Cond::AttrAbsent("count".into()),
             });
-        let result = store
-            .transact(vec![
-                Write::Update(
-                    Update::new(pk.clone(), keys::key_sk(key_id))
-                        .set("revoked_at", now)
-                        .when(Cond::AttrAbsent("revoked_at".into())),
-                ),
-                Write::Update(
-                    Update::new(
-                        keys::api_key_lookup_pk(&key.prefix),
-                        keys::API_KEY_LOOKUP_SK,
-                    )
+        #[derive(Clone, Copy)]
+        enum Lost {
+            /// A concurrent revoke of this key won: the key is revoked either way.
+            KeyRevoked,
+            /// Another revocation of this tenant came first: look again.
+            TenantTurn,
+        }
+        let mut tx = Transaction::new();
+        tx.guarded(
+            Lost::KeyRevoked,
+            Write::Update(
+                Update::new(pk.clone(), keys::key_sk(key_id))
                     .set("revoked_at", now)
-                    .when(Cond::Exists),
-                ),
-                Write::Update(turn),
-            ])
-            .await;
-        match result {
+                    .when(Cond::AttrAbsent("revoked_at".into())),
+            ),
+        )
+        .guarded(
+            Lost::KeyRevoked,
+            Write::Update(
+                Update::new(
+                    keys::api_key_lookup_pk(&key.prefix),
+                    keys::API_KEY_LOOKUP_SK,
+                )
+                .set("revoked_at", now)
+                .when(Cond::Exists),
+            ),
+        )
+        .guarded(Lost::TenantTurn, Write::Update(turn));
+        match tx.commit(store).await {
             Ok(()) => return Ok(()),
-            // Another revocation of this tenant came first: look again.
-            Err(StoreError::ConditionFailed { index: Some(2) }) => continue,
-            // A concurrent revoke of this key won: the key is revoked either way.
-            Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+            Err(TxError::Refused(Lost::TenantTurn)) => continue,
+            Err(TxError::Refused(Lost::KeyRevoked)) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
     }

@@ -19,7 +19,8 @@ use crate::domain::stripe_webhook::{self, Prices, SignatureError};
 use crate::domain::{Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ports::{
-    BillingGateway, CheckoutRequest, Cond, Item, ItemStore, StoreError, Update, Write,
+    BillingGateway, CheckoutRequest, Cond, Item, ItemStore, StoreError, Transaction, TxError,
+    Update, Write,
 };
 use crate::service::tenants;
 
@@ -160,8 +161,16 @@ async fn write_billing<R>(
             Edit::Unchanged(r) => return Ok(Written::Done(r)),
             Edit::Changed(r) => r,
         };
-        let writes = vec![
-            first.clone(),
+        #[derive(Clone, Copy)]
+        enum Lost {
+            /// `first`'s condition: the event was applied before.
+            First,
+            /// Another write changed the tenant since it was read.
+            Tenant,
+        }
+        let mut tx = Transaction::new();
+        tx.guarded(Lost::First, first.clone()).guarded(
+            Lost::Tenant,
             Write::Update(
                 Update::new(&pk, keys::TENANT_SK)
                     .set(
@@ -171,13 +180,13 @@ async fn write_billing<R>(
                     .version(item.version + 1)
                     .when(Cond::VersionIs(item.version)),
             ),
-        ];
-        match store.transact(writes).await {
+        );
+        match tx.commit(store).await {
             Ok(()) => return Ok(Written::Done(answer)),
-            Err(StoreError::ConditionFailed { index: Some(0) }) => {
-                return Ok(Written::FirstRefused);
+            Err(TxError::Refused(Lost::First)) => return Ok(Written::FirstRefused),
+            Err(TxError::Refused(Lost::Tenant)) | Err(TxError::Store(StoreError::Conflict)) => {
+                continue;
             }
-            Err(StoreError::ConditionFailed { .. }) | Err(StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }

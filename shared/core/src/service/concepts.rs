@@ -16,10 +16,11 @@ use crate::domain::{Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::ports::{
-    ConceptWriter, Cond, Item, ItemStore, Query, StoreError, TrendQuery, TrendSource, Update, Write,
+    ConceptWriter, Cond, Item, ItemStore, Query, StoreError, Transaction, TrendQuery, TrendSource,
+    TxError, Update, Write,
 };
 use crate::service::idempotency;
-use crate::service::quota::{self, Reservation};
+use crate::service::quota::{self, Refusal, Reservation, Settled};
 
 fn concept_sk(id: &str) -> String {
     format!("CONCEPT#{id}")
@@ -182,9 +183,9 @@ pub async fn generate(
         limit: Resource::Concepts.limit(tenant.plan_at(now)),
     };
     let batch_id = new_id("cb");
-    let mut writes = vec![
-        reservation.write()?,
-        Write::Put(
+    let mut tx = Transaction::new();
+    tx.guarded(Refusal::QuotaSpent, reservation.write()?)
+        .write(Write::Put(
             Item::new(&pk, ledger_sk(&batch_id))
                 .with("state", RESERVED)
                 .with("resource", Resource::Concepts.name())
@@ -192,15 +193,14 @@ pub async fn generate(
                 .with("period", period.key.as_str())
                 .with("created_at", now.millis()),
             Cond::Absent,
-        ),
-    ];
+        ));
     if let Some(k) = idempotency_key {
         let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &batch_id, now);
-        writes.push(Write::Put(record, Cond::Absent));
+        tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
     }
-    match store.transact(writes).await {
+    match tx.commit(store).await {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+        Err(TxError::Refused(Refusal::QuotaSpent)) => {
             // A concurrent first request with this key may have taken what remained.
             if let Some(k) = idempotency_key
                 && let Some(id) =
@@ -210,7 +210,7 @@ pub async fn generate(
             }
             return Err(reservation.refused(store).await);
         }
-        Err(StoreError::ConditionFailed { index: Some(2) }) => {
+        Err(TxError::Refused(Refusal::KeyTaken)) => {
             let k = idempotency_key.unwrap_or_default();
             let id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
             return replay(store, &tenant.id, &id).await;
@@ -333,17 +333,24 @@ async fn refund(
     };
     let amount = ledger.int("amount").unwrap_or(0);
     let period = ledger.str("period").unwrap_or_default().to_owned();
-    let writes = vec![
+    let mut tx = Transaction::new();
+    tx.guarded(
+        Settled,
         Write::Update(
             Update::new(&pk, ledger_sk(batch_id))
                 .set("state", REFUNDED)
                 .set("ended_at", clock.now().millis())
                 .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
         ),
-        quota::release(tenant_id, &period, Resource::Concepts, amount),
-    ];
-    match store.transact(writes).await {
-        Ok(()) | Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(()),
+    )
+    .write(quota::release(
+        tenant_id,
+        &period,
+        Resource::Concepts,
+        amount,
+    ));
+    match tx.commit(store).await {
+        Ok(()) | Err(TxError::Refused(Settled)) => Ok(()),
         Err(e) => Err(e.into()),
     }
 }

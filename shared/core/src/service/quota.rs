@@ -9,6 +9,21 @@ use crate::error::{Error, Result};
 use crate::ports::{Cond, ItemStore, Update, Write};
 
 /// How much of one resource a request asks for, against which limit, in which period.
+/// Why taking from the quota did not apply, in a transaction that reserves (see
+/// [`crate::ports::Transaction`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// The period's quota has not enough left.
+    QuotaSpent,
+    /// A concurrent request with the same Idempotency-Key recorded its result first.
+    KeyTaken,
+}
+
+/// A ledger entry that is no longer `reserved`: consumed or refunded already, so ending or
+/// refunding it again changes nothing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settled;
+
 #[derive(Clone, Debug)]
 pub struct Reservation<'a> {
     pub tenant_id: &'a str,

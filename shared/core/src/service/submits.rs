@@ -22,7 +22,7 @@ use crate::clock::Clock;
 use crate::domain::job::{job_sk, submit_sk};
 use crate::domain::keys;
 use crate::error::{Error, Result};
-use crate::ports::{Cond, Item, ItemStore, StoreError, Update, Write};
+use crate::ports::{Cond, Item, ItemStore, StoreError, Transaction, TxError, Update, Write};
 
 /// One clip of one attempt of a job.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -173,7 +173,14 @@ pub async fn claim(
     for _ in 0..8 {
         let now = clock.now().millis();
         let seen = read(store, clip).await?;
-        let mut writes = Vec::with_capacity(2);
+        /// What a failed claim means: the intent changed under us (look again), or the
+        /// job's budget cannot take the clip's estimate.
+        #[derive(Clone, Copy)]
+        enum Lost {
+            Intent,
+            Budget,
+        }
+        let mut writes = Transaction::new();
         match &seen {
             None => {
                 let mut item = Item::new(clip.pk(), clip.sk())
@@ -184,7 +191,7 @@ pub async fn claim(
                     .with("lease_until", now + ms(lease))
                     .with("created_at", now);
                 item.version = 1;
-                writes.push(Write::Put(item, Cond::Absent));
+                writes.guarded(Lost::Intent, Write::Put(item, Cond::Absent));
             }
             Some(s) => match s.state() {
                 SUBMITTED => {
@@ -198,14 +205,19 @@ pub async fn claim(
                         s.item.str("reason").unwrap_or("unknown").to_owned(),
                     ));
                 }
-                REJECTED => writes.push(Write::Update(
-                    s.next(clip)
-                        .set("state", PENDING)
-                        .set("provider", provider)
-                        .set("cost_cents", cost_cents)
-                        .set("claim", claim_id)
-                        .set("lease_until", now + ms(lease)),
-                )),
+                REJECTED => {
+                    writes.guarded(
+                        Lost::Intent,
+                        Write::Update(
+                            s.next(clip)
+                                .set("state", PENDING)
+                                .set("provider", provider)
+                                .set("cost_cents", cost_cents)
+                                .set("claim", claim_id)
+                                .set("lease_until", now + ms(lease)),
+                        ),
+                    );
+                }
                 _ if s.lease_until() > now => return Ok(Claim::Busy),
                 _ => {
                     // Its worker died mid-call (the estimate stays charged: it may be paid).
@@ -227,17 +239,17 @@ pub async fn claim(
             return Ok(over(job.spent_cents));
         }
         if cost_cents > 0 {
-            writes.push(charge(clip, cost_cents, job.budget_cents));
+            writes.guarded(Lost::Budget, charge(clip, cost_cents, job.budget_cents));
         }
-        match store.transact(writes).await {
+        match writes.commit(store).await {
             Ok(()) => return Ok(Claim::Go),
-            Err(StoreError::ConditionFailed { index: Some(1) }) => {
+            Err(TxError::Refused(Lost::Budget)) => {
                 let now_spent = crate::service::videos::get(store, &clip.tenant_id, &clip.job_id)
                     .await?
                     .spent_cents;
                 return Ok(over(now_spent));
             }
-            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
+            Err(TxError::Refused(Lost::Intent) | TxError::Store(StoreError::Conflict)) => continue,
             Err(e) => return Err(e.into()),
         }
     }
@@ -307,17 +319,20 @@ pub async fn rejected(store: &dyn ItemStore, clip: &ClipRef, claim_id: &str) -> 
         if s.state() != PENDING || s.claim() != claim_id {
             return Ok(());
         }
-        let mut writes = vec![Write::Update(
-            s.next(clip).set("state", REJECTED).remove("lease_until"),
-        )];
+        /// The intent changed since it was read: look again.
+        #[derive(Clone, Copy)]
+        struct Changed;
+        let mut tx = Transaction::new();
+        tx.guarded(
+            Changed,
+            Write::Update(s.next(clip).set("state", REJECTED).remove("lease_until")),
+        );
         if s.cost() > 0 {
-            writes.push(uncharge(clip, s.cost()));
+            tx.write(uncharge(clip, s.cost()));
         }
-        match store.transact(writes).await {
+        match tx.commit(store).await {
             Ok(()) => return Ok(()),
-            Err(StoreError::ConditionFailed { index: Some(0) } | StoreError::Conflict) => {
-                continue;
-            }
+            Err(TxError::Refused(Changed) | TxError::Store(StoreError::Conflict)) => continue,
             Err(e) => return Err(e.into()),
         }
     }

@@ -12,8 +12,8 @@ use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::metrics::{self, Dimension};
-use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Update, Write};
-use crate::service::quota::{self, Reservation};
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Transaction, TxError, Update, Write};
+use crate::service::quota::{self, Refusal, Reservation, Settled};
 use crate::service::{idempotency, provider_health};
 
 /// Provider attempts per job, fallbacks included.
@@ -129,23 +129,22 @@ pub async fn accept(
         failure: None,
         route: Some(serde_json::to_value(&route).unwrap_or(Value::Null)),
     };
-    let mut writes = vec![
-        Write::Put(job.to_item(), Cond::Absent),
-        reservation.write()?,
-        Write::Put(
+    let mut tx = Transaction::new();
+    tx.write(Write::Put(job.to_item(), Cond::Absent))
+        .guarded(Refusal::QuotaSpent, reservation.write()?)
+        .write(Write::Put(
             Item::new(&pk, ledger_sk(&job.id))
                 .with("state", RESERVED)
                 .with("resource", Resource::Videos.name())
                 .with("period", period.key.as_str())
                 .with("created_at", now.millis()),
             Cond::Absent,
-        ),
-    ];
+        ));
     if let Some(k) = idempotency_key {
         let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &job.id, now);
-        writes.push(Write::Put(record, Cond::Absent));
+        tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
     }
-    match store.transact(writes).await {
+    match tx.commit(store).await {
         Ok(()) => {
             metrics::count("JobsStarted", None);
             Ok(Accepted {
@@ -153,7 +152,7 @@ pub async fn accept(
                 replayed: false,
             })
         }
-        Err(StoreError::ConditionFailed { index: Some(1) }) => {
+        Err(TxError::Refused(Refusal::QuotaSpent)) => {
             // A concurrent first request with this key may have taken the last unit.
             if let Some(k) = idempotency_key
                 && let Some(id) =
@@ -163,7 +162,7 @@ pub async fn accept(
             }
             Err(reservation.refused(store).await)
         }
-        Err(StoreError::ConditionFailed { index: Some(3) }) => {
+        Err(TxError::Refused(Refusal::KeyTaken)) => {
             let k = idempotency_key.unwrap_or_default();
             let job_id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
             replay(store, &tenant.id, &job_id).await
@@ -312,7 +311,9 @@ async fn end(
     for (k, v) in set {
         job_upd = job_upd.set(k, v);
     }
-    let mut writes = vec![
+    let mut tx = Transaction::new();
+    tx.guarded(
+        Settled,
         Write::Update(
             Update::new(&pk, ledger_sk(job_id))
                 .set(
@@ -326,12 +327,12 @@ async fn end(
                 .set("ended_at", clock.now().millis())
                 .when(Cond::AttrEquals("state".into(), Value::from(RESERVED))),
         ),
-        Write::Update(job_upd),
-    ];
+    )
+    .write(Write::Update(job_upd));
     if status == JobStatus::Failed {
-        writes.push(quota::release(tenant_id, &period, Resource::Videos, 1));
+        tx.write(quota::release(tenant_id, &period, Resource::Videos, 1));
     }
-    match store.transact(writes).await {
+    match tx.commit(store).await {
         Ok(()) => {
             // Counted once: only the call that ended the job gets here.
             let provider = job.provider.as_deref().unwrap_or("none");
@@ -351,7 +352,7 @@ async fn end(
             Ok(true)
         }
         // The reservation was already consumed or refunded: the job had ended.
-        Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(false),
+        Err(TxError::Refused(Settled)) => Ok(false),
         Err(e) => Err(e.into()),
     }
 }
