@@ -143,7 +143,7 @@ pub(crate) async fn list(
 
 /// Revokes an API key at once. Revoking twice is fine.
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
-    params(("id" = String, Path, description = "The key's id")),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = ErrorBody),

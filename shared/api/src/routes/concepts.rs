@@ -122,7 +122,7 @@ impl From<concepts::Batch> for BatchView {
 
 /// A batch of concepts as `POST /v1/concepts` answered it.
 #[utoipa::path(get, path = "/v1/concept-batches/{id}", tag = "concepts", security(("bearer" = [])),
-    params(("id" = String, Path, description = "A `batch_id` from `POST /v1/concepts`")),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "A `batch_id` from `POST /v1/concepts`")),
     responses((status = 200, body = BatchView), (status = 401, body = ErrorBody),
         (status = 404, description = "No such batch in this tenant", body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn get_batch(
@@ -158,7 +158,7 @@ pub(crate) async fn list(
 
 /// One concept.
 #[utoipa::path(get, path = "/v1/concepts/{id}", tag = "concepts", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "Longer ids name nothing: 404")),
     responses((status = 200, body = Object), (status = 401, body = ErrorBody),
         (status = 404, description = "No such concept in this tenant", body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn get(
@@ -235,7 +235,7 @@ pub(crate) struct FeedbackRecorded {
 /// How a published concept performed on a platform. Posting again for the same platform
 /// replaces the earlier observation (it is not counted twice).
 #[utoipa::path(post, path = "/v1/concepts/{id}/feedback", tag = "concepts", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "Longer ids name nothing: 404")),
     request_body = FeedbackBody,
     responses((status = 200, body = FeedbackRecorded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -291,7 +291,7 @@ pub(crate) async fn create(
 
 /// A video job: status, progress, provider, validation, and a signed URL once done.
 #[utoipa::path(get, path = "/v1/videos/{id}", tag = "videos", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "Longer ids name nothing: 404")),
     responses((status = 200, body = VideoView), (status = 401, body = ErrorBody),
         (status = 404, description = "No such video in this tenant", body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn get(
@@ -328,7 +328,7 @@ pub(crate) async fn list(
 
 /// The job's workflow execution history, shaped like Step Functions' events.
 #[utoipa::path(get, path = "/v1/videos/{id}/events", tag = "videos", security(("bearer" = [])),
-    params(("id" = String, Path)),
+    params(("id" = String, Path, min_length = 1, max_length = 100, description = "Longer ids name nothing: 404")),
     responses((status = 200, description = "`{status, history: [{id, timestamp, type, state, details}]}`", body = Object),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
 pub(crate) async fn events(
