@@ -260,7 +260,7 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
         let principal = if viral_core::domain::api_key::looks_like_api_key(token) {
-            api_keys::authenticate(&*state.store, token).await?
+            api_keys::authenticate(&*state.store, &*state.clock, token).await?
         } else if let Some(jwt) = &state.jwt {
             jwt.authenticate(&*state.store, &*state.clock, token)
                 .await?
@@ -281,6 +281,26 @@ impl FromRequestParts<AppState> for Caller {
         // Every line logged for the rest of the request names the tenant.
         tracing::Span::current().record("tenant_id", principal.tenant.id.as_str());
         Ok(Caller(principal))
+    }
+}
+
+/// A caller who may or may not send credentials: none is `None`; bad ones are still refused.
+impl axum::extract::OptionalFromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        if !parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            return Ok(None);
+        }
+        <Caller as FromRequestParts<AppState>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }
 

@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, videos};
+use crate::routes::{sessions, api_keys, billing, concepts, health, me, providers, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -24,6 +24,7 @@ use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, v
         api_keys::revoke,
         usage::usage,
         videos::create,
+        videos::estimate,
         videos::get,
         videos::list,
         videos::events,
@@ -38,6 +39,7 @@ use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, v
         billing::portal,
         billing::get,
         billing::webhook,
+        sessions::create,
     ),
     modifiers(&BearerAuth),
     tags(

@@ -11,7 +11,7 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, billing, concepts, health, me, providers, usage, videos};
+use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions, usage, videos};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -25,6 +25,7 @@ pub enum Route {
     RevokeApiKey,
     GetUsage,
     CreateVideo,
+    EstimateVideo,
     GetVideo,
     ListVideos,
     GetVideoEvents,
@@ -39,10 +40,11 @@ pub enum Route {
     CreatePortal,
     GetBilling,
     StripeWebhook,
+    CreateSession,
 }
 
 impl Route {
-    pub const ALL: [Route; 22] = [
+    pub const ALL: [Route; 24] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -51,6 +53,7 @@ impl Route {
         Route::RevokeApiKey,
         Route::GetUsage,
         Route::CreateVideo,
+        Route::EstimateVideo,
         Route::GetVideo,
         Route::ListVideos,
         Route::GetVideoEvents,
@@ -65,6 +68,7 @@ impl Route {
         Route::CreatePortal,
         Route::GetBilling,
         Route::StripeWebhook,
+        Route::CreateSession,
     ];
 
     pub fn method(self) -> &'static str {
@@ -75,7 +79,9 @@ impl Route {
             | Route::PostFeedback
             | Route::CreateCheckout
             | Route::CreatePortal
-            | Route::StripeWebhook => "POST",
+            | Route::StripeWebhook
+            | Route::EstimateVideo
+            | Route::CreateSession => "POST",
             Route::RevokeApiKey => "DELETE",
             _ => "GET",
         }
@@ -91,6 +97,7 @@ impl Route {
             Route::RevokeApiKey => "/v1/api-keys/{id}",
             Route::GetUsage => "/v1/usage",
             Route::CreateVideo | Route::ListVideos => "/v1/videos",
+            Route::EstimateVideo => "/v1/videos/estimate",
             Route::GetVideo => "/v1/videos/{id}",
             Route::GetVideoEvents => "/v1/videos/{id}/events",
             Route::ListProviders => "/v1/providers",
@@ -103,6 +110,7 @@ impl Route {
             Route::CreatePortal => "/v1/billing/portal",
             Route::GetBilling => "/v1/billing",
             Route::StripeWebhook => "/webhooks/stripe",
+            Route::CreateSession => "/v1/sessions",
         }
     }
 
@@ -117,6 +125,7 @@ impl Route {
             Route::RevokeApiKey => "revoke-api-key",
             Route::GetUsage => "get-usage",
             Route::CreateVideo => "create-video",
+            Route::EstimateVideo => "estimate-video",
             Route::GetVideo => "get-video",
             Route::ListVideos => "list-videos",
             Route::GetVideoEvents => "get-video-events",
@@ -131,6 +140,7 @@ impl Route {
             Route::CreatePortal => "create-portal",
             Route::GetBilling => "get-billing",
             Route::StripeWebhook => "stripe-webhook",
+            Route::CreateSession => "create-session",
         }
     }
 
@@ -144,6 +154,7 @@ impl Route {
             Route::RevokeApiKey => delete(api_keys::revoke),
             Route::GetUsage => get(usage::usage),
             Route::CreateVideo => post(videos::create),
+            Route::EstimateVideo => post(videos::estimate),
             Route::GetVideo => get(videos::get),
             Route::ListVideos => get(videos::list),
             Route::GetVideoEvents => get(videos::events),
@@ -154,6 +165,7 @@ impl Route {
             Route::GetConceptBatch => get(concepts::get_batch),
             Route::PostFeedback => post(concepts::feedback),
             Route::GetInsights => get(concepts::insights),
+            Route::CreateSession => post(sessions::create),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),
             Route::GetBilling => get(billing::get),

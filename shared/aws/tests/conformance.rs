@@ -133,7 +133,16 @@ async fn step_functions_workflow_starts_once_and_takes_callbacks() {
             .unwrap()
     );
     // Once answered, the token is closed: a late worker learns it before doing any work.
-    assert!(!wf.task_heartbeat(&token).await.unwrap());
+    // moto settles the answer on its execution thread, so the close may take a moment.
+    let mut closed = false;
+    for _ in 0..50 {
+        if !wf.task_heartbeat(&token).await.unwrap() {
+            closed = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(closed, "an answered token stays closed to heartbeats");
     let mut status = serde_json::Value::Null;
     for _ in 0..50 {
         let h = wf

@@ -28,10 +28,15 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 22] = [
+const ROUTES: [(Route, u16, &[&str]); 24] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
+    (
+        Route::CreateSession,
+        201,
+        &["token", "key_id", "tenant_id", "expires_at"],
+    ),
     (Route::CreateApiKey, 201, &["id", "key", "scopes"]),
     (Route::ListApiKeys, 200, &["items", "next_cursor"]),
     (Route::RevokeApiKey, 204, &[]),
@@ -66,6 +71,11 @@ const ROUTES: [(Route, u16, &[&str]); 22] = [
         Route::GetInsights,
         200,
         &["effects", "observations", "calibration"],
+    ),
+    (
+        Route::EstimateVideo,
+        200,
+        &["allowed", "routing", "estimated_cost_cents", "budget_cents"],
     ),
     (Route::CreateVideo, 202, &["job_id", "status"]),
     (Route::GetVideo, 200, &["id", "status", "progress"]),

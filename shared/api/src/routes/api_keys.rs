@@ -52,6 +52,8 @@ pub(crate) struct ApiKeyView {
     created_by: String,
     created_at: String,
     revoked_at: Option<String>,
+    /// When a dashboard session ends; `null` for keys that live until revoked.
+    expires_at: Option<String>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -67,6 +69,7 @@ impl From<&ApiKey> for ApiKeyView {
             created_by: k.user_id.clone(),
             created_at: k.created_at.rfc3339(),
             revoked_at: k.revoked_at.map(|t| t.rfc3339()),
+            expires_at: k.expires_at.map(|t| t.rfc3339()),
         }
     }
 }

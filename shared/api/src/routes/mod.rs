@@ -6,5 +6,6 @@ pub(crate) mod concepts;
 pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod providers;
+pub(crate) mod sessions;
 pub(crate) mod usage;
 pub(crate) mod videos;

@@ -145,6 +145,28 @@ async fn signed_url(state: &AppState, job: &Job) -> (Option<String>, Option<Stri
     }
 }
 
+/// The profiles of the providers this deployment uses.
+fn enabled_profiles(state: &AppState) -> Vec<viral_core::domain::routing::ProviderProfile> {
+    state
+        .providers
+        .iter()
+        .filter(|p| p.enabled)
+        .map(|p| p.profile.clone())
+        .collect()
+}
+
+/// The concept a request names, if any (another tenant's is "not found").
+async fn concept_of(
+    state: &AppState,
+    tenant_id: &str,
+    body: &CreateVideoRequest,
+) -> ApiResult<Option<viral_core::domain::concept::Concept>> {
+    Ok(match &body.concept_id {
+        Some(id) => Some(viral_core::service::concepts::get(&*state.store, tenant_id, id).await?),
+        None => None,
+    })
+}
+
 fn invalid(m: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
 }
@@ -232,12 +254,7 @@ pub(crate) async fn create(
     Json(body): Json<CreateVideoRequest>,
 ) -> ApiResult<Response> {
     p.require(Scope::VideosWrite)?;
-    let concept = match &body.concept_id {
-        Some(id) => {
-            Some(viral_core::service::concepts::get(&*state.store, &p.tenant.id, id).await?)
-        }
-        None => None,
-    };
+    let concept = concept_of(&state, &p.tenant.id, &body).await?;
     let spec = spec_of(&state, body, concept.as_ref())?;
     let key = crate::extract::idempotency_key(&headers)?;
     let workflow = state.workflow.clone().ok_or_else(|| {
@@ -247,12 +264,7 @@ pub(crate) async fn create(
             "this deployment cannot run video jobs yet",
         )
     })?;
-    let profiles: Vec<_> = state
-        .providers
-        .iter()
-        .filter(|p| p.enabled)
-        .map(|p| p.profile.clone())
-        .collect();
+    let profiles = enabled_profiles(&state);
     let accepted = videos::accept(
         &*state.store,
         &*state.clock,
@@ -351,4 +363,75 @@ pub(crate) async fn events(
     Ok(axum::Json(history.unwrap_or_else(
         || serde_json::json!({"status": "NOT_STARTED", "history": []}),
     )))
+}
+
+/// Why a job would be refused: the code and message `POST /v1/videos` would answer with.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct Refusal {
+    /// `quota_exceeded`, `cost_cap_exceeded`, `provider_not_in_plan` or `invalid_request`.
+    code: String,
+    message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct EstimateView {
+    /// Whether `POST /v1/videos` with this body would be accepted now.
+    allowed: bool,
+    /// Why not, when `allowed` is false.
+    refusal: Option<Refusal>,
+    /// How the first attempt would be routed: provider, model, clips (seconds each),
+    /// estimated cost in cents, the reason, and `degraded`.
+    #[schema(value_type = Option<Object>)]
+    routing: Option<Value>,
+    /// The first attempt's estimated provider cost, in US cents (0 when refused).
+    estimated_cost_cents: u32,
+    /// Most the job may spend on providers across all its attempts, in US cents.
+    budget_cents: u32,
+    /// Videos left in this period's quota.
+    videos_remaining: i64,
+}
+
+/// Estimates a video job before it is submitted: the same routing and plan checks as
+/// `POST /v1/videos`, with nothing reserved, charged or started.
+#[utoipa::path(post, path = "/v1/videos/estimate", tag = "videos", security(("bearer" = [])),
+    request_body = CreateVideoRequest,
+    responses(
+        (status = 200, description = "The estimate, or why the job would be refused", body = EstimateView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
+        (status = 403, description = "Key lacks videos:write", body = ErrorBody),
+        (status = 404, description = "Unknown concept", body = ErrorBody),
+        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub(crate) async fn estimate(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Json(body): Json<CreateVideoRequest>,
+) -> ApiResult<axum::Json<EstimateView>> {
+    p.require(Scope::VideosWrite)?;
+    let concept = concept_of(&state, &p.tenant.id, &body).await?;
+    let spec = spec_of(&state, body, concept.as_ref())?;
+    let profiles = enabled_profiles(&state);
+    let est = videos::estimate(&*state.store, &*state.clock, &p.tenant, &spec, &profiles).await?;
+    let (routing, refusal, cost) = match est.decision {
+        Ok(route) => {
+            let cost = route.estimated_cost_cents;
+            (serde_json::to_value(&route).ok(), None, cost)
+        }
+        Err(e) => {
+            let e = ApiError::from(e);
+            let refusal = Refusal {
+                code: e.code.to_owned(),
+                message: e.message,
+            };
+            (None, Some(refusal), 0)
+        }
+    };
+    Ok(axum::Json(EstimateView {
+        allowed: refusal.is_none(),
+        refusal,
+        routing,
+        estimated_cost_cents: cost,
+        budget_cents: est.budget_cents,
+        videos_remaining: est.videos_remaining,
+    }))
 }

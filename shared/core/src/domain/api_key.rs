@@ -147,6 +147,8 @@ pub struct ApiKey {
     pub scopes: Scopes,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// Set for dashboard sessions (short-lived keys); `None` for keys that live until revoked.
+    pub expires_at: Option<Timestamp>,
 }
 
 /// A freshly made key: the only time its secret exists outside the caller's hands.
@@ -214,6 +216,7 @@ impl ApiKey {
                 scopes,
                 created_at: now,
                 revoked_at: None,
+                expires_at: None,
             },
             token: SecretString::new(token),
         }
@@ -233,7 +236,16 @@ impl ApiKey {
             item.attrs
                 .insert("revoked_at".into(), Value::from(r.millis()));
         }
+        if let Some(e) = self.expires_at {
+            item.attrs
+                .insert("expires_at".into(), Value::from(e.millis()));
+        }
         item
+    }
+
+    /// Whether the key has run out of time (sessions only).
+    pub fn expired(&self, now: Timestamp) -> bool {
+        self.expires_at.is_some_and(|e| now >= e)
     }
 
     pub fn from_item(tenant_id: &str, item: &Item) -> Option<ApiKey> {
@@ -247,12 +259,13 @@ impl ApiKey {
             scopes: Scopes::from_value(item.attrs.get("scopes"))?,
             created_at: Timestamp(item.int("created_at")?),
             revoked_at: item.int("revoked_at").map(Timestamp),
+            expires_at: item.int("expires_at").map(Timestamp),
         })
     }
 
     /// The credential record, found by prefix: just what authentication needs.
     pub fn lookup_item(&self, token_hash: &str) -> Item {
-        Item::new(
+        let item = Item::new(
             keys::api_key_lookup_pk(&self.prefix),
             keys::API_KEY_LOOKUP_SK,
         )
@@ -261,7 +274,11 @@ impl ApiKey {
         .with("user_id", self.user_id.as_str())
         .with("role", self.role.as_str())
         .with("scopes", self.scopes.to_value())
-        .with("hash", token_hash)
+        .with("hash", token_hash);
+        match self.expires_at {
+            Some(e) => item.with("expires_at", e.millis()),
+            None => item,
+        }
     }
 }
 
@@ -275,6 +292,7 @@ pub struct KeyCredential {
     pub scopes: Scopes,
     pub hash: String,
     pub revoked: bool,
+    pub expires_at: Option<Timestamp>,
 }
 
 impl KeyCredential {
@@ -287,6 +305,7 @@ impl KeyCredential {
             scopes: Scopes::from_value(item.attrs.get("scopes"))?,
             hash: item.str("hash")?.to_owned(),
             revoked: item.attrs.contains_key("revoked_at"),
+            expires_at: item.int("expires_at").map(Timestamp),
         })
     }
 }

@@ -169,6 +169,18 @@ impl Member {
             .with("role", self.role.as_str())
             .with("created_at", Value::from(self.created_at.millis()))
     }
+
+    /// A member item of the tenant's partition; `None` when it is not well formed.
+    pub fn from_item(item: &Item) -> Option<Self> {
+        let tenant_id = item.pk.strip_prefix("T#")?;
+        Some(Self {
+            id: item.str("id")?.to_owned(),
+            tenant_id: tenant_id.to_owned(),
+            name: item.str("name")?.to_owned(),
+            role: Role::parse(item.str("role")?)?,
+            created_at: Timestamp(item.int("created_at")?),
+        })
+    }
 }
 
 #[cfg(test)]

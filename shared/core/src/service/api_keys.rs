@@ -149,8 +149,12 @@ pub async fn revoke_key(
 /// The counter revocations take turns on.
 const REVOCATIONS_SK: &str = "KEYREVOCATIONS";
 
+/// A session ends by itself, so it never keeps a tenant able to manage its keys.
 fn manages_keys(k: &ApiKey) -> bool {
-    k.role == Role::Owner && k.scopes.allows(Scope::KeysManage) && k.revoked_at.is_none()
+    k.role == Role::Owner
+        && k.scopes.allows(Scope::KeysManage)
+        && k.revoked_at.is_none()
+        && k.expires_at.is_none()
 }
 
 /// Whether a live owner key other than `except` can manage keys.
@@ -169,7 +173,11 @@ async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &st
 }
 
 /// Checks a presented API key. Every failure reads the same to the caller.
-pub async fn authenticate(store: &dyn ItemStore, token: &str) -> Result<Principal> {
+pub async fn authenticate(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    token: &str,
+) -> Result<Principal> {
     const INVALID: Error = Error::Unauthenticated("invalid API key");
     let presented = parse_presented(token).ok_or(INVALID)?;
     let item = store
@@ -185,6 +193,9 @@ pub async fn authenticate(store: &dyn ItemStore, token: &str) -> Result<Principa
     }
     if cred.revoked {
         return Err(Error::Unauthenticated("API key revoked"));
+    }
+    if cred.expires_at.is_some_and(|e| clock.now() >= e) {
+        return Err(Error::Unauthenticated("session expired; sign in again"));
     }
     let tenant = get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?;
     if tenant.status != TenantStatus::Active {

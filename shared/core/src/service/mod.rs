@@ -9,6 +9,7 @@ pub mod principal;
 pub mod provider_health;
 pub mod quota;
 pub mod rate_limit;
+pub mod sessions;
 pub mod submits;
 pub mod tenant_lifecycle;
 pub mod tenants;

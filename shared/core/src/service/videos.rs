@@ -171,6 +171,64 @@ pub async fn accept(
     }
 }
 
+/// What accepting a job would decide, with nothing written or reserved: the first attempt's
+/// route and the job's budget, or the refusal `accept` would give (quota spent, a provider the
+/// plan does not include, over the plan's per-video cap). Store failures are errors.
+pub struct Estimate {
+    pub decision: std::result::Result<Route, Error>,
+    pub budget_cents: u32,
+    pub videos_remaining: i64,
+}
+
+pub async fn estimate(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    spec: &JobSpec,
+    profiles: &[ProviderProfile],
+) -> Result<Estimate> {
+    spec.check()?;
+    let now = clock.now();
+    let limits = tenant.plan_at(now).limits();
+    let usage = super::usage::current_usage(store, clock, tenant).await?;
+    let videos_remaining = usage.videos.remaining();
+    let routed = route_attempt(
+        store,
+        clock,
+        profiles,
+        RouteRequest {
+            requested: &spec.provider,
+            target_s: spec.duration_s,
+            tier: limits.tier,
+            spend_cap_cents: limits.max_video_cost_cents,
+            failed: &[],
+            last_attempt: MAX_ATTEMPTS == 1,
+        },
+    )
+    .await;
+    let decision = match routed {
+        Err(
+            refusal @ (Error::Invalid(_)
+            | Error::ProviderNotInPlan(_)
+            | Error::CostCapExceeded(_)),
+        ) => Err(refusal),
+        Err(e) => return Err(e),
+        Ok(_) if videos_remaining <= 0 => Err(Error::QuotaExceeded {
+            resource: Resource::Videos.name(),
+            limit: usage.videos.limit,
+            requested: 1,
+            remaining: 0,
+            resets_at: usage.resets_at.rfc3339(),
+        }),
+        Ok(route) => Ok(route),
+    };
+    Ok(Estimate {
+        decision,
+        budget_cents: limits.max_video_cost_cents,
+        videos_remaining: videos_remaining.max(0),
+    })
+}
+
 async fn replay(store: &dyn ItemStore, tenant_id: &str, job_id: &str) -> Result<Accepted> {
     Ok(Accepted {
         job: get(store, tenant_id, job_id).await?,
