@@ -7,7 +7,7 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{sessions, api_keys, billing, concepts, health, me, providers, usage, videos};
+use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions, usage, videos};
 
 #[derive(OpenApi)]
 #[openapi(

@@ -8,6 +8,7 @@ mod bench_pipeline;
 mod bench_routing;
 mod concepts;
 mod connections;
+mod dashboard;
 mod doctor;
 mod failure;
 mod invocation;
@@ -36,7 +37,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the API (every route) and signed media URLs.
+    /// Serve the API (every route), the dashboard and signed media URLs; prints a sign-in link.
     Up {
         #[arg(long, default_value_t = 3000)]
         port: u16,
@@ -44,6 +45,9 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: std::net::IpAddr,
     },
+    /// Print a one-time sign-in link for the dashboard `viral up` serves (and open it when a
+    /// browser is there); `viral dashboard export` writes the files for a static host.
+    Dashboard(dashboard::DashboardArgs),
     /// Manage tenants.
     Tenant {
         #[command(subcommand)]
@@ -102,6 +106,7 @@ async fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Up { port, host } => server::up(config, host, port).await,
+        Command::Dashboard(args) => dashboard::run(config, args).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
         Command::Demo { brief } => video::demo(config, brief).await,

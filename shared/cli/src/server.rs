@@ -31,24 +31,38 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         state.workflow = Some(p.clone());
         pipeline = Some(p);
     }
-    let extra = match &services.local_media {
-        Some(media) => Router::new()
-            .route("/media/{*key}", get(serve_media))
-            .with_state(media.clone()),
-        None => Router::new(),
-    };
+    let mut extra = viral_web::router(&viral_web::ClientConfig::local());
+    if let Some(media) = &services.local_media {
+        extra = extra.merge(
+            Router::new()
+                .route("/media/{*key}", get(serve_media))
+                .with_state(media.clone()),
+        );
+    }
     let app = viral_api::router_with(state, &Route::ALL, extra);
     let listener = tokio::net::TcpListener::bind(SocketAddr::new(host, port))
         .await
         .map_err(|e| format!("cannot listen on {host}:{port}: {e}"))?;
     let addr = listener.local_addr()?;
+    let cmd = crate::invocation::command();
     eprintln!(
-        "viral: serving on http://{addr} ({:?} backend, data in {})\n\
-         viral: create a tenant with `{} tenant create --name \"My team\"`, then\n\
-         viral:   curl -H \"Authorization: Bearer <key>\" http://{addr}/v1/me",
+        "viral: serving on http://{addr} ({:?} backend, data in {})",
         services.config.backend,
         services.config.data_dir.display(),
-        crate::invocation::command()
+    );
+    // The sign-in link is for the local owner; a server on AWS tables creates no tenant.
+    if services.config.backend == viral_runtime::Backend::Local {
+        let tenant = crate::video::tenant_of(&services, None).await?;
+        let link = crate::dashboard::sign_in_link(&services, &tenant.id).await?;
+        eprintln!(
+            "viral: open the dashboard, signed in as {:?} (the link works once, within 24 h):\n\n  {link}\n\n\
+             viral: a new link: `{cmd} dashboard`",
+            tenant.name
+        );
+    }
+    eprintln!(
+        "viral: for the API, create a tenant with `{cmd} tenant create --name \"My team\"`, then\n\
+         viral:   curl -H \"Authorization: Bearer <key>\" http://{addr}/v1/me"
     );
     let timeouts = crate::connections::Timeouts {
         header_read: services.config.header_read_timeout,

@@ -63,7 +63,11 @@ pub(crate) async fn create(
             ));
         }
     };
-    let expires_at = issued.key.expires_at.map(|t| t.rfc3339()).unwrap_or_default();
+    let expires_at = issued
+        .key
+        .expires_at
+        .map(|t| t.rfc3339())
+        .unwrap_or_default();
     Ok((
         StatusCode::CREATED,
         axum::Json(Session {

@@ -54,6 +54,10 @@ pub struct Concept {
     pub trends: Vec<TrendRef>,
     /// 0–100: the learner's expected engagement, scaled.
     pub predicted_score: u8,
+    /// One standard deviation of that prediction on the same scale: large while the learner
+    /// has little evidence about this kind of concept. 0 for concepts written before it existed.
+    #[serde(default)]
+    pub predicted_score_uncertainty: u8,
     pub rationale: String,
     pub duration_s: f64,
 }
@@ -330,6 +334,7 @@ pub fn write_offline(
                 source: t.source.clone(),
             }],
             predicted_score: predicted_score(expected),
+            predicted_score_uncertainty: predicted_score(learner.expected_sd(&k)),
             rationale: format!(
                 "{} {} with a {} hook: expected engagement {:.3} by what has worked so far",
                 t.category, k.format, k.hook, expected

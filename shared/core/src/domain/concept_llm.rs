@@ -309,6 +309,7 @@ pub fn concepts_from(
             hook: c.hook_style.clone(),
         };
         let expected = learner.expected(&kind);
+        let expected_sd = learner.expected_sd(&kind);
         let rationale = one_line(&c.rationale, 600);
         out.push(Concept {
             id: new_id(),
@@ -336,6 +337,7 @@ pub fn concepts_from(
                 })
                 .collect(),
             predicted_score: predicted_score(expected),
+            predicted_score_uncertainty: predicted_score(expected_sd),
             rationale: format!(
                 "{}{}the learner expects engagement {expected:.3} for this kind",
                 rationale,

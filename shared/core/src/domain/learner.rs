@@ -241,6 +241,19 @@ impl Posterior {
         self.predict(&self.mean, kind)
     }
 
+    /// The standard deviation of a kind's expected engagement: σ·‖L⁻¹x‖ for its feature
+    /// vector x (the intercept and each feature the learner knows).
+    pub fn expected_sd(&self, kind: &Kind) -> f64 {
+        let d = self.dim();
+        let mut x = vec![0.0; d];
+        x[0] = 1.0;
+        for i in kind.features().iter().filter_map(|f| self.index(f)) {
+            x[i] = 1.0;
+        }
+        let w = forward(&self.chol, d, &x);
+        self.sigma * w.iter().map(|v| v * v).sum::<f64>().sqrt()
+    }
+
     /// A feature's effect on engagement and its standard deviation.
     pub fn effect(&self, feature: &str) -> Option<(f64, f64)> {
         let i = self.index(feature)?;
@@ -417,6 +430,11 @@ mod tests {
         let (food, _) = p.effect("category:food").unwrap();
         assert!((sci - food - 0.05).abs() < 0.003, "{sci} {food}");
         assert!(sci_sd < 0.01);
+        // A kind seen often is predicted tightly; with no evidence the spread is wide.
+        let fresh = Posterior::of(&Evidence::default());
+        let any = kind("science", "story", "question");
+        assert!(p.expected_sd(&best) < 0.01, "{}", p.expected_sd(&best));
+        assert!(fresh.expected_sd(&any) > 5.0 * p.expected_sd(&best));
         let mut rng = Rng::new(3);
         let kinds = [kind("food", "listicle", "pov"), best.clone()];
         assert_eq!(p.thompson_rank(&kinds, &mut rng)[0], best);

@@ -60,12 +60,12 @@ pub async fn issue_sign_in(
     let owner = first_owner(store, &tenant.id).await?;
     let token = new_sign_in_token();
     let expires = clock.now().plus(Duration::from_secs(SIGN_IN_TTL_SECS));
-    let item = Item::new(sign_in_pk(&hash_key(token.expose())), SIGN_IN_SK)
+    let mut item = Item::new(sign_in_pk(&hash_key(token.expose())), SIGN_IN_SK)
         .with("tenant_id", tenant.id.as_str())
         .with("user_id", owner.id.as_str())
-        .with("expires_at", expires.millis())
-        // DynamoDB's TTL deletes unused tokens (seconds since the epoch).
-        .with("ttl", expires.secs());
+        .with("expires_at", expires.millis());
+    // The store's TTL deletes tokens nobody used.
+    item.expires_at = Some(expires.secs());
     store.put(item, Cond::Absent).await?;
     Ok(token)
 }

@@ -208,9 +208,7 @@ pub async fn estimate(
     .await;
     let decision = match routed {
         Err(
-            refusal @ (Error::Invalid(_)
-            | Error::ProviderNotInPlan(_)
-            | Error::CostCapExceeded(_)),
+            refusal @ (Error::Invalid(_) | Error::ProviderNotInPlan(_) | Error::CostCapExceeded(_)),
         ) => Err(refusal),
         Err(e) => return Err(e),
         Ok(_) if videos_remaining <= 0 => Err(Error::QuotaExceeded {

@@ -1,0 +1,13 @@
+//! The dashboard: a client of the public API, as static files.
+//!
+//! `viral up` serves it on the API's own origin ([`router`]); on AWS the same files are written
+//! by [`export`] and synced to a private S3 bucket behind CloudFront, whose response-headers
+//! policy sends the same security headers as [`security_headers`].
+
+mod assets;
+mod config;
+mod serve;
+
+pub use assets::{Asset, Bundle};
+pub use config::{ClientConfig, Oidc};
+pub use serve::{PAGES, content_security_policy, export, router, security_headers};
