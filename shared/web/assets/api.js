@@ -49,7 +49,22 @@ export function onSession(f) {
   return () => listeners.delete(f);
 }
 
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A 429 is waited out (its Retry-After, at most twice) rather than shown: the per-key limit
+// is small and a page that polls can reach it.
 export async function api(method, path, body, opts = {}) {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await once(method, path, body, opts);
+    } catch (e) {
+      if (e.status !== 429 || attempt >= 2 || !(e.retryAfter <= 10)) throw e;
+      await sleep(1000 * Math.max(1, e.retryAfter));
+    }
+  }
+}
+
+async function once(method, path, body, opts) {
   const headers = { accept: "application/json" };
   const token = opts.token !== undefined ? opts.token : current && current.token;
   if (token) headers.authorization = "Bearer " + token;
@@ -79,6 +94,7 @@ export async function api(method, path, body, opts = {}) {
       (e && e.code) || "http_" + r.status,
       (e && e.message) || `The server answered ${r.status} without an explanation.`,
     );
+    err.retryAfter = Number(r.headers.get("retry-after"));
     // A session that ran out or was revoked: back to the sign-in page, saying why.
     if (r.status === 401 && opts.token === undefined && current) {
       setSession(null, false);

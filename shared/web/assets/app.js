@@ -108,6 +108,11 @@ function Route({ path }) {
     <p>There is no page at <code>${pathname}</code>. <a href="/">Go to the overview</a>.</p></section>`;
 }
 
+function Redirect({ to }) {
+  useEffect(() => navigate(to, true), [to]);
+  return null;
+}
+
 function App() {
   const path = usePath();
   const [session, setSession] = useState(getSession());
@@ -121,14 +126,13 @@ function App() {
   const pathname = path.split("?")[0];
   if (pathname === "/auth/callback") return html`<${OidcCallback} />`;
   const open = PUBLIC.some((re) => re.test(pathname));
-  if (!session && !open) return html`<${SignIn} next=${pathname === "/signin" ? "/" : path} />`;
   if (pathname === "/signin") {
-    if (session) {
-      queueMicrotask(() => navigate("/", true));
-      return null;
-    }
+    // A sign-in link always counts (it may be another tenant's); otherwise a signed-in
+    // visitor has nothing to do here.
+    if (session && !location.hash.startsWith("#token=")) return html`<${Redirect} to="/" />`;
     return html`<${SignIn} next="/" />`;
   }
+  if (!session && !open) return html`<${SignIn} next=${path} />`;
   return html`<${Shell} path=${path}><${Route} path=${path} /><//>`;
 }
 

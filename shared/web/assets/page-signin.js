@@ -16,17 +16,24 @@ export function SignIn({ next }) {
   // A sign-in link carries its one-time token in the fragment (never sent to a server or in
   // a Referer); it is removed from the address bar before it is used.
   useEffect(() => {
-    const m = location.hash.match(/^#token=(vs_[A-Za-z0-9_-]+)$/);
-    if (!m) return;
-    history.replaceState(null, "", location.pathname + location.search);
-    setBusy(true);
-    signInWithLink(m[1]).then(
-      () => navigate(next, true),
-      (e) => {
-        setError(e);
-        setBusy(false);
-      },
-    );
+    const tryLink = () => {
+      const m = location.hash.match(/^#token=(vs_[A-Za-z0-9_-]+)$/);
+      if (!m) return;
+      history.replaceState(null, "", location.pathname + location.search);
+      setBusy(true);
+      setError(null);
+      signInWithLink(m[1]).then(
+        () => navigate(next, true),
+        (e) => {
+          setError(e);
+          setBusy(false);
+        },
+      );
+    };
+    tryLink();
+    // A second link opened in this tab changes only the fragment: no new page load.
+    addEventListener("hashchange", tryLink);
+    return () => removeEventListener("hashchange", tryLink);
   }, []);
 
   const submit = async (e) => {

@@ -176,21 +176,32 @@ export function VideoDetail({ id }) {
   const [steps, setSteps] = useState([]);
   const [error, setError] = useState(null);
   const path = "/v1/videos/" + encodeURIComponent(id);
+  const seen = useRef("");
+  const inFlight = useRef(false);
   const refresh = async () => {
+    if (inFlight.current) return;
+    inFlight.current = true;
     try {
       const j = await get(path);
       setJob(j);
       setError(null);
-      const ev = await get(path + "/events").catch(() => null);
-      if (ev && ev.history) setSteps(stepsOf(ev.history));
+      // The workflow's steps are read again only when the job has moved.
+      const mark = j.status + j.progress + j.attempts;
+      if (mark !== seen.current) {
+        seen.current = mark;
+        const ev = await get(path + "/events").catch(() => null);
+        if (ev && ev.history) setSteps(stepsOf(ev.history));
+      }
     } catch (e) {
       setError(e);
+    } finally {
+      inFlight.current = false;
     }
   };
   useEffect(() => {
     refresh();
   }, [id]);
-  useInterval(refresh, 1000, !!job && !terminal(job.status) && !error);
+  useInterval(refresh, 1500, !!job && !terminal(job.status) && !error);
   const title = job ? "Video" : error && error.status === 404 ? "Video not found" : "Video";
   return html`<${Page} title=${title}>
     <${ErrorBox} error=${error} retry=${refresh} />
@@ -215,7 +226,7 @@ function JobView({ job, steps }) {
   const r = job.routing || {};
   return html`<div class="grid two">
       <div class="card">
-        <p><${Badge} status=${job.status} /> <span class="muted">${job.id}</span></p>
+        <p><${Badge} status=${job.status} /> <span class="muted id">${job.id}</span></p>
         <div class="progress" role="progressbar" aria-label="Progress" aria-valuemin="0" aria-valuemax="100" aria-valuenow=${job.progress}>
           <div class="progress-fill" style=${{ width: job.progress + "%" }}></div>
         </div>

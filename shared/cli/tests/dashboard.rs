@@ -1,0 +1,539 @@
+//! The dashboard in a real browser: Debian's headless Chromium driven over WebDriver
+//! (chromedriver) against the real `viral up` on loopback, as a user would use it.
+//!
+//! Needs `chromium` and `chromedriver` (the test command installs them) and, for the
+//! accessibility pass, axe-core's `axe.min.js` at `VIRAL_TEST_AXE` (also installed by it).
+//! Screenshots of every page at 360×800 and 1280×800 go to `target/dashboard-screenshots/`.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+use support::{free_port, json_of, viral};
+
+const WEBHOOK_SECRET: &str = "whsec_dashboard_test_secret";
+
+struct Browser {
+    client: Client,
+    driver_url: String,
+    session: String,
+    shots: PathBuf,
+    http: reqwest::Client,
+    /// Console lines the steps so far expected (a 404 or 401 the step provoked).
+    allowed: Vec<&'static str>,
+}
+
+impl Browser {
+    async fn goto(&self, url: &str) {
+        self.client.goto(url).await.unwrap();
+    }
+
+    /// Waits until `css` matches an element whose text contains `text`; panics with the
+    /// page's text after `secs`.
+    async fn wait_text(&self, css: &str, text: &str, secs: u64) -> String {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Ok(els) = self.client.find_all(Locator::Css(css)).await {
+                for e in els {
+                    if let Ok(t) = e.text().await
+                        && t.contains(text)
+                    {
+                        return t;
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                let body = self
+                    .client
+                    .find(Locator::Css("body"))
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap_or_default();
+                panic!("no {css:?} with {text:?} after {secs} s; the page says:\n{body}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.client
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+
+    async fn click_text(&self, css: &str, text: &str) {
+        for e in self.client.find_all(Locator::Css(css)).await.unwrap() {
+            if e.text().await.unwrap_or_default().trim() == text {
+                e.click().await.unwrap();
+                return;
+            }
+        }
+        panic!("no {css:?} reading {text:?}");
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let e = self.client.find(Locator::Css(css)).await.unwrap();
+        e.clear().await.unwrap();
+        e.send_keys(text).await.unwrap();
+    }
+
+    async fn path(&self) -> String {
+        self.client.current_url().await.unwrap().path().to_owned()
+    }
+
+    /// Chromium's console since the last call: every SEVERE line fails the test unless the
+    /// step said it provoked it (a 404 or 401 answer is logged as a failed resource load).
+    async fn assert_clean_console(&mut self, step: &str) {
+        let logs: Value = self
+            .http
+            .post(format!(
+                "{}/session/{}/se/log",
+                self.driver_url, self.session
+            ))
+            .json(&json!({"type": "browser"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        for entry in logs["value"].as_array().cloned().unwrap_or_default() {
+            let message = entry["message"].as_str().unwrap_or_default();
+            if entry["level"] != "SEVERE" {
+                continue;
+            }
+            let expected = self.allowed.iter().any(|a| message.contains(a));
+            assert!(expected, "{step}: console error: {message}");
+        }
+        self.allowed.clear();
+    }
+
+    /// Screenshots at phone and desktop width, and the accessibility pass (desktop).
+    async fn capture(&mut self, name: &str, ready_css: &str, ready_text: &str) {
+        for (w, h) in [(360, 800), (1280, 800)] {
+            self.client.set_window_size(w, h).await.unwrap();
+            self.wait_text(ready_css, ready_text, 10).await;
+            // Let layout settle after the resize.
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let png = self.client.screenshot().await.unwrap();
+            std::fs::write(self.shots.join(format!("{name}-{w}x{h}.png")), png).unwrap();
+            let overflow: Value = self
+                .client
+                .execute(
+                    "const w = document.documentElement.clientWidth;\
+                     const over = document.documentElement.scrollWidth - w;\
+                     if (over <= 0) return 0;\
+                     const wide = [...document.querySelectorAll('body *')]\
+                       .filter(e => e.getBoundingClientRect().right > w + 1 && !e.closest('.nav'))\
+                       .slice(0, 5).map(e => e.tagName + '.' + e.className + ': ' + (e.textContent || '').slice(0, 40));\
+                     return over + ' px: ' + wide.join(' | ');",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(overflow, json!(0), "{name} at {w}px scrolls sideways");
+        }
+        self.axe(name).await;
+        self.assert_clean_console(name).await;
+    }
+
+    async fn axe(&self, page: &str) {
+        let Some(source) = axe_source() else {
+            panic!("VIRAL_TEST_AXE must point at axe-core's axe.min.js (tests/run installs it)");
+        };
+        self.client.execute(&source, vec![]).await.unwrap();
+        let result = self
+            .client
+            .execute_async(
+                r#"const done = arguments[arguments.length - 1];
+                axe.run(document, { resultTypes: ["violations"] })
+                  .then(r => done(r.violations
+                    .filter(v => v.impact === "serious" || v.impact === "critical")
+                    .map(v => ({ id: v.id, help: v.help, nodes: v.nodes.slice(0, 3).map(n => n.html) }))))
+                  .catch(e => done([{ id: "axe-failed", help: String(e) }]));"#,
+                vec![],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            result,
+            json!([]),
+            "{page}: serious accessibility violations"
+        );
+    }
+}
+
+fn axe_source() -> Option<String> {
+    let path = std::env::var_os("VIRAL_TEST_AXE")?;
+    std::fs::read_to_string(path).ok()
+}
+
+fn screenshots_dir() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/dashboard-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+async fn wait_port(port: u16, what: &str) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_err()
+    {
+        assert!(Instant::now() < deadline, "{what} did not listen on {port}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The sign-in link `viral up` prints on stderr.
+async fn printed_link(log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        if let Some(line) = text.lines().find(|l| l.contains("/signin#token=")) {
+            return line.trim().to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "viral up printed no sign-in link:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let env: &[(&str, &str)] = &[
+        ("STRIPE_PRICE_STARTER", "price_dash_starter"),
+        ("STRIPE_PRICE_PRO", "price_dash_pro"),
+        ("STRIPE_PRICE_AGENCY", "price_dash_agency"),
+        ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        // A driven browser clicks faster than a person: the default 10 requests per 10 s
+        // per key would make it wait out 429s (which the dashboard does, slowly).
+        ("VIRAL_RATE_LIMIT", "300/10s"),
+    ];
+    // `viral up`, as a user starts it; its stderr is where the sign-in link is printed.
+    let port = free_port();
+    let log = dir.path().join("up.log");
+    let child = viral(&data, env, &["up", "--port", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let _server = support::Server(child);
+    let base = format!("http://127.0.0.1:{port}");
+    let link = printed_link(&log).await;
+    wait_port(port, "viral up").await;
+
+    let driver_port = free_port();
+    let _driver = tokio::process::Command::new("chromedriver")
+        .arg(format!("--port={driver_port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver is not installed: apt-get install chromium chromium-driver (tests/run does)");
+    wait_port(driver_port, "chromedriver").await;
+    let profile = dir.path().join("chromium");
+    let caps = json!({
+        "goog:loggingPrefs": {"browser": "ALL"},
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                     "--no-first-run", "--disable-background-networking", "--disable-component-update",
+                     "--disable-sync", "--window-size=1280,800",
+                     "--autoplay-policy=no-user-gesture-required",
+                     format!("--user-data-dir={}", profile.display())]
+        }
+    });
+    let Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    let driver_url = format!("http://127.0.0.1:{driver_port}");
+    let client = ClientBuilder::new(hyper_util::client::legacy::connect::HttpConnector::new())
+        .capabilities(caps)
+        .connect(&driver_url)
+        .await
+        .expect("a WebDriver session");
+    let session = client.session_id().await.unwrap().expect("a session id");
+    let mut b = Browser {
+        client,
+        driver_url,
+        session,
+        shots: screenshots_dir(),
+        http: reqwest::Client::new(),
+        allowed: Vec::new(),
+    };
+
+    // 1. The printed link signs the local owner in, and the token leaves the address bar.
+    let started = Instant::now();
+    b.goto(&link).await;
+    b.wait_text("h1", "Overview", 15).await;
+    b.wait_text(".card h2", "Local demo", 10).await;
+    let first_paint = started.elapsed();
+    let url = b.client.current_url().await.unwrap();
+    assert!(
+        url.fragment().is_none(),
+        "the token stays in the URL: {url}"
+    );
+    b.capture("overview", ".card h2", "Usage this period").await;
+    // The link works once.
+    b.goto(&link).await;
+    b.allowed.push("401");
+    b.wait_text(".notice", "used, expired or wrong", 10).await;
+    b.assert_clean_console("a used link").await;
+    b.capture("signin-used-link", "h1", "Sign in").await;
+    let again = viral(&data, env, &["dashboard", "--no-open"])
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    let link = String::from_utf8(again.stdout).unwrap().trim().to_owned();
+    assert!(link.contains("/signin#token=vs_"), "{link}");
+    let link = format!(
+        "{base}/signin#token={}",
+        link.rsplit_once("#token=").unwrap().1
+    );
+    b.goto(&link).await;
+    b.wait_text("h1", "Overview", 15).await;
+
+    // 2. Concepts: write a batch, open one, make a video from it, watch it succeed and play.
+    b.click("a[href='/concepts']").await;
+    b.wait_text("h1", "Concepts", 10).await;
+    b.click_text("button", "Write concepts").await;
+    b.wait_text(".status-line", "Wrote 5 concepts", 60).await;
+    b.capture("concepts", ".rows li", "score").await;
+    b.click(".rows li a").await;
+    b.wait_text("h2", "Beats", 10).await;
+    b.capture("concept", "h2", "How did it do?").await;
+    b.click_text("button", "Make video").await;
+    b.wait_text("h1", "New video", 10).await;
+    b.wait_text(".estimate", "Estimated $0.00", 20).await;
+    b.capture("new-video", ".estimate", "Estimated").await;
+    b.click_text("button", "Make the video").await;
+    b.wait_text(".badge", "succeeded", 180).await;
+    let video_path = b.path().await;
+    assert!(video_path.starts_with("/videos/job_"), "{video_path}");
+    let played = b
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            (async () => {
+              const v = document.querySelector("video");
+              if (!v) return done({ error: "no video element" });
+              v.muted = true;
+              const t0 = Date.now();
+              while (v.readyState < 2 && Date.now() - t0 < 10000) await new Promise(r => setTimeout(r, 100));
+              const ready = v.readyState;
+              await v.play();
+              const start = v.currentTime;
+              await new Promise(r => setTimeout(r, 800));
+              v.currentTime = 10;
+              await new Promise(r => v.seeking ? v.addEventListener("seeked", r, { once: true }) : r());
+              done({ ready, start, after: v.currentTime, width: v.videoWidth, height: v.videoHeight });
+            })().catch(e => done({ error: String(e) }));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(played["ready"].as_i64().unwrap_or(0) >= 2, "{played}");
+    assert!(
+        played["after"].as_f64().unwrap_or(0.0) >= 10.0,
+        "seeks: {played}"
+    );
+    assert_eq!(
+        (played["width"].as_i64(), played["height"].as_i64()),
+        (Some(1080), Some(1920)),
+        "{played}"
+    );
+    b.wait_text("table", "passes", 5).await;
+    b.capture("video", "h2", "Platform checks").await;
+
+    // 3. API keys: create one (shown once), use it, revoke it, see it refused.
+    b.click("a[href='/keys']").await;
+    b.wait_text("h1", "API keys", 10).await;
+    b.type_into("#key-name", "browser-made").await;
+    b.click_text("button", "Create key").await;
+    let key = b.wait_text("#new-key", "vk_live_", 10).await;
+    let me = b
+        .http
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200, "the new key works");
+    b.capture("keys", "table", "browser-made").await;
+    b.click("button[aria-label='Revoke browser-made']").await;
+    b.click_text(".confirm button", "Revoke").await;
+    b.wait_text("tr", "revoked", 10).await;
+    let me = b
+        .http
+        .get(format!("{base}/v1/me"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 401, "a revoked key is refused");
+
+    // 4. Other pages.
+    for (href, heading, ready) in [
+        ("/videos", "Videos", "succeeded"),
+        ("/providers", "Providers", "storyboard"),
+        ("/insights", "Insights", "Nothing learned yet"),
+        ("/billing", "Billing", "Plans"),
+        ("/docs", "API docs", "/v1/videos"),
+    ] {
+        b.click(&format!("a[href='{href}']")).await;
+        b.wait_text("h1", heading, 10).await;
+        b.capture(&href[1..], "main", ready).await;
+    }
+
+    // 5. Stripe Checkout's return page: "processing" until the signed webhook lands.
+    let listed = viral(&data, env, &["tenant", "list", "--json"])
+        .output()
+        .unwrap();
+    let tenant_id = String::from_utf8(listed.stdout)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|t| t["name"] == "Local demo")
+        .and_then(|t| t["tenant_id"].as_str().map(str::to_owned))
+        .expect("the local tenant is listed");
+    b.goto(&format!("{base}/billing/done?session_id=cs_test_dashboard"))
+        .await;
+    b.wait_text("[role=status]", "Processing your payment", 10)
+        .await;
+    b.capture("billing-done", "[role=status]", "Processing")
+        .await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let event = json!({
+        "id": "evt_dashboard_1", "object": "event", "api_version": "2026-06-24.dahlia",
+        "created": now, "type": "customer.subscription.updated", "livemode": false,
+        "data": {"object": {
+            "id": "sub_dashboard_1", "object": "subscription", "customer": "cus_dashboard_1",
+            "status": "active", "cancel_at_period_end": false,
+            "collection_method": "charge_automatically",
+            "metadata": {"tenant_id": tenant_id},
+            "items": {"object": "list", "data": [{
+                "id": "si_dashboard_1", "object": "subscription_item", "quantity": 1,
+                "current_period_start": now - 60, "current_period_end": now + 30 * 86_400,
+                "price": {"id": "price_dash_pro", "object": "price", "currency": "usd",
+                          "unit_amount": 14_900, "recurring": {"interval": "month", "interval_count": 1}}
+            }]}
+        }}
+    })
+    .to_string();
+    let signature = viral_core::domain::stripe_webhook::sign(event.as_bytes(), WEBHOOK_SECRET, now);
+    let hook = b
+        .http
+        .post(format!("{base}/webhooks/stripe"))
+        .header("stripe-signature", signature)
+        .header("content-type", "application/json")
+        .body(event)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hook.status(),
+        200,
+        "{}",
+        hook.text().await.unwrap_or_default()
+    );
+    b.wait_text("h2", "You are on pro", 20).await;
+    b.assert_clean_console("billing done").await;
+
+    // 6. Another tenant's video is "not found" here.
+    let other = json_of(
+        &viral(
+            &data,
+            env,
+            &["tenant", "create", "--name", "Other studio", "--json"],
+        )
+        .output()
+        .unwrap(),
+    );
+    let other_key = other["api_key"].as_str().unwrap().to_owned();
+    let job: Value = b
+        .http
+        .post(format!("{base}/v1/videos"))
+        .bearer_auth(&other_key)
+        .json(&json!({"prompt": "Someone else's video. It is private."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other_job = job["job_id"].as_str().unwrap();
+    b.goto(&format!("{base}/videos/{other_job}")).await;
+    b.allowed.push("404");
+    b.wait_text("h1", "Video not found", 10).await;
+    b.capture("video-not-found", "[role=alert]", "not found")
+        .await;
+
+    // 7. Sign out; a wrong key shows an error (not a blank page); a real key signs in.
+    b.click_text("button", "Sign out").await;
+    b.wait_text("h1", "Sign in", 10).await;
+    b.type_into("#api-key", "not-a-key").await;
+    b.click_text("button", "Sign in with the key").await;
+    b.wait_text("[role=alert]", "That is not an API key", 10)
+        .await;
+    let wrong = format!("vk_live_{}_{}", "A".repeat(12), "b".repeat(32));
+    b.type_into("#api-key", &wrong).await;
+    b.click_text("button", "Sign in with the key").await;
+    b.allowed.push("401");
+    b.wait_text("[role=alert]", "invalid API key", 10).await;
+    b.capture("signin", "h1", "Sign in").await;
+    b.type_into("#api-key", &other_key).await;
+    b.click_text("button", "Sign in with the key").await;
+    b.wait_text(".card h2", "Other studio", 15).await;
+    b.assert_clean_console("signed in with a key").await;
+
+    // The page's budget: JavaScript size, gzipped, and the first useful paint on loopback.
+    let js: usize = viral_web::Bundle::get()
+        .javascript()
+        .map(|a| gzip_len(&a.bytes))
+        .sum();
+    eprintln!(
+        "dashboard: {} KB of JavaScript gzipped; signed in and overview drawn {:.0} ms after the link opened; screenshots in {}",
+        js / 1024,
+        first_paint.as_secs_f64() * 1000.0,
+        b.shots.display()
+    );
+    assert!(js <= 150 * 1024, "{js} bytes of JavaScript gzipped");
+    b.client.close().await.unwrap();
+}
+
+/// Size after gzip, by the ffmpeg-free route: Python's zlib is on every test machine.
+fn gzip_len(bytes: &[u8]) -> usize {
+    let python = std::env::var("VIRAL_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let mut child = std::process::Command::new(python)
+        .args(["-c", "import sys,gzip; sys.stdout.write(str(len(gzip.compress(sys.stdin.buffer.read(), 9))))"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child.stdin.take().unwrap().write_all(bytes).unwrap();
+    let out = child.wait_with_output().unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
