@@ -9,6 +9,7 @@ mod errors;
 pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
+pub mod static_site;
 pub mod step_functions;
 
 pub use cloudfront::CloudFrontSigner;

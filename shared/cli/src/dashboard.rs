@@ -25,26 +25,42 @@ pub struct DashboardArgs {
 
 #[derive(Subcommand)]
 enum DashboardCommand {
-    /// Write the dashboard's files (index.html, config.json, hashed assets) for a static host.
-    Export(ExportArgs),
+    /// Write the dashboard's files (index.html, config.json, hashed assets) into a folder.
+    Export {
+        /// The folder to write (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
+    /// Upload the dashboard to its S3 bucket (the stack's DashboardBucketName output), each
+    /// file with its Cache-Control: hashed assets for a year, index.html and config.json
+    /// revalidated on every load. Uses the AWS credentials and region of the environment.
+    Deploy {
+        /// The bucket's name.
+        #[arg(long)]
+        bucket: String,
+        #[command(flatten)]
+        site: SiteArgs,
+    },
 }
 
+/// What the deployed dashboard's `config.json` says.
 #[derive(Args)]
-struct ExportArgs {
-    /// The folder to write (created if missing).
+struct SiteArgs {
+    /// The API's base URL when it is not on the dashboard's own origin (the template serves
+    /// it under the same distribution, so leave this out).
     #[arg(long)]
-    out: PathBuf,
-    /// The API's base URL, e.g. the HTTP API's `https://…execute-api….amazonaws.com`.
-    #[arg(long)]
-    api_url: String,
+    api_url: Option<String>,
     /// OIDC authorization endpoint (Cognito hosted UI: `https://<domain>/oauth2/authorize`).
     #[arg(long, requires_all = ["oidc_token_endpoint", "oidc_client_id"])]
     oidc_authorize_endpoint: Option<String>,
-    /// OIDC token endpoint (Cognito: `https://<domain>/oauth2/token`).
-    #[arg(long)]
+    /// OIDC token endpoint (Cognito: `https://<domain>/oauth2/token`); add its origin to the
+    /// stack's DashboardConnectOrigins.
+    #[arg(long, requires = "oidc_authorize_endpoint")]
     oidc_token_endpoint: Option<String>,
     /// The app client id (a public client: no secret).
-    #[arg(long)]
+    #[arg(long, requires = "oidc_authorize_endpoint")]
     oidc_client_id: Option<String>,
     #[arg(long, default_value = "openid email profile")]
     oidc_scope: String,
@@ -53,9 +69,53 @@ struct ExportArgs {
     oidc_token: String,
 }
 
+impl SiteArgs {
+    fn config(self) -> Result<ClientConfig, Failure> {
+        let api_base = self
+            .api_url
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_default();
+        let https = |u: &str| u.starts_with("https://") || u.starts_with("http://127.0.0.1");
+        let usage = |message: String| Failure { message, exit: 2 };
+        if !api_base.is_empty() && !https(&api_base) {
+            return Err(usage("--api-url must be an https:// URL".into()));
+        }
+        let oidc = match (
+            self.oidc_authorize_endpoint,
+            self.oidc_token_endpoint,
+            self.oidc_client_id,
+        ) {
+            (Some(authorization_endpoint), Some(token_endpoint), Some(client_id)) => {
+                for u in [&authorization_endpoint, &token_endpoint] {
+                    if !https(u) {
+                        return Err(usage(format!("{u} must be an https:// URL")));
+                    }
+                }
+                Some(Oidc {
+                    authorization_endpoint,
+                    token_endpoint,
+                    client_id,
+                    scope: self.oidc_scope,
+                    token: self.oidc_token,
+                })
+            }
+            _ => None,
+        };
+        Ok(ClientConfig {
+            api_base,
+            sign_in_links: false,
+            oidc,
+        })
+    }
+}
+
 pub async fn run(config: Config, args: DashboardArgs) -> Result<ExitCode, Failure> {
-    if let Some(DashboardCommand::Export(e)) = args.command {
-        return export(e);
+    match args.command {
+        Some(DashboardCommand::Export { out, site }) => return export(&out, site.config()?),
+        Some(DashboardCommand::Deploy { bucket, site }) => {
+            return deploy(&bucket, site.config()?).await;
+        }
+        None => {}
     }
     let services = Services::connect(config).await?;
     let tenant = crate::video::tenant_of(&services, args.tenant).await?;
@@ -103,42 +163,42 @@ fn open_browser(url: &str) {
         .spawn();
 }
 
-fn export(e: ExportArgs) -> Result<ExitCode, Failure> {
-    let api_base = e.api_url.trim_end_matches('/').to_owned();
-    if !(api_base.starts_with("https://") || api_base.starts_with("http://127.0.0.1")) {
-        return Err(Failure {
-            message: "--api-url must be an https:// URL (or http://127.0.0.1 for a local try)"
-                .into(),
-            exit: 2,
-        });
-    }
-    let oidc = match (
-        e.oidc_authorize_endpoint,
-        e.oidc_token_endpoint,
-        e.oidc_client_id,
-    ) {
-        (Some(authorization_endpoint), Some(token_endpoint), Some(client_id)) => Some(Oidc {
-            authorization_endpoint,
-            token_endpoint,
-            client_id,
-            scope: e.oidc_scope,
-            token: e.oidc_token,
-        }),
-        _ => None,
-    };
-    let config = ClientConfig {
-        api_base,
-        sign_in_links: false,
-        oidc,
-    };
-    let written = viral_web::export(&e.out, &config)?;
+fn export(out: &std::path::Path, config: ClientConfig) -> Result<ExitCode, Failure> {
+    let written = viral_web::export(out, &config)?;
     for (path, cache) in &written {
         println!("{}\t{cache}", path.display());
     }
     eprintln!(
-        "viral: wrote {} files to {}; upload assets/ with their Cache-Control (see README, \"Dashboard on AWS\")",
+        "viral: wrote {} files to {}; upload each with its Cache-Control (or use `viral dashboard deploy`)",
         written.len(),
-        e.out.display()
+        out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn deploy(bucket: &str, config: ClientConfig) -> Result<ExitCode, Failure> {
+    let files = viral_web::static_files(&config);
+    let sdk = viral_aws::load_sdk_config().await;
+    // An S3-compatible server on loopback has no per-bucket DNS names.
+    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let site = viral_aws::static_site::SiteBucket::from_conf(&sdk, bucket, path_style);
+    let objects: Vec<_> = files
+        .iter()
+        .map(|f| viral_aws::static_site::SiteObject {
+            key: &f.path,
+            bytes: &f.bytes,
+            content_type: f.content_type,
+            cache_control: f.cache_control,
+        })
+        .collect();
+    site.upload(&objects)
+        .await
+        .map_err(|e| Failure::from(format!("deploy to s3://{bucket} failed: {e}")))?;
+    let bytes: usize = files.iter().map(|f| f.bytes.len()).sum();
+    eprintln!(
+        "viral: uploaded {} files ({} KB) to s3://{bucket}; index.html and config.json are stored with no-cache, so visitors get this version on their next load",
+        files.len(),
+        bytes / 1024
     );
     Ok(ExitCode::SUCCESS)
 }

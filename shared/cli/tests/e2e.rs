@@ -164,6 +164,120 @@ async fn aws_backend_against_moto() {
     assert!(text.contains("DynamoDB table"), "{text}");
 }
 
+/// `viral dashboard deploy` puts every file in the bucket with its type and caching: a year
+/// for hashed assets, revalidation for index.html and config.json (which CloudFront follows).
+#[tokio::test]
+async fn the_dashboard_deploys_to_its_bucket_with_its_cache_headers() {
+    let endpoint = viral_testkit::moto_endpoint();
+    let bucket = viral_testkit::unique("viral-dash-").to_lowercase();
+    let conf = viral_aws::emulator_sdk_config(&endpoint).await;
+    viral_aws::S3BlobStore::from_conf(&conf, &bucket, true)
+        .create_bucket()
+        .await
+        .unwrap();
+    let env = [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let out = viral(
+        dir.path(),
+        &env,
+        &[
+            "dashboard",
+            "deploy",
+            "--bucket",
+            &bucket,
+            "--oidc-authorize-endpoint",
+            "https://auth.example.com/oauth2/authorize",
+            "--oidc-token-endpoint",
+            "https://auth.example.com/oauth2/token",
+            "--oidc-client-id",
+            "client123",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&conf)
+            .force_path_style(true)
+            .build(),
+    );
+    let listed = s3.list_objects_v2().bucket(&bucket).send().await.unwrap();
+    let keys: Vec<String> = listed
+        .contents()
+        .iter()
+        .filter_map(|o| o.key().map(str::to_owned))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        viral_web::static_files(&viral_web::ClientConfig::local()).len()
+    );
+    let head = |key: String| {
+        let s3 = s3.clone();
+        let bucket = bucket.clone();
+        async move {
+            s3.head_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let index = head("index.html".into()).await;
+    assert_eq!(index.cache_control(), Some("no-cache"));
+    assert_eq!(index.content_type(), Some("text/html; charset=utf-8"));
+    let app = keys
+        .iter()
+        .find(|k| k.starts_with("assets/app.") && k.ends_with(".js"))
+        .expect("the hashed app.js");
+    let asset = head(app.clone()).await;
+    assert_eq!(
+        asset.cache_control(),
+        Some("public, max-age=31536000, immutable")
+    );
+    assert_eq!(asset.content_type(), Some("text/javascript; charset=utf-8"));
+    let config = s3
+        .get_object()
+        .bucket(&bucket)
+        .key("config.json")
+        .send()
+        .await
+        .unwrap();
+    let body = config.body.collect().await.unwrap().into_bytes();
+    let config: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        config["api_base"], "",
+        "the API is on the dashboard's origin"
+    );
+    assert_eq!(config["sign_in_links"], false);
+    assert_eq!(config["oidc"]["client_id"], "client123");
+    // A bad option is a usage error, before anything is uploaded.
+    let bad = viral(
+        dir.path(),
+        &env,
+        &[
+            "dashboard",
+            "deploy",
+            "--bucket",
+            &bucket,
+            "--api-url",
+            "ftp://x",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+}
+
 #[tokio::test]
 async fn the_local_server_serves_signed_media_urls_only() {
     use std::sync::Arc;

@@ -340,3 +340,73 @@ fn iam_statements_name_only_resources_of_the_template() {
     }
     assert!(checked > 40, "only {checked} statements found");
 }
+
+/// The dashboard's distribution sends every API route to the API (never to the page rewrite,
+/// which would answer an API call with index.html), and the rewrite serves index.html for
+/// the dashboard's pages while leaving its files alone. The function runs in Node here, as
+/// CloudFront's JavaScript runtime would run it.
+#[test]
+fn the_dashboard_distribution_routes_api_paths_to_the_api_and_pages_to_the_app() {
+    let t = template();
+    let dist = &resources(&t)["DashboardDistribution"]["Properties"]["DistributionConfig"];
+    let api_patterns: Vec<String> = dist["CacheBehaviors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|b| b["TargetOriginId"] == "api")
+        .map(|b| b["PathPattern"].as_str().unwrap().to_owned())
+        .collect();
+    let matches = |pattern: &str, path: &str| match pattern.strip_suffix('*') {
+        Some(prefix) => path.starts_with(prefix),
+        None => pattern == path,
+    };
+    for route in Route::ALL {
+        let path = route.path();
+        assert!(
+            api_patterns.iter().any(|p| matches(p, path)),
+            "{path} would be served by the dashboard's bucket"
+        );
+    }
+    for page in viral_web::PAGES {
+        assert!(
+            !api_patterns.iter().any(|p| matches(p, page)),
+            "the page {page} would go to the API"
+        );
+    }
+    let code = resources(&t)["DashboardPageRewrite"]["Properties"]["FunctionCode"]
+        .as_str()
+        .unwrap();
+    let script = format!(
+        "{code}\nconst uris = JSON.parse(process.argv[1]);\n\
+         console.log(JSON.stringify(uris.map(u => handler({{request: {{uri: u}}}}).uri)));"
+    );
+    let uris = [
+        "/",
+        "/videos/job_0123",
+        "/billing/done",
+        "/assets/app.0a1b2c3d4e.js",
+        "/config.json",
+        "/index.html",
+    ];
+    let out = Command::new("node")
+        .args(["-e", &script, &serde_json::to_string(&uris).unwrap()])
+        .output()
+        .expect("node runs the CloudFront function");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Vec<String> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        got,
+        [
+            "/index.html",
+            "/index.html",
+            "/index.html",
+            "/assets/app.0a1b2c3d4e.js",
+            "/config.json",
+            "/index.html"
+        ]
+    );
+}

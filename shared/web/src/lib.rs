@@ -10,4 +10,6 @@ mod serve;
 
 pub use assets::{Asset, Bundle};
 pub use config::{ClientConfig, Oidc};
-pub use serve::{PAGES, content_security_policy, export, router, security_headers};
+pub use serve::{
+    PAGES, StaticFile, content_security_policy, export, router, security_headers, static_files,
+};

@@ -147,23 +147,55 @@ async fn asset(State(s): State<Served>, UrlPath(name): UrlPath<String>) -> Respo
     }
 }
 
-/// Writes the dashboard for a static host: `index.html`, `config.json` and `assets/<hashed>`.
-/// Returns each file written with the `Cache-Control` it should be uploaded with.
-pub fn export(dir: &Path, config: &ClientConfig) -> std::io::Result<Vec<(PathBuf, &'static str)>> {
+/// One file of the dashboard for a static host, with the headers to store it with.
+#[derive(Clone, Debug)]
+pub struct StaticFile {
+    /// Path under the site's root, e.g. `assets/app.0a1b2c3d4e.js`.
+    pub path: String,
+    pub bytes: Vec<u8>,
+    pub content_type: &'static str,
+    pub cache_control: &'static str,
+}
+
+/// Every file of the dashboard, in upload order: the hashed assets first, `index.html` last, so
+/// a visitor during a deploy never gets an index naming files not there yet.
+pub fn static_files(config: &ClientConfig) -> Vec<StaticFile> {
     let bundle = Bundle::get();
-    std::fs::create_dir_all(dir.join("assets"))?;
+    let mut out: Vec<StaticFile> = bundle
+        .assets
+        .values()
+        .map(|a| StaticFile {
+            path: format!("assets/{}", a.name),
+            bytes: a.bytes.clone(),
+            content_type: a.content_type,
+            cache_control: IMMUTABLE,
+        })
+        .collect();
+    out.push(StaticFile {
+        path: "config.json".into(),
+        bytes: serde_json::to_vec_pretty(config).unwrap_or_else(|_| b"{}".to_vec()),
+        content_type: "application/json",
+        cache_control: REVALIDATE,
+    });
+    out.push(StaticFile {
+        path: "index.html".into(),
+        bytes: bundle.index_html.clone().into_bytes(),
+        content_type: "text/html; charset=utf-8",
+        cache_control: REVALIDATE,
+    });
+    out
+}
+
+/// Writes the dashboard into `dir` for a static host; returns what it wrote.
+pub fn export(dir: &Path, config: &ClientConfig) -> std::io::Result<Vec<(PathBuf, &'static str)>> {
     let mut written = Vec::new();
-    let index = dir.join("index.html");
-    std::fs::write(&index, &bundle.index_html)?;
-    written.push((index, REVALIDATE));
-    let cfg = dir.join("config.json");
-    let json = serde_json::to_string_pretty(config).map_err(std::io::Error::other)?;
-    std::fs::write(&cfg, json)?;
-    written.push((cfg, REVALIDATE));
-    for a in bundle.assets.values() {
-        let p = dir.join("assets").join(&a.name);
-        std::fs::write(&p, &a.bytes)?;
-        written.push((p, IMMUTABLE));
+    for f in static_files(config) {
+        let path = dir.join(&f.path);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(&path, &f.bytes)?;
+        written.push((path, f.cache_control));
     }
     Ok(written)
 }
