@@ -31,7 +31,19 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         state.workflow = Some(p.clone());
         pipeline = Some(p);
     }
-    let mut extra = viral_web::router(&viral_web::ClientConfig::local());
+    let mut dashboard = viral_web::ClientConfig::local();
+    dashboard.oidc = services
+        .config
+        .dashboard_oidc
+        .as_ref()
+        .map(|o| viral_web::Oidc {
+            authorization_endpoint: o.authorize_url.clone(),
+            token_endpoint: o.token_url.clone(),
+            client_id: o.client_id.clone(),
+            scope: o.scope.clone(),
+            token: o.token.clone(),
+        });
+    let mut extra = viral_web::router(&dashboard);
     if let Some(media) = &services.local_media {
         extra = extra.merge(
             Router::new()

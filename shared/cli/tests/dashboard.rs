@@ -215,7 +215,14 @@ async fn printed_link(log: &Path) -> String {
 async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
+    let idp = idp::start().await;
+    let (authorize, token_url) = (format!("{idp}/authorize"), format!("{idp}/token"));
     let env: &[(&str, &str)] = &[
+        ("VIRAL_JWT_ISSUER", &idp),
+        ("VIRAL_JWT_AUDIENCE", idp::CLIENT_ID),
+        ("VIRAL_DASHBOARD_OIDC_AUTHORIZE_URL", &authorize),
+        ("VIRAL_DASHBOARD_OIDC_TOKEN_URL", &token_url),
+        ("VIRAL_DASHBOARD_OIDC_CLIENT_ID", idp::CLIENT_ID),
         ("STRIPE_PRICE_STARTER", "price_dash_starter"),
         ("STRIPE_PRICE_PRO", "price_dash_pro"),
         ("STRIPE_PRICE_AGENCY", "price_dash_agency"),
@@ -530,6 +537,20 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     b.wait_text(".card h2", "Other studio", 15).await;
     b.assert_clean_console("signed in with a key").await;
 
+    // 8. The OIDC provider: Authorization Code + PKCE through a local provider that checks
+    // the verifier; the API verifies the ID token against the provider's JWKS and the
+    // organisation gets its tenant. A callback this tab did not start is refused.
+    b.click_text("button", "Sign out").await;
+    b.wait_text("h1", "Sign in", 10).await;
+    b.click_text("button", "Sign in with your account").await;
+    b.wait_text(".card h2", "browser-org", 15).await;
+    b.wait_text(".meter", "Videos", 5).await;
+    b.assert_clean_console("signed in through OIDC").await;
+    b.goto(&format!("{base}/auth/callback?code=forged&state=forged"))
+        .await;
+    b.wait_text("[role=alert]", "not started here", 10).await;
+    b.assert_clean_console("a forged callback").await;
+
     // The page's budget: JavaScript size, gzipped, and the first useful paint on loopback.
     let js: usize = viral_web::Bundle::get()
         .javascript()
@@ -616,6 +637,134 @@ async fn served_with_its_headers(base: &str) {
         .await
         .unwrap();
     assert_eq!(api_404["error"]["code"], "route_not_found");
+}
+
+/// A small OIDC provider on loopback speaking the Authorization Code flow with PKCE (S256):
+/// `/authorize` redirects back with a code, `/token` checks the verifier against the
+/// challenge and answers with an RS256 ID token, `/.well-known/jwks.json` has its key.
+mod idp {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex};
+
+    use axum::Router;
+    use axum::extract::{Query, State};
+    use axum::http::StatusCode;
+    use axum::response::{IntoResponse, Redirect, Response};
+    use axum::routing::{get, post};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use serde_json::json;
+    use sha2::{Digest, Sha256};
+
+    pub const CLIENT_ID: &str = "dashboard-client";
+    const KEY: &[u8] = include_bytes!("../../api/tests/fixtures/rsa_private.pem");
+    const JWKS: &str = include_str!("../../api/tests/fixtures/jwks.json");
+
+    #[derive(Clone, Default)]
+    struct Idp {
+        issuer: String,
+        /// code → (challenge, redirect_uri)
+        codes: Arc<Mutex<HashMap<String, (String, String)>>>,
+    }
+
+    pub async fn start() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let issuer = format!("http://{}", listener.local_addr().unwrap());
+        let state = Idp {
+            issuer: issuer.clone(),
+            ..Default::default()
+        };
+        let app = Router::new()
+            .route("/authorize", get(authorize))
+            .route("/token", post(token))
+            .route(
+                "/.well-known/jwks.json",
+                get(|| async { ([("content-type", "application/json")], JWKS) }),
+            )
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        issuer
+    }
+
+    async fn authorize(
+        State(idp): State<Idp>,
+        Query(q): Query<HashMap<String, String>>,
+    ) -> Response {
+        let ok = q.get("response_type").map(String::as_str) == Some("code")
+            && q.get("client_id").map(String::as_str) == Some(CLIENT_ID)
+            && q.get("code_challenge_method").map(String::as_str) == Some("S256")
+            && q.get("scope")
+                .is_some_and(|s| s.split(' ').any(|x| x == "openid"));
+        let (Some(challenge), Some(redirect), Some(state)) = (
+            q.get("code_challenge"),
+            q.get("redirect_uri"),
+            q.get("state"),
+        ) else {
+            return (StatusCode::BAD_REQUEST, "missing parameters").into_response();
+        };
+        if !ok {
+            return (StatusCode::BAD_REQUEST, "unsupported request").into_response();
+        }
+        let code = format!("code{}", idp.codes.lock().unwrap().len() + 1);
+        idp.codes
+            .lock()
+            .unwrap()
+            .insert(code.clone(), (challenge.clone(), redirect.clone()));
+        Redirect::to(&format!("{redirect}?code={code}&state={state}")).into_response()
+    }
+
+    async fn token(State(idp): State<Idp>, body: String) -> Response {
+        let f: HashMap<String, String> = url::form_urlencoded::parse(body.as_bytes())
+            .into_owned()
+            .collect();
+        let refuse = |what: &str| {
+            (
+                StatusCode::BAD_REQUEST,
+                [("access-control-allow-origin", "*")],
+                axum::Json(json!({"error": "invalid_grant", "error_description": what})),
+            )
+                .into_response()
+        };
+        let Some((challenge, redirect)) = f
+            .get("code")
+            .and_then(|c| idp.codes.lock().unwrap().remove(c))
+        else {
+            return refuse("unknown or used code");
+        };
+        let verifier = f.get("code_verifier").cloned().unwrap_or_default();
+        if URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) != challenge {
+            return refuse("the verifier does not match the challenge");
+        }
+        if f.get("redirect_uri") != Some(&redirect)
+            || f.get("client_id").map(String::as_str) != Some(CLIENT_ID)
+            || f.get("grant_type").map(String::as_str) != Some("authorization_code")
+        {
+            return refuse("redirect_uri, client_id or grant_type do not match");
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let claims = json!({
+            "iss": idp.issuer, "aud": CLIENT_ID, "sub": "user_browser", "iat": now,
+            "exp": now + 600, "o": {"id": "org_browser", "rol": "org:admin", "slg": "browser-org"}
+        });
+        let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+        header.kid = Some("test-rsa".into());
+        let id_token = jsonwebtoken::encode(
+            &header,
+            &claims,
+            &jsonwebtoken::EncodingKey::from_rsa_pem(KEY).unwrap(),
+        )
+        .unwrap();
+        (
+            [("access-control-allow-origin", "*")],
+            axum::Json(json!({
+                "id_token": id_token, "access_token": "opaque", "token_type": "Bearer", "expires_in": 600
+            })),
+        )
+            .into_response()
+    }
 }
 
 /// Size after gzip, by the ffmpeg-free route: Python's zlib is on every test machine.

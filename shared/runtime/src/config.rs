@@ -58,6 +58,73 @@ pub struct Config {
     /// defaults 10 and 30: how long a client may take to send its headers, then its body.
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// Sign-in to the dashboard `viral up` serves through an OIDC provider (Authorization
+    /// Code + PKCE): `VIRAL_DASHBOARD_OIDC_AUTHORIZE_URL`, `VIRAL_DASHBOARD_OIDC_TOKEN_URL`,
+    /// `VIRAL_DASHBOARD_OIDC_CLIENT_ID` (all three or none), `VIRAL_DASHBOARD_OIDC_SCOPE`
+    /// (default `openid email profile`), `VIRAL_DASHBOARD_OIDC_TOKEN` (`id_token`, the
+    /// default, or `access_token`: the one the API's `VIRAL_JWT_*` settings accept).
+    pub dashboard_oidc: Option<DashboardOidc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DashboardOidc {
+    pub authorize_url: String,
+    pub token_url: String,
+    pub client_id: String,
+    pub scope: String,
+    pub token: String,
+}
+
+impl DashboardOidc {
+    fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        const AUTHORIZE: &str = "VIRAL_DASHBOARD_OIDC_AUTHORIZE_URL";
+        const TOKEN_URL: &str = "VIRAL_DASHBOARD_OIDC_TOKEN_URL";
+        const CLIENT: &str = "VIRAL_DASHBOARD_OIDC_CLIENT_ID";
+        let (authorize_url, token_url, client_id) = match (
+            get(AUTHORIZE),
+            get(TOKEN_URL),
+            get(CLIENT),
+        ) {
+            (None, None, None) => return Ok(None),
+            (Some(a), Some(t), Some(c)) => (a, t, c),
+            (a, t, _) => {
+                let missing = if a.is_none() {
+                    AUTHORIZE
+                } else if t.is_none() {
+                    TOKEN_URL
+                } else {
+                    CLIENT
+                };
+                return Err(err(
+                    missing,
+                    "set all three VIRAL_DASHBOARD_OIDC_* (authorize URL, token URL, client id) or none",
+                ));
+            }
+        };
+        for (var, url) in [(AUTHORIZE, &authorize_url), (TOKEN_URL, &token_url)] {
+            if !issuer_url_ok(url) {
+                return Err(err(
+                    var,
+                    "expected an https:// URL (http:// only on 127.0.0.1 or localhost)",
+                ));
+            }
+        }
+        let token = get("VIRAL_DASHBOARD_OIDC_TOKEN").unwrap_or_else(|| "id_token".into());
+        if !matches!(token.as_str(), "id_token" | "access_token") {
+            return Err(err(
+                "VIRAL_DASHBOARD_OIDC_TOKEN",
+                "expected id_token or access_token",
+            ));
+        }
+        Ok(Some(Self {
+            authorize_url,
+            token_url,
+            client_id,
+            scope: get("VIRAL_DASHBOARD_OIDC_SCOPE")
+                .unwrap_or_else(|| "openid email profile".into()),
+            token,
+        }))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -257,6 +324,7 @@ impl Config {
             }
         };
         let billing = BillingConfig::from_lookup(&get, &public_url, providers.allow_loopback)?;
+        let dashboard_oidc = DashboardOidc::from_lookup(&get)?;
         Ok(Config {
             providers,
             sources,
@@ -276,6 +344,7 @@ impl Config {
             media_signing_key,
             header_read_timeout,
             body_read_timeout,
+            dashboard_oidc,
         })
     }
 }
@@ -347,6 +416,40 @@ mod tests {
         let c = cfg(&[]).unwrap();
         assert_eq!(c.header_read_timeout, Duration::from_secs(10));
         assert_eq!(c.body_read_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn dashboard_oidc_is_all_or_nothing_and_checked() {
+        assert!(cfg(&[]).unwrap().dashboard_oidc.is_none());
+        let full = [
+            (
+                "VIRAL_DASHBOARD_OIDC_AUTHORIZE_URL",
+                "https://auth.example.com/oauth2/authorize",
+            ),
+            (
+                "VIRAL_DASHBOARD_OIDC_TOKEN_URL",
+                "https://auth.example.com/oauth2/token",
+            ),
+            ("VIRAL_DASHBOARD_OIDC_CLIENT_ID", "abc"),
+        ];
+        let o = cfg(&full).unwrap().dashboard_oidc.unwrap();
+        assert_eq!(
+            (o.token.as_str(), o.scope.as_str()),
+            ("id_token", "openid email profile")
+        );
+        assert_eq!(
+            cfg(&full[..2]).unwrap_err().var,
+            "VIRAL_DASHBOARD_OIDC_CLIENT_ID"
+        );
+        let mut plain = full;
+        plain[1].1 = "http://auth.example.com/token";
+        assert_eq!(
+            cfg(&plain).unwrap_err().var,
+            "VIRAL_DASHBOARD_OIDC_TOKEN_URL"
+        );
+        let mut odd = full.to_vec();
+        odd.push(("VIRAL_DASHBOARD_OIDC_TOKEN", "refresh_token"));
+        assert_eq!(cfg(&odd).unwrap_err().var, "VIRAL_DASHBOARD_OIDC_TOKEN");
     }
 
     #[test]

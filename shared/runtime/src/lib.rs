@@ -11,5 +11,5 @@ pub mod source_config;
 pub mod sources;
 pub mod telemetry;
 
-pub use config::{Backend, Config, ConfigError};
+pub use config::{Backend, Config, ConfigError, DashboardOidc};
 pub use services::{Services, StartError};
