@@ -29,6 +29,9 @@ export function Keys() {
     }
   };
   const mine = getSession() && getSession().key_id;
+  // Sessions that ended are clutter: they are removed from the store a week later anyway.
+  const ended = (k) => k.expires_at && (k.revoked_at || Date.parse(k.expires_at) < Date.now());
+  const keys = list.data ? list.data.items.filter((k) => !ended(k)) : null;
   return html`<${Page} title="API keys">
     <${Create} onCreated=${(k) => (setCreated(k), list.reload())} />
     ${created ? html`<div class="card notice ok" role="status">
@@ -39,12 +42,12 @@ export function Keys() {
     <div class="card">
       <h2>Keys</h2>
       <${ErrorBox} error=${list.error || error} retry=${list.reload} />
-      ${list.loading && !list.data ? html`<${Loading} />` : list.data ? list.data.items.length === 0
+      ${list.loading && !list.data ? html`<${Loading} />` : keys ? keys.length === 0
         ? html`<${Empty} title="No keys." />`
         : html`<div class="table-wrap"><table>
           <caption class="sr-only">API keys</caption>
           <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
-          <tbody>${list.data.items.map((k) => html`<tr key=${k.id}>
+          <tbody>${keys.map((k) => html`<tr key=${k.id}>
             <th scope="row">${k.name}${k.id === mine ? html` <span class="muted small">(this session)</span>` : null}</th>
             <td><code>vk_live_${k.prefix}_…</code></td>
             <td>${k.scopes ? k.scopes.join(", ") : "all"}</td>

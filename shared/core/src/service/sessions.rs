@@ -161,11 +161,22 @@ fn session_key(
     issued
 }
 
+/// How long an ended session stays listed before the store's TTL removes it.
+const ENDED_SESSION_KEPT_SECS: u64 = 7 * 24 * 3600;
+
 fn session_writes(issued: &IssuedKey) -> Vec<Write> {
     let hash = hash_key(issued.token.expose());
+    let gone = issued
+        .key
+        .expires_at
+        .map(|e| e.plus(Duration::from_secs(ENDED_SESSION_KEPT_SECS)).secs());
+    let mut record = issued.key.to_item();
+    let mut lookup = issued.key.lookup_item(&hash);
+    record.expires_at = gone;
+    lookup.expires_at = gone;
     vec![
-        Write::Put(issued.key.to_item(), Cond::Absent),
-        Write::Put(issued.key.lookup_item(&hash), Cond::Absent),
+        Write::Put(record, Cond::Absent),
+        Write::Put(lookup, Cond::Absent),
     ]
 }
 
