@@ -108,6 +108,43 @@ async fn a_pasted_key_buys_a_session_with_its_rights_and_no_more() {
     t.call("GET", "/v1/api-keys", Some(&session), None)
         .await
         .expect(403, Some("insufficient_scope"));
+    // A session cannot buy the next one: it ends when it says.
+    t.call("POST", "/v1/sessions", Some(&session), Some("{}"))
+        .await
+        .expect(403, Some("session_not_renewable"));
+    // It can sign itself out without keys:manage.
+    let id = r.body["key_id"].as_str().unwrap();
+    t.call(
+        "DELETE",
+        &format!("/v1/api-keys/{id}"),
+        Some(&session),
+        None,
+    )
+    .await
+    .expect(204, None);
+    t.call("GET", "/v1/usage", Some(&session), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
+    // Revoking a key ends the sessions bought with it.
+    let second = t
+        .call("POST", "/v1/sessions", Some(&reader), Some("{}"))
+        .await;
+    let second = second.body["token"].as_str().unwrap().to_owned();
+    let reader_id = t.call("GET", "/v1/me", Some(&reader), None).await.body["principal"]["key_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    t.call(
+        "DELETE",
+        &format!("/v1/api-keys/{reader_id}"),
+        Some(&a.key),
+        None,
+    )
+    .await
+    .expect(204, None);
+    t.call("GET", "/v1/usage", Some(&second), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
     // A wrong key buys nothing.
     let wrong = format!("vk_live_{}_{}", "A".repeat(12), "b".repeat(32));
     t.call("POST", "/v1/sessions", Some(&wrong), Some("{}"))

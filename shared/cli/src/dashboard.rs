@@ -45,13 +45,10 @@ enum DashboardCommand {
     },
 }
 
-/// What the deployed dashboard's `config.json` says.
+/// What the deployed dashboard's `config.json` says. The API is on the dashboard's own origin
+/// (the template routes `/v1/*` through the same distribution), so the page needs no CORS.
 #[derive(Args)]
 struct SiteArgs {
-    /// The API's base URL when it is not on the dashboard's own origin (the template serves
-    /// it under the same distribution, so leave this out).
-    #[arg(long)]
-    api_url: Option<String>,
     /// OIDC authorization endpoint (Cognito hosted UI: `https://<domain>/oauth2/authorize`).
     #[arg(long, requires_all = ["oidc_token_endpoint", "oidc_client_id"])]
     oidc_authorize_endpoint: Option<String>,
@@ -71,15 +68,8 @@ struct SiteArgs {
 
 impl SiteArgs {
     fn config(self) -> Result<ClientConfig, Failure> {
-        let api_base = self
-            .api_url
-            .map(|u| u.trim_end_matches('/').to_owned())
-            .unwrap_or_default();
         let https = |u: &str| u.starts_with("https://") || u.starts_with("http://127.0.0.1");
         let usage = |message: String| Failure { message, exit: 2 };
-        if !api_base.is_empty() && !https(&api_base) {
-            return Err(usage("--api-url must be an https:// URL".into()));
-        }
         let oidc = match (
             self.oidc_authorize_endpoint,
             self.oidc_token_endpoint,
@@ -102,7 +92,7 @@ impl SiteArgs {
             _ => None,
         };
         Ok(ClientConfig {
-            api_base,
+            api_base: String::new(),
             sign_in_links: false,
             oidc,
         })

@@ -43,7 +43,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
             scope: o.scope.clone(),
             token: o.token.clone(),
         });
-    let mut extra = viral_web::router(&dashboard);
+    let mut extra = viral_web::router(&dashboard, &media_origins(&services.config));
     if let Some(media) = &services.local_media {
         extra = extra.merge(
             Router::new()
@@ -90,6 +90,29 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         p.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where video URLs point when this server does not serve them itself (the AWS backend): the
+/// CDN, or S3's presigned URLs (on AWS, or the emulator `AWS_ENDPOINT_URL` names).
+fn media_origins(config: &viral_runtime::Config) -> Vec<String> {
+    if config.backend == viral_runtime::Backend::Local {
+        return Vec::new();
+    }
+    if let Some(cdn) = &config.cdn {
+        let host = cdn
+            .domain
+            .trim_start_matches("https://")
+            .trim_end_matches('/');
+        return vec![format!("https://{host}")];
+    }
+    let mut out = vec!["https://*.amazonaws.com".to_owned()];
+    if let Some(endpoint) = std::env::var("AWS_ENDPOINT_URL")
+        .ok()
+        .and_then(|u| viral_web::origin_of(&u))
+    {
+        out.push(endpoint);
+    }
+    out
 }
 
 /// Serves a blob behind a signed, unexpired URL: whole, or the one byte range a player asks

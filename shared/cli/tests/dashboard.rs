@@ -540,9 +540,14 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     // 8. The OIDC provider: Authorization Code + PKCE through a local provider that checks
     // the verifier; the API verifies the ID token against the provider's JWKS and the
     // organisation gets its tenant. A callback this tab did not start is refused.
+    // Signed out, a deep link asks for sign-in and, after the provider, lands where it aimed.
     b.click_text("button", "Sign out").await;
     b.wait_text("h1", "Sign in", 10).await;
+    b.goto(&format!("{base}/billing")).await;
     b.click_text("button", "Sign in with your account").await;
+    b.wait_text("h1", "Billing", 15).await;
+    assert_eq!(b.path().await, "/billing");
+    b.click("a[href='/']").await;
     b.wait_text(".card h2", "browser-org", 15).await;
     b.wait_text(".meter", "Videos", 5).await;
     b.assert_clean_console("signed in through OIDC").await;

@@ -63,6 +63,8 @@ document.addEventListener("click", (e) => {
   const a = e.target.closest && e.target.closest("a[href]");
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   if (a.origin !== location.origin || a.target || a.hasAttribute("download") || a.pathname.startsWith("/media/")) return;
+  // In-page anchors (the skip link) keep their native behaviour.
+  if (a.getAttribute("href").startsWith("#")) return;
   if (a.pathname.startsWith("/v1/") || a.pathname.startsWith("/openapi")) return;
   e.preventDefault();
   navigate(a.pathname + a.search);
@@ -102,7 +104,14 @@ function Route({ path }) {
   const pathname = path.split("?")[0];
   for (const [re, Page] of ROUTES) {
     const m = pathname.match(re);
-    if (m) return html`<${Page} key=${pathname} id=${m[1] && decodeURIComponent(m[1])} query=${new URLSearchParams(location.search)} />`;
+    if (!m) continue;
+    let id = m[1];
+    try {
+      id = id && decodeURIComponent(id);
+    } catch {
+      break; // a malformed escape: no such page
+    }
+    return html`<${Page} key=${pathname} id=${id} query=${new URLSearchParams(location.search)} />`;
   }
   return html`<section class="page"><h1 id="page-title" tabindex="-1">Page not found</h1>
     <p>There is no page at <code>${pathname}</code>. <a href="/">Go to the overview</a>.</p></section>`;

@@ -37,12 +37,13 @@ const random = (n) => b64url(crypto.getRandomValues(new Uint8Array(n)));
 const PKCE = "viral.pkce";
 const callback = () => location.origin + "/auth/callback";
 
-export async function startOidc(oidc) {
+export async function startOidc(oidc, next) {
   const verifier = random(32);
   const state = random(16);
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier));
   // The verifier must survive the redirect; it is useless without the code and deleted on return.
-  sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state }));
+  // `next`: the page to return to (e.g. /billing/done after Checkout).
+  sessionStorage.setItem(PKCE, JSON.stringify({ verifier, state, next }));
   const u = new URL(oidc.authorization_endpoint);
   u.search = new URLSearchParams({
     response_type: "code",
@@ -93,4 +94,6 @@ export async function finishOidc(oidc, params) {
   }
   const expires = new Date(Date.now() + 1000 * (Number(data.expires_in) || 3600)).toISOString();
   setSession({ token, expires_at: expires, kind: "oidc" }, false);
+  // Only a path of this site (never `//elsewhere`).
+  return typeof saved.next === "string" && /^\/(?!\/)/.test(saved.next) ? saved.next : "/";
 }

@@ -4,7 +4,7 @@
 import { html, useState } from "./vendor/preact-htm.mjs";
 import { get, post } from "./api.js";
 import { navigate } from "./nav.js";
-import { Empty, ErrorBox, Field, Loading, Page, useInterval, useLoad } from "./ui.js";
+import { Empty, ErrorBox, Field, Loading, Page, useInterval, useLoad, uuid, webUrl } from "./ui.js";
 
 export function Concepts() {
   const [items, setItems] = useState(null);
@@ -44,7 +44,7 @@ function ConceptRow({ c }) {
     <a href=${"/concepts/" + c.id}>${c.title}</a>
     <span class="row-meta">
       <${Score} c=${c} /> · ${c.category} · ${c.format.replace(/_/g, " ")}
-      ${trend ? html` · trend: ${trend.url ? html`<a href=${trend.url} rel="noopener noreferrer" target="_blank">${trend.source}</a>` : trend.source}` : null}
+      ${trend ? html` · trend: ${webUrl(trend.url) ? html`<a href=${webUrl(trend.url)} rel="noopener noreferrer" target="_blank">${trend.source}</a>` : trend.source}` : null}
     </span>
   </li>`;
 }
@@ -75,7 +75,7 @@ function Generate({ onWritten }) {
     setError(null);
     setDone(null);
     try {
-      const batch = await post("/v1/concepts", body, { idempotencyKey: crypto.randomUUID() });
+      const batch = await post("/v1/concepts", body, { idempotencyKey: uuid() });
       setDone(batch);
       onWritten(batch);
     } catch (err) {
@@ -133,7 +133,7 @@ function ConceptBody({ c }) {
       <h2>Why</h2>
       <p>${c.rationale}</p>
       <h2>Trends</h2>
-      <ul>${c.trends.map((t, i) => html`<li key=${i}>${t.url ? html`<a href=${t.url} rel="noopener noreferrer" target="_blank">${t.title}</a>` : t.title} <span class="muted">(${t.source})</span></li>`)}</ul>
+      <ul>${c.trends.map((t, i) => html`<li key=${i}>${webUrl(t.url) ? html`<a href=${webUrl(t.url)} rel="noopener noreferrer" target="_blank">${t.title}</a>` : t.title} <span class="muted">(${t.source})</span></li>`)}</ul>
       <h2>Visual prompt</h2>
       <p class="muted">${c.visual_prompt}</p>
     </div>

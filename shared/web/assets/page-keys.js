@@ -14,7 +14,19 @@ const SCOPES = [
 ];
 
 export function Keys() {
-  const list = useLoad(() => get("/v1/api-keys?limit=100"));
+  const [more, setMore] = useState([]);
+  const [cursor, setCursor] = useState(null);
+  const list = useLoad(async () => {
+    const page = await get("/v1/api-keys?limit=100");
+    setMore([]);
+    setCursor(page.next_cursor);
+    return page;
+  });
+  const loadMore = async () => {
+    const page = await get("/v1/api-keys?limit=100&cursor=" + encodeURIComponent(cursor));
+    setMore([...more, ...page.items]);
+    setCursor(page.next_cursor);
+  };
   const [created, setCreated] = useState(null);
   const [confirming, setConfirming] = useState(null);
   const [error, setError] = useState(null);
@@ -31,7 +43,7 @@ export function Keys() {
   const mine = getSession() && getSession().key_id;
   // Sessions that ended are clutter: they are removed from the store a week later anyway.
   const ended = (k) => k.expires_at && (k.revoked_at || Date.parse(k.expires_at) < Date.now());
-  const keys = list.data ? list.data.items.filter((k) => !ended(k)) : null;
+  const keys = list.data ? [...list.data.items, ...more].filter((k) => !ended(k)) : null;
   return html`<${Page} title="API keys">
     <${Create} onCreated=${(k) => (setCreated(k), list.reload())} />
     ${created ? html`<div class="card notice ok" role="status">
@@ -58,7 +70,8 @@ export function Keys() {
                   <button type="button" class="danger" onClick=${() => revoke(k)}>Revoke</button>
                   <button type="button" onClick=${() => setConfirming(null)}>Keep</button></span>`
               : html`<button type="button" onClick=${() => setConfirming(k.id)} aria-label=${"Revoke " + k.name}>Revoke</button>`}</td>
-          </tr>`)}</tbody></table></div>` : null}
+          </tr>`)}</tbody></table></div>
+          ${cursor ? html`<button type="button" onClick=${loadMore}>Load more</button>` : null}` : null}
     </div>
   <//>`;
 }

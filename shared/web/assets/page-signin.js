@@ -57,7 +57,7 @@ export function SignIn({ next }) {
       ${busy && !key ? html`<p role="status">Signing in…</p>` : null}
       <${ErrorBox} error=${error} />
       ${config.oidc
-        ? html`<p><button type="button" class="primary wide" onClick=${() => startOidc(config.oidc).catch(setError)}>Sign in with your account</button></p>
+        ? html`<p><button type="button" class="primary wide" onClick=${() => startOidc(config.oidc, next).catch(setError)}>Sign in with your account</button></p>
             <p class="or">or</p>`
         : null}
       <form onSubmit=${submit} novalidate>
@@ -83,7 +83,7 @@ export function OidcCallback() {
       setError({ message: "This deployment has no sign-in provider.", code: "no_oidc" });
       return;
     }
-    finishOidc(config.oidc, new URLSearchParams(location.search)).then(() => navigate("/", true), setError);
+    finishOidc(config.oidc, new URLSearchParams(location.search)).then((next) => navigate(next, true), setError);
   }, []);
   return html`<main id="main" class="signin"><div class="card narrow">
     <h1 id="page-title" tabindex="-1">Signing in…</h1>

@@ -4,7 +4,7 @@
 import { html, useEffect, useRef, useState } from "./vendor/preact-htm.mjs";
 import { get, post } from "./api.js";
 import { navigate } from "./nav.js";
-import { Badge, Empty, ErrorBox, Field, Loading, Page, dollars, terminal, useInterval, useLoad, when } from "./ui.js";
+import { Badge, Empty, ErrorBox, Field, Loading, Page, dollars, terminal, useInterval, useLoad, uuid, when } from "./ui.js";
 
 const PLATFORMS = [
   ["tiktok", "TikTok"],
@@ -62,7 +62,7 @@ export function NewVideo({ query }) {
   const [estimateError, setEstimateError] = useState(null);
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState(null);
-  const idempotency = useRef(crypto.randomUUID());
+  const idempotency = useRef(uuid());
 
   const body = () => {
     const b = { provider: form.provider, duration_s: Number(form.duration_s), platforms: form.platforms };
@@ -74,7 +74,10 @@ export function NewVideo({ query }) {
 
   // The estimate follows the form (debounced): cost, budget and whether the plan allows it.
   useEffect(() => {
-    idempotency.current = crypto.randomUUID();
+    idempotency.current = uuid();
+    // What is shown must be for this form: an older answer never enables the button.
+    setEstimate(null);
+    setEstimateError(null);
     if (!ready) {
       setEstimate(null);
       return undefined;
@@ -93,6 +96,12 @@ export function NewVideo({ query }) {
   }, [JSON.stringify(form)]);
 
   const set = (k) => (e) => setForm({ ...form, [k]: e.target.value });
+  // A concept is written for a length and platforms: choosing one fills them in.
+  const concepts = choices.data ? choices.data.concepts : [];
+  useEffect(() => {
+    const c = concepts.find((x) => x.id === form.concept_id);
+    if (c && form.source === "concept") setForm((f) => ({ ...f, duration_s: c.duration_s, platforms: c.platforms }));
+  }, [form.concept_id, form.source, concepts.length]);
   const toggle = (p) => (e) =>
     setForm({ ...form, platforms: e.target.checked ? [...form.platforms, p] : form.platforms.filter((x) => x !== p) });
   const submit = async (e) => {
@@ -110,7 +119,7 @@ export function NewVideo({ query }) {
 
   if (choices.error) return html`<${Page} title="New video"><${ErrorBox} error=${choices.error} retry=${choices.reload} /><//>`;
   if (!choices.data) return html`<${Page} title="New video"><${Loading} lines=${6} /><//>`;
-  const { providers, concepts } = choices.data;
+  const { providers } = choices.data;
   const allowed = estimate && estimate.allowed;
   return html`<${Page} title="New video">
     <form class="card" onSubmit=${submit}>

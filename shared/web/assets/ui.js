@@ -126,3 +126,12 @@ export function CopyButton({ text, label = "Copy" }) {
 }
 
 export const terminal = (status) => status === "succeeded" || status === "failed";
+
+// Links from outside (trend URLs) only when they are web addresses: never `javascript:`.
+export const webUrl = (url) => (typeof url === "string" && /^https?:\/\//i.test(url) ? url : null);
+
+// An idempotency key. crypto.randomUUID exists only on https or loopback; this works anywhere.
+export function uuid() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+}

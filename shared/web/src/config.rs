@@ -54,8 +54,9 @@ impl ClientConfig {
     }
 }
 
-/// `https://host[:port]` of a URL; `None` for an empty or relative one.
-fn origin_of(url: &str) -> Option<String> {
+/// `https://host[:port]` of a URL; `None` for an empty or relative one, or one whose host
+/// could break out of a CSP source expression.
+pub fn origin_of(url: &str) -> Option<String> {
     let (scheme, rest) = url.split_once("://")?;
     if !matches!(scheme, "http" | "https") {
         return None;

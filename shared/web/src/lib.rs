@@ -9,7 +9,7 @@ mod config;
 mod serve;
 
 pub use assets::{Asset, Bundle};
-pub use config::{ClientConfig, Oidc};
+pub use config::{ClientConfig, Oidc, origin_of};
 pub use serve::{
     PAGES, StaticFile, content_security_policy, export, router, security_headers, static_files,
 };

@@ -101,8 +101,9 @@ impl Served {
 }
 
 /// The dashboard's routes for `viral up`: its pages, `/assets/{name}` and `/config.json`.
-pub fn router(config: &ClientConfig) -> Router {
-    let csp = content_security_policy(&config.connect_origins(), &[]);
+/// `media` are the origins video URLs point at when they are not this server (S3, the CDN).
+pub fn router(config: &ClientConfig, media: &[String]) -> Router {
+    let csp = content_security_policy(&config.connect_origins(), media);
     let served = Served {
         config_json: serde_json::to_string(config).unwrap_or_else(|_| "{}".into()),
         headers: security_headers(&csp),

@@ -3,7 +3,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use viral_core::domain::{ApiKey, Scope, Scopes};
-use viral_core::service::api_keys;
+use viral_core::service::{Credential, api_keys};
 
 use crate::error::{ApiResult, ErrorBody};
 use crate::extract::{Caller, Json, Path, Query};
@@ -144,13 +144,14 @@ pub(crate) async fn list(
     }))
 }
 
-/// Revokes an API key at once. Revoking twice is fine.
+/// Revokes an API key at once, and the dashboard sessions bought with it. Revoking twice is
+/// fine. A key may always revoke itself (a session signing out); other keys need keys:manage.
 #[utoipa::path(delete, path = "/v1/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
     params(("id" = String, Path, min_length = 1, max_length = 100, description = "The key's id")),
     responses(
         (status = 204, description = "Revoked"),
         (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, description = "Key lacks keys:manage (and is not the key being revoked)", body = ErrorBody),
         (status = 404, description = "No such key in this tenant", body = ErrorBody),
         (status = 409, description = "`last_owner_key`: the tenant's last owner key that can manage keys; create another first", body = ErrorBody),
         (status = 429, body = ErrorBody)))]
@@ -159,7 +160,11 @@ pub(crate) async fn revoke(
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    p.require(Scope::KeysManage)?;
+    // Any key may end itself (a dashboard session signing out); others need keys:manage.
+    let own = matches!(&p.credential, Credential::ApiKey { key_id } if *key_id == id);
+    if !own {
+        p.require(Scope::KeysManage)?;
+    }
     api_keys::revoke_key(&*state.store, &*state.clock, &p.tenant.id, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -400,7 +400,7 @@ pub(crate) struct EstimateView {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "Key lacks videos:write", body = ErrorBody),
         (status = 404, description = "Unknown concept", body = ErrorBody),
-        (status = 422, description = "Invalid body", body = ErrorBody),
+        (status = 422, description = "Invalid body, or a provider this deployment has not enabled (`invalid_request`; `GET /v1/providers` says why)", body = ErrorBody),
         (status = 429, body = ErrorBody)))]
 pub(crate) async fn estimate(
     State(state): State<AppState>,

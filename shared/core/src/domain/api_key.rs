@@ -149,6 +149,8 @@ pub struct ApiKey {
     pub revoked_at: Option<Timestamp>,
     /// Set for dashboard sessions (short-lived keys); `None` for keys that live until revoked.
     pub expires_at: Option<Timestamp>,
+    /// For a session bought with an API key: that key (revoking it ends the session).
+    pub parent_key_id: Option<String>,
 }
 
 /// A freshly made key: the only time its secret exists outside the caller's hands.
@@ -217,6 +219,7 @@ impl ApiKey {
                 created_at: now,
                 revoked_at: None,
                 expires_at: None,
+                parent_key_id: None,
             },
             token: SecretString::new(token),
         }
@@ -240,6 +243,10 @@ impl ApiKey {
             item.attrs
                 .insert("expires_at".into(), Value::from(e.millis()));
         }
+        if let Some(p) = &self.parent_key_id {
+            item.attrs
+                .insert("parent_key_id".into(), Value::from(p.as_str()));
+        }
         item
     }
 
@@ -260,6 +267,7 @@ impl ApiKey {
             created_at: Timestamp(item.int("created_at")?),
             revoked_at: item.int("revoked_at").map(Timestamp),
             expires_at: item.int("expires_at").map(Timestamp),
+            parent_key_id: item.str("parent_key_id").map(str::to_owned),
         })
     }
 

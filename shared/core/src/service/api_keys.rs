@@ -135,15 +135,54 @@ pub async fn revoke_key(
         )
         .guarded(Lost::TenantTurn, Write::Update(turn));
         match tx.commit(store).await {
-            Ok(()) => return Ok(()),
+            Ok(()) | Err(TxError::Refused(Lost::KeyRevoked)) => {
+                return end_sessions_of(store, tenant_id, key_id, now).await;
+            }
             Err(TxError::Refused(Lost::TenantTurn)) => continue,
-            Err(TxError::Refused(Lost::KeyRevoked)) => return Ok(()),
             Err(e) => return Err(e.into()),
         }
     }
     Err(Error::Conflict(
         "the tenant's keys are being revoked concurrently; retry".into(),
     ))
+}
+
+/// Ends the dashboard sessions bought with a key that was just revoked: a leaked key's
+/// sessions go with it. (Sessions never manage the last-owner rule, so no turn is needed.)
+async fn end_sessions_of(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    key_id: &str,
+    now: i64,
+) -> Result<()> {
+    let pk = keys::tenant_pk(tenant_id);
+    let mut cursor = None;
+    loop {
+        let page = list_keys(store, tenant_id, 100, cursor).await?;
+        for s in page
+            .keys
+            .iter()
+            .filter(|k| k.parent_key_id.as_deref() == Some(key_id) && k.revoked_at.is_none())
+        {
+            let writes = vec![
+                Write::Update(
+                    Update::new(pk.clone(), keys::key_sk(&s.id))
+                        .set("revoked_at", now)
+                        .when(Cond::Exists),
+                ),
+                Write::Update(
+                    Update::new(keys::api_key_lookup_pk(&s.prefix), keys::API_KEY_LOOKUP_SK)
+                        .set("revoked_at", now)
+                        .when(Cond::Exists),
+                ),
+            ];
+            store.transact(writes).await?;
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(()),
+        }
+    }
 }
 
 /// The counter revocations take turns on.

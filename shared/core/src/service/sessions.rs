@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::ids::random_bytes;
 use crate::ports::{Cond, Item, ItemStore, Query, SecretString, Transaction, TxError, Write};
 
-use super::principal::Principal;
+use super::principal::{Credential, Principal};
 use super::tenants::get_tenant;
 
 /// How long a dashboard session lasts.
@@ -131,20 +131,42 @@ pub async fn start_from_sign_in(
     }
 }
 
-/// A session for a caller who already holds a credential (a pasted API key): same tenant,
-/// user, role and scopes, ending after [`SESSION_TTL_SECS`].
+/// A session for a caller who holds an API key (pasted into the dashboard): same tenant, user,
+/// role and scopes, ending after [`SESSION_TTL_SECS`], and when the key is revoked. Only a key
+/// that lives until revoked may start one: a session cannot renew itself into another, and
+/// an OIDC token (whose holder the provider may remove at any time) is used as it is.
 pub async fn start_for(
     store: &dyn ItemStore,
     clock: &dyn Clock,
     caller: &Principal,
 ) -> Result<IssuedKey> {
-    let issued = session_key(
+    let refuse = |message: &str| Error::Forbidden {
+        code: "session_not_renewable",
+        message: message.into(),
+    };
+    let Credential::ApiKey { key_id } = &caller.credential else {
+        return Err(refuse(
+            "an OIDC token is used as it is; sessions start from a sign-in link or an API key",
+        ));
+    };
+    let key = store
+        .get(&keys::tenant_pk(&caller.tenant.id), &keys::key_sk(key_id))
+        .await?
+        .and_then(|i| ApiKey::from_item(&caller.tenant.id, &i))
+        .ok_or(Error::Unauthenticated("invalid API key"))?;
+    if key.expires_at.is_some() {
+        return Err(refuse(
+            "a session cannot start another; sign in again with a link or an API key",
+        ));
+    }
+    let mut issued = session_key(
         &caller.tenant.id,
         &caller.user_id,
         caller.role,
         caller.scopes.clone(),
         clock.now(),
     );
+    issued.key.parent_key_id = Some(key.id);
     store.transact(session_writes(&issued)).await?;
     Ok(issued)
 }
