@@ -57,6 +57,19 @@ async fn a_sign_in_token_starts_one_session_that_ends_by_itself() {
         .collect();
     assert_eq!(listed.len(), 1);
     assert!(listed[0]["expires_at"].is_string());
+    // Keys say when they were last used (written at most once an hour).
+    let owner = keys.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["id"] == a.key_id.as_str())
+        .unwrap();
+    assert!(owner["last_used_at"].is_string(), "{owner}");
+    assert!(
+        listed[0]["last_used_at"].is_string(),
+        "the session was used: {}",
+        listed[0]
+    );
     t.clock
         .advance(Duration::from_secs(sessions::SESSION_TTL_SECS));
     let r = t.call("GET", "/v1/me", Some(&session), None).await;

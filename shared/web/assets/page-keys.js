@@ -58,12 +58,13 @@ export function Keys() {
         ? html`<${Empty} title="No keys." />`
         : html`<div class="table-wrap"><table>
           <caption class="sr-only">API keys</caption>
-          <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
+          <thead><tr><th scope="col">Name</th><th scope="col">Key</th><th scope="col">Scopes</th><th scope="col">Created</th><th scope="col">Last used</th><th scope="col">State</th><th scope="col"><span class="sr-only">Actions</span></th></tr></thead>
           <tbody>${keys.map((k) => html`<tr key=${k.id}>
             <th scope="row">${k.name}${k.id === mine ? html` <span class="muted small">(this session)</span>` : null}</th>
             <td><code>vk_live_${k.prefix}_…</code></td>
             <td>${k.scopes ? k.scopes.join(", ") : "all"}</td>
             <td>${when(k.created_at)}</td>
+            <td>${k.last_used_at ? when(k.last_used_at) : html`<span class="muted">never</span>`}</td>
             <td>${k.revoked_at ? html`<${Badge} status="revoked">revoked<//>` : k.expires_at && Date.parse(k.expires_at) < Date.now() ? html`<${Badge} status="expired">expired<//>` : k.expires_at ? html`<span class="small">until ${when(k.expires_at)}</span>` : html`<${Badge} status="active">active<//>`}</td>
             <td>${k.revoked_at ? null : confirming === k.id
               ? html`<span class="confirm">Revoke “${k.name}”? Calls with it will fail.

@@ -54,6 +54,8 @@ pub(crate) struct ApiKeyView {
     revoked_at: Option<String>,
     /// When a dashboard session ends; `null` for keys that live until revoked.
     expires_at: Option<String>,
+    /// When the key last authenticated a request (to within an hour); `null` if never.
+    last_used_at: Option<String>,
 }
 
 impl From<&ApiKey> for ApiKeyView {
@@ -70,6 +72,7 @@ impl From<&ApiKey> for ApiKeyView {
             created_at: k.created_at.rfc3339(),
             revoked_at: k.revoked_at.map(|t| t.rfc3339()),
             expires_at: k.expires_at.map(|t| t.rfc3339()),
+            last_used_at: k.last_used_at.map(|t| t.rfc3339()),
         }
     }
 }

@@ -151,7 +151,13 @@ pub struct ApiKey {
     pub expires_at: Option<Timestamp>,
     /// For a session bought with an API key: that key (revoking it ends the session).
     pub parent_key_id: Option<String>,
+    /// When it last authenticated a request, to within [`LAST_USE_PRECISION_MS`].
+    pub last_used_at: Option<Timestamp>,
 }
+
+/// How stale a key's `last_used_at` may be: it is written at most once per this period, so
+/// the busiest key costs one extra write an hour, not one per request.
+pub const LAST_USE_PRECISION_MS: i64 = 3_600_000;
 
 /// A freshly made key: the only time its secret exists outside the caller's hands.
 #[derive(Debug)]
@@ -220,6 +226,7 @@ impl ApiKey {
                 revoked_at: None,
                 expires_at: None,
                 parent_key_id: None,
+                last_used_at: None,
             },
             token: SecretString::new(token),
         }
@@ -268,6 +275,7 @@ impl ApiKey {
             revoked_at: item.int("revoked_at").map(Timestamp),
             expires_at: item.int("expires_at").map(Timestamp),
             parent_key_id: item.str("parent_key_id").map(str::to_owned),
+            last_used_at: item.int("last_used_at").map(Timestamp),
         })
     }
 
@@ -301,6 +309,7 @@ pub struct KeyCredential {
     pub hash: String,
     pub revoked: bool,
     pub expires_at: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
 }
 
 impl KeyCredential {
@@ -314,6 +323,7 @@ impl KeyCredential {
             hash: item.str("hash")?.to_owned(),
             revoked: item.attrs.contains_key("revoked_at"),
             expires_at: item.int("expires_at").map(Timestamp),
+            last_used_at: item.int("last_used_at").map(Timestamp),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! Issuing, listing, revoking and authenticating API keys.
 
 use crate::clock::Clock;
-use crate::domain::api_key::{KeyCredential, hash_key, hash_matches, parse_presented};
+use crate::domain::api_key::{
+    KeyCredential, LAST_USE_PRECISION_MS, hash_key, hash_matches, parse_presented,
+};
 use crate::domain::tenant::validate_name;
 use crate::domain::{ApiKey, IssuedKey, Role, Scope, Scopes, TenantStatus, keys};
 use crate::error::{Error, Result};
@@ -196,6 +198,35 @@ fn manages_keys(k: &ApiKey) -> bool {
         && k.expires_at.is_none()
 }
 
+/// Records when a key was last used, at most once per [`LAST_USE_PRECISION_MS`]. Best effort:
+/// a failed write costs the caller nothing but a less precise "last used".
+async fn note_use(store: &dyn ItemStore, clock: &dyn Clock, cred: &KeyCredential, prefix: &str) {
+    let now = clock.now();
+    if cred
+        .last_used_at
+        .is_some_and(|t| now.millis() - t.millis() < LAST_USE_PRECISION_MS)
+    {
+        return;
+    }
+    let stamp = |pk: String, sk: String| {
+        Write::Update(
+            Update::new(pk, sk)
+                .set("last_used_at", now.millis())
+                .when(Cond::Exists),
+        )
+    };
+    let writes = vec![
+        stamp(keys::tenant_pk(&cred.tenant_id), keys::key_sk(&cred.key_id)),
+        stamp(
+            keys::api_key_lookup_pk(prefix),
+            keys::API_KEY_LOOKUP_SK.into(),
+        ),
+    ];
+    if let Err(e) = store.transact(writes).await {
+        tracing::debug!(key_id = %cred.key_id, error = %e, "could not record the key's last use");
+    }
+}
+
 /// Whether a live owner key other than `except` can manage keys.
 async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &str) -> Result<bool> {
     let mut cursor = None;
@@ -243,6 +274,7 @@ pub async fn authenticate(
             message: "this tenant is suspended".into(),
         });
     }
+    note_use(store, clock, &cred, presented.prefix).await;
     Ok(Principal {
         tenant,
         user_id: cred.user_id,
