@@ -1,8 +1,8 @@
 //! The dashboard: a client of the public API, as static files.
 //!
-//! `viral up` serves it on the API's own origin ([`router`]); on AWS the same files are written
-//! by [`export`] and synced to a private S3 bucket behind CloudFront, whose response-headers
-//! policy sends the same security headers as [`security_headers`].
+//! `viral up` serves it on the API's own origin ([`router`]); on AWS the same files
+//! ([`static_files`]) are uploaded by `viral dashboard deploy` to a private S3 bucket behind
+//! CloudFront, whose response-headers policy sends the same headers as [`security_headers`].
 
 mod assets;
 mod config;

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Clock;
 use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, job_sk, ledger_sk};
+use crate::domain::plan::PlanLimits;
 use crate::domain::routing::{self, NoRoute, ProviderProfile, Route, RouteRequest};
 use crate::domain::{Job, JobSpec, JobStatus, Resource, Tenant, keys};
 use crate::error::{Error, Result};
@@ -66,6 +67,31 @@ pub async fn route_attempt(
     .map_err(no_route)
 }
 
+/// Routes a job's first attempt within its plan's tier and per-video cost cap: what `accept`
+/// commits to and `estimate` shows.
+async fn route_first_attempt(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    profiles: &[ProviderProfile],
+    spec: &JobSpec,
+    limits: &PlanLimits,
+) -> Result<Route> {
+    route_attempt(
+        store,
+        clock,
+        profiles,
+        RouteRequest {
+            requested: &spec.provider,
+            target_s: spec.duration_s,
+            tier: limits.tier,
+            spend_cap_cents: limits.max_video_cost_cents,
+            failed: &[],
+            last_attempt: MAX_ATTEMPTS == 1,
+        },
+    )
+    .await
+}
+
 /// Accepts a job: routes its first attempt (a named provider must be in the plan's tier and
 /// fit the plan's cost cap), creates it with that plan and its budget, reserves one video of
 /// this period's quota and writes its ledger entry (and the idempotency record), all or
@@ -90,20 +116,7 @@ pub async fn accept(
     }
     let period = tenant.usage_period(now);
     let limits = tenant.plan_at(now).limits();
-    let route = route_attempt(
-        store,
-        clock,
-        profiles,
-        RouteRequest {
-            requested: &spec.provider,
-            target_s: spec.duration_s,
-            tier: limits.tier,
-            spend_cap_cents: limits.max_video_cost_cents,
-            failed: &[],
-            last_attempt: MAX_ATTEMPTS == 1,
-        },
-    )
-    .await?;
+    let route = route_first_attempt(store, clock, profiles, &spec, &limits).await?;
     let reservation = Reservation {
         tenant_id: &tenant.id,
         period: &period,
@@ -192,20 +205,7 @@ pub async fn estimate(
     let limits = tenant.plan_at(now).limits();
     let usage = super::usage::current_usage(store, clock, tenant).await?;
     let videos_remaining = usage.videos.remaining();
-    let routed = route_attempt(
-        store,
-        clock,
-        profiles,
-        RouteRequest {
-            requested: &spec.provider,
-            target_s: spec.duration_s,
-            tier: limits.tier,
-            spend_cap_cents: limits.max_video_cost_cents,
-            failed: &[],
-            last_attempt: MAX_ATTEMPTS == 1,
-        },
-    )
-    .await;
+    let routed = route_first_attempt(store, clock, profiles, spec, &limits).await;
     let decision = match routed {
         Err(
             refusal @ (Error::Invalid(_) | Error::ProviderNotInPlan(_) | Error::CostCapExceeded(_)),
