@@ -530,7 +530,8 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     b.type_into("#api-key", &wrong).await;
     b.click_text("button", "Sign in with the key").await;
     b.allowed.push("401");
-    b.wait_text("[role=alert]", "invalid API key", 10).await;
+    b.wait_text("[role=alert]", "Not signed in. Invalid API key", 10)
+        .await;
     b.capture("signin", "h1", "Sign in").await;
     b.type_into("#api-key", &other_key).await;
     b.click_text("button", "Sign in with the key").await;

@@ -66,11 +66,17 @@ export function Loading({ label = "Loading", lines = 3 }) {
   </div>`;
 }
 
+// The headline says what kind of problem it is; the API's own message says the rest.
+const HEADLINES = { 0: "The server cannot be reached.", 401: "Not signed in.", 402: "Over the plan.", 403: "Not allowed.", 409: "Not now.", 429: "Too many requests." };
+const sentence = (m) => (m ? m.charAt(0).toUpperCase() + m.slice(1) : "");
+
 export function ErrorBox({ error, retry }) {
   if (!error) return null;
   const notFound = error.status === 404;
+  // A 404's message ("video job not found") says it all.
+  const headline = notFound ? null : HEADLINES[error.status] || (error.status >= 400 && error.status < 500 ? "That was refused." : "Something went wrong.");
   return html`<div class=${"notice " + (notFound ? "info" : "error")} role="alert">
-    <p><strong>${notFound ? "Not found." : "Something went wrong."}</strong> ${error.message}</p>
+    <p>${headline ? html`<strong>${headline}</strong> ` : null}${sentence(error.message)}</p>
     ${error.code ? html`<p class="muted small">Code: <code>${error.code}</code></p>` : null}
     ${retry && !notFound ? html`<button type="button" onClick=${retry}>Try again</button>` : null}
   </div>`;
