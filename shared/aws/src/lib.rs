@@ -1,11 +1,12 @@
-//! AWS adapters on the official SDK crates: DynamoDB (ItemStore), S3 (BlobStore), SQS (Queue)
-//! and Secrets Manager (Secrets). Clients are built once from one `SdkConfig`, without network
+//! AWS adapters on the official SDK crates: DynamoDB (ItemStore), S3 (BlobStore), SQS (Queue),
+//! Secrets Manager (Secrets) and KMS (TokenVault). Clients are built once from one `SdkConfig`, without network
 //! calls, so a Lambda's init stays short.
 
 mod attrs;
 pub mod cloudfront;
 pub mod dynamodb;
 mod errors;
+pub mod kms;
 pub mod s3;
 pub mod secrets_manager;
 pub mod sqs;
@@ -14,6 +15,7 @@ pub mod step_functions;
 
 pub use cloudfront::CloudFrontSigner;
 pub use dynamodb::DynamoItemStore;
+pub use kms::KmsTokenVault;
 pub use s3::S3BlobStore;
 pub use secrets_manager::SecretsManagerSecrets;
 pub use sqs::SqsQueue;

@@ -253,3 +253,13 @@ async fn job_lifecycle_and_reconciler_on_dynamodb() {
         1
     );
 }
+
+#[tokio::test]
+async fn kms_token_vault_conforms() {
+    let conf = emulator_sdk_config(&moto_endpoint()).await;
+    let key_id = viral_aws::KmsTokenVault::create_key(&conf)
+        .await
+        .expect("create a KMS key on moto");
+    let vault = viral_aws::KmsTokenVault::from_conf(&conf, &key_id);
+    viral_testkit::token_vault::run_all(&vault).await;
+}

@@ -105,3 +105,28 @@ async fn dotenv_file_secrets_conform() {
     .unwrap();
     viral_testkit::secrets::run_all(&EnvSecrets::load(Some(&path)).unwrap()).await;
 }
+
+#[tokio::test]
+async fn file_token_vault_conforms_and_other_master_keys_cannot_open() {
+    use viral_core::ports::{SecretString, TokenVault, VaultError};
+    use viral_embedded::FileTokenVault;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("token-vault.key");
+    let vault = FileTokenVault::from_key_file(&path).unwrap();
+    viral_testkit::token_vault::run_all(&vault).await;
+    // The same key file opens what it sealed after a restart; another key does not.
+    let sealed = vault
+        .seal(&SecretString::new("refresh"), "ctx")
+        .await
+        .unwrap();
+    let reopened = FileTokenVault::from_key_file(&path).unwrap();
+    assert_eq!(
+        reopened.open(&sealed, "ctx").await.unwrap().expose(),
+        "refresh"
+    );
+    let other = FileTokenVault::from_key_file(&dir.path().join("other.key")).unwrap();
+    assert_eq!(
+        other.open(&sealed, "ctx").await.unwrap_err(),
+        VaultError::Unreadable
+    );
+}

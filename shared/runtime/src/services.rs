@@ -53,52 +53,15 @@ fn media_signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
     if let Some(k) = &config.media_signing_key {
         return Ok(k.clone().into_bytes());
     }
-    let data_dir = &config.data_dir;
-    let path = data_dir.join("media-signing.key");
-    match std::fs::read_to_string(&path) {
-        Ok(existing) if existing.trim().len() >= 64 => {
-            return Ok(existing.trim().as_bytes().to_vec());
-        }
-        Ok(_) => {
-            return Err(StartError::Backend(format!(
-                "{} is damaged (shorter than 64 characters); delete it to make a new key \
-                 (URLs already handed out stop working) or set VIRAL_MEDIA_SIGNING_KEY",
-                path.display()
-            )));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => {
-            return Err(StartError::Backend(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
-        }
-    }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| StartError::Backend(format!("cannot create {}: {e}", data_dir.display())))?;
-    let key = hex_key();
-    write_private(&path, &key)
-        .map_err(|e| StartError::Backend(format!("cannot write {}: {e}", path.display())))?;
-    Ok(key.into_bytes())
-}
-
-fn hex_key() -> String {
-    viral_core::ids::random_bytes::<32>()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    opts.open(path)?.write_all(contents.as_bytes())
+    let path = config.data_dir.join("media-signing.key");
+    viral_embedded::key_file::load_or_create(&path)
+        .map(String::into_bytes)
+        .map_err(|e| {
+            StartError::Backend(format!(
+                "{e}; delete it to make a new key (URLs already handed out stop working) \
+                 or set VIRAL_MEDIA_SIGNING_KEY"
+            ))
+        })
 }
 
 fn require<'a>(v: &'a Option<String>, var: &'static str) -> Result<&'a str, StartError> {

@@ -6,6 +6,7 @@ pub mod item_store;
 pub mod queue;
 pub mod secrets;
 pub mod stripe;
+pub mod token_vault;
 
 /// The moto server the test command started. A test that needs it and finds none fails: the
 /// suite never skips silently.

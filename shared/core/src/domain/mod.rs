@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod billing;
 pub mod concept;
 pub mod concept_llm;
+pub mod envelope;
 pub mod job;
 pub mod keys;
 pub mod learner;

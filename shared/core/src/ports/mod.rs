@@ -8,6 +8,7 @@ pub mod concepts;
 pub mod item_store;
 pub mod queue;
 pub mod secrets;
+pub mod token_vault;
 pub mod transaction;
 pub mod video_provider;
 pub mod workflow;
@@ -18,6 +19,7 @@ pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQu
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
+pub use token_vault::{TokenVault, VaultError};
 pub use transaction::{Transaction, TxError};
 pub use video_provider::{
     Lookup, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
