@@ -182,6 +182,15 @@ impl From<Error> for ApiError {
                 tracing::error!(%detail, "workflow unavailable");
                 Self::unavailable("the video workflow is unavailable; retry shortly")
             }
+            Error::Vault(viral_core::ports::VaultError::Unavailable(detail)) => {
+                tracing::error!(%detail, "token vault unavailable");
+                Self::unavailable("the token vault is unavailable; retry shortly")
+            }
+            Error::Vault(viral_core::ports::VaultError::Unreadable) => {
+                // A stored token that no longer opens: the record or the master key changed.
+                tracing::error!("a sealed token cannot be opened");
+                Self::internal()
+            }
             Error::Secrets(SecretsError::InvalidName(_)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)
             }

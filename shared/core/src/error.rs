@@ -1,6 +1,6 @@
 //! The domain's one error type. `viral-api` maps it to HTTP in one place.
 
-use crate::ports::{BlobError, QueueError, SecretsError, StoreError, WorkflowError};
+use crate::ports::{BlobError, QueueError, SecretsError, StoreError, VaultError, WorkflowError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -54,6 +54,8 @@ pub enum Error {
     Secrets(#[from] SecretsError),
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// A webhook that is not signed by Stripe, signed too long ago, or not an event (400).
     #[error("{message}")]
     BadWebhook { code: &'static str, message: String },

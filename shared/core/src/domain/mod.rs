@@ -1,6 +1,7 @@
 //! Pure domain rules: plans and their limits, tenants and members, API keys and scopes,
 //! rate-limit windows, usage periods, and the item keys of the single table.
 
+pub mod account;
 pub mod api_key;
 pub mod billing;
 pub mod concept;

@@ -1,6 +1,7 @@
 //! Use cases over the ports: what the API routes and the CLI both call. These functions
 //! decide; the ports do the I/O.
 
+pub mod accounts;
 pub mod api_keys;
 pub mod billing;
 pub mod concepts;

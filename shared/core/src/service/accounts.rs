@@ -1,0 +1,253 @@
+//! Connected accounts: storing what an OAuth connection gave (profile, scopes, tokens sealed
+//! by the TokenVault), reconnecting the same platform user in place, storing refreshed tokens
+//! so that concurrent refreshes never lose the newest rotated refresh token, and marking an
+//! account that can no longer be refreshed.
+
+use crate::clock::{Clock, Timestamp};
+use crate::domain::account::{
+    ACCOUNT_SK_PREFIX, Account, AccountStatus, Platform, PlatformProfile, account_sk,
+    account_user_sk, sealing_context,
+};
+use crate::domain::keys;
+use crate::error::{Error, Result};
+use crate::ids::{is_valid_id, new_id};
+use crate::ports::{
+    Cond, Item, ItemStore, Query, SecretString, TokenVault, Transaction, TxError, Write,
+};
+
+/// What a token endpoint answered.
+pub struct Tokens {
+    pub access: SecretString,
+    pub refresh: Option<SecretString>,
+    pub access_expires_at: Option<Timestamp>,
+    pub refresh_expires_at: Option<Timestamp>,
+    pub scopes: Vec<String>,
+}
+
+/// The tokens of an account, opened for a call to its platform.
+pub struct OpenTokens {
+    pub access: Option<SecretString>,
+    pub refresh: Option<SecretString>,
+}
+
+const ACCESS: &str = "access_token";
+const REFRESH: &str = "refresh_token";
+
+async fn seal(
+    vault: &dyn TokenVault,
+    tenant_id: &str,
+    account_id: &str,
+    field: &str,
+    secret: Option<&SecretString>,
+) -> Result<Option<String>> {
+    match secret {
+        Some(s) => Ok(Some(
+            vault
+                .seal(s, &sealing_context(tenant_id, account_id, field))
+                .await?,
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Sets `tokens` on `account` (sealed for it), keeping a refresh token the platform did not
+/// send again (Google sends one only at the first consent).
+async fn with_tokens(
+    vault: &dyn TokenVault,
+    mut account: Account,
+    tokens: &Tokens,
+) -> Result<Account> {
+    let (t, id) = (account.tenant_id.clone(), account.id.clone());
+    account.access_token_sealed = seal(vault, &t, &id, ACCESS, Some(&tokens.access)).await?;
+    if let Some(r) = seal(vault, &t, &id, REFRESH, tokens.refresh.as_ref()).await? {
+        account.refresh_token_sealed = Some(r);
+        account.refresh_expires_at = tokens.refresh_expires_at;
+    }
+    account.access_expires_at = tokens.access_expires_at;
+    if !tokens.scopes.is_empty() {
+        account.scopes = tokens.scopes.clone();
+    }
+    Ok(account)
+}
+
+/// Stores a connection. The same platform user connected again (a reconnect) updates its
+/// account and makes it active; a new one gets a new account.
+pub async fn connect(
+    store: &dyn ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    platform: Platform,
+    profile: PlatformProfile,
+    tokens: Tokens,
+) -> Result<Account> {
+    let pk = keys::tenant_pk(tenant_id);
+    let user_sk = account_user_sk(platform, &profile.user_id);
+    for _ in 0..3 {
+        let now = clock.now();
+        if let Some(existing) = store.get(&pk, &user_sk).await?
+            && let Some(id) = existing.str("account_id")
+        {
+            let mut account = get(store, tenant_id, id).await?;
+            account.profile = profile.clone();
+            account.status = AccountStatus::Active;
+            account.status_reason = None;
+            match save(store, with_tokens(vault, account, &tokens).await?, now).await {
+                Err(Error::Conflict(_)) => continue,
+                other => return other,
+            }
+        }
+        let account = Account {
+            id: new_id("acc"),
+            tenant_id: tenant_id.to_owned(),
+            platform,
+            profile: profile.clone(),
+            scopes: tokens.scopes.clone(),
+            status: AccountStatus::Active,
+            status_reason: None,
+            access_expires_at: None,
+            refresh_expires_at: None,
+            access_token_sealed: None,
+            refresh_token_sealed: None,
+            created_at: now,
+            updated_at: now,
+            version: 1,
+        };
+        let account = with_tokens(vault, account, &tokens).await?;
+        #[derive(Clone, Copy)]
+        struct UserTaken;
+        let mut tx = Transaction::new();
+        tx.write(Write::Put(account.to_item(), Cond::Absent))
+            .guarded(
+                UserTaken,
+                Write::Put(
+                    Item::new(&pk, &user_sk).with("account_id", account.id.as_str()),
+                    Cond::Absent,
+                ),
+            );
+        match tx.commit(store).await {
+            Ok(()) => return Ok(account),
+            // Connected at the same moment by another request: update that one instead.
+            Err(TxError::Refused(UserTaken)) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Conflict(
+        "this account is being connected concurrently; retry".into(),
+    ))
+}
+
+/// Writes `account` if nobody changed it since it was read (its version), as the next version.
+async fn save(store: &dyn ItemStore, mut account: Account, now: Timestamp) -> Result<Account> {
+    let read = account.version;
+    account.version = read + 1;
+    account.updated_at = now;
+    match store.put(account.to_item(), Cond::VersionIs(read)).await {
+        Ok(()) => Ok(account),
+        Err(crate::ports::StoreError::ConditionFailed { .. }) => Err(Error::Conflict(
+            "the account changed meanwhile (tokens refreshed concurrently); read it again".into(),
+        )),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stores tokens from a refresh of `account` as read. Refused with `Conflict` when another
+/// refresh stored newer tokens first: the caller reads the account again and uses those
+/// (TikTok rotates refresh tokens, so an older write would lose the only valid one).
+pub async fn store_refreshed(
+    store: &dyn ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    account: &Account,
+    tokens: &Tokens,
+) -> Result<Account> {
+    let updated = with_tokens(vault, account.clone(), tokens).await?;
+    save(store, updated, clock.now()).await
+}
+
+/// Marks an account that cannot be refreshed (revoked, expired): posts that need it fail with
+/// `account_needs_reconnect` and the tenant is asked to connect it again.
+pub async fn mark_needs_reconnect(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    account: &Account,
+    reason: &str,
+) -> Result<Account> {
+    let mut a = account.clone();
+    a.status = AccountStatus::NeedsReconnect;
+    a.status_reason = Some(reason.chars().take(300).collect());
+    save(store, a, clock.now()).await
+}
+
+/// Opens an account's tokens for a call to its platform.
+pub async fn open_tokens(vault: &dyn TokenVault, account: &Account) -> Result<OpenTokens> {
+    let open = |sealed: &Option<String>, field: &'static str| {
+        let context = sealing_context(&account.tenant_id, &account.id, field);
+        let sealed = sealed.clone();
+        async move {
+            match sealed {
+                Some(s) => vault.open(&s, &context).await.map(Some),
+                None => Ok(None),
+            }
+        }
+    };
+    Ok(OpenTokens {
+        access: open(&account.access_token_sealed, ACCESS).await?,
+        refresh: open(&account.refresh_token_sealed, REFRESH).await?,
+    })
+}
+
+/// One of the tenant's accounts; another tenant's id is "not found".
+pub async fn get(store: &dyn ItemStore, tenant_id: &str, id: &str) -> Result<Account> {
+    if !is_valid_id("acc", id) {
+        return Err(Error::NotFound("account"));
+    }
+    let item = store
+        .get(&keys::tenant_pk(tenant_id), &account_sk(id))
+        .await?
+        .ok_or(Error::NotFound("account"))?;
+    Account::from_item(tenant_id, &item).ok_or(Error::NotFound("account"))
+}
+
+/// The tenant's accounts (a tenant connects a handful; all of them, in id order).
+pub async fn list(store: &dyn ItemStore, tenant_id: &str) -> Result<Vec<Account>> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query(
+                Query::new(keys::tenant_pk(tenant_id), ACCOUNT_SK_PREFIX)
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        out.extend(Item::decode_all(&page.items, "account", |i| {
+            Account::from_item(tenant_id, i)
+        }));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Forgets an account and its tokens (revoking at the platform is the caller's first step).
+pub async fn remove(store: &dyn ItemStore, tenant_id: &str, id: &str) -> Result<()> {
+    let account = get(store, tenant_id, id).await?;
+    let pk = keys::tenant_pk(tenant_id);
+    store
+        .transact(vec![
+            Write::Delete {
+                pk: pk.clone(),
+                sk: account_sk(&account.id),
+                cond: Cond::None,
+            },
+            Write::Delete {
+                pk,
+                sk: account_user_sk(account.platform, &account.profile.user_id),
+                cond: Cond::None,
+            },
+        ])
+        .await?;
+    Ok(())
+}
