@@ -53,6 +53,17 @@ impl ApiError {
         }
     }
 
+    /// The envelope as a response body carries it.
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message.clone(),
+                request_id: current_request_id(),
+            },
+        }
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,
@@ -190,6 +201,36 @@ impl From<Error> for ApiError {
                 // A stored token that no longer opens: the record or the master key changed.
                 tracing::error!("a sealed token cannot be opened");
                 Self::internal()
+            }
+            Error::Platform(e) => {
+                use viral_core::ports::PublishError as P;
+                let code = e.code();
+                match e {
+                    P::NeedsReconnect(_) | P::Unauthorized(_) => {
+                        Self::new(StatusCode::CONFLICT, "account_needs_reconnect", msg)
+                    }
+                    P::Limited { .. } => {
+                        Self::new(StatusCode::TOO_MANY_REQUESTS, "platform_limited", msg)
+                    }
+                    P::Rejected { .. } => Self::new(
+                        StatusCode::BAD_GATEWAY,
+                        "platform_refused",
+                        format!("the platform refused: {msg} ({code})"),
+                    ),
+                    P::NotConfigured(_) => Self::new(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        "platform_not_configured",
+                        msg,
+                    ),
+                    P::Transient(_) | P::Unknown(_) => {
+                        tracing::warn!(error = %msg, "platform unavailable");
+                        Self::new(
+                            StatusCode::BAD_GATEWAY,
+                            "platform_unavailable",
+                            "the platform did not answer; retry shortly",
+                        )
+                    }
+                }
             }
             Error::Secrets(SecretsError::InvalidName(_)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", msg)

@@ -12,4 +12,4 @@ mod state;
 
 pub use error::{ApiError, ErrorBody};
 pub use router::{Route, router, router_for, router_with};
-pub use state::{AppState, BillingState, ConceptSourceNames};
+pub use state::{AppState, BillingState, ConceptSourceNames, SocialState};

@@ -7,7 +7,9 @@
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions, usage, videos};
+use crate::routes::{
+    accounts, api_keys, billing, concepts, health, me, posts, providers, sessions, usage, videos,
+};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -40,6 +42,15 @@ use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions
         billing::get,
         billing::webhook,
         sessions::create,
+        accounts::connect,
+        accounts::callback,
+        accounts::list,
+        accounts::get,
+        accounts::remove,
+        posts::publish,
+        posts::list,
+        posts::get,
+        posts::cancel,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -49,6 +60,8 @@ use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions
         (name = "videos", description = "Video jobs: start one, follow it, fetch the MP4"),
         (name = "concepts", description = "Concepts from trends, feedback, and what the learner believes"),
         (name = "billing", description = "Subscriptions on Stripe: checkout, portal, plan and period, webhooks"),
+        (name = "accounts", description = "Connected TikTok, YouTube, Instagram and sandbox accounts"),
+        (name = "posts", description = "Publishing videos to connected accounts, and following the posts"),
     )
 )]
 pub struct ApiDoc;

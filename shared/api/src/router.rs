@@ -11,7 +11,9 @@ use axum::routing::{MethodRouter, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
-use crate::routes::{api_keys, billing, concepts, health, me, providers, sessions, usage, videos};
+use crate::routes::{
+    accounts, api_keys, billing, concepts, health, me, posts, providers, sessions, usage, videos,
+};
 use crate::state::AppState;
 
 /// Every route of the API. Each is also a Lambda under `functions/<function_name>`.
@@ -41,10 +43,19 @@ pub enum Route {
     GetBilling,
     StripeWebhook,
     CreateSession,
+    ConnectAccount,
+    OAuthCallback,
+    ListAccounts,
+    GetAccount,
+    RemoveAccount,
+    PublishVideo,
+    ListPosts,
+    GetPost,
+    CancelPost,
 }
 
 impl Route {
-    pub const ALL: [Route; 24] = [
+    pub const ALL: [Route; 33] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -69,6 +80,15 @@ impl Route {
         Route::GetBilling,
         Route::StripeWebhook,
         Route::CreateSession,
+        Route::ConnectAccount,
+        Route::OAuthCallback,
+        Route::ListAccounts,
+        Route::GetAccount,
+        Route::RemoveAccount,
+        Route::PublishVideo,
+        Route::ListPosts,
+        Route::GetPost,
+        Route::CancelPost,
     ];
 
     pub fn method(self) -> &'static str {
@@ -81,8 +101,10 @@ impl Route {
             | Route::CreatePortal
             | Route::StripeWebhook
             | Route::EstimateVideo
-            | Route::CreateSession => "POST",
-            Route::RevokeApiKey => "DELETE",
+            | Route::CreateSession
+            | Route::ConnectAccount
+            | Route::PublishVideo => "POST",
+            Route::RevokeApiKey | Route::RemoveAccount | Route::CancelPost => "DELETE",
             _ => "GET",
         }
     }
@@ -111,6 +133,15 @@ impl Route {
             Route::GetBilling => "/v1/billing",
             Route::StripeWebhook => "/webhooks/stripe",
             Route::CreateSession => "/v1/sessions",
+            Route::ConnectAccount => "/v1/accounts/connect",
+            Route::OAuthCallback => "/oauth/{platform}/callback",
+            Route::ListAccounts => "/v1/accounts",
+            Route::GetAccount => "/v1/accounts/{id}",
+            Route::RemoveAccount => "/v1/accounts/{id}",
+            Route::PublishVideo => "/v1/videos/{id}/publish",
+            Route::ListPosts => "/v1/posts",
+            Route::GetPost => "/v1/posts/{id}",
+            Route::CancelPost => "/v1/posts/{id}",
         }
     }
 
@@ -141,6 +172,15 @@ impl Route {
             Route::GetBilling => "get-billing",
             Route::StripeWebhook => "stripe-webhook",
             Route::CreateSession => "create-session",
+            Route::ConnectAccount => "connect-account",
+            Route::OAuthCallback => "oauth-callback",
+            Route::ListAccounts => "list-accounts",
+            Route::GetAccount => "get-account",
+            Route::RemoveAccount => "remove-account",
+            Route::PublishVideo => "publish-video",
+            Route::ListPosts => "list-posts",
+            Route::GetPost => "get-post",
+            Route::CancelPost => "cancel-post",
         }
     }
 
@@ -166,6 +206,15 @@ impl Route {
             Route::PostFeedback => post(concepts::feedback),
             Route::GetInsights => get(concepts::insights),
             Route::CreateSession => post(sessions::create),
+            Route::ConnectAccount => post(accounts::connect),
+            Route::OAuthCallback => get(accounts::callback),
+            Route::ListAccounts => get(accounts::list),
+            Route::GetAccount => get(accounts::get),
+            Route::RemoveAccount => delete(accounts::remove),
+            Route::PublishVideo => post(posts::publish),
+            Route::ListPosts => get(posts::list),
+            Route::GetPost => get(posts::get),
+            Route::CancelPost => delete(posts::cancel),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),
             Route::GetBilling => get(billing::get),

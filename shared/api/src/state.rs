@@ -36,6 +36,21 @@ pub struct AppState {
     /// Stripe: `None` when this deployment has no billing (routes answer
     /// `billing_not_configured`).
     pub billing: Option<BillingState>,
+    /// Connected accounts and publishing: `None` where this process does not handle them
+    /// (routes answer `publishing_not_configured`).
+    pub social: Option<SocialState>,
+}
+
+/// What the account and post routes need.
+#[derive(Clone)]
+pub struct SocialState {
+    pub vault: Arc<dyn viral_core::ports::TokenVault>,
+    pub publishers: viral_core::ports::Publishers,
+    pub limits: viral_core::domain::publish_limits::PublishLimits,
+    /// Where platforms send the browser back after consent: `{public_url}/oauth/{platform}/callback`.
+    pub public_url: String,
+    /// Origins a connect may send the browser back to when it is done (the dashboard's).
+    pub return_origins: Vec<String>,
 }
 
 #[derive(Clone)]
@@ -72,6 +87,7 @@ impl AppState {
                 writer: "rules".into(),
             },
             billing: None,
+            social: None,
         }
     }
 }

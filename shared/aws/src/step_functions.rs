@@ -13,6 +13,8 @@ use crate::errors::{code, describe};
 pub struct SfnWorkflow {
     client: Client,
     state_machine_arn: String,
+    /// The publish workflow, where this process starts posts.
+    publish_state_machine_arn: Option<String>,
 }
 
 fn unavailable<E: std::error::Error>(e: E) -> WorkflowError {
@@ -43,6 +45,31 @@ impl SfnWorkflow {
         Self {
             client,
             state_machine_arn: state_machine_arn.to_owned(),
+            publish_state_machine_arn: None,
+        }
+    }
+
+    /// Also starts posts, on the publish state machine.
+    pub fn with_publish(mut self, publish_state_machine_arn: &str) -> Self {
+        self.publish_state_machine_arn = Some(publish_state_machine_arn.to_owned());
+        self
+    }
+
+    /// Starts an execution named `name`; false when it exists already.
+    async fn start(&self, machine: &str, name: &str, input: Value) -> Result<bool, WorkflowError> {
+        match self
+            .client
+            .start_execution()
+            .state_machine_arn(machine)
+            .name(name)
+            .input(input.to_string())
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            // The execution exists (running, or ended): it was started before.
+            Err(e) if code(&e) == Some("ExecutionAlreadyExists") => Ok(false),
+            Err(e) => Err(unavailable(e)),
         }
     }
 
@@ -63,21 +90,16 @@ impl SfnWorkflow {
 #[async_trait]
 impl Workflow for SfnWorkflow {
     async fn start_job(&self, tenant_id: &str, job_id: &str) -> Result<bool, WorkflowError> {
-        let input = json!({"tenant_id": tenant_id, "job_id": job_id}).to_string();
-        match self
-            .client
-            .start_execution()
-            .state_machine_arn(&self.state_machine_arn)
-            .name(job_id)
-            .input(input)
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            // The execution exists (running, or ended): this job was started before.
-            Err(e) if code(&e) == Some("ExecutionAlreadyExists") => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        let input = json!({"tenant_id": tenant_id, "job_id": job_id});
+        self.start(&self.state_machine_arn, job_id, input).await
+    }
+
+    async fn start_post(&self, tenant_id: &str, post_id: &str) -> Result<bool, WorkflowError> {
+        let machine = self.publish_state_machine_arn.as_deref().ok_or_else(|| {
+            WorkflowError::Unavailable("VIRAL_PUBLISH_STATE_MACHINE_ARN is not set".into())
+        })?;
+        let input = json!({"tenant_id": tenant_id, "post_id": post_id});
+        self.start(machine, post_id, input).await
     }
 
     async fn job_history(

@@ -111,6 +111,7 @@ async fn setup(dir: &std::path::Path, b: &PipelineBench, video: Vec<u8>) -> Resu
         submits: AtomicUsize::new(0),
     });
     let deps = Deps {
+        social: Default::default(),
         store: Arc::new(SqliteItemStore::new(db.clone())),
         blobs,
         clock: clock.clone(),

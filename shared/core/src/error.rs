@@ -56,6 +56,9 @@ pub enum Error {
     Workflow(#[from] WorkflowError),
     #[error(transparent)]
     Vault(#[from] VaultError),
+    /// A social platform refused or failed a call.
+    #[error(transparent)]
+    Platform(#[from] crate::ports::PublishError),
     /// A webhook that is not signed by Stripe, signed too long ago, or not an event (400).
     #[error("{message}")]
     BadWebhook { code: &'static str, message: String },

@@ -41,6 +41,11 @@ pub struct Config {
     pub jwt: Option<JwtConfig>,
     /// `VIRAL_STATE_MACHINE_ARN`: the video workflow on Step Functions (aws).
     pub state_machine_arn: Option<String>,
+    /// `VIRAL_PUBLISH_STATE_MACHINE_ARN`: the publish workflow on Step Functions (aws).
+    pub publish_state_machine_arn: Option<String>,
+    /// `VIRAL_KMS_KEY_ID` (aws): the KMS key that seals connected accounts' tokens. Locally a
+    /// key file in the data directory does (`token-vault.key`).
+    pub kms_key_id: Option<String>,
     /// The video providers (see `ProviderConfig` for the variables).
     pub providers: ProviderConfig,
     /// Trend sources and the concept writer (see `SourceConfig` for the variables).
@@ -341,6 +346,8 @@ impl Config {
             media_url_ttl,
             jwt,
             state_machine_arn: get("VIRAL_STATE_MACHINE_ARN"),
+            publish_state_machine_arn: get("VIRAL_PUBLISH_STATE_MACHINE_ARN"),
+            kms_key_id: get("VIRAL_KMS_KEY_ID"),
             media_signing_key,
             header_read_timeout,
             body_read_timeout,

@@ -113,6 +113,42 @@ pub async fn serve_stripe_webhook(route: Route) -> Result<(), Error> {
     serve_router(viral_api::router_for(state, &[route])).await
 }
 
+/// Serves an account or post route: as [`serve_route`], plus the KMS vault that seals
+/// tokens, the platforms' clients (keys from Secrets Manager on first use) and, for
+/// `POST /v1/videos/{id}/publish`, the Step Functions client that starts posts. Without
+/// `VIRAL_KMS_KEY_ID` the routes answer `publishing_not_configured`.
+pub async fn serve_social_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    if let Some(vault) = lambda_vault(&config, &sdk) {
+        state.social = Some(viral_api::SocialState {
+            vault,
+            publishers: crate::social::publishers(&config, lambda_secrets(&config, &sdk)),
+            limits: Default::default(),
+            public_url: config.public_url.clone(),
+            return_origins: Vec::new(),
+        });
+    }
+    if route == Route::PublishVideo
+        && let (Some(arn), Some(publish)) =
+            (&config.state_machine_arn, &config.publish_state_machine_arn)
+    {
+        state.workflow = Some(Arc::new(
+            SfnWorkflow::from_conf(&sdk, arn).with_publish(publish),
+        ));
+    }
+    serve_router(viral_api::router_for(state, &[route])).await
+}
+
+fn lambda_vault(
+    config: &Config,
+    sdk: &viral_aws::SdkConfig,
+) -> Option<Arc<dyn viral_core::ports::TokenVault>> {
+    config
+        .kms_key_id
+        .as_deref()
+        .map(|k| Arc::new(viral_aws::KmsTokenVault::from_conf(sdk, k)) as _)
+}
+
 fn lambda_secrets(config: &Config, sdk: &viral_aws::SdkConfig) -> Arc<dyn Secrets> {
     Arc::new(CachedSecrets::new(
         SecretsManagerSecrets::from_conf(sdk, &config.secrets_prefix),
@@ -209,6 +245,7 @@ fn pipeline_deps(
         providers,
         blobs,
         clock,
+        social: viral_steps::Social::default(),
     })
 }
 
@@ -229,7 +266,16 @@ pub fn serve_step(step: StepEntry) -> impl Future<Output = Result<(), Error>> {
 async fn serve_step_with(step: StepEntry, providers: ProvidersFn) -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let deps = pipeline_deps(&config, &table, &lambda_env()?, providers)?;
+    let aws = lambda_env()?;
+    let mut deps = pipeline_deps(&config, &table, &aws, providers)?;
+    if step.step.publishes() {
+        let sdk = aws.sdk_config();
+        deps.social = viral_steps::Social {
+            publishers: crate::social::publishers(&config, lambda_secrets(&config, &sdk)),
+            vault: lambda_vault(&config, &sdk),
+            limits: Default::default(),
+        };
+    }
     let deps = &deps;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         mark(&event);

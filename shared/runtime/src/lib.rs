@@ -7,6 +7,7 @@ pub mod lambda;
 pub mod provider_config;
 pub mod providers;
 pub mod services;
+pub mod social;
 pub mod source_config;
 pub mod sources;
 pub mod telemetry;

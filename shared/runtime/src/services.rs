@@ -8,7 +8,10 @@ use std::time::Duration;
 use viral_api::AppState;
 use viral_api::auth::jwt::JwtVerifier;
 use viral_aws::{DynamoItemStore, S3BlobStore, SdkConfig, SecretsManagerSecrets};
-use viral_core::ports::{BlobStore, CachedSecrets, ConceptWriter, ItemStore, Secrets, TrendSource};
+use viral_core::ports::{
+    BlobStore, CachedSecrets, ConceptWriter, ItemStore, Publishers, Secrets, TokenVault,
+    TrendSource,
+};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{
     Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
@@ -35,6 +38,9 @@ pub struct Services {
     pub store: Arc<dyn ItemStore>,
     pub blobs: Arc<dyn BlobStore>,
     pub secrets: Arc<dyn Secrets>,
+    /// Seals connected accounts' tokens: a key file locally, KMS on AWS (`None` on AWS
+    /// without `VIRAL_KMS_KEY_ID`: publishing is off).
+    pub vault: Option<Arc<dyn TokenVault>>,
     /// Set in local mode: the blob store whose signed URLs the local server must serve.
     pub local_media: Option<FsBlobStore>,
     /// Set in local mode: the embedded database, for the local queues.
@@ -178,7 +184,16 @@ impl Services {
                 let media = FsBlobStore::new(&config.data_dir.join("blobs"), signer);
                 let env = EnvSecrets::load(Some(Path::new(".env")))
                     .map_err(|e| StartError::Backend(e.to_string()))?;
+                let vault = viral_embedded::FileTokenVault::from_key_file(
+                    &config.data_dir.join("token-vault.key"),
+                )
+                .map_err(|e| {
+                    StartError::Backend(format!(
+                        "{e}; connected accounts' tokens cannot be opened without it"
+                    ))
+                })?;
                 Ok(Services {
+                    vault: Some(Arc::new(vault)),
                     store: Arc::new(SqliteItemStore::new(db.clone())),
                     local_db: Some(db),
                     blobs: Arc::new(media.clone()),
@@ -195,7 +210,11 @@ impl Services {
                 let secrets: Arc<dyn Secrets> =
                     Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl));
                 let blobs = media_store(&config, &conf, bucket, path_style(), secrets.clone());
+                let vault = config.kms_key_id.as_deref().map(|k| {
+                    Arc::new(viral_aws::KmsTokenVault::from_conf(&conf, k)) as Arc<dyn TokenVault>
+                });
                 Ok(Services {
+                    vault,
                     store: item_store(&config, Some(&conf)).await?,
                     blobs: Arc::new(blobs),
                     secrets,
@@ -208,8 +227,35 @@ impl Services {
         }
     }
 
+    /// The publishers this process can use: the sandbox always, the platforms whose app
+    /// credentials are configured.
+    pub fn publishers(&self) -> Publishers {
+        crate::social::publishers(&self.config, self.secrets.clone())
+    }
+
+    /// What the publish steps need; empty publishers without a vault.
+    pub fn social(&self) -> viral_steps::Social {
+        viral_steps::Social {
+            publishers: self.publishers(),
+            vault: self.vault.clone(),
+            limits: Default::default(),
+        }
+    }
+
+    /// What the account and post routes need (`None` without a vault).
+    pub fn social_state(&self, return_origins: Vec<String>) -> Option<viral_api::SocialState> {
+        Some(viral_api::SocialState {
+            vault: self.vault.clone()?,
+            publishers: self.publishers(),
+            limits: Default::default(),
+            public_url: self.config.public_url.clone(),
+            return_origins,
+        })
+    }
+
     pub async fn api_state(&self) -> Result<AppState, StartError> {
         let mut state = api_state(&self.config, self.store.clone(), self.clock.clone()).await?;
+        state.social = self.social_state(Vec::new());
         state.media = Some(Arc::new(self.blobs.clone()));
         state.media_url_ttl = self.config.media_url_ttl;
         state.trends = self.trend_source()?;
@@ -258,6 +304,7 @@ impl Services {
             blobs: self.blobs.clone(),
             clock: self.clock.clone(),
             providers: self.providers()?,
+            social: self.social(),
         };
         let clock = self.clock.clone();
         let queue_for: QueueFor = Arc::new(move |provider: &str| {

@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 24] = [
+const ROUTES: [(Route, u16, &[&str]); 33] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -89,9 +89,41 @@ const ROUTES: [(Route, u16, &[&str]); 24] = [
         200,
         &["plan", "status", "current_period_end"],
     ),
+    (Route::ConnectAccount, 201, &["platform", "account"]),
+    (Route::ListAccounts, 200, &["items"]),
+    (
+        Route::GetAccount,
+        200,
+        &["id", "status", "creator", "today"],
+    ),
+    (Route::OAuthCallback, 400, &[]),
+    (Route::PublishVideo, 202, &["posts"]),
+    (Route::ListPosts, 200, &["items", "next_cursor"]),
+    (Route::GetPost, 200, &["id", "status", "not_before"]),
+    (Route::CancelPost, 200, &["id", "status"]),
+    (
+        Route::RemoveAccount,
+        200,
+        &["removed", "revoked_at_platform"],
+    ),
 ];
 
 const WEBHOOK_SECRET: &str = "whsec_events_test";
+
+async fn wait_until_succeeded(store: &dyn viral_core::ports::ItemStore, tenant: &str, job: &str) {
+    for _ in 0..600 {
+        let status = viral_core::service::videos::get(store, tenant, job)
+            .await
+            .unwrap()
+            .status;
+        match status {
+            viral_core::domain::JobStatus::Succeeded => return,
+            viral_core::domain::JobStatus::Failed => panic!("the job failed"),
+            _ => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+        }
+    }
+    panic!("the job did not finish in 60 s");
+}
 
 /// Stripe's side of checkout and portal (the Stripe client has its own tests against a
 /// Stripe-speaking server).
@@ -148,7 +180,8 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     let recording = Arc::new(support::Recording::new(store.clone()));
     let mut state = services.api_state().await.unwrap();
     state.store = recording.clone();
-    state.workflow = Some(pipeline);
+    pipeline.run_background();
+    state.workflow = Some(pipeline.clone());
     state.billing = Some(BillingState {
         settings: BillingSettings {
             prices: Prices {
@@ -176,6 +209,11 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         "every route's function has its event"
     );
     let (mut job_id, mut key_id) = (String::new(), String::new());
+    let (mut account_id, mut post_id) = (String::new(), String::new());
+    let tomorrow = clock
+        .now()
+        .plus(std::time::Duration::from_secs(86_400))
+        .rfc3339();
     for (route, status, fields) in ROUTES {
         let name = route.function_name();
         recording.take();
@@ -194,7 +232,14 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
             .replace("cb_REPLACED_BY_TEST", &batch_id)
             .replace("tn_REPLACED_BY_TEST", &created.tenant.id)
             .replace("job_REPLACED_BY_TEST", &job_id)
-            .replace("key_REPLACED_BY_TEST", &key_id);
+            .replace("key_REPLACED_BY_TEST", &key_id)
+            .replace("acc_REPLACED_BY_TEST", &account_id)
+            .replace("post_REPLACED_BY_TEST", &post_id)
+            .replace("SCHEDULE_REPLACED_BY_TEST", &tomorrow);
+        if route == Route::PublishVideo {
+            // Only a finished video can be published: the pipeline makes it first.
+            wait_until_succeeded(&*store, &created.tenant.id, &job_id).await;
+        }
         if route == Route::StripeWebhook {
             let mut event: Value = serde_json::from_str(&text).unwrap();
             let body = event["body"].as_str().unwrap().to_owned();
@@ -224,6 +269,15 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         match route {
             Route::CreateVideo => job_id = json["job_id"].as_str().unwrap().to_owned(),
             Route::CreateApiKey => key_id = json["id"].as_str().unwrap().to_owned(),
+            Route::ConnectAccount => {
+                account_id = json["account"]["id"].as_str().unwrap().to_owned();
+                assert_eq!(json["account"]["sandbox"], true, "{json}");
+            }
+            Route::PublishVideo => {
+                post_id = json["posts"][0]["id"].as_str().unwrap().to_owned();
+                assert_eq!(json["posts"][0]["status"], "scheduled", "{json}");
+            }
+            Route::CancelPost => assert_eq!(json["status"], "cancelled", "{json}"),
             Route::StripeWebhook => assert_eq!(json["result"], "applied", "{json}"),
             Route::GetBilling => {
                 assert_eq!(

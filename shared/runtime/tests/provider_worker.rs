@@ -67,6 +67,7 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
         UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
     ));
     let deps = Deps {
+        social: Default::default(),
         store: Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap()),
         providers: Registry::new(vec![Arc::new(StoryboardProvider::new(blobs.clone()))]),
         blobs,

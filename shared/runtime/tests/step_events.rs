@@ -11,8 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use viral_core::domain::post::PostStatus;
 use viral_core::domain::routing::ProviderInfo;
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
+use viral_core::service::{connect, posts};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, ManualClock, Timestamp};
 use viral_providers::Registry;
@@ -69,6 +71,7 @@ async fn every_step_event_drives_its_handler() {
     let template = support::template();
     let recording = Arc::new(support::Recording::new(services.store.clone()));
     let deps = Deps {
+        social: services.social(),
         store: recording.clone(),
         blobs: services.blobs.clone(),
         clock: clock.clone(),
@@ -175,6 +178,58 @@ async fn every_step_event_drives_its_handler() {
         videos::get(store, t, &job).await.unwrap().status,
         JobStatus::Succeeded
     );
+
+    // The finished video goes to a sandbox channel through the publish workflow's steps.
+    let vault = services.vault.clone().unwrap();
+    let channel = connect::sandbox(store, &*vault, &*clock, t, "Steps channel")
+        .await
+        .unwrap();
+    let target = |caption: &str| posts::Target {
+        account_id: channel.id.clone(),
+        caption: Some(caption.into()),
+        ..Default::default()
+    };
+    let made = posts::create(store, &*clock, t, &job, vec![target("Octopuses")], None)
+        .await
+        .unwrap();
+    let post = made.posts[0].id.clone();
+    let post_event = |name: &str| {
+        let path = format!("{EVENTS}/{name}");
+        let text = std::fs::read_to_string(&path).unwrap();
+        serde_json::from_str::<Value>(
+            &text
+                .replace("tn_REPLACED_BY_TEST", t)
+                .replace("post_REPLACED_BY_TEST", &post),
+        )
+        .unwrap()
+    };
+    let next = step(Step::CheckPost, post_event("check-post.sfn.json")).await;
+    assert_eq!(next["action"], "upload", "{next}");
+    let next = step(Step::UploadPost, post_event("upload-post.sfn.json")).await;
+    assert_eq!(next["action"], "poll", "{next}");
+    let next = step(Step::PollPost, post_event("poll-post.sfn.json")).await;
+    assert_eq!(next["action"], "done", "{next}");
+    let published = posts::get(store, t, &post).await.unwrap();
+    assert_eq!(published.status, PostStatus::Published);
+    assert!(published.platform_post_id.unwrap().starts_with("sbxpost_"));
+    // Another post fails as the catcher says; its posting slot is given back.
+    let other = posts::create(store, &*clock, t, &job, vec![target("Again")], None)
+        .await
+        .unwrap()
+        .posts[0]
+        .id
+        .clone();
+    let text = std::fs::read_to_string(format!("{EVENTS}/fail-post.sfn.json")).unwrap();
+    let failing: Value = serde_json::from_str(
+        &text
+            .replace("tn_REPLACED_BY_TEST", t)
+            .replace("post_REPLACED_BY_TEST", &other),
+    )
+    .unwrap();
+    step(Step::FailPost, failing).await;
+    let failed = posts::get(store, t, &other).await.unwrap();
+    assert_eq!(failed.status, PostStatus::Failed);
+    assert_eq!(failed.error.unwrap().code, "platform_unavailable");
 
     let failing = accept(store, &*clock, &tenant).await;
     step(

@@ -116,45 +116,72 @@ fn every_function_crate_has_one_resource_and_every_route_its_own_function() {
 #[test]
 fn every_asl_substitution_resolves_to_a_step_or_the_queue() {
     let t = template();
-    let asl =
-        std::fs::read_to_string(root().join("statemachines/video-generation.asl.json")).unwrap();
-    let used: BTreeSet<String> = asl
-        .split("${")
-        .skip(1)
-        .filter_map(|s| s.split_once('}').map(|(v, _)| v.to_owned()))
-        .collect();
-    let sm = resources(&t)
-        .values()
-        .find(|r| r["Type"] == "AWS::Serverless::StateMachine")
-        .expect("the state machine");
-    assert_eq!(
-        sm["Properties"]["DefinitionUri"],
-        "../statemachines/video-generation.asl.json"
-    );
-    let subs = sm["Properties"]["DefinitionSubstitutions"]
-        .as_object()
-        .unwrap();
-    let given: BTreeSet<String> = subs.keys().cloned().collect();
-    assert_eq!(used, given, "ASL variables vs DefinitionSubstitutions");
-    // Each step's ARN substitution points at that step's function.
     let fns = functions(&t);
-    for step in Step::ALL {
-        let (id, _) = &fns[step.function_name()];
-        let var = format!("{}Arn", id);
+    let machines: Vec<&Value> = resources(&t)
+        .values()
+        .filter(|r| r["Type"] == "AWS::Serverless::StateMachine")
+        .collect();
+    let uris: BTreeSet<&str> = machines
+        .iter()
+        .filter_map(|m| m["Properties"]["DefinitionUri"].as_str())
+        .collect();
+    assert_eq!(
+        uris,
+        BTreeSet::from([
+            "../statemachines/publish.asl.json",
+            "../statemachines/video-generation.asl.json"
+        ])
+    );
+    let mut steps_seen = BTreeSet::new();
+    for sm in machines {
+        let uri = sm["Properties"]["DefinitionUri"].as_str().unwrap();
+        let asl = std::fs::read_to_string(
+            root()
+                .join("statemachines")
+                .join(uri.trim_start_matches("../statemachines/")),
+        )
+        .unwrap();
+        let used: BTreeSet<String> = asl
+            .split("${")
+            .skip(1)
+            .filter_map(|s| s.split_once('}').map(|(v, _)| v.to_owned()))
+            .collect();
+        let subs = sm["Properties"]["DefinitionSubstitutions"]
+            .as_object()
+            .unwrap();
+        let given: BTreeSet<String> = subs.keys().cloned().collect();
         assert_eq!(
-            subs.get(&var),
-            Some(&serde_json::json!({"Fn::GetAtt": [id, "Arn"]})),
-            "{var}"
+            used, given,
+            "{uri}: ASL variables vs DefinitionSubstitutions"
         );
+        // Each step's ARN substitution points at that step's function.
+        for step in Step::ALL {
+            let (id, _) = &fns[step.function_name()];
+            let var = format!("{}Arn", id);
+            if let Some(v) = subs.get(&var) {
+                assert_eq!(v, &serde_json::json!({"Fn::GetAtt": [id, "Arn"]}), "{var}");
+                assert_eq!(
+                    step.publishes(),
+                    uri.contains("publish"),
+                    "{var} in the wrong machine"
+                );
+                steps_seen.insert(step.function_name());
+            }
+        }
+        // Only service integrations (no region, no account) are written into the ASL.
+        for (at, _) in asl.match_indices("arn:") {
+            assert!(
+                asl[at..].starts_with("arn:aws:states:::"),
+                "an ARN written into the ASL: {}",
+                &asl[at..(at + 60).min(asl.len())]
+            );
+        }
     }
-    // Only service integrations (no region, no account) are written into the ASL.
-    for (at, _) in asl.match_indices("arn:") {
-        assert!(
-            asl[at..].starts_with("arn:aws:states:::"),
-            "an ARN written into the ASL: {}",
-            &asl[at..(at + 60).min(asl.len())]
-        );
-    }
+    assert_eq!(
+        steps_seen.len(),
+        Step::ALL.len(),
+        "every step is in a machine"
+    );
 }
 
 /// Each provider has its own queue, named as the definition's `ProviderQueueUrlPrefix` +
@@ -164,10 +191,7 @@ fn every_asl_substitution_resolves_to_a_step_or_the_queue() {
 fn every_provider_has_its_own_queue_and_worker_concurrency() {
     let t = template();
     let res = resources(&t);
-    let sm = res
-        .values()
-        .find(|r| r["Type"] == "AWS::Serverless::StateMachine")
-        .expect("the state machine");
+    let sm = &res["VideoStateMachine"];
     let prefix = sm["Properties"]["DefinitionSubstitutions"]["ProviderQueueUrlPrefix"]["Fn::Sub"]
         .as_str()
         .expect("ProviderQueueUrlPrefix is a Fn::Sub");

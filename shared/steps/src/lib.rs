@@ -34,10 +34,14 @@ pub enum Step {
     StoreVideo,
     FinalizeJob,
     RefundJob,
+    CheckPost,
+    UploadPost,
+    PollPost,
+    FailPost,
 }
 
 impl Step {
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 12] = [
         Step::PlanJob,
         Step::PollRender,
         Step::FetchVideo,
@@ -46,7 +50,20 @@ impl Step {
         Step::StoreVideo,
         Step::FinalizeJob,
         Step::RefundJob,
+        Step::CheckPost,
+        Step::UploadPost,
+        Step::PollPost,
+        Step::FailPost,
     ];
+
+    /// The steps of the publish workflow (`statemachines/publish.asl.json`); the rest are the
+    /// video workflow's.
+    pub fn publishes(self) -> bool {
+        matches!(
+            self,
+            Step::CheckPost | Step::UploadPost | Step::PollPost | Step::FailPost
+        )
+    }
 
     /// The function crate under `functions/` that runs this step on AWS.
     pub fn function_name(self) -> &'static str {
@@ -59,6 +76,10 @@ impl Step {
             Step::StoreVideo => "store-video",
             Step::FinalizeJob => "finalize-job",
             Step::RefundJob => "refund-job",
+            Step::CheckPost => "check-post",
+            Step::UploadPost => "upload-post",
+            Step::PollPost => "poll-post",
+            Step::FailPost => "fail-post",
         }
     }
 
@@ -73,6 +94,10 @@ impl Step {
             Step::StoreVideo => "StoreVideoFunctionArn",
             Step::FinalizeJob => "FinalizeJobFunctionArn",
             Step::RefundJob => "RefundJobFunctionArn",
+            Step::CheckPost => "CheckPostFunctionArn",
+            Step::UploadPost => "UploadPostFunctionArn",
+            Step::PollPost => "PollPostFunctionArn",
+            Step::FailPost => "FailPostFunctionArn",
         }
     }
 }
@@ -137,6 +162,10 @@ impl Step {
             Step::StoreVideo => (Nothing, on_json!(steps::store_video)),
             Step::FinalizeJob => (Nothing, on_json!(steps::finalize_job)),
             Step::RefundJob => (Nothing, on_json!(steps::refund_job)),
+            Step::CheckPost => (Nothing, on_json!(steps::check_post)),
+            Step::UploadPost => (Nothing, on_json!(steps::upload_post)),
+            Step::PollPost => (Nothing, on_json!(steps::poll_post)),
+            Step::FailPost => (Nothing, on_json!(steps::fail_post)),
         };
         StepEntry {
             step: self,
@@ -164,7 +193,8 @@ impl StepEntry {
             "step",
             step = self.step.function_name(),
             tenant_id = %field("tenant_id"),
-            job_id = %field("job_id")
+            job_id = %field("job_id"),
+            post_id = %field("post_id")
         );
         tracing::Instrument::instrument((self.run)(d, input), span).await
     }
@@ -187,6 +217,17 @@ pub struct Deps {
     pub blobs: Arc<dyn BlobStore>,
     pub clock: Arc<dyn Clock>,
     pub providers: Registry,
+    /// What the publish steps need; empty in a process that does not publish.
+    pub social: Social,
+}
+
+/// The publish steps' dependencies: a publisher per platform, the vault that opens the
+/// accounts' tokens, and the posting limits.
+#[derive(Clone, Default)]
+pub struct Social {
+    pub publishers: viral_core::ports::Publishers,
+    pub vault: Option<Arc<dyn viral_core::ports::TokenVault>>,
+    pub limits: viral_core::domain::publish_limits::PublishLimits,
 }
 
 /// A step's failure: `name` is what ASL `ErrorEquals` matches.
@@ -216,6 +257,12 @@ impl From<viral_core::Error> for StepError {
             }
             E::Blob(_) => "Blob.Unavailable",
             E::NotFound(_) => "Job.NotFound",
+            E::Platform(
+                viral_core::ports::PublishError::Transient(_)
+                | viral_core::ports::PublishError::Unknown(_),
+            )
+            | E::Vault(viral_core::ports::VaultError::Unavailable(_)) => "Publish.Transient",
+            E::Platform(_) => "Publish.Refused",
             _ => "Job.Invalid",
         };
         StepError::new(name, e.to_string())

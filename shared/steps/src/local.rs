@@ -33,6 +33,22 @@ use crate::{Deps, Step, run_step};
 
 /// The workflow definition, as deployed.
 pub const DEFINITION: &str = include_str!("../../../statemachines/video-generation.asl.json");
+/// The publish workflow's definition, as deployed: an execution per post.
+pub const PUBLISH_DEFINITION: &str = include_str!("../../../statemachines/publish.asl.json");
+
+/// Executions are named after what they run: a job (`job_…`) or a post (`post_…`).
+fn is_post(execution_id: &str) -> bool {
+    execution_id.starts_with("post_")
+}
+
+/// An execution's input: its tenant and its job or post.
+fn execution_input(r: &JobRef) -> Value {
+    if is_post(&r.job_id) {
+        json!({"tenant_id": r.tenant_id, "post_id": r.job_id})
+    } else {
+        json!({"tenant_id": r.tenant_id, "job_id": r.job_id})
+    }
+}
 
 /// `${…}` substitutions of the definition and what they become locally (SAM's
 /// `DefinitionSubstitutions` give the ARNs on AWS): `viral:<step>` and the local provider
@@ -139,6 +155,7 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// waiting does not count towards the dead-letter queue).
 const BUSY_DELAY: Duration = Duration::from_secs(5);
 const MACHINE_NAME: &str = "video-generation";
+const PUBLISH_MACHINE_NAME: &str = "publish";
 
 /// The execution record's fields that `describe` shows; the rest is bookkeeping.
 const PUBLIC_FIELDS: [&str; 3] = ["status", "started_at", "ended_at"];
@@ -358,6 +375,7 @@ struct Running {
 pub struct LocalPipeline {
     engine: Arc<Engine>,
     machine: Arc<Machine>,
+    publish_machine: Arc<Machine>,
     deps: Deps,
     queues: HashMap<String, Arc<dyn Queue>>,
     tokens: Arc<StoreTokens>,
@@ -453,6 +471,8 @@ impl LocalPipeline {
     pub fn new(deps: Deps, queue_for: QueueFor, options: Options) -> Result<Arc<Self>, String> {
         let text = substitute(DEFINITION, &local_substitutions())?;
         let machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
+        let text = substitute(PUBLISH_DEFINITION, &local_substitutions())?;
+        let publish_machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
         let names: Vec<String> = deps
             .providers
             .profiles()
@@ -489,6 +509,7 @@ impl LocalPipeline {
         Ok(Arc::new_cyclic(|me| Self {
             engine,
             machine: Arc::new(machine),
+            publish_machine: Arc::new(publish_machine),
             deps,
             queues,
             tokens,
@@ -569,17 +590,13 @@ impl LocalPipeline {
             lost.clone(),
             rx,
         ));
-        let input = json!({"tenant_id": job.tenant_id, "job_id": job.job_id});
+        let input = execution_input(&job);
         let sink = ChannelSink(tx);
+        let (machine, name) = self.machine_of(&job.job_id);
         let x = {
-            let execution = self.engine.execute_from(
-                &self.machine,
-                MACHINE_NAME,
-                &job.job_id,
-                input,
-                resume,
-                Some(&sink),
-            );
+            let execution =
+                self.engine
+                    .execute_from(machine, name, &job.job_id, input, resume, Some(&sink));
             let mut execution = std::pin::pin!(execution);
             // The claim is renewed on real time (the process is alive), whatever the time scale.
             loop {
@@ -605,7 +622,20 @@ impl LocalPipeline {
             Outcome::Failed(_) => "FAILED",
             Outcome::TimedOut => "TIMED_OUT",
         };
-        if !matches!(x.outcome, Outcome::Succeeded(_)) {
+        if is_post(&job.job_id) {
+            if !matches!(x.outcome, Outcome::Succeeded(_) | Outcome::Failed(_)) {
+                // Timed out: the post ends failed (a Fail state has failed it already).
+                let _ = steps::fail_post(
+                    &self.deps,
+                    steps::FailPostInput {
+                        tenant_id: job.tenant_id.clone(),
+                        post_id: job.job_id.clone(),
+                        error: json!({"Error": "States.Timeout", "Cause": "the publish workflow timed out"}),
+                    },
+                )
+                .await;
+            }
+        } else if !matches!(x.outcome, Outcome::Succeeded(_)) {
             // Whatever ended the execution, the job ends failed and refunded.
             let _ = steps::refund_job(
                 &self.deps,
@@ -634,6 +664,28 @@ impl LocalPipeline {
             }
         }
         self.forget(&job.job_id);
+    }
+
+    /// The machine an execution runs, and its name.
+    fn machine_of(&self, execution_id: &str) -> (&Machine, &'static str) {
+        if is_post(execution_id) {
+            (&self.publish_machine, PUBLISH_MACHINE_NAME)
+        } else {
+            (&self.machine, MACHINE_NAME)
+        }
+    }
+
+    /// Starts a post's publish execution, named after the post: starting twice starts once.
+    pub async fn start_post(
+        self: &Arc<Self>,
+        tenant_id: &str,
+        post_id: &str,
+    ) -> Result<bool, StoreError> {
+        self.start(&JobRef {
+            tenant_id: tenant_id.to_owned(),
+            job_id: post_id.to_owned(),
+        })
+        .await
     }
 
     fn forget(&self, job_id: &str) {
@@ -714,6 +766,52 @@ impl LocalPipeline {
             }
             match next {
                 Some(c) => cursor = Some(c),
+                None => break,
+            }
+        }
+        picked += self.start_lost_posts().await?;
+        Ok(picked)
+    }
+
+    /// Starts the executions of open posts whose start was lost (the process died between
+    /// accepting the post and starting it).
+    async fn start_lost_posts(self: &Arc<Self>) -> Result<usize, viral_core::Error> {
+        use viral_core::domain::post::{OPEN_POSTS, Post};
+        let mut picked = 0;
+        let mut cursor = None;
+        loop {
+            let page = self
+                .deps
+                .store
+                .query_gsi1(
+                    viral_core::ports::Query::new(OPEN_POSTS, "")
+                        .limit(100)
+                        .after(cursor),
+                )
+                .await?;
+            for item in page.items {
+                let Some(tenant_id) = item.pk.strip_prefix("T#") else {
+                    continue;
+                };
+                let Some(post) = Post::from_item(tenant_id, &item) else {
+                    continue;
+                };
+                if self.runs(&post.id) || post.created_at.plus(START_GRACE) >= self.deps.clock.now()
+                {
+                    continue;
+                }
+                let started = self
+                    .deps
+                    .store
+                    .get(&item.pk, &exec_sk(&post.id))
+                    .await?
+                    .is_some();
+                if !started {
+                    picked += usize::from(self.start_post(tenant_id, &post.id).await?);
+                }
+            }
+            match page.next_cursor {
+                Some(c) => cursor = Some(c),
                 None => return Ok(picked),
             }
         }
@@ -764,8 +862,8 @@ impl LocalPipeline {
             },
             // It died before its first checkpoint was written: from the top.
             _ => Checkpoint {
-                state: self.machine.start_at.clone(),
-                input: json!({"tenant_id": job.tenant_id, "job_id": job.job_id}),
+                state: self.machine_of(&job.job_id).0.start_at.clone(),
+                input: execution_input(&job),
             },
         };
         tracing::info!(job_id = %job.job_id, state = %at.state, "resuming an interrupted execution");
@@ -1033,6 +1131,16 @@ impl viral_core::ports::Workflow for LocalPipeline {
         })
         .await
         .map_err(|e| WorkflowError::Unavailable(e.to_string()))
+    }
+
+    async fn start_post(&self, tenant_id: &str, post_id: &str) -> Result<bool, WorkflowError> {
+        let me = self
+            .me
+            .upgrade()
+            .ok_or_else(|| WorkflowError::Unavailable("pipeline shutting down".into()))?;
+        me.start_post(tenant_id, post_id)
+            .await
+            .map_err(|e| WorkflowError::Unavailable(e.to_string()))
     }
 
     async fn job_history(

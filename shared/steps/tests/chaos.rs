@@ -345,6 +345,7 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
         lost: AtomicU64::new(0),
     });
     let deps = Deps {
+        social: Default::default(),
         store: store.clone(),
         blobs,
         clock: clock.clone(),

@@ -215,6 +215,7 @@ fn process(dir: &Path, clock: Arc<dyn Clock>, point: Option<&str>, refuse: bool)
         refuse,
     };
     Deps {
+        social: Default::default(),
         store: Arc::new(CrashingStore {
             inner: SqliteItemStore::new(db),
             point: point.map(str::to_owned),

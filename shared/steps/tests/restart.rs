@@ -118,6 +118,7 @@ fn store_of(dir: &std::path::Path) -> Deps {
     let db = Db::open(&dir.join("viral.db")).unwrap();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Deps {
+        social: Default::default(),
         store: Arc::new(SqliteItemStore::new(db)),
         blobs: Arc::new(FsBlobStore::new(
             &dir.join("blobs"),

@@ -8,6 +8,7 @@ import { Badge, CopyButton, Empty, ErrorBox, Field, Loading, Page, useLoad, when
 const SCOPES = [
   ["concepts:write", "Write concepts and feedback"],
   ["videos:write", "Make videos"],
+  ["publish:write", "Connect accounts and publish"],
   ["usage:read", "Read usage"],
   ["keys:manage", "Manage keys"],
   ["billing:manage", "Manage billing"],

@@ -20,7 +20,8 @@ pub(crate) struct CreateKeyRequest {
     )]
     name: String,
     /// Omit for a key with all of its creator's rights; otherwise at least one of
-    /// `keys:manage`, `usage:read`, `concepts:write`, `videos:write`, `billing:manage`.
+    /// `keys:manage`, `usage:read`, `concepts:write`, `videos:write`, `billing:manage`,
+    /// `publish:write`.
     #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
     scopes: Option<Vec<String>>,
 }
@@ -39,6 +40,8 @@ pub(crate) enum ScopeName {
     VideosWrite,
     #[serde(rename = "billing:manage")]
     BillingManage,
+    #[serde(rename = "publish:write")]
+    PublishWrite,
 }
 
 #[derive(Serialize, ToSchema)]

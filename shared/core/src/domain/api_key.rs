@@ -44,15 +44,18 @@ pub enum Scope {
     ConceptsWrite,
     VideosWrite,
     BillingManage,
+    /// Connect and remove social accounts, publish and cancel posts.
+    PublishWrite,
 }
 
 impl Scope {
-    pub const ALL: [Scope; 5] = [
+    pub const ALL: [Scope; 6] = [
         Scope::KeysManage,
         Scope::UsageRead,
         Scope::ConceptsWrite,
         Scope::VideosWrite,
         Scope::BillingManage,
+        Scope::PublishWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -62,6 +65,7 @@ impl Scope {
             Scope::ConceptsWrite => "concepts:write",
             Scope::VideosWrite => "videos:write",
             Scope::BillingManage => "billing:manage",
+            Scope::PublishWrite => "publish:write",
         }
     }
 

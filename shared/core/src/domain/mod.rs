@@ -11,6 +11,8 @@ pub mod job;
 pub mod keys;
 pub mod learner;
 pub mod plan;
+pub mod post;
+pub mod publish_limits;
 pub mod rate_limit;
 pub mod routing;
 pub mod stripe_webhook;

@@ -6,6 +6,7 @@ pub mod billing;
 pub mod blob_store;
 pub mod concepts;
 pub mod item_store;
+pub mod publisher;
 pub mod queue;
 pub mod secrets;
 pub mod token_vault;
@@ -17,6 +18,10 @@ pub use billing::{BillingError, BillingGateway, CheckoutRequest};
 pub use blob_store::{BlobError, BlobKey, BlobMeta, BlobStore, MediaUrls};
 pub use concepts::{ConceptWriter, RuleWriter, SampleTrends, SourceError, TrendQuery, TrendSource};
 pub use item_store::{Cond, Item, ItemStore, Page, Query, StoreError, Update, Write};
+pub use publisher::{
+    CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
+    Publishers, Tokens,
+};
 pub use queue::{Message, Queue, QueueError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
 pub use token_vault::{TokenVault, VaultError};

@@ -15,6 +15,14 @@ pub trait Workflow: Send + Sync {
     /// Starts the job's execution. Starting the same job twice starts it once; returns false
     /// when the execution is known to exist already.
     async fn start_job(&self, tenant_id: &str, job_id: &str) -> Result<bool, WorkflowError>;
+    /// Starts a post's publish execution (`statemachines/publish.asl.json`), named after the
+    /// post: starting twice starts once.
+    async fn start_post(&self, tenant_id: &str, post_id: &str) -> Result<bool, WorkflowError> {
+        let _ = (tenant_id, post_id);
+        Err(WorkflowError::Unavailable(
+            "this deployment has no publish workflow".into(),
+        ))
+    }
     /// The execution's status and events, if it was started.
     async fn job_history(
         &self,

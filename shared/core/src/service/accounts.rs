@@ -15,14 +15,7 @@ use crate::ports::{
     Cond, Item, ItemStore, Query, SecretString, TokenVault, Transaction, TxError, Write,
 };
 
-/// What a token endpoint answered.
-pub struct Tokens {
-    pub access: SecretString,
-    pub refresh: Option<SecretString>,
-    pub access_expires_at: Option<Timestamp>,
-    pub refresh_expires_at: Option<Timestamp>,
-    pub scopes: Vec<String>,
-}
+pub use crate::ports::Tokens;
 
 /// The tokens of an account, opened for a call to its platform.
 pub struct OpenTokens {
@@ -250,4 +243,78 @@ pub async fn remove(store: &dyn ItemStore, tenant_id: &str, id: &str) -> Result<
         ])
         .await?;
     Ok(())
+}
+
+/// Refresh an access token this long before it expires, so a call never starts on a token
+/// about to die.
+pub const REFRESH_AHEAD: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Whether the account's access token is past or near its expiry.
+pub fn needs_refresh(account: &Account, now: Timestamp) -> bool {
+    account
+        .access_expires_at
+        .is_some_and(|t| t <= now.plus(REFRESH_AHEAD))
+}
+
+/// A usable access token for `account`: its own while fresh, otherwise (or when `force`, after
+/// the platform refused it) a refreshed one. A refresh the platform refuses marks the account
+/// `needs_reconnect`. When a concurrent refresh stored newer tokens first, those are used: the
+/// rotated refresh token this one sent is already spent. Returns the account as stored.
+pub async fn access_token(
+    store: &dyn ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    publisher: &dyn crate::ports::Publisher,
+    account: &Account,
+    force: bool,
+) -> Result<(Account, SecretString)> {
+    use crate::ports::PublishError;
+    if account.status == AccountStatus::NeedsReconnect {
+        return Err(PublishError::NeedsReconnect(
+            account
+                .status_reason
+                .clone()
+                .unwrap_or_else(|| "the account must be connected again".into()),
+        )
+        .into());
+    }
+    let open = open_tokens(vault, account).await?;
+    if !force
+        && !needs_refresh(account, clock.now())
+        && let Some(access) = open.access
+    {
+        return Ok((account.clone(), access));
+    }
+    let Some(refresh) = open.refresh else {
+        let reason = "the platform gave no refresh token and the access token expired";
+        mark_needs_reconnect(store, clock, account, reason).await?;
+        return Err(PublishError::NeedsReconnect(reason.into()).into());
+    };
+    let tokens = match publisher.refresh(&refresh).await {
+        Ok(t) => t,
+        Err(
+            e @ (PublishError::NeedsReconnect(_)
+            | PublishError::Unauthorized(_)
+            | PublishError::Rejected { .. }),
+        ) => {
+            let reason = format!("refreshing the token failed: {e}");
+            if let Err(err) = mark_needs_reconnect(store, clock, account, &reason).await {
+                tracing::warn!(error = %err, account_id = %account.id, "could not mark an account for reconnecting");
+            }
+            return Err(PublishError::NeedsReconnect(reason).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match store_refreshed(store, vault, clock, account, &tokens).await {
+        Ok(stored) => Ok((stored, tokens.access)),
+        Err(Error::Conflict(_)) => {
+            let newer = get(store, &account.tenant_id, &account.id).await?;
+            let access = open_tokens(vault, &newer)
+                .await?
+                .access
+                .ok_or_else(|| Error::Conflict("the account lost its token; retry".into()))?;
+            Ok((newer, access))
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -3,6 +3,7 @@
 
 mod deliver;
 mod plan;
+mod publish;
 mod render;
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ pub use deliver::{
     FinalizeInput, RefundInput, Stored, finalize_job, refund_job, store_video, validate_video,
 };
 pub use plan::{Clip, Plan, PlanInput, plan_job};
+pub use publish::{FailPostInput, PostRef, check_post, fail_post, poll_post, upload_post};
 pub use render::{
     FetchInput, Fetched, JoinInput, Joined, PollInput, Submit, SubmitAnswer, SubmitLimits,
     SubmitMessage, fetch_video, join_video, poll_render, submit_clip,

@@ -33,6 +33,7 @@ pub fn pipeline_in(
         UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
     ));
     let deps = Deps {
+        social: Default::default(),
         store: Arc::new(SqliteItemStore::new(db.clone())),
         providers: Registry::new(make(blobs.clone())),
         blobs,

@@ -1,0 +1,131 @@
+//! Posting limits, counted per UTC day in the item store so they hold across Lambdas:
+//!
+//! - **the app's** daily uploads per platform, shared by every tenant (YouTube gives one Cloud
+//!   project about 100 `videos.insert` a day; an unaudited TikTok app lets few users post);
+//! - **each tenant's fair share** of that, larger for paying plans, so one tenant's burst never
+//!   burns the shared quota;
+//! - **each account's** own cap (TikTok's per-creator daily cap, Instagram's 24 h publishing
+//!   limit, YouTube's per-channel upload limit).
+//!
+//! A post that does not fit waits for the next day instead of failing.
+
+use std::collections::HashMap;
+
+use super::account::Platform;
+use super::plan::Plan;
+use crate::clock::Timestamp;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PublishLimits {
+    /// Posts per UTC day for the whole app, per platform; absent means no app-wide cap.
+    pub app_daily: HashMap<Platform, u32>,
+    /// Posts per UTC day per connected account.
+    pub account_daily: HashMap<Platform, u32>,
+}
+
+impl Default for PublishLimits {
+    fn default() -> Self {
+        Self {
+            // YouTube: the upload bucket of one Cloud project (social-apis §0). TikTok and
+            // Instagram publish no app-wide post cap; ours keeps a burst from using up the
+            // app's standing with them.
+            app_daily: HashMap::from([
+                (Platform::Youtube, 100),
+                (Platform::Tiktok, 1000),
+                (Platform::Instagram, 2000),
+            ]),
+            // TikTok's per-creator cap is unpublished (about 15 is reported); Instagram's
+            // `content_publishing_limit` is 50 in its reference example; YouTube channels hit
+            // `uploadLimitExceeded` at an unpublished count.
+            account_daily: HashMap::from([
+                (Platform::Tiktok, 15),
+                (Platform::Youtube, 15),
+                (Platform::Instagram, 50),
+                (Platform::Sandbox, 100),
+            ]),
+        }
+    }
+}
+
+impl PublishLimits {
+    /// The share of the app's daily cap one tenant may use, by plan: paying plans first.
+    pub fn tenant_share_percent(plan: Plan) -> u32 {
+        match plan {
+            Plan::Free => 5,
+            Plan::Starter => 10,
+            Plan::Pro => 20,
+            Plan::Agency => 40,
+        }
+    }
+
+    /// How many posts a tenant on `plan` may make on `platform` per day (`None`: no app cap).
+    pub fn tenant_daily(&self, platform: Platform, plan: Plan) -> Option<u32> {
+        let app = *self.app_daily.get(&platform)?;
+        Some((app * Self::tenant_share_percent(plan) / 100).max(1))
+    }
+
+    pub fn account_daily(&self, platform: Platform) -> u32 {
+        self.account_daily.get(&platform).copied().unwrap_or(10)
+    }
+}
+
+/// The UTC day `t` falls in, as `YYYY-MM-DD`.
+pub fn day_key(t: Timestamp) -> String {
+    let days = t.millis().div_euclid(86_400_000);
+    let date = time::Date::from_julian_day(2_440_588 + i32::try_from(days).unwrap_or(0))
+        .unwrap_or(time::Date::MIN);
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// The start of the UTC day after the one `t` falls in.
+pub fn next_day(t: Timestamp) -> Timestamp {
+    Timestamp((t.millis().div_euclid(86_400_000) + 1) * 86_400_000)
+}
+
+pub fn app_quota_pk(platform: Platform) -> String {
+    format!("APPQUOTA#{}", platform.as_str())
+}
+
+pub fn day_sk(day: &str) -> String {
+    format!("DAY#{day}")
+}
+
+pub fn tenant_quota_sk(platform: Platform, day: &str) -> String {
+    format!("PUBQUOTA#{}#{day}", platform.as_str())
+}
+
+pub fn account_quota_sk(account_id: &str, day: &str) -> String {
+    format!("ACCTQUOTA#{account_id}#{day}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn days_are_utc_and_the_next_one_starts_at_midnight() {
+        let t = Timestamp::parse_rfc3339("2026-12-04T23:59:59.999Z").unwrap();
+        assert_eq!(day_key(t), "2026-12-04");
+        assert_eq!(next_day(t).rfc3339(), "2026-12-05T00:00:00Z");
+        assert_eq!(day_key(next_day(t)), "2026-12-05");
+        assert_eq!(day_key(Timestamp(0)), "1970-01-01");
+    }
+
+    #[test]
+    fn paying_plans_get_a_larger_share_and_everyone_gets_one() {
+        let l = PublishLimits::default();
+        assert_eq!(l.tenant_daily(Platform::Youtube, Plan::Free), Some(5));
+        assert_eq!(l.tenant_daily(Platform::Youtube, Plan::Agency), Some(40));
+        assert_eq!(l.tenant_daily(Platform::Sandbox, Plan::Free), None);
+        let tiny = PublishLimits {
+            app_daily: HashMap::from([(Platform::Youtube, 3)]),
+            ..l
+        };
+        assert_eq!(tiny.tenant_daily(Platform::Youtube, Plan::Free), Some(1));
+    }
+}
