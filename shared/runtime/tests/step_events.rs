@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use viral_core::domain::account::Platform;
 use viral_core::domain::post::PostStatus;
 use viral_core::domain::routing::ProviderInfo;
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
@@ -189,9 +190,17 @@ async fn every_step_event_drives_its_handler() {
         caption: Some(caption.into()),
         ..Default::default()
     };
-    let made = posts::create(store, &*clock, t, &job, vec![target("Octopuses")], None)
-        .await
-        .unwrap();
+    let made = posts::create(
+        store,
+        &*clock,
+        t,
+        &job,
+        vec![target("Octopuses")],
+        None,
+        &[Platform::Sandbox],
+    )
+    .await
+    .unwrap();
     let post = made.posts[0].id.clone();
     let post_event = |name: &str| {
         let path = format!("{EVENTS}/{name}");
@@ -213,10 +222,18 @@ async fn every_step_event_drives_its_handler() {
     assert_eq!(published.status, PostStatus::Published);
     assert!(published.platform_post_id.unwrap().starts_with("sbxpost_"));
     // Another post fails as the catcher says; its posting slot is given back.
-    let other = posts::create(store, &*clock, t, &job, vec![target("Again")], None)
-        .await
-        .unwrap()
-        .posts[0]
+    let other = posts::create(
+        store,
+        &*clock,
+        t,
+        &job,
+        vec![target("Again")],
+        None,
+        &[Platform::Sandbox],
+    )
+    .await
+    .unwrap()
+    .posts[0]
         .id
         .clone();
     let text = std::fs::read_to_string(format!("{EVENTS}/fail-post.sfn.json")).unwrap();

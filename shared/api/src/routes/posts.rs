@@ -186,7 +186,7 @@ pub(crate) async fn publish(
     Json(body): Json<PublishRequest>,
 ) -> ApiResult<Response> {
     p.require(Scope::PublishWrite)?;
-    social(&state)?;
+    let configured = social(&state)?.publishers.platforms();
     let workflow = state.workflow.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -202,6 +202,7 @@ pub(crate) async fn publish(
         &job_id,
         body.targets,
         key.as_deref(),
+        &configured,
     )
     .await?;
     // Starting is idempotent (executions are named after posts): a replay also starts a post

@@ -168,8 +168,8 @@ fn privacy(platform: Platform, asked: Option<&str>) -> Result<String> {
     }
 }
 
-/// Creates one post per target (see the module). `Idempotency-Key` replays answer with the
-/// posts the first request made.
+/// Creates one post per target (see the module), to platforms among `configured`.
+/// `Idempotency-Key` replays answer with the posts the first request made.
 pub async fn create(
     store: &dyn ItemStore,
     clock: &dyn Clock,
@@ -177,6 +177,7 @@ pub async fn create(
     job_id: &str,
     targets: Vec<Target>,
     idempotency_key: Option<&str>,
+    configured: &[Platform],
 ) -> Result<Created> {
     let now = clock.now();
     let pk = keys::tenant_pk(tenant_id);
@@ -229,6 +230,12 @@ pub async fn create(
                     account.platform.as_str()
                 ),
             });
+        }
+        if !configured.contains(&account.platform) {
+            return Err(Error::Invalid(format!(
+                "{} publishing is not configured on this deployment (see `viral doctor`)",
+                account.platform.as_str()
+            )));
         }
         check_validation(&job, account.platform)?;
         let title = match &t.title {

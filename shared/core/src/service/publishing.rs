@@ -331,15 +331,25 @@ where
     F: Fn(SecretString, Account) -> Fut,
     Fut: Future<Output = std::result::Result<T, PublishError>>,
 {
-    let (account, access) =
-        accounts::access_token(ctx.store, ctx.vault, ctx.clock, publisher, account, false).await?;
-    match call(access, account.clone()).await {
-        Err(PublishError::Unauthorized(_)) => {
-            let (account, access) =
-                accounts::access_token(ctx.store, ctx.vault, ctx.clock, publisher, &account, true)
-                    .await?;
-            Ok(call(access, account).await)
+    // A refresh the platform refuses is the platform's answer to this call, for `settle`.
+    let token = |account: Account, force: bool| async move {
+        match accounts::access_token(ctx.store, ctx.vault, ctx.clock, publisher, &account, force)
+            .await
+        {
+            Ok(x) => Ok(Ok(x)),
+            Err(Error::Platform(e)) => Ok(Err(e)),
+            Err(e) => Err(e),
         }
+    };
+    let (account, access) = match token(account.clone(), false).await? {
+        Ok(x) => x,
+        Err(e) => return Ok(Err(e)),
+    };
+    match call(access, account.clone()).await {
+        Err(PublishError::Unauthorized(_)) => match token(account, true).await? {
+            Ok((account, access)) => Ok(call(access, account).await),
+            Err(e) => Ok(Err(e)),
+        },
         other => Ok(other),
     }
 }
@@ -386,7 +396,18 @@ async fn settle(ctx: &Ctx<'_>, post: &Post, e: PublishError) -> Result<Next> {
             next.not_before = Some(until);
             next.warnings
                 .push(format!("{e}; rescheduled to {}", until.rfc3339()));
-            save(ctx, next).await?;
+            // Not begun at the platform: its slot goes back, and it takes one on its new day.
+            let release = match (&post.begun_at, &post.quota_day) {
+                (None, Some(day)) => Some(day.clone()),
+                _ => None,
+            };
+            if release.is_some() {
+                next.quota_day = None;
+            }
+            let saved = save(ctx, next).await?;
+            if let Some(day) = release {
+                release_slot(ctx, &saved, &day).await;
+            }
             Ok(Next::Wait(until))
         }
         PublishError::Rejected { .. }

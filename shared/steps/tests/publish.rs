@@ -1,0 +1,632 @@
+//! The publish workflow: a sandbox post through `statemachines/publish.asl.json` on the local
+//! engine, and the decisions of its steps against a scripted platform — a lost answer to
+//! `begin` is never resubmitted, a failure before the platform acted is retried, an expired
+//! token is refreshed once (and the rotated refresh token kept), a dead one marks the account,
+//! limits reschedule instead of failing (per account, per tenant's share of the app's quota),
+//! and Instagram's `media_publish` is reconciled after a lost answer.
+
+mod support;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use viral_core::domain::account::{AccountStatus, Platform, PlatformProfile};
+use viral_core::domain::post::PostStatus;
+use viral_core::domain::publish_limits::PublishLimits;
+use viral_core::domain::{Job, JobSpec, JobStatus, Plan};
+use viral_core::ports::{
+    BlobKey, BlobStore, Cond, ItemStore, Progress, PublishError, Published, Publisher, Publishers,
+    SecretString, TokenVault, Tokens,
+};
+use viral_core::service::publishing::{self, Ctx, Next};
+use viral_core::service::{accounts, connect, posts, tenants};
+use viral_core::{Clock, ManualClock, SystemClock, Timestamp};
+use viral_embedded::{FileTokenVault, FsBlobStore, SqliteItemStore, UrlSigner};
+use viral_testkit::publisher::{Call, Scripted, ScriptedPublisher};
+
+/// 2026-12-04T10:00:00Z.
+const NOW: Timestamp = Timestamp(1_796_378_400_000);
+
+struct World {
+    store: Arc<dyn ItemStore>,
+    blobs: Arc<dyn BlobStore>,
+    vault: Arc<dyn TokenVault>,
+    clock: Arc<ManualClock>,
+    publishers: Publishers,
+    limits: PublishLimits,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    fn new(publishers: Vec<Arc<dyn Publisher>>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(ManualClock::new(NOW));
+        let mut all = Publishers::default().with(Arc::new(viral_social::SandboxPublisher));
+        for p in publishers {
+            all = all.with(p);
+        }
+        Self {
+            store: Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap()),
+            blobs: Arc::new(FsBlobStore::new(
+                &dir.path().join("blobs"),
+                UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
+            )),
+            vault: Arc::new(FileTokenVault::from_key_file(&dir.path().join("vault.key")).unwrap()),
+            clock,
+            publishers: all,
+            limits: PublishLimits::default(),
+            _dir: dir,
+        }
+    }
+
+    fn ctx(&self) -> Ctx<'_> {
+        Ctx {
+            store: &*self.store,
+            blobs: &*self.blobs,
+            vault: &*self.vault,
+            clock: &*self.clock,
+            publishers: &self.publishers,
+            limits: &self.limits,
+        }
+    }
+
+    async fn tenant(&self, plan: Plan) -> String {
+        tenants::create_tenant(&*self.store, &*self.clock, "Publisher", plan)
+            .await
+            .unwrap()
+            .tenant
+            .id
+    }
+
+    async fn video(&self, tenant: &str) -> String {
+        stored_video(&*self.store, &*self.blobs, tenant).await
+    }
+
+    /// An account on `platform` whose access token expires at `expires`.
+    async fn account(
+        &self,
+        tenant: &str,
+        platform: Platform,
+        expires: Option<Timestamp>,
+    ) -> String {
+        accounts::connect(
+            &*self.store,
+            &*self.vault,
+            &*self.clock,
+            tenant,
+            platform,
+            PlatformProfile {
+                user_id: viral_core::ids::new_id("u"),
+                display_name: "Creator".into(),
+                avatar_url: None,
+            },
+            Tokens {
+                access: SecretString::new("access-0"),
+                refresh: Some(SecretString::new("refresh-0")),
+                access_expires_at: expires,
+                refresh_expires_at: None,
+                scopes: vec!["video.publish".into()],
+            },
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    async fn post(&self, tenant: &str, job: &str, account: &str, privacy: &str) -> String {
+        let target = posts::Target {
+            account_id: account.to_owned(),
+            privacy: Some(privacy.to_owned()),
+            ..Default::default()
+        };
+        posts::create(
+            &*self.store,
+            &*self.clock,
+            tenant,
+            job,
+            vec![target],
+            None,
+            &self.publishers.platforms(),
+        )
+        .await
+        .unwrap()
+        .posts[0]
+            .id
+            .clone()
+    }
+
+    async fn get(&self, tenant: &str, post: &str) -> viral_core::domain::post::Post {
+        posts::get(&*self.store, tenant, post).await.unwrap()
+    }
+}
+
+/// A succeeded job with its MP4 stored, validated for every platform.
+async fn stored_video(store: &dyn ItemStore, blobs: &dyn BlobStore, tenant: &str) -> String {
+    let id = viral_core::ids::new_id("job");
+    let key = format!("tenants/{tenant}/videos/{id}.mp4");
+    let mut mp4 = vec![0, 0, 0, 24];
+    mp4.extend_from_slice(b"ftypisom");
+    mp4.resize(4096, 0);
+    blobs
+        .put(&BlobKey::parse(&key).unwrap(), mp4, "video/mp4")
+        .await
+        .unwrap();
+    let job = Job {
+        id: id.clone(),
+        tenant_id: tenant.to_owned(),
+        status: JobStatus::Succeeded,
+        spec: JobSpec {
+            prompt: "Octopuses have three hearts.".into(),
+            concept_id: None,
+            provider: "auto".into(),
+            platforms: vec![
+                "tiktok".into(),
+                "youtube_shorts".into(),
+                "instagram_reels".into(),
+            ],
+            duration_s: 15.0,
+        },
+        created_at: NOW,
+        updated_at: NOW,
+        version: 1,
+        provider: Some("storyboard".into()),
+        model: None,
+        attempts: 1,
+        budget_cents: 0,
+        spent_cents: 0,
+        video_key: Some(key),
+        validation: Some(serde_json::json!({"platforms": [
+            {"platform": "tiktok", "pass": true, "reasons": []},
+            {"platform": "youtube_shorts", "pass": true, "reasons": []},
+            {"platform": "instagram_reels", "pass": true, "reasons": []}
+        ]})),
+        failure: None,
+        route: None,
+    };
+    store.put(job.to_item(), Cond::Absent).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let db = viral_embedded::Db::open(&dir.path().join("viral.db")).unwrap();
+    let vault: Arc<dyn TokenVault> =
+        Arc::new(FileTokenVault::from_key_file(&dir.path().join("vault.key")).unwrap());
+    let deps = viral_steps::Deps {
+        store: Arc::new(SqliteItemStore::new(db.clone())),
+        blobs: Arc::new(FsBlobStore::new(
+            &dir.path().join("blobs"),
+            UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
+        )),
+        clock: clock.clone(),
+        providers: viral_providers::Registry::new(vec![]),
+        social: viral_steps::Social {
+            publishers: Publishers::default().with(Arc::new(viral_social::SandboxPublisher)),
+            vault: Some(vault.clone()),
+            limits: PublishLimits::default(),
+        },
+    };
+    let pipeline = viral_steps::local::LocalPipeline::new(
+        deps.clone(),
+        support::queues(db, clock.clone()),
+        viral_steps::local::Options::default().time_scale(0.01),
+    )
+    .unwrap();
+    let store = &*deps.store;
+    let tenant = tenants::create_tenant(store, &*clock, "Local", Plan::Pro)
+        .await
+        .unwrap()
+        .tenant
+        .id;
+    let job = stored_video(store, &*deps.blobs, &tenant).await;
+    let channel = connect::sandbox(store, &*vault, &*clock, &tenant, "Local channel")
+        .await
+        .unwrap();
+    let target = posts::Target {
+        account_id: channel.id.clone(),
+        ..Default::default()
+    };
+    let post = posts::create(
+        store,
+        &*clock,
+        &tenant,
+        &job,
+        vec![target],
+        None,
+        &[Platform::Sandbox],
+    )
+    .await
+    .unwrap()
+    .posts[0]
+        .id
+        .clone();
+    assert!(pipeline.start_post(&tenant, &post).await.unwrap());
+    assert!(
+        !pipeline.start_post(&tenant, &post).await.unwrap(),
+        "started once"
+    );
+    let mut last = None;
+    for _ in 0..200 {
+        let p = posts::get(store, &tenant, &post).await.unwrap();
+        if p.status.is_terminal() {
+            last = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let p = last.expect("the post ended within 10 s");
+    assert_eq!(p.status, PostStatus::Published, "{:?}", p.error);
+    assert!(p.platform_post_id.unwrap().starts_with("sbxpost_"));
+    assert_eq!(p.privacy_applied.as_deref(), Some("public"));
+    assert_eq!(p.url, None, "a sandbox post has no public URL");
+    let mut history = serde_json::Value::Null;
+    for _ in 0..100 {
+        history = pipeline.describe(&tenant, &post).await.unwrap().unwrap();
+        if history["status"] == "SUCCEEDED" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(history["status"], "SUCCEEDED");
+    let states: Vec<String> = history["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["state"].as_str().map(str::to_owned))
+        .collect();
+    for s in ["CheckPost", "UploadPost", "PollPost"] {
+        assert!(states.iter().any(|x| x == s), "{s} ran: {states:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_answer_to_begin_is_never_resubmitted() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    tiktok.then(
+        Call::Begin,
+        Scripted::Fail(PublishError::Unknown("timed out after sending".into())),
+    );
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Tiktok, None).await;
+    let post = w.post(&t, &job, &acc, "SELF_ONLY").await;
+    let ctx = w.ctx();
+    assert_eq!(
+        publishing::check(&ctx, &t, &post).await.unwrap(),
+        Next::Upload
+    );
+    let err = publishing::upload(&ctx, &t, &post).await.unwrap_err();
+    assert!(err.to_string().contains("unknown"), "{err}");
+    assert_eq!(w.get(&t, &post).await.status, PostStatus::Uploading);
+    // The workflow retries the step: it ends the post instead of beginning it again.
+    assert_eq!(
+        publishing::upload(&ctx, &t, &post).await.unwrap(),
+        Next::Done
+    );
+    let p = w.get(&t, &post).await;
+    assert_eq!(p.status, PostStatus::Failed);
+    assert_eq!(p.error.unwrap().code, "publish_outcome_unknown");
+    assert_eq!(tiktok.count(Call::Begin), 1, "begun once");
+}
+
+#[tokio::test]
+async fn a_failure_before_the_platform_acted_is_retried_and_the_applied_privacy_recorded() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    tiktok.then(
+        Call::Begin,
+        Scripted::Fail(PublishError::Transient("connection refused".into())),
+    );
+    tiktok.then(
+        Call::Poll,
+        Scripted::Progress(Progress::Processing(Some("PROCESSING_UPLOAD".into()))),
+    );
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Tiktok, None).await;
+    let post = w.post(&t, &job, &acc, "PUBLIC_TO_EVERYONE").await;
+    let ctx = w.ctx();
+    publishing::check(&ctx, &t, &post).await.unwrap();
+    assert!(publishing::upload(&ctx, &t, &post).await.is_err());
+    assert_eq!(
+        w.get(&t, &post).await.begun_at,
+        None,
+        "the intent is cleared"
+    );
+    assert_eq!(
+        publishing::upload(&ctx, &t, &post).await.unwrap(),
+        Next::Poll(5)
+    );
+    assert_eq!(
+        publishing::poll(&ctx, &t, &post).await.unwrap(),
+        Next::Poll(5)
+    );
+    assert_eq!(publishing::poll(&ctx, &t, &post).await.unwrap(), Next::Done);
+    let p = w.get(&t, &post).await;
+    assert_eq!(p.status, PostStatus::Published);
+    assert_eq!(p.platform_post_id.as_deref(), Some("post-of-handle-1"));
+    assert_eq!(p.privacy_applied.as_deref(), Some("SELF_ONLY"));
+    assert!(
+        p.warnings.iter().any(|w| w.contains("applied SELF_ONLY")),
+        "{:?}",
+        p.warnings
+    );
+    // What the platform received: the AI label, the privacy as asked.
+    let begun = tiktok.begun.lock().unwrap().clone();
+    assert_eq!(begun.len(), 1);
+    assert!(begun[0].ai_generated);
+    assert_eq!(begun[0].privacy, "PUBLIC_TO_EVERYONE");
+}
+
+#[tokio::test]
+async fn an_expired_token_is_refreshed_once_and_the_rotated_refresh_token_kept() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    tiktok.then(
+        Call::Begin,
+        Scripted::Fail(PublishError::Unauthorized("access_token_invalid".into())),
+    );
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w
+        .account(
+            &t,
+            Platform::Tiktok,
+            Some(NOW.plus(Duration::from_secs(7200))),
+        )
+        .await;
+    let post = w.post(&t, &job, &acc, "SELF_ONLY").await;
+    let ctx = w.ctx();
+    publishing::check(&ctx, &t, &post).await.unwrap();
+    assert_eq!(
+        publishing::upload(&ctx, &t, &post).await.unwrap(),
+        Next::Poll(5)
+    );
+    assert_eq!(tiktok.tokens_used(Call::Refresh), vec!["refresh-0"]);
+    assert_eq!(
+        tiktok.tokens_used(Call::Begin),
+        vec!["access-0", "access-1"]
+    );
+    let account = accounts::get(&*w.store, &t, &acc).await.unwrap();
+    let open = accounts::open_tokens(&*w.vault, &account).await.unwrap();
+    assert_eq!(
+        open.refresh.unwrap().expose(),
+        "refresh-2",
+        "the rotated one is kept"
+    );
+    // A token near its expiry is refreshed before the call, not after a refusal.
+    w.clock.set(NOW.plus(Duration::from_secs(3 * 3600)));
+    let account = accounts::get(&*w.store, &t, &acc).await.unwrap();
+    let mut expiring = account.clone();
+    expiring.access_expires_at = Some(w.clock.now().plus(Duration::from_secs(60)));
+    w.store
+        .put(expiring.to_item(), Cond::VersionIs(account.version))
+        .await
+        .unwrap();
+    let expiring = accounts::get(&*w.store, &t, &acc).await.unwrap();
+    let (_, access) =
+        accounts::access_token(&*w.store, &*w.vault, &*w.clock, &*tiktok, &expiring, false)
+            .await
+            .unwrap();
+    assert_eq!(
+        tiktok.count(Call::Refresh),
+        2,
+        "refreshed ahead of its expiry"
+    );
+    assert_eq!(tiktok.tokens_used(Call::Refresh)[1], "refresh-2");
+    assert!(access.expose().starts_with("access-") && access.expose() != "access-1");
+}
+
+#[tokio::test]
+async fn a_dead_refresh_token_marks_the_account_and_fails_its_posts() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    tiktok
+        .then(
+            Call::Begin,
+            Scripted::Fail(PublishError::Unauthorized("access_token_invalid".into())),
+        )
+        .then(
+            Call::Refresh,
+            Scripted::Fail(PublishError::NeedsReconnect("invalid_grant".into())),
+        );
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Tiktok, None).await;
+    let first = w.post(&t, &job, &acc, "SELF_ONLY").await;
+    let ctx = w.ctx();
+    publishing::check(&ctx, &t, &first).await.unwrap();
+    assert_eq!(
+        publishing::upload(&ctx, &t, &first).await.unwrap(),
+        Next::Done
+    );
+    let p = w.get(&t, &first).await;
+    assert_eq!(p.status, PostStatus::Failed);
+    assert_eq!(p.error.unwrap().code, "account_needs_reconnect");
+    let account = accounts::get(&*w.store, &t, &acc).await.unwrap();
+    assert_eq!(account.status, AccountStatus::NeedsReconnect);
+    assert!(account.status_reason.unwrap().contains("invalid_grant"));
+    // A post created before the account broke fails at its check, without a call.
+    let calls = tiktok.calls.lock().unwrap().len();
+    let mut stale = w.get(&t, &first).await;
+    stale.id = viral_core::ids::new_id("post");
+    stale.status = PostStatus::Queued;
+    stale.error = None;
+    stale.begun_at = None;
+    stale.quota_day = None;
+    stale.version = 0;
+    w.store
+        .put(stale.to_item().unwrap(), Cond::Absent)
+        .await
+        .unwrap();
+    assert_eq!(
+        publishing::check(&ctx, &t, &stale.id).await.unwrap(),
+        Next::Done
+    );
+    assert_eq!(
+        w.get(&t, &stale.id).await.error.unwrap().code,
+        "account_needs_reconnect"
+    );
+    assert_eq!(tiktok.calls.lock().unwrap().len(), calls);
+}
+
+#[tokio::test]
+async fn limits_reschedule_posts_instead_of_failing_them() {
+    let youtube = Arc::new(ScriptedPublisher::new(Platform::Youtube));
+    youtube.then(
+        Call::Begin,
+        Scripted::Fail(PublishError::Limited {
+            code: "uploadLimitExceeded".into(),
+            message: "the channel reached its daily upload limit".into(),
+            retry_after_secs: 3600,
+        }),
+    );
+    let mut w = World::new(vec![youtube.clone()]);
+    w.limits = PublishLimits {
+        app_daily: HashMap::from([(Platform::Youtube, 20)]),
+        account_daily: HashMap::from([(Platform::Youtube, 2)]),
+    };
+    let ctx = w.ctx();
+    let free = w.tenant(Plan::Free).await;
+    let agency = w.tenant(Plan::Agency).await;
+    let (free_job, agency_job) = (w.video(&free).await, w.video(&agency).await);
+    let free_acc = w.account(&free, Platform::Youtube, None).await;
+    let agency_acc = w.account(&agency, Platform::Youtube, None).await;
+    // The free workspace's share of the app's 20 daily uploads is 1 (5 %); the agency's is 8.
+    let f1 = w.post(&free, &free_job, &free_acc, "public").await;
+    let f2 = w.post(&free, &free_job, &free_acc, "public").await;
+    assert_eq!(
+        publishing::check(&ctx, &free, &f1).await.unwrap(),
+        Next::Upload
+    );
+    let tomorrow = Timestamp::parse_rfc3339("2026-12-05T00:00:00Z").unwrap();
+    assert_eq!(
+        publishing::check(&ctx, &free, &f2).await.unwrap(),
+        Next::Wait(tomorrow)
+    );
+    let waiting = w.get(&free, &f2).await;
+    assert_eq!(waiting.status, PostStatus::Scheduled);
+    assert!(
+        waiting.warnings[0].contains("share of the app's daily youtube posts"),
+        "{:?}",
+        waiting.warnings
+    );
+    // The agency is not held back by the free workspace; its account's own cap of 2 is.
+    let posts: Vec<String> = posts_of(&w, &agency, &agency_job, &agency_acc, 3).await;
+    assert_eq!(
+        publishing::check(&ctx, &agency, &posts[0]).await.unwrap(),
+        Next::Upload
+    );
+    assert_eq!(
+        publishing::check(&ctx, &agency, &posts[1]).await.unwrap(),
+        Next::Upload
+    );
+    assert_eq!(
+        publishing::check(&ctx, &agency, &posts[2]).await.unwrap(),
+        Next::Wait(tomorrow)
+    );
+    assert!(
+        w.get(&agency, &posts[2]).await.warnings[0].contains("this account reached its 2 posts")
+    );
+    // The platform's own limit, met at begin: rescheduled, its slot given back, nothing posted.
+    let next = publishing::upload(&ctx, &agency, &posts[0]).await.unwrap();
+    assert_eq!(next, Next::Wait(NOW.plus(Duration::from_secs(3600))));
+    let p = w.get(&agency, &posts[0]).await;
+    assert_eq!(
+        (p.status, p.begun_at, p.quota_day.clone()),
+        (PostStatus::Scheduled, None, None)
+    );
+    let acct = accounts::get(&*w.store, &agency, &agency_acc)
+        .await
+        .unwrap();
+    let allowance = publishing::allowance(&*w.store, &*w.clock, &w.limits, &acct, Plan::Agency)
+        .await
+        .unwrap();
+    assert_eq!(
+        allowance.account_used, 1,
+        "the rescheduled post's slot came back"
+    );
+    assert_eq!(allowance.tenant_limit, Some(8));
+    // The next day the waiting post goes.
+    w.clock.set(tomorrow);
+    assert_eq!(
+        publishing::check(&ctx, &free, &f2).await.unwrap(),
+        Next::Upload
+    );
+}
+
+async fn posts_of(w: &World, t: &str, job: &str, acc: &str, n: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(w.post(t, job, acc, "public").await);
+    }
+    out
+}
+
+#[tokio::test]
+async fn instagram_publish_is_reconciled_after_a_lost_answer() {
+    let ig = Arc::new(ScriptedPublisher::new(Platform::Instagram));
+    ig.then(Call::Poll, Scripted::Progress(Progress::Ready))
+        .then(Call::Poll, Scripted::Progress(Progress::Ready))
+        .then(
+            Call::Publish,
+            Scripted::Fail(PublishError::Unknown("connection reset".into())),
+        )
+        .then(
+            Call::FindPublished,
+            Scripted::Fail(PublishError::Transient("retry".into())),
+        );
+    let w = World::new(vec![ig.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Instagram, None).await;
+    let post = w.post(&t, &job, &acc, "public").await;
+    let ctx = w.ctx();
+    publishing::check(&ctx, &t, &post).await.unwrap();
+    publishing::upload(&ctx, &t, &post).await.unwrap();
+    assert!(
+        publishing::poll(&ctx, &t, &post).await.is_err(),
+        "publish's answer lost"
+    );
+    assert!(w.get(&t, &post).await.publish_requested_at.is_some());
+    // Asking what happened failed: try again later, still no second publish.
+    assert!(publishing::poll(&ctx, &t, &post).await.is_err());
+    assert_eq!(ig.count(Call::Publish), 1);
+    // The platform says it was never made: asking again is not a blind resubmit.
+    ig.then(Call::Poll, Scripted::Progress(Progress::Ready));
+    assert_eq!(publishing::poll(&ctx, &t, &post).await.unwrap(), Next::Done);
+    assert_eq!(ig.count(Call::Publish), 2);
+    assert_eq!(ig.count(Call::FindPublished), 2);
+    assert_eq!(w.get(&t, &post).await.status, PostStatus::Published);
+    // Had it been made, the reconcile records it without publishing again.
+    let second = w.post(&t, &job, &acc, "public").await;
+    ig.then(Call::Poll, Scripted::Progress(Progress::Ready))
+        .then(
+            Call::Publish,
+            Scripted::Fail(PublishError::Unknown("timeout".into())),
+        );
+    publishing::check(&ctx, &t, &second).await.unwrap();
+    publishing::upload(&ctx, &t, &second).await.unwrap();
+    assert!(publishing::poll(&ctx, &t, &second).await.is_err());
+    let publishes = ig.count(Call::Publish);
+    ig.then(Call::Poll, Scripted::Progress(Progress::Ready))
+        .then(
+            Call::FindPublished,
+            Scripted::Found(Published {
+                post_id: Some("media-9".into()),
+                url: Some("https://www.instagram.com/reel/abc/".into()),
+                privacy: None,
+            }),
+        );
+    assert_eq!(
+        publishing::poll(&ctx, &t, &second).await.unwrap(),
+        Next::Done
+    );
+    assert_eq!(ig.count(Call::Publish), publishes, "not published twice");
+    let p = w.get(&t, &second).await;
+    assert_eq!(p.platform_post_id.as_deref(), Some("media-9"));
+}
