@@ -17,13 +17,13 @@ where
     match f.await {
         Ok(_) => {
             println!(
-                "ok    {name:<8} {what} ({:.1} ms)",
+                "ok    {name:<9} {what} ({:.1} ms)",
                 started.elapsed().as_secs_f64() * 1e3
             );
             true
         }
         Err(e) => {
-            println!("FAIL  {name:<8} {what}: {e}");
+            println!("FAIL  {name:<9} {what}: {e}");
             false
         }
     }
@@ -99,7 +99,7 @@ pub async fn run(config: Config) -> Result<ExitCode, Failure> {
     let services = match Services::connect(config).await {
         Ok(s) => s,
         Err(e) => {
-            println!("FAIL  start    {e}");
+            println!("FAIL  start     {e}");
             return Ok(ExitCode::FAILURE);
         }
     };
@@ -140,12 +140,13 @@ pub async fn run(config: Config) -> Result<ExitCode, Failure> {
         };
         ok &= check(name, &format!("key {secret}"), found).await;
     }
+    ok &= publishing(&services).await;
     if let Err(e) = services.providers() {
         println!("FAIL  providers {e}");
         ok = false;
     }
     if let Err(e) = services.trend_source().and(services.concept_writer()) {
-        println!("FAIL  concepts {e}");
+        println!("FAIL  concepts  {e}");
         ok = false;
     }
     Ok(if ok {
@@ -153,4 +154,51 @@ pub async fn run(config: Config) -> Result<ExitCode, Failure> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Which platforms tenants can connect: the sandbox always; TikTok, YouTube and Instagram
+/// once the app's id and secret are set. A platform left off is not a failure.
+async fn publishing(services: &Services) -> bool {
+    let Some(vault) = &services.vault else {
+        println!("FAIL  publish   no token vault: set VIRAL_KMS_KEY_ID (the stack's TokenKey)");
+        return false;
+    };
+    let mut ok = check("vault", "seal and open a token", async {
+        let probe = viral_core::ports::SecretString::new("doctor");
+        let sealed = vault.seal(&probe, "doctor").await?;
+        vault.open(&sealed, "doctor").await.map(|_| ())
+    })
+    .await;
+    println!("ok    sandbox   publishing channel, offline (always on)");
+    for (platform, [id, secret]) in viral_runtime::social::PLATFORM_SECRETS {
+        let mut missing = Vec::new();
+        for name in [id, secret] {
+            match services.secrets.get(name).await {
+                Ok(Some(v)) if !v.expose().trim().is_empty() => {}
+                Ok(_) => missing.push(name),
+                Err(e) => {
+                    println!("FAIL  {:<9} cannot read {name}: {e}", platform.as_str());
+                    ok = false;
+                }
+            }
+        }
+        if missing.is_empty() {
+            println!(
+                "ok    {:<9} publishing configured ({id})",
+                platform.as_str()
+            );
+            if platform == viral_core::domain::account::Platform::Youtube {
+                println!(
+                    "note  youtube   while the Google app's consent screen is in \"Testing\", refresh tokens die after 7 days and tenants must reconnect weekly; publish the app (and pass verification) before relying on it"
+                );
+            }
+        } else {
+            println!(
+                "off   {:<9} publishing not configured: set {}",
+                platform.as_str(),
+                missing.join(" and ")
+            );
+        }
+    }
+    ok
 }

@@ -48,6 +48,9 @@ pub struct Config {
     pub kms_key_id: Option<String>,
     /// The video providers (see `ProviderConfig` for the variables).
     pub providers: ProviderConfig,
+    /// Where each social platform's API lives (`TIKTOK_BASE_URL`, `YOUTUBE_UPLOAD_BASE_URL`,
+    /// `GOOGLE_OAUTH_BASE_URL`, `INSTAGRAM_GRAPH_BASE_URL`, …; see `viral_social::SocialConfig`).
+    pub social: viral_social::SocialConfig,
     /// Trend sources and the concept writer (see `SourceConfig` for the variables).
     pub sources: SourceConfig,
     /// Stripe prices and return URLs (see `BillingConfig`); `None`: billing is off.
@@ -300,6 +303,8 @@ impl Config {
             }
         };
         let providers = ProviderConfig::from_lookup(&get, backend)?;
+        let social = viral_social::SocialConfig::from_lookup(|k| get(k), providers.allow_loopback)
+            .map_err(|(var, problem)| ConfigError { var, problem })?;
         let sources = SourceConfig::from_lookup(&get, providers.allow_loopback)?;
         let cdn = match (get("VIRAL_CDN_DOMAIN"), get("VIRAL_CDN_KEY_PAIR_ID")) {
             (None, None) => None,
@@ -332,6 +337,7 @@ impl Config {
         let dashboard_oidc = DashboardOidc::from_lookup(&get)?;
         Ok(Config {
             providers,
+            social,
             sources,
             billing,
             cdn,

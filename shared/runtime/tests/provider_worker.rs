@@ -157,9 +157,11 @@ async fn undeliverable_answers_are_reported_for_redelivery() {
 #[test]
 fn every_step_has_its_own_lambda_crate_and_substitution() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let definition =
+    let video =
         std::fs::read_to_string(root.join("statemachines/video-generation.asl.json")).unwrap();
+    let publish = std::fs::read_to_string(root.join("statemachines/publish.asl.json")).unwrap();
     for step in viral_steps::Step::ALL {
+        let definition = if step.publishes() { &publish } else { &video };
         let main = root
             .join("functions")
             .join(step.function_name())

@@ -55,8 +55,8 @@ impl Publisher for SandboxPublisher {
         Ok(sandbox_tokens())
     }
 
-    async fn revoke(&self, _: &SecretString) -> Result<(), PublishError> {
-        Ok(())
+    async fn revoke(&self, _: &SecretString) -> Result<bool, PublishError> {
+        Ok(true)
     }
 
     async fn creator_info(

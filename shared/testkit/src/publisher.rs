@@ -167,8 +167,8 @@ impl Publisher for ScriptedPublisher {
         Ok(self.tokens())
     }
 
-    async fn revoke(&self, token: &SecretString) -> Result<(), PublishError> {
-        fail(self.next(Call::Revoke, token.expose())).unwrap_or(Ok(()))
+    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError> {
+        fail(self.next(Call::Revoke, token.expose())).unwrap_or(Ok(true))
     }
 
     async fn creator_info(

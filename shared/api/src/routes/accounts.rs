@@ -545,7 +545,7 @@ pub(crate) async fn remove(
                 // Revoking the refresh token ends the grant (Google); TikTok takes the access token.
                 if let Some(token) = tokens.refresh.or(tokens.access) {
                     match publisher.revoke(&token).await {
-                        Ok(()) => revoked = true,
+                        Ok(done) => revoked = done,
                         Err(e) => {
                             tracing::warn!(error = %e, account_id = %account.id, "revoking at the platform failed; forgetting the account anyway")
                         }

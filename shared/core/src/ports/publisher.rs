@@ -174,8 +174,9 @@ pub trait Publisher: Send + Sync {
 
     async fn refresh(&self, refresh: &SecretString) -> Result<Tokens, PublishError>;
 
-    /// Revokes at the platform where it can (`Ok` where it cannot: nothing to do).
-    async fn revoke(&self, token: &SecretString) -> Result<(), PublishError>;
+    /// Revokes the grant at the platform: `Ok(false)` where the platform has no revoke call
+    /// (the user removes the app in the platform's settings).
+    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError>;
 
     async fn creator_info(
         &self,
