@@ -12,6 +12,7 @@ mod dashboard;
 mod doctor;
 mod failure;
 mod invocation;
+mod publish;
 mod server;
 mod tenant;
 mod video;
@@ -60,6 +61,9 @@ enum Command {
     Demo {
         #[command(flatten)]
         brief: concepts::BriefArgs,
+        /// Then post the video to a sandbox channel through the publish workflow (offline).
+        #[arg(long)]
+        publish: bool,
     },
     /// Concept batches: write, list, show.
     Concepts {
@@ -79,6 +83,15 @@ enum Command {
         #[command(subcommand)]
         command: video::VideoCommand,
     },
+    /// Connected social accounts: list, connect (sandbox, TikTok, YouTube, Instagram), remove.
+    Accounts {
+        #[command(subcommand)]
+        command: publish::AccountsCommand,
+    },
+    /// Publish a finished video to connected accounts (one post each), now or at a time.
+    Publish(publish::PublishArgs),
+    /// The tenant's posts and where each is; `--watch` follows them.
+    Posts(publish::PostsArgs),
     /// Check the configuration and that every backend answers.
     Doctor,
     /// Measure performance; figures are ratios against a baseline from the same run.
@@ -109,7 +122,10 @@ async fn main() -> ExitCode {
         Command::Dashboard(args) => dashboard::run(config, args).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
-        Command::Demo { brief } => video::demo(config, brief).await,
+        Command::Demo { brief, publish } => video::demo(config, brief, publish).await,
+        Command::Accounts { command } => publish::accounts_run(config, command).await,
+        Command::Publish(args) => publish::publish(config, args).await,
+        Command::Posts(args) => publish::posts_run(config, args).await,
         Command::Concepts { command } => concepts::run(config, command).await,
         Command::Feedback(args) => concepts::feedback(config, args).await,
         Command::Insights { tenant } => concepts::insights(config, tenant).await,

@@ -270,7 +270,7 @@ fn ended_ok(r: &Value) -> ExitCode {
 
 /// `viral demo`: the main job end to end on the embedded default: trends → five concepts →
 /// the best → a video.
-pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, Failure> {
+pub async fn demo(config: Config, brief: BriefArgs, publish: bool) -> Result<ExitCode, Failure> {
     let services = Services::connect(config).await?;
     let tenant = demo_tenant(&services).await?;
     eprintln!("viral demo: tenant {} ({})", tenant.id, tenant.name);
@@ -299,6 +299,17 @@ pub async fn demo(config: Config, brief: BriefArgs) -> Result<ExitCode, Failure>
     let r = run(&services, &tenant, spec, false).await?;
     println!();
     print_result(&r);
+    if publish && r["status"] == JobStatus::Succeeded.as_str() {
+        println!();
+        let job = r["job_id"].as_str().unwrap_or_default();
+        let posted = crate::publish::demo_publish(&services, &tenant, job).await?;
+        if posted
+            .iter()
+            .any(|p| p.status != viral_core::domain::post::PostStatus::Published)
+        {
+            return Ok(ExitCode::FAILURE);
+        }
+    }
     if r["status"] == JobStatus::Succeeded.as_str() {
         println!(
             "next      {} feedback {} --platform tiktok --views 1200 --likes 90 --completion-rate 0.4",

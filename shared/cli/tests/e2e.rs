@@ -506,7 +506,7 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
         );
         text
     };
-    let text = run(&["demo"]);
+    let text = run(&["demo", "--publish"]);
     assert!(
         text.contains("trends from sample, written by rules"),
         "{text}"
@@ -538,6 +538,67 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
             "{text}"
         );
     }
+    // `--publish` posted it to a sandbox channel through the publish workflow.
+    let posted = text
+        .lines()
+        .find(|l| l.starts_with("post_"))
+        .expect("the post's line");
+    assert!(
+        posted.contains("Demo channel")
+            && posted.contains("published")
+            && posted.ends_with("(sandbox)"),
+        "{posted}"
+    );
+    let posts: serde_json::Value = serde_json::from_str(&run(&["posts", "--json"])).unwrap();
+    let post = &posts["items"][0];
+    assert_eq!(
+        (&post["status"], &post["sandbox"], &post["ai_generated"]),
+        (&"published".into(), &true.into(), &true.into())
+    );
+    assert!(
+        post["platform_post_id"]
+            .as_str()
+            .unwrap()
+            .starts_with("sbxpost_")
+    );
+    let job = post["video_id"].as_str().unwrap().to_owned();
+    let accounts: serde_json::Value =
+        serde_json::from_str(&run(&["accounts", "list", "--json"])).unwrap();
+    let channel = accounts["items"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(accounts["items"][0]["today"]["posts"], 1);
+    // A post for later waits for its time; cancelled posts and refusals say why.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let soon = viral_core::Timestamp::from_secs(now + 2 * 86_400).rfc3339();
+    let later = run(&["publish", &job, "--to", &channel, "--at", &soon]);
+    let line = later.lines().find(|l| l.starts_with("post_")).unwrap();
+    assert!(line.contains("scheduled  at "), "{later}");
+    let scheduled: serde_json::Value =
+        serde_json::from_str(&run(&["posts", "--status", "scheduled", "--json"])).unwrap();
+    assert_eq!(scheduled["items"].as_array().unwrap().len(), 1);
+    let refused = viral(
+        dir.path(),
+        &[],
+        &[
+            "publish",
+            &job,
+            "--to",
+            &channel,
+            "--at",
+            "2099-01-01T00:00:00Z",
+        ],
+    )
+    .current_dir(dir.path())
+    .output()
+    .unwrap();
+    assert_eq!(
+        refused.status.code(),
+        Some(3),
+        "more than 30 days ahead is refused"
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("30 days ahead"));
     // The CLI user's side of the loop: feedback, what was learned, the concepts kept.
     let fb = run(&[
         "feedback",
