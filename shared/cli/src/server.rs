@@ -31,6 +31,39 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         state.workflow = Some(p.clone());
         pipeline = Some(p);
     }
+    // The local scheduler's other task: keeping connected accounts' grants alive (scheduled
+    // posts wait in the publish workflow itself).
+    let keeper = services.vault.clone().map(|vault| {
+        let (store, clock, publishers) = (
+            services.store.clone(),
+            services.clock.clone(),
+            services.publishers(),
+        );
+        tokio::spawn(async move {
+            loop {
+                match viral_core::service::accounts::keep_alive(
+                    &*store,
+                    &*vault,
+                    &*clock,
+                    &publishers,
+                )
+                .await
+                {
+                    Ok(k) if k.refreshed + k.needs_reconnect + k.errors > 0 => {
+                        tracing::info!(
+                            refreshed = k.refreshed,
+                            needs_reconnect = k.needs_reconnect,
+                            errors = k.errors,
+                            "kept connected accounts alive"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not keep connected accounts alive"),
+                }
+                tokio::time::sleep(KEEP_ALIVE_EVERY).await;
+            }
+        })
+    });
     let mut dashboard = viral_web::ClientConfig::local();
     dashboard.oidc = services
         .config
@@ -85,12 +118,18 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
+    if let Some(k) = keeper {
+        k.abort();
+    }
     if let Some(p) = pipeline {
         eprintln!("viral: finishing provider calls in hand and handing running jobs back");
         p.shutdown().await;
     }
     Ok(ExitCode::SUCCESS)
 }
+
+/// How often `viral up` refreshes connected accounts whose grants are due (AWS: hourly).
+const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Where video URLs point when this server does not serve them itself (the AWS backend): the
 /// CDN, or S3's presigned URLs (on AWS, or the emulator `AWS_ENDPOINT_URL` names).

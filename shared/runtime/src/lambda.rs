@@ -341,6 +341,52 @@ pub async fn handle_batch(
 /// margin for its last step to report.
 pub use viral_steps::STUCK_AFTER;
 
+/// The scheduled token keeper (EventBridge): refreshes connected accounts whose grants would
+/// otherwise die unused (see `Account::keep_alive_due`).
+pub async fn serve_token_keeper() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let aws = lambda_env()?;
+    let sdk = aws.sdk_config();
+    let store = DynamoItemStore::from_conf(&sdk, &table);
+    let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
+        Error::from(ConfigError {
+            var: "VIRAL_KMS_KEY_ID",
+            problem: "required by the token keeper".into(),
+        })
+    })?;
+    let publishers = crate::social::publishers(&config, lambda_secrets(&config, &sdk));
+    let clock = SystemClock;
+    let (store, vault, clock, publishers) = (&store, &*vault, &clock, &publishers);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
+        keep_alive(store, vault, clock, publishers, &event.payload).await
+    }))
+    .await
+}
+
+/// One token-keeper pass, for the scheduled event: how many grants it refreshed, how many
+/// now need reconnecting, and how many failed for now.
+pub async fn keep_alive(
+    store: &dyn ItemStore,
+    vault: &dyn viral_core::ports::TokenVault,
+    clock: &dyn Clock,
+    publishers: &viral_core::ports::Publishers,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    tracing::info!(
+        time = event["time"].as_str().unwrap_or("?"),
+        "token keeper pass"
+    );
+    let done = viral_core::service::accounts::keep_alive(store, vault, clock, publishers)
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: "KeepAlive.Failed".into(),
+            error_message: e.to_string(),
+        })?;
+    Ok(serde_json::to_value(done).unwrap_or_default())
+}
+
 /// The scheduled reconciler (EventBridge): ends jobs still open past `STUCK_AFTER` — their
 /// execution timed out, was aborted, or never started — as failed and refunded once. Catch
 /// states do not run when an execution itself times out, so this is what refunds those.

@@ -258,6 +258,20 @@ async fn every_step_event_drives_its_handler() {
     assert_eq!(failed.status, JobStatus::Failed);
     assert!(failed.failure.unwrap_or_default().contains("moderation"));
 
+    // The token keeper's scheduled pass: nothing is due (the sandbox has no grant to keep).
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EVENTS}/refresh-tokens.schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let publishers = services.publishers();
+    let kept = viral_runtime::lambda::keep_alive(store, &*vault, &*clock, &publishers, &schedule)
+        .await
+        .unwrap();
+    assert_eq!(
+        kept,
+        json!({"refreshed": 0, "needs_reconnect": 0, "errors": 0})
+    );
+
     // A job whose workflow never ran, past the deadline: the scheduled pass ends it.
     let stuck = accept(store, &*clock, &tenant).await;
     clock.advance(viral_runtime::lambda::STUCK_AFTER + Duration::from_secs(60));

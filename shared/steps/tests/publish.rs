@@ -630,3 +630,77 @@ async fn instagram_publish_is_reconciled_after_a_lost_answer() {
     let p = w.get(&t, &second).await;
     assert_eq!(p.platform_post_id.as_deref(), Some("media-9"));
 }
+
+#[tokio::test]
+async fn grants_are_kept_alive_before_they_die_and_dead_ones_marked() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let connect = |user: &'static str, refresh_days: u64| {
+        let w = &w;
+        let t = t.clone();
+        async move {
+            accounts::connect(
+                &*w.store,
+                &*w.vault,
+                &*w.clock,
+                &t,
+                Platform::Tiktok,
+                PlatformProfile {
+                    user_id: user.into(),
+                    display_name: user.into(),
+                    avatar_url: None,
+                },
+                Tokens {
+                    access: SecretString::new(format!("access-{user}")),
+                    refresh: Some(SecretString::new(format!("refresh-{user}"))),
+                    access_expires_at: Some(NOW.plus(Duration::from_secs(7200))),
+                    refresh_expires_at: Some(NOW.plus(Duration::from_secs(refresh_days * 86_400))),
+                    scopes: vec![],
+                },
+            )
+            .await
+            .unwrap()
+        }
+    };
+    // Two due (their 180-day refresh tokens end in 20 and 25 days), one not.
+    let refused = connect("refused", 20).await;
+    let kept = connect("kept", 25).await;
+    let fresh = connect("fresh", 170).await;
+    // The index is in due order: the first refresh is refused (the user revoked the app).
+    tiktok.then(
+        Call::Refresh,
+        Scripted::Fail(PublishError::NeedsReconnect("invalid_grant".into())),
+    );
+    let publishers = Publishers::default().with(tiktok.clone());
+    let done = accounts::keep_alive(&*w.store, &*w.vault, &*w.clock, &publishers)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.refreshed, done.needs_reconnect, done.errors),
+        (1, 1, 0)
+    );
+    let after = |id: String| {
+        let w = &w;
+        let t = t.clone();
+        async move { accounts::get(&*w.store, &t, &id).await.unwrap() }
+    };
+    assert_eq!(
+        after(refused.id.clone()).await.status,
+        AccountStatus::NeedsReconnect
+    );
+    let refreshed = after(kept.id.clone()).await;
+    assert_eq!(refreshed.status, AccountStatus::Active);
+    assert!(refreshed.version > kept.version);
+    let untouched = after(fresh.id.clone()).await;
+    assert_eq!(untouched.version, fresh.version, "not due: left alone");
+    assert_eq!(
+        tiktok.tokens_used(Call::Refresh),
+        vec!["refresh-refused", "refresh-kept"]
+    );
+    // A second pass has nothing due.
+    let again = accounts::keep_alive(&*w.store, &*w.vault, &*w.clock, &publishers)
+        .await
+        .unwrap();
+    assert_eq!((again.refreshed, again.needs_reconnect), (0, 0));
+}

@@ -94,6 +94,16 @@ pub struct Account {
     pub version: u64,
 }
 
+/// Index partition of active accounts by when their grant must be refreshed to stay alive
+/// (see [`Account::keep_alive_due`]): the scheduled refresher finds them without a scan.
+pub const KEEP_ALIVE: &str = "ACCOUNTS#KEEPALIVE";
+
+pub fn keep_alive_key(due: Timestamp, tenant_id: &str, account_id: &str) -> String {
+    format!("{:015}#{tenant_id}#{account_id}", due.millis().max(0))
+}
+
+const DAY_MS: i64 = 86_400_000;
+
 pub fn account_sk(id: &str) -> String {
     format!("{ACCOUNT_SK_PREFIX}{id}")
 }
@@ -116,6 +126,24 @@ pub fn sealing_context(tenant_id: &str, account_id: &str, field: &str) -> String
 }
 
 impl Account {
+    /// When the grant must be refreshed so it does not die unused. Access tokens are refreshed
+    /// when a call needs them; this keeps the *grant* alive: TikTok's rotating refresh token
+    /// (180 days) a month before it ends, Instagram's 60-day token ten days before, and a Google
+    /// refresh token (dead after six months unused) after five months without a refresh.
+    pub fn keep_alive_due(&self) -> Option<Timestamp> {
+        if self.status != AccountStatus::Active || self.refresh_token_sealed.is_none() {
+            return None;
+        }
+        match self.platform {
+            Platform::Tiktok => self
+                .refresh_expires_at
+                .map(|t| Timestamp(t.0 - 30 * DAY_MS)),
+            Platform::Instagram => self.access_expires_at.map(|t| Timestamp(t.0 - 10 * DAY_MS)),
+            Platform::Youtube => Some(Timestamp(self.updated_at.0 + 150 * DAY_MS)),
+            Platform::Sandbox => None,
+        }
+    }
+
     pub fn to_item(&self) -> Item {
         let mut item = Item::new(keys::tenant_pk(&self.tenant_id), account_sk(&self.id))
             .with("id", self.id.as_str())
@@ -155,6 +183,12 @@ impl Account {
             }
         }
         item.version = self.version;
+        if let Some(due) = self.keep_alive_due() {
+            item.gsi1 = Some((
+                KEEP_ALIVE.to_owned(),
+                keep_alive_key(due, &self.tenant_id, &self.id),
+            ));
+        }
         item
     }
 

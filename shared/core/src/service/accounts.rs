@@ -318,3 +318,63 @@ pub async fn access_token(
         Err(e) => Err(e),
     }
 }
+
+/// What a keep-alive pass did.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct KeptAlive {
+    pub refreshed: usize,
+    /// Accounts the platform refused to refresh: now `needs_reconnect`.
+    pub needs_reconnect: usize,
+    /// Refreshes that failed for now (the platform or the vault did not answer); tried again
+    /// next pass.
+    pub errors: usize,
+}
+
+/// Refreshes every active account whose grant is due (see `Account::keep_alive_due`), one
+/// tenant's failure never stopping another's.
+pub async fn keep_alive(
+    store: &dyn ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    publishers: &crate::ports::Publishers,
+) -> Result<KeptAlive> {
+    use crate::domain::account::KEEP_ALIVE;
+    let now = clock.now();
+    let mut done = KeptAlive::default();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query_gsi1(Query::new(KEEP_ALIVE, "").limit(100).after(cursor))
+            .await?;
+        for item in &page.items {
+            let Some(tenant_id) = item.pk.strip_prefix("T#") else {
+                continue;
+            };
+            let Some(account) = Account::from_item(tenant_id, item) else {
+                continue;
+            };
+            // Sorted by due time: the rest are not due yet.
+            if account.keep_alive_due().is_none_or(|due| due > now) {
+                return Ok(done);
+            }
+            let Some(publisher) = publishers.get(account.platform) else {
+                continue;
+            };
+            match access_token(store, vault, clock, &*publisher, &account, true).await {
+                Ok(_) => done.refreshed += 1,
+                Err(Error::Platform(crate::ports::PublishError::NeedsReconnect(why))) => {
+                    tracing::warn!(account_id = %account.id, %tenant_id, %why, "an account's grant could not be kept alive");
+                    done.needs_reconnect += 1;
+                }
+                Err(e) => {
+                    tracing::warn!(account_id = %account.id, %tenant_id, error = %e, "keeping an account alive failed for now");
+                    done.errors += 1;
+                }
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(done),
+        }
+    }
+}
