@@ -217,6 +217,8 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     let data = dir.path().join("data");
     let idp = idp::start().await;
     let (authorize, token_url) = (format!("{idp}/authorize"), format!("{idp}/token"));
+    let tiktok = tiktok::start().await;
+    let tiktok_authorize = format!("{tiktok}/v2/auth/authorize/");
     let env: &[(&str, &str)] = &[
         ("VIRAL_JWT_ISSUER", &idp),
         ("VIRAL_JWT_AUDIENCE", idp::CLIENT_ID),
@@ -230,6 +232,12 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
         // A driven browser clicks faster than a person: the default 10 requests per 10 s
         // per key would make it wait out 429s (which the dashboard does, slowly).
         ("VIRAL_RATE_LIMIT", "300/10s"),
+        // TikTok, on a local server that speaks its OAuth and posting shapes.
+        ("VIRAL_ALLOW_LOOPBACK_PROVIDERS", "1"),
+        ("TIKTOK_BASE_URL", &tiktok),
+        ("TIKTOK_AUTHORIZE_URL", &tiktok_authorize),
+        ("TIKTOK_CLIENT_KEY", tiktok::CLIENT_KEY),
+        ("TIKTOK_CLIENT_SECRET", "tiktok-dashboard-secret"),
     ];
     // `viral up`, as a user starts it; its stderr is where the sign-in link is printed.
     let port = free_port();
@@ -392,6 +400,115 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     );
     b.wait_text("table", "passes", 5).await;
     b.capture("video", "h2", "Platform checks").await;
+
+    // 2b. Accounts: a sandbox channel, and TikTok through its consent page and back.
+    b.click("a[href='/accounts']").await;
+    b.wait_text("h1", "Accounts", 10).await;
+    b.wait_text(".empty", "No accounts yet", 10).await;
+    b.type_into("#sandbox-name", "Browser channel").await;
+    b.click_text("button", "Add sandbox channel").await;
+    b.wait_text(".rows li", "Browser channel", 10).await;
+    b.click_text("button", "Connect TikTok").await;
+    b.wait_text("[role=status]", "Connected.", 20).await;
+    assert!(b.path().await.starts_with("/accounts"));
+    b.wait_text(".rows li", "Octo Facts", 10).await;
+    b.wait_text(".rows li", "0 of 15", 10).await;
+    b.capture("accounts", ".rows li", "Octo Facts").await;
+    b.assert_clean_console("accounts").await;
+
+    // 2c. Publishing to TikTok follows TikTok's posting experience.
+    b.goto(&format!("{base}{video_path}")).await;
+    b.wait_text("h2", "Publish", 15).await;
+    b.client
+        .find(Locator::Css("#publish-account"))
+        .await
+        .unwrap()
+        .select_by_label("Octo Facts (TikTok)")
+        .await
+        .unwrap();
+    b.wait_text(".creator", "Posting as Octo Facts", 10).await;
+    let form = b
+        .client
+        .execute(
+            r##"const q = (s) => document.querySelector(s);
+            const checks = [...document.querySelectorAll(".publish input[type=checkbox]")].map(c => ({ label: c.parentElement.textContent.trim(), checked: c.checked, disabled: c.disabled }));
+            return { privacy: q("#publish-privacy").value, options: [...q("#publish-privacy").options].map(o => o.value),
+                     post: q(".publish button[type=submit]").disabled, checks,
+                     consent: q(".consent").textContent };"##,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        form["privacy"], "",
+        "no privacy is chosen for the user: {form}"
+    );
+    assert_eq!(
+        form["options"],
+        json!(["", "FOLLOWER_OF_CREATOR", "SELF_ONLY"])
+    );
+    assert_eq!(
+        form["post"], true,
+        "nothing posts before a privacy is chosen: {form}"
+    );
+    let duet = form["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["label"].as_str().unwrap().starts_with("Duet"))
+        .unwrap();
+    assert_eq!(
+        (&duet["checked"], &duet["disabled"]),
+        (&json!(false), &json!(true)),
+        "{form}"
+    );
+    assert!(
+        form["consent"]
+            .as_str()
+            .unwrap()
+            .contains("Music Usage Confirmation")
+    );
+    b.capture("publish-tiktok", ".creator", "Posting as").await;
+    b.client
+        .find(Locator::Css("#publish-privacy"))
+        .await
+        .unwrap()
+        .select_by_value("FOLLOWER_OF_CREATOR")
+        .await
+        .unwrap();
+    b.click_text(".publish button", "Post").await;
+    b.wait_text("h1", "Posts", 10).await;
+    b.wait_text(".rows li", "View on TikTok", 60).await;
+    let received = tiktok::inits();
+    assert_eq!(received.len(), 1, "posted once: {received:?}");
+    let info = &received[0]["post_info"];
+    assert_eq!(info["privacy_level"], "FOLLOWER_OF_CREATOR");
+    assert_eq!(info["is_aigc"], true);
+    assert_eq!(info["disable_duet"], true);
+    // And to the sandbox channel.
+    b.goto(&format!("{base}{video_path}")).await;
+    b.wait_text("h2", "Publish", 15).await;
+    b.client
+        .find(Locator::Css("#publish-account"))
+        .await
+        .unwrap()
+        .select_by_label("Browser channel (Sandbox)")
+        .await
+        .unwrap();
+    b.wait_text(".creator", "sandbox: never public", 10).await;
+    b.client
+        .find(Locator::Css("#publish-privacy"))
+        .await
+        .unwrap()
+        .select_by_value("public")
+        .await
+        .unwrap();
+    b.click_text(".publish button", "Post").await;
+    b.wait_text("h1", "Posts", 10).await;
+    b.wait_text(".rows li", "sandbox posts have no public link", 60)
+        .await;
+    b.capture("posts", ".rows li", "View on TikTok").await;
+    b.assert_clean_console("publishing").await;
 
     // 3. API keys: create one (shown once), use it, revoke it, see it refused.
     b.click("a[href='/keys']").await;
@@ -770,6 +887,86 @@ mod idp {
             })),
         )
             .into_response()
+    }
+}
+
+/// TikTok on loopback: Login Kit's authorize page (which consents at once and sends the browser
+/// back with a code), the token and user endpoints, and the Content Posting API's
+/// `creator_info` (a creator who turned duets off), `video/init`, the upload and `status/fetch`.
+mod tiktok {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+
+    use axum::Router;
+    use axum::extract::Query;
+    use axum::http::{HeaderMap, StatusCode};
+    use axum::response::{IntoResponse, Redirect, Response};
+    use axum::routing::{get, post, put};
+    use serde_json::{Value, json};
+
+    pub const CLIENT_KEY: &str = "tiktok-dashboard-key";
+    static INITS: Mutex<Vec<Value>> = Mutex::new(Vec::new());
+    static BASE: Mutex<String> = Mutex::new(String::new());
+
+    pub fn inits() -> Vec<Value> {
+        INITS.lock().unwrap().clone()
+    }
+
+    fn ok(data: Value) -> Response {
+        axum::Json(json!({"data": data, "error": {"code": "ok", "message": "", "log_id": "L"}}))
+            .into_response()
+    }
+
+    fn authorized(h: &HeaderMap) -> bool {
+        h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer act.dashboard")
+    }
+
+    pub async fn start() -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        *BASE.lock().unwrap() = base.clone();
+        let app = Router::new()
+            .route("/v2/auth/authorize/", get(authorize))
+            .route("/v2/oauth/token/", post(|| async {
+                axum::Json(json!({"access_token": "act.dashboard", "expires_in": 7200, "open_id": "open-dash",
+                    "refresh_token": "rft.dashboard", "refresh_expires_in": 15_552_000,
+                    "scope": "user.info.basic,video.publish,video.upload,video.list", "token_type": "Bearer"}))
+            }))
+            .route("/v2/user/info/", get(|h: HeaderMap| async move {
+                if !authorized(&h) { return StatusCode::UNAUTHORIZED.into_response(); }
+                ok(json!({"user": {"open_id": "open-dash", "display_name": "Octo Facts"}}))
+            }))
+            .route("/v2/post/publish/creator_info/query/", post(|h: HeaderMap| async move {
+                if !authorized(&h) { return StatusCode::UNAUTHORIZED.into_response(); }
+                ok(json!({"creator_username": "octofacts", "creator_nickname": "Octo Facts",
+                    "privacy_level_options": ["FOLLOWER_OF_CREATOR", "SELF_ONLY"],
+                    "comment_disabled": false, "duet_disabled": true, "stitch_disabled": false,
+                    "max_video_post_duration_sec": 600}))
+            }))
+            .route("/v2/post/publish/video/init/", post(|h: HeaderMap, body: String| async move {
+                if !authorized(&h) { return StatusCode::UNAUTHORIZED.into_response(); }
+                INITS.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                let base = BASE.lock().unwrap().clone();
+                ok(json!({"publish_id": "v_pub_file~v2-1.dash", "upload_url": format!("{base}/upload/")}))
+            }))
+            .route("/upload/", put(|| async { StatusCode::CREATED }))
+            .route("/v2/post/publish/status/fetch/", post(|h: HeaderMap| async move {
+                if !authorized(&h) { return StatusCode::UNAUTHORIZED.into_response(); }
+                ok(json!({"status": "PUBLISH_COMPLETE", "publicaly_available_post_id": [7_400_000_000_000_000_001_u64]}))
+            }));
+        tokio::spawn(async move { axum::serve(listener, app).await.ok() });
+        base
+    }
+
+    async fn authorize(Query(q): Query<HashMap<String, String>>) -> Response {
+        if q.get("client_key").map(String::as_str) != Some(CLIENT_KEY) {
+            return (StatusCode::BAD_REQUEST, "unknown client_key").into_response();
+        }
+        let (Some(redirect), Some(state)) = (q.get("redirect_uri"), q.get("state")) else {
+            return (StatusCode::BAD_REQUEST, "missing parameters").into_response();
+        };
+        let state = url::form_urlencoded::byte_serialize(state.as_bytes()).collect::<String>();
+        Redirect::to(&format!("{redirect}?code=dash-code&state={state}")).into_response()
     }
 }
 

@@ -171,7 +171,12 @@ pub(crate) fn url_with(
     path: &str,
     query: &[(&str, &str)],
 ) -> Result<String, PublishError> {
-    let raw = format!("{}{path}", base.trim_end_matches('/'));
+    // A full URL (an authorize page) keeps its trailing slash: TikTok's needs it.
+    let raw = if path.is_empty() {
+        base.to_owned()
+    } else {
+        format!("{}{path}", base.trim_end_matches('/'))
+    };
     reqwest::Url::parse_with_params(&raw, query)
         .map(|u| u.to_string())
         .map_err(|_| PublishError::NotConfigured(format!("bad platform URL {raw:?}")))

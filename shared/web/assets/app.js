@@ -14,11 +14,15 @@ import { Insights } from "./page-insights.js";
 import { Billing, BillingDone } from "./page-billing.js";
 import { Keys } from "./page-keys.js";
 import { Docs } from "./page-docs.js";
+import { Accounts } from "./page-accounts.js";
+import { Posts } from "./page-posts.js";
 
 const NAV = [
   ["/", "Overview"],
   ["/concepts", "Concepts"],
   ["/videos", "Videos"],
+  ["/posts", "Posts"],
+  ["/accounts", "Accounts"],
   ["/providers", "Providers"],
   ["/insights", "Insights"],
   ["/billing", "Billing"],
@@ -26,7 +30,7 @@ const NAV = [
   ["/docs", "API docs"],
 ];
 // The pages the next releases add; listed so people can see where the product is going.
-const SOON = ["Accounts", "Posts", "Analytics", "Autopilot", "Webhooks"];
+const SOON = ["Analytics", "Autopilot", "Webhooks"];
 
 const ROUTES = [
   [/^\/(overview|dashboard)?$/, Overview],
@@ -35,6 +39,8 @@ const ROUTES = [
   [/^\/videos$/, Videos],
   [/^\/videos\/new$/, NewVideo],
   [/^\/videos\/([^/]+)$/, VideoDetail],
+  [/^\/posts$/, Posts],
+  [/^\/accounts$/, Accounts],
   [/^\/providers$/, Providers],
   [/^\/insights$/, Insights],
   [/^\/billing$/, Billing],

@@ -5,6 +5,7 @@ import { html, useEffect, useRef, useState } from "./vendor/preact-htm.mjs";
 import { get, post } from "./api.js";
 import { navigate } from "./nav.js";
 import { Badge, Empty, ErrorBox, Field, Loading, Page, dollars, terminal, useInterval, useLoad, uuid, when } from "./ui.js";
+import { Publish } from "./page-publish.js";
 
 const PLATFORMS = [
   ["tiktok", "TikTok"],
@@ -216,6 +217,7 @@ export function VideoDetail({ id }) {
     <${ErrorBox} error=${error} retry=${refresh} />
     ${!job && !error ? html`<${Loading} lines=${8} />` : null}
     ${job ? html`<${JobView} job=${job} steps=${steps} />` : null}
+    ${job && job.status === "succeeded" ? html`<div class="card"><${Publish} job=${job} /></div>` : null}
     <p><a href="/videos">All videos</a></p>
   <//>`;
 }

@@ -102,6 +102,7 @@ const STATUS_TONE = {
   succeeded: "ok", active: "ok", enabled: "ok", trialing: "ok",
   failed: "bad", canceled: "bad", past_due: "warn", unpaid: "bad", revoked: "bad", expired: "muted",
   queued: "run", planning: "run", rendering: "run", validating: "run", storing: "run",
+  published: "ok", scheduled: "muted", uploading: "run", processing: "run", cancelled: "muted", needs_reconnect: "warn",
 };
 
 export function Badge({ status, children }) {

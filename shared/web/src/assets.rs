@@ -40,6 +40,15 @@ const SOURCES: &[(&str, &[u8])] = &[
         include_bytes!("../assets/page-billing.js"),
     ),
     ("page-keys.js", include_bytes!("../assets/page-keys.js")),
+    (
+        "page-accounts.js",
+        include_bytes!("../assets/page-accounts.js"),
+    ),
+    ("page-posts.js", include_bytes!("../assets/page-posts.js")),
+    (
+        "page-publish.js",
+        include_bytes!("../assets/page-publish.js"),
+    ),
     ("page-docs.js", include_bytes!("../assets/page-docs.js")),
     ("style.css", include_bytes!("../assets/style.css")),
     ("icon.svg", include_bytes!("../assets/icon.svg")),

@@ -30,6 +30,8 @@ pub const PAGES: &[&str] = &[
     "/billing/done",
     "/keys",
     "/docs",
+    "/accounts",
+    "/posts",
 ];
 
 /// Hashed assets never change under their name.

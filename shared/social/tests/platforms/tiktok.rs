@@ -257,6 +257,7 @@ async fn connects_posts_with_the_audit_metadata_and_follows_moderation() {
     let u = reqwest::Url::parse(&url).unwrap();
     let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
     assert_eq!(q["client_key"], "tt-client-key");
+    assert!(u.path().ends_with("/v2/auth/authorize/"), "TikTok's path keeps its slash: {u}");
     assert_eq!(
         q["scope"],
         "user.info.basic,video.publish,video.upload,video.list"
