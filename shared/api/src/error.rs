@@ -217,11 +217,10 @@ impl From<Error> for ApiError {
                         "platform_refused",
                         format!("the platform refused: {msg} ({code})"),
                     ),
-                    P::NotConfigured(_) => Self::new(
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        "platform_not_configured",
-                        msg,
-                    ),
+                    // Like billing: nothing a retry changes until an operator sets it up.
+                    P::NotConfigured(_) => {
+                        Self::new(StatusCode::NOT_IMPLEMENTED, "platform_not_configured", msg)
+                    }
                     P::Transient(_) | P::Unknown(_) => {
                         tracing::warn!(error = %msg, "platform unavailable");
                         Self::new(

@@ -223,7 +223,7 @@ async fn a_sandbox_channel_connects_at_once_and_shows_its_allowance() {
         Some(r#"{"platform":"youtube"}"#),
     )
     .await
-    .expect(422, Some("platform_not_configured"));
+    .expect(501, Some("platform_not_configured"));
 }
 
 #[tokio::test]
@@ -275,7 +275,7 @@ async fn oauth_state_is_sealed_single_use_bound_and_expiring() {
         )
         .await;
     assert!(
-        wrong.status.as_u16() == 422 || wrong.status.as_u16() == 403,
+        wrong.status.as_u16() == 501 || wrong.status.as_u16() == 403,
         "{}",
         wrong.status
     );
@@ -340,12 +340,41 @@ async fn oauth_state_is_sealed_single_use_bound_and_expiring() {
     let back = start(Some("https://dash.viral.example/accounts")).await;
     back.expect(200, None);
     let state = param(back.body["authorize_url"].as_str().unwrap(), "state");
-    let redirected =
+    // Bound to the browser that started it: its cookie, HttpOnly, for the callback only.
+    let cookie = back.headers["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with("viral_oauth=")
+            && cookie.contains("Path=/oauth/")
+            && cookie.contains("HttpOnly")
+            && cookie.contains("SameSite=Lax")
+            && cookie.contains("Secure"),
+        "{cookie}"
+    );
+    let elsewhere =
         f.t.call(
             "GET",
             &format!("/oauth/tiktok/callback?code=c3&state={state}"),
             None,
             None,
+        )
+        .await;
+    assert_eq!(elsewhere.status.as_u16(), 403);
+    assert!(String::from_utf8_lossy(&elsewhere.raw).contains("another browser"));
+    let again = start(Some("https://dash.viral.example/accounts")).await;
+    let pair = again.headers["set-cookie"].to_str().unwrap().to_owned();
+    let pair = pair.split(';').next().unwrap().to_owned();
+    assert_ne!(
+        cookie.split(';').next().unwrap(),
+        pair,
+        "each connect has its own"
+    );
+    let state = param(again.body["authorize_url"].as_str().unwrap(), "state");
+    let redirected =
+        f.t.send(
+            Request::get(format!("/oauth/tiktok/callback?code=c3&state={state}"))
+                .header("cookie", format!("theme=dark; {pair}"))
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
     assert_eq!(redirected.status.as_u16(), 303);
@@ -634,4 +663,42 @@ async fn tenants_never_see_each_others_accounts_or_posts() {
     f.t.call("GET", &format!("/v1/accounts/{a_acc}"), Some(&a.key), None)
         .await
         .expect(200, None);
+}
+
+#[tokio::test]
+async fn a_platform_without_the_apps_credentials_says_so_with_501() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault =
+        viral_embedded::FileTokenVault::from_key_file(&dir.path().join("vault.key")).unwrap();
+    let no_secrets = Arc::new(viral_embedded::EnvSecrets::from_map(Default::default()));
+    let tiktok =
+        viral_social::TiktokPublisher::new(viral_social::SocialConfig::default(), no_secrets)
+            .unwrap();
+    let t = TestApp::with(move |s| {
+        s.social = Some(SocialState {
+            vault: Arc::new(vault),
+            publishers: Publishers::default().with(Arc::new(tiktok)),
+            limits: Default::default(),
+            public_url: PUBLIC_URL.into(),
+            return_origins: vec![],
+        });
+    });
+    let a = t.tenant("A", Plan::Pro).await;
+    let r = t
+        .call(
+            "POST",
+            "/v1/accounts/connect",
+            Some(&a.key),
+            Some(r#"{"platform":"tiktok"}"#),
+        )
+        .await;
+    r.expect(501, Some("platform_not_configured"));
+    assert!(
+        r.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TIKTOK_CLIENT_KEY"),
+        "{}",
+        r.body
+    );
 }

@@ -212,20 +212,16 @@ pub async fn accounts_run(
             let tenant = tenant_of(&services, tenant).await?;
             let account = accounts::get(&*services.store, &tenant.id, &id).await?;
             let publishers = services.publishers();
-            let mut revoked = false;
-            if let Some(p) = publishers.get(account.platform) {
-                let tokens = accounts::open_tokens(vault(&services)?, &account).await?;
-                if let Some(t) = tokens.refresh.or(tokens.access) {
-                    match p.revoke(&t).await {
-                        Ok(done) => revoked = done,
-                        Err(e) => eprintln!(
-                            "viral: revoking at {} failed ({e}); forgetting the account anyway",
-                            account.platform.as_str()
-                        ),
-                    }
-                }
-            }
-            accounts::remove(&*services.store, &tenant.id, &account.id).await?;
+            let publisher = publishers.get(account.platform);
+            let (account, revoked) = accounts::revoke_and_remove(
+                &*services.store,
+                vault(&services)?,
+                &*services.clock,
+                publisher.as_deref(),
+                &tenant.id,
+                &account.id,
+            )
+            .await?;
             println!(
                 "removed   {} ({}){}",
                 account.id,
@@ -256,12 +252,15 @@ async fn oauth_connect(
         .ok_or_else(|| format!("{} is not available here", platform.as_str()))?;
     let public_url = services.config.public_url.clone();
     let url = connect::start(
-        &*services.store,
-        vault(services)?,
-        &*services.clock,
+        &connect::Connector {
+            store: &*services.store,
+            vault: vault(services)?,
+            clock: &*services.clock,
+            public_url: &public_url,
+        },
         &*publisher,
         &tenant.id,
-        &public_url,
+        None,
         None,
     )
     .await?;

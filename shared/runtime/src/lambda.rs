@@ -424,5 +424,21 @@ pub async fn reconcile(
     for e in &done.errors {
         tracing::warn!(error = %e, "reconciler could not end a job");
     }
-    Ok(serde_json::json!({"ended": done.ended.len(), "errors": done.errors.len()}))
+    let posts = viral_core::service::publishing::end_stuck(
+        store,
+        clock,
+        &Default::default(),
+        viral_core::service::publishing::STUCK_POST_AFTER,
+    )
+    .await
+    .map_err(|e| Diagnostic {
+        error_type: "Reconcile.Failed".into(),
+        error_message: e.to_string(),
+    })?;
+    Ok(serde_json::json!({
+        "ended": done.ended.len(),
+        "errors": done.errors.len(),
+        "posts_ended": posts.ended,
+        "post_errors": posts.errors,
+    }))
 }

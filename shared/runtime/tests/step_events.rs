@@ -283,7 +283,10 @@ async fn every_step_event_drives_its_handler() {
     let answer = viral_runtime::lambda::reconcile(store, &*clock, &schedule)
         .await
         .unwrap();
-    assert_eq!(answer, json!({"ended": 1, "errors": 0}));
+    assert_eq!(
+        answer,
+        json!({"ended": 1, "errors": 0, "posts_ended": 0, "post_errors": 0})
+    );
     assert_eq!(
         videos::get(store, t, &stuck).await.unwrap().status,
         JobStatus::Failed

@@ -153,6 +153,10 @@ impl Publisher for InstagramPublisher {
         SCOPES.map(str::to_owned).to_vec()
     }
 
+    fn publish_scope(&self) -> Option<&'static str> {
+        Some("instagram_business_content_publish")
+    }
+
     async fn authorize_url(
         &self,
         state: &str,
@@ -277,7 +281,11 @@ impl Publisher for InstagramPublisher {
         .await
     }
 
-    async fn revoke(&self, _: &SecretString) -> Result<bool, PublishError> {
+    async fn revoke(
+        &self,
+        _: Option<&SecretString>,
+        _: Option<&SecretString>,
+    ) -> Result<bool, PublishError> {
         // Instagram Login has no revoke call: the user removes the app in their settings.
         Ok(false)
     }
@@ -337,7 +345,7 @@ impl Publisher for InstagramPublisher {
                 "Instagram's container answer had no id".into(),
             ));
         };
-        Ok(json!({"container": id, "caption": content.caption}).to_string())
+        Ok(json!({"container": id, "caption": content.caption, "created": self.clock.now().secs()}).to_string())
     }
 
     async fn upload(
@@ -455,15 +463,34 @@ impl Publisher for InstagramPublisher {
                 access,
                 self.http.client().get(self.graph(
                     &format!("/{}/media", account.profile.user_id),
-                    &[("fields", "id,caption,permalink"), ("limit", "25")],
+                    &[
+                        ("fields", "id,caption,permalink,timestamp"),
+                        ("limit", "25"),
+                    ],
                 )?),
                 false,
             )
             .await?;
+        // The media with this caption made after the container: exactly one, or the id is left
+        // unknown rather than taken from another post with the same caption.
         let caption = h["caption"].as_str().unwrap_or_default();
-        let found = recent["data"]
+        let created = h["created"].as_i64().unwrap_or_default();
+        let made_after = |m: &&Value| {
+            m["timestamp"]
+                .as_str()
+                .and_then(meta_time)
+                .is_some_and(|t| t.secs() >= created - 60)
+        };
+        let matches: Vec<&Value> = recent["data"]
             .as_array()
-            .and_then(|d| d.iter().find(|m| m["caption"].as_str() == Some(caption)));
+            .map(|d| {
+                d.iter()
+                    .filter(|m| m["caption"].as_str() == Some(caption))
+                    .filter(made_after)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let found = (matches.len() == 1).then(|| matches[0]);
         Ok(Some(Published {
             post_id: found.and_then(|m| m["id"].as_str().map(str::to_owned)),
             url: found.and_then(|m| m["permalink"].as_str().map(str::to_owned)),
@@ -507,5 +534,27 @@ impl InstagramPublisher {
                 None
             }
         }
+    }
+}
+
+/// Meta's timestamps (`2026-12-04T08:20:00+0000`), which are not quite RFC 3339.
+fn meta_time(s: &str) -> Option<viral_core::Timestamp> {
+    let fixed = match s.len().checked_sub(5).map(|i| s.split_at(i)) {
+        Some((head, tz)) if (tz.starts_with('+') || tz.starts_with('-')) && !tz.contains(':') => {
+            format!("{head}{}:{}", &tz[..3], &tz[3..])
+        }
+        _ => s.to_owned(),
+    };
+    viral_core::Timestamp::parse_rfc3339(&fixed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn metas_timestamps_parse() {
+        let t = super::meta_time("2026-12-04T08:20:00+0000").unwrap();
+        assert_eq!(t.rfc3339(), "2026-12-04T08:20:00Z");
+        assert_eq!(super::meta_time("2026-12-04T09:20:00+0100").unwrap(), t);
+        assert!(super::meta_time("yesterday").is_none());
     }
 }

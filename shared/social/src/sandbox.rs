@@ -55,7 +55,11 @@ impl Publisher for SandboxPublisher {
         Ok(sandbox_tokens())
     }
 
-    async fn revoke(&self, _: &SecretString) -> Result<bool, PublishError> {
+    async fn revoke(
+        &self,
+        _: Option<&SecretString>,
+        _: Option<&SecretString>,
+    ) -> Result<bool, PublishError> {
         Ok(true)
     }
 

@@ -26,6 +26,8 @@ const SCOPES: [&str; 4] = [
 /// TikTok's chunk rules: 5–64 MB each (the last up to 128 MB); under 5 MB, one chunk.
 const MAX_SINGLE_CHUNK: usize = 64 * 1024 * 1024;
 const CHUNK: usize = 32 * 1024 * 1024;
+/// How long a public post may wait for TikTok's moderation to give its id.
+const MODERATION_WAIT_S: i64 = 6 * 3600;
 
 pub struct TiktokPublisher {
     config: SocialConfig,
@@ -80,14 +82,21 @@ impl TiktokPublisher {
         if let Some(err) = j["error"].as_str().filter(|e| !e.is_empty()) {
             let why = j["error_description"].as_str().unwrap_or(err);
             return Err(match err {
-                "invalid_grant" | "invalid_request" | "access_denied" => {
+                // The grant is gone (revoked, expired, a rotated token used twice).
+                "invalid_grant" | "access_denied" => {
                     PublishError::NeedsReconnect(format!("{err}: {why}"))
                 }
-                _ if a.status.is_server_error() => PublishError::Transient(format!("{err}: {why}")),
-                _ => PublishError::Rejected {
-                    code: err.to_owned(),
-                    message: why.to_owned(),
-                },
+                // Our app's key or secret is wrong: an operator's problem, not the account's.
+                "invalid_client" | "unauthorized_client" => {
+                    PublishError::NotConfigured(format!("TikTok refused the app: {err}: {why}"))
+                }
+                _ if a.status.is_client_error() && a.status.as_u16() != 429 => {
+                    PublishError::Rejected {
+                        code: err.to_owned(),
+                        message: why.to_owned(),
+                    }
+                }
+                _ => PublishError::Transient(format!("{err}: {why}")),
             });
         }
         let Some(access) = j["access_token"].as_str() else {
@@ -224,6 +233,10 @@ impl Publisher for TiktokPublisher {
         SCOPES.map(str::to_owned).to_vec()
     }
 
+    fn publish_scope(&self) -> Option<&'static str> {
+        Some("video.publish")
+    }
+
     async fn authorize_url(
         &self,
         state: &str,
@@ -291,7 +304,15 @@ impl Publisher for TiktokPublisher {
         .await
     }
 
-    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError> {
+    async fn revoke(
+        &self,
+        access: Option<&SecretString>,
+        _refresh: Option<&SecretString>,
+    ) -> Result<bool, PublishError> {
+        // TikTok revokes by the access token.
+        let Some(token) = access else {
+            return Ok(false);
+        };
         let (key, secret) = self.app.get().await?;
         let req = self
             .http
@@ -426,7 +447,11 @@ impl Publisher for TiktokPublisher {
                 "TikTok's init answer had no publish_id".into(),
             ));
         };
-        Ok(json!({"publish_id": id, "upload_url": url, "size": size, "chunk_size": chunk_size, "chunks": chunks}).to_string())
+        Ok(json!({
+            "publish_id": id, "upload_url": url, "size": size, "chunk_size": chunk_size,
+            "chunks": chunks, "privacy": content.privacy, "begun": self.clock.now().secs(),
+        })
+        .to_string())
     }
 
     async fn upload(
@@ -442,6 +467,12 @@ impl Publisher for TiktokPublisher {
         })?;
         let url = h["upload_url"].as_str().unwrap_or_default();
         let size = media.bytes.len();
+        if h["size"].as_u64() != Some(size as u64) {
+            return Err(PublishError::Rejected {
+                code: "invalid_file_upload".into(),
+                message: "the video changed since its upload to TikTok began".into(),
+            });
+        }
         let chunk_size = h["chunk_size"].as_u64().unwrap_or(size as u64) as usize;
         let chunks = h["chunks"].as_u64().unwrap_or(1).max(1) as usize;
         // In order, as TikTok requires; a chunk refused once (a dropped connection, a 5xx) is
@@ -533,6 +564,19 @@ impl Publisher for TiktokPublisher {
                     None => None,
                 };
                 let _ = account;
+                // A public post's id appears only after moderation, which can take hours:
+                // wait for it, up to MODERATION_WAIT, then record the post without one.
+                let begun = h["begun"].as_i64().unwrap_or_default();
+                let waited = self.clock.now().secs() - begun;
+                if post_id.is_none()
+                    && h["privacy"] == "PUBLIC_TO_EVERYONE"
+                    && status == "PUBLISH_COMPLETE"
+                    && waited < MODERATION_WAIT_S
+                {
+                    return Ok(Progress::Processing(Some(
+                        "posted; TikTok's moderation has not made it public yet".into(),
+                    )));
+                }
                 Progress::Published(Published {
                     post_id,
                     url,

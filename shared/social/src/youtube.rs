@@ -79,11 +79,16 @@ impl YoutubePublisher {
             return Err(match err {
                 // A dead refresh token: revoked, unused for 6 months, or a "testing" app's 7 days.
                 "invalid_grant" => PublishError::NeedsReconnect(format!("{err}: {why}")),
-                _ if a.status.is_server_error() => PublishError::Transient(why),
-                _ => PublishError::Rejected {
-                    code: err.to_owned(),
-                    message: why,
-                },
+                "invalid_client" | "unauthorized_client" => {
+                    PublishError::NotConfigured(format!("Google refused the app: {err}: {why}"))
+                }
+                _ if a.status.is_client_error() && a.status.as_u16() != 429 => {
+                    PublishError::Rejected {
+                        code: err.to_owned(),
+                        message: why,
+                    }
+                }
+                _ => PublishError::Transient(why),
             });
         }
         let Some(access) = a.json["access_token"].as_str() else {
@@ -213,6 +218,10 @@ impl Publisher for YoutubePublisher {
         SCOPES.map(str::to_owned).to_vec()
     }
 
+    fn publish_scope(&self) -> Option<&'static str> {
+        Some("https://www.googleapis.com/auth/youtube.upload")
+    }
+
     async fn authorize_url(
         &self,
         state: &str,
@@ -297,7 +306,15 @@ impl Publisher for YoutubePublisher {
         .await
     }
 
-    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError> {
+    async fn revoke(
+        &self,
+        access: Option<&SecretString>,
+        refresh: Option<&SecretString>,
+    ) -> Result<bool, PublishError> {
+        // Revoking the refresh token ends the whole grant; an access token, only if no other.
+        let Some(token) = refresh.or(access) else {
+            return Ok(false);
+        };
         let url = format!(
             "{}/revoke",
             self.config.google_oauth_base_url.trim_end_matches('/')

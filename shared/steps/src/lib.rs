@@ -256,6 +256,8 @@ impl From<viral_core::Error> for StepError {
                 "Store.Unavailable"
             }
             E::Blob(_) => "Blob.Unavailable",
+            // A version race: the step reads again and goes on.
+            E::Conflict(_) => "Store.Conflict",
             E::NotFound(_) => "Job.NotFound",
             E::Platform(
                 viral_core::ports::PublishError::Transient(_)

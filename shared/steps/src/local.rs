@@ -928,6 +928,16 @@ impl LocalPipeline {
         for e in &done.errors {
             tracing::warn!(error = %e, "reconciler could not end a job");
         }
+        let posts = viral_core::service::publishing::end_stuck(
+            &*self.deps.store,
+            &*self.deps.clock,
+            &self.deps.social.limits,
+            viral_core::service::publishing::STUCK_POST_AFTER,
+        )
+        .await?;
+        if posts.ended > 0 {
+            tracing::warn!(ended = posts.ended, "reconciler ended stuck posts");
+        }
         for job in &done.ended {
             let pk = keys::tenant_pk(&job.tenant_id);
             let aborted = Item::new(pk, exec_sk(&job.job_id))

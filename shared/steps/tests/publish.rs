@@ -503,7 +503,8 @@ async fn limits_reschedule_posts_instead_of_failing_them() {
         publishing::check(&ctx, &free, &f1).await.unwrap(),
         Next::Upload
     );
-    let tomorrow = Timestamp::parse_rfc3339("2026-12-05T00:00:00Z").unwrap();
+    // YouTube's quota day turns at midnight Pacific (08:00 UTC).
+    let tomorrow = Timestamp::parse_rfc3339("2026-12-05T08:00:00Z").unwrap();
     assert_eq!(
         publishing::check(&ctx, &free, &f2).await.unwrap(),
         Next::Wait(tomorrow)
@@ -703,4 +704,95 @@ async fn grants_are_kept_alive_before_they_die_and_dead_ones_marked() {
         .await
         .unwrap();
     assert_eq!((again.refreshed, again.needs_reconnect), (0, 0));
+}
+
+#[tokio::test]
+async fn cancelled_and_stuck_posts_give_their_slot_back() {
+    let w = World::new(vec![]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Sandbox, None).await;
+    let ctx = w.ctx();
+    let used = || async {
+        let a = accounts::get(&*w.store, &t, &acc).await.unwrap();
+        publishing::allowance(&*w.store, &*w.clock, &w.limits, &a, Plan::Pro)
+            .await
+            .unwrap()
+            .account_used
+    };
+    let first = w.post(&t, &job, &acc, "public").await;
+    assert_eq!(
+        publishing::check(&ctx, &t, &first).await.unwrap(),
+        Next::Upload
+    );
+    assert_eq!(used().await, 1);
+    let cancelled = posts::cancel(&*w.store, &*w.clock, &w.limits, &t, &first)
+        .await
+        .unwrap();
+    assert_eq!(cancelled.status, PostStatus::Cancelled);
+    assert_eq!(used().await, 0, "the cancelled post's slot came back");
+    // A post whose workflow died: the reconciler ends it after STUCK_POST_AFTER, and gives
+    // its slot back since it never reached the platform.
+    let second = w.post(&t, &job, &acc, "public").await;
+    assert_eq!(
+        publishing::check(&ctx, &t, &second).await.unwrap(),
+        Next::Upload
+    );
+    let early = publishing::end_stuck(
+        &*w.store,
+        &*w.clock,
+        &w.limits,
+        publishing::STUCK_POST_AFTER,
+    )
+    .await
+    .unwrap();
+    assert_eq!(early.ended, 0, "not yet");
+    w.clock
+        .advance(publishing::STUCK_POST_AFTER + Duration::from_secs(60));
+    let done = publishing::end_stuck(
+        &*w.store,
+        &*w.clock,
+        &w.limits,
+        publishing::STUCK_POST_AFTER,
+    )
+    .await
+    .unwrap();
+    assert_eq!(done.ended, 1);
+    let p = w.get(&t, &second).await;
+    assert_eq!(
+        (p.status, p.error.unwrap().code.as_str()),
+        (PostStatus::Failed, "publish_stuck")
+    );
+    w.clock.set(NOW);
+    assert_eq!(used().await, 0);
+}
+
+#[tokio::test]
+async fn a_refresh_that_lost_the_race_uses_the_winners_tokens() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let acc = w.account(&t, Platform::Tiktok, Some(NOW)).await;
+    // Two callers read the account at the same version; the first refreshes and stores the
+    // rotated tokens; the second's refresh token is then spent, and TikTok refuses it.
+    let stale = accounts::get(&*w.store, &t, &acc).await.unwrap();
+    let (winner, access) =
+        accounts::access_token(&*w.store, &*w.vault, &*w.clock, &*tiktok, &stale, false)
+            .await
+            .unwrap();
+    tiktok.then(
+        Call::Refresh,
+        Scripted::Fail(PublishError::NeedsReconnect("invalid_grant".into())),
+    );
+    let (after, second) =
+        accounts::access_token(&*w.store, &*w.vault, &*w.clock, &*tiktok, &stale, false)
+            .await
+            .unwrap();
+    assert_eq!(second.expose(), access.expose(), "the winner's token");
+    assert_eq!(after.version, winner.version);
+    assert_eq!(
+        after.status,
+        AccountStatus::Active,
+        "not marked for a lost race"
+    );
 }

@@ -167,8 +167,16 @@ impl Publisher for ScriptedPublisher {
         Ok(self.tokens())
     }
 
-    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError> {
-        fail(self.next(Call::Revoke, token.expose())).unwrap_or(Ok(true))
+    async fn revoke(
+        &self,
+        access: Option<&SecretString>,
+        refresh: Option<&SecretString>,
+    ) -> Result<bool, PublishError> {
+        let used = access
+            .or(refresh)
+            .map(|t| t.expose().to_owned())
+            .unwrap_or_default();
+        fail(self.next(Call::Revoke, &used)).unwrap_or(Ok(true))
     }
 
     async fn creator_info(

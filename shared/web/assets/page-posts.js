@@ -60,7 +60,7 @@ export function Posts() {
             </p>
             ${p.error ? html`<p class="notice error small"><strong>${p.error.message}</strong> <code>${p.error.code}</code></p>` : null}
             ${p.warnings.length ? html`<ul class="small muted">${p.warnings.map((w, i) => html`<li key=${i}>${w}</li>`)}</ul>` : null}
-            ${p.status === "scheduled" || p.status === "queued"
+            ${p.cancellable
               ? confirming === p.id
                 ? html`<span class="confirm">Cancel this post?
                     <button type="button" class="danger" onClick=${() => cancel(p)}>Cancel post</button>

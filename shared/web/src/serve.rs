@@ -51,8 +51,10 @@ pub fn content_security_policy(connect: &[String], media: &[String]) -> String {
         }
         s
     };
+    // Images from any https origin: connected accounts' avatars come from each platform's
+    // CDN (TikTok's, Google's, Meta's hosts change); an image runs nothing.
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; \
          font-src 'self'; connect-src {}; media-src {}; manifest-src 'self'; \
          base-uri 'none'; form-action 'self'; frame-ancestors 'none'; object-src 'none'",
         join(connect),

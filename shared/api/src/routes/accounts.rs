@@ -2,7 +2,7 @@
 //! callback, list, read (with what the creator may do now), and remove.
 
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,7 +18,7 @@ use crate::state::{AppState, SocialState};
 pub(crate) fn social(state: &AppState) -> Result<&SocialState, ApiError> {
     state.social.as_ref().ok_or_else(|| {
         ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
+            StatusCode::NOT_IMPLEMENTED,
             "publishing_not_configured",
             "this deployment does not connect accounts or publish yet",
         )
@@ -31,7 +31,7 @@ fn publisher_for(
 ) -> Result<std::sync::Arc<dyn Publisher>, ApiError> {
     s.publishers.get(platform).ok_or_else(|| {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::NOT_IMPLEMENTED,
             "platform_not_configured",
             format!(
                 "{} is not configured on this deployment (see `viral doctor`)",
@@ -124,10 +124,21 @@ async fn allowance_of(
     })
 }
 
+/// A platform an account can be connected on.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[allow(dead_code)] // documents the names; requests carry them as strings
+pub(crate) enum PlatformName {
+    Tiktok,
+    Youtube,
+    Instagram,
+    Sandbox,
+}
+
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct ConnectRequest {
-    /// `tiktok`, `youtube`, `instagram`, or `sandbox`.
+    #[schema(value_type = PlatformName)]
     platform: String,
     /// Sandbox only: the channel's name (default "Sandbox channel").
     #[schema(min_length = 1, max_length = 100)]
@@ -180,13 +191,16 @@ fn check_return(s: &SocialState, uri: &str) -> Result<(), ApiError> {
         (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, description = "The key lacks publish:write", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
-        (status = 422, description = "Unknown or unconfigured platform, or a redirect_uri elsewhere", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 422, description = "Unknown platform, or a redirect_uri elsewhere", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+        (status = 501, description = "`platform_not_configured`: this deployment has no app for the platform yet", body = ErrorBody),
+        (status = 502, description = "The platform did not answer", body = ErrorBody),
+        (status = 503, body = ErrorBody)))]
 pub(crate) async fn connect(
     State(state): State<AppState>,
     Caller(p): Caller,
     Json(body): Json<ConnectRequest>,
-) -> ApiResult<(StatusCode, axum::Json<ConnectAnswer>)> {
+) -> ApiResult<Response> {
     p.require(Scope::PublishWrite)?;
     let s = social(&state)?;
     let platform = platform_of(&body.platform)?;
@@ -203,7 +217,8 @@ pub(crate) async fn connect(
                 expires_at: None,
                 account: Some(AccountView::of(&account, Some(today))),
             }),
-        ));
+        )
+            .into_response());
     }
     if body.name.is_some() {
         return Err(ApiError::new(
@@ -213,20 +228,35 @@ pub(crate) async fn connect(
         ));
     }
     if let Some(uri) = &body.redirect_uri {
+        if uri.len() > 2000 {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_request",
+                "redirect_uri is longer than 2000 characters",
+            ));
+        }
         check_return(s, uri)?;
     }
     let publisher = publisher_for(s, platform)?;
+    // A connect that returns to the dashboard is bound to the browser that started it.
+    let binding = body
+        .redirect_uri
+        .is_some()
+        .then(connect::new_browser_binding);
     let url = connect::start(
-        &*state.store,
-        &*s.vault,
-        &*state.clock,
+        &connect::Connector {
+            store: &*state.store,
+            vault: &*s.vault,
+            clock: &*state.clock,
+            public_url: &s.public_url,
+        },
         &*publisher,
         &p.tenant.id,
-        &s.public_url,
         body.redirect_uri,
+        binding.as_deref(),
     )
     .await?;
-    Ok((
+    let mut resp = (
         StatusCode::OK,
         axum::Json(ConnectAnswer {
             platform: platform.as_str().into(),
@@ -234,7 +264,39 @@ pub(crate) async fn connect(
             expires_at: Some(state.clock.now().plus(connect::STATE_TTL).rfc3339()),
             account: None,
         }),
-    ))
+    )
+        .into_response();
+    if let Some(b) = binding {
+        let secure = if s.public_url.starts_with("https://") {
+            "; Secure"
+        } else {
+            ""
+        };
+        let cookie = format!(
+            "{BINDING_COOKIE}={b}; Path=/oauth/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+            connect::STATE_TTL.as_secs()
+        );
+        if let Ok(v) = HeaderValue::from_str(&cookie) {
+            resp.headers_mut().insert(header::SET_COOKIE, v);
+        }
+    }
+    Ok(resp)
+}
+
+/// The cookie that binds a dashboard connect to its browser.
+const BINDING_COOKIE: &str = "viral_oauth";
+
+fn binding_of(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .find_map(|kv| {
+            kv.trim()
+                .strip_prefix(&format!("{BINDING_COOKIE}="))
+                .map(str::to_owned)
+        })
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]
@@ -306,13 +368,14 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
         (status = 400, description = "The user declined, or the code or state is missing", content_type = "text/html"),
         (status = 403, description = "The state is forged, expired, used or for another platform", content_type = "text/html"),
         (status = 404, body = ErrorBody),
-        (status = 422, description = "The platform is not configured here", content_type = "text/html"),
+        (status = 501, description = "The platform is not configured here", content_type = "text/html"),
         (status = 502, description = "The platform refused the code", content_type = "text/html"),
-        (status = 503, description = "Publishing is not configured here", content_type = "text/html")))]
+        (status = 503, description = "The token vault did not answer", content_type = "text/html")))]
 pub(crate) async fn callback(
     State(state): State<AppState>,
     Path(platform): Path<String>,
     Query(q): Query<CallbackParams>,
+    headers: HeaderMap,
 ) -> Response {
     let Some(platform) = Platform::parse(&platform).filter(|p| *p != Platform::Sandbox) else {
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such platform")
@@ -337,13 +400,16 @@ pub(crate) async fn callback(
         Err(e) => return page(e.status, "Not connected", &e.message),
     };
     let finished = connect::finish(
-        &*state.store,
-        &*s.vault,
-        &*state.clock,
+        &connect::Connector {
+            store: &*state.store,
+            vault: &*s.vault,
+            clock: &*state.clock,
+            public_url: &s.public_url,
+        },
         &*publisher,
-        &s.public_url,
         code,
         sealed,
+        binding_of(&headers).as_deref(),
     )
     .await;
     match finished {
@@ -390,7 +456,7 @@ pub(crate) struct AccountList {
 /// The workspace's connected accounts, with today's posting allowance of each.
 #[utoipa::path(get, path = "/v1/accounts", tag = "accounts", security(("bearer" = [])),
     responses((status = 200, body = AccountList), (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -451,7 +517,7 @@ impl From<CreatorInfo> for CreatorView {
     params(("id" = String, Path, min_length = 1, max_length = 100)),
     responses((status = 200, body = AccountDetail), (status = 401, body = ErrorBody),
         (status = 404, description = "No such account in this workspace", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody), (status = 502, description = "The platform did not answer", body = ErrorBody)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -529,7 +595,7 @@ pub(crate) struct Removed {
     responses((status = 200, body = Removed), (status = 401, body = ErrorBody),
         (status = 403, description = "The key lacks publish:write", body = ErrorBody),
         (status = 404, description = "No such account in this workspace", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody), (status = 502, description = "The platform did not answer", body = ErrorBody)))]
 pub(crate) async fn remove(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -538,26 +604,16 @@ pub(crate) async fn remove(
     p.require(Scope::PublishWrite)?;
     let s = social(&state)?;
     let account = accounts::get(&*state.store, &p.tenant.id, &id).await?;
-    let mut revoked = false;
-    if let Some(publisher) = s.publishers.get(account.platform) {
-        match accounts::open_tokens(&*s.vault, &account).await {
-            Ok(tokens) => {
-                // Revoking the refresh token ends the grant (Google); TikTok takes the access token.
-                if let Some(token) = tokens.refresh.or(tokens.access) {
-                    match publisher.revoke(&token).await {
-                        Ok(done) => revoked = done,
-                        Err(e) => {
-                            tracing::warn!(error = %e, account_id = %account.id, "revoking at the platform failed; forgetting the account anyway")
-                        }
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "an account's tokens do not open; forgetting it anyway")
-            }
-        }
-    }
-    accounts::remove(&*state.store, &p.tenant.id, &account.id).await?;
+    let publisher = s.publishers.get(account.platform);
+    let (account, revoked) = accounts::revoke_and_remove(
+        &*state.store,
+        &*s.vault,
+        &*state.clock,
+        publisher.as_deref(),
+        &p.tenant.id,
+        &account.id,
+    )
+    .await?;
     Ok(axum::Json(Removed {
         id: account.id,
         removed: true,

@@ -111,6 +111,8 @@ pub(crate) struct PostView {
     /// The public URL, once the platform gives one.
     url: Option<String>,
     attempts: u32,
+    /// Whether `DELETE /v1/posts/{id}` can still cancel it (it has not reached its platform).
+    cancellable: bool,
     error: Option<PostErrorView>,
     created_at: String,
     updated_at: String,
@@ -146,6 +148,7 @@ impl From<&Post> for PostView {
             platform_post_id: p.platform_post_id.clone(),
             url: p.url.clone(),
             attempts: p.attempts,
+            cancellable: p.cancellable(),
             error: p.error.as_ref().map(|e| PostErrorView {
                 code: e.code.clone(),
                 message: e.message.clone(),
@@ -177,7 +180,7 @@ pub(crate) struct PublishAnswer {
         (status = 409, description = "`video_not_ready`, or `account_needs_reconnect`", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "A rule the video fails on the target platform, a privacy the platform does not know, a schedule in the past or too far ahead, or an Idempotency-Key reused with another body", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -186,7 +189,8 @@ pub(crate) async fn publish(
     Json(body): Json<PublishRequest>,
 ) -> ApiResult<Response> {
     p.require(Scope::PublishWrite)?;
-    let configured = social(&state)?.publishers.platforms();
+    let s = social(&state)?;
+    let configured = s.publishers.platforms();
     let workflow = state.workflow.clone().ok_or_else(|| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -207,12 +211,26 @@ pub(crate) async fn publish(
     .await?;
     // Starting is idempotent (executions are named after posts): a replay also starts a post
     // whose first start was lost.
-    for post in &created.posts {
-        if !post.status.is_terminal() {
-            workflow
-                .start_post(&p.tenant.id, &post.id)
-                .await
-                .map_err(viral_core::Error::from)?;
+    for (i, post) in created.posts.iter().enumerate() {
+        if post.status.is_terminal() {
+            continue;
+        }
+        if let Err(e) = workflow.start_post(&p.tenant.id, &post.id).await {
+            // The posts not started end now (nothing of them reached a platform) rather than
+            // wait for the reconciler; those already started go on.
+            for p2 in &created.posts[i..] {
+                let _ = viral_core::service::publishing::fail_post(
+                    &*state.store,
+                    &*state.clock,
+                    &s.limits,
+                    &p.tenant.id,
+                    &p2.id,
+                    "workflow_unavailable",
+                    "the publish workflow could not be started; publish again",
+                )
+                .await;
+            }
+            return Err(viral_core::Error::from(e).into());
         }
     }
     let mut resp = (
@@ -240,10 +258,19 @@ pub(crate) struct PostListParams {
     #[param(min_length = 1, max_length = 1024)]
     cursor: Option<String>,
     /// Only posts in this status.
+    #[param(schema_with = post_status_schema)]
     status: Option<String>,
     /// Only posts to this account.
     #[param(min_length = 1, max_length = 100)]
     account: Option<String>,
+}
+
+/// The statuses a post can be in, from the domain's own list.
+fn post_status_schema() -> utoipa::openapi::Object {
+    utoipa::openapi::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .enum_values(Some(PostStatus::ALL.map(PostStatus::as_str)))
+        .build()
 }
 
 #[derive(Serialize, ToSchema)]
@@ -256,8 +283,8 @@ pub(crate) struct PostList {
 /// The workspace's posts, newest first.
 #[utoipa::path(get, path = "/v1/posts", tag = "posts", security(("bearer" = [])),
     params(PostListParams),
-    responses((status = 200, body = PostList), (status = 400, description = "Bad limit, cursor or status", body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    responses((status = 200, body = PostList), (status = 400, description = "Bad limit, cursor, status or account", body = ErrorBody),
+        (status = 401, body = ErrorBody), (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
 pub(crate) async fn list(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -275,6 +302,16 @@ pub(crate) async fn list(
             )
         })?),
     };
+    if q.account
+        .as_ref()
+        .is_some_and(|a| a.is_empty() || a.len() > 100)
+    {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "account must be an account id (1 to 100 characters)",
+        ));
+    }
     let filter = Filter {
         status,
         account_id: q.account,
@@ -291,7 +328,7 @@ pub(crate) async fn list(
     params(("id" = String, Path, min_length = 1, max_length = 100)),
     responses((status = 200, body = PostView), (status = 401, body = ErrorBody),
         (status = 404, description = "No such post in this workspace", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
 pub(crate) async fn get(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -310,14 +347,14 @@ pub(crate) async fn get(
         (status = 403, description = "The key lacks publish:write", body = ErrorBody),
         (status = 404, description = "No such post in this workspace", body = ErrorBody),
         (status = 409, description = "`post_not_cancellable`: it reached the platform", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 503, body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
 pub(crate) async fn cancel(
     State(state): State<AppState>,
     Caller(p): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<PostView>> {
     p.require(Scope::PublishWrite)?;
-    social(&state)?;
-    let post = posts::cancel(&*state.store, &*state.clock, &p.tenant.id, &id).await?;
+    let s = social(&state)?;
+    let post = posts::cancel(&*state.store, &*state.clock, &s.limits, &p.tenant.id, &id).await?;
     Ok(axum::Json(PostView::from(&post)))
 }

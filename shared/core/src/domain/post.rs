@@ -136,7 +136,24 @@ pub fn open_post_index_key(due: Timestamp, tenant_id: &str, post_id: &str) -> St
     format!("{:015}#{tenant_id}#{post_id}", due.millis().max(0))
 }
 
+/// Warnings a post keeps (the newest); reschedules add one each.
+pub const MAX_WARNINGS: usize = 10;
+
 impl Post {
+    /// Adds a warning once, keeping the newest [`MAX_WARNINGS`].
+    pub fn warn(&mut self, warning: String) {
+        if self.warnings.last() != Some(&warning) {
+            self.warnings.push(warning);
+        }
+        let over = self.warnings.len().saturating_sub(MAX_WARNINGS);
+        self.warnings.drain(..over);
+    }
+
+    /// Whether it can still be cancelled: it has not reached its platform.
+    pub fn cancellable(&self) -> bool {
+        !self.status.is_terminal() && self.begun_at.is_none()
+    }
+
     pub fn to_item(&self) -> Result<Item, StoreError> {
         let Value::Object(attrs) = serde_json::to_value(self)
             .map_err(|e| StoreError::Backend(format!("cannot encode a post: {e}")))?
@@ -169,11 +186,32 @@ impl Post {
     }
 }
 
+/// How a platform counts a caption's length.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    Chars,
+    /// UTF-16 code units: an emoji counts two (TikTok).
+    Utf16,
+    /// UTF-8 bytes (YouTube's description).
+    Bytes,
+}
+
+impl Measure {
+    pub fn of(self, s: &str) -> usize {
+        match self {
+            Measure::Chars => s.chars().count(),
+            Measure::Utf16 => s.encode_utf16().count(),
+            Measure::Bytes => s.len(),
+        }
+    }
+}
+
 /// What a platform allows in a post, and how we fill it in.
 #[derive(Clone, Copy, Debug)]
 pub struct PlatformLimits {
-    /// Longest caption (TikTok counts UTF-16 units; we count characters, which is never more).
+    /// Longest caption, in `measure` units.
     pub caption_chars: usize,
+    pub measure: Measure,
     /// Longest title, where the platform has one.
     pub title_chars: Option<usize>,
     pub max_hashtags: usize,
@@ -190,6 +228,7 @@ pub fn limits(platform: Platform) -> PlatformLimits {
     match platform {
         Platform::Tiktok => PlatformLimits {
             caption_chars: 2200,
+            measure: Measure::Utf16,
             title_chars: None,
             max_hashtags: 30,
             privacy: &[
@@ -203,8 +242,9 @@ pub fn limits(platform: Platform) -> PlatformLimits {
             schedule_window_days: 10,
         },
         Platform::Youtube => PlatformLimits {
-            // The description's limit is 5,000 bytes; a caption here is far shorter.
-            caption_chars: 4500,
+            // The description's limit is 5,000 bytes.
+            caption_chars: 5000,
+            measure: Measure::Bytes,
             title_chars: Some(100),
             // YouTube ignores every hashtag of a video with more than 60.
             max_hashtags: 15,
@@ -214,6 +254,7 @@ pub fn limits(platform: Platform) -> PlatformLimits {
         },
         Platform::Instagram => PlatformLimits {
             caption_chars: 2200,
+            measure: Measure::Chars,
             title_chars: None,
             max_hashtags: 30,
             privacy: &["public"],
@@ -223,6 +264,7 @@ pub fn limits(platform: Platform) -> PlatformLimits {
         },
         Platform::Sandbox => PlatformLimits {
             caption_chars: 2200,
+            measure: Measure::Chars,
             title_chars: Some(100),
             max_hashtags: 30,
             privacy: &["public", "private"],
@@ -243,12 +285,23 @@ fn clean_hashtag(tag: &str) -> Option<String> {
     (!body.is_empty()).then(|| format!("#{body}"))
 }
 
-fn cut(text: &str, max: usize) -> (String, bool) {
-    if text.chars().count() <= max {
+/// `text` cut to at most `max` in `measure`, ending in `…` when cut.
+fn cut(text: &str, max: usize, measure: Measure) -> (String, bool) {
+    if measure.of(text) <= max {
         return (text.to_owned(), false);
     }
-    let mut s: String = text.chars().take(max.saturating_sub(1)).collect();
-    s = s.trim_end().to_owned();
+    let room = max.saturating_sub(measure.of("…"));
+    let (mut s, mut size) = (String::new(), 0);
+    for c in text.chars() {
+        let mut b = [0u8; 4];
+        let n = measure.of(c.encode_utf8(&mut b));
+        if size + n > room {
+            break;
+        }
+        s.push(c);
+        size += n;
+    }
+    let mut s = s.trim_end().to_owned();
     s.push('…');
     (s, true)
 }
@@ -283,7 +336,7 @@ pub fn compose(
         title.map(str::trim).filter(|t| !t.is_empty()),
     ) {
         (Some(max), Some(t)) => {
-            let (t, was_cut) = cut(t, max);
+            let (t, was_cut) = cut(t, max, Measure::Chars);
             if was_cut {
                 warnings.push(format!("title cut to {max} characters"));
             }
@@ -294,8 +347,8 @@ pub fn compose(
     let tag_text = tags.join(" ");
     let room = l
         .caption_chars
-        .saturating_sub(tag_text.chars().count() + usize::from(!tag_text.is_empty()));
-    let (mut body, was_cut) = cut(caption.trim(), room);
+        .saturating_sub(l.measure.of(&tag_text) + usize::from(!tag_text.is_empty()));
+    let (mut body, was_cut) = cut(caption.trim(), room, l.measure);
     if was_cut {
         warnings.push(format!(
             "caption cut to {room} characters to fit {} with its hashtags",
@@ -382,7 +435,7 @@ mod tests {
         let long = "word ".repeat(1000);
         let (title, caption, warnings) = compose(Platform::Tiktok, Some("ignored"), &long, &tags);
         assert_eq!(title, None, "TikTok has no title");
-        assert!(caption.chars().count() <= 2200);
+        assert!(caption.encode_utf16().count() <= 2200);
         assert!(caption.ends_with("#tag29"));
         assert!(!caption.contains("#tag30"));
         assert_eq!(warnings.len(), 2, "{warnings:?}");
@@ -395,6 +448,21 @@ mod tests {
         assert_eq!(title.unwrap().chars().count(), 100);
         assert_eq!(caption, "Short\n#ok #badtag");
         assert_eq!(warnings, vec!["title cut to 100 characters".to_owned()]);
+        // TikTok counts UTF-16 units (an emoji is two), YouTube's description bytes.
+        let emoji = "🐙".repeat(1500);
+        let (_, caption, _) = compose(Platform::Tiktok, None, &emoji, &[]);
+        assert!(
+            caption.encode_utf16().count() <= 2200,
+            "{}",
+            caption.encode_utf16().count()
+        );
+        let accents = "é".repeat(3000);
+        let (_, caption, _) = compose(Platform::Youtube, None, &accents, &[]);
+        assert!(
+            caption.len() <= 5000 && caption.len() > 4900,
+            "{}",
+            caption.len()
+        );
         let (_, caption, warnings) = compose(Platform::Instagram, None, "Just words", &[]);
         assert_eq!(caption, "Just words");
         assert!(warnings.is_empty());

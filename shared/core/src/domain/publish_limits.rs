@@ -87,6 +87,27 @@ pub fn next_day(t: Timestamp) -> Timestamp {
     Timestamp((t.millis().div_euclid(86_400_000) + 1) * 86_400_000)
 }
 
+/// How far a platform's counting day is behind UTC: YouTube's quota resets at midnight
+/// Pacific. Pacific standard time is used all year, so in summer the day turns an hour after
+/// YouTube's (a post waits an hour longer, never goes over).
+fn day_offset_ms(platform: Platform) -> i64 {
+    match platform {
+        Platform::Youtube => 8 * 3_600_000,
+        _ => 0,
+    }
+}
+
+/// The counting day `t` falls in for `platform`.
+pub fn platform_day(platform: Platform, t: Timestamp) -> String {
+    day_key(Timestamp(t.millis() - day_offset_ms(platform)))
+}
+
+/// When `platform`'s next counting day starts after `t`.
+pub fn platform_next_day(platform: Platform, t: Timestamp) -> Timestamp {
+    let off = day_offset_ms(platform);
+    Timestamp(next_day(Timestamp(t.millis() - off)).millis() + off)
+}
+
 pub fn app_quota_pk(platform: Platform) -> String {
     format!("APPQUOTA#{}", platform.as_str())
 }
@@ -114,6 +135,23 @@ mod tests {
         assert_eq!(next_day(t).rfc3339(), "2026-12-05T00:00:00Z");
         assert_eq!(day_key(next_day(t)), "2026-12-05");
         assert_eq!(day_key(Timestamp(0)), "1970-01-01");
+    }
+
+    #[test]
+    fn youtubes_day_turns_at_midnight_pacific() {
+        let t = Timestamp::parse_rfc3339("2026-12-05T07:30:00Z").unwrap();
+        assert_eq!(platform_day(Platform::Youtube, t), "2026-12-04");
+        assert_eq!(platform_day(Platform::Tiktok, t), "2026-12-05");
+        assert_eq!(
+            platform_next_day(Platform::Youtube, t).rfc3339(),
+            "2026-12-05T08:00:00Z"
+        );
+        let after = Timestamp::parse_rfc3339("2026-12-05T08:00:00Z").unwrap();
+        assert_eq!(platform_day(Platform::Youtube, after), "2026-12-05");
+        assert_eq!(
+            platform_next_day(Platform::Tiktok, t).rfc3339(),
+            "2026-12-06T00:00:00Z"
+        );
     }
 
     #[test]

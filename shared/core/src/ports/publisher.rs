@@ -156,6 +156,12 @@ pub trait Publisher: Send + Sync {
     /// The scopes asked for at connect.
     fn scopes(&self) -> Vec<String>;
 
+    /// The scope without which the account cannot post: a connect whose user withheld it
+    /// is refused (`None`: nothing to check).
+    fn publish_scope(&self) -> Option<&'static str> {
+        None
+    }
+
     /// The platform's authorize URL for this connect (`state`, PKCE S256 `challenge`).
     async fn authorize_url(
         &self,
@@ -176,7 +182,13 @@ pub trait Publisher: Send + Sync {
 
     /// Revokes the grant at the platform: `Ok(false)` where the platform has no revoke call
     /// (the user removes the app in the platform's settings).
-    async fn revoke(&self, token: &SecretString) -> Result<bool, PublishError>;
+    /// Each platform takes its own token: TikTok the access token, Google the refresh token
+    /// (which ends the whole grant).
+    async fn revoke(
+        &self,
+        access: Option<&SecretString>,
+        refresh: Option<&SecretString>,
+    ) -> Result<bool, PublishError>;
 
     async fn creator_info(
         &self,

@@ -292,31 +292,48 @@ pub async fn access_token(
     };
     let tokens = match publisher.refresh(&refresh).await {
         Ok(t) => t,
-        Err(
-            e @ (PublishError::NeedsReconnect(_)
-            | PublishError::Unauthorized(_)
-            | PublishError::Rejected { .. }),
-        ) => {
+        Err(e @ (PublishError::NeedsReconnect(_) | PublishError::Unauthorized(_))) => {
+            // A concurrent refresh may have rotated the refresh token first (TikTok's old one
+            // then fails): its tokens are stored, and they are the ones to use.
+            let newer = get(store, &account.tenant_id, &account.id).await?;
+            if newer.version != account.version
+                && newer.status == AccountStatus::Active
+                && let Some(access) = open_tokens(vault, &newer).await?.access
+            {
+                return Ok((newer, access));
+            }
             let reason = format!("refreshing the token failed: {e}");
-            if let Err(err) = mark_needs_reconnect(store, clock, account, &reason).await {
+            if let Err(err) = mark_needs_reconnect(store, clock, &newer, &reason).await {
                 tracing::warn!(error = %err, account_id = %account.id, "could not mark an account for reconnecting");
             }
             return Err(PublishError::NeedsReconnect(reason).into());
         }
+        // Not the grant's fault (the platform is down, the app is misconfigured, a limit):
+        // the account stays as it is.
         Err(e) => return Err(e.into()),
     };
-    match store_refreshed(store, vault, clock, account, &tokens).await {
-        Ok(stored) => Ok((stored, tokens.access)),
-        Err(Error::Conflict(_)) => {
-            let newer = get(store, &account.tenant_id, &account.id).await?;
-            let access = open_tokens(vault, &newer)
-                .await?
-                .access
-                .ok_or_else(|| Error::Conflict("the account lost its token; retry".into()))?;
-            Ok((newer, access))
+    // The platform has rotated the tokens: storing them is all that keeps the account alive,
+    // so a failed write is tried again before giving up.
+    let mut last = None;
+    for _ in 0..3 {
+        match store_refreshed(store, vault, clock, account, &tokens).await {
+            Ok(stored) => return Ok((stored, tokens.access)),
+            Err(Error::Conflict(_)) => {
+                let newer = get(store, &account.tenant_id, &account.id).await?;
+                let access = open_tokens(vault, &newer)
+                    .await?
+                    .access
+                    .ok_or_else(|| Error::Conflict("the account lost its token; retry".into()))?;
+                return Ok((newer, access));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, account_id = %account.id, "storing refreshed tokens failed; trying again");
+                last = Some(e);
+            }
         }
-        Err(e) => Err(e),
     }
+    tracing::error!(account_id = %account.id, "refreshed tokens could not be stored; the account may need reconnecting");
+    Err(last.unwrap_or_else(|| Error::Conflict("could not store the tokens".into())))
 }
 
 /// What a keep-alive pass did.
@@ -377,4 +394,46 @@ pub async fn keep_alive(
             None => return Ok(done),
         }
     }
+}
+
+/// Revokes the grant at the platform where it can (best effort: a platform that fails or has
+/// no revoke call leaves the user to remove the app there), then forgets the account and its
+/// tokens. Returns the account and whether the platform confirmed the revocation.
+pub async fn revoke_and_remove(
+    store: &dyn ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    publisher: Option<&dyn crate::ports::Publisher>,
+    tenant_id: &str,
+    id: &str,
+) -> Result<(Account, bool)> {
+    let account = get(store, tenant_id, id).await?;
+    let mut revoked = false;
+    if let Some(publisher) = publisher {
+        // A fresh access token where one can be had (TikTok revokes by it).
+        let access = match access_token(store, vault, clock, publisher, &account, false).await {
+            Ok((_, a)) => Some(a),
+            Err(_) => None,
+        };
+        let current = get(store, tenant_id, id).await.unwrap_or(account.clone());
+        match open_tokens(vault, &current).await {
+            Ok(tokens) => {
+                let access = access.or(tokens.access);
+                match publisher
+                    .revoke(access.as_ref(), tokens.refresh.as_ref())
+                    .await
+                {
+                    Ok(done) => revoked = done,
+                    Err(e) => {
+                        tracing::warn!(error = %e, account_id = %account.id, "revoking at the platform failed; forgetting the account anyway")
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, account_id = %account.id, "an account's tokens do not open; forgetting it anyway")
+            }
+        }
+    }
+    remove(store, tenant_id, &account.id).await?;
+    Ok((account, revoked))
 }

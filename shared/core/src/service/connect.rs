@@ -33,6 +33,10 @@ struct State {
     verifier: String,
     return_to: Option<String>,
     expires_at: i64,
+    /// SHA-256 of the cookie the browser that started the connect holds: only that browser
+    /// can finish it, so a link sent to someone else cannot bring their account here.
+    #[serde(default)]
+    browser: Option<String>,
 }
 
 fn nonce_sk(nonce: &str) -> String {
@@ -48,21 +52,34 @@ pub fn callback_url(public_url: &str, platform: Platform) -> String {
     )
 }
 
+/// A new browser binding: a random value the starting browser keeps in a cookie.
+pub fn new_browser_binding() -> String {
+    URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+}
+
 /// PKCE S256: the challenge of a verifier.
 pub fn pkce_challenge(verifier: &str) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
 }
 
+/// What connecting needs: the store, the vault that seals the state and the tokens, the
+/// clock, and the public URL the platforms call back on.
+pub struct Connector<'a> {
+    pub store: &'a dyn ItemStore,
+    pub vault: &'a dyn TokenVault,
+    pub clock: &'a dyn Clock,
+    pub public_url: &'a str,
+}
+
 /// Begins a connect: the platform's authorize URL, with a sealed single-use state.
 pub async fn start(
-    store: &dyn ItemStore,
-    vault: &dyn TokenVault,
-    clock: &dyn Clock,
+    c: &Connector<'_>,
     publisher: &dyn Publisher,
     tenant_id: &str,
-    public_url: &str,
     return_to: Option<String>,
+    browser_binding: Option<&str>,
 ) -> Result<String> {
+    let (store, vault, clock, public_url) = (c.store, c.vault, c.clock, c.public_url);
     let now = clock.now();
     let expires = now.plus(STATE_TTL);
     let nonce = new_id("oauth");
@@ -74,6 +91,7 @@ pub async fn start(
         verifier: verifier.clone(),
         return_to,
         expires_at: expires.millis(),
+        browser: browser_binding.map(|b| hex::encode(Sha256::digest(b.as_bytes()))),
     };
     let text = serde_json::to_string(&state).map_err(|e| Error::Invalid(e.to_string()))?;
     let sealed = vault.seal(&SecretString::new(text), STATE_CONTEXT).await?;
@@ -108,14 +126,13 @@ fn bad_state(why: &str) -> Error {
 /// Finishes a connect from the platform's callback: checks the state (sealed by us, for this
 /// platform, not expired, not used before), trades the code for tokens and stores the account.
 pub async fn finish(
-    store: &dyn ItemStore,
-    vault: &dyn TokenVault,
-    clock: &dyn Clock,
+    c: &Connector<'_>,
     publisher: &dyn Publisher,
-    public_url: &str,
     code: &str,
     sealed_state: &str,
+    browser_binding: Option<&str>,
 ) -> Result<Finished> {
+    let (store, vault, clock, public_url) = (c.store, c.vault, c.clock, c.public_url);
     let text = match vault.open(sealed_state, STATE_CONTEXT).await {
         Ok(t) => t,
         Err(VaultError::Unreadable) => return Err(bad_state("it was not issued here")),
@@ -128,6 +145,12 @@ pub async fn finish(
     }
     if Timestamp(state.expires_at) < clock.now() {
         return Err(bad_state("it expired"));
+    }
+    if let Some(expected) = &state.browser {
+        let held = browser_binding.map(|b| hex::encode(Sha256::digest(b.as_bytes())));
+        if held.as_deref().map(str::as_bytes) != Some(expected.as_bytes()) {
+            return Err(bad_state("it was started in another browser"));
+        }
     }
     let pk = keys::tenant_pk(&state.tenant_id);
     match store
@@ -147,6 +170,20 @@ pub async fn finish(
             &callback_url(public_url, publisher.platform()),
         )
         .await?;
+    // Users may untick scopes on the consent page: an account that cannot post is refused
+    // now, not discovered at its first post.
+    if let Some(needed) = publisher.publish_scope()
+        && !tokens.scopes.is_empty()
+        && !tokens.scopes.iter().any(|s| s == needed)
+    {
+        return Err(Error::Forbidden {
+            code: "scope_not_granted",
+            message: format!(
+                "{} did not grant the right to post ({needed}); connect again and allow it",
+                publisher.platform().as_str()
+            ),
+        });
+    }
     let account = accounts::connect(
         store,
         vault,

@@ -423,6 +423,7 @@ pub async fn list(
 pub async fn cancel(
     store: &dyn ItemStore,
     clock: &dyn Clock,
+    publish_limits: &crate::domain::publish_limits::PublishLimits,
     tenant_id: &str,
     id: &str,
 ) -> Result<Post> {
@@ -431,7 +432,7 @@ pub async fn cancel(
         if post.status == PostStatus::Cancelled {
             return Ok(post);
         }
-        if post.begun_at.is_some() || post.status.is_terminal() {
+        if !post.cancellable() {
             return Err(Error::State {
                 code: "post_not_cancellable",
                 message: format!(
@@ -442,9 +443,18 @@ pub async fn cancel(
         }
         let mut next = post.clone();
         next.status = PostStatus::Cancelled;
+        next.quota_day = None;
         match save(store, clock, next).await {
             Err(Error::Conflict(_)) => continue,
-            other => return other,
+            Ok(saved) => {
+                // A queued post took a slot of its day's limits: it goes back.
+                if let Some(day) = &post.quota_day {
+                    crate::service::publishing::release_slot(store, publish_limits, &post, day)
+                        .await;
+                }
+                return Ok(saved);
+            }
+            Err(e) => return Err(e),
         }
     }
     Err(Error::Conflict("the post is changing; retry".into()))

@@ -14,7 +14,8 @@ use crate::domain::account::{Account, AccountStatus};
 use crate::domain::keys;
 use crate::domain::post::{Post, PostError, PostStatus};
 use crate::domain::publish_limits::{
-    PublishLimits, account_quota_sk, app_quota_pk, day_key, day_sk, next_day, tenant_quota_sk,
+    PublishLimits, account_quota_sk, app_quota_pk, day_sk, platform_day, platform_next_day,
+    tenant_quota_sk,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -88,8 +89,24 @@ pub async fn fail(
     code: &str,
     message: &str,
 ) -> Result<Post> {
+    fail_post(
+        ctx.store, ctx.clock, ctx.limits, tenant_id, post_id, code, message,
+    )
+    .await
+}
+
+/// [`fail`] with only what it needs (the API and the reconciler have no publishers).
+pub async fn fail_post(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    limits: &PublishLimits,
+    tenant_id: &str,
+    post_id: &str,
+    code: &str,
+    message: &str,
+) -> Result<Post> {
     for _ in 0..5 {
-        let post = posts::get(ctx.store, tenant_id, post_id).await?;
+        let post = posts::get(store, tenant_id, post_id).await?;
         if post.status.is_terminal() {
             return Ok(post);
         }
@@ -100,19 +117,17 @@ pub async fn fail(
             .flatten();
         let mut next = post.clone();
         next.status = PostStatus::Failed;
-        next.quota_day = if release.is_some() {
-            None
-        } else {
-            post.quota_day.clone()
-        };
+        if release.is_some() {
+            next.quota_day = None;
+        }
         next.error = Some(PostError {
             code: code.to_owned(),
             message: message.chars().take(1000).collect(),
         });
-        match posts::save(ctx.store, ctx.clock, next).await {
+        match posts::save(store, clock, next).await {
             Ok(saved) => {
                 if let Some(day) = release {
-                    release_slot(ctx, &saved, &day).await;
+                    release_slot(store, limits, &saved, &day).await;
                 }
                 tracing::info!(post_id, code, "post failed");
                 return Ok(saved);
@@ -122,6 +137,69 @@ pub async fn fail(
         }
     }
     Err(Error::Conflict("the post kept changing; retry".into()))
+}
+
+/// When a post still open after it was due is stuck: past a day of processing and the
+/// workflow's retries, with a margin.
+pub const STUCK_POST_AFTER: Duration = Duration::from_secs(3 * 86_400);
+
+/// What a reconciler pass over posts did.
+#[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StuckPosts {
+    pub ended: usize,
+    pub errors: usize,
+}
+
+/// Ends posts still open `older_than` after they were due (their execution was lost, timed
+/// out or never started): failed, their slot given back if they never reached the platform.
+/// A post that had begun says so, and is never begun again.
+pub async fn end_stuck(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    limits: &PublishLimits,
+    older_than: Duration,
+) -> Result<StuckPosts> {
+    use crate::domain::post::OPEN_POSTS;
+    let cutoff = clock.now().millis() - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
+    let mut done = StuckPosts::default();
+    let page = store
+        .query_gsi1(crate::ports::Query::new(OPEN_POSTS, "").limit(100))
+        .await?;
+    for item in &page.items {
+        let Some(tenant_id) = item.pk.strip_prefix("T#") else {
+            continue;
+        };
+        let Some(post) = Post::from_item(tenant_id, item) else {
+            continue;
+        };
+        // Sorted by when each post was due: the rest are younger.
+        if post.not_before.unwrap_or(post.created_at).millis() > cutoff {
+            break;
+        }
+        let message = if post.begun_at.is_some() {
+            "the publish workflow ended without finishing this post after it reached the platform; check the account before publishing this video again"
+        } else {
+            "the publish workflow ended before this post reached the platform"
+        };
+        match fail_post(
+            store,
+            clock,
+            limits,
+            tenant_id,
+            &post.id,
+            "publish_stuck",
+            message,
+        )
+        .await
+        {
+            Ok(_) => done.ended += 1,
+            Err(e) => {
+                tracing::warn!(error = %e, post_id = %post.id, "could not end a stuck post");
+                done.errors += 1;
+            }
+        }
+    }
+    Ok(done)
 }
 
 /// Saves `post`, or reports that someone else changed it (the caller re-reads).
@@ -164,7 +242,7 @@ pub async fn check(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Next
     if post.quota_day.is_some() || post.begun_at.is_some() {
         return Ok(Next::Upload);
     }
-    let day = day_key(now);
+    let day = platform_day(post.platform, now);
     match take_slot(ctx, &post, &day).await? {
         Ok(()) => {
             let mut next = post.clone();
@@ -173,13 +251,13 @@ pub async fn check(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Next
             match save(ctx, next).await {
                 Ok(_) => Ok(Next::Upload),
                 Err(e) => {
-                    release_slot(ctx, &post, &day).await;
+                    release_slot(ctx.store, ctx.limits, &post, &day).await;
                     Err(e)
                 }
             }
         }
         Err(why) => {
-            let until = next_day(now);
+            let until = platform_next_day(post.platform, now);
             let mut next = post;
             next.status = PostStatus::Scheduled;
             next.not_before = Some(until);
@@ -205,7 +283,7 @@ async fn take_slot(ctx: &Ctx<'_>, post: &Post, day: &str) -> Result<Result<(), S
         .await?
         .map(|t| t.plan_at(ctx.clock.now()))
         .unwrap_or(crate::domain::Plan::Free);
-    let expires = next_day(ctx.clock.now()).secs() + 2 * 86_400;
+    let expires = platform_next_day(platform, ctx.clock.now()).secs() + 2 * 86_400;
     let pk = keys::tenant_pk(&post.tenant_id);
     let mut tx = Transaction::new();
     let account_cap = i64::from(ctx.limits.account_daily(platform));
@@ -261,12 +339,12 @@ async fn take_slot(ctx: &Ctx<'_>, post: &Post, day: &str) -> Result<Result<(), S
 
 /// Gives back a slot taken for a post that never reached its platform (best effort: a slot
 /// left taken only makes the day's limit stricter).
-async fn release_slot(ctx: &Ctx<'_>, post: &Post, day: &str) {
+pub async fn release_slot(store: &dyn ItemStore, limits: &PublishLimits, post: &Post, day: &str) {
     let pk = keys::tenant_pk(&post.tenant_id);
     let mut writes = vec![Write::Update(
         Update::new(&pk, account_quota_sk(&post.account_id, day)).add("used", -1),
     )];
-    if ctx.limits.app_daily.contains_key(&post.platform) {
+    if limits.app_daily.contains_key(&post.platform) {
         writes.push(Write::Update(
             Update::new(&pk, tenant_quota_sk(post.platform, day)).add("used", -1),
         ));
@@ -274,7 +352,7 @@ async fn release_slot(ctx: &Ctx<'_>, post: &Post, day: &str) {
             Update::new(app_quota_pk(post.platform), day_sk(day)).add("used", -1),
         ));
     }
-    if let Err(e) = ctx.store.transact(writes).await {
+    if let Err(e) = store.transact(writes).await {
         tracing::warn!(error = %e, post_id = %post.id, "could not release a posting slot");
     }
 }
@@ -297,7 +375,7 @@ pub async fn allowance(
     plan: crate::domain::Plan,
 ) -> Result<Allowance> {
     let now = clock.now();
-    let day = day_key(now);
+    let day = platform_day(account.platform, now);
     let pk = keys::tenant_pk(&account.tenant_id);
     let used = |item: Option<crate::ports::Item>| item.and_then(|i| i.int("used")).unwrap_or(0);
     let account_used = used(store.get(&pk, &account_quota_sk(&account.id, &day)).await?);
@@ -315,7 +393,7 @@ pub async fn allowance(
         account_limit: limits.account_daily(account.platform),
         tenant_used,
         tenant_limit,
-        resets_at: next_day(now),
+        resets_at: platform_next_day(account.platform, now),
     })
 }
 
@@ -394,8 +472,7 @@ async fn settle(ctx: &Ctx<'_>, post: &Post, e: PublishError) -> Result<Next> {
             let mut next = post.clone();
             next.status = PostStatus::Scheduled;
             next.not_before = Some(until);
-            next.warnings
-                .push(format!("{e}; rescheduled to {}", until.rfc3339()));
+            next.warn(format!("{e}; rescheduled to {}", until.rfc3339()));
             // Not begun at the platform: its slot goes back, and it takes one on its new day.
             let release = match (&post.begun_at, &post.quota_day) {
                 (None, Some(day)) => Some(day.clone()),
@@ -406,7 +483,7 @@ async fn settle(ctx: &Ctx<'_>, post: &Post, e: PublishError) -> Result<Next> {
             }
             let saved = save(ctx, next).await?;
             if let Some(day) = release {
-                release_slot(ctx, &saved, &day).await;
+                release_slot(ctx.store, ctx.limits, &saved, &day).await;
             }
             Ok(Next::Wait(until))
         }
@@ -479,12 +556,19 @@ pub async fn upload(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Nex
             let (publisher, content, media) = (&publisher, &content, &media);
             async move { publisher.begin(&access, &account, content, media).await }
         })
-        .await?;
+        .await;
+        let begun = match begun {
+            Ok(b) => b,
+            Err(e) => {
+                // No token (the vault or the store failed): `begin` was never called, so the
+                // intent is cleared and the workflow's retry may begin it.
+                clear_intent(ctx, tenant_id, post_id).await;
+                return Err(e);
+            }
+        };
         match begun {
             Ok(handle) => {
-                let mut next = post.clone();
-                next.handle = Some(handle);
-                post = save(ctx, next).await?;
+                post = record_handle(ctx, tenant_id, post_id, handle).await?;
             }
             Err(e @ PublishError::Unknown(_)) => {
                 tracing::warn!(post_id, error = %e, "the platform's answer to begin was lost");
@@ -518,6 +602,53 @@ pub async fn upload(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Nex
     }
 }
 
+/// Clears a recorded intent whose call never happened (best effort: left set, the post ends
+/// `publish_outcome_unknown`, never posted twice).
+async fn clear_intent(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) {
+    for _ in 0..3 {
+        let Ok(post) = posts::get(ctx.store, tenant_id, post_id).await else {
+            return;
+        };
+        if post.handle.is_some() || post.begun_at.is_none() {
+            return;
+        }
+        let mut next = post;
+        next.begun_at = None;
+        match save(ctx, next).await {
+            Err(Error::Conflict(_)) => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, post_id, "could not clear a publish intent");
+                return;
+            }
+        }
+    }
+}
+
+/// Records the platform's handle of a begun post, re-reading it on a version race: the handle
+/// is what lets a retry go on instead of calling the outcome unknown.
+async fn record_handle(
+    ctx: &Ctx<'_>,
+    tenant_id: &str,
+    post_id: &str,
+    handle: String,
+) -> Result<Post> {
+    let mut last = None;
+    for _ in 0..5 {
+        let mut next = posts::get(ctx.store, tenant_id, post_id).await?;
+        next.handle = Some(handle.clone());
+        match save(ctx, next).await {
+            Ok(p) => return Ok(p),
+            Err(e @ Error::Conflict(_)) => last = Some(e),
+            Err(e) => {
+                tracing::error!(error = %e, post_id, "a begun post's handle could not be recorded");
+                return Err(e);
+            }
+        }
+    }
+    Err(last.unwrap_or_else(|| Error::Conflict("the post kept changing".into())))
+}
+
 async fn record_published(ctx: &Ctx<'_>, post: Post, p: Published) -> Result<Next> {
     let mut next = post;
     next.status = PostStatus::Published;
@@ -526,11 +657,12 @@ async fn record_published(ctx: &Ctx<'_>, post: Post, p: Published) -> Result<Nex
     next.privacy_applied = p.privacy.or_else(|| Some(next.content.privacy.clone()));
     next.published_at = Some(ctx.clock.now());
     if next.privacy_applied.as_deref() != Some(next.content.privacy.as_str()) {
-        next.warnings.push(format!(
+        let w = format!(
             "asked for {} but the platform applied {}",
             next.content.privacy,
             next.privacy_applied.clone().unwrap_or_default()
-        ));
+        );
+        next.warn(w);
     }
     let saved = save(ctx, next).await?;
     tracing::info!(post_id = %saved.id, platform = saved.platform.as_str(), "post published");

@@ -93,6 +93,15 @@ impl World {
         }
     }
 
+    pub fn connector(&self) -> connect::Connector<'_> {
+        connect::Connector {
+            store: &*self.store,
+            vault: &*self.vault,
+            clock: &*self.clock,
+            public_url: PUBLIC_URL,
+        }
+    }
+
     fn publisher(&self, platform: Platform) -> Arc<dyn Publisher> {
         self.publishers.get(platform).unwrap()
     }
@@ -101,17 +110,9 @@ impl World {
     /// sends the browser back with `code` and our `state`), the callback's exchange.
     pub async fn connect(&self, platform: Platform, code: &str) -> (String, String) {
         let p = self.publisher(platform);
-        let url = connect::start(
-            &*self.store,
-            &*self.vault,
-            &*self.clock,
-            &*p,
-            &self.tenant,
-            PUBLIC_URL,
-            None,
-        )
-        .await
-        .unwrap();
+        let url = connect::start(&self.connector(), &*p, &self.tenant, None, None)
+            .await
+            .unwrap();
         let parsed = reqwest::Url::parse(&url).unwrap();
         let state = parsed
             .query_pairs()
@@ -119,17 +120,9 @@ impl World {
             .unwrap()
             .1
             .into_owned();
-        let finished = connect::finish(
-            &*self.store,
-            &*self.vault,
-            &*self.clock,
-            &*p,
-            PUBLIC_URL,
-            code,
-            &state,
-        )
-        .await
-        .unwrap();
+        let finished = connect::finish(&self.connector(), &*p, code, &state, None)
+            .await
+            .unwrap();
         (finished.account.id, url)
     }
 

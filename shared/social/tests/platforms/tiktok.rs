@@ -36,6 +36,8 @@ struct Platform_ {
     status_reads: u32,
     verifiers: Vec<String>,
     revoked: Vec<String>,
+    /// The user unticked posting on the consent page.
+    narrow_scopes: bool,
 }
 
 type S = Arc<Mutex<Platform_>>;
@@ -117,7 +119,7 @@ async fn token(State(s): State<S>, body: String) -> Response {
         "open_id": "open-7f3a",
         "refresh_expires_in": 15_552_000,
         "refresh_token": p.refresh,
-        "scope": "user.info.basic,video.publish,video.upload,video.list",
+        "scope": if p.narrow_scopes { "user.info.basic,video.list" } else { "user.info.basic,video.publish,video.upload,video.list" },
         "token_type": "Bearer"
     }))
     .into_response()
@@ -257,7 +259,10 @@ async fn connects_posts_with_the_audit_metadata_and_follows_moderation() {
     let u = reqwest::Url::parse(&url).unwrap();
     let q: std::collections::HashMap<_, _> = u.query_pairs().into_owned().collect();
     assert_eq!(q["client_key"], "tt-client-key");
-    assert!(u.path().ends_with("/v2/auth/authorize/"), "TikTok's path keeps its slash: {u}");
+    assert!(
+        u.path().ends_with("/v2/auth/authorize/"),
+        "TikTok's path keeps its slash: {u}"
+    );
     assert_eq!(
         q["scope"],
         "user.info.basic,video.publish,video.upload,video.list"
@@ -398,14 +403,14 @@ async fn the_daily_cap_reschedules_and_a_revoked_grant_asks_for_a_reconnect() {
     );
     let account = accounts::get(&*w.store, &w.tenant, &acc).await.unwrap();
     assert_eq!(account.status, AccountStatus::NeedsReconnect);
-    // Revoking: TikTok takes the token with our client key and secret.
+    // Revoking: TikTok takes the access token (not the refresh token) with our client key
+    // and secret.
     let publisher = w.publishers.get(Platform::Tiktok).unwrap();
-    assert!(
-        publisher
-            .revoke(&viral_core::ports::SecretString::new("act.9"))
-            .await
-            .unwrap()
+    let (act, rft) = (
+        viral_core::ports::SecretString::new("act.9"),
+        viral_core::ports::SecretString::new("rft.9"),
     );
+    assert!(publisher.revoke(Some(&act), Some(&rft)).await.unwrap());
     assert_eq!(s.lock().unwrap().revoked, vec!["act.9"]);
     // An unknown client is a configuration problem, never a reconnect.
     let base = s.lock().unwrap().base.clone();
@@ -434,4 +439,34 @@ fn files_are_chunked_by_tiktoks_rules() {
     assert_eq!((size, count), (32 * 1024 * 1024, 3));
     // The last chunk holds the remainder and stays within 128 MB.
     assert!(big - size * (count - 1) <= 128 * 1024 * 1024);
+}
+
+#[tokio::test]
+async fn a_connect_without_the_right_to_post_is_refused() {
+    let (s, w) = world(&["SELF_ONLY"]).await;
+    s.lock().unwrap().narrow_scopes = true;
+    let p = w.publishers.get(Platform::Tiktok).unwrap();
+    let url = viral_core::service::connect::start(&w.connector(), &*p, &w.tenant, None, None)
+        .await
+        .unwrap();
+    let state = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "state")
+        .unwrap()
+        .1
+        .into_owned();
+    let refused =
+        viral_core::service::connect::finish(&w.connector(), &*p, "code-5", &state, None).await;
+    let Err(viral_core::Error::Forbidden { code, message }) = refused else {
+        panic!("accepted without video.publish");
+    };
+    assert_eq!(code, "scope_not_granted");
+    assert!(message.contains("video.publish"), "{message}");
+    assert!(
+        accounts::list(&*w.store, &w.tenant)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
