@@ -195,4 +195,49 @@ try:
 except sfn.exceptions.ExecutionAlreadyExists:
     pass
 
-print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund)")
+# 4. The publish workflow: check → upload → wait → poll → done, and a post waiting for its
+#    time (TimestampPath) before it goes.
+publish_subs = {}
+for var, name in {
+    "CheckPostFunctionArn": "check-post",
+    "UploadPostFunctionArn": "upload-post",
+    "PollPostFunctionArn": "poll-post",
+    "FailPostFunctionArn": "fail-post",
+}.items():
+    fn = lam.create_function(
+        FunctionName=f"{name}-{suffix}",
+        Runtime="provided.al2023",
+        Role=role,
+        Handler="bootstrap",
+        Code={"ZipFile": buf.getvalue()},
+    )
+    publish_subs[var] = fn["FunctionArn"]
+text = (ROOT / "statemachines" / "publish.asl.json").read_text()
+missing = set(re.findall(r"\$\{(\w+)\}", text)) - set(publish_subs)
+if missing:
+    fail(f"the publish definition uses substitutions the template would not provide: {missing}")
+definition = re.sub(r"\$\{(\w+)\}", lambda m: publish_subs[m.group(1)], text)
+publish = sfn.create_state_machine(name="publish-" + suffix, definition=definition, roleArn=role)["stateMachineArn"]
+canned({"action": "upload"}, {"action": "poll", "after_s": 0}, {"action": "poll", "after_s": 0}, {"action": "done"})
+arn = sfn.start_execution(stateMachineArn=publish, name="post_ok", input=json.dumps({"tenant_id": "tn_1", "post_id": "post_ok"}))[
+    "executionArn"
+]
+d = wait_end(arn)
+if d["status"] != "SUCCEEDED":
+    fail(f"publish ended {d['status']}: {d.get('error')} {d.get('cause')}; failures: {history_failures(arn)}")
+events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+if entered.count("PollPost") != 2 or "UploadPost" not in entered or "Done" not in entered:
+    fail(f"the publish path was {entered}")
+past = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 5))
+canned({"action": "wait", "until": past}, {"action": "done"})
+arn = sfn.start_execution(stateMachineArn=publish, name="post_later", input=json.dumps({"tenant_id": "tn_1", "post_id": "post_later"}))[
+    "executionArn"
+]
+d = wait_end(arn)
+events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+if d["status"] != "SUCCEEDED" or "WaitUntilDue" not in entered or entered.count("CheckPost") != 2:
+    fail(f"the scheduled path ended {d['status']} through {entered}")
+
+print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund); publish.asl.json too (post, scheduled post)")

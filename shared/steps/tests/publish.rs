@@ -796,3 +796,43 @@ async fn a_refresh_that_lost_the_race_uses_the_winners_tokens() {
         "not marked for a lost race"
     );
 }
+
+#[tokio::test]
+async fn tiktoks_per_user_rates_are_kept_across_posts() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Agency).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Tiktok, None).await;
+    let ctx = w.ctx();
+    let mut outcomes = Vec::new();
+    for _ in 0..7 {
+        let post = w.post(&t, &job, &acc, "SELF_ONLY").await;
+        assert_eq!(
+            publishing::check(&ctx, &t, &post).await.unwrap(),
+            Next::Upload
+        );
+        outcomes.push((
+            post.clone(),
+            publishing::upload(&ctx, &t, &post).await.unwrap(),
+        ));
+    }
+    // `video/init` allows 6 a minute per user: the seventh waits for the next minute.
+    assert_eq!(tiktok.count(Call::Begin), 6);
+    let (last, next) = outcomes.last().unwrap();
+    let Next::Wait(until) = next else {
+        panic!("{next:?}")
+    };
+    assert!(*until > NOW && *until <= NOW.plus(Duration::from_secs(61)));
+    let p = w.get(&t, last).await;
+    assert_eq!(p.status, PostStatus::Scheduled);
+    assert!(
+        p.warnings.iter().any(|x| x.contains("rate_limit_exceeded")),
+        "{:?}",
+        p.warnings
+    );
+    // Status reads have their own budget (30 a minute).
+    for (post, _) in &outcomes[..6] {
+        assert_eq!(publishing::poll(&ctx, &t, post).await.unwrap(), Next::Done);
+    }
+}

@@ -553,6 +553,24 @@ async fn creator_info(
     publisher: &dyn Publisher,
     account: &Account,
 ) -> viral_core::error::Result<CreatorInfo> {
+    use viral_core::domain::publish_limits::PlatformCall;
+    if let Some(wait) = viral_core::service::publishing::call_budget(
+        &*state.store,
+        &*state.clock,
+        account,
+        PlatformCall::CreatorInfo,
+    )
+    .await?
+    {
+        return Err(viral_core::ports::PublishError::Limited {
+            code: "rate_limit_exceeded".into(),
+            message: format!(
+                "the platform allows this account a few of these a minute; ask again in {wait} s"
+            ),
+            retry_after_secs: wait,
+        }
+        .into());
+    }
     let (account, access) = accounts::access_token(
         &*state.store,
         &*s.vault,

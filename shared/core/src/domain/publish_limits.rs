@@ -69,6 +69,38 @@ impl PublishLimits {
     }
 }
 
+/// A platform call that has its own per-user rate limit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PlatformCall {
+    /// What the creator may do now (TikTok's `creator_info`: 20 a minute per user).
+    CreatorInfo,
+    /// Beginning a post (TikTok's `video/init`: 6 a minute per user).
+    Begin,
+    /// Reading a post's status (TikTok's `status/fetch`: 30 a minute per user).
+    Poll,
+}
+
+impl PlatformCall {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlatformCall::CreatorInfo => "creator",
+            PlatformCall::Begin => "begin",
+            PlatformCall::Poll => "poll",
+        }
+    }
+}
+
+/// The per-user rate of `call` at `platform`, where the platform publishes one.
+pub fn call_rate(platform: Platform, call: PlatformCall) -> Option<super::RateLimit> {
+    let per_minute = match (platform, call) {
+        (Platform::Tiktok, PlatformCall::CreatorInfo) => 20,
+        (Platform::Tiktok, PlatformCall::Begin) => 6,
+        (Platform::Tiktok, PlatformCall::Poll) => 30,
+        _ => return None,
+    };
+    super::RateLimit::parse(&format!("{per_minute}/60s"))
+}
+
 /// The UTC day `t` falls in, as `YYYY-MM-DD`.
 pub fn day_key(t: Timestamp) -> String {
     let days = t.millis().div_euclid(86_400_000);

@@ -14,8 +14,8 @@ use crate::domain::account::{Account, AccountStatus};
 use crate::domain::keys;
 use crate::domain::post::{Post, PostError, PostStatus};
 use crate::domain::publish_limits::{
-    PublishLimits, account_quota_sk, app_quota_pk, day_sk, platform_day, platform_next_day,
-    tenant_quota_sk,
+    PlatformCall, PublishLimits, account_quota_sk, app_quota_pk, call_rate, day_sk, platform_day,
+    platform_next_day, tenant_quota_sk,
 };
 use crate::error::{Error, Result};
 use crate::ports::{
@@ -397,6 +397,26 @@ pub async fn allowance(
     })
 }
 
+/// Takes one of the account's calls of `call` at its platform's per-user rate (counted in the
+/// item store, so it holds across Lambdas); `Some(seconds)` to wait when the minute's budget
+/// is spent.
+pub async fn call_budget(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    account: &Account,
+    call: PlatformCall,
+) -> Result<Option<u64>> {
+    let Some(limit) = call_rate(account.platform, call) else {
+        return Ok(None);
+    };
+    let principal = format!("ACCOUNT:{}:{}", account.id, call.as_str());
+    match crate::service::rate_limit::hit(store, clock, limit, &principal).await {
+        Ok(()) => Ok(None),
+        Err(Error::RateLimited { retry_after_secs }) => Ok(Some(retry_after_secs.max(1))),
+        Err(e) => Err(e),
+    }
+}
+
 /// Calls the platform with a fresh token; when the platform refuses the token, refreshes it
 /// and tries once more.
 async fn with_token<T, F, Fut>(
@@ -546,6 +566,20 @@ pub async fn upload(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Nex
             .await?;
             return Ok(Next::Done);
         }
+        // TikTok's per-user rates: `begin` asks creator_info, then init.
+        for call in [PlatformCall::CreatorInfo, PlatformCall::Begin] {
+            if let Some(wait) = call_budget(ctx.store, ctx.clock, &account, call).await? {
+                let limited = PublishError::Limited {
+                    code: "rate_limit_exceeded".into(),
+                    message: format!(
+                        "this account's {} calls for the minute are used",
+                        call.as_str()
+                    ),
+                    retry_after_secs: wait,
+                };
+                return settle(ctx, &post, limited).await;
+            }
+        }
         let mut intent = post.clone();
         intent.begun_at = Some(ctx.clock.now());
         intent.status = PostStatus::Uploading;
@@ -691,6 +725,9 @@ pub async fn poll(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Next>
         .await?;
         return Ok(Next::Done);
     };
+    if let Some(wait) = call_budget(ctx.store, ctx.clock, &account, PlatformCall::Poll).await? {
+        return Ok(Next::Poll(wait));
+    }
     let handle = post.handle.clone().unwrap_or_default();
     let progress = with_token(ctx, &*publisher, &account, |access, account| {
         let (publisher, handle) = (&publisher, &handle);
