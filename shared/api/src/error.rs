@@ -209,8 +209,13 @@ impl From<Error> for ApiError {
                     P::NeedsReconnect(_) | P::Unauthorized(_) => {
                         Self::new(StatusCode::CONFLICT, "account_needs_reconnect", msg)
                     }
-                    P::Limited { .. } => {
-                        Self::new(StatusCode::TOO_MANY_REQUESTS, "platform_limited", msg)
+                    P::Limited {
+                        retry_after_secs, ..
+                    } => {
+                        let mut err =
+                            Self::new(StatusCode::TOO_MANY_REQUESTS, "platform_limited", msg);
+                        err.retry_after = Some(retry_after_secs);
+                        err
                     }
                     P::Rejected { .. } => Self::new(
                         StatusCode::BAD_GATEWAY,

@@ -20,7 +20,7 @@ use viral_core::ports::{Publishers, Workflow, WorkflowError};
 use viral_testkit::publisher::{Call, ScriptedPublisher};
 
 #[derive(Default)]
-struct Started(Mutex<Vec<String>>);
+struct Started(Mutex<Vec<String>>, std::sync::atomic::AtomicUsize);
 
 #[async_trait]
 impl Workflow for Started {
@@ -28,6 +28,10 @@ impl Workflow for Started {
         Ok(true)
     }
     async fn start_post(&self, _: &str, post_id: &str) -> Result<bool, WorkflowError> {
+        // `1` makes the next start fail, as Step Functions down would.
+        if self.1.swap(0, std::sync::atomic::Ordering::SeqCst) == 1 {
+            return Err(WorkflowError::Unavailable("states is down".into()));
+        }
         let mut v = self.0.lock().unwrap();
         let first = !v.iter().any(|p| p == post_id);
         v.push(post_id.to_owned());
@@ -700,5 +704,31 @@ async fn a_platform_without_the_apps_credentials_says_so_with_501() {
             .contains("TIKTOK_CLIENT_KEY"),
         "{}",
         r.body
+    );
+}
+
+#[tokio::test]
+async fn a_failed_start_keeps_the_posts_for_a_replay_to_start() {
+    let f = fixture();
+    let a = f.t.tenant("A", Plan::Pro).await;
+    let acc = sandbox(&f.t, &a).await;
+    let job = finished_video(&f.t, &a.id, JobStatus::Succeeded).await;
+    let body = json!({"targets": [{"account_id": acc}]});
+    f.started.1.store(1, std::sync::atomic::Ordering::SeqCst);
+    let r =
+        f.t.send(publish(&a.key, &job, Some("retry-me"), body.clone()))
+            .await;
+    assert_eq!(r.status.as_u16(), 503, "{}", r.body);
+    let list = f.t.call("GET", "/v1/posts", Some(&a.key), None).await;
+    let saved = &list.body["items"][0];
+    assert_eq!(saved["status"], "queued", "saved, untouched: {}", list.body);
+    let again =
+        f.t.send(publish(&a.key, &job, Some("retry-me"), body))
+            .await;
+    again.expect(202, None);
+    assert_eq!(again.body["posts"][0]["id"], saved["id"]);
+    assert_eq!(
+        *f.started.0.lock().unwrap(),
+        vec![saved["id"].as_str().unwrap().to_owned()]
     );
 }

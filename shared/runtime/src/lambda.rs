@@ -392,14 +392,29 @@ pub async fn keep_alive(
 /// states do not run when an execution itself times out, so this is what refunds those.
 pub async fn serve_reconciler() -> Result<(), Error> {
     crate::telemetry::init();
-    let (_, table) = lambda_config()?;
+    let (config, table) = lambda_config()?;
     let aws = lambda_env()?;
-    let store = DynamoItemStore::from_conf(&aws.sdk_config(), &table);
+    let sdk = aws.sdk_config();
+    let store = DynamoItemStore::from_conf(&sdk, &table);
     let clock = SystemClock;
-    let (store, clock) = (&store, &clock);
+    // Posts whose start was lost are started again (executions are named after posts).
+    let workflow = config.publish_state_machine_arn.as_deref().map(|arn| {
+        SfnWorkflow::from_conf(
+            &sdk,
+            config.state_machine_arn.as_deref().unwrap_or_default(),
+        )
+        .with_publish(arn)
+    });
+    let (store, clock, workflow) = (&store, &clock, workflow.as_ref());
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         mark(&event);
-        reconcile(store, clock, &event.payload).await
+        reconcile(
+            store,
+            clock,
+            workflow.map(|w| w as &dyn viral_core::ports::Workflow),
+            &event.payload,
+        )
+        .await
     }))
     .await
 }
@@ -409,6 +424,7 @@ pub async fn serve_reconciler() -> Result<(), Error> {
 pub async fn reconcile(
     store: &dyn ItemStore,
     clock: &dyn Clock,
+    workflow: Option<&dyn viral_core::ports::Workflow>,
     event: &Value,
 ) -> Result<Value, Diagnostic> {
     tracing::info!(
@@ -435,10 +451,20 @@ pub async fn reconcile(
         error_type: "Reconcile.Failed".into(),
         error_message: e.to_string(),
     })?;
+    let restarted = match workflow {
+        Some(w) => viral_core::service::publishing::start_recent(store, clock, w)
+            .await
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "could not look for posts whose start was lost");
+                0
+            }),
+        None => 0,
+    };
     Ok(serde_json::json!({
         "ended": done.ended.len(),
         "errors": done.errors.len(),
         "posts_ended": posts.ended,
         "post_errors": posts.errors,
+        "posts_started": restarted,
     }))
 }

@@ -280,12 +280,12 @@ async fn every_step_event_drives_its_handler() {
     )
     .unwrap();
     assert_eq!(schedule["detail-type"], "Scheduled Event");
-    let answer = viral_runtime::lambda::reconcile(store, &*clock, &schedule)
+    let answer = viral_runtime::lambda::reconcile(store, &*clock, None, &schedule)
         .await
         .unwrap();
     assert_eq!(
         answer,
-        json!({"ended": 1, "errors": 0, "posts_ended": 0, "post_errors": 0})
+        json!({"ended": 1, "errors": 0, "posts_ended": 0, "post_errors": 0, "posts_started": 0})
     );
     assert_eq!(
         videos::get(store, t, &stuck).await.unwrap().status,

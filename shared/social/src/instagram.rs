@@ -539,7 +539,8 @@ impl InstagramPublisher {
 
 /// Meta's timestamps (`2026-12-04T08:20:00+0000`), which are not quite RFC 3339.
 fn meta_time(s: &str) -> Option<viral_core::Timestamp> {
-    let fixed = match s.len().checked_sub(5).map(|i| s.split_at(i)) {
+    let cut = s.len().checked_sub(5).filter(|i| s.is_char_boundary(*i));
+    let fixed = match cut.map(|i| s.split_at(i)) {
         Some((head, tz)) if (tz.starts_with('+') || tz.starts_with('-')) && !tz.contains(':') => {
             format!("{head}{}:{}", &tz[..3], &tz[3..])
         }
@@ -556,5 +557,9 @@ mod tests {
         assert_eq!(t.rfc3339(), "2026-12-04T08:20:00Z");
         assert_eq!(super::meta_time("2026-12-04T09:20:00+0100").unwrap(), t);
         assert!(super::meta_time("yesterday").is_none());
+        assert!(
+            super::meta_time("2026-12-04T08:20:00+00é").is_none(),
+            "no panic"
+        );
     }
 }

@@ -928,15 +928,19 @@ impl LocalPipeline {
         for e in &done.errors {
             tracing::warn!(error = %e, "reconciler could not end a job");
         }
-        let posts = viral_core::service::publishing::end_stuck(
+        match viral_core::service::publishing::end_stuck(
             &*self.deps.store,
             &*self.deps.clock,
             &self.deps.social.limits,
             viral_core::service::publishing::STUCK_POST_AFTER,
         )
-        .await?;
-        if posts.ended > 0 {
-            tracing::warn!(ended = posts.ended, "reconciler ended stuck posts");
+        .await
+        {
+            Ok(posts) if posts.ended > 0 => {
+                tracing::warn!(ended = posts.ended, "reconciler ended stuck posts");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "reconciler could not look for stuck posts"),
         }
         for job in &done.ended {
             let pk = keys::tenant_pk(&job.tenant_id);

@@ -836,3 +836,73 @@ async fn tiktoks_per_user_rates_are_kept_across_posts() {
         assert_eq!(publishing::poll(&ctx, &t, post).await.unwrap(), Next::Done);
     }
 }
+
+#[tokio::test]
+async fn the_reconciler_starts_posts_whose_start_was_lost() {
+    #[derive(Default)]
+    struct Starts(std::sync::Mutex<Vec<String>>);
+    #[async_trait::async_trait]
+    impl viral_core::ports::Workflow for Starts {
+        async fn start_job(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<bool, viral_core::ports::WorkflowError> {
+            Ok(false)
+        }
+        async fn start_post(
+            &self,
+            _: &str,
+            post: &str,
+        ) -> Result<bool, viral_core::ports::WorkflowError> {
+            let mut v = self.0.lock().unwrap();
+            let first = !v.iter().any(|p| p == post);
+            v.push(post.to_owned());
+            Ok(first)
+        }
+        async fn job_history(
+            &self,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<serde_json::Value>, viral_core::ports::WorkflowError> {
+            Ok(None)
+        }
+    }
+    let w = World::new(vec![]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Sandbox, None).await;
+    let post = w.post(&t, &job, &acc, "public").await;
+    let starts = Starts::default();
+    // Just accepted: its own start is still on its way.
+    assert_eq!(
+        publishing::start_recent(&*w.store, &*w.clock, &starts)
+            .await
+            .unwrap(),
+        0
+    );
+    w.clock.advance(Duration::from_secs(5 * 60));
+    assert_eq!(
+        publishing::start_recent(&*w.store, &*w.clock, &starts)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        publishing::start_recent(&*w.store, &*w.clock, &starts)
+            .await
+            .unwrap(),
+        0,
+        "started once"
+    );
+    assert_eq!(*starts.0.lock().unwrap(), vec![post.clone(), post]);
+    // An hour on, it is the stuck-post reconciler's.
+    w.clock.advance(Duration::from_secs(3600));
+    assert_eq!(
+        publishing::start_recent(&*w.store, &*w.clock, &starts)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(starts.0.lock().unwrap().len(), 2);
+}

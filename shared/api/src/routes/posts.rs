@@ -180,7 +180,8 @@ pub(crate) struct PublishAnswer {
         (status = 409, description = "`video_not_ready`, or `account_needs_reconnect`", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "A rule the video fails on the target platform, a privacy the platform does not know, a schedule in the past or too far ahead, or an Idempotency-Key reused with another body", body = ErrorBody),
-        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody)))]
+        (status = 429, body = ErrorBody), (status = 501, description = "`publishing_not_configured`", body = ErrorBody),
+        (status = 503, description = "The publish workflow could not be started: the posts are saved; retry with the same Idempotency-Key", body = ErrorBody)))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -210,27 +211,15 @@ pub(crate) async fn publish(
     )
     .await?;
     // Starting is idempotent (executions are named after posts): a replay also starts a post
-    // whose first start was lost.
-    for (i, post) in created.posts.iter().enumerate() {
-        if post.status.is_terminal() {
-            continue;
-        }
-        if let Err(e) = workflow.start_post(&p.tenant.id, &post.id).await {
-            // The posts not started end now (nothing of them reached a platform) rather than
-            // wait for the reconciler; those already started go on.
-            for p2 in &created.posts[i..] {
-                let _ = viral_core::service::publishing::fail_post(
-                    &*state.store,
-                    &*state.clock,
-                    &s.limits,
-                    &p.tenant.id,
-                    &p2.id,
-                    "workflow_unavailable",
-                    "the publish workflow could not be started; publish again",
-                )
-                .await;
-            }
-            return Err(viral_core::Error::from(e).into());
+    // whose first start was lost. A failed start leaves the posts saved and untouched (nothing
+    // reached a platform); the 503 says to retry with the same key, and the reconciler starts
+    // them meanwhile.
+    for post in &created.posts {
+        if !post.status.is_terminal() {
+            workflow
+                .start_post(&p.tenant.id, &post.id)
+                .await
+                .map_err(viral_core::Error::from)?;
         }
     }
     let mut resp = (

@@ -119,25 +119,50 @@ pub fn next_day(t: Timestamp) -> Timestamp {
     Timestamp((t.millis().div_euclid(86_400_000) + 1) * 86_400_000)
 }
 
-/// How far a platform's counting day is behind UTC: YouTube's quota resets at midnight
-/// Pacific. Pacific standard time is used all year, so in summer the day turns an hour after
-/// YouTube's (a post waits an hour longer, never goes over).
-fn day_offset_ms(platform: Platform) -> i64 {
+/// How far a platform's counting day is behind UTC at `t`: YouTube's quota resets at midnight
+/// Pacific (UTC−8, UTC−7 while US daylight time runs: from 02:00 on the second Sunday of March
+/// to 02:00 on the first Sunday of November).
+fn day_offset_ms(platform: Platform, t: Timestamp) -> i64 {
     match platform {
+        Platform::Youtube if us_daylight_time(t) => 7 * 3_600_000,
         Platform::Youtube => 8 * 3_600_000,
         _ => 0,
     }
 }
 
+/// Whether US daylight saving time is in force at `t`.
+fn us_daylight_time(t: Timestamp) -> bool {
+    use time::{Date, Month};
+    let days = t.millis().div_euclid(86_400_000);
+    let Ok(today) = Date::from_julian_day(2_440_588 + i32::try_from(days).unwrap_or(0)) else {
+        return false;
+    };
+    let year = today.year();
+    // The n-th Sunday of a month, as ms since the epoch at `hour_utc`.
+    let sunday = |month: Month, n: u8, hour_utc: i64| -> Option<i64> {
+        let first = Date::from_calendar_date(year, month, 1).ok()?;
+        let to_sunday = (7 + 6 - i64::from(first.weekday().number_days_from_monday())) % 7;
+        let day = i64::from(first.to_julian_day() - 2_440_588) + to_sunday + 7 * i64::from(n - 1);
+        Some(day * 86_400_000 + hour_utc * 3_600_000)
+    };
+    // 02:00 PST is 10:00 UTC; 02:00 PDT is 09:00 UTC.
+    match (sunday(Month::March, 2, 10), sunday(Month::November, 1, 9)) {
+        (Some(start), Some(end)) => t.millis() >= start && t.millis() < end,
+        _ => false,
+    }
+}
+
 /// The counting day `t` falls in for `platform`.
 pub fn platform_day(platform: Platform, t: Timestamp) -> String {
-    day_key(Timestamp(t.millis() - day_offset_ms(platform)))
+    day_key(Timestamp(t.millis() - day_offset_ms(platform, t)))
 }
 
 /// When `platform`'s next counting day starts after `t`.
 pub fn platform_next_day(platform: Platform, t: Timestamp) -> Timestamp {
-    let off = day_offset_ms(platform);
-    Timestamp(next_day(Timestamp(t.millis() - off)).millis() + off)
+    let local_midnight = next_day(Timestamp(t.millis() - day_offset_ms(platform, t)));
+    // The offset in force at that midnight (a daylight-time change happens at 02:00 local).
+    let at = Timestamp(local_midnight.millis() + 8 * 3_600_000);
+    Timestamp(local_midnight.millis() + day_offset_ms(platform, at))
 }
 
 pub fn app_quota_pk(platform: Platform) -> String {
@@ -171,6 +196,7 @@ mod tests {
 
     #[test]
     fn youtubes_day_turns_at_midnight_pacific() {
+        // Winter (PST, UTC−8): midnight Pacific is 08:00 UTC.
         let t = Timestamp::parse_rfc3339("2026-12-05T07:30:00Z").unwrap();
         assert_eq!(platform_day(Platform::Youtube, t), "2026-12-04");
         assert_eq!(platform_day(Platform::Tiktok, t), "2026-12-05");
@@ -184,6 +210,20 @@ mod tests {
             platform_next_day(Platform::Tiktok, t).rfc3339(),
             "2026-12-06T00:00:00Z"
         );
+        // Summer (PDT, UTC−7): midnight Pacific is 07:00 UTC.
+        let summer = Timestamp::parse_rfc3339("2026-07-10T07:30:00Z").unwrap();
+        assert_eq!(platform_day(Platform::Youtube, summer), "2026-07-10");
+        assert_eq!(
+            platform_next_day(Platform::Youtube, summer).rfc3339(),
+            "2026-07-11T07:00:00Z"
+        );
+        // 2026's changes: 8 March 10:00 UTC and 1 November 09:00 UTC.
+        let before = Timestamp::parse_rfc3339("2026-03-08T09:59:00Z").unwrap();
+        let after = Timestamp::parse_rfc3339("2026-03-08T10:00:00Z").unwrap();
+        assert!(!us_daylight_time(before) && us_daylight_time(after));
+        let before = Timestamp::parse_rfc3339("2026-11-01T08:59:00Z").unwrap();
+        let after = Timestamp::parse_rfc3339("2026-11-01T09:00:00Z").unwrap();
+        assert!(us_daylight_time(before) && !us_daylight_time(after));
     }
 
     #[test]

@@ -320,6 +320,20 @@ pub async fn access_token(
             Ok(stored) => return Ok((stored, tokens.access)),
             Err(Error::Conflict(_)) => {
                 let newer = get(store, &account.tenant_id, &account.id).await?;
+                if newer.status == AccountStatus::NeedsReconnect {
+                    // A concurrent refresh with the token this one had just spent was refused
+                    // and marked the account: these tokens are the live ones, so they are
+                    // stored over that mark.
+                    let mut revived = newer.clone();
+                    revived.status = AccountStatus::Active;
+                    revived.status_reason = None;
+                    if let Ok(stored) =
+                        store_refreshed(store, vault, clock, &revived, &tokens).await
+                    {
+                        tracing::info!(account_id = %account.id, "a lost refresh race was undone");
+                        return Ok((stored, tokens.access));
+                    }
+                }
                 let access = open_tokens(vault, &newer)
                     .await?
                     .access
@@ -410,15 +424,17 @@ pub async fn revoke_and_remove(
     let account = get(store, tenant_id, id).await?;
     let mut revoked = false;
     if let Some(publisher) = publisher {
-        // A fresh access token where one can be had (TikTok revokes by it).
-        let access = match access_token(store, vault, clock, publisher, &account, false).await {
-            Ok((_, a)) => Some(a),
-            Err(_) => None,
-        };
-        let current = get(store, tenant_id, id).await.unwrap_or(account.clone());
-        match open_tokens(vault, &current).await {
+        match open_tokens(vault, &account).await {
             Ok(tokens) => {
-                let access = access.or(tokens.access);
+                // TikTok revokes by the access token: an expired one is refreshed first (not
+                // stored: the account is being forgotten).
+                let mut access = tokens.access;
+                if needs_refresh(&account, clock.now())
+                    && let Some(r) = &tokens.refresh
+                    && let Ok(fresh) = publisher.refresh(r).await
+                {
+                    access = Some(fresh.access);
+                }
                 match publisher
                     .revoke(access.as_ref(), tokens.refresh.as_ref())
                     .await

@@ -176,6 +176,13 @@ pub async fn finish(
         && !tokens.scopes.is_empty()
         && !tokens.scopes.iter().any(|s| s == needed)
     {
+        // The grant it did give is given back (best effort).
+        if let Err(e) = publisher
+            .revoke(Some(&tokens.access), tokens.refresh.as_ref())
+            .await
+        {
+            tracing::warn!(error = %e, "could not revoke a grant without the right to post");
+        }
         return Err(Error::Forbidden {
             code: "scope_not_granted",
             message: format!(

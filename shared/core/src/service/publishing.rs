@@ -143,6 +143,55 @@ pub async fn fail_post(
 /// workflow's retries, with a margin.
 pub const STUCK_POST_AFTER: Duration = Duration::from_secs(3 * 86_400);
 
+/// Starts the executions of posts accepted recently whose start may have been lost (the
+/// process died, or the workflow service failed, between saving them and starting them).
+/// Starting is idempotent, so a post whose execution runs is left alone. Returns how many
+/// executions it started.
+pub async fn start_recent(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    workflow: &dyn crate::ports::Workflow,
+) -> Result<usize> {
+    use crate::domain::post::OPEN_POSTS;
+    let now = clock.now().millis();
+    let (newest, oldest) = (now - 2 * 60_000, now - 3_600_000);
+    let mut started = 0;
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query_gsi1(
+                crate::ports::Query::new(OPEN_POSTS, "")
+                    .limit(100)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            let Some(tenant_id) = item.pk.strip_prefix("T#") else {
+                continue;
+            };
+            let Some(post) = Post::from_item(tenant_id, item) else {
+                continue;
+            };
+            let created = post.created_at.millis();
+            if created > newest || created < oldest || post.begun_at.is_some() {
+                continue;
+            }
+            match workflow.start_post(tenant_id, &post.id).await {
+                Ok(true) => {
+                    tracing::warn!(post_id = %post.id, "started a post whose start was lost");
+                    started += 1;
+                }
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, post_id = %post.id, "could not start a post"),
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(started),
+        }
+    }
+}
+
 /// What a reconciler pass over posts did.
 #[derive(Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct StuckPosts {
@@ -261,8 +310,7 @@ pub async fn check(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Next
             let mut next = post;
             next.status = PostStatus::Scheduled;
             next.not_before = Some(until);
-            next.warnings
-                .push(format!("{why}; rescheduled to {}", until.rfc3339()));
+            next.warn(format!("{why}; rescheduled to {}", until.rfc3339()));
             save(ctx, next).await?;
             Ok(Next::Wait(until))
         }
