@@ -776,26 +776,12 @@ impl LocalPipeline {
     /// Starts the executions of open posts whose start was lost (the process died between
     /// accepting the post and starting it).
     async fn start_lost_posts(self: &Arc<Self>) -> Result<usize, viral_core::Error> {
-        use viral_core::domain::post::{OPEN_POSTS, Post};
         let mut picked = 0;
         let mut cursor = None;
         loop {
-            let page = self
-                .deps
-                .store
-                .query_gsi1(
-                    viral_core::ports::Query::new(OPEN_POSTS, "")
-                        .limit(100)
-                        .after(cursor),
-                )
-                .await?;
-            for item in page.items {
-                let Some(tenant_id) = item.pk.strip_prefix("T#") else {
-                    continue;
-                };
-                let Some(post) = Post::from_item(tenant_id, &item) else {
-                    continue;
-                };
+            let (page, next) =
+                viral_core::service::posts::open_posts(&*self.deps.store, cursor).await?;
+            for post in page {
                 if self.runs(&post.id) || post.created_at.plus(START_GRACE) >= self.deps.clock.now()
                 {
                     continue;
@@ -803,14 +789,14 @@ impl LocalPipeline {
                 let started = self
                     .deps
                     .store
-                    .get(&item.pk, &exec_sk(&post.id))
+                    .get(&keys::tenant_pk(&post.tenant_id), &exec_sk(&post.id))
                     .await?
                     .is_some();
                 if !started {
-                    picked += usize::from(self.start_post(tenant_id, &post.id).await?);
+                    picked += usize::from(self.start_post(&post.tenant_id, &post.id).await?);
                 }
             }
-            match page.next_cursor {
+            match next {
                 Some(c) => cursor = Some(c),
                 None => return Ok(picked),
             }

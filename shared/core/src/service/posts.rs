@@ -473,3 +473,22 @@ pub async fn save(store: &dyn ItemStore, clock: &dyn Clock, mut post: Post) -> R
         Err(e) => Err(e.into()),
     }
 }
+
+/// One page of the posts that have not ended, of every tenant, by when each is due (the
+/// index the scheduler, the sweeper and the reconciler read).
+pub async fn open_posts(
+    store: &dyn ItemStore,
+    cursor: Option<String>,
+) -> Result<(Vec<Post>, Option<String>)> {
+    let page = store
+        .query_gsi1(
+            Query::new(crate::domain::post::OPEN_POSTS, "")
+                .limit(100)
+                .after(cursor),
+        )
+        .await?;
+    let posts = Item::decode_all(&page.items, "post", |item| {
+        Post::from_item(item.pk.strip_prefix("T#")?, item)
+    });
+    Ok((posts, page.next_cursor))
+}

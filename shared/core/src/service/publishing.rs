@@ -152,31 +152,18 @@ pub async fn start_recent(
     clock: &dyn Clock,
     workflow: &dyn crate::ports::Workflow,
 ) -> Result<usize> {
-    use crate::domain::post::OPEN_POSTS;
     let now = clock.now().millis();
     let (newest, oldest) = (now - 2 * 60_000, now - 3_600_000);
     let mut started = 0;
     let mut cursor = None;
     loop {
-        let page = store
-            .query_gsi1(
-                crate::ports::Query::new(OPEN_POSTS, "")
-                    .limit(100)
-                    .after(cursor),
-            )
-            .await?;
-        for item in &page.items {
-            let Some(tenant_id) = item.pk.strip_prefix("T#") else {
-                continue;
-            };
-            let Some(post) = Post::from_item(tenant_id, item) else {
-                continue;
-            };
+        let (page, next) = posts::open_posts(store, cursor).await?;
+        for post in page {
             let created = post.created_at.millis();
             if created > newest || created < oldest || post.begun_at.is_some() {
                 continue;
             }
-            match workflow.start_post(tenant_id, &post.id).await {
+            match workflow.start_post(&post.tenant_id, &post.id).await {
                 Ok(true) => {
                     tracing::warn!(post_id = %post.id, "started a post whose start was lost");
                     started += 1;
@@ -185,7 +172,7 @@ pub async fn start_recent(
                 Err(e) => tracing::warn!(error = %e, post_id = %post.id, "could not start a post"),
             }
         }
-        match page.next_cursor {
+        match next {
             Some(c) => cursor = Some(c),
             None => return Ok(started),
         }
@@ -208,19 +195,11 @@ pub async fn end_stuck(
     limits: &PublishLimits,
     older_than: Duration,
 ) -> Result<StuckPosts> {
-    use crate::domain::post::OPEN_POSTS;
     let cutoff = clock.now().millis() - i64::try_from(older_than.as_millis()).unwrap_or(i64::MAX);
     let mut done = StuckPosts::default();
-    let page = store
-        .query_gsi1(crate::ports::Query::new(OPEN_POSTS, "").limit(100))
-        .await?;
-    for item in &page.items {
-        let Some(tenant_id) = item.pk.strip_prefix("T#") else {
-            continue;
-        };
-        let Some(post) = Post::from_item(tenant_id, item) else {
-            continue;
-        };
+    let (page, _) = posts::open_posts(store, None).await?;
+    for post in page {
+        let tenant_id = post.tenant_id.as_str();
         // Sorted by when each post was due: the rest are younger.
         if post.not_before.unwrap_or(post.created_at).millis() > cutoff {
             break;
