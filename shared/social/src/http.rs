@@ -158,11 +158,6 @@ impl AppCredentials {
         let secret = self.one(self.secret_name).await?;
         Ok((id.expose().trim().to_owned(), secret))
     }
-
-    /// Whether both are set (for `viral doctor`).
-    pub async fn configured(&self) -> bool {
-        self.get().await.is_ok()
-    }
 }
 
 /// A URL with its query, built safely.

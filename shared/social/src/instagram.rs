@@ -47,10 +47,6 @@ impl InstagramPublisher {
         self
     }
 
-    pub async fn configured(&self) -> bool {
-        self.app.configured().await
-    }
-
     fn graph(&self, path: &str, query: &[(&str, &str)]) -> Result<String, PublishError> {
         url_with(
             &self.config.instagram_graph_base_url,

@@ -51,11 +51,6 @@ impl TiktokPublisher {
         self
     }
 
-    /// Whether the app's key and secret are set.
-    pub async fn configured(&self) -> bool {
-        self.app.configured().await
-    }
-
     fn api(&self, path: &str) -> String {
         format!(
             "{}{path}",

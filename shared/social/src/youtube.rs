@@ -52,10 +52,6 @@ impl YoutubePublisher {
         self
     }
 
-    pub async fn configured(&self) -> bool {
-        self.app.configured().await
-    }
-
     async fn token(&self, form: &[(&str, &str)]) -> Result<Tokens, PublishError> {
         let (id, secret) = self.app.get().await?;
         let mut body: Vec<(&str, &str)> = vec![
