@@ -51,6 +51,7 @@ use crate::routes::{
         posts::list,
         posts::get,
         posts::cancel,
+        posts::metrics,
     ),
     modifiers(&BearerAuth),
     tags(

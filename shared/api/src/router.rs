@@ -52,10 +52,11 @@ pub enum Route {
     ListPosts,
     GetPost,
     CancelPost,
+    GetPostMetrics,
 }
 
 impl Route {
-    pub const ALL: [Route; 33] = [
+    pub const ALL: [Route; 34] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -89,6 +90,7 @@ impl Route {
         Route::ListPosts,
         Route::GetPost,
         Route::CancelPost,
+        Route::GetPostMetrics,
     ];
 
     pub fn method(self) -> &'static str {
@@ -141,6 +143,7 @@ impl Route {
             Route::PublishVideo => "/v1/videos/{id}/publish",
             Route::ListPosts => "/v1/posts",
             Route::GetPost => "/v1/posts/{id}",
+            Route::GetPostMetrics => "/v1/posts/{id}/metrics",
             Route::CancelPost => "/v1/posts/{id}",
         }
     }
@@ -180,6 +183,7 @@ impl Route {
             Route::PublishVideo => "publish-video",
             Route::ListPosts => "list-posts",
             Route::GetPost => "get-post",
+            Route::GetPostMetrics => "get-post-metrics",
             Route::CancelPost => "cancel-post",
         }
     }
@@ -214,6 +218,7 @@ impl Route {
             Route::PublishVideo => post(posts::publish),
             Route::ListPosts => get(posts::list),
             Route::GetPost => get(posts::get),
+            Route::GetPostMetrics => get(posts::metrics),
             Route::CancelPost => delete(posts::cancel),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),

@@ -31,8 +31,9 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         state.workflow = Some(p.clone());
         pipeline = Some(p);
     }
-    // The local scheduler's other task: keeping connected accounts' grants alive (scheduled
-    // posts wait in the publish workflow itself).
+    // The local scheduler's other tasks, every 15 minutes: keeping connected accounts' grants
+    // alive, and collecting published posts' metrics for the learner (scheduled posts wait in
+    // the publish workflow itself).
     let keeper = services.vault.clone().map(|vault| {
         let (store, clock, publishers) = (
             services.store.clone(),
@@ -59,6 +60,24 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "could not keep connected accounts alive"),
+                }
+                // The metrics collector: published posts' numbers, and the learner fed.
+                let collector = viral_core::service::collector::Collector {
+                    store: &*store,
+                    vault: &*vault,
+                    clock: &*clock,
+                    publishers: &publishers,
+                };
+                match collector.pass().await {
+                    Ok(p) if p.collected.due + p.folded.tenants > 0 => tracing::info!(
+                        due = p.collected.due,
+                        observed = p.collected.observed,
+                        learned = p.collected.learned,
+                        folded = p.folded.tenants,
+                        "collected post metrics"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not collect post metrics"),
                 }
                 tokio::time::sleep(KEEP_ALIVE_EVERY).await;
             }

@@ -387,6 +387,56 @@ pub async fn keep_alive(
     Ok(serde_json::to_value(done).unwrap_or_default())
 }
 
+/// The scheduled metrics collector (EventBridge, every 15 minutes): fetches published posts'
+/// numbers on their cadence, teaches the learner, and folds the tenants' new evidence into the
+/// platform-wide prior.
+pub async fn serve_metrics_collector() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let aws = lambda_env()?;
+    let sdk = aws.sdk_config();
+    let store = DynamoItemStore::from_conf(&sdk, &table);
+    let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
+        Error::from(ConfigError {
+            var: "VIRAL_KMS_KEY_ID",
+            problem: "required by the metrics collector".into(),
+        })
+    })?;
+    let publishers = crate::social::publishers(&config, lambda_secrets(&config, &sdk));
+    let clock = SystemClock;
+    let (store, vault, clock, publishers) = (&store, &*vault, &clock, &publishers);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
+        collect_metrics(store, vault, clock, publishers, &event.payload).await
+    }))
+    .await
+}
+
+/// One collector pass, for the scheduled event: what was due, observed, learned and folded.
+pub async fn collect_metrics(
+    store: &dyn ItemStore,
+    vault: &dyn viral_core::ports::TokenVault,
+    clock: &dyn Clock,
+    publishers: &viral_core::ports::Publishers,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    tracing::info!(
+        time = event["time"].as_str().unwrap_or("?"),
+        "metrics collector pass"
+    );
+    let collector = viral_core::service::collector::Collector {
+        store,
+        vault,
+        clock,
+        publishers,
+    };
+    let pass = collector.pass().await.map_err(|e| Diagnostic {
+        error_type: "CollectMetrics.Failed".into(),
+        error_message: e.to_string(),
+    })?;
+    Ok(serde_json::to_value(pass).unwrap_or_default())
+}
+
 /// The scheduled reconciler (EventBridge): ends jobs still open past `STUCK_AFTER` — their
 /// execution timed out, was aborted, or never started — as failed and refunded once. Catch
 /// states do not run when an execution itself times out, so this is what refunds those.

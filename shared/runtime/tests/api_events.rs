@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 33] = [
+const ROUTES: [(Route, u16, &[&str]); 34] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -101,6 +101,11 @@ const ROUTES: [(Route, u16, &[&str]); 33] = [
     (Route::ListPosts, 200, &["items", "next_cursor"]),
     (Route::GetPost, 200, &["id", "status", "not_before"]),
     (Route::CancelPost, 200, &["id", "status"]),
+    (
+        Route::GetPostMetrics,
+        200,
+        &["post_id", "observations", "next_at"],
+    ),
     (
         Route::RemoveAccount,
         200,

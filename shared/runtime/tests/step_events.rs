@@ -272,6 +272,18 @@ async fn every_step_event_drives_its_handler() {
         json!({"refreshed": 0, "needs_reconnect": 0, "errors": 0})
     );
 
+    // The metrics collector's scheduled pass: no post is published here, nothing is due.
+    let schedule: Value = serde_json::from_str(
+        &std::fs::read_to_string(format!("{EVENTS}/collect-metrics.schedule.json")).unwrap(),
+    )
+    .unwrap();
+    let pass =
+        viral_runtime::lambda::collect_metrics(store, &*vault, &*clock, &publishers, &schedule)
+            .await
+            .unwrap();
+    assert_eq!(pass["collected"]["due"], 0);
+    assert_eq!(pass["folded"]["deferred"], 0);
+
     // A job whose workflow never ran, past the deadline: the scheduled pass ends it.
     let stuck = accept(store, &*clock, &tenant).await;
     clock.advance(viral_runtime::lambda::STUCK_AFTER + Duration::from_secs(60));

@@ -15,6 +15,8 @@ pub struct SocialConfig {
     pub youtube_api_base_url: String,
     /// `YOUTUBE_UPLOAD_BASE_URL` (`https://www.googleapis.com`): `/upload/youtube/v3/videos`.
     pub youtube_upload_base_url: String,
+    /// `YOUTUBE_ANALYTICS_BASE_URL` (`https://youtubeanalytics.googleapis.com`): `/v2/reports`.
+    pub youtube_analytics_base_url: String,
     /// `INSTAGRAM_AUTHORIZE_URL` (`https://www.instagram.com/oauth/authorize`).
     pub instagram_authorize_url: String,
     /// `INSTAGRAM_API_BASE_URL` (`https://api.instagram.com`): the code exchange.
@@ -34,6 +36,7 @@ impl Default for SocialConfig {
             google_authorize_url: "https://accounts.google.com/o/oauth2/v2/auth".into(),
             youtube_api_base_url: "https://www.googleapis.com".into(),
             youtube_upload_base_url: "https://www.googleapis.com".into(),
+            youtube_analytics_base_url: "https://youtubeanalytics.googleapis.com".into(),
             instagram_authorize_url: "https://www.instagram.com/oauth/authorize".into(),
             instagram_api_base_url: "https://api.instagram.com".into(),
             instagram_graph_base_url: "https://graph.instagram.com".into(),
@@ -70,6 +73,10 @@ impl SocialConfig {
             google_authorize_url: url("GOOGLE_AUTHORIZE_URL", d.google_authorize_url)?,
             youtube_api_base_url: url("YOUTUBE_API_BASE_URL", d.youtube_api_base_url)?,
             youtube_upload_base_url: url("YOUTUBE_UPLOAD_BASE_URL", d.youtube_upload_base_url)?,
+            youtube_analytics_base_url: url(
+                "YOUTUBE_ANALYTICS_BASE_URL",
+                d.youtube_analytics_base_url,
+            )?,
             instagram_authorize_url: url("INSTAGRAM_AUTHORIZE_URL", d.instagram_authorize_url)?,
             instagram_api_base_url: url("INSTAGRAM_API_BASE_URL", d.instagram_api_base_url)?,
             instagram_graph_base_url: url("INSTAGRAM_GRAPH_BASE_URL", d.instagram_graph_base_url)?,

@@ -194,3 +194,10 @@ pub(crate) fn unexpected(platform: &str, a: &Answer) -> PublishError {
         a.status, a.text
     ))
 }
+
+/// A count as the platforms send it: a number, or a string of digits (YouTube). Anything else
+/// — negative, fractional, absent — is no count.
+pub(crate) fn count(v: &serde_json::Value) -> Option<u64> {
+    v.as_u64()
+        .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+}

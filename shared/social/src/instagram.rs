@@ -13,7 +13,8 @@ use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::{Clock, SystemClock};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
+use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
 use crate::http::{Answer, AppCredentials, Http, expiry, unexpected, url_with};
@@ -492,6 +493,81 @@ impl Publisher for InstagramPublisher {
             url: found.and_then(|m| m["permalink"].as_str().map(str::to_owned)),
             privacy: Some("public".into()),
         }))
+    }
+
+    /// Reels insights (`views`, `reach`, `likes`, `comments`, `shares`, `saved`,
+    /// `ig_reels_avg_watch_time` in ms), one media per call. A metric Instagram leaves out is
+    /// missing, not 0.
+    async fn metrics(
+        &self,
+        access: &SecretString,
+        _: &Account,
+        targets: &[MetricsTarget],
+        _: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError> {
+        let mut out = Vec::new();
+        for t in targets.iter().filter(|t| !t.platform_post_id.is_empty()) {
+            let id = &t.platform_post_id;
+            let req = self
+                .http
+                .client()
+                .get(self.graph(
+                    &format!("/{id}/insights"),
+                    &[(
+                        "metric",
+                        "views,reach,likes,comments,shares,saved,ig_reels_avg_watch_time",
+                    )],
+                )?)
+                .bearer_auth(access.expose());
+            let a = self.http.send(req, false).await?;
+            let e = &a.json["error"];
+            if !a.status.is_success() || !e.is_null() {
+                let (code, sub) = (
+                    e["code"].as_i64().unwrap_or_default(),
+                    e["error_subcode"].as_i64().unwrap_or_default(),
+                );
+                let message = e["message"].as_str().unwrap_or("no message").to_owned();
+                match (code, sub) {
+                    // "(#10) Not enough viewers for the media to show insights".
+                    (10, _) if message.to_ascii_lowercase().contains("viewers") => {
+                        out.push((id.clone(), Observed::Unavailable(message)));
+                    }
+                    // The media does not exist (deleted) or is not ours any more.
+                    (100, 33) => out.push((id.clone(), Observed::Gone(message))),
+                    _ => return Err(graph_error(&a, false)),
+                }
+                continue;
+            }
+            let mut m = Metrics::default();
+            for entry in a.json["data"].as_array().into_iter().flatten() {
+                let (Some(name), Some(v)) = (
+                    entry["name"].as_str(),
+                    entry["values"]
+                        .as_array()
+                        .and_then(|v| v.first())
+                        .and_then(|v| v["value"].as_f64()),
+                ) else {
+                    continue;
+                };
+                if !v.is_finite() || v < 0.0 {
+                    continue;
+                }
+                m.raw.insert(name.to_owned(), v);
+                let n = Some(v as u64);
+                match name {
+                    "views" => m.views = n,
+                    "reach" => m.reach = n,
+                    "likes" => m.likes = n,
+                    "comments" => m.comments = n,
+                    "shares" => m.shares = n,
+                    "saved" => m.saves = n,
+                    "ig_reels_avg_watch_time" => m.avg_view_s = Some(v / 1000.0),
+                    _ => {}
+                }
+            }
+            out.push((id.clone(), Observed::Metrics(m)));
+        }
+        Ok(out)
     }
 }
 

@@ -5,6 +5,9 @@
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use viral_core::domain::account::{Account, Platform, PlatformProfile};
+use viral_core::Timestamp;
+use viral_core::domain::audience::{Audience, SANDBOX_SEED};
+use viral_core::domain::metrics::{MetricsTarget, Observed};
 use viral_core::ids::new_id;
 use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
@@ -155,5 +158,36 @@ impl Publisher for SandboxPublisher {
         handle: &Handle,
     ) -> Result<Option<Published>, PublishError> {
         self.publish(s, a, handle).await.map(Some)
+    }
+
+    fn metrics_batch(&self) -> usize {
+        100
+    }
+
+    /// The simulated audience's numbers (see `viral_core::domain::audience`), labelled
+    /// `simulated_*` in the raw names.
+    async fn metrics(
+        &self,
+        _: &SecretString,
+        _: &Account,
+        targets: &[MetricsTarget],
+        now: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError> {
+        let audience = Audience::new(SANDBOX_SEED);
+        Ok(targets
+            .iter()
+            .map(|t| {
+                let age_h = (now.millis() - t.published_at.millis()) as f64 / 3_600_000.0;
+                (
+                    t.platform_post_id.clone(),
+                    Observed::Metrics(audience.metrics(
+                        &t.platform_post_id,
+                        &t.features,
+                        age_h,
+                        t.duration_s,
+                    )),
+                )
+            })
+            .collect())
     }
 }

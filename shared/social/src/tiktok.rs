@@ -12,10 +12,11 @@ use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::{Clock, SystemClock};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
+use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
-use crate::http::{Answer, AppCredentials, Http, expiry, unexpected, url_with};
+use crate::http::{Answer, AppCredentials, Http, count, expiry, unexpected, url_with};
 
 const SCOPES: [&str; 4] = [
     "user.info.basic",
@@ -615,6 +616,65 @@ impl Publisher for TiktokPublisher {
             Progress::Published(p) => Ok(Some(p)),
             _ => Ok(None),
         }
+    }
+
+    fn metrics_batch(&self) -> usize {
+        20
+    }
+
+    /// `video/query` (scope `video.list`): counts only — TikTok's Display API has no watch
+    /// time, saves or reach, and returns nothing for private posts.
+    async fn metrics(
+        &self,
+        access: &SecretString,
+        _: &Account,
+        targets: &[MetricsTarget],
+        _: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError> {
+        let ids: Vec<&str> = targets
+            .iter()
+            .map(|t| t.platform_post_id.as_str())
+            .filter(|id| !id.is_empty())
+            .take(20)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let req = self
+            .http
+            .client()
+            .post(url_with(
+                &self.config.tiktok_base_url,
+                "/v2/video/query/",
+                &[("fields", "id,view_count,like_count,comment_count,share_count")],
+            )?)
+            .header("content-type", "application/json; charset=UTF-8")
+            .body(json!({ "filters": { "video_ids": ids } }).to_string());
+        let d = self.call(access, req, false).await?;
+        let mut out = Vec::new();
+        for v in d["videos"].as_array().into_iter().flatten() {
+            let Some(id) = v["id"]
+                .as_str()
+                .map(str::to_owned)
+                .or_else(|| v["id"].as_u64().map(|n| n.to_string()))
+            else {
+                continue;
+            };
+            let mut m = Metrics::default();
+            for (name, slot) in [
+                ("view_count", &mut m.views),
+                ("like_count", &mut m.likes),
+                ("comment_count", &mut m.comments),
+                ("share_count", &mut m.shares),
+            ] {
+                if let Some(n) = count(&v[name]) {
+                    *slot = Some(n);
+                    m.raw.insert(name.to_owned(), n as f64);
+                }
+            }
+            out.push((id, Observed::Metrics(m)));
+        }
+        Ok(out)
     }
 }
 

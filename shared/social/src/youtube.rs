@@ -13,10 +13,16 @@ use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::{Clock, SystemClock};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
+use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
-use crate::http::{Answer, AppCredentials, Http, expiry, unexpected, url_with};
+use crate::http::{Answer, AppCredentials, Http, count, expiry, unexpected, url_with};
+
+/// What the loop reads from YouTube Analytics (views there lag; fresh views come from
+/// `videos.list`).
+const REPORT_METRICS: &str =
+    "averageViewDuration,averageViewPercentage,shares,subscribersGained,subscribersLost";
 
 const SCOPES: [&str; 3] = [
     "https://www.googleapis.com/auth/youtube.upload",
@@ -108,6 +114,58 @@ impl YoutubePublisher {
 
     fn api(&self, path: &str, query: &[(&str, &str)]) -> Result<String, PublishError> {
         url_with(&self.config.youtube_api_base_url, path, query)
+    }
+
+    /// A YouTube Analytics report of these videos over `from`..=`to` (whole days), by video:
+    /// each row's metrics by name.
+    async fn report(
+        &self,
+        access: &SecretString,
+        ids: &[&str],
+        from: Timestamp,
+        to: Timestamp,
+    ) -> Result<std::collections::HashMap<String, Vec<(String, f64)>>, PublishError> {
+        let day = |t: Timestamp| t.rfc3339().chars().take(10).collect::<String>();
+        let filter = format!("video=={}", ids.join(","));
+        let (start, end) = (day(from), day(to));
+        let url = url_with(
+            &self.config.youtube_analytics_base_url,
+            "/v2/reports",
+            &[
+                ("ids", "channel==MINE"),
+                ("startDate", &start),
+                ("endDate", &end),
+                ("metrics", REPORT_METRICS),
+                ("dimensions", "video"),
+                ("filters", &filter),
+            ],
+        )?;
+        let req = self.http.client().get(url).bearer_auth(access.expose());
+        let a = self.http.send(req, false).await?;
+        if !a.status.is_success() {
+            return Err(google_error(&a, false));
+        }
+        let names: Vec<String> = a.json["columnHeaders"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|h| h["name"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        let mut out = std::collections::HashMap::new();
+        for row in a.json["rows"].as_array().into_iter().flatten() {
+            let Some(cells) = row.as_array() else { continue };
+            let Some(video) = cells.first().and_then(Value::as_str) else {
+                continue;
+            };
+            let values = names
+                .iter()
+                .zip(cells)
+                .skip(1)
+                .filter_map(|(n, v)| v.as_f64().filter(|x| x.is_finite()).map(|x| (n.clone(), x)))
+                .collect();
+            out.insert(video.to_owned(), values);
+        }
+        Ok(out)
     }
 
     /// Asks the upload session how much it has: `Ok(Some(video))` when the upload is complete,
@@ -539,6 +597,84 @@ impl Publisher for YoutubePublisher {
             _ => Ok(None),
         }
     }
+
+    fn metrics_batch(&self) -> usize {
+        50
+    }
+
+    /// Fresh counts from `videos.list` (1 quota unit per 50 videos); watch time, shares and
+    /// subscribers from YouTube Analytics once its 48–72 h lag has passed (a refused report
+    /// keeps the counts).
+    async fn metrics(
+        &self,
+        access: &SecretString,
+        _: &Account,
+        targets: &[MetricsTarget],
+        now: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError> {
+        let ids: Vec<&str> = targets
+            .iter()
+            .map(|t| t.platform_post_id.as_str())
+            .filter(|id| !id.is_empty())
+            .take(50)
+            .collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let joined = ids.join(",");
+        let req = self
+            .http
+            .client()
+            .get(self.api(
+                "/youtube/v3/videos",
+                &[("part", "statistics"), ("id", &joined)],
+            )?)
+            .bearer_auth(access.expose());
+        let a = self.http.send(req, false).await?;
+        if !a.status.is_success() {
+            return Err(google_error(&a, false));
+        }
+        let mut found: Vec<(String, Metrics)> = Vec::new();
+        for v in a.json["items"].as_array().into_iter().flatten() {
+            let Some(id) = v["id"].as_str() else { continue };
+            let s = &v["statistics"];
+            let mut m = Metrics::default();
+            for (name, slot) in [
+                ("viewCount", &mut m.views),
+                ("likeCount", &mut m.likes),
+                ("commentCount", &mut m.comments),
+            ] {
+                if let Some(n) = count(&s[name]) {
+                    *slot = Some(n);
+                    m.raw.insert(name.to_owned(), n as f64);
+                }
+            }
+            found.push((id.to_owned(), m));
+        }
+        // Analytics has days only after they are fully processed: posts older than 3 days.
+        let settled = now.secs() - 3 * 86_400;
+        let ripe: Vec<&MetricsTarget> = targets
+            .iter()
+            .filter(|t| t.published_at.secs() <= settled)
+            .collect();
+        if let Some(first) = ripe.iter().map(|t| t.published_at).min() {
+            let ids: Vec<&str> = ripe.iter().map(|t| t.platform_post_id.as_str()).collect();
+            match self.report(access, &ids, first, Timestamp::from_secs(settled)).await {
+                Ok(rows) => {
+                    for (id, m) in &mut found {
+                        if let Some(r) = rows.get(id.as_str()) {
+                            merge_report(m, r);
+                        }
+                    }
+                }
+                Err(e) => tracing::info!(error = %e, "YouTube Analytics gave no report; counts only"),
+            }
+        }
+        Ok(found
+            .into_iter()
+            .map(|(id, m)| (id, Observed::Metrics(m)))
+            .collect())
+    }
 }
 
 /// The caption's last line of hashtags become tags; the description keeps them too (YouTube
@@ -561,4 +697,18 @@ fn first_line(caption: &str) -> String {
         .chars()
         .take(100)
         .collect()
+}
+
+/// Adds a YouTube Analytics row to the fresh counts.
+fn merge_report(m: &mut Metrics, row: &[(String, f64)]) {
+    let get = |name: &str| row.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    for (n, v) in row {
+        m.raw.insert(n.clone(), *v);
+    }
+    m.avg_view_s = get("averageViewDuration");
+    m.completion = get("averageViewPercentage").map(|p| (p / 100.0).clamp(0.0, 1.0));
+    m.shares = get("shares").filter(|v| *v >= 0.0).map(|v| v as u64);
+    if let Some(gained) = get("subscribersGained") {
+        m.followers_gained = Some((gained - get("subscribersLost").unwrap_or(0.0)) as i64);
+    }
 }

@@ -7,7 +7,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
+use viral_core::Timestamp;
 use viral_core::domain::account::{Account, Platform, PlatformProfile};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Tokens,
@@ -25,6 +27,7 @@ pub enum Call {
     Poll,
     Publish,
     FindPublished,
+    Metrics,
 }
 
 /// An answer the script gives instead of the default success.
@@ -34,6 +37,8 @@ pub enum Scripted {
     Progress(Progress),
     /// What `find_published` finds.
     Found(Published),
+    /// What `metrics` answers.
+    Observed(Vec<(String, Observed)>),
 }
 
 pub struct ScriptedPublisher {
@@ -234,11 +239,13 @@ impl Publisher for ScriptedPublisher {
         match self.next(Call::Poll, access.expose()) {
             Some(Scripted::Fail(e)) => Err(e),
             Some(Scripted::Progress(p)) => Ok(p),
-            Some(Scripted::Found(_)) | None => Ok(Progress::Published(Published {
+            Some(Scripted::Found(_) | Scripted::Observed(_)) | None => {
+                Ok(Progress::Published(Published {
                 post_id: Some(format!("post-of-{handle}")),
                 url: Some(format!("https://platform.example/p/{handle}")),
                 privacy: Some("SELF_ONLY".into()),
-            })),
+            }))
+            }
         }
     }
 
@@ -265,6 +272,36 @@ impl Publisher for ScriptedPublisher {
             Some(Scripted::Fail(e)) => Err(e),
             Some(Scripted::Found(p)) => Ok(Some(p)),
             _ => Ok(None),
+        }
+    }
+
+    fn metrics_batch(&self) -> usize {
+        20
+    }
+
+    /// By default every post has 1,000 views and 100 likes.
+    async fn metrics(
+        &self,
+        access: &SecretString,
+        _: &Account,
+        targets: &[MetricsTarget],
+        _: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError> {
+        let ids: Vec<&str> = targets.iter().map(|t| t.platform_post_id.as_str()).collect();
+        match self.next(Call::Metrics, &format!("{}:{}", access.expose(), ids.join(","))) {
+            Some(Scripted::Fail(e)) => Err(e),
+            Some(Scripted::Observed(o)) => Ok(o),
+            _ => Ok(targets
+                .iter()
+                .map(|t| {
+                    let m = Metrics {
+                        views: Some(1000),
+                        likes: Some(100),
+                        ..Metrics::default()
+                    };
+                    (t.platform_post_id.clone(), Observed::Metrics(m))
+                })
+                .collect()),
         }
     }
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use viral_core::domain::Scope;
 use viral_core::domain::account::Platform;
 use viral_core::domain::post::{Post, PostStatus};
+use viral_core::service::collector;
 use viral_core::service::posts::{self, Filter, Target};
 
 use crate::error::{ApiError, ApiResult, ErrorBody};
@@ -346,4 +347,92 @@ pub(crate) async fn cancel(
     let s = social(&state)?;
     let post = posts::cancel(&*state.store, &*state.clock, &s.limits, &p.tenant.id, &id).await?;
     Ok(axum::Json(PostView::from(&post)))
+}
+
+/// One observation of a published post's numbers. `null` is "the platform does not measure it
+/// or said nothing", never 0.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct ObservationView {
+    observed_at: String,
+    /// Hours since the post went out.
+    age_hours: f64,
+    views: Option<u64>,
+    likes: Option<u64>,
+    comments: Option<u64>,
+    shares: Option<u64>,
+    saves: Option<u64>,
+    /// Mean seconds watched per view.
+    avg_view_s: Option<f64>,
+    /// Share of the video watched on average, 0–1.
+    completion: Option<f64>,
+    reach: Option<u64>,
+    followers_gained: Option<i64>,
+    /// Every number as the platform named it when it was fetched.
+    #[schema(value_type = Object)]
+    raw: std::collections::BTreeMap<String, f64>,
+    /// Engagement, 0–1, by the platform's measure (null when nothing was viewed yet).
+    score: Option<f64>,
+    /// How much the learner counted it (young observations count less).
+    weight: f64,
+    /// From the sandbox channel's simulated audience.
+    simulated: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(crate) struct PostMetrics {
+    post_id: String,
+    platform: String,
+    published_at: Option<String>,
+    /// When the numbers are fetched next; null once collection ended.
+    next_at: Option<String>,
+    /// Why collection waits or ended.
+    note: Option<String>,
+    /// Oldest first.
+    observations: Vec<ObservationView>,
+}
+
+fn four(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// A published post's numbers over time, as the collector fetched them (1 h, 3 h, 6 h, 1 d,
+/// 2 d, 7 d and 28 d after it went out).
+#[utoipa::path(get, path = "/v1/posts/{id}/metrics", tag = "posts", security(("bearer" = [])),
+    params(("id" = String, Path, min_length = 1, max_length = 100)),
+    responses((status = 200, body = PostMetrics), (status = 401, body = ErrorBody),
+        (status = 404, description = "No such post in this workspace", body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
+pub(crate) async fn metrics(
+    State(state): State<AppState>,
+    Caller(p): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<PostMetrics>> {
+    let (post, series) = collector::series(&*state.store, &p.tenant.id, &id).await?;
+    Ok(axum::Json(PostMetrics {
+        post_id: post.id.clone(),
+        platform: post.platform.as_str().to_owned(),
+        published_at: post.published_at.map(|t| t.rfc3339()),
+        next_at: post.metrics_due.map(|t| t.rfc3339()),
+        note: post.metrics_note.clone(),
+        observations: series
+            .into_iter()
+            .map(|o| ObservationView {
+                observed_at: o.observed_at.rfc3339(),
+                age_hours: four(o.age_s as f64 / 3600.0),
+                views: o.metrics.views,
+                likes: o.metrics.likes,
+                comments: o.metrics.comments,
+                shares: o.metrics.shares,
+                saves: o.metrics.saves,
+                avg_view_s: o.metrics.avg_view_s,
+                completion: o.metrics.completion,
+                reach: o.metrics.reach,
+                followers_gained: o.metrics.followers_gained,
+                raw: o.metrics.raw,
+                score: o.score.map(four),
+                weight: four(o.weight),
+                simulated: o.simulated,
+            })
+            .collect(),
+    }))
 }

@@ -90,10 +90,17 @@ impl Evidence {
     /// Records one observed score of a concept of `kind`, with weight `w` (1 for the
     /// tenant's own videos).
     pub fn observe(&mut self, kind: &Kind, score: f64, w: f64) {
+        self.observe_features(&kind.features(), score, w);
+    }
+
+    /// Records one observed score of a video with these features (its kind's, and what the
+    /// loop measures besides: platform, posting hour, provider, length), with weight `w`; a
+    /// negative weight takes an earlier observation back out.
+    pub fn observe_features(&mut self, features: &[String], score: f64, w: f64) {
         self.ensure_intercept();
         let mut cols = vec![0usize];
-        for f in kind.features() {
-            if let Some(c) = self.column(&f) {
+        for f in features {
+            if let Some(c) = self.column(f) {
                 cols.push(c);
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod api_key;
+pub mod audience;
 pub mod billing;
 pub mod concept;
 pub mod concept_llm;
@@ -10,6 +11,7 @@ pub mod envelope;
 pub mod job;
 pub mod keys;
 pub mod learner;
+pub mod metrics;
 pub mod plan;
 pub mod post;
 pub mod publish_limits;

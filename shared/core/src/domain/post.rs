@@ -104,6 +104,19 @@ pub struct Post {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub published_at: Option<Timestamp>,
+    /// When its numbers are fetched next: published posts on the collection cadence
+    /// ([`crate::domain::metrics::CADENCE_H`]); none once collection ended.
+    #[serde(default)]
+    pub metrics_due: Option<Timestamp>,
+    /// Observations taken so far.
+    #[serde(default)]
+    pub metrics_taken: u32,
+    /// Fetches that failed in a row (they back off).
+    #[serde(default)]
+    pub metrics_failures: u32,
+    /// Why collection waits or ended, for people ("deleted or private at the platform").
+    #[serde(default)]
+    pub metrics_note: Option<String>,
     #[serde(skip)]
     pub version: u64,
 }
@@ -136,6 +149,11 @@ pub fn open_post_index_key(due: Timestamp, tenant_id: &str, post_id: &str) -> St
     format!("{:015}#{tenant_id}#{post_id}", due.millis().max(0))
 }
 
+/// Index partition of published posts whose numbers are still collected, by when each is due
+/// next: the collector reads it from the front (a post is in one index at a time: open until it
+/// ends, then this one while published and collected).
+pub const METRICS_DUE: &str = "POSTS#METRICS";
+
 /// Warnings a post keeps (the newest); reschedules add one each.
 pub const MAX_WARNINGS: usize = 10;
 
@@ -167,6 +185,11 @@ impl Post {
             let due = self.not_before.unwrap_or(self.created_at);
             item.gsi1 = Some((
                 OPEN_POSTS.to_owned(),
+                open_post_index_key(due, &self.tenant_id, &self.id),
+            ));
+        } else if let (PostStatus::Published, Some(due)) = (self.status, self.metrics_due) {
+            item.gsi1 = Some((
+                METRICS_DUE.to_owned(),
                 open_post_index_key(due, &self.tenant_id, &self.id),
             ));
         }
@@ -411,6 +434,10 @@ mod tests {
             created_at: Timestamp(1),
             updated_at: Timestamp(2),
             published_at: None,
+            metrics_due: None,
+            metrics_taken: 0,
+            metrics_failures: 0,
+            metrics_note: None,
             version: 3,
         };
         let item = p.to_item().unwrap();

@@ -14,6 +14,7 @@ use async_trait::async_trait;
 use super::SecretString;
 use crate::clock::Timestamp;
 use crate::domain::account::{Account, Platform, PlatformProfile};
+use crate::domain::metrics::{MetricsTarget, Observed};
 
 /// What a token endpoint answered.
 pub struct Tokens {
@@ -237,6 +238,23 @@ pub trait Publisher: Send + Sync {
         account: &Account,
         handle: &Handle,
     ) -> Result<Option<Published>, PublishError>;
+
+    /// Most posts one [`Publisher::metrics`] call may name (TikTok's `video/query` takes 20,
+    /// YouTube's `videos.list` 50; Instagram's insights are one media at a time).
+    fn metrics_batch(&self) -> usize {
+        1
+    }
+
+    /// The numbers of published posts now, by platform post id (at most
+    /// [`Publisher::metrics_batch`] of them). A post the platform no longer shows is
+    /// `Observed::Gone`; one it has no numbers for yet is `Observed::Unavailable`.
+    async fn metrics(
+        &self,
+        access: &SecretString,
+        account: &Account,
+        targets: &[MetricsTarget],
+        now: Timestamp,
+    ) -> Result<Vec<(String, Observed)>, PublishError>;
 }
 
 /// The publishers a process can use, by platform.

@@ -10,16 +10,16 @@ use sha2::{Digest, Sha256};
 use crate::clock::{Clock, Timestamp};
 use crate::domain::concept::{Brief, Concept, Trend, topic_trend};
 use crate::domain::job::{CONSUMED, REFUNDED, RESERVED, ledger_sk};
-use crate::domain::learner::{Evidence, GLOBAL_WEIGHT, Posterior, engagement_score};
+use crate::domain::learner::{GLOBAL_WEIGHT, Posterior, engagement_score};
 use crate::domain::usage::UsagePeriod;
 use crate::domain::{Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::ports::{
-    ConceptWriter, Cond, Item, ItemStore, Query, StoreError, Transaction, TrendQuery, TrendSource,
+    ConceptWriter, Cond, Item, ItemStore, Query, Transaction, TrendQuery, TrendSource,
     TxError, Update, Write,
 };
-use crate::service::idempotency;
+use crate::service::{idempotency, learning};
 use crate::service::quota::{self, Refusal, Reservation, Settled};
 
 fn concept_sk(id: &str) -> String {
@@ -37,9 +37,6 @@ fn feedback_sk(concept_id: &str, platform: &str) -> String {
     format!("FB#{concept_id}#{platform}")
 }
 
-const LEARNER_SK: &str = "LEARNER";
-const GLOBAL_LEARNER_PK: &str = "LEARNER";
-const GLOBAL_LEARNER_SK: &str = "GLOBAL";
 
 /// What a batch is asked for, as the API received it (validated by [`ConceptRequest::check`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
@@ -115,27 +112,6 @@ pub struct Batch {
 pub struct Generated {
     pub batch: Batch,
     pub replayed: bool,
-}
-
-async fn evidence(store: &dyn ItemStore, pk: &str, sk: &str) -> Result<(Evidence, Option<u64>)> {
-    Ok(match store.get(pk, sk).await? {
-        Some(item) => (
-            item.attrs
-                .get("evidence")
-                .cloned()
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_default(),
-            Some(item.version),
-        ),
-        None => (Evidence::default(), None),
-    })
-}
-
-/// The tenant's learner: its own evidence plus the platform's, down-weighted.
-pub async fn learner(store: &dyn ItemStore, tenant_id: &str) -> Result<Posterior> {
-    let (mine, _) = evidence(store, &keys::tenant_pk(tenant_id), LEARNER_SK).await?;
-    let (all, _) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
-    Ok(Posterior::of(&mine.merged(&all, GLOBAL_WEIGHT)))
 }
 
 /// Reserves `count` concepts of this period's quota, writes the batch, keeps it. A failure to
@@ -258,7 +234,7 @@ async fn write_batch(
             "topic".into(),
         )
     };
-    let posterior = learner(store, &tenant.id).await?;
+    let posterior = learning::learner(store, &tenant.id).await?;
     let brief = Brief {
         count: request.count,
         duration_s: request.duration_s,
@@ -512,69 +488,45 @@ pub async fn record_feedback(
 ) -> Result<Recorded> {
     fb.check(clock.now())?;
     let concept = get(store, tenant_id, concept_id).await?;
-    let pk = keys::tenant_pk(tenant_id);
-    let sk = feedback_sk(concept_id, &fb.platform);
     let score = fb.score();
     let predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;
-    for _ in 0..8 {
-        let previous = store.get(&pk, &sk).await?;
-        let old_score = previous
-            .as_ref()
-            .and_then(|p| p.attrs.get("score"))
-            .and_then(Value::as_f64);
-        let (mut mine, mine_v) = evidence(store, &pk, LEARNER_SK).await?;
-        let (mut all, all_v) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
-        let kind = concept.kind();
-        if let Some(old) = old_score {
-            mine.observe(&kind, old, -1.0);
-            all.observe(&kind, old, -1.0);
-        }
-        mine.observe(&kind, score, 1.0);
-        all.observe(&kind, score, 1.0);
-        let now = clock.now();
-        let mut item = Item::new(&pk, &sk)
-            .with("feedback", serde_json::to_value(&fb).unwrap_or(Value::Null))
-            .with("score", score)
-            .with("predicted", predicted)
-            .with("concept_id", concept_id)
-            .with("updated_at", now.millis());
-        let item_cond = match &previous {
-            Some(p) => {
-                item.version = p.version + 1;
-                Cond::VersionIs(p.version)
-            }
-            None => {
-                item.version = 1;
-                Cond::Absent
-            }
-        };
-        let learner_put = |pk: &str, sk: &str, e: &Evidence, v: Option<u64>| {
-            let mut it =
-                Item::new(pk, sk).with("evidence", serde_json::to_value(e).unwrap_or(Value::Null));
-            it.version = v.map_or(1, |v| v + 1);
-            let cond = v.map_or(Cond::Absent, Cond::VersionIs);
-            Write::Put(it, cond)
-        };
-        let writes = vec![
-            Write::Put(item, item_cond),
-            learner_put(&pk, LEARNER_SK, &mine, mine_v),
-            learner_put(GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK, &all, all_v),
-        ];
-        match store.transact(writes).await {
-            Ok(()) => {
-                return Ok(Recorded {
-                    concept_id: concept_id.to_owned(),
-                    platform: fb.platform.clone(),
-                    score: shown(score),
-                    predicted: shown(predicted),
-                    first: previous.is_none(),
-                });
-            }
-            Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Err(Error::Conflict("the learner kept changing; retry".into()))
+    let kind = concept.kind().features().to_vec();
+    let mut features = kind.clone();
+    features.push(platform_feature(&fb.platform));
+    let lesson = learning::Lesson {
+        sk: feedback_sk(concept_id, &fb.platform),
+        features,
+        score,
+        weight: 1.0,
+        predicted,
+        source: "manual",
+        attrs: vec![
+            (
+                "feedback".into(),
+                serde_json::to_value(&fb).unwrap_or(Value::Null),
+            ),
+            ("concept_id".into(), Value::from(concept_id)),
+        ],
+    };
+    // Feedback stored before features were kept named the concept's kind only.
+    let first = learning::learn(store, clock, tenant_id, &lesson, &kind).await?;
+    Ok(Recorded {
+        concept_id: concept_id.to_owned(),
+        platform: fb.platform.clone(),
+        score: shown(score),
+        predicted: shown(predicted),
+        first,
+    })
+}
+
+/// The learner's platform feature of a feedback platform name (`youtube_shorts` is YouTube).
+pub fn platform_feature(platform: &str) -> String {
+    let p = match platform {
+        "youtube_shorts" => "youtube",
+        "instagram_reels" => "instagram",
+        other => other,
+    };
+    format!("platform:{p}")
 }
 
 /// A learned figure as people and programs see it: four decimals, not float noise
@@ -603,9 +555,8 @@ pub struct Insights {
 
 /// What the learner believes for the tenant, and how its predictions have fared.
 pub async fn insights(store: &dyn ItemStore, tenant_id: &str) -> Result<Insights> {
-    let (mine, _) = evidence(store, &keys::tenant_pk(tenant_id), LEARNER_SK).await?;
-    let (all, _) = evidence(store, GLOBAL_LEARNER_PK, GLOBAL_LEARNER_SK).await?;
-    let post = Posterior::of(&mine.merged(&all, GLOBAL_WEIGHT));
+    let (mine, others) = learning::evidence(store, tenant_id).await?;
+    let post = Posterior::of(&mine.merged(&others, GLOBAL_WEIGHT));
     let mut effects: Vec<Effect> = post
         .features
         .iter()

@@ -4,9 +4,11 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod billing;
+pub mod collector;
 pub mod concepts;
 pub mod connect;
 pub mod idempotency;
+pub mod learning;
 pub mod posts;
 pub mod principal;
 pub mod provider_health;

@@ -322,6 +322,10 @@ pub async fn create(
             created_at: now,
             updated_at: now,
             published_at: None,
+            metrics_due: None,
+            metrics_taken: 0,
+            metrics_failures: 0,
+            metrics_note: None,
             version: 1,
         });
     }

@@ -456,11 +456,26 @@ where
     F: Fn(SecretString, Account) -> Fut,
     Fut: Future<Output = std::result::Result<T, PublishError>>,
 {
-    // A refresh the platform refuses is the platform's answer to this call, for `settle`.
+    call_with_token(ctx.store, ctx.vault, ctx.clock, publisher, account, call).await
+}
+
+/// [`with_token`] for callers outside the publish steps (the metrics collector). The outer
+/// error is ours (the store); the inner one is the platform's answer, a refused refresh
+/// included.
+pub(crate) async fn call_with_token<T, F, Fut>(
+    store: &dyn crate::ports::ItemStore,
+    vault: &dyn TokenVault,
+    clock: &dyn Clock,
+    publisher: &dyn Publisher,
+    account: &Account,
+    call: F,
+) -> Result<std::result::Result<T, PublishError>>
+where
+    F: Fn(SecretString, Account) -> Fut,
+    Fut: Future<Output = std::result::Result<T, PublishError>>,
+{
     let token = |account: Account, force: bool| async move {
-        match accounts::access_token(ctx.store, ctx.vault, ctx.clock, publisher, &account, force)
-            .await
-        {
+        match accounts::access_token(store, vault, clock, publisher, &account, force).await {
             Ok(x) => Ok(Ok(x)),
             Err(Error::Platform(e)) => Ok(Err(e)),
             Err(e) => Err(e),
@@ -716,7 +731,15 @@ async fn record_published(ctx: &Ctx<'_>, post: Post, p: Published) -> Result<Nex
     next.platform_post_id = p.post_id;
     next.url = p.url;
     next.privacy_applied = p.privacy.or_else(|| Some(next.content.privacy.clone()));
-    next.published_at = Some(ctx.clock.now());
+    let now = ctx.clock.now();
+    next.published_at = Some(now);
+    // Its numbers are collected from now on, when the platform named the post (a private
+    // TikTok post may have no id, and no numbers either).
+    if next.platform_post_id.is_some() {
+        next.metrics_due = crate::domain::metrics::next_due(now, 0);
+    } else {
+        next.metrics_note = Some("the platform gave no post id: no numbers to collect".into());
+    }
     if next.privacy_applied.as_deref() != Some(next.content.privacy.as_str()) {
         let w = format!(
             "asked for {} but the platform applied {}",
