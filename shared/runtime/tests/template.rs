@@ -103,8 +103,13 @@ fn every_function_crate_has_one_resource_and_every_route_its_own_function() {
         }
         assert!(
             steps.contains(name.as_str())
-                || ["provider-worker", "reconcile-jobs", "refresh-tokens", "collect-metrics"]
-                    .contains(&name.as_str()),
+                || [
+                    "provider-worker",
+                    "reconcile-jobs",
+                    "refresh-tokens",
+                    "collect-metrics"
+                ]
+                .contains(&name.as_str()),
             "{id} is neither a route, a step, the worker, the reconciler, the token keeper nor the collector"
         );
         let has_http = r["Properties"]["Events"]

@@ -9,11 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use viral_core::domain::account::{Account, Platform, PlatformProfile};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use viral_core::domain::account::{Account, Platform, PlatformProfile};
 use viral_core::Timestamp;
+use viral_core::domain::account::{Account, Platform, PlatformProfile};
 use viral_core::domain::audience::{Audience, SANDBOX_SEED};
 use viral_core::domain::metrics::{MetricsTarget, Observed};
 use viral_core::ids::new_id;

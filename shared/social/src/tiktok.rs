@@ -8,11 +8,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use viral_core::domain::account::{Account, Platform, PlatformProfile};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
@@ -646,7 +646,10 @@ impl Publisher for TiktokPublisher {
             .post(url_with(
                 &self.config.tiktok_base_url,
                 "/v2/video/query/",
-                &[("fields", "id,view_count,like_count,comment_count,share_count")],
+                &[(
+                    "fields",
+                    "id,view_count,like_count,comment_count,share_count",
+                )],
             )?)
             .header("content-type", "application/json; charset=UTF-8")
             .body(json!({ "filters": { "video_ids": ids } }).to_string());

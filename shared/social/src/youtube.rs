@@ -9,11 +9,11 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 use viral_core::domain::account::{Account, Platform, PlatformProfile};
+use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::ports::{
     CreatorInfo, Handle, Media, PostContent, Progress, PublishError, Published, Publisher,
     SecretString, Secrets, Tokens,
 };
-use viral_core::domain::metrics::{Metrics, MetricsTarget, Observed};
 use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
@@ -153,7 +153,9 @@ impl YoutubePublisher {
             .collect();
         let mut out = std::collections::HashMap::new();
         for row in a.json["rows"].as_array().into_iter().flatten() {
-            let Some(cells) = row.as_array() else { continue };
+            let Some(cells) = row.as_array() else {
+                continue;
+            };
             let Some(video) = cells.first().and_then(Value::as_str) else {
                 continue;
             };
@@ -659,7 +661,10 @@ impl Publisher for YoutubePublisher {
             .collect();
         if let Some(first) = ripe.iter().map(|t| t.published_at).min() {
             let ids: Vec<&str> = ripe.iter().map(|t| t.platform_post_id.as_str()).collect();
-            match self.report(access, &ids, first, Timestamp::from_secs(settled)).await {
+            match self
+                .report(access, &ids, first, Timestamp::from_secs(settled))
+                .await
+            {
                 Ok(rows) => {
                     for (id, m) in &mut found {
                         if let Some(r) = rows.get(id.as_str()) {
@@ -667,7 +672,9 @@ impl Publisher for YoutubePublisher {
                         }
                     }
                 }
-                Err(e) => tracing::info!(error = %e, "YouTube Analytics gave no report; counts only"),
+                Err(e) => {
+                    tracing::info!(error = %e, "YouTube Analytics gave no report; counts only")
+                }
             }
         }
         Ok(found

@@ -6,187 +6,25 @@
 //! and Instagram's `media_publish` is reconciled after a lost answer.
 
 mod support;
+mod world;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use viral_core::domain::Plan;
 use viral_core::domain::account::{AccountStatus, Platform, PlatformProfile};
 use viral_core::domain::post::PostStatus;
 use viral_core::domain::publish_limits::PublishLimits;
-use viral_core::domain::{Job, JobSpec, JobStatus, Plan};
 use viral_core::ports::{
-    BlobKey, BlobStore, Cond, ItemStore, Progress, PublishError, Published, Publisher, Publishers,
-    SecretString, TokenVault, Tokens,
+    Cond, Progress, PublishError, Published, Publishers, SecretString, TokenVault, Tokens,
 };
-use viral_core::service::publishing::{self, Ctx, Next};
+use viral_core::service::publishing::{self, Next};
 use viral_core::service::{accounts, connect, posts, tenants};
-use viral_core::{Clock, ManualClock, SystemClock, Timestamp};
+use viral_core::{Clock, SystemClock, Timestamp};
 use viral_embedded::{FileTokenVault, FsBlobStore, SqliteItemStore, UrlSigner};
 use viral_testkit::publisher::{Call, Scripted, ScriptedPublisher};
-
-/// 2026-12-04T10:00:00Z.
-const NOW: Timestamp = Timestamp(1_796_378_400_000);
-
-struct World {
-    store: Arc<dyn ItemStore>,
-    blobs: Arc<dyn BlobStore>,
-    vault: Arc<dyn TokenVault>,
-    clock: Arc<ManualClock>,
-    publishers: Publishers,
-    limits: PublishLimits,
-    _dir: tempfile::TempDir,
-}
-
-impl World {
-    fn new(publishers: Vec<Arc<dyn Publisher>>) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = Arc::new(ManualClock::new(NOW));
-        let mut all = Publishers::default().with(Arc::new(viral_social::SandboxPublisher));
-        for p in publishers {
-            all = all.with(p);
-        }
-        Self {
-            store: Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap()),
-            blobs: Arc::new(FsBlobStore::new(
-                &dir.path().join("blobs"),
-                UrlSigner::new(b"k", "http://127.0.0.1:3000", clock.clone()),
-            )),
-            vault: Arc::new(FileTokenVault::from_key_file(&dir.path().join("vault.key")).unwrap()),
-            clock,
-            publishers: all,
-            limits: PublishLimits::default(),
-            _dir: dir,
-        }
-    }
-
-    fn ctx(&self) -> Ctx<'_> {
-        Ctx {
-            store: &*self.store,
-            blobs: &*self.blobs,
-            vault: &*self.vault,
-            clock: &*self.clock,
-            publishers: &self.publishers,
-            limits: &self.limits,
-        }
-    }
-
-    async fn tenant(&self, plan: Plan) -> String {
-        tenants::create_tenant(&*self.store, &*self.clock, "Publisher", plan)
-            .await
-            .unwrap()
-            .tenant
-            .id
-    }
-
-    async fn video(&self, tenant: &str) -> String {
-        stored_video(&*self.store, &*self.blobs, tenant).await
-    }
-
-    /// An account on `platform` whose access token expires at `expires`.
-    async fn account(
-        &self,
-        tenant: &str,
-        platform: Platform,
-        expires: Option<Timestamp>,
-    ) -> String {
-        accounts::connect(
-            &*self.store,
-            &*self.vault,
-            &*self.clock,
-            tenant,
-            platform,
-            PlatformProfile {
-                user_id: viral_core::ids::new_id("u"),
-                display_name: "Creator".into(),
-                avatar_url: None,
-            },
-            Tokens {
-                access: SecretString::new("access-0"),
-                refresh: Some(SecretString::new("refresh-0")),
-                access_expires_at: expires,
-                refresh_expires_at: None,
-                scopes: vec!["video.publish".into()],
-            },
-        )
-        .await
-        .unwrap()
-        .id
-    }
-
-    async fn post(&self, tenant: &str, job: &str, account: &str, privacy: &str) -> String {
-        let target = posts::Target {
-            account_id: account.to_owned(),
-            privacy: Some(privacy.to_owned()),
-            ..Default::default()
-        };
-        posts::create(
-            &*self.store,
-            &*self.clock,
-            tenant,
-            job,
-            vec![target],
-            None,
-            &self.publishers.platforms(),
-        )
-        .await
-        .unwrap()
-        .posts[0]
-            .id
-            .clone()
-    }
-
-    async fn get(&self, tenant: &str, post: &str) -> viral_core::domain::post::Post {
-        posts::get(&*self.store, tenant, post).await.unwrap()
-    }
-}
-
-/// A succeeded job with its MP4 stored, validated for every platform.
-async fn stored_video(store: &dyn ItemStore, blobs: &dyn BlobStore, tenant: &str) -> String {
-    let id = viral_core::ids::new_id("job");
-    let key = format!("tenants/{tenant}/videos/{id}.mp4");
-    let mut mp4 = vec![0, 0, 0, 24];
-    mp4.extend_from_slice(b"ftypisom");
-    mp4.resize(4096, 0);
-    blobs
-        .put(&BlobKey::parse(&key).unwrap(), mp4, "video/mp4")
-        .await
-        .unwrap();
-    let job = Job {
-        id: id.clone(),
-        tenant_id: tenant.to_owned(),
-        status: JobStatus::Succeeded,
-        spec: JobSpec {
-            prompt: "Octopuses have three hearts.".into(),
-            concept_id: None,
-            provider: "auto".into(),
-            platforms: vec![
-                "tiktok".into(),
-                "youtube_shorts".into(),
-                "instagram_reels".into(),
-            ],
-            duration_s: 15.0,
-        },
-        created_at: NOW,
-        updated_at: NOW,
-        version: 1,
-        provider: Some("storyboard".into()),
-        model: None,
-        attempts: 1,
-        budget_cents: 0,
-        spent_cents: 0,
-        video_key: Some(key),
-        validation: Some(serde_json::json!({"platforms": [
-            {"platform": "tiktok", "pass": true, "reasons": []},
-            {"platform": "youtube_shorts", "pass": true, "reasons": []},
-            {"platform": "instagram_reels", "pass": true, "reasons": []}
-        ]})),
-        failure: None,
-        route: None,
-    };
-    store.put(job.to_item(), Cond::Absent).await.unwrap();
-    id
-}
+use world::{NOW, World, stored_video};
 
 #[tokio::test]
 async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() {

@@ -241,10 +241,10 @@ impl Publisher for ScriptedPublisher {
             Some(Scripted::Progress(p)) => Ok(p),
             Some(Scripted::Found(_) | Scripted::Observed(_)) | None => {
                 Ok(Progress::Published(Published {
-                post_id: Some(format!("post-of-{handle}")),
-                url: Some(format!("https://platform.example/p/{handle}")),
-                privacy: Some("SELF_ONLY".into()),
-            }))
+                    post_id: Some(format!("post-of-{handle}")),
+                    url: Some(format!("https://platform.example/p/{handle}")),
+                    privacy: Some("SELF_ONLY".into()),
+                }))
             }
         }
     }
@@ -287,8 +287,14 @@ impl Publisher for ScriptedPublisher {
         targets: &[MetricsTarget],
         _: Timestamp,
     ) -> Result<Vec<(String, Observed)>, PublishError> {
-        let ids: Vec<&str> = targets.iter().map(|t| t.platform_post_id.as_str()).collect();
-        match self.next(Call::Metrics, &format!("{}:{}", access.expose(), ids.join(","))) {
+        let ids: Vec<&str> = targets
+            .iter()
+            .map(|t| t.platform_post_id.as_str())
+            .collect();
+        match self.next(
+            Call::Metrics,
+            &format!("{}:{}", access.expose(), ids.join(",")),
+        ) {
             Some(Scripted::Fail(e)) => Err(e),
             Some(Scripted::Observed(o)) => Ok(o),
             _ => Ok(targets

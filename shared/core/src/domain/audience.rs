@@ -67,7 +67,13 @@ impl Audience {
     }
 
     /// The post's numbers `age_h` hours after it went out.
-    pub fn metrics(&self, post_id: &str, features: &[String], age_h: f64, duration_s: f64) -> Metrics {
+    pub fn metrics(
+        &self,
+        post_id: &str,
+        features: &[String],
+        age_h: f64,
+        duration_s: f64,
+    ) -> Metrics {
         let mut rng = Rng::new(hash64(self.seed, post_id));
         let rate = (self.mean_rate(features) + NOISE_SD * rng.normal()).clamp(0.005, 0.6);
         let reach = 2_000.0 * (0.6 * rng.normal()).exp() * (1.0 + 5.0 * rate);

@@ -68,7 +68,10 @@ pub fn next_due(published_at: Timestamp, taken: u32) -> Option<Timestamp> {
 /// late observation, not a burst of them).
 pub fn next_step_after(published_at: Timestamp, now: Timestamp) -> u32 {
     let age_h = (now.millis() - published_at.millis()).max(0) as f64 / 3_600_000.0;
-    CADENCE_H.iter().take_while(|h| (**h as f64) <= age_h).count() as u32
+    CADENCE_H
+        .iter()
+        .take_while(|h| (**h as f64) <= age_h)
+        .count() as u32
 }
 
 /// How long a failed fetch waits before it is tried again (doubling, at most a day).

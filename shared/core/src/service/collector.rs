@@ -14,12 +14,12 @@ use serde_json::{Value, json};
 
 use crate::clock::{Clock, Timestamp};
 use crate::domain::account::Account;
+use crate::domain::keys;
 use crate::domain::learner::PRIOR_MEAN;
 use crate::domain::metrics::{
     self, Metrics, MetricsTarget, Observed, hour_feature, length_feature, maturity_weight,
 };
 use crate::domain::post::{METRICS_DUE, Post};
-use crate::domain::keys;
 use crate::error::{Error, Result};
 use crate::ports::{Cond, Item, ItemStore, PublishError, Publishers, Query, TokenVault};
 use crate::service::learning::{self, Lesson};
@@ -102,7 +102,9 @@ async fn facts(store: &dyn ItemStore, post: &Post) -> Result<PostFacts> {
     features.push(hour_feature(hour));
     features.push(format!(
         "provider:{}",
-        job.provider.as_deref().unwrap_or(job.spec.provider.as_str())
+        job.provider
+            .as_deref()
+            .unwrap_or(job.spec.provider.as_str())
     ));
     features.push(length_feature(job.spec.duration_s));
     Ok(PostFacts {
@@ -160,7 +162,10 @@ impl Collector<'_> {
                 .push(p);
         }
         for ((tenant, account), group) in by_account {
-            if let Err(e) = self.collect_account(&tenant, &account, group, &mut out).await {
+            if let Err(e) = self
+                .collect_account(&tenant, &account, group, &mut out)
+                .await
+            {
                 // Isolated: the next account goes on; these posts stay due for the next pass.
                 tracing::warn!(tenant_id = %tenant, account_id = %account, error = %e, "collecting an account's metrics failed");
                 out.problems.push(format!("{account}: {e}"));
@@ -201,14 +206,12 @@ impl Collector<'_> {
             return Ok(());
         };
         let batch = publisher.metrics_batch().max(1);
-        let mut calls = 0;
-        let mut chunks = group.chunks(batch).map(<[Post]>::to_vec);
+        // Past the per-account budget, posts stay due for the next pass.
+        let mut chunks = group
+            .chunks(batch)
+            .map(<[Post]>::to_vec)
+            .take(MAX_CALLS_PER_ACCOUNT);
         for chunk in chunks.by_ref() {
-            if calls >= MAX_CALLS_PER_ACCOUNT {
-                // Left due: the next pass takes them.
-                break;
-            }
-            calls += 1;
             let mut targets = Vec::new();
             let mut facts_of = Vec::new();
             for p in &chunk {
@@ -240,7 +243,9 @@ impl Collector<'_> {
                     for (p, f) in chunk.into_iter().zip(facts_of) {
                         let id = p.platform_post_id.clone().unwrap_or_default();
                         let observed = by_id.remove(&id).unwrap_or_else(|| {
-                            Observed::Gone("the platform no longer returns it (deleted or private)".into())
+                            Observed::Gone(
+                                "the platform no longer returns it (deleted or private)".into(),
+                            )
                         });
                         self.record(&account, p, &f, observed, out).await?;
                     }
@@ -252,8 +257,9 @@ impl Collector<'_> {
                 }) => {
                     // The platform's limit holds for the rest of this account's posts too.
                     let until = now.plus(Duration::from_secs(retry_after_secs.max(60)));
-                    out.problems
-                        .push(format!("{account_id}: {code}; retrying after {retry_after_secs} s"));
+                    out.problems.push(format!(
+                        "{account_id}: {code}; retrying after {retry_after_secs} s"
+                    ));
                     for p in chunk.into_iter().chain(chunks.flatten()) {
                         self.wait_until(p, until, &format!("rate limited ({code})"), out)
                             .await?;
@@ -299,8 +305,10 @@ impl Collector<'_> {
             simulated: account.platform == crate::domain::account::Platform::Sandbox,
         };
         let pk = keys::tenant_pk(&post.tenant_id);
-        let item = Item::new(&pk, observation_sk(&post.id, now))
-            .with("observation", serde_json::to_value(&observation).unwrap_or(Value::Null));
+        let item = Item::new(&pk, observation_sk(&post.id, now)).with(
+            "observation",
+            serde_json::to_value(&observation).unwrap_or(Value::Null),
+        );
         self.store.put(item, Cond::None).await?;
         out.observed += 1;
         if let Some(score) = score {
@@ -330,7 +338,14 @@ impl Collector<'_> {
                 )
                 .collect(),
             };
-            learning::learn(self.store, self.clock, &post.tenant_id, &lesson, &facts.kind).await?;
+            learning::learn(
+                self.store,
+                self.clock,
+                &post.tenant_id,
+                &lesson,
+                &facts.kind,
+            )
+            .await?;
             out.learned += 1;
         }
         post.metrics_taken = metrics::next_step_after(published, now);

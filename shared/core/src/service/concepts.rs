@@ -16,11 +16,11 @@ use crate::domain::{Resource, Tenant, keys};
 use crate::error::{Error, Result};
 use crate::ids::{is_valid_id, new_id};
 use crate::ports::{
-    ConceptWriter, Cond, Item, ItemStore, Query, Transaction, TrendQuery, TrendSource,
-    TxError, Update, Write,
+    ConceptWriter, Cond, Item, ItemStore, Query, Transaction, TrendQuery, TrendSource, TxError,
+    Update, Write,
 };
-use crate::service::{idempotency, learning};
 use crate::service::quota::{self, Refusal, Reservation, Settled};
+use crate::service::{idempotency, learning};
 
 fn concept_sk(id: &str) -> String {
     format!("CONCEPT#{id}")
@@ -36,7 +36,6 @@ const IDEMPOTENCY_SCOPE: &str = "concepts";
 fn feedback_sk(concept_id: &str, platform: &str) -> String {
     format!("FB#{concept_id}#{platform}")
 }
-
 
 /// What a batch is asked for, as the API received it (validated by [`ConceptRequest::check`]).
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]

@@ -2,6 +2,7 @@
 //! driven through the real OAuth round trip and the publish workflow's steps.
 
 mod instagram;
+mod metrics;
 mod support;
 mod tiktok;
 mod youtube;

@@ -1,0 +1,340 @@
+//! The closed loop's first half: published posts' numbers are collected on their cadence and
+//! reach the learner with no manual call; a platform's trouble (rate limit, deleted post, no
+//! data yet, dead grant) is recorded on its posts and never stops another tenant; the
+//! platform-wide prior is folded from many concurrent observations without losing one and
+//! without counting a tenant's own evidence twice.
+
+mod support;
+mod world;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+use viral_core::Clock;
+use viral_core::domain::Plan;
+use viral_core::domain::account::Platform;
+use viral_core::domain::metrics::{Metrics, Observed};
+use viral_core::domain::post::PostStatus;
+use viral_core::ports::{Cond, Item, PublishError};
+use viral_core::service::collector::{Collector, series};
+use viral_core::service::learning::{self, Lesson};
+use viral_core::service::publishing::{self, Next};
+use viral_core::service::{concepts, videos};
+use viral_testkit::publisher::{Call, Scripted, ScriptedPublisher};
+use world::World;
+
+const HOUR: Duration = Duration::from_secs(3600);
+
+impl World {
+    fn collector(&self) -> Collector<'_> {
+        Collector {
+            store: &*self.store,
+            vault: &*self.vault,
+            clock: &*self.clock,
+            publishers: &self.publishers,
+        }
+    }
+}
+
+/// A concept of kind science × story × question, and a succeeded video made from it.
+async fn video_of_concept(w: &World, tenant: &str) -> String {
+    let concept_id = viral_core::ids::new_id("cn");
+    let concept = json!({
+        "id": concept_id, "title": "Octopuses dream", "hook": "Do octopuses dream?",
+        "beats": [], "visual_prompt": "an octopus", "caption": "Octopuses dream",
+        "hashtags": ["#octopus"], "category": "science", "format": "story",
+        "hook_style": "question", "platforms": ["tiktok"], "trends": [],
+        "predicted_score": 40, "rationale": "", "duration_s": 15.0
+    });
+    w.store
+        .put(
+            Item::new(format!("T#{tenant}"), format!("CONCEPT#{concept_id}"))
+                .with("concept", concept),
+            Cond::Absent,
+        )
+        .await
+        .unwrap();
+    let job = w.video(tenant).await;
+    let mut stored = videos::get(&*w.store, tenant, &job).await.unwrap();
+    stored.spec.concept_id = Some(concept_id);
+    let mut item = stored.to_item();
+    item.version += 1;
+    w.store
+        .put(item, Cond::VersionIs(stored.version))
+        .await
+        .unwrap();
+    job
+}
+
+/// Runs a post's steps until it is published.
+async fn publish(w: &World, tenant: &str, post: &str) {
+    let ctx = w.ctx();
+    let mut next = publishing::check(&ctx, tenant, post).await.unwrap();
+    for _ in 0..5 {
+        next = match next {
+            Next::Upload => publishing::upload(&ctx, tenant, post).await.unwrap(),
+            Next::Poll(_) => publishing::poll(&ctx, tenant, post).await.unwrap(),
+            Next::Wait(_) | Next::Done => break,
+        };
+    }
+    assert_eq!(w.get(tenant, post).await.status, PostStatus::Published);
+}
+
+#[tokio::test]
+async fn a_sandbox_posts_numbers_reach_the_learner_with_no_manual_call() {
+    let w = World::new(vec![]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = video_of_concept(&w, &t).await;
+    let acc = w.account(&t, Platform::Sandbox, None).await;
+    let post = w.post(&t, &job, &acc, "public").await;
+    publish(&w, &t, &post).await;
+    let before = concepts::insights(&*w.store, &t).await.unwrap();
+    assert_eq!(before.observations, 0.0);
+
+    // Nothing is due until an hour after publishing.
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(pass.collected.due, 0);
+
+    w.clock.advance(HOUR);
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(
+        (
+            pass.collected.due,
+            pass.collected.observed,
+            pass.collected.learned
+        ),
+        (1, 1, 1)
+    );
+    assert_eq!(pass.folded.tenants, 1);
+    let early = concepts::insights(&*w.store, &t).await.unwrap();
+    // A one-hour-old observation counts about a quarter (0.25 + 0.75 · 1/48).
+    assert!(
+        (early.observations - 0.265_625).abs() < 1e-9,
+        "{}",
+        early.observations
+    );
+    let features: Vec<&str> = early.effects.iter().map(|e| e.feature.as_str()).collect();
+    for f in [
+        "category:science",
+        "format:story",
+        "hook:question",
+        "platform:sandbox",
+        "provider:storyboard",
+        "length:10-20s",
+    ] {
+        assert!(features.contains(&f), "{f} in {features:?}");
+    }
+
+    // A day later the newest observation replaces the first: the evidence is one post's, at
+    // the weight of its age.
+    w.clock.advance(23 * HOUR);
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(pass.collected.learned, 1);
+    let day = concepts::insights(&*w.store, &t).await.unwrap();
+    assert!(
+        (day.observations - 0.625).abs() < 1e-9,
+        "{}",
+        day.observations
+    );
+
+    let (p, obs) = series(&*w.store, &t, &post).await.unwrap();
+    assert_eq!(obs.len(), 2);
+    assert!(obs[1].metrics.views > obs[0].metrics.views, "views grow");
+    assert!(obs.iter().all(|o| o.simulated && o.score.is_some()));
+    assert!(obs[0].metrics.raw.contains_key("simulated_views"));
+    // Next due at 48 h; nothing in between.
+    assert_eq!(p.metrics_taken, 4);
+    assert_eq!(p.metrics_due, p.published_at.map(|t| t.plus(48 * HOUR)));
+    assert_eq!(w.collector().pass().await.unwrap().collected.due, 0);
+
+    // After the last step (28 days) collection ends and says so.
+    w.clock.advance(30 * 24 * HOUR);
+    w.collector().pass().await.unwrap();
+    let done = w.get(&t, &post).await;
+    assert_eq!(done.metrics_due, None);
+    assert!(done.metrics_note.unwrap().contains("complete"));
+    assert_eq!(series(&*w.store, &t, &post).await.unwrap().1.len(), 3);
+
+    // Another tenant's post is 404.
+    let other = w.tenant(Plan::Pro).await;
+    assert!(matches!(
+        series(&*w.store, &other, &post).await,
+        Err(viral_core::Error::NotFound(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_platforms_trouble_stays_on_its_posts_and_never_stops_another_tenant() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    let w = World::new(vec![tiktok.clone()]);
+    // Tenant A posts three videos to TikTok; tenant B one to the sandbox.
+    let a = w.tenant(Plan::Pro).await;
+    let a_job = w.video(&a).await;
+    let a_acc = w.account(&a, Platform::Tiktok, None).await;
+    let mut a_posts = Vec::new();
+    for _ in 0..3 {
+        let p = w.post(&a, &a_job, &a_acc, "SELF_ONLY").await;
+        publish(&w, &a, &p).await;
+        a_posts.push(p);
+    }
+    let b = w.tenant(Plan::Pro).await;
+    let b_job = w.video(&b).await;
+    let b_acc = w.account(&b, Platform::Sandbox, None).await;
+    let b_post = w.post(&b, &b_job, &b_acc, "public").await;
+    publish(&w, &b, &b_post).await;
+    w.clock.advance(HOUR);
+
+    // TikTok is over its rate limit: A's posts wait for it; B's post is collected.
+    tiktok.then(
+        Call::Metrics,
+        Scripted::Fail(PublishError::Limited {
+            code: "rate_limit_exceeded".into(),
+            message: "too many requests".into(),
+            retry_after_secs: 120,
+        }),
+    );
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(
+        (
+            pass.collected.due,
+            pass.collected.observed,
+            pass.collected.deferred
+        ),
+        (4, 1, 3)
+    );
+    assert_eq!(series(&*w.store, &b, &b_post).await.unwrap().1.len(), 1);
+    let waiting = w.get(&a, &a_posts[0]).await;
+    assert_eq!(
+        waiting.metrics_due,
+        Some(w.clock.now().plus(Duration::from_secs(120)))
+    );
+    assert!(waiting.metrics_note.unwrap().contains("rate limited"));
+    // One batched call for the three posts (TikTok takes 20 ids at once).
+    assert_eq!(tiktok.count(Call::Metrics), 1);
+
+    // Two minutes later: one post is deleted at TikTok (not in the answer), one has no data
+    // yet, one has numbers, and none of them are zeros made up for missing data.
+    w.clock.advance(Duration::from_secs(120));
+    let id = |p: &str| {
+        let w = &w;
+        let (a, p) = (a.clone(), p.to_owned());
+        async move { w.get(&a, &p).await.platform_post_id.unwrap() }
+    };
+    let (id1, id2) = (id(&a_posts[1]).await, id(&a_posts[2]).await);
+    tiktok.then(
+        Call::Metrics,
+        Scripted::Observed(vec![
+            (id1, Observed::Unavailable("not processed yet".into())),
+            (
+                id2,
+                Observed::Metrics(Metrics {
+                    views: Some(500),
+                    likes: Some(40),
+                    ..Metrics::default()
+                }),
+            ),
+        ]),
+    );
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(
+        (
+            pass.collected.observed,
+            pass.collected.gone,
+            pass.collected.deferred
+        ),
+        (1, 1, 1)
+    );
+    let gone = w.get(&a, &a_posts[0]).await;
+    assert_eq!(gone.metrics_due, None);
+    assert!(gone.metrics_note.unwrap().contains("deleted or private"));
+    let later = w.get(&a, &a_posts[1]).await;
+    assert_eq!(later.metrics_failures, 1);
+    assert_eq!(
+        later.metrics_due,
+        Some(w.clock.now().plus(Duration::from_secs(900)))
+    );
+    let (_, obs) = series(&*w.store, &a, &a_posts[2]).await.unwrap();
+    assert_eq!(obs[0].metrics.views, Some(500));
+    assert_eq!(obs[0].metrics.saves, None, "TikTok reports no saves");
+    assert!(!obs[0].simulated);
+
+    // The grant dies: refreshing after a refused token marks the account, and the post backs
+    // off instead of failing the pass.
+    w.clock.advance(HOUR);
+    tiktok.then(
+        Call::Metrics,
+        Scripted::Fail(PublishError::Unauthorized("expired".into())),
+    );
+    tiktok.then(
+        Call::Refresh,
+        Scripted::Fail(PublishError::NeedsReconnect("invalid_grant".into())),
+    );
+    let pass = w.collector().pass().await.unwrap();
+    assert!(pass.collected.deferred >= 1);
+    assert!(
+        pass.collected
+            .problems
+            .iter()
+            .any(|p| p.contains("account_needs_reconnect")),
+        "{:?}",
+        pass.collected.problems
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_thousand_concurrent_observations_lose_none_and_none_counts_twice() {
+    let w = Arc::new(World::new(vec![]));
+    let mut tenants = Vec::new();
+    for _ in 0..50 {
+        tenants.push(w.tenant(Plan::Pro).await);
+    }
+    let features = vec!["category:science".to_owned(), "platform:tiktok".to_owned()];
+    let mut tasks = Vec::new();
+    for (i, t) in tenants.iter().enumerate() {
+        for n in 0..20 {
+            let (w, t, features) = (w.clone(), t.clone(), features.clone());
+            tasks.push(tokio::spawn(async move {
+                let lesson = Lesson {
+                    sk: format!("FB#-#tiktok#post_{i}_{n}"),
+                    features,
+                    score: 0.1 + (n as f64) / 100.0,
+                    weight: 1.0,
+                    predicted: 0.1,
+                    source: "collected",
+                    attrs: vec![],
+                };
+                learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
+                    .await
+                    .unwrap()
+            }));
+        }
+    }
+    // The scheduled fold runs while observations arrive.
+    let folder = {
+        let w = w.clone();
+        tokio::spawn(async move {
+            for _ in 0..20 {
+                learning::fold(&*w.store).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    for t in tasks {
+        assert!(t.await.unwrap(), "each observation is a first");
+    }
+    folder.await.unwrap();
+    learning::fold(&*w.store).await.unwrap();
+
+    let mut total = 0.0;
+    for t in &tenants {
+        let (mine, others) = learning::evidence(&*w.store, t).await.unwrap();
+        assert!((mine.n - 20.0).abs() < 1e-9, "{t}: {}", mine.n);
+        // The prior without this tenant's own share: the other 49 tenants' 980 observations.
+        assert!((others.n - 980.0).abs() < 1e-6, "{t}: {}", others.n);
+        total += mine.n;
+    }
+    assert!((total - 1000.0).abs() < 1e-9);
+    // Nothing is left to fold.
+    assert_eq!(learning::fold(&*w.store).await.unwrap().tenants, 0);
+}
