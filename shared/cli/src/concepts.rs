@@ -262,14 +262,20 @@ pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode
     let services = Services::connect(config).await?;
     let tenant = tenant_of(&services, tenant).await?;
     let i = concepts::insights(&*services.store, &tenant.id).await?;
-    // The tenant's own evidence counts whole, so this is a count of videos.
-    let n = i.observations.round() as u64;
-    let noun = if n == 1 {
-        "observation"
+    // Feedback counts whole; collected observations of young posts count less, so the evidence
+    // is a weighted count.
+    let n = i.observations;
+    if (n - n.round()).abs() < 1e-6 {
+        let n = n.round() as u64;
+        let noun = if n == 1 {
+            "observation"
+        } else {
+            "observations"
+        };
+        println!("{n} {noun} of this tenant's videos");
     } else {
-        "observations"
-    };
-    println!("{n} {noun} of this tenant's videos");
+        println!("{n:.2} observations' worth of this tenant's videos (young posts count less)");
+    }
     if i.effects.is_empty() {
         println!(
             "nothing learned yet: send feedback with `{} feedback`",

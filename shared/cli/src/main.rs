@@ -12,6 +12,7 @@ mod dashboard;
 mod doctor;
 mod failure;
 mod invocation;
+mod metrics;
 mod publish;
 mod server;
 mod tenant;
@@ -56,14 +57,15 @@ enum Command {
     },
     /// The main job end to end: a local tenant, trends (the dated sample set unless keys are
     /// set), five concepts, the best one rendered through the workflow (built-in storyboard
-    /// renderer unless providers are configured), validated and stored; prints the concepts,
-    /// the chosen one and where the MP4 is.
+    /// renderer unless providers are configured), validated and stored, posted to a sandbox
+    /// channel, and — a simulated day later — its simulated numbers collected and learned from;
+    /// prints each step.
     Demo {
         #[command(flatten)]
         brief: concepts::BriefArgs,
-        /// Then post the video to a sandbox channel through the publish workflow (offline).
+        /// Stop after the video (no sandbox post, no simulated day).
         #[arg(long)]
-        publish: bool,
+        video_only: bool,
     },
     /// Concept batches: write, list, show.
     Concepts {
@@ -92,6 +94,8 @@ enum Command {
     Publish(publish::PublishArgs),
     /// The tenant's posts and where each is; `--watch` follows them.
     Posts(publish::PostsArgs),
+    /// A published post's numbers over time, as the collector fetched them.
+    Metrics(metrics::MetricsArgs),
     /// Check the configuration and that every backend answers.
     Doctor,
     /// Measure performance; figures are ratios against a baseline from the same run.
@@ -122,10 +126,11 @@ async fn main() -> ExitCode {
         Command::Dashboard(args) => dashboard::run(config, args).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
-        Command::Demo { brief, publish } => video::demo(config, brief, publish).await,
+        Command::Demo { brief, video_only } => video::demo(config, brief, !video_only).await,
         Command::Accounts { command } => publish::accounts_run(config, command).await,
         Command::Publish(args) => publish::publish(config, args).await,
         Command::Posts(args) => publish::posts_run(config, args).await,
+        Command::Metrics(args) => metrics::run(config, args).await,
         Command::Concepts { command } => concepts::run(config, command).await,
         Command::Feedback(args) => concepts::feedback(config, args).await,
         Command::Insights { tenant } => concepts::insights(config, tenant).await,

@@ -568,7 +568,7 @@ pub async fn posts_run(
     }
 }
 
-/// `viral demo --publish`: the demo's video posted to the tenant's sandbox channel (made on
+/// `viral demo`: the demo's video posted to the tenant's sandbox channel (made on
 /// first use).
 pub async fn demo_publish(
     services: &Services,

@@ -301,13 +301,16 @@ pub async fn demo(config: Config, brief: BriefArgs, publish: bool) -> Result<Exi
     print_result(&r);
     if publish && r["status"] == JobStatus::Succeeded.as_str() {
         println!();
+        let before = viral_core::service::learning::learner(&*services.store, &tenant.id).await?;
         let job = r["job_id"].as_str().unwrap_or_default();
         let posted = crate::publish::demo_publish(&services, &tenant, job).await?;
-        if posted
-            .iter()
-            .any(|p| p.status != viral_core::domain::post::PostStatus::Published)
-        {
-            return Ok(ExitCode::FAILURE);
+        match posted.first() {
+            Some(p) if p.status == viral_core::domain::post::PostStatus::Published => {
+                println!();
+                crate::metrics::demo_loop(&services, &tenant.id, &best, p, &before).await?;
+                return Ok(ended_ok(&r));
+            }
+            _ => return Ok(ExitCode::FAILURE),
         }
     }
     if r["status"] == JobStatus::Succeeded.as_str() {

@@ -532,7 +532,7 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
         );
         text
     };
-    let text = run(&["demo", "--publish"]);
+    let text = run(&["demo"]);
     assert!(
         text.contains("trends from sample, written by rules"),
         "{text}"
@@ -564,7 +564,7 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
             "{text}"
         );
     }
-    // `--publish` posted it to a sandbox channel through the publish workflow.
+    // It was posted to a sandbox channel through the publish workflow.
     let posted = text
         .lines()
         .find(|l| l.starts_with("post_"))
@@ -587,6 +587,32 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
             .unwrap()
             .starts_with("sbxpost_")
     );
+    // A simulated day later the collector fetched its numbers and the learner took them in,
+    // labelled simulated.
+    assert!(
+        text.contains("loop      a simulated day later, the sandbox's simulated audience"),
+        "{text}"
+    );
+    let numbers = text.lines().find(|l| l.starts_with("metrics   ")).unwrap();
+    assert!(
+        numbers.contains(" views") && numbers.ends_with("(simulated)"),
+        "{numbers}"
+    );
+    let learned = text.lines().find(|l| l.starts_with("learner   ")).unwrap();
+    assert!(
+        learned.contains(" before → ") && learned.contains(" after "),
+        "{learned}"
+    );
+    let post_id = post["id"].as_str().unwrap();
+    let series: serde_json::Value =
+        serde_json::from_str(&run(&["metrics", post_id, "--json"])).unwrap();
+    let first = &series["observations"][0];
+    assert_eq!(series["observations"].as_array().unwrap().len(), 1);
+    assert_eq!(first["simulated"], true);
+    assert!(first["views"].as_u64().unwrap() > 0);
+    assert!(viral_core::Timestamp::parse_rfc3339(first["observed_at"].as_str().unwrap()).is_some());
+    let insights = run(&["insights"]);
+    assert!(insights.contains("platform:sandbox"), "{insights}");
     let job = post["video_id"].as_str().unwrap().to_owned();
     let accounts: serde_json::Value =
         serde_json::from_str(&run(&["accounts", "list", "--json"])).unwrap();
@@ -640,7 +666,11 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
     ]);
     assert!(fb.contains(&format!("\"concept_id\":\"{chosen}\"")), "{fb}");
     let insights = run(&["insights"]);
-    assert!(insights.starts_with("1 observation of"), "{insights}");
+    // The demo's post a day old (weight 0.625) and this feedback (1).
+    assert!(
+        insights.starts_with("1.63 observations' worth of"),
+        "{insights}"
+    );
     let list = run(&["concepts", "list", "--json"]);
     let list: serde_json::Value = serde_json::from_str(&list).unwrap();
     assert_eq!(list.as_array().unwrap().len(), 5);
