@@ -8,7 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    accounts, api_keys, billing, concepts, health, me, posts, providers, sessions, usage, videos,
+    accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
+    usage, videos,
 };
 
 #[derive(OpenApi)]
@@ -52,6 +53,7 @@ use crate::routes::{
         posts::get,
         posts::cancel,
         posts::metrics,
+        analytics::get,
     ),
     modifiers(&BearerAuth),
     tags(

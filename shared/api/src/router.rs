@@ -12,7 +12,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
 use crate::routes::{
-    accounts, api_keys, billing, concepts, health, me, posts, providers, sessions, usage, videos,
+    accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
+    usage, videos,
 };
 use crate::state::AppState;
 
@@ -53,10 +54,11 @@ pub enum Route {
     GetPost,
     CancelPost,
     GetPostMetrics,
+    GetAnalytics,
 }
 
 impl Route {
-    pub const ALL: [Route; 34] = [
+    pub const ALL: [Route; 35] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -91,6 +93,7 @@ impl Route {
         Route::GetPost,
         Route::CancelPost,
         Route::GetPostMetrics,
+        Route::GetAnalytics,
     ];
 
     pub fn method(self) -> &'static str {
@@ -144,6 +147,7 @@ impl Route {
             Route::ListPosts => "/v1/posts",
             Route::GetPost => "/v1/posts/{id}",
             Route::GetPostMetrics => "/v1/posts/{id}/metrics",
+            Route::GetAnalytics => "/v1/analytics",
             Route::CancelPost => "/v1/posts/{id}",
         }
     }
@@ -184,6 +188,7 @@ impl Route {
             Route::ListPosts => "list-posts",
             Route::GetPost => "get-post",
             Route::GetPostMetrics => "get-post-metrics",
+            Route::GetAnalytics => "get-analytics",
             Route::CancelPost => "cancel-post",
         }
     }
@@ -219,6 +224,7 @@ impl Route {
             Route::ListPosts => get(posts::list),
             Route::GetPost => get(posts::get),
             Route::GetPostMetrics => get(posts::metrics),
+            Route::GetAnalytics => get(analytics::get),
             Route::CancelPost => delete(posts::cancel),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),

@@ -633,6 +633,7 @@ async fn tenants_never_see_each_others_accounts_or_posts() {
         ("GET", format!("/v1/accounts/{a_acc}")),
         ("DELETE", format!("/v1/accounts/{a_acc}")),
         ("GET", format!("/v1/posts/{a_post}")),
+        ("GET", format!("/v1/posts/{a_post}/metrics")),
         ("DELETE", format!("/v1/posts/{a_post}")),
     ] {
         f.t.call(method, &path, Some(&b.key), None)
@@ -731,4 +732,138 @@ async fn a_failed_start_keeps_the_posts_for_a_replay_to_start() {
         *f.started.0.lock().unwrap(),
         vec![saved["id"].as_str().unwrap().to_owned()]
     );
+}
+
+#[tokio::test]
+async fn collected_metrics_and_analytics_are_served_to_their_tenant_only() {
+    let f = fixture();
+    let a = f.t.tenant("A", Plan::Pro).await;
+    let b = f.t.tenant("B", Plan::Pro).await;
+    let acc = sandbox(&f.t, &a).await;
+    let job = finished_video(&f.t, &a.id, JobStatus::Succeeded).await;
+    let r =
+        f.t.send(publish(
+            &a.key,
+            &job,
+            None,
+            json!({"targets": [{"account_id": acc}]}),
+        ))
+        .await;
+    let post_id = r.body["posts"][0]["id"].as_str().unwrap().to_owned();
+    let none =
+        f.t.call(
+            "GET",
+            &format!("/v1/posts/{post_id}/metrics"),
+            Some(&a.key),
+            None,
+        )
+        .await;
+    none.expect(200, None);
+    assert_eq!(none.body["observations"], json!([]));
+    assert_eq!(none.body["next_at"], Value::Null);
+    // What the publish workflow records when the sandbox has the post.
+    let store = &*f.t.state.store;
+    let mut post = viral_core::service::posts::get(store, &a.id, &post_id)
+        .await
+        .unwrap();
+    post.status = viral_core::domain::post::PostStatus::Published;
+    post.platform_post_id = Some("sbxpost_1".into());
+    post.published_at = Some(NOW);
+    post.metrics_due = viral_core::domain::metrics::next_due(NOW, 0);
+    viral_core::service::posts::save(store, &*f.t.clock, post)
+        .await
+        .unwrap();
+    f.t.clock.advance(Duration::from_secs(25 * 3600));
+    let social = f.t.state.social.as_ref().unwrap();
+    let pass = viral_core::service::collector::Collector {
+        store,
+        vault: &*social.vault,
+        clock: &*f.t.clock,
+        publishers: &social.publishers,
+    }
+    .pass()
+    .await
+    .unwrap();
+    assert_eq!(pass.collected.learned, 1);
+
+    let m =
+        f.t.call(
+            "GET",
+            &format!("/v1/posts/{post_id}/metrics"),
+            Some(&a.key),
+            None,
+        )
+        .await;
+    m.expect(200, None);
+    let o = &m.body["observations"][0];
+    assert_eq!(
+        (&o["simulated"], &o["age_hours"]),
+        (&json!(true), &json!(25.0))
+    );
+    assert!(o["views"].as_u64().unwrap() > 0 && o["raw"]["simulated_views"].is_number());
+    assert_eq!(
+        m.body["next_at"],
+        json!(NOW.plus(Duration::from_secs(48 * 3600)).rfc3339())
+    );
+    f.t.call(
+        "GET",
+        &format!("/v1/posts/{post_id}/metrics"),
+        Some(&b.key),
+        None,
+    )
+    .await
+    .expect(404, Some("not_found"));
+
+    let an =
+        f.t.call(
+            "GET",
+            "/v1/analytics?group_by=platform&metric=engagement",
+            Some(&a.key),
+            None,
+        )
+        .await;
+    an.expect(200, None);
+    assert_eq!(an.body["posts"], 1);
+    let g = &an.body["groups"][0];
+    assert_eq!(
+        (&g["key"], &g["posts"], &g["simulated"]),
+        (&json!("sandbox"), &json!(1), &json!(true))
+    );
+    assert!(g["effect"].is_number() && g["effect_sd"].is_number(), "{g}");
+    assert!(an.body["calibration_error"].is_number());
+    let by_account =
+        f.t.call("GET", "/v1/analytics?group_by=account", Some(&a.key), None)
+            .await;
+    assert_eq!(by_account.body["groups"][0]["key"], json!(acc));
+    assert_eq!(by_account.body["groups"][0]["effect"], Value::Null);
+    // B sees nothing of A's; a period before the post has nothing either.
+    let theirs = f.t.call("GET", "/v1/analytics", Some(&b.key), None).await;
+    assert_eq!(
+        (&theirs.body["posts"], &theirs.body["groups"]),
+        (&json!(0), &json!([]))
+    );
+    let before =
+        f.t.call(
+            "GET",
+            &format!(
+                "/v1/analytics?to={}",
+                viral_core::Timestamp(NOW.0 - 3_600_000).rfc3339()
+            ),
+            Some(&a.key),
+            None,
+        )
+        .await;
+    assert_eq!(before.body["posts"], 0);
+    for (q, code) in [
+        ("group_by=colour", 422),
+        ("metric=vibes", 422),
+        ("from=yesterday", 422),
+        ("from=2026-12-05T00:00:00Z&to=2026-12-01T00:00:00Z", 422),
+        ("colour=red", 400),
+    ] {
+        let r =
+            f.t.call("GET", &format!("/v1/analytics?{q}"), Some(&a.key), None)
+                .await;
+        assert_eq!(r.status.as_u16(), code, "{q}: {}", r.body);
+    }
 }

@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 34] = [
+const ROUTES: [(Route, u16, &[&str]); 35] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -105,6 +105,11 @@ const ROUTES: [(Route, u16, &[&str]); 34] = [
         Route::GetPostMetrics,
         200,
         &["post_id", "observations", "next_at"],
+    ),
+    (
+        Route::GetAnalytics,
+        200,
+        &["group_by", "groups", "posts", "calibration_error"],
     ),
     (
         Route::RemoveAccount,

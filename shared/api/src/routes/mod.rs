@@ -1,6 +1,7 @@
 //! Route handlers: parse, authorise, call the domain, shape the answer.
 
 pub(crate) mod accounts;
+pub(crate) mod analytics;
 pub(crate) mod api_keys;
 pub(crate) mod billing;
 pub(crate) mod concepts;

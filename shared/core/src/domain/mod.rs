@@ -2,6 +2,7 @@
 //! rate-limit windows, usage periods, and the item keys of the single table.
 
 pub mod account;
+pub mod analytics;
 pub mod api_key;
 pub mod audience;
 pub mod billing;

@@ -327,6 +327,9 @@ impl Collector<'_> {
                 source: "collected",
                 attrs: vec![
                     ("post_id".into(), Value::from(post.id.clone())),
+                    ("account_id".into(), Value::from(post.account_id.clone())),
+                    ("published_at".into(), Value::from(published.millis())),
+                    ("simulated".into(), Value::from(observation.simulated)),
                     ("metrics".into(), json!(m)),
                 ]
                 .into_iter()

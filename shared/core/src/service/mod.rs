@@ -2,6 +2,7 @@
 //! decide; the ports do the I/O.
 
 pub mod accounts;
+pub mod analytics;
 pub mod api_keys;
 pub mod billing;
 pub mod collector;
