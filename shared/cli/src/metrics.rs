@@ -134,19 +134,22 @@ pub async fn demo_loop(
         .ok_or("no token vault: the sandbox channel needs one")?;
     let publishers = services.publishers();
     let tomorrow = ManualClock::new(services.clock.now().plus(Duration::from_secs(86_400)));
-    let pass = Collector {
+    let post = viral_core::service::posts::get(&*services.store, tenant, &post.id).await?;
+    // Only this post: other posts in the data dir keep their own, real schedule.
+    let collected = Collector {
         store: &*services.store,
         vault,
         clock: &tomorrow,
         publishers: &publishers,
     }
-    .pass()
+    .observe(vec![post.clone()])
     .await?;
+    learning::fold(&*services.store).await?;
     let (_, series) = collector::series(&*services.store, tenant, &post.id).await?;
     let Some(o) = series.last() else {
         return Err(format!(
             "the collector fetched nothing for {} ({:?})",
-            post.id, pass.collected.problems
+            post.id, collected.problems
         )
         .into());
     };

@@ -541,6 +541,7 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     for (href, heading, ready) in [
         ("/videos", "Videos", "succeeded"),
         ("/providers", "Providers", "storyboard"),
+        ("/analytics", "Analytics", "No numbers yet"),
         ("/insights", "Insights", "Nothing learned yet"),
         ("/billing", "Billing", "Plans"),
         ("/docs", "API docs", "/v1/videos"),
@@ -606,6 +607,24 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     );
     b.wait_text("h2", "You are on pro", 20).await;
     b.assert_clean_console("billing done").await;
+
+    // 5b. The loop: `viral demo`, beside the running server, posts its video to the local
+    // tenant's sandbox channel and collects a simulated day's numbers; Analytics draws them,
+    // labelled simulated.
+    let demo = viral(&data, env, &["demo"]).output().unwrap();
+    assert!(
+        demo.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&demo.stdout),
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    b.click("a[href='/analytics']").await;
+    b.wait_text("h2", "Views over time", 15).await;
+    b.wait_text("table th[scope=row]", "simulated", 10).await;
+    b.wait_text(".legend li", "simulated", 5).await;
+    b.wait_text("h2", "What the learner believes", 5).await;
+    b.capture("analytics", "h2", "Predicted against actual")
+        .await;
 
     // 6. Another tenant's video is "not found" here.
     let other = json_of(

@@ -16,6 +16,7 @@ import { Keys } from "./page-keys.js";
 import { Docs } from "./page-docs.js";
 import { Accounts } from "./page-accounts.js";
 import { Posts } from "./page-posts.js";
+import { Analytics } from "./page-analytics.js";
 
 const NAV = [
   ["/", "Overview"],
@@ -24,13 +25,14 @@ const NAV = [
   ["/posts", "Posts"],
   ["/accounts", "Accounts"],
   ["/providers", "Providers"],
+  ["/analytics", "Analytics"],
   ["/insights", "Insights"],
   ["/billing", "Billing"],
   ["/keys", "API keys"],
   ["/docs", "API docs"],
 ];
 // The pages the next releases add; listed so people can see where the product is going.
-const SOON = ["Analytics", "Autopilot", "Webhooks"];
+const SOON = ["Autopilot", "Webhooks"];
 
 const ROUTES = [
   [/^\/(overview|dashboard)?$/, Overview],
@@ -42,6 +44,7 @@ const ROUTES = [
   [/^\/posts$/, Posts],
   [/^\/accounts$/, Accounts],
   [/^\/providers$/, Providers],
+  [/^\/analytics$/, Analytics],
   [/^\/insights$/, Insights],
   [/^\/billing$/, Billing],
   [/^\/billing\/done$/, BillingDone],

@@ -33,7 +33,7 @@ function Body({ d }) {
     </div>`;
 }
 
-function EffectChart({ effects }) {
+export function EffectChart({ effects }) {
   const rows = effects.slice(0, 15);
   const span = Math.max(0.01, ...rows.map((e) => Math.abs(e.effect) + e.sd));
   const W = 600, label = 200, row = 28, H = rows.length * row + 24;

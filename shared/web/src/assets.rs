@@ -46,6 +46,10 @@ const SOURCES: &[(&str, &[u8])] = &[
     ),
     ("page-posts.js", include_bytes!("../assets/page-posts.js")),
     (
+        "page-analytics.js",
+        include_bytes!("../assets/page-analytics.js"),
+    ),
+    (
         "page-publish.js",
         include_bytes!("../assets/page-publish.js"),
     ),
