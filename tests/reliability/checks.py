@@ -285,6 +285,7 @@ def bola_matrix(v, a_key, b_ids, b_key):
         (re.compile(r"^/v1/api-keys/\{id\}"), "key"),
         (re.compile(r"^/v1/accounts/\{id\}"), "account"),
         (re.compile(r"^/v1/posts/\{id\}"), "post"),
+        (re.compile(r"^/v1/webhooks/\{id\}"), "webhook"),
     ]
     bodies = {
         ("post", "/v1/concepts/{id}/feedback"): {"platform": "tiktok", "views": 1000, "likes": 10},
@@ -301,7 +302,7 @@ def bola_matrix(v, a_key, b_ids, b_key):
             continue
         for method in item:
             total += 1
-            url = path.replace("{id}", b_ids[kind])
+            url = path.replace("{id}", b_ids[kind]).replace("{delivery}", "whd_" + "0" * 32)
             status, parsed, _ = call(v.base, method.upper(), url, key=a_key,
                                      body=bodies.get((method, path)))
             if status == 404:
@@ -313,7 +314,7 @@ def bola_matrix(v, a_key, b_ids, b_key):
         call(v.base, "GET", p, key=b_key)[0] == 200
         for p in (f"/v1/videos/{b_ids['job']}", f"/v1/concepts/{b_ids['concept']}",
                   f"/v1/concept-batches/{b_ids['batch']}", f"/v1/accounts/{b_ids['account']}",
-                  f"/v1/posts/{b_ids['post']}")
+                  f"/v1/posts/{b_ids['post']}", f"/v1/webhooks/{b_ids['webhook']}")
     ) and call(v.base, "GET", "/v1/me", key=b_ids["key_token"])[0] == 200
     report(
         "BOLA matrix",
@@ -611,7 +612,9 @@ def main():
         tomorrow = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 86400))
         post = call(v.base, "POST", f"/v1/videos/{job['job_id']}/publish", key=b_key,
                     body={"targets": [{"account_id": channel["id"], "schedule_at": tomorrow}]})[1]
-        b_ids = {"job": job["job_id"], "concept": batch["concepts"][0]["id"],
+        hook = call(v.base, "POST", "/v1/webhooks", key=b_key,
+                    body={"url": "https://hooks.example.com/b", "events": ["post.published"]})[1]
+        b_ids = {"job": job["job_id"], "concept": batch["concepts"][0]["id"], "webhook": hook["id"],
                  "batch": batch["batch_id"], "key": b_extra["id"], "key_token": b_extra["key"],
                  "account": channel["id"], "post": post["posts"][0]["id"]}
         revoked = call(v.base, "POST", "/v1/api-keys", key=a_key, body={"name": "to revoke"})[1]

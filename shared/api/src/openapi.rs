@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
-    usage, videos,
+    usage, videos, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -54,6 +54,12 @@ use crate::routes::{
         posts::cancel,
         posts::metrics,
         analytics::get,
+        webhooks::create,
+        webhooks::list,
+        webhooks::get,
+        webhooks::delete,
+        webhooks::deliveries,
+        webhooks::retry,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -65,6 +71,7 @@ use crate::routes::{
         (name = "billing", description = "Subscriptions on Stripe: checkout, portal, plan and period, webhooks"),
         (name = "accounts", description = "Connected TikTok, YouTube, Instagram and sandbox accounts"),
         (name = "posts", description = "Publishing videos to connected accounts, and following the posts"),
+        (name = "webhooks", description = "Signed event deliveries to your endpoints"),
     )
 )]
 pub struct ApiDoc;

@@ -13,7 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::routes::{
     accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
-    usage, videos,
+    usage, videos, webhooks,
 };
 use crate::state::AppState;
 
@@ -55,10 +55,16 @@ pub enum Route {
     CancelPost,
     GetPostMetrics,
     GetAnalytics,
+    CreateWebhook,
+    ListWebhooks,
+    GetWebhook,
+    DeleteWebhook,
+    ListWebhookDeliveries,
+    RetryWebhookDelivery,
 }
 
 impl Route {
-    pub const ALL: [Route; 35] = [
+    pub const ALL: [Route; 41] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -94,6 +100,12 @@ impl Route {
         Route::CancelPost,
         Route::GetPostMetrics,
         Route::GetAnalytics,
+        Route::CreateWebhook,
+        Route::ListWebhooks,
+        Route::GetWebhook,
+        Route::DeleteWebhook,
+        Route::ListWebhookDeliveries,
+        Route::RetryWebhookDelivery,
     ];
 
     pub fn method(self) -> &'static str {
@@ -108,8 +120,13 @@ impl Route {
             | Route::EstimateVideo
             | Route::CreateSession
             | Route::ConnectAccount
-            | Route::PublishVideo => "POST",
-            Route::RevokeApiKey | Route::RemoveAccount | Route::CancelPost => "DELETE",
+            | Route::PublishVideo
+            | Route::CreateWebhook
+            | Route::RetryWebhookDelivery => "POST",
+            Route::RevokeApiKey
+            | Route::RemoveAccount
+            | Route::CancelPost
+            | Route::DeleteWebhook => "DELETE",
             _ => "GET",
         }
     }
@@ -148,6 +165,10 @@ impl Route {
             Route::GetPost => "/v1/posts/{id}",
             Route::GetPostMetrics => "/v1/posts/{id}/metrics",
             Route::GetAnalytics => "/v1/analytics",
+            Route::CreateWebhook | Route::ListWebhooks => "/v1/webhooks",
+            Route::GetWebhook | Route::DeleteWebhook => "/v1/webhooks/{id}",
+            Route::ListWebhookDeliveries => "/v1/webhooks/{id}/deliveries",
+            Route::RetryWebhookDelivery => "/v1/webhooks/{id}/deliveries/{delivery}/retry",
             Route::CancelPost => "/v1/posts/{id}",
         }
     }
@@ -189,6 +210,12 @@ impl Route {
             Route::GetPost => "get-post",
             Route::GetPostMetrics => "get-post-metrics",
             Route::GetAnalytics => "get-analytics",
+            Route::CreateWebhook => "create-webhook",
+            Route::ListWebhooks => "list-webhooks",
+            Route::GetWebhook => "get-webhook",
+            Route::DeleteWebhook => "delete-webhook",
+            Route::ListWebhookDeliveries => "list-webhook-deliveries",
+            Route::RetryWebhookDelivery => "retry-webhook-delivery",
             Route::CancelPost => "cancel-post",
         }
     }
@@ -225,6 +252,12 @@ impl Route {
             Route::GetPost => get(posts::get),
             Route::GetPostMetrics => get(posts::metrics),
             Route::GetAnalytics => get(analytics::get),
+            Route::CreateWebhook => post(webhooks::create),
+            Route::ListWebhooks => get(webhooks::list),
+            Route::GetWebhook => get(webhooks::get),
+            Route::DeleteWebhook => delete(webhooks::delete),
+            Route::ListWebhookDeliveries => get(webhooks::deliveries),
+            Route::RetryWebhookDelivery => post(webhooks::retry),
             Route::CancelPost => delete(posts::cancel),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),

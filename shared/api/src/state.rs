@@ -39,6 +39,9 @@ pub struct AppState {
     /// Connected accounts and publishing: `None` where this process does not handle them
     /// (routes answer `publishing_not_configured`).
     pub social: Option<SocialState>,
+    /// `VIRAL_ALLOW_LOOPBACK_PROVIDERS=1` (local development; refused on AWS): webhook
+    /// endpoints may be plain HTTP on this machine.
+    pub allow_loopback: bool,
 }
 
 /// What the account and post routes need.
@@ -88,6 +91,7 @@ impl AppState {
             },
             billing: None,
             social: None,
+            allow_loopback: false,
         }
     }
 }

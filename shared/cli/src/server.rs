@@ -83,6 +83,33 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
             }
         })
     });
+    // The webhook dispatcher: tenants' due deliveries every few seconds.
+    let dispatcher = services.vault.clone().map(|vault| {
+        let (store, clock) = (services.store.clone(), services.clock.clone());
+        let sender =
+            viral_providers::GuardedWebhookSender::new(services.config.providers.allow_loopback);
+        tokio::spawn(async move {
+            loop {
+                let d = viral_core::service::webhooks::Dispatcher {
+                    store: &*store,
+                    vault: &*vault,
+                    clock: &*clock,
+                    sender: &sender,
+                };
+                match d.dispatch(viral_runtime::lambda::WEBHOOKS_PER_PASS).await {
+                    Ok(x) if x.delivered + x.retrying + x.dead > 0 => tracing::info!(
+                        delivered = x.delivered,
+                        retrying = x.retrying,
+                        dead = x.dead,
+                        "sent webhook deliveries"
+                    ),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not send webhook deliveries"),
+                }
+                tokio::time::sleep(WEBHOOKS_EVERY).await;
+            }
+        })
+    });
     let mut dashboard = viral_web::ClientConfig::local();
     dashboard.oidc = services
         .config
@@ -137,8 +164,8 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
-    if let Some(k) = keeper {
-        k.abort();
+    for task in [keeper, dispatcher].into_iter().flatten() {
+        task.abort();
     }
     if let Some(p) = pipeline {
         eprintln!("viral: finishing provider calls in hand and handing running jobs back");
@@ -149,6 +176,8 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
 
 /// How often `viral up` refreshes connected accounts whose grants are due (AWS: hourly).
 const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How often `viral up` sends due webhook deliveries.
+const WEBHOOKS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Where video URLs point when this server does not serve them itself (the AWS backend): the
 /// CDN, or S3's presigned URLs (on AWS, or the emulator `AWS_ENDPOINT_URL` names).

@@ -11,6 +11,7 @@ pub mod sora;
 pub mod storyboard;
 pub mod trends;
 pub mod veo;
+pub mod webhook_sender;
 
 /// Largest provider output we take (a 15 s vertical video is a few MB).
 pub const MAX_OUTPUT_BYTES: usize = 200 * 1024 * 1024;
@@ -28,6 +29,7 @@ pub use sora::SoraProvider;
 pub use storyboard::StoryboardProvider;
 pub use trends::{GNewsTrends, YouTubeTrends};
 pub use veo::VeoProvider;
+pub use webhook_sender::GuardedWebhookSender;
 
 /// The providers this deployment can use: their clients, or (for a process that only
 /// routes) what routing knows of them.

@@ -437,6 +437,62 @@ pub async fn collect_metrics(
     Ok(serde_json::to_value(pass).unwrap_or_default())
 }
 
+/// The scheduled webhook dispatcher (EventBridge, every minute): sends tenants' due webhook
+/// deliveries, signed, through the address guard; retries and dead-letters by their schedule.
+pub async fn serve_webhook_dispatcher() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let aws = lambda_env()?;
+    let sdk = aws.sdk_config();
+    let store = DynamoItemStore::from_conf(&sdk, &table);
+    let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
+        Error::from(ConfigError {
+            var: "VIRAL_KMS_KEY_ID",
+            problem: "required by the webhook dispatcher".into(),
+        })
+    })?;
+    // Loopback endpoints are a local-development switch; the configuration refuses it on AWS.
+    let sender = viral_providers::GuardedWebhookSender::new(config.providers.allow_loopback);
+    let clock = SystemClock;
+    let (store, vault, clock, sender) = (&store, &*vault, &clock, &sender);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
+        dispatch_webhooks(store, vault, clock, sender, &event.payload).await
+    }))
+    .await
+}
+
+/// One dispatcher pass, for the scheduled event: deliveries delivered, retrying, dead.
+pub async fn dispatch_webhooks(
+    store: &dyn ItemStore,
+    vault: &dyn viral_core::ports::TokenVault,
+    clock: &dyn Clock,
+    sender: &dyn viral_core::ports::WebhookSender,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    tracing::debug!(
+        time = event["time"].as_str().unwrap_or("?"),
+        "webhook dispatcher pass"
+    );
+    let dispatcher = viral_core::service::webhooks::Dispatcher {
+        store,
+        vault,
+        clock,
+        sender,
+    };
+    let done = dispatcher
+        .dispatch(WEBHOOKS_PER_PASS)
+        .await
+        .map_err(|e| Diagnostic {
+            error_type: "DispatchWebhooks.Failed".into(),
+            error_message: e.to_string(),
+        })?;
+    Ok(serde_json::to_value(done).unwrap_or_default())
+}
+
+/// Deliveries one dispatcher pass takes at most (8 at a time, each at most 10 s).
+pub const WEBHOOKS_PER_PASS: usize = 200;
+
 /// The scheduled reconciler (EventBridge): ends jobs still open past `STUCK_AFTER` — their
 /// execution timed out, was aborted, or never started — as failed and refunded once. Catch
 /// states do not run when an execution itself times out, so this is what refunds those.

@@ -160,6 +160,7 @@ pub async fn api_state(
     };
     state.rate_limit = config.rate_limit;
     state.max_body_bytes = config.max_body_bytes;
+    state.allow_loopback = config.providers.allow_loopback;
     if let Some(jwt) = &config.jwt {
         state.jwt = Some(Arc::new(
             JwtVerifier::new(jwt.clone()).map_err(StartError::Backend)?,

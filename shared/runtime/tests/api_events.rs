@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 35] = [
+const ROUTES: [(Route, u16, &[&str]); 41] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -111,6 +111,16 @@ const ROUTES: [(Route, u16, &[&str]); 35] = [
         200,
         &["group_by", "groups", "posts", "calibration_error"],
     ),
+    (Route::CreateWebhook, 201, &["id", "secret", "events"]),
+    (Route::ListWebhooks, 200, &["items"]),
+    (Route::GetWebhook, 200, &["id", "url", "events"]),
+    (Route::ListWebhookDeliveries, 200, &["items", "next_cursor"]),
+    (
+        Route::RetryWebhookDelivery,
+        202,
+        &["id", "status", "next_at"],
+    ),
+    (Route::DeleteWebhook, 200, &["deleted"]),
     (
         Route::RemoveAccount,
         200,
@@ -220,6 +230,7 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
     );
     let (mut job_id, mut key_id) = (String::new(), String::new());
     let (mut account_id, mut post_id) = (String::new(), String::new());
+    let (mut webhook_id, mut delivery_id) = (String::new(), String::new());
     let tomorrow = clock
         .now()
         .plus(std::time::Duration::from_secs(86_400))
@@ -245,6 +256,8 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
             .replace("key_REPLACED_BY_TEST", &key_id)
             .replace("acc_REPLACED_BY_TEST", &account_id)
             .replace("post_REPLACED_BY_TEST", &post_id)
+            .replace("whd_REPLACED_BY_TEST", &delivery_id)
+            .replace("wh_REPLACED_BY_TEST", &webhook_id)
             .replace("SCHEDULE_REPLACED_BY_TEST", &tomorrow);
         if route == Route::PublishVideo {
             // Only a finished video can be published: the pipeline makes it first.
@@ -288,6 +301,25 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
                 assert_eq!(json["posts"][0]["status"], "scheduled", "{json}");
             }
             Route::CancelPost => assert_eq!(json["status"], "cancelled", "{json}"),
+            Route::CreateWebhook => {
+                webhook_id = json["id"].as_str().unwrap().to_owned();
+                assert!(json["secret"].as_str().unwrap().starts_with("whsec_"));
+                // An event for it, so the delivery routes have one to show and retry.
+                let t = &created.tenant.id;
+                viral_core::service::webhooks::emit(
+                    &*store,
+                    &*clock,
+                    t,
+                    "video.succeeded",
+                    serde_json::json!({"video_id": job_id}),
+                )
+                .await;
+                let (ds, _) =
+                    viral_core::service::webhooks::deliveries(&*store, t, &webhook_id, 10, None)
+                        .await
+                        .unwrap();
+                delivery_id = ds[0].id.clone();
+            }
             Route::StripeWebhook => assert_eq!(json["result"], "applied", "{json}"),
             Route::GetBilling => {
                 assert_eq!(

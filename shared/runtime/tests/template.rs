@@ -107,10 +107,11 @@ fn every_function_crate_has_one_resource_and_every_route_its_own_function() {
                     "provider-worker",
                     "reconcile-jobs",
                     "refresh-tokens",
-                    "collect-metrics"
+                    "collect-metrics",
+                    "deliver-webhooks",
                 ]
                 .contains(&name.as_str()),
-            "{id} is neither a route, a step, the worker, the reconciler, the token keeper nor the collector"
+            "{id} is neither a route, a step, the worker, nor one of the scheduled functions"
         );
         let has_http = r["Properties"]["Events"]
             .as_object()

@@ -12,6 +12,7 @@ pub(crate) mod providers;
 pub(crate) mod sessions;
 pub(crate) mod usage;
 pub(crate) mod videos;
+pub(crate) mod webhooks;
 
 /// `scheme://host[:port]` of an absolute http(s) URL without credentials; `None` otherwise.
 pub(crate) fn origin_of(url: &str) -> Option<String> {

@@ -21,6 +21,7 @@ pub mod routing;
 pub mod stripe_webhook;
 pub mod tenant;
 pub mod usage;
+pub mod webhook;
 
 pub use api_key::{ApiKey, IssuedKey, Scope, Scopes};
 pub use job::{Job, JobSpec, JobStatus};

@@ -12,6 +12,7 @@ pub mod secrets;
 pub mod token_vault;
 pub mod transaction;
 pub mod video_provider;
+pub mod webhook_sender;
 pub mod workflow;
 
 pub use billing::{BillingError, BillingGateway, CheckoutRequest};
@@ -29,4 +30,5 @@ pub use transaction::{Transaction, TxError};
 pub use video_provider::{
     Lookup, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
 };
+pub use webhook_sender::WebhookSender;
 pub use workflow::{TaskCallbacks, Workflow, WorkflowError};

@@ -169,7 +169,21 @@ pub async fn mark_needs_reconnect(
     let mut a = account.clone();
     a.status = AccountStatus::NeedsReconnect;
     a.status_reason = Some(reason.chars().take(300).collect());
-    save(store, a, clock.now()).await
+    let saved = save(store, a, clock.now()).await?;
+    if account.status != AccountStatus::NeedsReconnect {
+        crate::service::webhooks::emit(
+            store,
+            clock,
+            &saved.tenant_id,
+            "account.needs_reconnect",
+            serde_json::json!({
+                "account_id": saved.id, "platform": saved.platform.as_str(),
+                "reason": saved.status_reason,
+            }),
+        )
+        .await;
+    }
+    Ok(saved)
 }
 
 /// Opens an account's tokens for a call to its platform.

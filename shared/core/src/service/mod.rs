@@ -24,5 +24,6 @@ pub mod trend_cache;
 pub mod trend_merge;
 pub mod usage;
 pub mod videos;
+pub mod webhooks;
 
 pub use principal::{Credential, Principal};

@@ -130,6 +130,18 @@ pub async fn fail_post(
                     release_slot(store, limits, &saved, &day).await;
                 }
                 tracing::info!(post_id, code, "post failed");
+                crate::service::webhooks::emit(
+                    store,
+                    clock,
+                    tenant_id,
+                    "post.failed",
+                    json!({
+                        "post_id": saved.id, "video_id": saved.job_id,
+                        "account_id": saved.account_id, "platform": saved.platform.as_str(),
+                        "error": {"code": code, "message": saved.error.as_ref().map(|e| e.message.clone())},
+                    }),
+                )
+                .await;
                 return Ok(saved);
             }
             Err(Error::Conflict(_)) => continue,
@@ -750,6 +762,18 @@ async fn record_published(ctx: &Ctx<'_>, post: Post, p: Published) -> Result<Nex
     }
     let saved = save(ctx, next).await?;
     tracing::info!(post_id = %saved.id, platform = saved.platform.as_str(), "post published");
+    crate::service::webhooks::emit(
+        ctx.store,
+        ctx.clock,
+        &saved.tenant_id,
+        "post.published",
+        json!({
+            "post_id": saved.id, "video_id": saved.job_id, "account_id": saved.account_id,
+            "platform": saved.platform.as_str(), "platform_post_id": saved.platform_post_id,
+            "url": saved.url,
+        }),
+    )
+    .await;
     crate::metrics::count("PostsPublished", None);
     Ok(Next::Done)
 }

@@ -364,6 +364,11 @@ async fn end(
         .version(job.version + 1)
         .clear_gsi1()
         .when(Cond::Exists);
+    // What failed, for the `video.failed` event.
+    let failure = set
+        .iter()
+        .find(|(k, _)| *k == "failure")
+        .and_then(|(_, v)| v.as_str().map(str::to_owned));
     for (k, v) in set {
         job_upd = job_upd.set(k, v);
     }
@@ -405,6 +410,18 @@ async fn end(
                 _ => metrics::count("JobsFailed", Some(Dimension::Provider(provider))),
             }
             tracing::info!(tenant_id, job_id, status = status.as_str(), "job ended");
+            let event = match status {
+                JobStatus::Succeeded => "video.succeeded",
+                _ => "video.failed",
+            };
+            crate::service::webhooks::emit(
+                store,
+                clock,
+                tenant_id,
+                event,
+                serde_json::json!({"video_id": job_id, "status": status.as_str(), "failure": failure}),
+            )
+            .await;
             Ok(true)
         }
         // The reservation was already consumed or refunded: the job had ended.
