@@ -654,8 +654,14 @@ impl Publisher for TiktokPublisher {
             .header("content-type", "application/json; charset=UTF-8")
             .body(json!({ "filters": { "video_ids": ids } }).to_string());
         let d = self.call(access, req, false).await?;
+        // Posts absent from the list are taken as gone: only a well-formed list says so.
+        let Some(videos) = d["videos"].as_array() else {
+            return Err(PublishError::Transient(
+                "TikTok's video/query answer has no video list".into(),
+            ));
+        };
         let mut out = Vec::new();
-        for v in d["videos"].as_array().into_iter().flatten() {
+        for v in videos {
             let Some(id) = v["id"]
                 .as_str()
                 .map(str::to_owned)

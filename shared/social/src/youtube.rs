@@ -138,6 +138,9 @@ impl YoutubePublisher {
                 ("metrics", REPORT_METRICS),
                 ("dimensions", "video"),
                 ("filters", &filter),
+                // Reports by video want a sort and a cap.
+                ("sort", "-shares"),
+                ("maxResults", "200"),
             ],
         )?;
         let req = self.http.client().get(url).bearer_auth(access.expose());
@@ -636,8 +639,14 @@ impl Publisher for YoutubePublisher {
         if !a.status.is_success() {
             return Err(google_error(&a, false));
         }
+        // Videos absent from the list are taken as gone: only a well-formed list says so.
+        let Some(items) = a.json["items"].as_array() else {
+            return Err(PublishError::Transient(
+                "YouTube's videos.list answer has no items".into(),
+            ));
+        };
         let mut found: Vec<(String, Metrics)> = Vec::new();
-        for v in a.json["items"].as_array().into_iter().flatten() {
+        for v in items {
             let Some(id) = v["id"].as_str() else { continue };
             let s = &v["statistics"];
             let mut m = Metrics::default();
@@ -673,7 +682,7 @@ impl Publisher for YoutubePublisher {
                     }
                 }
                 Err(e) => {
-                    tracing::info!(error = %e, "YouTube Analytics gave no report; counts only")
+                    tracing::warn!(error = %e, "YouTube Analytics gave no report; counts only")
                 }
             }
         }

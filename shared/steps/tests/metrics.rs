@@ -107,6 +107,13 @@ async fn a_sandbox_posts_numbers_reach_the_learner_with_no_manual_call() {
         (1, 1, 1)
     );
     assert_eq!(pass.folded.tenants, 1);
+    // An overlapping pass at the same step stores and teaches nothing more.
+    let again = w
+        .collector()
+        .observe(vec![w.get(&t, &post).await])
+        .await
+        .unwrap();
+    assert_eq!((again.observed, again.learned), (0, 0));
     let early = concepts::insights(&*w.store, &t).await.unwrap();
     // A one-hour-old observation counts about a quarter (0.25 + 0.75 · 1/48).
     assert!(
@@ -282,6 +289,10 @@ async fn a_platforms_trouble_stays_on_its_posts_and_never_stops_another_tenant()
     );
 }
 
+fn score_of(n: usize) -> f64 {
+    0.1 + (n as f64) / 100.0
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_observations_lose_none_and_none_counts_twice() {
     let w = Arc::new(World::new(vec![]));
@@ -295,43 +306,73 @@ async fn a_thousand_concurrent_observations_lose_none_and_none_counts_twice() {
         for n in 0..20 {
             let (w, t, features) = (w.clone(), t.clone(), features.clone());
             tasks.push(tokio::spawn(async move {
-                let lesson = Lesson {
+                // A young observation first, then the newer one that replaces it.
+                let mut lesson = Lesson {
                     sk: format!("FB#-#tiktok#post_{i}_{n}"),
                     features,
-                    score: 0.1 + (n as f64) / 100.0,
-                    weight: 1.0,
+                    score: 0.9,
+                    weight: 0.3,
                     predicted: 0.1,
                     source: "collected",
                     attrs: vec![],
                 };
-                learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
+                let first = learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
                     .await
-                    .unwrap()
+                    .unwrap();
+                lesson.score = score_of(n);
+                lesson.weight = 1.0;
+                let again = learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
+                    .await
+                    .unwrap();
+                first && !again
             }));
         }
     }
-    // The scheduled fold runs while observations arrive.
-    let folder = {
-        let w = w.clone();
-        tokio::spawn(async move {
-            for _ in 0..20 {
-                learning::fold(&*w.store).await.unwrap();
-                tokio::task::yield_now().await;
-            }
+    // Two scheduled folds (overlapping passes) run while observations arrive.
+    let folders: Vec<_> = (0..2)
+        .map(|_| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                for _ in 0..20 {
+                    learning::fold(&*w.store).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
         })
-    };
+        .collect();
     for t in tasks {
-        assert!(t.await.unwrap(), "each observation is a first");
+        assert!(
+            t.await.unwrap(),
+            "a first observation, then its replacement"
+        );
     }
-    folder.await.unwrap();
+    for f in folders {
+        f.await.unwrap();
+    }
     learning::fold(&*w.store).await.unwrap();
 
+    // Each tenant's evidence is its 20 newest observations, exactly: n, Σy and Σy².
+    let y = |n: usize| score_of(n) - viral_core::domain::learner::PRIOR_MEAN;
+    let sum_y: f64 = (0..20).map(y).sum();
+    let sum_yy: f64 = (0..20).map(|n| y(n) * y(n)).sum();
     let mut total = 0.0;
     for t in &tenants {
         let (mine, others) = learning::evidence(&*w.store, t).await.unwrap();
         assert!((mine.n - 20.0).abs() < 1e-9, "{t}: {}", mine.n);
+        assert!((mine.xty[0] - sum_y).abs() < 1e-9, "{t}: {}", mine.xty[0]);
+        assert!((mine.yy - sum_yy).abs() < 1e-9, "{t}: {}", mine.yy);
         // The prior without this tenant's own share: the other 49 tenants' 980 observations.
         assert!((others.n - 980.0).abs() < 1e-6, "{t}: {}", others.n);
+        assert!(
+            (others.xty[0] - 49.0 * sum_y).abs() < 1e-6,
+            "{t}: {}",
+            others.xty[0]
+        );
+        assert!(
+            (others.yy - 49.0 * sum_yy).abs() < 1e-6,
+            "{t}: {}",
+            others.yy
+        );
         total += mine.n;
     }
     assert!((total - 1000.0).abs() < 1e-9);

@@ -30,9 +30,12 @@ export function Analytics() {
   const [groupBy, setGroupBy] = useState("category");
   const [days, setDays] = useState(28);
   const data = useLoad(async () => {
-    const from = new Date(Date.now() - days * 86400000).toISOString();
-    const q = "/v1/analytics?group_by=" + groupBy + "&metric=engagement&from=" + encodeURIComponent(from);
-    const [groups, posts] = await Promise.all([get(q), get("/v1/posts?status=published&limit=8")]);
+    const now = Date.now();
+    const from = new Date(now - days * 86400000).toISOString();
+    const to = new Date(now).toISOString();
+    const q = "/v1/analytics?group_by=" + groupBy + "&metric=engagement&from=" + encodeURIComponent(from) + "&to=" + encodeURIComponent(to);
+    // Few posts' series at once: the API's rate limit is per key.
+    const [groups, posts] = await Promise.all([get(q), get("/v1/posts?status=published&limit=5")]);
     const series = await Promise.all(
       posts.items.map((p) => get("/v1/posts/" + encodeURIComponent(p.id) + "/metrics").then((m) => ({ post: p, m }))),
     );

@@ -19,10 +19,10 @@ pub(crate) struct AnalyticsParams {
     #[param(pattern = "^(views|likes|comments|shares|saves|engagement)$")]
     metric: Option<String>,
     /// Posts published at or after this RFC 3339 time (default 28 days before `to`).
-    #[param(max_length = 64)]
+    #[param(max_length = 64, format = DateTime)]
     from: Option<String>,
     /// Posts published before this RFC 3339 time (default now); at most 366 days after `from`.
-    #[param(max_length = 64)]
+    #[param(max_length = 64, format = DateTime)]
     to: Option<String>,
 }
 

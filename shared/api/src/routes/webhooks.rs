@@ -26,7 +26,7 @@ fn vault(state: &AppState) -> Result<&dyn viral_core::ports::TokenVault, ApiErro
 pub(crate) struct CreateWebhookRequest {
     /// Where deliveries are POSTed: an https URL on a public address (no credentials, no
     /// private, loopback, link-local or metadata address), at most 2,048 bytes.
-    #[schema(max_length = 2048)]
+    #[schema(max_length = 2048, pattern = "^https?://")]
     url: String,
     /// The events to send: `video.succeeded`, `video.failed`, `post.published`,
     /// `post.failed`, `account.needs_reconnect`, `autopilot.run_finished`, `quota.low`.

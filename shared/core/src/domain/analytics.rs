@@ -147,15 +147,15 @@ fn key_of(row: &Row, by: GroupBy) -> String {
 fn sum(rows: &[&Row], get: impl Fn(&Metrics) -> Option<u64>) -> Option<u64> {
     rows.iter()
         .filter_map(|r| get(&r.metrics))
-        .fold(None, |acc, n| Some(acc.unwrap_or(0) + n))
+        .fold(None, |acc, n| Some(acc.unwrap_or(0).saturating_add(n)))
 }
 
 fn rate(rows: &[&Row], get: impl Fn(&Metrics) -> Option<u64>) -> Option<f64> {
     let (mut num, mut views) = (0u64, 0u64);
     for r in rows {
         if let (Some(n), Some(v)) = (get(&r.metrics), r.metrics.views) {
-            num += n;
-            views += v;
+            num = num.saturating_add(n);
+            views = views.saturating_add(v);
         }
     }
     (views > 0).then(|| four(num as f64 / views as f64))

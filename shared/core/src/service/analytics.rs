@@ -20,6 +20,8 @@ pub const DEFAULT_SPAN: Duration = Duration::from_secs(28 * 86_400);
 /// Observations read per answer at most (newest posts are not favoured: the answer says when
 /// it was cut).
 pub const MAX_ROWS: usize = 5_000;
+/// Pages of 500 items read per answer at most (a long history is cut, and says so).
+pub const MAX_PAGES: usize = 20;
 
 /// A checked analytics question.
 #[derive(Clone, Debug, PartialEq)]
@@ -122,7 +124,9 @@ pub async fn analytics(
     let mut rows = Vec::new();
     let mut cursor = None;
     let mut truncated = false;
+    let mut pages = 0;
     loop {
+        pages += 1;
         let page = store
             .query(
                 Query::new(keys::tenant_pk(tenant_id), "FB#")
@@ -137,7 +141,8 @@ pub async fn analytics(
                 .filter(|r| r.published_at >= q.from && r.published_at < q.to),
         );
         match page.next_cursor {
-            Some(_) if rows.len() >= MAX_ROWS => {
+            // At most MAX_PAGES reads per answer, whatever the period holds.
+            Some(_) if rows.len() >= MAX_ROWS || pages >= MAX_PAGES => {
                 truncated = true;
                 break;
             }

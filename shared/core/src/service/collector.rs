@@ -21,7 +21,9 @@ use crate::domain::metrics::{
 };
 use crate::domain::post::{METRICS_DUE, Post};
 use crate::error::{Error, Result};
-use crate::ports::{Cond, Item, ItemStore, PublishError, Publishers, Query, TokenVault};
+use crate::ports::{
+    Cond, Item, ItemStore, PublishError, Publishers, Query, StoreError, TokenVault,
+};
 use crate::service::learning::{self, Lesson};
 use crate::service::{accounts, concepts, posts, publishing, videos};
 
@@ -71,8 +73,9 @@ pub struct Observation {
     pub simulated: bool,
 }
 
-fn observation_sk(post_id: &str, at: Timestamp) -> String {
-    format!("METRIC#{post_id}#{:015}", at.millis().max(0))
+/// One observation per post per cadence step, in step (so time) order.
+fn observation_sk(post_id: &str, step: u32) -> String {
+    format!("METRIC#{post_id}#{step:02}")
 }
 
 /// The learner's features of a post and what was predicted for it: its concept's kind (when
@@ -211,16 +214,36 @@ impl Collector<'_> {
             return Ok(());
         };
         let batch = publisher.metrics_batch().max(1);
-        // Past the per-account budget, posts stay due for the next pass.
-        let mut chunks = group
-            .chunks(batch)
-            .map(<[Post]>::to_vec)
-            .take(MAX_CALLS_PER_ACCOUNT);
+        let all: Vec<Vec<Post>> = group.chunks(batch).map(<[Post]>::to_vec).collect();
+        let budget = all.len().min(MAX_CALLS_PER_ACCOUNT);
+        let (now_chunks, later) = all.split_at(budget);
+        // Past the account's calls for this pass, posts move back a pass: behind other
+        // accounts' due posts in the index, so a backlog never starves them.
+        let next_pass = self.clock.now().plus(Duration::from_secs(15 * 60));
+        for p in later.iter().flatten() {
+            self.wait_until(
+                p.clone(),
+                next_pass,
+                "waiting its turn: this account's calls for the pass are spent",
+                out,
+            )
+            .await?;
+        }
+        let mut chunks = now_chunks.iter().cloned();
         for chunk in chunks.by_ref() {
             let mut targets = Vec::new();
             let mut facts_of = Vec::new();
-            for p in &chunk {
-                let f = facts(self.store, p).await?;
+            let mut chunk_ok = Vec::new();
+            for p in chunk {
+                // A post whose job is gone cannot be described: it alone is deferred.
+                let f = match facts(self.store, &p).await {
+                    Ok(f) => f,
+                    Err(e) => {
+                        self.defer(p, &format!("its video could not be read: {e}"), out)
+                            .await?;
+                        continue;
+                    }
+                };
                 targets.push(MetricsTarget {
                     platform_post_id: p.platform_post_id.clone().unwrap_or_default(),
                     published_at: p.published_at.unwrap_or(p.created_at),
@@ -228,6 +251,11 @@ impl Collector<'_> {
                     features: f.features.clone(),
                 });
                 facts_of.push(f);
+                chunk_ok.push(p);
+            }
+            let chunk = chunk_ok;
+            if chunk.is_empty() {
+                continue;
             }
             let now = self.clock.now();
             let answer = publishing::call_with_token(
@@ -271,6 +299,17 @@ impl Collector<'_> {
                     }
                     return Ok(());
                 }
+                // A dead grant: collection waits a day at a time, without counting it as the
+                // post's failure, until the account is connected again.
+                Err(e @ (PublishError::NeedsReconnect(_) | PublishError::Unauthorized(_))) => {
+                    out.problems.push(format!("{account_id}: {}", e.code()));
+                    let until = now.plus(Duration::from_secs(86_400));
+                    for p in chunk.into_iter().chain(chunks.flatten()) {
+                        self.wait_until(p, until, "the account needs reconnecting", out)
+                            .await?;
+                    }
+                    return Ok(());
+                }
                 Err(e) => {
                     out.problems.push(format!("{account_id}: {}", e.code()));
                     for p in chunk {
@@ -310,13 +349,22 @@ impl Collector<'_> {
             simulated: account.platform == crate::domain::account::Platform::Sandbox,
         };
         let pk = keys::tenant_pk(&post.tenant_id);
-        let item = Item::new(&pk, observation_sk(&post.id, now)).with(
+        // One observation per cadence step: a second pass at the same step (two collectors,
+        // a retried invocation) stores and teaches nothing more.
+        let step = metrics::next_step_after(published, now);
+        let item = Item::new(&pk, observation_sk(&post.id, step)).with(
             "observation",
             serde_json::to_value(&observation).unwrap_or(Value::Null),
         );
-        self.store.put(item, Cond::None).await?;
-        out.observed += 1;
-        if let Some(score) = score {
+        let first = match self.store.put(item, Cond::Absent).await {
+            Ok(()) => true,
+            Err(StoreError::ConditionFailed { .. }) => false,
+            Err(e) => return Err(e.into()),
+        };
+        if first {
+            out.observed += 1;
+        }
+        if let (true, Some(score)) = (first, score) {
             let lesson = Lesson {
                 // The newest observation of a post replaces its earlier one.
                 sk: format!(
@@ -346,17 +394,24 @@ impl Collector<'_> {
                 )
                 .collect(),
             };
-            learning::learn(
+            // The observation is kept either way; a learner that kept changing learns from the
+            // post's next one.
+            match learning::learn(
                 self.store,
                 self.clock,
                 &post.tenant_id,
                 &lesson,
                 &facts.kind,
             )
-            .await?;
-            out.learned += 1;
+            .await
+            {
+                Ok(_) => out.learned += 1,
+                Err(e) => {
+                    tracing::warn!(post_id = %post.id, error = %e, "an observation did not reach the learner");
+                }
+            }
         }
-        post.metrics_taken = metrics::next_step_after(published, now);
+        post.metrics_taken = step;
         post.metrics_due = metrics::next_due(published, post.metrics_taken);
         post.metrics_failures = 0;
         post.metrics_note = post
@@ -453,9 +508,14 @@ pub struct Pass {
 pub const MAX_POSTS_PER_PASS: usize = 2_000;
 
 impl Collector<'_> {
+    /// Folds first, so a pass cut short by its time limit still moves the prior on.
     pub async fn pass(&self) -> Result<Pass> {
+        let mut folded = learning::fold(self.store).await?;
         let collected = self.collect(MAX_POSTS_PER_PASS).await?;
-        let folded = learning::fold(self.store).await?;
+        let after = learning::fold(self.store).await?;
+        folded.tenants += after.tenants;
+        folded.observations += after.observations;
+        folded.deferred = after.deferred;
         Ok(Pass { collected, folded })
     }
 }

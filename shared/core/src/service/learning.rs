@@ -59,8 +59,19 @@ pub async fn learner(store: &dyn ItemStore, tenant_id: &str) -> Result<Posterior
 
 /// The tenant's own evidence, and the prior's evidence from every other tenant.
 pub async fn evidence(store: &dyn ItemStore, tenant_id: &str) -> Result<(Evidence, Evidence)> {
-    let tenant = store.get(&keys::tenant_pk(tenant_id), LEARNER_SK).await?;
-    let global = store.get(GLOBAL_PK, GLOBAL_SK).await?;
+    let pk = keys::tenant_pk(tenant_id);
+    // The tenant's item is read on both sides of the prior: a fold between two reads would
+    // move its pending evidence into the prior unseen (counted twice or not at all).
+    let mut tenant = store.get(&pk, LEARNER_SK).await?;
+    let mut global = store.get(GLOBAL_PK, GLOBAL_SK).await?;
+    for _ in 0..5 {
+        let again = store.get(&pk, LEARNER_SK).await?;
+        if again.as_ref().map(|i| i.version) == tenant.as_ref().map(|i| i.version) {
+            break;
+        }
+        tenant = again;
+        global = store.get(GLOBAL_PK, GLOBAL_SK).await?;
+    }
     let mine = decode(tenant.as_ref(), "evidence");
     let pending = decode(tenant.as_ref(), "pending");
     // The prior holds what was folded of this tenant: its evidence less what is pending.
@@ -186,8 +197,14 @@ pub async fn fold(store: &dyn ItemStore) -> Result<Folded> {
                 .query(Query::new(&pk, "").limit(FOLD_BATCH).after(cursor))
                 .await?;
             let tenants: Vec<String> = page.items.iter().map(|i| i.sk.clone()).collect();
-            if !tenants.is_empty() {
-                fold_batch(store, &pk, &tenants, &mut out).await?;
+            if !tenants.is_empty() && !fold_batch(store, &pk, &tenants, &mut out).await? {
+                // A busy tenant kept the batch from landing: the others go one by one, so
+                // only the busy one waits for the next pass.
+                for t in &tenants {
+                    if !fold_batch(store, &pk, std::slice::from_ref(t), &mut out).await? {
+                        out.deferred += 1;
+                    }
+                }
             }
             match page.next_cursor {
                 Some(c) => cursor = Some(c),
@@ -203,8 +220,8 @@ async fn fold_batch(
     dirty_pk: &str,
     tenants: &[String],
     out: &mut Folded,
-) -> Result<()> {
-    for _ in 0..5 {
+) -> Result<bool> {
+    for _ in 0..3 {
         let global = store.get(GLOBAL_PK, GLOBAL_SK).await?;
         let mut prior = decode(global.as_ref(), "evidence");
         let mut writes = Vec::with_capacity(1 + 2 * tenants.len());
@@ -243,12 +260,11 @@ async fn fold_batch(
             Ok(()) => {
                 out.tenants += tenants.len();
                 out.observations += added;
-                return Ok(());
+                return Ok(true);
             }
             Err(StoreError::ConditionFailed { .. } | StoreError::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }
     }
-    out.deferred += tenants.len();
-    Ok(())
+    Ok(false)
 }

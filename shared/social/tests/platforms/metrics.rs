@@ -86,6 +86,10 @@ async fn tiktok_query(
     seen.lock()
         .unwrap()
         .push(format!("{}|{}", q["fields"], ids.join(",")));
+    if ids.iter().any(|i| i == "garbled") {
+        return Json(json!({"data": {}, "error": {"code": "ok", "message": "", "log_id": "l4"}}))
+            .into_response();
+    }
     if ids.iter().any(|i| i == "busy") {
         return (StatusCode::TOO_MANY_REQUESTS, Json(json!({"data": {}, "error": {"code": "rate_limit_exceeded", "message": "slow down", "log_id": "l2"}}))).into_response();
     }
@@ -152,6 +156,17 @@ async fn tiktok_counts_come_in_batches_and_a_private_post_is_gone() {
         matches!(limited, PublishError::Limited { .. }),
         "{limited:?}"
     );
+    // A reply without the list says nothing about which posts are gone.
+    let garbled = tiktok
+        .metrics(
+            &access,
+            &account(Platform::Tiktok),
+            &[target("garbled", 1)],
+            NOW,
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(garbled, PublishError::Transient(_)), "{garbled:?}");
     let refused = tiktok
         .metrics(
             &SecretString::new("stale"),
