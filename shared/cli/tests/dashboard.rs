@@ -626,6 +626,20 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     b.capture("analytics", "h2", "Predicted against actual")
         .await;
 
+    // 5c. Webhooks: an endpoint is added, its secret shown once; its deliveries are listed.
+    b.click("a[href='/webhooks']").await;
+    b.wait_text("h2", "Add an endpoint", 10).await;
+    b.type_into("#hook-url", "https://hooks.example.com/viral")
+        .await;
+    b.click_text("button", "Add endpoint").await;
+    let secret = b.wait_text("#new-secret", "whsec_", 10).await;
+    assert_eq!(secret.len(), "whsec_".len() + 64, "{secret}");
+    b.wait_text(".rows li", "hooks.example.com/viral", 10).await;
+    b.click_text("button", "Deliveries").await;
+    b.wait_text(".deliveries", "No deliveries yet", 10).await;
+    b.capture("webhooks", ".deliveries", "No deliveries yet")
+        .await;
+
     // 6. Another tenant's video is "not found" here.
     let other = json_of(
         &viral(

@@ -17,6 +17,7 @@ import { Docs } from "./page-docs.js";
 import { Accounts } from "./page-accounts.js";
 import { Posts } from "./page-posts.js";
 import { Analytics } from "./page-analytics.js";
+import { Webhooks } from "./page-webhooks.js";
 
 const NAV = [
   ["/", "Overview"],
@@ -29,10 +30,11 @@ const NAV = [
   ["/insights", "Insights"],
   ["/billing", "Billing"],
   ["/keys", "API keys"],
+  ["/webhooks", "Webhooks"],
   ["/docs", "API docs"],
 ];
 // The pages the next releases add; listed so people can see where the product is going.
-const SOON = ["Autopilot", "Webhooks"];
+const SOON = ["Autopilot"];
 
 const ROUTES = [
   [/^\/(overview|dashboard)?$/, Overview],
@@ -49,6 +51,7 @@ const ROUTES = [
   [/^\/billing$/, Billing],
   [/^\/billing\/done$/, BillingDone],
   [/^\/keys$/, Keys],
+  [/^\/webhooks$/, Webhooks],
   [/^\/docs$/, Docs],
 ];
 const PUBLIC = [/^\/docs$/];

@@ -103,6 +103,7 @@ const STATUS_TONE = {
   failed: "bad", canceled: "bad", past_due: "warn", unpaid: "bad", revoked: "bad", expired: "muted",
   queued: "run", planning: "run", rendering: "run", validating: "run", storing: "run",
   published: "ok", scheduled: "muted", uploading: "run", processing: "run", cancelled: "muted", needs_reconnect: "warn",
+  delivered: "ok", pending: "run", dead: "bad",
 };
 
 export function Badge({ status, children }) {

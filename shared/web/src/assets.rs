@@ -50,6 +50,10 @@ const SOURCES: &[(&str, &[u8])] = &[
         include_bytes!("../assets/page-analytics.js"),
     ),
     (
+        "page-webhooks.js",
+        include_bytes!("../assets/page-webhooks.js"),
+    ),
+    (
         "page-publish.js",
         include_bytes!("../assets/page-publish.js"),
     ),
