@@ -341,20 +341,36 @@ pub async fn handle_batch(
 /// margin for its last step to report.
 pub use viral_steps::STUCK_AFTER;
 
-/// The scheduled token keeper (EventBridge): refreshes connected accounts whose grants would
-/// otherwise die unused (see `Account::keep_alive_due`).
-pub async fn serve_token_keeper() -> Result<(), Error> {
+/// What the scheduled functions that open sealed secrets share: telemetry, configuration, the
+/// table and the token vault (`VIRAL_KMS_KEY_ID` is required, named after `who`).
+fn scheduled_with_vault(
+    who: &str,
+) -> Result<
+    (
+        Config,
+        viral_aws::SdkConfig,
+        DynamoItemStore,
+        Arc<dyn viral_core::ports::TokenVault>,
+    ),
+    Error,
+> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let sdk = aws.sdk_config();
+    let sdk = lambda_env()?.sdk_config();
     let store = DynamoItemStore::from_conf(&sdk, &table);
     let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
         Error::from(ConfigError {
             var: "VIRAL_KMS_KEY_ID",
-            problem: "required by the token keeper".into(),
+            problem: format!("required by the {who}"),
         })
     })?;
+    Ok((config, sdk, store, vault))
+}
+
+/// The scheduled token keeper (EventBridge): refreshes connected accounts whose grants would
+/// otherwise die unused (see `Account::keep_alive_due`).
+pub async fn serve_token_keeper() -> Result<(), Error> {
+    let (config, sdk, store, vault) = scheduled_with_vault("token keeper")?;
     let publishers = crate::social::publishers(&config, lambda_secrets(&config, &sdk));
     let clock = SystemClock;
     let (store, vault, clock, publishers) = (&store, &*vault, &clock, &publishers);
@@ -391,17 +407,7 @@ pub async fn keep_alive(
 /// numbers on their cadence, teaches the learner, and folds the tenants' new evidence into the
 /// platform-wide prior.
 pub async fn serve_metrics_collector() -> Result<(), Error> {
-    crate::telemetry::init();
-    let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let sdk = aws.sdk_config();
-    let store = DynamoItemStore::from_conf(&sdk, &table);
-    let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
-        Error::from(ConfigError {
-            var: "VIRAL_KMS_KEY_ID",
-            problem: "required by the metrics collector".into(),
-        })
-    })?;
+    let (config, sdk, store, vault) = scheduled_with_vault("metrics collector")?;
     let publishers = crate::social::publishers(&config, lambda_secrets(&config, &sdk));
     let clock = SystemClock;
     let (store, vault, clock, publishers) = (&store, &*vault, &clock, &publishers);
@@ -440,17 +446,7 @@ pub async fn collect_metrics(
 /// The scheduled webhook dispatcher (EventBridge, every minute): sends tenants' due webhook
 /// deliveries, signed, through the address guard; retries and dead-letters by their schedule.
 pub async fn serve_webhook_dispatcher() -> Result<(), Error> {
-    crate::telemetry::init();
-    let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let sdk = aws.sdk_config();
-    let store = DynamoItemStore::from_conf(&sdk, &table);
-    let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
-        Error::from(ConfigError {
-            var: "VIRAL_KMS_KEY_ID",
-            problem: "required by the webhook dispatcher".into(),
-        })
-    })?;
+    let (config, _, store, vault) = scheduled_with_vault("webhook dispatcher")?;
     // Loopback endpoints are a local-development switch; the configuration refuses it on AWS.
     let sender = viral_providers::GuardedWebhookSender::new(config.providers.allow_loopback);
     let clock = SystemClock;

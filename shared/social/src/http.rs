@@ -201,3 +201,16 @@ pub(crate) fn count(v: &serde_json::Value) -> Option<u64> {
     v.as_u64()
         .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
 }
+
+/// The platform ids of the posts asked about, at most `max` (the platform's batch size).
+pub(crate) fn post_ids(
+    targets: &[viral_core::domain::metrics::MetricsTarget],
+    max: usize,
+) -> Vec<&str> {
+    targets
+        .iter()
+        .map(|t| t.platform_post_id.as_str())
+        .filter(|id| !id.is_empty())
+        .take(max)
+        .collect()
+}

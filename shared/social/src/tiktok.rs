@@ -16,7 +16,7 @@ use viral_core::ports::{
 use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
-use crate::http::{Answer, AppCredentials, Http, count, expiry, unexpected, url_with};
+use crate::http::{Answer, AppCredentials, Http, count, expiry, post_ids, unexpected, url_with};
 
 const SCOPES: [&str; 4] = [
     "user.info.basic",
@@ -631,12 +631,7 @@ impl Publisher for TiktokPublisher {
         targets: &[MetricsTarget],
         _: Timestamp,
     ) -> Result<Vec<(String, Observed)>, PublishError> {
-        let ids: Vec<&str> = targets
-            .iter()
-            .map(|t| t.platform_post_id.as_str())
-            .filter(|id| !id.is_empty())
-            .take(20)
-            .collect();
+        let ids = post_ids(targets, self.metrics_batch());
         if ids.is_empty() {
             return Ok(Vec::new());
         }

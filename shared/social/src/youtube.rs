@@ -17,7 +17,7 @@ use viral_core::ports::{
 use viral_core::{Clock, SystemClock, Timestamp};
 
 use crate::config::SocialConfig;
-use crate::http::{Answer, AppCredentials, Http, count, expiry, unexpected, url_with};
+use crate::http::{Answer, AppCredentials, Http, count, expiry, post_ids, unexpected, url_with};
 
 /// What the loop reads from YouTube Analytics (views there lag; fresh views come from
 /// `videos.list`).
@@ -617,12 +617,7 @@ impl Publisher for YoutubePublisher {
         targets: &[MetricsTarget],
         now: Timestamp,
     ) -> Result<Vec<(String, Observed)>, PublishError> {
-        let ids: Vec<&str> = targets
-            .iter()
-            .map(|t| t.platform_post_id.as_str())
-            .filter(|id| !id.is_empty())
-            .take(50)
-            .collect();
+        let ids = post_ids(targets, self.metrics_batch());
         if ids.is_empty() {
             return Ok(Vec::new());
         }
