@@ -3,6 +3,7 @@
 //! state machine's Retry and Catch match on.
 
 pub mod local;
+pub mod simulated;
 pub mod steps;
 pub mod worker;
 

@@ -234,13 +234,18 @@ impl Posterior {
     }
 
     fn predict(&self, coef: &[f64], kind: &Kind) -> f64 {
-        let effects: f64 = kind
-            .features()
+        self.predict_features(coef, &kind.features())
+    }
+
+    /// Engagement predicted by one set of coefficients (the mean, or a Thompson draw) for a
+    /// post with these features; features the learner has not seen count zero.
+    pub fn predict_features(&self, coef: &[f64], features: &[String]) -> f64 {
+        let effects: f64 = features
             .iter()
             .filter_map(|f| self.index(f))
-            .map(|i| coef[i])
+            .filter_map(|i| coef.get(i))
             .sum();
-        (PRIOR_MEAN + coef[0] + effects).clamp(0.0, 1.0)
+        (PRIOR_MEAN + coef.first().copied().unwrap_or(0.0) + effects).clamp(0.0, 1.0)
     }
 
     /// The expected engagement of a kind.
@@ -248,13 +253,23 @@ impl Posterior {
         self.predict(&self.mean, kind)
     }
 
-    /// The standard deviation of a kind's expected engagement: σ·‖L⁻¹x‖ for its feature
-    /// vector x (the intercept and each feature the learner knows).
+    /// The expected engagement of a post with these features.
+    pub fn expected_features(&self, features: &[String]) -> f64 {
+        self.predict_features(&self.mean, features)
+    }
+
+    /// The standard deviation of a kind's expected engagement.
     pub fn expected_sd(&self, kind: &Kind) -> f64 {
+        self.expected_sd_features(&kind.features())
+    }
+
+    /// The standard deviation of the expected engagement of a post with these features:
+    /// σ·‖L⁻¹x‖ for its feature vector x (the intercept and each feature the learner knows).
+    pub fn expected_sd_features(&self, features: &[String]) -> f64 {
         let d = self.dim();
         let mut x = vec![0.0; d];
         x[0] = 1.0;
-        for i in kind.features().iter().filter_map(|f| self.index(f)) {
+        for i in features.iter().filter_map(|f| self.index(f)) {
             x[i] = 1.0;
         }
         let w = forward(&self.chol, d, &x);

@@ -5,6 +5,7 @@ pub mod account;
 pub mod analytics;
 pub mod api_key;
 pub mod audience;
+pub mod autopilot;
 pub mod billing;
 pub mod concept;
 pub mod concept_llm;

@@ -138,6 +138,33 @@ pub async fn generate(
     trends: &dyn TrendSource,
     writer: &dyn ConceptWriter,
 ) -> Result<Generated> {
+    generate_guarded(
+        store,
+        clock,
+        tenant,
+        request,
+        idempotency_key,
+        trends,
+        writer,
+        None,
+    )
+    .await
+}
+
+/// [`generate`] under a caller's condition, written in the transaction that reserves: when it
+/// fails nothing is reserved or written and the answer is [`Error::State`]
+/// `precondition_failed`.
+#[allow(clippy::too_many_arguments)]
+pub async fn generate_guarded(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    request: ConceptRequest,
+    idempotency_key: Option<&str>,
+    trends: &dyn TrendSource,
+    writer: &dyn ConceptWriter,
+    guard: Option<Write>,
+) -> Result<Generated> {
     request.check()?;
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
@@ -173,8 +200,17 @@ pub async fn generate(
         let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &batch_id, now);
         tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
     }
+    if let Some(guard) = guard {
+        tx.guarded(Refusal::Guard, guard);
+    }
     match tx.commit(store).await {
         Ok(()) => {}
+        Err(TxError::Refused(Refusal::Guard)) => {
+            return Err(Error::State {
+                code: "precondition_failed",
+                message: "no concepts were written: the caller's condition no longer holds".into(),
+            });
+        }
         Err(TxError::Refused(Refusal::QuotaSpent)) => {
             // A concurrent first request with this key may have taken what remained.
             if let Some(k) = idempotency_key

@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod analytics;
 pub mod api_keys;
+pub mod autopilot;
 pub mod billing;
 pub mod collector;
 pub mod concepts;

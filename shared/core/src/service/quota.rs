@@ -17,6 +17,8 @@ pub enum Refusal {
     QuotaSpent,
     /// A concurrent request with the same Idempotency-Key recorded its result first.
     KeyTaken,
+    /// The caller's own precondition (see [`crate::service::videos::Within::guard`]) failed.
+    Guard,
 }
 
 /// A ledger entry that is no longer `reserved`: consumed or refunded already, so ending or

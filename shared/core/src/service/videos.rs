@@ -104,6 +104,38 @@ pub async fn accept(
     idempotency_key: Option<&str>,
     profiles: &[ProviderProfile],
 ) -> Result<Accepted> {
+    accept_within(
+        store,
+        clock,
+        tenant,
+        spec,
+        idempotency_key,
+        profiles,
+        Within::default(),
+    )
+    .await
+}
+
+/// What a caller that spends without a person watching (autopilot) adds to accepting a job.
+#[derive(Debug, Default)]
+pub struct Within {
+    /// The job's budget is at most this (the plan's per-video cap otherwise).
+    pub budget_cents: Option<u32>,
+    /// A condition written in the same transaction: when it fails nothing is accepted and
+    /// the answer is [`Error::State`] with code `precondition_failed`.
+    pub guard: Option<Write>,
+}
+
+/// [`accept`], within a smaller budget and under a caller's condition.
+pub async fn accept_within(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    spec: JobSpec,
+    idempotency_key: Option<&str>,
+    profiles: &[ProviderProfile],
+    within: Within,
+) -> Result<Accepted> {
     spec.check()?;
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
@@ -115,7 +147,10 @@ pub async fn accept(
         }
     }
     let period = tenant.usage_period(now);
-    let limits = tenant.plan_at(now).limits();
+    let mut limits = tenant.plan_at(now).limits();
+    if let Some(cap) = within.budget_cents {
+        limits.max_video_cost_cents = limits.max_video_cost_cents.min(cap);
+    }
     let route = route_first_attempt(store, clock, profiles, &spec, &limits).await?;
     let reservation = Reservation {
         tenant_id: &tenant.id,
@@ -157,6 +192,9 @@ pub async fn accept(
         let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &job.id, now);
         tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
     }
+    if let Some(guard) = within.guard {
+        tx.guarded(Refusal::Guard, guard);
+    }
     match tx.commit(store).await {
         Ok(()) => {
             metrics::count("JobsStarted", None);
@@ -180,6 +218,10 @@ pub async fn accept(
             let job_id = idempotency::replayed_id(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await?;
             replay(store, &tenant.id, &job_id).await
         }
+        Err(TxError::Refused(Refusal::Guard)) => Err(Error::State {
+            code: "precondition_failed",
+            message: "the job was not started: its caller's condition no longer holds".into(),
+        }),
         Err(e) => Err(e.into()),
     }
 }
