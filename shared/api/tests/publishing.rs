@@ -66,7 +66,7 @@ fn fixture() -> Fixture {
         s.social = Some(SocialState {
             vault: Arc::new(vault),
             publishers: Publishers::default()
-                .with(Arc::new(viral_social::SandboxPublisher))
+                .with(Arc::new(viral_social::SandboxPublisher::default()))
                 .with(p)
                 .with(ig),
             limits: Default::default(),

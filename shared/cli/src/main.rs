@@ -15,6 +15,7 @@ mod invocation;
 mod metrics;
 mod publish;
 mod server;
+mod simulate;
 mod tenant;
 mod video;
 
@@ -67,6 +68,9 @@ enum Command {
         #[arg(long)]
         video_only: bool,
     },
+    /// Does the loop learn? Autopilot on sandbox channels against a simulated audience for
+    /// weeks of simulated time: engagement per week with learning, at random, and of an oracle.
+    Simulate(simulate::SimulateArgs),
     /// Concept batches: write, list, show.
     Concepts {
         #[command(subcommand)]
@@ -136,6 +140,7 @@ async fn main() -> ExitCode {
         Command::Insights { tenant } => concepts::insights(config, tenant).await,
         Command::Video { command } => video::run_command(config, command).await,
         Command::Bench { command } => bench::run(command).await,
+        Command::Simulate(args) => simulate::simulate(args).await,
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use viral_social::{InstagramPublisher, SandboxPublisher, TiktokPublisher, Youtub
 use crate::config::Config;
 
 pub fn publishers(config: &Config, secrets: Arc<dyn Secrets>) -> Publishers {
-    let mut all = Publishers::default().with(Arc::new(SandboxPublisher));
+    let mut all = Publishers::default().with(Arc::new(SandboxPublisher::default()));
     let c = &config.social;
     match TiktokPublisher::new(c.clone(), secrets.clone()) {
         Ok(p) => all = all.with(Arc::new(p)),

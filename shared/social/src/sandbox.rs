@@ -17,8 +17,20 @@ use viral_core::service::connect::sandbox_tokens;
 
 pub const PRIVACY: [&str; 2] = ["public", "private"];
 
-#[derive(Clone, Debug, Default)]
-pub struct SandboxPublisher;
+#[derive(Clone, Debug)]
+pub struct SandboxPublisher {
+    /// The seed of the simulated audience behind the channel: the documented
+    /// [`SANDBOX_SEED`] everywhere but in `viral simulate`, which draws audiences of its own.
+    pub audience_seed: u64,
+}
+
+impl Default for SandboxPublisher {
+    fn default() -> Self {
+        Self {
+            audience_seed: SANDBOX_SEED,
+        }
+    }
+}
 
 fn handle_of(raw: &str) -> Result<Value, PublishError> {
     serde_json::from_str(raw).map_err(|_| PublishError::Rejected {
@@ -173,7 +185,7 @@ impl Publisher for SandboxPublisher {
         targets: &[MetricsTarget],
         now: Timestamp,
     ) -> Result<Vec<(String, Observed)>, PublishError> {
-        let audience = Audience::new(SANDBOX_SEED);
+        let audience = Audience::new(self.audience_seed);
         Ok(targets
             .iter()
             .map(|t| {

@@ -42,7 +42,8 @@ async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() 
         clock: clock.clone(),
         providers: viral_providers::Registry::new(vec![]),
         social: viral_steps::Social {
-            publishers: Publishers::default().with(Arc::new(viral_social::SandboxPublisher)),
+            publishers: Publishers::default()
+                .with(Arc::new(viral_social::SandboxPublisher::default())),
             vault: Some(vault.clone()),
             limits: PublishLimits::default(),
         },

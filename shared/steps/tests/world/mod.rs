@@ -33,7 +33,8 @@ impl World {
     pub fn new(publishers: Vec<Arc<dyn Publisher>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::new(NOW));
-        let mut all = Publishers::default().with(Arc::new(viral_social::SandboxPublisher));
+        let mut all =
+            Publishers::default().with(Arc::new(viral_social::SandboxPublisher::default()));
         for p in publishers {
             all = all.with(p);
         }
