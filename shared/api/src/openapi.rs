@@ -8,8 +8,8 @@ use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
-    accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
-    usage, videos, webhooks,
+    accounts, analytics, api_keys, autopilot, billing, concepts, health, me, posts, providers,
+    sessions, usage, videos, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -60,6 +60,13 @@ use crate::routes::{
         webhooks::delete,
         webhooks::deliveries,
         webhooks::retry,
+        autopilot::put,
+        autopilot::get,
+        autopilot::pause,
+        autopilot::runs,
+        autopilot::run,
+        autopilot::approve,
+        autopilot::reject,
     ),
     modifiers(&BearerAuth),
     tags(
@@ -72,6 +79,7 @@ use crate::routes::{
         (name = "accounts", description = "Connected TikTok, YouTube, Instagram and sandbox accounts"),
         (name = "posts", description = "Publishing videos to connected accounts, and following the posts"),
         (name = "webhooks", description = "Signed event deliveries to your endpoints"),
+        (name = "autopilot", description = "Runs a channel within a daily budget: settings, the kill switch, the audit feed, review"),
     )
 )]
 pub struct ApiDoc;

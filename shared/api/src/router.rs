@@ -7,13 +7,13 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use tower_http::catch_panic::CatchPanicLayer;
 
 use crate::error::{ApiError, REQUEST_ID};
 use crate::routes::{
-    accounts, analytics, api_keys, billing, concepts, health, me, posts, providers, sessions,
-    usage, videos, webhooks,
+    accounts, analytics, api_keys, autopilot, billing, concepts, health, me, posts, providers,
+    sessions, usage, videos, webhooks,
 };
 use crate::state::AppState;
 
@@ -61,10 +61,17 @@ pub enum Route {
     DeleteWebhook,
     ListWebhookDeliveries,
     RetryWebhookDelivery,
+    PutAutopilot,
+    GetAutopilot,
+    PauseAutopilot,
+    ListAutopilotRuns,
+    GetAutopilotRun,
+    ApproveAutopilotRun,
+    RejectAutopilotRun,
 }
 
 impl Route {
-    pub const ALL: [Route; 41] = [
+    pub const ALL: [Route; 48] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
@@ -106,6 +113,13 @@ impl Route {
         Route::DeleteWebhook,
         Route::ListWebhookDeliveries,
         Route::RetryWebhookDelivery,
+        Route::PutAutopilot,
+        Route::GetAutopilot,
+        Route::PauseAutopilot,
+        Route::ListAutopilotRuns,
+        Route::GetAutopilotRun,
+        Route::ApproveAutopilotRun,
+        Route::RejectAutopilotRun,
     ];
 
     pub fn method(self) -> &'static str {
@@ -122,7 +136,11 @@ impl Route {
             | Route::ConnectAccount
             | Route::PublishVideo
             | Route::CreateWebhook
-            | Route::RetryWebhookDelivery => "POST",
+            | Route::RetryWebhookDelivery
+            | Route::PauseAutopilot
+            | Route::ApproveAutopilotRun
+            | Route::RejectAutopilotRun => "POST",
+            Route::PutAutopilot => "PUT",
             Route::RevokeApiKey
             | Route::RemoveAccount
             | Route::CancelPost
@@ -169,6 +187,12 @@ impl Route {
             Route::GetWebhook | Route::DeleteWebhook => "/v1/webhooks/{id}",
             Route::ListWebhookDeliveries => "/v1/webhooks/{id}/deliveries",
             Route::RetryWebhookDelivery => "/v1/webhooks/{id}/deliveries/{delivery}/retry",
+            Route::PutAutopilot | Route::GetAutopilot => "/v1/autopilot",
+            Route::PauseAutopilot => "/v1/autopilot/pause",
+            Route::ListAutopilotRuns => "/v1/autopilot/runs",
+            Route::GetAutopilotRun => "/v1/autopilot/runs/{id}",
+            Route::ApproveAutopilotRun => "/v1/autopilot/runs/{id}/approve",
+            Route::RejectAutopilotRun => "/v1/autopilot/runs/{id}/reject",
             Route::CancelPost => "/v1/posts/{id}",
         }
     }
@@ -216,6 +240,13 @@ impl Route {
             Route::DeleteWebhook => "delete-webhook",
             Route::ListWebhookDeliveries => "list-webhook-deliveries",
             Route::RetryWebhookDelivery => "retry-webhook-delivery",
+            Route::PutAutopilot => "put-autopilot",
+            Route::GetAutopilot => "get-autopilot",
+            Route::PauseAutopilot => "pause-autopilot",
+            Route::ListAutopilotRuns => "list-autopilot-runs",
+            Route::GetAutopilotRun => "get-autopilot-run",
+            Route::ApproveAutopilotRun => "approve-autopilot-run",
+            Route::RejectAutopilotRun => "reject-autopilot-run",
             Route::CancelPost => "cancel-post",
         }
     }
@@ -258,6 +289,13 @@ impl Route {
             Route::DeleteWebhook => delete(webhooks::delete),
             Route::ListWebhookDeliveries => get(webhooks::deliveries),
             Route::RetryWebhookDelivery => post(webhooks::retry),
+            Route::PutAutopilot => put(autopilot::put),
+            Route::GetAutopilot => get(autopilot::get),
+            Route::PauseAutopilot => post(autopilot::pause),
+            Route::ListAutopilotRuns => get(autopilot::runs),
+            Route::GetAutopilotRun => get(autopilot::run),
+            Route::ApproveAutopilotRun => post(autopilot::approve),
+            Route::RejectAutopilotRun => post(autopilot::reject),
             Route::CancelPost => delete(posts::cancel),
             Route::CreateCheckout => post(billing::checkout),
             Route::CreatePortal => post(billing::portal),

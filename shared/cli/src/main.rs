@@ -67,6 +67,10 @@ enum Command {
         /// Stop after the video (no sandbox post, no simulated day).
         #[arg(long)]
         video_only: bool,
+        /// Instead: run autopilot for this many simulated days on a sandbox channel (no video
+        /// rendering, a throwaway store) and print what the learner came to believe.
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=91))]
+        days: Option<u32>,
     },
     /// Does the loop learn? Autopilot on sandbox channels against a simulated audience for
     /// weeks of simulated time: engagement per week with learning, at random, and of an oracle.
@@ -130,7 +134,12 @@ async fn main() -> ExitCode {
         Command::Dashboard(args) => dashboard::run(config, args).await,
         Command::Tenant { command } => tenant::run(config, command).await,
         Command::Doctor => doctor::run(config).await,
-        Command::Demo { brief, video_only } => video::demo(config, brief, !video_only).await,
+        Command::Demo {
+            days: Some(days), ..
+        } => simulate::demo_days(days).await,
+        Command::Demo {
+            brief, video_only, ..
+        } => video::demo(config, brief, !video_only).await,
         Command::Accounts { command } => publish::accounts_run(config, command).await,
         Command::Publish(args) => publish::publish(config, args).await,
         Command::Posts(args) => publish::posts_run(config, args).await,

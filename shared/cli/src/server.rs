@@ -110,6 +110,32 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
             }
         })
     });
+    // Autopilot: every enabled tenant's due runs, and the runs under way moved on.
+    let autopilot = pipeline.clone().map(|p| {
+        let (store, clock) = (services.store.clone(), services.clock.clone());
+        let (trends, writer) = (state.trends.clone(), state.writer.clone());
+        let platforms = services.publishers().platforms();
+        tokio::spawn(async move {
+            let profiles = p.profiles();
+            loop {
+                let runner = viral_core::service::autopilot::Runner {
+                    store: &*store,
+                    clock: &*clock,
+                    trends: &*trends,
+                    writer: &*writer,
+                    workflow: &*p,
+                    profiles: &profiles,
+                    platforms: &platforms,
+                    picker: viral_core::domain::autopilot::Picker::Thompson,
+                    seed: None,
+                };
+                if let Err(e) = runner.tick_all().await {
+                    tracing::warn!(error = %e, "autopilot could not run");
+                }
+                tokio::time::sleep(AUTOPILOT_EVERY).await;
+            }
+        })
+    });
     let mut dashboard = viral_web::ClientConfig::local();
     dashboard.oidc = services
         .config
@@ -164,7 +190,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         let _ = tokio::signal::ctrl_c().await;
     })
     .await;
-    for task in [keeper, dispatcher].into_iter().flatten() {
+    for task in [keeper, dispatcher, autopilot].into_iter().flatten() {
         task.abort();
     }
     if let Some(p) = pipeline {
@@ -176,6 +202,8 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
 
 /// How often `viral up` refreshes connected accounts whose grants are due (AWS: hourly).
 const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+/// How often `viral up` looks for autopilot runs that are due or under way.
+const AUTOPILOT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often `viral up` sends due webhook deliveries.
 const WEBHOOKS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -134,8 +134,13 @@ fn truth(audience: &Audience) -> Posterior {
     Posterior::of(&e)
 }
 
-/// One arm on one seed: engagement (the collector's last score) of each post by its day.
-async fn run_arm(arm: &str, seed: u64, args: &SimulateArgs) -> Result<Vec<(u32, f64)>, Failure> {
+/// One arm on one seed: engagement (the collector's last score) of each post by its day, and
+/// what the first tenant's learner believes at the end.
+async fn run_arm(
+    arm: &str,
+    seed: u64,
+    args: &SimulateArgs,
+) -> Result<(Vec<(u32, f64)>, Posterior), Failure> {
     let dir = tempfile::tempdir()?;
     let clock = Arc::new(ManualClock::new(START));
     let store = SqliteItemStore::open(&dir.path().join("viral.db"))
@@ -241,7 +246,8 @@ async fn run_arm(arm: &str, seed: u64, args: &SimulateArgs) -> Result<Vec<(u32, 
             }
         }
     }
-    Ok(out)
+    let learner = viral_core::service::learning::learner(&store, &tenant_ids[0]).await?;
+    Ok((out, learner))
 }
 
 fn mean(xs: &[f64]) -> Option<f64> {
@@ -266,15 +272,15 @@ pub async fn simulate(args: SimulateArgs) -> Result<ExitCode, Failure> {
     let mut by_week: Vec<Vec<Vec<f64>>> = vec![vec![Vec::new(); days.div_ceil(7)]; ARMS.len()];
     for (i, seed) in seeds.iter().enumerate() {
         for (a, arm) in ARMS.iter().enumerate() {
-            let scores = run_arm(arm, *seed, &args).await?;
-            for d in 0..days {
+            let (scores, _) = run_arm(arm, *seed, &args).await?;
+            for (d, slot) in by_day[a].iter_mut().enumerate() {
                 let day: Vec<f64> = scores
                     .iter()
                     .filter(|(x, _)| *x as usize == d)
                     .map(|(_, s)| *s)
                     .collect();
                 if let Some(m) = mean(&day) {
-                    by_day[a][d].push(m);
+                    slot.push(m);
                 }
             }
             for (w, week) in by_week[a].iter_mut().enumerate() {
@@ -444,4 +450,68 @@ fn plot(daily: &[Vec<f64>], args: &SimulateArgs, seeds: usize) -> String {
     }
     s.push_str("</svg>\n");
     s
+}
+
+/// `viral demo --days N`: N simulated days of autopilot on a sandbox channel whose audience is
+/// the documented sandbox audience, in a throwaway store (the data dir is not touched); prints
+/// each day and what the learner came to believe beside the audience's hidden truth.
+pub async fn demo_days(days: u32) -> Result<ExitCode, Failure> {
+    let seed = viral_core::domain::audience::SANDBOX_SEED;
+    let args = SimulateArgs {
+        days,
+        tenants: 1,
+        seed,
+        seeds: 1,
+        posts_per_day: 3,
+        json: false,
+        plot: None,
+    };
+    println!(
+        "autopilot {days} simulated days on a sandbox channel, 3 posts a day, against the sandbox's simulated audience (not real people); nothing is written to your data dir"
+    );
+    let (scores, learner) = run_arm("learning", seed, &args).await?;
+    for d in 0..days {
+        let day: Vec<f64> = scores
+            .iter()
+            .filter(|(x, _)| *x == d)
+            .map(|(_, s)| *s)
+            .collect();
+        println!(
+            "day {:<3} {} posts  engagement {}",
+            d + 1,
+            day.len(),
+            mean(&day).map_or("–".into(), |m| format!("{m:.3}"))
+        );
+    }
+    let audience = Audience::new(seed);
+    let mut beliefs: Vec<(String, f64, f64)> = learner
+        .features
+        .iter()
+        .filter_map(|f| learner.effect(f).map(|(e, sd)| (f.clone(), e, sd)))
+        .collect();
+    beliefs.sort_by(|a, b| b.1.total_cmp(&a.1));
+    println!(
+        "learned   what the learner believes works (effect on engagement ± sd) beside the audience's hidden effect on its rate:"
+    );
+    let shown: Vec<&(String, f64, f64)> = beliefs
+        .iter()
+        .take(5)
+        .chain(beliefs.iter().rev().take(3).rev())
+        .collect();
+    let mut seen = Vec::new();
+    for (f, e, sd) in shown {
+        if seen.contains(&f) {
+            continue;
+        }
+        seen.push(f);
+        println!(
+            "  {f:<24} {e:>+7.3} ± {sd:.3}   hidden {:+.3}",
+            audience.effect(f)
+        );
+    }
+    println!(
+        "next      {} simulate --days 28   (learning vs random vs oracle over 10 seeds)",
+        crate::invocation::command()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 41] = [
+const ROUTES: [(Route, u16, &[&str]); 48] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -121,6 +121,22 @@ const ROUTES: [(Route, u16, &[&str]); 41] = [
         &["id", "status", "next_at"],
     ),
     (Route::DeleteWebhook, 200, &["deleted"]),
+    (
+        Route::PutAutopilot,
+        200,
+        &["enabled", "targets", "run_hours", "daily_budget_usd"],
+    ),
+    (Route::GetAutopilot, 200, &["enabled", "timezone"]),
+    (
+        Route::PauseAutopilot,
+        200,
+        &["autopilot", "cancelled_posts", "stopped_runs"],
+    ),
+    (Route::ListAutopilotRuns, 200, &["items", "next_cursor"]),
+    // No run has happened: a run id names nothing (their success is in the API tests).
+    (Route::GetAutopilotRun, 404, &["error"]),
+    (Route::ApproveAutopilotRun, 404, &["error"]),
+    (Route::RejectAutopilotRun, 404, &["error"]),
     (
         Route::RemoveAccount,
         200,

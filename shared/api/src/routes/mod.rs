@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod analytics;
 pub(crate) mod api_keys;
+pub(crate) mod autopilot;
 pub(crate) mod billing;
 pub(crate) mod concepts;
 pub(crate) mod health;

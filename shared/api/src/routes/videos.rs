@@ -146,7 +146,9 @@ async fn signed_url(state: &AppState, job: &Job) -> (Option<String>, Option<Stri
 }
 
 /// The profiles of the providers this deployment uses.
-fn enabled_profiles(state: &AppState) -> Vec<viral_core::domain::routing::ProviderProfile> {
+pub(crate) fn enabled_profiles(
+    state: &AppState,
+) -> Vec<viral_core::domain::routing::ProviderProfile> {
     state
         .providers
         .iter()

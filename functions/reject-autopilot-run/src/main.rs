@@ -1,0 +1,6 @@
+//! `POST /v1/autopilot/runs/{id}/reject` as its own Lambda: API Gateway maps this one route here.
+
+#[tokio::main]
+async fn main() -> Result<(), viral_runtime::lambda::Error> {
+    viral_runtime::lambda::serve_route(viral_api::Route::RejectAutopilotRun).await
+}
