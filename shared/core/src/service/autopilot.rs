@@ -456,11 +456,12 @@ fn day_number(day: &str) -> usize {
 }
 
 impl Runner<'_> {
-    fn rng(&self, run_id: &str, what: &str) -> Rng {
+    /// A run's random draws: from the OS, or from the fixed seed and the run's slot.
+    fn rng(&self, slot: &str, what: &str) -> Rng {
         let seed = self
             .seed
             .unwrap_or_else(|| u64::from_le_bytes(crate::ids::random_bytes::<8>()));
-        Rng::new(hash64(seed, &format!("{run_id}/{what}")))
+        Rng::new(hash64(seed, &format!("{slot}/{what}")))
     }
 
     /// Every tenant whose autopilot is on or has runs under way, one tick each; one tenant's
@@ -763,7 +764,7 @@ impl Runner<'_> {
             category: if s.categories.is_empty() {
                 None
             } else {
-                let mut rng = self.rng(&run.id, "category");
+                let mut rng = self.rng(&run.slot, "category");
                 Some(s.categories[rng.below(s.categories.len())].clone())
             },
             count,
@@ -806,7 +807,7 @@ impl Runner<'_> {
             .iter()
             .map(|c| c.kind().features().to_vec())
             .collect();
-        let mut rng = self.rng(&run.id, "concept");
+        let mut rng = self.rng(&run.slot, "concept");
         let (best, scored) = autopilot::pick(self.picker, &learner, &options, &mut rng);
         let chosen: &Concept = &batch.concepts[best];
         run.trend_source = Some(batch.trend_source.clone());
@@ -1004,7 +1005,7 @@ impl Runner<'_> {
                 f
             })
             .collect();
-        let mut rng = self.rng(&run.id, "hour");
+        let mut rng = self.rng(&run.slot, "hour");
         let (best, scored) = autopilot::pick(self.picker, &learner, &options, &mut rng);
         let (at, hour) = times[best].clone();
         Ok(Placement {
