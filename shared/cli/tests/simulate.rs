@@ -41,11 +41,17 @@ fn learning_beats_random_by_the_second_week_and_the_plot_is_written() {
         w2["oracle"].as_f64().unwrap(),
     );
     assert!(learning > random, "{json}");
-    assert!(oracle >= learning * 0.9, "the oracle is the ceiling: {json}");
+    assert!(
+        oracle >= learning * 0.9,
+        "the oracle is the ceiling: {json}"
+    );
     // Learning improves on its own first week.
     assert!(learning > weeks[0]["learning"].as_f64().unwrap(), "{json}");
     let svg = std::fs::read_to_string(&plot).unwrap();
-    assert!(svg.starts_with("<svg") && svg.contains("<polyline"), "{svg}");
+    assert!(
+        svg.starts_with("<svg") && svg.contains("<polyline"),
+        "{svg}"
+    );
 }
 
 #[test]
