@@ -189,6 +189,12 @@ impl From<Error> for ApiError {
             Error::Queue(QueueError::Invalid(m)) => {
                 Self::new(StatusCode::BAD_REQUEST, "invalid_request", m)
             }
+            Error::Schedule(viral_core::ports::ScheduleError::Unavailable(detail)) => {
+                tracing::error!(%detail, "autopilot scheduler unavailable");
+                Self::unavailable(
+                    "the settings are saved but autopilot's schedule could not be updated; send them again",
+                )
+            }
             Error::Workflow(viral_core::ports::WorkflowError::Unavailable(detail)) => {
                 tracing::error!(%detail, "workflow unavailable");
                 Self::unavailable("the video workflow is unavailable; retry shortly")

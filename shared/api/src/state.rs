@@ -42,6 +42,9 @@ pub struct AppState {
     /// `VIRAL_ALLOW_LOOPBACK_PROVIDERS=1` (local development; refused on AWS): webhook
     /// endpoints may be plain HTTP on this machine.
     pub allow_loopback: bool,
+    /// Autopilot's per-tenant schedules (EventBridge Scheduler on AWS); `None` where a local
+    /// scheduler ticks every tenant (`viral up`).
+    pub autopilot_schedules: Option<Arc<dyn viral_core::ports::AutopilotSchedules>>,
 }
 
 /// What the account and post routes need.
@@ -92,6 +95,7 @@ impl AppState {
             billing: None,
             social: None,
             allow_loopback: false,
+            autopilot_schedules: None,
         }
     }
 }

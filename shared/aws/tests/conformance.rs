@@ -263,3 +263,37 @@ async fn kms_token_vault_conforms() {
     let vault = viral_aws::KmsTokenVault::from_conf(&conf, &key_id);
     viral_testkit::token_vault::run_all(&vault).await;
 }
+
+/// Autopilot's schedules on moto's EventBridge Scheduler: created at the tenant's local run
+/// hours in its zone, aimed at the autopilot state machine with the tenant in its input,
+/// changed in place, deleted, and a second delete is fine.
+#[tokio::test]
+async fn eventbridge_schedules_follow_the_settings() {
+    use viral_core::ports::AutopilotSchedules;
+    let conf = emulator_sdk_config(&moto_endpoint()).await;
+    let machine = "arn:aws:states:us-east-1:123456789012:stateMachine:autopilot";
+    let role = "arn:aws:iam::123456789012:role/autopilot-scheduler";
+    let schedules = viral_aws::EventBridgeSchedules::from_conf(&conf, machine, role);
+    let client = aws_sdk_scheduler::Client::new(&conf);
+    let tenant = viral_core::ids::new_id("tn");
+    let name = viral_core::domain::autopilot::schedule_name(&tenant);
+    schedules
+        .ensure(&tenant, &[7, 12, 17], "Europe/Paris")
+        .await
+        .unwrap();
+    let got = client.get_schedule().name(&name).send().await.unwrap();
+    assert_eq!(got.schedule_expression(), Some("cron(0 7,12,17 * * ? *)"));
+    assert_eq!(got.schedule_expression_timezone(), Some("Europe/Paris"));
+    let target = got.target().unwrap();
+    assert_eq!(target.arn(), machine);
+    assert_eq!(target.role_arn(), role);
+    let input: serde_json::Value = serde_json::from_str(target.input().unwrap()).unwrap();
+    assert_eq!(input, serde_json::json!({"tenant_id": tenant}));
+    schedules.ensure(&tenant, &[9], "UTC").await.unwrap();
+    let got = client.get_schedule().name(&name).send().await.unwrap();
+    assert_eq!(got.schedule_expression(), Some("cron(0 9 * * ? *)"));
+    assert_eq!(got.schedule_expression_timezone(), Some("UTC"));
+    schedules.remove(&tenant).await.unwrap();
+    assert!(client.get_schedule().name(&name).send().await.is_err());
+    schedules.remove(&tenant).await.unwrap();
+}

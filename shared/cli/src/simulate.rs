@@ -316,8 +316,8 @@ pub async fn simulate(args: SimulateArgs) -> Result<ExitCode, Failure> {
     );
     let met = of_oracle >= TARGET_OF_ORACLE && over_random >= TARGET_OVER_RANDOM;
     if let Some(path) = &args.plot {
-        let daily: Vec<Vec<f64>> = (0..ARMS.len())
-            .map(|a| by_day[a].iter().map(|d| mean(d).unwrap_or(0.0)).collect())
+        let daily: Vec<Vec<Option<f64>>> = (0..ARMS.len())
+            .map(|a| by_day[a].iter().map(|d| mean(d)).collect())
             .collect();
         std::fs::write(path, plot(&daily, &args, seeds.len()))
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -378,12 +378,13 @@ fn round3(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 
-/// A small SVG line chart: engagement by day for each arm.
-fn plot(daily: &[Vec<f64>], args: &SimulateArgs, seeds: usize) -> String {
+/// A small SVG line chart: engagement by day for each arm (a day without posts is skipped).
+fn plot(daily: &[Vec<Option<f64>>], args: &SimulateArgs, seeds: usize) -> String {
     let (w, h, pad) = (720.0, 360.0, 48.0);
     let days = daily.first().map_or(1, Vec::len).max(2);
     let top = daily
         .iter()
+        .flatten()
         .flatten()
         .fold(0.0_f64, |m, x| m.max(*x))
         .max(0.01)
@@ -427,11 +428,16 @@ fn plot(daily: &[Vec<f64>], args: &SimulateArgs, seeds: usize) -> String {
             d + 1
         );
     }
+    let _ = write!(
+        s,
+        r#"<text x="{pad}" y="{}">engagement (0–1), mean of the day's posts over {seeds} seeds; simulated audience</text>"#,
+        pad - 18.0
+    );
     for (a, series) in daily.iter().enumerate() {
         let points: Vec<String> = series
             .iter()
             .enumerate()
-            .map(|(d, v)| format!("{:.1},{:.1}", x(d), y(*v)))
+            .filter_map(|(d, v)| v.map(|v| format!("{:.1},{:.1}", x(d), y(v))))
             .collect();
         let _ = write!(
             s,
@@ -441,9 +447,9 @@ fn plot(daily: &[Vec<f64>], args: &SimulateArgs, seeds: usize) -> String {
         );
         let _ = write!(
             s,
-            r#"<text x="{}" y="{}" fill="{}">{}</text>"#,
-            w - pad - 80.0,
-            pad + 16.0 * a as f64,
+            r#"<text x="{}" y="{}" fill="{}">— {}</text>"#,
+            pad + 120.0 * a as f64,
+            h - 10.0,
             colours[a],
             ARMS[a]
         );

@@ -55,6 +55,8 @@ pub enum Error {
     #[error(transparent)]
     Workflow(#[from] WorkflowError),
     #[error(transparent)]
+    Schedule(#[from] crate::ports::ScheduleError),
+    #[error(transparent)]
     Vault(#[from] VaultError),
     /// A social platform refused or failed a call.
     #[error(transparent)]

@@ -43,6 +43,11 @@ pub struct Config {
     pub state_machine_arn: Option<String>,
     /// `VIRAL_PUBLISH_STATE_MACHINE_ARN`: the publish workflow on Step Functions (aws).
     pub publish_state_machine_arn: Option<String>,
+    /// `VIRAL_AUTOPILOT_STATE_MACHINE_ARN` and `VIRAL_AUTOPILOT_SCHEDULER_ROLE_ARN` (aws): the
+    /// autopilot workflow each tenant's EventBridge schedule starts, and the role the
+    /// schedules assume. Without them, changing autopilot keeps no schedule.
+    pub autopilot_state_machine_arn: Option<String>,
+    pub autopilot_scheduler_role_arn: Option<String>,
     /// `VIRAL_KMS_KEY_ID` (aws): the KMS key that seals connected accounts' tokens. Locally a
     /// key file in the data directory does (`token-vault.key`).
     pub kms_key_id: Option<String>,
@@ -353,6 +358,8 @@ impl Config {
             jwt,
             state_machine_arn: get("VIRAL_STATE_MACHINE_ARN"),
             publish_state_machine_arn: get("VIRAL_PUBLISH_STATE_MACHINE_ARN"),
+            autopilot_state_machine_arn: get("VIRAL_AUTOPILOT_STATE_MACHINE_ARN"),
+            autopilot_scheduler_role_arn: get("VIRAL_AUTOPILOT_SCHEDULER_ROLE_ARN"),
             kms_key_id: get("VIRAL_KMS_KEY_ID"),
             media_signing_key,
             header_read_timeout,

@@ -86,6 +86,22 @@ pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
     serve_router(viral_api::router_for(state, &[route])).await
 }
 
+/// Serves `PUT /v1/autopilot` and `POST /v1/autopilot/pause`: as [`serve_social_route`] (the
+/// pause cancels scheduled posts), plus the EventBridge Scheduler client that keeps each
+/// enabled tenant's schedule.
+pub async fn serve_autopilot_route(route: Route) -> Result<(), Error> {
+    let (config, sdk, mut state) = route_state().await?;
+    if let (Some(machine), Some(role)) = (
+        &config.autopilot_state_machine_arn,
+        &config.autopilot_scheduler_role_arn,
+    ) {
+        state.autopilot_schedules = Some(Arc::new(viral_aws::EventBridgeSchedules::from_conf(
+            &sdk, machine, role,
+        )));
+    }
+    serve_router(viral_api::router_for(state, &[route])).await
+}
+
 /// Serves `POST /v1/billing/checkout` or `/portal`: as [`serve_route`], plus Stripe's
 /// settings, the Secrets Manager client and the Stripe client. Without Stripe prices
 /// configured the routes answer `billing_not_configured`.
@@ -128,7 +144,7 @@ pub async fn serve_social_route(route: Route) -> Result<(), Error> {
             return_origins: Vec::new(),
         });
     }
-    if route == Route::PublishVideo
+    if matches!(route, Route::PublishVideo | Route::ApproveAutopilotRun)
         && let (Some(arn), Some(publish)) =
             (&config.state_machine_arn, &config.publish_state_machine_arn)
     {
@@ -401,6 +417,88 @@ pub async fn keep_alive(
             error_message: e.to_string(),
         })?;
     Ok(serde_json::to_value(done).unwrap_or_default())
+}
+
+/// The autopilot workflow's step (`statemachines/autopilot.asl.json`, started by the tenant's
+/// EventBridge schedule): one tick of the tenant's autopilot — a due run started, runs under
+/// way moved on. Answers `{"tenant_id", "open"}`; the workflow ticks again while `open > 0`.
+pub async fn serve_autopilot_tick() -> Result<(), Error> {
+    crate::telemetry::init();
+    let (config, table) = lambda_config()?;
+    let sdk = lambda_env()?.sdk_config();
+    let required = |v: &Option<String>, var: &'static str| {
+        v.clone().ok_or_else(|| {
+            Error::from(ConfigError {
+                var,
+                problem: "required by the autopilot tick".into(),
+            })
+        })
+    };
+    let video = required(&config.state_machine_arn, "VIRAL_STATE_MACHINE_ARN")?;
+    let publish = required(
+        &config.publish_state_machine_arn,
+        "VIRAL_PUBLISH_STATE_MACHINE_ARN",
+    )?;
+    let store: Arc<dyn ItemStore> = Arc::new(DynamoItemStore::from_conf(&sdk, &table));
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let secrets = lambda_secrets(&config, &sdk);
+    let trends = crate::sources::trend_source(
+        &config.sources,
+        secrets.clone(),
+        store.clone(),
+        clock.clone(),
+    )?;
+    let writer = crate::sources::concept_writer(&config.sources, secrets.clone())?;
+    let workflow = SfnWorkflow::from_conf(&sdk, &video).with_publish(&publish);
+    let profiles = crate::providers::profiles(&config.providers);
+    let platforms = crate::social::publishers(&config, secrets).platforms();
+    let runner = viral_core::service::autopilot::Runner {
+        store: &*store,
+        clock: &*clock,
+        trends: &*trends,
+        writer: &*writer,
+        workflow: &workflow,
+        profiles: &profiles,
+        platforms: &platforms,
+        picker: viral_core::domain::autopilot::Picker::Thompson,
+        seed: None,
+    };
+    let runner = &runner;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        mark(&event);
+        autopilot_tick(runner, &event.payload).await
+    }))
+    .await
+}
+
+/// One autopilot tick for the tenant the event names.
+pub async fn autopilot_tick(
+    runner: &viral_core::service::autopilot::Runner<'_>,
+    event: &Value,
+) -> Result<Value, Diagnostic> {
+    let tenant_id = event["tenant_id"]
+        .as_str()
+        .filter(|t| viral_core::ids::is_valid_id("tn", t))
+        .ok_or_else(|| Diagnostic {
+            error_type: "Autopilot.BadInput".into(),
+            error_message: "the event names no tenant (`tenant_id`)".into(),
+        })?;
+    let ticked = runner.tick(tenant_id).await.map_err(|e| Diagnostic {
+        error_type: "Autopilot.TickFailed".into(),
+        error_message: e.to_string(),
+    })?;
+    tracing::info!(
+        tenant_id,
+        started = ticked.started.as_ref().map(|r| r.id.as_str()),
+        advanced = ticked.advanced,
+        open = ticked.open,
+        "autopilot tick"
+    );
+    Ok(serde_json::json!({
+        "tenant_id": tenant_id,
+        "started": ticked.started.map(|r| r.id),
+        "open": ticked.open,
+    }))
 }
 
 /// The scheduled metrics collector (EventBridge, every 15 minutes): fetches published posts'

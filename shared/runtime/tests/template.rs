@@ -108,6 +108,7 @@ fn every_function_crate_has_one_resource_and_every_route_its_own_function() {
                     "reconcile-jobs",
                     "refresh-tokens",
                     "collect-metrics",
+                    "autopilot-tick",
                     "deliver-webhooks",
                 ]
                 .contains(&name.as_str()),
@@ -135,6 +136,7 @@ fn every_asl_substitution_resolves_to_a_step_or_the_queue() {
     assert_eq!(
         uris,
         BTreeSet::from([
+            "../statemachines/autopilot.asl.json",
             "../statemachines/publish.asl.json",
             "../statemachines/video-generation.asl.json"
         ])
@@ -325,7 +327,11 @@ fn iam_statements_name_only_resources_of_the_template() {
             continue;
         };
         for p in policies {
-            let Some(statements) = p["Statement"].as_array() else {
+            // A role's inline policy keeps its statements in a policy document.
+            let statements = p["Statement"]
+                .as_array()
+                .or_else(|| p["PolicyDocument"]["Statement"].as_array());
+            let Some(statements) = statements else {
                 // A SAM policy template: its arguments must be references too.
                 for args in p.as_object().into_iter().flat_map(|o| o.values()) {
                     let mut refs = Vec::new();

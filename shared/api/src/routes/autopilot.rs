@@ -136,6 +136,14 @@ fn settings_of(b: AutopilotRequest) -> Result<Settings, ApiError> {
     })
 }
 
+/// The tenant's schedule follows its settings (on AWS; locally `viral up` ticks everyone).
+async fn sync(state: &AppState, tenant_id: &str, stored: &Stored) -> Result<(), ApiError> {
+    if let Some(schedules) = &state.autopilot_schedules {
+        autopilot::sync_schedule(&**schedules, tenant_id, stored).await?;
+    }
+    Ok(())
+}
+
 /// Autopilot writes and posts videos, so changing it needs both scopes.
 fn require_writer(p: &viral_core::service::Principal) -> Result<(), ApiError> {
     p.require(Scope::VideosWrite)?;
@@ -153,7 +161,8 @@ fn require_writer(p: &viral_core::service::Principal) -> Result<(), ApiError> {
         (status = 409, description = "Changed meanwhile; read and retry", body = ErrorBody),
         (status = 413, body = ErrorBody), (status = 415, body = ErrorBody),
         (status = 422, description = "A setting out of bounds, an unknown time zone, or a target that is not one of this workspace's accounts", body = ErrorBody),
-        (status = 429, body = ErrorBody)))]
+        (status = 429, body = ErrorBody),
+        (status = 503, description = "Saved, but the schedule could not be updated: send the settings again", body = ErrorBody)))]
 pub(crate) async fn put(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -162,6 +171,7 @@ pub(crate) async fn put(
     require_writer(&p)?;
     let settings = settings_of(body)?;
     let stored = autopilot::put(&*state.store, &*state.clock, &p.tenant.id, settings).await?;
+    sync(&state, &p.tenant.id, &stored).await?;
     Ok(axum::Json(AutopilotView::from(&stored)))
 }
 
@@ -195,7 +205,8 @@ pub(crate) struct PausedView {
     responses((status = 200, body = PausedView), (status = 401, body = ErrorBody),
         (status = 403, description = "The key lacks videos:write or publish:write", body = ErrorBody),
         (status = 404, description = "Autopilot was never set", body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 409, body = ErrorBody), (status = 429, body = ErrorBody),
+        (status = 503, description = "Paused, but the schedule could not be removed: pause again", body = ErrorBody)))]
 pub(crate) async fn pause(
     State(state): State<AppState>,
     Caller(p): Caller,
@@ -210,6 +221,7 @@ pub(crate) async fn pause(
         }
     };
     let paused = autopilot::pause(&*state.store, &*state.clock, limits, &p.tenant.id).await?;
+    sync(&state, &p.tenant.id, &paused.stored).await?;
     Ok(axum::Json(PausedView {
         autopilot: AutopilotView::from(&paused.stored),
         cancelled_posts: paused.cancelled_posts,

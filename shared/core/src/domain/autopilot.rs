@@ -161,6 +161,17 @@ impl Settings {
     }
 }
 
+/// The EventBridge Scheduler expression of these local hours (its time zone set beside it).
+pub fn cron_expression(hours: &[u8]) -> String {
+    let list: Vec<String> = hours.iter().map(u8::to_string).collect();
+    format!("cron(0 {} * * ? *)", list.join(","))
+}
+
+/// The name of a tenant's schedule (at most 64 characters: tenant ids are 35).
+pub fn schedule_name(tenant_id: &str) -> String {
+    format!("viral-autopilot-{tenant_id}")
+}
+
 /// The waking hours, in the order of the day starting after the quiet hours.
 pub fn awake_hours(q: &QuietHours) -> Vec<u8> {
     let first = if q.start == q.end { 0 } else { q.end };
@@ -445,6 +456,12 @@ mod tests {
             approval: Approval::Auto,
             duration_s: 15.0,
         }
+    }
+
+    #[test]
+    fn schedules_fire_at_the_run_hours() {
+        assert_eq!(cron_expression(&[7, 12, 17]), "cron(0 7,12,17 * * ? *)");
+        assert!(schedule_name(&format!("tn_{}", "0".repeat(32))).len() <= 64);
     }
 
     #[test]

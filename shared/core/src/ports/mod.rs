@@ -8,6 +8,7 @@ pub mod concepts;
 pub mod item_store;
 pub mod publisher;
 pub mod queue;
+pub mod schedules;
 pub mod secrets;
 pub mod token_vault;
 pub mod transaction;
@@ -24,6 +25,7 @@ pub use publisher::{
     Publishers, Tokens,
 };
 pub use queue::{Message, Queue, QueueError};
+pub use schedules::{AutopilotSchedules, ScheduleError};
 pub use secrets::{CachedSecrets, SecretString, Secrets, SecretsError};
 pub use token_vault::{TokenVault, VaultError};
 pub use transaction::{Transaction, TxError};

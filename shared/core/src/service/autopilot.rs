@@ -170,6 +170,25 @@ pub async fn put(
     save_settings(store, tenant_id, prev.map(|p| p.version), next, active).await
 }
 
+/// Makes the tenant's schedule match its settings: at its run hours while enabled, none
+/// otherwise. Called after every change of the settings (a failure is the caller's 503: the
+/// settings are saved, sending them again repairs the schedule).
+pub async fn sync_schedule(
+    schedules: &dyn crate::ports::AutopilotSchedules,
+    tenant_id: &str,
+    stored: &Stored,
+) -> Result<()> {
+    let s = &stored.settings;
+    if s.enabled {
+        schedules
+            .ensure(tenant_id, &s.slot_hours(), &s.timezone)
+            .await?;
+    } else {
+        schedules.remove(tenant_id).await?;
+    }
+    Ok(())
+}
+
 /// What pausing did.
 #[derive(Debug)]
 pub struct Paused {
@@ -423,6 +442,9 @@ fn review_state(run: &Run) -> Error {
 pub struct Ticked {
     pub started: Option<Run>,
     pub advanced: usize,
+    /// Runs still under way after the tick that a later tick moves on (not those waiting for
+    /// a person).
+    pub open: usize,
 }
 
 /// What runs autopilot: the ports a run uses, and how it picks.
@@ -530,6 +552,11 @@ impl Runner<'_> {
             )
             .await;
         }
+        out.open = open_runs(self.store, tenant_id)
+            .await?
+            .iter()
+            .filter(|(r, _)| r.status != RunStatus::AwaitingReview)
+            .count();
         Ok(out)
     }
 
