@@ -115,6 +115,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         let (store, clock) = (services.store.clone(), services.clock.clone());
         let (trends, writer) = (state.trends.clone(), state.writer.clone());
         let platforms = services.publishers().platforms();
+        let every = services.config.autopilot_every;
         tokio::spawn(async move {
             let profiles = p.profiles();
             loop {
@@ -132,7 +133,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
                 if let Err(e) = runner.tick_all().await {
                     tracing::warn!(error = %e, "autopilot could not run");
                 }
-                tokio::time::sleep(AUTOPILOT_EVERY).await;
+                tokio::time::sleep(every).await;
             }
         })
     });
@@ -202,8 +203,6 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
 
 /// How often `viral up` refreshes connected accounts whose grants are due (AWS: hourly).
 const KEEP_ALIVE_EVERY: std::time::Duration = std::time::Duration::from_secs(15 * 60);
-/// How often `viral up` looks for autopilot runs that are due or under way.
-const AUTOPILOT_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 /// How often `viral up` sends due webhook deliveries.
 const WEBHOOKS_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 

@@ -238,6 +238,8 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
         ("TIKTOK_AUTHORIZE_URL", &tiktok_authorize),
         ("TIKTOK_CLIENT_KEY", tiktok::CLIENT_KEY),
         ("TIKTOK_CLIENT_SECRET", "tiktok-dashboard-secret"),
+        // Autopilot's scheduler looks every second (30 s by default).
+        ("VIRAL_AUTOPILOT_EVERY", "1"),
     ];
     // `viral up`, as a user starts it; its stderr is where the sign-in link is printed.
     let port = free_port();
@@ -639,6 +641,52 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     b.wait_text(".deliveries", "No deliveries yet", 10).await;
     b.capture("webhooks", ".deliveries", "No deliveries yet")
         .await;
+
+    // 5d. Autopilot: turned on for the tenant's sandbox channel, waiting for approval, with no
+    // quiet hours (so the day's one slot is due now); `viral up`'s scheduler runs it — trends,
+    // concepts, the pick, the video — and it waits; one click posts it; the kill switch pauses.
+    // GET /v1/autopilot answers 404 until autopilot is set; the browser logs that.
+    b.allowed.push("404");
+    b.click("a[href='/autopilot']").await;
+    b.wait_text("h2", "Settings", 10).await;
+    b.wait_text("[role=status]", "not set up yet", 10).await;
+    b.wait_text("label.choice", "Browser channel", 10).await;
+    b.client
+        .find(Locator::XPath(
+            "//label[contains(., 'Browser channel')]/input[@type='checkbox']",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.type_into("#ap-per-day", "1").await;
+    b.click("#ap-quiet").await;
+    b.click_text("button", "Turn autopilot on").await;
+    b.wait_text("[role=status]", "Autopilot is on", 10).await;
+    b.wait_text(".runs li", "waiting for your approval", 120)
+        .await;
+    b.wait_text(".runs li", "Why this concept", 5).await;
+    b.capture("autopilot", ".runs li", "waiting for your approval")
+        .await;
+    b.client
+        .find(Locator::XPath(
+            "//button[starts-with(normalize-space(.), 'Show the')]",
+        ))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.capture("autopilot-concepts", ".runs table", "(picked)")
+        .await;
+    b.click_text("button", "Approve and post").await;
+    b.wait_text(".runs li", "posted", 20).await;
+    b.click_text("button", "Pause…").await;
+    b.click_text("button", "Pause autopilot").await;
+    b.wait_text("[role=status]", "Autopilot is paused", 10)
+        .await;
+    b.assert_clean_console("autopilot").await;
 
     // 6. Another tenant's video is "not found" here.
     let other = json_of(

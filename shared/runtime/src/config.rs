@@ -71,6 +71,9 @@ pub struct Config {
     /// defaults 10 and 30: how long a client may take to send its headers, then its body.
     pub header_read_timeout: Duration,
     pub body_read_timeout: Duration,
+    /// `VIRAL_AUTOPILOT_EVERY` in seconds (local server), default 30: how often `viral up`
+    /// looks for autopilot runs that are due or under way.
+    pub autopilot_every: Duration,
     /// Sign-in to the dashboard `viral up` serves through an OIDC provider (Authorization
     /// Code + PKCE): `VIRAL_DASHBOARD_OIDC_AUTHORIZE_URL`, `VIRAL_DASHBOARD_OIDC_TOKEN_URL`,
     /// `VIRAL_DASHBOARD_OIDC_CLIENT_ID` (all three or none), `VIRAL_DASHBOARD_OIDC_SCOPE`
@@ -265,6 +268,7 @@ impl Config {
         let media_url_ttl = seconds("VIRAL_MEDIA_URL_TTL", 3600, 7 * 86_400)?;
         let header_read_timeout = seconds("VIRAL_HEADER_READ_TIMEOUT", 10, 300)?;
         let body_read_timeout = seconds("VIRAL_BODY_READ_TIMEOUT", 30, 3600)?;
+        let autopilot_every = seconds("VIRAL_AUTOPILOT_EVERY", 30, 3600)?;
         let media_signing_key = match get("VIRAL_MEDIA_SIGNING_KEY") {
             Some(k) if k.chars().count() < 32 => {
                 return Err(err(
@@ -364,6 +368,7 @@ impl Config {
             media_signing_key,
             header_read_timeout,
             body_read_timeout,
+            autopilot_every,
             dashboard_oidc,
         })
     }

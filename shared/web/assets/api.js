@@ -114,4 +114,5 @@ export function takeSignOutReason() {
 
 export const get = (path) => api("GET", path);
 export const post = (path, body, opts) => api("POST", path, body === undefined ? {} : body, opts);
+export const put = (path, body) => api("PUT", path, body);
 export const del = (path) => api("DELETE", path);

@@ -18,12 +18,14 @@ import { Accounts } from "./page-accounts.js";
 import { Posts } from "./page-posts.js";
 import { Analytics } from "./page-analytics.js";
 import { Webhooks } from "./page-webhooks.js";
+import { Autopilot } from "./page-autopilot.js";
 
 const NAV = [
   ["/", "Overview"],
   ["/concepts", "Concepts"],
   ["/videos", "Videos"],
   ["/posts", "Posts"],
+  ["/autopilot", "Autopilot"],
   ["/accounts", "Accounts"],
   ["/providers", "Providers"],
   ["/analytics", "Analytics"],
@@ -34,7 +36,7 @@ const NAV = [
   ["/docs", "API docs"],
 ];
 // The pages the next releases add; listed so people can see where the product is going.
-const SOON = ["Autopilot"];
+const SOON = [];
 
 const ROUTES = [
   [/^\/(overview|dashboard)?$/, Overview],
@@ -44,6 +46,7 @@ const ROUTES = [
   [/^\/videos\/new$/, NewVideo],
   [/^\/videos\/([^/]+)$/, VideoDetail],
   [/^\/posts$/, Posts],
+  [/^\/autopilot$/, Autopilot],
   [/^\/accounts$/, Accounts],
   [/^\/providers$/, Providers],
   [/^\/analytics$/, Analytics],
@@ -90,10 +93,10 @@ function Nav({ path }) {
       ${NAV.map(([href, label]) => html`<li key=${href}>
         <a href=${href} aria-current=${current(href) ? "page" : undefined}>${label}</a></li>`)}
     </ul>
-    <p class="soon-title" id="soon">Coming next</p>
+    ${SOON.length ? html`<p class="soon-title" id="soon">Coming next</p>
     <ul class="soon" aria-labelledby="soon">
       ${SOON.map((s) => html`<li key=${s}><span aria-disabled="true">${s}</span></li>`)}
-    </ul>
+    </ul>` : null}
   </nav>`;
 }
 

@@ -12,7 +12,7 @@ const EVENTS = [
   ["post.published", "A post went live"],
   ["post.failed", "A post failed"],
   ["account.needs_reconnect", "An account must be connected again"],
-  ["autopilot.run_finished", "An autopilot run finished (coming with autopilot)"],
+  ["autopilot.run_finished", "An autopilot run finished or waits for approval"],
   ["quota.low", "Quota is running low (coming soon)"],
 ];
 

@@ -54,6 +54,10 @@ const SOURCES: &[(&str, &[u8])] = &[
         include_bytes!("../assets/page-webhooks.js"),
     ),
     (
+        "page-autopilot.js",
+        include_bytes!("../assets/page-autopilot.js"),
+    ),
+    (
         "page-publish.js",
         include_bytes!("../assets/page-publish.js"),
     ),

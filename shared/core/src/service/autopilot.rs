@@ -360,6 +360,9 @@ async fn save_run(
                 "cost_cents": run.cost_cents,
                 "approve": (run.status == RunStatus::AwaitingReview)
                     .then(|| format!("POST /v1/autopilot/runs/{}/approve", run.id)),
+                // The dashboard page with the run's one-click approve, relative to its origin.
+                "review_page": (run.status == RunStatus::AwaitingReview)
+                    .then(|| format!("/autopilot?run={}", run.id)),
             }),
         )
         .await;
