@@ -286,10 +286,12 @@ def bola_matrix(v, a_key, b_ids, b_key):
         (re.compile(r"^/v1/accounts/\{id\}"), "account"),
         (re.compile(r"^/v1/posts/\{id\}"), "post"),
         (re.compile(r"^/v1/webhooks/\{id\}"), "webhook"),
+        (re.compile(r"^/v1/autopilot/runs/\{id\}"), "run"),
     ]
     bodies = {
         ("post", "/v1/concepts/{id}/feedback"): {"platform": "tiktok", "views": 1000, "likes": 10},
         ("post", "/v1/videos/{id}/publish"): {"targets": [{"account_id": b_ids["account"]}]},
+        ("post", "/v1/autopilot/runs/{id}/approve"): {},
     }
     total, not_found, unmapped, wrong = 0, 0, [], []
     for path, item in sorted(doc["paths"].items()):
@@ -314,7 +316,8 @@ def bola_matrix(v, a_key, b_ids, b_key):
         call(v.base, "GET", p, key=b_key)[0] == 200
         for p in (f"/v1/videos/{b_ids['job']}", f"/v1/concepts/{b_ids['concept']}",
                   f"/v1/concept-batches/{b_ids['batch']}", f"/v1/accounts/{b_ids['account']}",
-                  f"/v1/posts/{b_ids['post']}", f"/v1/webhooks/{b_ids['webhook']}")
+                  f"/v1/posts/{b_ids['post']}", f"/v1/webhooks/{b_ids['webhook']}",
+                  f"/v1/autopilot/runs/{b_ids['run']}")
     ) and call(v.base, "GET", "/v1/me", key=b_ids["key_token"])[0] == 200
     report(
         "BOLA matrix",
@@ -592,6 +595,8 @@ def main():
         "VIRAL_RATE_LIMIT": "1000000/1s",
         "VIRAL_HEADER_READ_TIMEOUT": "2",
         "VIRAL_BODY_READ_TIMEOUT": "3",
+        # Autopilot's scheduler every second, so B's run exists for the BOLA matrix soon.
+        "VIRAL_AUTOPILOT_EVERY": "1",
         "VIRAL_JWT_ISSUER": issuer.issuer,
         "VIRAL_JWT_AUDIENCE": AUDIENCE,
         "VIRAL_JWT_JWKS_URL": issuer.jwks_url,
@@ -617,7 +622,18 @@ def main():
                     body={"targets": [{"account_id": channel["id"], "schedule_at": tomorrow}]})[1]
         hook = call(v.base, "POST", "/v1/webhooks", key=b_key,
                     body={"url": "https://hooks.example.com/b", "events": ["post.published"]})[1]
+        # B's autopilot, waiting for approval: its run is one of the ids A reaches for.
+        call(v.base, "PUT", "/v1/autopilot", key=b_key,
+             body={"enabled": True, "targets": [channel["id"]], "posts_per_day": 1,
+                   "daily_budget_usd": 1, "quiet_hours": {"start": 0, "end": 0},
+                   "approval": "review"})
+        deadline = time.time() + 120
+        while not call(v.base, "GET", "/v1/autopilot/runs", key=b_key)[1]["items"]:
+            assert time.time() < deadline, "B's autopilot did not run"
+            time.sleep(0.5)
+        run = call(v.base, "GET", "/v1/autopilot/runs", key=b_key)[1]["items"][0]
         b_ids = {"job": job["job_id"], "concept": batch["concepts"][0]["id"], "webhook": hook["id"],
+                 "run": run["id"],
                  "batch": batch["batch_id"], "key": b_extra["id"], "key_token": b_extra["key"],
                  "account": channel["id"], "post": post["posts"][0]["id"]}
         revoked = call(v.base, "POST", "/v1/api-keys", key=a_key, body={"name": "to revoke"})[1]

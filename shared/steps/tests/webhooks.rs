@@ -274,3 +274,59 @@ async fn endpoints_on_this_machine_or_private_addresses_are_refused() {
     assert!(refused.contains("endpoint refused"), "{refused}");
     assert!(rx.got.lock().unwrap().is_empty());
 }
+
+/// `quota.low` is sent once a period, when what is left of a quota falls to a fifth or below:
+/// Starter's 10 videos warn at the 8th, not before and not again.
+#[tokio::test]
+async fn quota_low_is_sent_once_when_a_fifth_is_left() {
+    let w = World::new(vec![]);
+    let t = w.tenant(Plan::Starter).await;
+    let tenant = viral_core::service::tenants::get_tenant(&*w.store, &t)
+        .await
+        .unwrap()
+        .unwrap();
+    let hook = webhooks::create(
+        &*w.store,
+        &*w.vault,
+        &*w.clock,
+        &t,
+        "https://hooks.example.com/quota",
+        &["quota.low".into()],
+        false,
+    )
+    .await
+    .unwrap()
+    .webhook;
+    let profiles = vec![viral_core::domain::routing::ProviderInfo::storyboard().profile];
+    let spec = viral_core::domain::JobSpec {
+        prompt: "Octopuses have three hearts.".into(),
+        concept_id: None,
+        provider: "auto".into(),
+        platforms: vec!["tiktok".into()],
+        duration_s: 15.0,
+    };
+    for i in 1..=10 {
+        viral_core::service::videos::accept(
+            &*w.store,
+            &*w.clock,
+            &tenant,
+            spec.clone(),
+            None,
+            &profiles,
+        )
+        .await
+        .unwrap();
+        let (items, _) = webhooks::deliveries(&*w.store, &t, &hook.id, 50, None)
+            .await
+            .unwrap();
+        assert_eq!(items.len(), usize::from(i >= 8), "after video {i}");
+        if i == 8 {
+            let body: Value = serde_json::from_str(&items[0].body).unwrap();
+            assert_eq!(body["type"], "quota.low");
+            assert_eq!(
+                (&body["data"]["resource"], &body["data"]["remaining"]),
+                (&json!("videos"), &json!(2))
+            );
+        }
+    }
+}

@@ -13,7 +13,7 @@ const EVENTS = [
   ["post.failed", "A post failed"],
   ["account.needs_reconnect", "An account must be connected again"],
   ["autopilot.run_finished", "An autopilot run finished or waits for approval"],
-  ["quota.low", "Quota is running low (coming soon)"],
+  ["quota.low", "A fifth or less of the quota is left"],
 ];
 
 export function Webhooks() {

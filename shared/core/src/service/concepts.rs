@@ -204,7 +204,7 @@ pub async fn generate_guarded(
         tx.guarded(Refusal::Guard, guard);
     }
     match tx.commit(store).await {
-        Ok(()) => {}
+        Ok(()) => reservation.warn_if_low(store, clock).await,
         Err(TxError::Refused(Refusal::Guard)) => {
             return Err(Error::State {
                 code: "precondition_failed",

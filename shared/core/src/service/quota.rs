@@ -71,6 +71,53 @@ impl Reservation<'_> {
         self.refusal((self.limit - used).max(0))
     }
 
+    /// After the reservation is committed: when what is left of the period's quota has fallen
+    /// to a fifth of the limit or below, tells the tenant's webhooks (`quota.low`) — once per
+    /// period and resource (a marker written only if absent). Never fails its caller.
+    pub async fn warn_if_low(&self, store: &dyn ItemStore, clock: &dyn crate::clock::Clock) {
+        let pk = keys::tenant_pk(self.tenant_id);
+        let used = match store.get(&pk, &keys::quota_sk(&self.period.key)).await {
+            Ok(item) => item
+                .and_then(|i| i.int(self.resource.counter()))
+                .unwrap_or(0),
+            Err(e) => {
+                tracing::warn!(tenant_id = self.tenant_id, error = %e, "quota not read for quota.low");
+                return;
+            }
+        };
+        let remaining = (self.limit - used).max(0);
+        if self.limit <= 0 || remaining * 5 > self.limit {
+            return;
+        }
+        let marker = crate::ports::Item::new(
+            &pk,
+            format!("QUOTALOW#{}#{}", self.period.key, self.resource.name()),
+        )
+        .with("at", clock.now().millis());
+        match store.put(marker, Cond::Absent).await {
+            Ok(()) => {
+                crate::service::webhooks::emit(
+                    store,
+                    clock,
+                    self.tenant_id,
+                    "quota.low",
+                    serde_json::json!({
+                        "resource": self.resource.name(),
+                        "used": used,
+                        "limit": self.limit,
+                        "remaining": remaining,
+                        "resets_at": self.period.end.rfc3339(),
+                    }),
+                )
+                .await;
+            }
+            Err(crate::ports::StoreError::ConditionFailed { .. }) => {}
+            Err(e) => {
+                tracing::warn!(tenant_id = self.tenant_id, error = %e, "quota.low marker not written");
+            }
+        }
+    }
+
     fn refusal(&self, remaining: i64) -> Error {
         crate::metrics::count(
             "QuotaRejected",

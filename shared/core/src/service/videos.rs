@@ -198,6 +198,7 @@ pub async fn accept_within(
     match tx.commit(store).await {
         Ok(()) => {
             metrics::count("JobsStarted", None);
+            reservation.warn_if_low(store, clock).await;
             Ok(Accepted {
                 job,
                 replayed: false,
