@@ -255,7 +255,7 @@ fn mean(xs: &[f64]) -> Option<f64> {
 }
 
 pub async fn simulate(args: SimulateArgs) -> Result<ExitCode, Failure> {
-    let seeds: Vec<u64> = (args.seed..args.seed + args.seeds).collect();
+    let seeds: Vec<u64> = (0..args.seeds).map(|i| args.seed.wrapping_add(i)).collect();
     if !args.json {
         eprintln!(
             "simulate  {} days · {} tenant(s) · {} posts a day · seeds {}–{} · a simulated audience, not real people",

@@ -384,3 +384,125 @@ async fn quotas_and_accounts_stop_a_run_before_it_spends() {
     assert!(run.reason.unwrap().contains("connected again"));
     assert_eq!(w.clock.now().rfc3339(), "2026-12-05T10:00:00Z");
 }
+
+/// Jobs are accepted but not run until `finish` is called; the first start of a job is lost,
+/// as a Step Functions outage after the job was accepted would lose it.
+struct Held<'a> {
+    inner: &'a InstantWorkflow<'a>,
+    started: std::sync::Mutex<Vec<String>>,
+    lose_first: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl viral_core::ports::Workflow for Held<'_> {
+    async fn start_job(
+        &self,
+        _: &str,
+        job_id: &str,
+    ) -> Result<bool, viral_core::ports::WorkflowError> {
+        if self
+            .lose_first
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(viral_core::ports::WorkflowError::Unavailable(
+                "states is down".into(),
+            ));
+        }
+        self.started.lock().unwrap().push(job_id.to_owned());
+        Ok(true)
+    }
+    async fn start_post(
+        &self,
+        tenant_id: &str,
+        post_id: &str,
+    ) -> Result<bool, viral_core::ports::WorkflowError> {
+        self.inner.start_post(tenant_id, post_id).await
+    }
+    async fn job_history(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> Result<Option<serde_json::Value>, viral_core::ports::WorkflowError> {
+        Ok(None)
+    }
+}
+
+#[tokio::test]
+async fn a_lost_start_is_started_again_and_a_pause_mid_render_posts_nothing() {
+    use viral_core::ports::Workflow;
+    let w = World::new(vec![]);
+    let tenant = w.tenant(Plan::Agency).await;
+    let account = channel(&w, &tenant).await;
+    let mut s = settings(&account);
+    s.posts_per_day = 2;
+    autopilot::put(&*w.store, &*w.clock, &tenant, s)
+        .await
+        .unwrap();
+    let setup = Setup::paid();
+    let flow = InstantWorkflow::new(w.ctx());
+    let held = Held {
+        inner: &flow,
+        started: Default::default(),
+        lose_first: true.into(),
+    };
+    let mut runner = setup.runner(&w, &flow);
+    runner.workflow = &held;
+    // The job is accepted, its start lost: the tick says so, the run is rendering.
+    let run = runner.tick(&tenant).await;
+    assert!(run.is_err(), "the lost start is an error of this tick");
+    let (runs, _) = autopilot::list_runs(&*w.store, &tenant, 10, None)
+        .await
+        .unwrap();
+    assert_eq!(runs[0].status, RunStatus::Rendering);
+    let job = runs[0].job_id.clone().unwrap();
+    assert!(held.started.lock().unwrap().is_empty());
+    // The next tick starts it (once more, idempotently); no second job, no second batch.
+    runner.tick(&tenant).await.unwrap();
+    assert_eq!(held.started.lock().unwrap().clone(), vec![job.clone()]);
+    assert_eq!(
+        videos::list(&*w.store, &tenant, 10, None)
+            .await
+            .unwrap()
+            .0
+            .len(),
+        1
+    );
+    // Paused while it renders: the video finishes, is settled at its cost, and is not posted.
+    autopilot::pause(&*w.store, &*w.clock, &w.limits, &tenant)
+        .await
+        .unwrap();
+    flow.start_job(&tenant, &job).await.unwrap();
+    runner.tick(&tenant).await.unwrap();
+    let run = autopilot::get_run(&*w.store, &tenant, &runs[0].id)
+        .await
+        .unwrap();
+    assert_eq!(run.status, RunStatus::Stopped, "{:?}", run.reason);
+    assert!(run.posts.is_empty());
+    assert_eq!(run.cost_cents, Some(150));
+    assert_eq!(committed(&w, &tenant, "2026-12-04").await, 150);
+}
+
+#[tokio::test]
+async fn tiktok_approval_without_a_privacy_is_refused_and_the_run_keeps_waiting() {
+    let w = World::new(vec![]);
+    let tenant = w.tenant(Plan::Agency).await;
+    let tiktok = w.account(&tenant, Platform::Tiktok, None).await;
+    autopilot::put(&*w.store, &*w.clock, &tenant, settings(&tiktok))
+        .await
+        .unwrap();
+    let setup = Setup::free();
+    let flow = InstantWorkflow::new(w.ctx());
+    let runner = setup.runner(&w, &flow);
+    let run = runner.tick(&tenant).await.unwrap().started.unwrap();
+    runner.tick(&tenant).await.unwrap();
+    for privacy in [None, Some("EVERYONE_PLEASE".to_owned())] {
+        let err = autopilot::approve(&runner, &tenant, &run.id, privacy)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Invalid(_)), "{err:?}");
+    }
+    let still = autopilot::get_run(&*w.store, &tenant, &run.id)
+        .await
+        .unwrap();
+    assert_eq!(still.status, RunStatus::AwaitingReview);
+}

@@ -33,7 +33,7 @@ export function Autopilot({ query }) {
   // While it is on, new runs appear by themselves (one request every 5 s; faster while one
   // is under way).
   const on = d && d.settings && d.settings.enabled;
-  useInterval(runs.reload, list && list.some(moving) ? 2500 : 5000, !!on);
+  useInterval(runs.reload, list && list.some(moving) ? 2500 : 5000, !!on || (!!list && list.some(moving)));
   const pause = async () => {
     setError(null);
     try {
@@ -87,6 +87,10 @@ function Settings({ current, accounts, onSaved }) {
         quiet_hours: quiet ? { start: Number(start), end: Number(end) } : { start: 0, end: 0 }, approval,
       };
       if (niche.trim()) body.niche = niche.trim();
+      // What this form does not show is kept as it was set (through the API).
+      if (c.categories && c.categories.length) body.categories = c.categories;
+      if (c.regions && c.regions.length) body.regions = c.regions;
+      if (c.duration_s) body.duration_s = c.duration_s;
       onSaved(await put("/v1/autopilot", body));
     } catch (err) {
       setError(err);
@@ -195,7 +199,10 @@ function Review({ run, reload }) {
   useEffect(() => {
     if (!tiktok) return;
     get("/v1/accounts/" + encodeURIComponent(run.placement.account_id)).then(
-      (a) => setOptions((a.creator && a.creator.privacy_options) || []),
+      (a) => {
+        setOptions((a.creator && a.creator.privacy_options) || []);
+        if (a.creator_error) setError({ status: 409, message: "TikTok did not say who may see this post: " + ((a.creator_error.error && a.creator_error.error.message) || "no reason given") });
+      },
       (e) => setError(e),
     );
   }, [run.id]);

@@ -198,9 +198,10 @@ pub(crate) struct PausedView {
     stopped_runs: Vec<String>,
 }
 
-/// The kill switch: no paid step starts after it answers (each is written under the
-/// condition that autopilot is on), scheduled autopilot posts are cancelled, runs waiting for
-/// review end. A run whose video is already rendering keeps its video and posts nothing.
+/// The kill switch: no run, concept batch or video starts after it answers (each is written
+/// under the condition that autopilot is on), scheduled autopilot posts are cancelled, runs
+/// waiting for review end. A video already rendering finishes (its provider attempts
+/// included), is settled against the day's budget, and is not posted.
 #[utoipa::path(post, path = "/v1/autopilot/pause", tag = "autopilot", security(("bearer" = [])),
     responses((status = 200, body = PausedView), (status = 401, body = ErrorBody),
         (status = 403, description = "The key lacks videos:write or publish:write", body = ErrorBody),

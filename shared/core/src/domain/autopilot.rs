@@ -412,6 +412,17 @@ pub struct Placement {
     pub why: String,
 }
 
+/// What a run asks the concept writer for, recorded before it asks, so that a run resumed
+/// after a crash asks the same (its Idempotency-Key then finds the first answer).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Ask {
+    pub category: Option<String>,
+    pub region: Option<String>,
+    pub count: usize,
+    pub duration_s: f64,
+    pub niche: Option<String>,
+}
+
 /// One autopilot run: what it saw, chose, spent and posted, and what it skipped and why.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Run {
@@ -435,6 +446,12 @@ pub struct Run {
     pub job_id: Option<String>,
     pub placement: Option<Placement>,
     pub posts: Vec<String>,
+    /// The concept request, once recorded.
+    #[serde(default)]
+    pub ask: Option<Ask>,
+    /// A person approved the post (it goes out even if autopilot is paused meanwhile).
+    #[serde(default)]
+    pub approved: bool,
 }
 
 #[cfg(test)]

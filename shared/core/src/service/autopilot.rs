@@ -23,7 +23,8 @@ use serde_json::{Value, json};
 use crate::clock::{Clock, Timestamp};
 use crate::domain::account::{AccountStatus, Platform};
 use crate::domain::autopilot::{
-    self, Approval, CONCEPTS_PER_RUN, Candidate, Picker, Placement, Run, RunStatus, Settings, Slot,
+    self, Approval, Ask, CONCEPTS_PER_RUN, Candidate, Picker, Placement, Run, RunStatus, Settings,
+    Slot,
 };
 use crate::domain::concept::Concept;
 use crate::domain::learner::Rng;
@@ -40,6 +41,9 @@ use crate::service::{accounts, learning, posts, tenants, usage, videos, webhooks
 
 const SETTINGS_SK: &str = "AUTOPILOT";
 const RUN_PREFIX: &str = "AUTORUN#";
+/// How long a run waits on a step that cannot answer (a concept batch whose first write failed)
+/// before it ends.
+const GIVE_UP_MS: i64 = 10 * 60 * 1000;
 /// Tenants whose autopilot is on, or still has runs under way.
 const ACTIVE_GSI: &str = "AUTOPILOT#ACTIVE";
 
@@ -391,7 +395,8 @@ fn still_enabled(tenant_id: &str) -> Write {
 }
 
 /// A person approves a run waiting for review: its video is posted. `privacy` is the
-/// person's choice where the platform wants one (TikTok offers no default).
+/// person's choice where the platform wants one (TikTok offers no default). Approving a run
+/// whose approval is being posted carries on with it (the answer to a retried request).
 pub async fn approve(
     runner: &Runner<'_>,
     tenant_id: &str,
@@ -399,14 +404,52 @@ pub async fn approve(
     privacy: Option<String>,
 ) -> Result<Run> {
     let (mut run, version) = get_run_versioned(runner.store, tenant_id, id).await?;
+    if run.status == RunStatus::Posting && run.approved {
+        return runner.post(tenant_id, run, version).await;
+    }
     if run.status != RunStatus::AwaitingReview {
         return Err(review_state(&run));
     }
-    run.status = RunStatus::Posting;
-    run.reason = Some("approved".into());
-    if let Some(p) = run.placement.as_mut() {
-        p.privacy = privacy;
+    let Some(placement) = run.placement.as_mut() else {
+        return Err(corrupt(format!("run {id} has no placement")));
+    };
+    // The platform's privacy rules, checked before anything changes (a refusal is a 422 and
+    // the run keeps waiting).
+    let platform = crate::domain::account::Platform::parse(&placement.platform)
+        .ok_or_else(|| corrupt(format!("run {id} names no platform")))?;
+    let rules = crate::domain::post::limits(platform);
+    match (privacy.as_deref(), rules.default_privacy) {
+        (Some(p), _) if !rules.privacy.contains(&p) => {
+            return Err(Error::Invalid(format!(
+                "privacy {p:?} is not one of {}'s: {}",
+                platform.as_str(),
+                rules.privacy.join(", ")
+            )));
+        }
+        (None, None) => {
+            return Err(Error::Invalid(format!(
+                "privacy is required for {}: choose one of the creator's options ({})",
+                platform.as_str(),
+                rules.privacy.join(", ")
+            )));
+        }
+        _ => {}
     }
+    placement.privacy = privacy;
+    // Approved late: a time that has passed means now. Fixed here, so that a retried post
+    // sends exactly the same request.
+    let now = runner.clock.now();
+    if placement
+        .schedule_at
+        .as_deref()
+        .and_then(Timestamp::parse_rfc3339)
+        .is_some_and(|at| at <= now)
+    {
+        placement.schedule_at = None;
+    }
+    run.status = RunStatus::Posting;
+    run.approved = true;
+    run.reason = Some("approved".into());
     let (run, version) =
         save_run(runner.store, runner.clock, tenant_id, run, version, None).await?;
     runner.post(tenant_id, run, version).await
@@ -523,11 +566,16 @@ impl Runner<'_> {
         };
         for (run, version) in open_runs(self.store, tenant_id).await? {
             if run.status != RunStatus::AwaitingReview {
-                // Another tick moving the same run on is not a failure: it did the step.
+                // Another tick moving the same run on is not a failure: it did the step. A run
+                // that cannot move now is logged and tried again next tick; it holds back
+                // neither the tenant's other runs nor its next slot.
+                let id = run.id.clone();
                 match self.advance(tenant_id, &stored, run, version).await {
                     Ok(_) => out.advanced += 1,
                     Err(Error::Conflict(_)) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(tenant_id, run_id = %id, error = %e, "an autopilot run could not move on");
+                    }
                 }
             }
         }
@@ -596,6 +644,8 @@ impl Runner<'_> {
             job_id: None,
             placement: None,
             posts: vec![],
+            ask: None,
+            approved: false,
         };
         let committed = self
             .store
@@ -659,11 +709,17 @@ impl Runner<'_> {
                 Err(e) => Err(e.into()),
             };
         }
-        // One write: still enabled, the slot not yet run, the reservation within the budget.
+        // One write: the settings unchanged, the slot not yet run, the reservation within the
+        // day's budget.
         let budget = i64::from(s.daily_budget_cents);
         let reserve = i64::from(run.reserved_cents);
         let writes = vec![
-            still_enabled(tenant_id),
+            // The settings this decision was made on, unchanged (enabled, the same budget).
+            Write::Check {
+                pk: pk.clone(),
+                sk: SETTINGS_SK.into(),
+                cond: Cond::VersionIs(stored.version),
+            },
             claim,
             Write::Update(
                 Update::new(&pk, day_sk(&slot.day))
@@ -786,109 +842,151 @@ impl Runner<'_> {
         version: u64,
     ) -> Result<Run> {
         let s = &stored.settings;
-        let u = usage::current_usage(self.store, self.clock, tenant).await?;
-        let count = CONCEPTS_PER_RUN.min(u.concepts.remaining().max(1) as usize);
-        let request = ConceptRequest {
-            topics: vec![],
-            region: s.regions.first().cloned(),
-            category: if s.categories.is_empty() {
-                None
-            } else {
-                let mut rng = self.rng(&run.slot, "category");
-                Some(s.categories[rng.below(s.categories.len())].clone())
-            },
-            count,
-            duration_s: s.duration_s,
-            niche: s.niche.clone(),
-        };
-        let batch = match concepts::generate_guarded(
-            self.store,
-            self.clock,
-            tenant,
-            request,
-            Some(&run.id),
-            self.trends,
-            self.writer,
-            Some(still_enabled(tenant_id)),
-        )
-        .await
-        {
-            Ok(g) => g.batch,
-            Err(Error::State {
-                code: "precondition_failed",
-                ..
-            }) => {
-                let why = "autopilot was paused before anything was spent".to_owned();
-                return self
-                    .end_unspent(tenant_id, run, version, RunStatus::Stopped, why)
-                    .await;
+        // 1. What to ask the writer, recorded first: a resumed run asks the same.
+        let (mut run, mut version) = match run.ask {
+            Some(_) => (run, version),
+            None => {
+                let u = usage::current_usage(self.store, self.clock, tenant).await?;
+                run.ask = Some(Ask {
+                    category: if s.categories.is_empty() {
+                        None
+                    } else {
+                        let mut rng = self.rng(&run.slot, "category");
+                        Some(s.categories[rng.below(s.categories.len())].clone())
+                    },
+                    region: s.regions.first().cloned(),
+                    count: CONCEPTS_PER_RUN.min(u.concepts.remaining().max(1) as usize),
+                    duration_s: s.duration_s,
+                    niche: s.niche.clone(),
+                });
+                save_run(self.store, self.clock, tenant_id, run, version, None).await?
             }
-            Err(e @ (Error::QuotaExceeded { .. } | Error::Source(_) | Error::Invalid(_))) => {
-                let why = format!("no concepts: {e}");
-                return self
-                    .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
-                    .await;
-            }
-            Err(e) => return Err(e),
         };
-        let learner = learning::learner(self.store, tenant_id).await?;
-        let options: Vec<Vec<String>> = batch
-            .concepts
-            .iter()
-            .map(|c| c.kind().features().to_vec())
-            .collect();
-        let mut rng = self.rng(&run.slot, "concept");
-        let (best, scored) = autopilot::pick(self.picker, &learner, &options, &mut rng);
-        let chosen: &Concept = &batch.concepts[best];
-        run.trend_source = Some(batch.trend_source.clone());
-        run.trends = batch
-            .concepts
-            .iter()
-            .flat_map(|c| c.trends.iter().map(|t| t.title.clone()))
-            .fold(Vec::new(), |mut v, t| {
-                if !v.contains(&t) {
-                    v.push(t);
-                }
-                v
-            });
-        run.concepts = batch
-            .concepts
-            .iter()
-            .zip(scored)
-            .map(|(c, scores)| Candidate {
-                concept_id: c.id.clone(),
-                title: c.title.clone(),
-                category: c.category.clone(),
-                format: c.format.clone(),
-                hook_style: c.hook_style.clone(),
-                scores,
-            })
-            .collect();
-        let sc = &run.concepts[best].scores;
-        run.why = Some(match self.picker {
-            Picker::Thompson => format!(
-                "highest Thompson draw {:.3} of {}: expected engagement {:.3} ± {:.3} — it looks best or is still worth trying",
-                sc.draw,
-                run.concepts.len(),
-                sc.expected,
-                sc.sd
-            ),
-            Picker::Random => "picked at random (simulation baseline)".into(),
-            Picker::Oracle(_) => format!(
-                "the simulated audience's true best ({:.3}; simulation ceiling)",
-                sc.draw
-            ),
-        });
-        run.pick = Some(chosen.id.clone());
-        // The intent, recorded before the paid call.
-        let (mut run, version) =
-            save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+        // 2. The concepts and the pick, unless the pick is recorded already.
+        let chosen: Concept = match run.pick.clone() {
+            Some(id) => concepts::get(self.store, tenant_id, &id).await?,
+            None => {
+                let ask = run.ask.clone().unwrap_or(Ask {
+                    category: None,
+                    region: None,
+                    count: CONCEPTS_PER_RUN,
+                    duration_s: s.duration_s,
+                    niche: None,
+                });
+                let request = ConceptRequest {
+                    topics: vec![],
+                    region: ask.region,
+                    category: ask.category,
+                    count: ask.count,
+                    duration_s: ask.duration_s,
+                    niche: ask.niche,
+                };
+                let batch = match concepts::generate_guarded(
+                    self.store,
+                    self.clock,
+                    tenant,
+                    request,
+                    Some(&run.id),
+                    self.trends,
+                    self.writer,
+                    Some(still_enabled(tenant_id)),
+                )
+                .await
+                {
+                    Ok(g) => g.batch,
+                    Err(Error::State {
+                        code: "precondition_failed",
+                        ..
+                    }) => {
+                        let why = "autopilot was paused before anything was spent".to_owned();
+                        return self
+                            .end_unspent(tenant_id, run, version, RunStatus::Stopped, why)
+                            .await;
+                    }
+                    Err(
+                        e @ (Error::QuotaExceeded { .. } | Error::Source(_) | Error::Invalid(_)),
+                    ) => {
+                        let why = format!("no concepts: {e}");
+                        return self
+                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
+                            .await;
+                    }
+                    // A first attempt whose batch failed to be written (and was refunded)
+                    // keeps its key: after a while the run ends instead of waiting on it.
+                    Err(Error::Conflict(why)) => {
+                        let started =
+                            Timestamp::parse_rfc3339(&run.started_at).unwrap_or(self.clock.now());
+                        if self.clock.now().millis() - started.millis() < GIVE_UP_MS {
+                            return Ok(run);
+                        }
+                        let why = format!("no concepts: {why}");
+                        return self
+                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
+                            .await;
+                    }
+                    Err(e) => return Err(e),
+                };
+                let learner = learning::learner(self.store, tenant_id).await?;
+                let options: Vec<Vec<String>> = batch
+                    .concepts
+                    .iter()
+                    .map(|c| c.kind().features().to_vec())
+                    .collect();
+                let mut rng = self.rng(&run.slot, "concept");
+                let (best, scored) = autopilot::pick(self.picker, &learner, &options, &mut rng);
+                let chosen = batch.concepts[best].clone();
+                run.trend_source = Some(batch.trend_source.clone());
+                run.trends = batch
+                    .concepts
+                    .iter()
+                    .flat_map(|c| c.trends.iter().map(|t| t.title.clone()))
+                    .fold(Vec::new(), |mut v, t| {
+                        if !v.contains(&t) {
+                            v.push(t);
+                        }
+                        v
+                    });
+                run.concepts = batch
+                    .concepts
+                    .iter()
+                    .zip(scored)
+                    .map(|(c, scores)| Candidate {
+                        concept_id: c.id.clone(),
+                        title: c.title.clone(),
+                        category: c.category.clone(),
+                        format: c.format.clone(),
+                        hook_style: c.hook_style.clone(),
+                        scores,
+                    })
+                    .collect();
+                let sc = &run.concepts[best].scores;
+                run.why = Some(match self.picker {
+                    Picker::Thompson => format!(
+                        "highest Thompson draw {:.3} of {}: expected engagement {:.3} ± {:.3} — it looks best or is still worth trying",
+                        sc.draw,
+                        run.concepts.len(),
+                        sc.expected,
+                        sc.sd
+                    ),
+                    Picker::Random => "picked at random (simulation baseline)".into(),
+                    Picker::Oracle(_) => format!(
+                        "the simulated audience's true best ({:.3}; simulation ceiling)",
+                        sc.draw
+                    ),
+                });
+                run.pick = Some(chosen.id.clone());
+                // The intent, recorded before the paid call.
+                (run, version) =
+                    save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+                chosen
+            }
+        };
         let spec = JobSpec {
             prompt: chosen.video_prompt(),
             concept_id: Some(chosen.id.clone()),
             provider: "auto".into(),
             platforms: chosen.platforms.clone(),
-            duration_s: s.duration_s,
+            duration_s: run.ask.as_ref().map_or(s.duration_s, |a| a.duration_s),
         };
         let accepted = videos::accept_within(
             self.store,
@@ -947,6 +1045,9 @@ impl Runner<'_> {
         let job_id = run.job_id.clone().unwrap_or_default();
         let job = videos::get(self.store, tenant_id, &job_id).await?;
         if !job.status.is_terminal() {
+            // A start lost after the job was accepted: starting is idempotent (the execution
+            // is named after the job), so the run never waits on a job nobody runs.
+            self.workflow.start_job(tenant_id, &job_id).await?;
             return Ok(run);
         }
         let also = settle(tenant_id, &run, job.spent_cents);
@@ -972,7 +1073,22 @@ impl Runner<'_> {
                     .0,
             );
         }
-        let placement = self.place(tenant_id, stored, &run).await?;
+        let placement = match self.place(tenant_id, stored, &run).await {
+            Ok(p) => p,
+            Err(Error::NotFound(_)) => {
+                run.status = RunStatus::Failed;
+                run.reason = Some(
+                    "the account to post to was removed while the video was made; the video is kept"
+                        .into(),
+                );
+                return Ok(
+                    save_run(self.store, self.clock, tenant_id, run, version, also)
+                        .await?
+                        .0,
+                );
+            }
+            Err(e) => return Err(e),
+        };
         run.status = match placement.approval {
             Approval::Review => RunStatus::AwaitingReview,
             Approval::Auto => RunStatus::Posting,
@@ -1061,12 +1177,23 @@ impl Runner<'_> {
         let Some(placement) = run.placement.clone() else {
             return Err(corrupt(format!("run {} has no placement", run.id)));
         };
-        let now = self.clock.now();
-        // Approved late: a time that has passed means now.
-        let schedule_at = placement
-            .schedule_at
-            .clone()
-            .filter(|t| Timestamp::parse_rfc3339(t).is_some_and(|at| at > now));
+        // The kill switch stops what no person approved.
+        if !run.approved
+            && !get(self.store, tenant_id)
+                .await?
+                .is_some_and(|s| s.settings.enabled)
+        {
+            run.status = RunStatus::Stopped;
+            run.reason = Some("autopilot was paused; the video is kept, not posted".into());
+            return Ok(
+                save_run(self.store, self.clock, tenant_id, run, version, None)
+                    .await?
+                    .0,
+            );
+        }
+        // Exactly the placement recorded (a retry sends the same request, so its
+        // Idempotency-Key finds the first answer).
+        let schedule_at = placement.schedule_at.clone();
         let target = posts::Target {
             account_id: placement.account_id.clone(),
             privacy: placement.privacy.clone(),
@@ -1086,6 +1213,22 @@ impl Runner<'_> {
         .await
         {
             Ok(c) => c,
+            // A first try that never went through, retried after its hour: no request with
+            // this key was recorded (it would have been replayed), so the time may change.
+            Err(Error::Invalid(_))
+                if placement
+                    .schedule_at
+                    .as_deref()
+                    .and_then(Timestamp::parse_rfc3339)
+                    .is_some_and(|at| at <= self.clock.now()) =>
+            {
+                if let Some(p) = run.placement.as_mut() {
+                    p.schedule_at = None;
+                }
+                let (run, version) =
+                    save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+                return Box::pin(self.post(tenant_id, run, version)).await;
+            }
             Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::State { .. })) => {
                 run.status = RunStatus::Failed;
                 run.reason = Some(format!("could not post: {e}"));
