@@ -41,6 +41,13 @@ impl EventBridgeSchedules {
         Self::new(Client::new(conf), state_machine_arn, role_arn)
     }
 
+    /// A client that only removes schedules (the tick, once a paused tenant has nothing under
+    /// way): it needs neither the state machine nor the role, which would make the template's
+    /// references circular.
+    pub fn remover(conf: &aws_config::SdkConfig) -> Self {
+        Self::new(Client::new(conf), "", "")
+    }
+
     fn parts(&self, tenant_id: &str) -> Result<(Target, FlexibleTimeWindow), ScheduleError> {
         let target = Target::builder()
             .arn(&self.state_machine_arn)

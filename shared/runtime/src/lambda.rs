@@ -464,9 +464,20 @@ pub async fn serve_autopilot_tick() -> Result<(), Error> {
         seed: None,
     };
     let runner = &runner;
+    let schedules = viral_aws::EventBridgeSchedules::remover(&sdk);
+    let schedules = &schedules;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         mark(&event);
-        autopilot_tick(runner, &event.payload).await
+        let answer = autopilot_tick(runner, &event.payload).await?;
+        // Paused with nothing left under way: the tenant's schedule goes (it costs nothing).
+        if answer["enabled"] == false
+            && answer["open"] == 0
+            && let Some(t) = answer["tenant_id"].as_str()
+            && let Err(e) = viral_core::ports::AutopilotSchedules::remove(schedules, t).await
+        {
+            tracing::warn!(tenant_id = t, error = %e, "the paused tenant's schedule was not removed");
+        }
+        Ok::<Value, Diagnostic>(answer)
     }))
     .await
 }
@@ -498,6 +509,7 @@ pub async fn autopilot_tick(
         "tenant_id": tenant_id,
         "started": ticked.started.map(|r| r.id),
         "open": ticked.open,
+        "enabled": ticked.enabled,
     }))
 }
 

@@ -137,9 +137,14 @@ fn settings_of(b: AutopilotRequest) -> Result<Settings, ApiError> {
 }
 
 /// The tenant's schedule follows its settings (on AWS; locally `viral up` ticks everyone).
-async fn sync(state: &AppState, tenant_id: &str, stored: &Stored) -> Result<(), ApiError> {
+async fn sync(
+    state: &AppState,
+    tenant_id: &str,
+    stored: &Stored,
+    open: bool,
+) -> Result<(), ApiError> {
     if let Some(schedules) = &state.autopilot_schedules {
-        autopilot::sync_schedule(&**schedules, tenant_id, stored).await?;
+        autopilot::sync_schedule(&**schedules, tenant_id, stored, open).await?;
     }
     Ok(())
 }
@@ -171,7 +176,7 @@ pub(crate) async fn put(
     require_writer(&p)?;
     let settings = settings_of(body)?;
     let stored = autopilot::put(&*state.store, &*state.clock, &p.tenant.id, settings).await?;
-    sync(&state, &p.tenant.id, &stored).await?;
+    sync(&state, &p.tenant.id, &stored, false).await?;
     Ok(axum::Json(AutopilotView::from(&stored)))
 }
 
@@ -222,7 +227,7 @@ pub(crate) async fn pause(
         }
     };
     let paused = autopilot::pause(&*state.store, &*state.clock, limits, &p.tenant.id).await?;
-    sync(&state, &p.tenant.id, &paused.stored).await?;
+    sync(&state, &p.tenant.id, &paused.stored, paused.still_open > 0).await?;
     Ok(axum::Json(PausedView {
         autopilot: AutopilotView::from(&paused.stored),
         cancelled_posts: paused.cancelled_posts,

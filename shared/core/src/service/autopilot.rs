@@ -174,16 +174,19 @@ pub async fn put(
     save_settings(store, tenant_id, prev.map(|p| p.version), next, active).await
 }
 
-/// Makes the tenant's schedule match its settings: at its run hours while enabled, none
-/// otherwise. Called after every change of the settings (a failure is the caller's 503: the
-/// settings are saved, sending them again repairs the schedule).
+/// Makes the tenant's schedule match its settings: at its run hours while enabled or while
+/// runs are still under way (`open`: they must be moved on to their end; the tick removes the
+/// schedule once a paused tenant has none), none otherwise. Called after every change of the
+/// settings (a failure is the caller's 503: the settings are saved, sending them again
+/// repairs the schedule).
 pub async fn sync_schedule(
     schedules: &dyn crate::ports::AutopilotSchedules,
     tenant_id: &str,
     stored: &Stored,
+    open: bool,
 ) -> Result<()> {
     let s = &stored.settings;
-    if s.enabled {
+    if s.enabled || open {
         schedules
             .ensure(tenant_id, &s.slot_hours(), &s.timezone)
             .await?;
@@ -201,6 +204,8 @@ pub struct Paused {
     pub cancelled_posts: Vec<String>,
     /// Runs ended at once (waiting for review); runs mid-way stop at their next step.
     pub stopped_runs: Vec<String>,
+    /// Runs still under way (a video rendering): ticks must go on until they end.
+    pub still_open: usize,
 }
 
 /// The kill switch: effective for every paid step from now on (each is written under the
@@ -253,10 +258,16 @@ pub async fn pause(
             }
         }
     }
+    let still_open = open_runs(store, tenant_id)
+        .await?
+        .iter()
+        .filter(|(r, _)| r.status != RunStatus::AwaitingReview)
+        .count();
     Ok(Paused {
         stored,
         cancelled_posts,
         stopped_runs,
+        still_open,
     })
 }
 
@@ -491,6 +502,8 @@ pub struct Ticked {
     /// Runs still under way after the tick that a later tick moves on (not those waiting for
     /// a person).
     pub open: usize,
+    /// Whether autopilot is on (a paused tenant with nothing under way needs no schedule).
+    pub enabled: bool,
 }
 
 /// What runs autopilot: the ports a run uses, and how it picks.
@@ -564,6 +577,7 @@ impl Runner<'_> {
         let Some(stored) = get(self.store, tenant_id).await? else {
             return Ok(out);
         };
+        out.enabled = stored.settings.enabled;
         for (run, version) in open_runs(self.store, tenant_id).await? {
             if run.status != RunStatus::AwaitingReview {
                 // Another tick moving the same run on is not a failure: it did the step. A run
