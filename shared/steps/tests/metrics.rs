@@ -87,6 +87,28 @@ async fn a_sandbox_posts_numbers_reach_the_learner_with_no_manual_call() {
     let t = w.tenant(Plan::Pro).await;
     let job = video_of_concept(&w, &t).await;
     let acc = w.account(&t, Platform::Sandbox, None).await;
+    // The tenant's audience is in Tokyo (its autopilot's zone, autopilot off): 10:00 UTC is
+    // 19:00 there, so the post's hour is the evening block.
+    viral_core::service::autopilot::put(
+        &*w.store,
+        &*w.clock,
+        &t,
+        viral_core::domain::autopilot::Settings {
+            enabled: false,
+            niche: None,
+            categories: vec![],
+            regions: vec![],
+            targets: vec![acc.clone()],
+            posts_per_day: 1,
+            daily_budget_cents: 0,
+            quiet_hours: Default::default(),
+            timezone: "Asia/Tokyo".into(),
+            approval: Default::default(),
+            duration_s: 15.0,
+        },
+    )
+    .await
+    .unwrap();
     let post = w.post(&t, &job, &acc, "public").await;
     publish(&w, &t, &post).await;
     let before = concepts::insights(&*w.store, &t).await.unwrap();
@@ -129,6 +151,7 @@ async fn a_sandbox_posts_numbers_reach_the_learner_with_no_manual_call() {
         "platform:sandbox",
         "provider:storyboard",
         "length:10-20s",
+        "hour:16-20",
     ] {
         assert!(features.contains(&f), "{f} in {features:?}");
     }

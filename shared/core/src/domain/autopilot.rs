@@ -243,9 +243,7 @@ pub fn due_slots(settings: &Settings, now: Timestamp) -> Vec<Slot> {
 /// When to post, as candidates: `now` and each following hour start within a day that is
 /// outside the quiet hours, the earliest of each posting-hour block (what the learner knows).
 pub fn posting_times(settings: &Settings, now: Timestamp) -> Vec<(Timestamp, String)> {
-    let Ok(tz) = settings.zone() else {
-        return vec![(now, utc_hour_feature(now))];
-    };
+    let tz = settings.zone().unwrap_or(jiff::tz::TimeZone::UTC);
     let mut out: Vec<(Timestamp, String)> = Vec::new();
     let hour_ms = 3_600_000;
     let next_hour = (now.millis() / hour_ms + 1) * hour_ms;
@@ -254,21 +252,21 @@ pub fn posting_times(settings: &Settings, now: Timestamp) -> Vec<(Timestamp, Str
         if settings.quiet_hours.contains(local_hour(at, &tz)) {
             continue;
         }
-        let feature = utc_hour_feature(at);
+        let feature = hour_feature_in(at, &tz);
         if !out.iter().any(|(_, f)| *f == feature) {
             out.push((at, feature));
         }
     }
     if out.is_empty() {
-        out.push((now, utc_hour_feature(now)));
+        out.push((now, hour_feature_in(now, &tz)));
     }
     out
 }
 
-/// The learner's posting-hour feature of a time (blocks of UTC hours, as the collector
-/// records them).
-pub fn utc_hour_feature(at: Timestamp) -> String {
-    hour_feature((at.secs().rem_euclid(86_400) / 3600) as u32)
+/// The learner's posting-hour feature of a time: its four-hour block in the tenant's zone (the
+/// zone of its autopilot; UTC without one), as the collector records it.
+pub fn hour_feature_in(at: Timestamp, tz: &jiff::tz::TimeZone) -> String {
+    hour_feature(u32::from(local_hour(at, tz)))
 }
 
 /// How a run chooses among options (concepts, posting hours). Production uses Thompson
@@ -473,6 +471,14 @@ mod tests {
             approval: Approval::Auto,
             duration_s: 15.0,
         }
+    }
+
+    #[test]
+    fn posting_hours_are_the_tenants_local_hours() {
+        let at = Timestamp::parse_rfc3339("2026-12-04T10:00:00Z").unwrap();
+        let tokyo = jiff::tz::TimeZone::get("Asia/Tokyo").unwrap();
+        assert_eq!(hour_feature_in(at, &tokyo), "hour:16-20");
+        assert_eq!(hour_feature_in(at, &jiff::tz::TimeZone::UTC), "hour:08-12");
     }
 
     #[test]

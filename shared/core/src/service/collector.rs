@@ -17,7 +17,7 @@ use crate::domain::account::Account;
 use crate::domain::keys;
 use crate::domain::learner::PRIOR_MEAN;
 use crate::domain::metrics::{
-    self, Metrics, MetricsTarget, Observed, hour_feature, length_feature, maturity_weight,
+    self, Metrics, MetricsTarget, Observed, length_feature, maturity_weight,
 };
 use crate::domain::post::{METRICS_DUE, Post};
 use crate::error::{Error, Result};
@@ -99,10 +99,15 @@ async fn facts(store: &dyn ItemStore, post: &Post) -> Result<PostFacts> {
         predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;
     }
     let published = post.published_at.unwrap_or(post.created_at);
-    let hour = (published.secs().rem_euclid(86_400) / 3600) as u32;
+    // Posting hours are the audience's: the tenant's zone (its autopilot's; UTC without one —
+    // platforms do not say an account's zone).
+    let zone = crate::service::autopilot::get(store, &post.tenant_id)
+        .await?
+        .and_then(|a| a.settings.zone().ok())
+        .unwrap_or(jiff::tz::TimeZone::UTC);
     let mut features = kind.clone();
     features.push(format!("platform:{}", post.platform.as_str()));
-    features.push(hour_feature(hour));
+    features.push(crate::domain::autopilot::hour_feature_in(published, &zone));
     features.push(format!(
         "provider:{}",
         job.provider
