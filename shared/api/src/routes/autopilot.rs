@@ -306,13 +306,7 @@ pub(crate) async fn approve(
     p.require(Scope::PublishWrite)?;
     let s = social(&state)?;
     let platforms = s.publishers.platforms();
-    let workflow = state.workflow.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "workflow_unavailable",
-            "this deployment cannot run the publish workflow yet",
-        )
-    })?;
+    let workflow = crate::routes::posts::publish_workflow(&state)?;
     let profiles = crate::routes::videos::enabled_profiles(&state);
     let runner = Runner {
         store: &*state.store,

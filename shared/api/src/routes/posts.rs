@@ -193,13 +193,7 @@ pub(crate) async fn publish(
     p.require(Scope::PublishWrite)?;
     let s = social(&state)?;
     let configured = s.publishers.platforms();
-    let workflow = state.workflow.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "workflow_unavailable",
-            "this deployment cannot run the publish workflow yet",
-        )
-    })?;
+    let workflow = publish_workflow(&state)?;
     let key = crate::extract::idempotency_key(&headers)?;
     let created = posts::create(
         &*state.store,
@@ -435,4 +429,17 @@ pub(crate) async fn metrics(
             })
             .collect(),
     }))
+}
+
+/// The workflow that runs posts, or 503 while this deployment has none.
+pub(crate) fn publish_workflow(
+    state: &AppState,
+) -> Result<std::sync::Arc<dyn viral_core::ports::Workflow>, ApiError> {
+    state.workflow.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "workflow_unavailable",
+            "this deployment cannot run the publish workflow yet",
+        )
+    })
 }
