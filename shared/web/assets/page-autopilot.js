@@ -46,6 +46,10 @@ export function Autopilot({ query }) {
       setError(e);
     }
   };
+  // Once it is set up, the runs (and what waits for approval) come first.
+  const runsCard = list
+    ? html`<${Runs} runs=${list} accounts=${d ? d.accounts : []} focus=${query && query.get("run")} reload=${runs.reload} />`
+    : runs.error ? null : html`<${Loading} />`;
   return html`<${Page} title="Autopilot" actions=${on ? (confirming
       ? html`<span class="confirm">Pause now? Nothing new is paid for after this.
           <button type="button" class="danger" onClick=${pause}>Pause autopilot</button>
@@ -57,8 +61,9 @@ export function Autopilot({ query }) {
       <p class="card" role="status"><${Badge} status=${on ? "active" : "muted"}>${on ? "on" : "off"}<//>
         ${on ? ` Autopilot is on: ${d.settings.posts_per_day} run(s) a day at ${d.settings.run_hours.map(hh).join(", ")} (${d.settings.timezone}), up to ${dollars(Math.round(d.settings.daily_budget_usd * 100))} a day.`
           : d.settings ? ` Autopilot is paused${d.settings.paused_at ? " since " + when(d.settings.paused_at) : ""}.` : " Autopilot is not set up yet."}</p>
+      ${d.settings ? runsCard : null}
       <${Settings} current=${d.settings} accounts=${d.accounts} onSaved=${(s) => (setNotice(s.enabled ? "Saved: autopilot is on." : "Saved: autopilot is off."), data.reload(), runs.reload())} />
-      ${list ? html`<${Runs} runs=${list} accounts=${d.accounts} focus=${query && query.get("run")} reload=${runs.reload} />` : runs.error ? null : html`<${Loading} />`}`}
+      ${d.settings ? null : runsCard}`}
   <//>`;
 }
 
