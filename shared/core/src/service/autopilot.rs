@@ -71,6 +71,8 @@ pub struct Stored {
     pub updated_at: Timestamp,
     pub paused_at: Option<Timestamp>,
     pub version: u64,
+    /// In the index of tenants the scheduler ticks (on, or runs under way).
+    pub active: bool,
 }
 
 /// Platforms whose terms want a person to confirm each post: TikTok's Content Posting
@@ -95,6 +97,7 @@ pub async fn get(store: &dyn ItemStore, tenant_id: &str) -> Result<Option<Stored
         updated_at: Timestamp(item.int("updated_at").unwrap_or(0)),
         paused_at: item.int("paused_at").map(Timestamp),
         version: item.version,
+        active: item.gsi1.is_some(),
     }))
 }
 
@@ -124,6 +127,7 @@ async fn save_settings(
     active: bool,
 ) -> Result<Stored> {
     next.version = prev.map_or(1, |v| v + 1);
+    next.active = active;
     let cond = prev.map_or(Cond::Absent, Cond::VersionIs);
     match store
         .put(settings_item(tenant_id, &next, active), cond)
@@ -169,6 +173,7 @@ pub async fn put(
         updated_at: now,
         paused_at,
         version: 0,
+        active: false,
     };
     let active = enabled || !open_runs(store, tenant_id).await?.is_empty();
     save_settings(store, tenant_id, prev.map(|p| p.version), next, active).await
@@ -606,7 +611,7 @@ impl Runner<'_> {
                     break;
                 }
             }
-        } else if open_runs(self.store, tenant_id).await?.is_empty() {
+        } else if stored.active && open_runs(self.store, tenant_id).await?.is_empty() {
             // Paused and nothing under way: out of the active index (put refuses if it changed).
             let _ = save_settings(
                 self.store,
