@@ -61,11 +61,17 @@ fn cli_job(dir: &Path, tenant: &str, prompt: &str) -> Value {
     )
 }
 
-async fn api_job(http: &reqwest::Client, base: &str, key: &str, prompt: &str) -> String {
+async fn api_job(
+    http: &reqwest::Client,
+    base: &str,
+    key: &str,
+    prompt: &str,
+    duration_s: u32,
+) -> String {
     let r = http
         .post(format!("{base}/v1/videos"))
         .bearer_auth(key)
-        .json(&json!({"prompt": prompt, "duration_s": 5}))
+        .json(&json!({"prompt": prompt, "duration_s": duration_s}))
         .send()
         .await
         .unwrap();
@@ -137,6 +143,7 @@ async fn viral_up_and_twenty_cli_jobs_share_one_data_dir() {
                 &base,
                 &key,
                 &format!("From the API {i}. Three at once."),
+                5,
             )
             .await,
         );
@@ -241,7 +248,9 @@ async fn a_job_whose_process_is_killed_still_ends_charged_once() {
 
     // The server dies mid-job; the next `viral up` on the data dir finishes it.
     let (first, base) = start(dir.path(), &[]).await;
-    let job2 = api_job(&http, &base, &key, "The server dies. The job does not.").await;
+    // Long enough that it is still rendering when the server is killed (a 5 s job can finish
+    // between two polls on a fast machine).
+    let job2 = api_job(&http, &base, &key, "The server dies. The job does not.", 20).await;
     until_rendering(&http, &base, &key, &job2).await;
     let mut first: Server = first;
     first.0.kill().unwrap();
