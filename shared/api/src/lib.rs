@@ -5,6 +5,7 @@ pub mod auth;
 pub mod byte_range;
 mod error;
 mod extract;
+mod list_schemas;
 pub mod openapi;
 mod router;
 mod routes;

@@ -132,15 +132,11 @@ fn operation_id(route: crate::Route) -> String {
     id
 }
 
-/// A line of text: not only spaces, no control characters (as the core's rules check).
-const LINE_PATTERN: &str = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$";
-
 /// What the annotations cannot express, so that the document describes exactly what the
 /// server takes and answers:
 /// - every operation with a JSON body may answer 400 (not JSON), 408 (body too slow, local
 ///   server), 413 (too large) and 415 (not `application/json`);
 /// - a video is made from `concept_id` or `prompt`, exactly one of them;
-/// - each topic is a line of 1–200 characters;
 /// - each operation's id is unique (its function's name), and what one operation creates is
 ///   linked to the operations that read it.
 fn tighten(doc: &mut serde_json::Value) {
@@ -247,16 +243,91 @@ fn tighten(doc: &mut serde_json::Value) {
             {"required": ["concept_id"], "properties": {"concept_id": {"type": "string"}, "prompt": {"type": "null"}}}
         ]);
     }
-    if let Some(items) =
-        doc.pointer_mut("/components/schemas/CreateConceptsRequest/properties/topics/items")
-    {
-        *items =
-            json!({"type": "string", "minLength": 1, "maxLength": 200, "pattern": LINE_PATTERN});
-    }
 }
 
 #[cfg(test)]
 mod tests {
+    use serde_json::Value;
+
+    /// A string schema the server's rules bound: a length, a closed set, or a pattern that
+    /// cannot repeat without end.
+    fn bounded_string(s: &Value) -> bool {
+        s.get("maxLength").is_some()
+            || s.get("enum").is_some()
+            || s.get("const").is_some()
+            || s["pattern"]
+                .as_str()
+                .is_some_and(|p| p.starts_with('^') && p.ends_with('$') && !p.contains(['*', '+']))
+    }
+
+    /// Walks a request schema; records strings without a bound and lists without a length.
+    fn unbounded(doc: &Value, s: &Value, at: &str, seen: &mut Vec<String>, out: &mut Vec<String>) {
+        if let Some(r) = s["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or_default().to_owned();
+            if !seen.contains(&name) {
+                seen.push(name.clone());
+                unbounded(doc, &doc["components"]["schemas"][&name], &name, seen, out);
+            }
+            return;
+        }
+        let types: Vec<&str> = match &s["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => vec![],
+        };
+        if types.contains(&"string") && !bounded_string(s) {
+            out.push(at.to_owned());
+        }
+        if types.contains(&"array") {
+            if s.get("maxItems").is_none() {
+                out.push(format!("{at} (no maxItems)"));
+            }
+            unbounded(doc, &s["items"], &format!("{at}[]"), seen, out);
+        }
+        if let Some(props) = s["properties"].as_object() {
+            for (name, p) in props {
+                unbounded(doc, p, &format!("{at}.{name}"), seen, out);
+            }
+        } else {
+            // `oneOf` beside `properties` only narrows fields already bounded there.
+            for key in ["oneOf", "anyOf", "allOf"] {
+                for (i, branch) in s[key].as_array().into_iter().flatten().enumerate() {
+                    unbounded(doc, branch, &format!("{at}/{key}{i}"), seen, out);
+                }
+            }
+        }
+    }
+
+    /// Every string a request carries (path, query, header, body, and the items of lists)
+    /// has a documented bound, and every list a length: generated clients and fuzzers see
+    /// the limits the server enforces.
+    #[test]
+    fn every_string_a_request_carries_is_bounded() {
+        let doc: Value = serde_json::from_str(super::DOCUMENT).unwrap();
+        let mut out = Vec::new();
+        let mut seen = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for (method, op) in item.as_object().unwrap() {
+                for p in op["parameters"].as_array().into_iter().flatten() {
+                    let at = format!("{method} {path} {}", p["name"].as_str().unwrap_or("?"));
+                    unbounded(&doc, &p["schema"], &at, &mut seen, &mut out);
+                }
+                for (_, media) in op["requestBody"]["content"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                {
+                    let at = format!("{method} {path} body");
+                    unbounded(&doc, &media["schema"], &at, &mut seen, &mut out);
+                }
+            }
+        }
+        assert!(
+            out.is_empty(),
+            "request strings or lists without a bound: {out:#?}"
+        );
+    }
+
     #[test]
     fn openapi_file_matches_the_annotations() {
         let generated = super::document() + "\n";

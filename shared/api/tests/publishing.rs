@@ -337,6 +337,20 @@ async fn oauth_state_is_sealed_single_use_bound_and_expiring() {
         )
         .await;
     assert_eq!(declined.status.as_u16(), 400);
+    // Every parameter within the length the document gives it, even the ignored ones.
+    let long_scope =
+        f.t.call(
+            "GET",
+            &format!(
+                "/oauth/tiktok/callback?code=c1&state=s&scope={}",
+                "a".repeat(4097)
+            ),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(long_scope.status.as_u16(), 400);
+    assert!(String::from_utf8_lossy(&long_scope.raw).contains("scope is too long"));
     // Returning to the dashboard: only its own origins.
     start(Some("https://evil.example/accounts"))
         .await

@@ -44,10 +44,18 @@ async fn endpoints_are_created_with_a_secret_shown_once_and_refused_with_reasons
     let dir = tempfile::tempdir().unwrap();
     let t = app(&dir, true);
     let a = t.tenant("A", Plan::Pro).await;
-    let r = create(
+    // An event named twice is refused, as the document's `uniqueItems` says.
+    create(
         &t,
         &a,
         json!({"url": "https://hooks.example.com/viral", "events": ["post.published", "video.failed", "post.published"]}),
+    )
+    .await
+    .expect(422, Some("invalid_request"));
+    let r = create(
+        &t,
+        &a,
+        json!({"url": "https://hooks.example.com/viral", "events": ["video.failed", "post.published"]}),
     )
     .await;
     r.expect(201, None);

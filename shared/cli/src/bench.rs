@@ -26,6 +26,7 @@ pub enum BenchCommand {
     },
     /// Storyboard render time for 15 s, beside ffmpeg (libx264 + drawtext) on the same cards.
     Render {
+        /// Renders of each kind; the median is reported.
         #[arg(long, default_value_t = 3)]
         runs: usize,
         /// An ffmpeg binary for the baseline (default: $VIRAL_FFMPEG, then `ffmpeg` on PATH).
@@ -35,14 +36,17 @@ pub enum BenchCommand {
     /// A simulated day of routing decisions against degrading providers: success rate and
     /// cost per successful video, routed vs always-cheapest vs always-best.
     Routing {
+        /// Jobs in the simulated day.
         #[arg(long, default_value_t = 20_000)]
         jobs: u32,
+        /// Seed of the simulation: the same seed gives the same day.
         #[arg(long, default_value_t = 42)]
         seed: u64,
     },
     /// The learner against a synthetic audience: cumulative reward as a share of an oracle's,
     /// beside random, over 200 and 1,000 rounds.
     Learner {
+        /// Synthetic audiences (one per seed); figures are their mean.
         #[arg(long, default_value_t = 20)]
         seeds: u64,
     },
@@ -55,14 +59,17 @@ pub enum BenchCommand {
         /// A directory holding `index.mjs` and its `node_modules` (the baseline).
         #[arg(long)]
         node: Option<std::path::PathBuf>,
+        /// Cold starts of each function; p50 and p99 are reported.
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
     /// A burst of jobs through the local workflow with a stand-in provider; fails unless
     /// every job succeeds. Reports jobs per second beside one job alone.
     Pipeline {
+        /// Jobs in the burst.
         #[arg(long, default_value_t = 1000)]
         jobs: usize,
+        /// Tenants the jobs are spread over.
         #[arg(long, default_value_t = 50)]
         tenants: usize,
         /// Submits the local worker runs at once for the provider.

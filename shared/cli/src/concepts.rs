@@ -31,13 +31,16 @@ pub enum ConceptsCommand {
         /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
+        /// How many to show, newest first.
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        /// Print the list as JSON.
         #[arg(long)]
         json: bool,
     },
     /// One concept in full.
     Show {
+        /// The concept (`cn_…`).
         id: String,
         /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
@@ -56,6 +59,7 @@ pub struct BriefArgs {
     /// A category such as science, tech, sports.
     #[arg(long)]
     pub category: Option<String>,
+    /// How many concepts to write, 1 to 10.
     #[arg(long, default_value_t = 5)]
     pub count: usize,
     /// The account's niche or voice, e.g. "a calm science channel".
@@ -108,6 +112,10 @@ pub struct FeedbackArgs {
     /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
     #[arg(long)]
     pub tenant: Option<String>,
+    /// Print what was recorded as JSON (keys: concept_id, platform, score, predicted,
+    /// replaced_earlier_observation).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Writes a batch with this process's trend source and writer.
@@ -247,14 +255,28 @@ pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, Fa
         fb,
     )
     .await?;
-    println!(
-        "{}",
-        json!({
-            "concept_id": r.concept_id, "platform": r.platform,
-            "score": r.score, "predicted": r.predicted,
-            "replaced_earlier_observation": !r.first,
-        })
-    );
+    if args.json {
+        println!(
+            "{}",
+            json!({
+                "concept_id": r.concept_id, "platform": r.platform,
+                "score": r.score, "predicted": r.predicted,
+                "replaced_earlier_observation": !r.first,
+            })
+        );
+    } else {
+        println!(
+            "Recorded {} on {}: scored {:.3}; the learner had expected {:.3}.",
+            r.concept_id, r.platform, r.score, r.predicted
+        );
+        if !r.first {
+            println!(
+                "It replaces the earlier numbers for this concept on {}.",
+                r.platform
+            );
+        }
+        println!("next      {} insights", crate::invocation::command());
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -266,13 +288,10 @@ pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode
     // is a weighted count.
     let n = i.observations;
     if (n - n.round()).abs() < 1e-6 {
-        let n = n.round() as u64;
-        let noun = if n == 1 {
-            "observation"
-        } else {
-            "observations"
-        };
-        println!("{n} {noun} of this tenant's videos");
+        println!(
+            "{} of this tenant's videos",
+            crate::text::counted(n.round() as u64, "observation")
+        );
     } else {
         println!("{n:.2} observations' worth of this tenant's videos (young posts count less)");
     }

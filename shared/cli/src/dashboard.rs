@@ -59,6 +59,7 @@ struct SiteArgs {
     /// The app client id (a public client: no secret).
     #[arg(long, requires = "oidc_authorize_endpoint")]
     oidc_client_id: Option<String>,
+    /// Scopes to ask for, separated by spaces.
     #[arg(long, default_value = "openid email profile")]
     oidc_scope: String,
     /// Which token the API accepts: `id_token` (Cognito) or `access_token`.

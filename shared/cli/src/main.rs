@@ -17,6 +17,7 @@ mod publish;
 mod server;
 mod simulate;
 mod tenant;
+mod text;
 mod video;
 
 use std::path::PathBuf;
@@ -42,6 +43,7 @@ struct Cli {
 enum Command {
     /// Serve the API (every route), the dashboard and signed media URLs; prints a sign-in link.
     Up {
+        /// Port to listen on.
         #[arg(long, default_value_t = 3000)]
         port: u16,
         /// Address to listen on. Keep the default unless you mean to expose the server.
@@ -154,5 +156,36 @@ async fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(failure) => failure.report(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Every flag and argument of every command says what it is in `--help`.
+    #[test]
+    fn every_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} --{id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let cmd = Cli::command();
+        cmd.clone().debug_assert();
+        let mut missing = Vec::new();
+        walk(&cmd, "viral", &mut missing);
+        assert!(missing.is_empty(), "arguments without help: {missing:#?}");
     }
 }

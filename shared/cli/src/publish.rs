@@ -47,6 +47,7 @@ pub enum AccountsCommand {
     },
     /// Revoke an account at its platform (where it can) and forget it.
     Remove {
+        /// The account (`acc_…`), as `viral accounts list` shows it.
         id: String,
         /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses.
         #[arg(long)]
@@ -113,7 +114,13 @@ fn vault(services: &Services) -> Result<&dyn viral_core::ports::TokenVault, Fail
 
 pub fn account_line(a: &Account, today: Option<&publishing::Allowance>) -> String {
     let allowance = today
-        .map(|t| format!("  {} of {} posts today", t.account_used, t.account_limit))
+        .map(|t| {
+            format!(
+                "  {} of {} today",
+                t.account_used,
+                crate::text::counted(t.account_limit, "post")
+            )
+        })
         .unwrap_or_default();
     let status = match a.status_reason.as_deref() {
         Some(why) => format!("{}: {why}", a.status.as_str()),

@@ -13,6 +13,8 @@
 //! not watch pixels).
 
 use std::fmt::Write as _;
+
+use crate::text::counted;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -258,10 +260,10 @@ pub async fn simulate(args: SimulateArgs) -> Result<ExitCode, Failure> {
     let seeds: Vec<u64> = (0..args.seeds).map(|i| args.seed.wrapping_add(i)).collect();
     if !args.json {
         eprintln!(
-            "simulate  {} days · {} tenant(s) · {} posts a day · seeds {}–{} · a simulated audience, not real people",
-            args.days,
-            args.tenants,
-            args.posts_per_day,
+            "simulate  {} · {} · {} a day · seeds {}–{} · a simulated audience, not real people",
+            counted(args.days, "day"),
+            counted(args.tenants, "tenant"),
+            counted(args.posts_per_day, "post"),
             seeds[0],
             seeds[seeds.len() - 1]
         );
@@ -344,8 +346,8 @@ pub async fn simulate(args: SimulateArgs) -> Result<ExitCode, Failure> {
         return Ok(ExitCode::SUCCESS);
     }
     println!(
-        "engagement per week (mean score of the week's posts, 0–1; {} seeds averaged):",
-        seeds.len()
+        "engagement per week (mean score of the week's posts, 0–1; {} averaged):",
+        counted(seeds.len() as u64, "seed")
     );
     println!("week  learning  random  oracle  learning/oracle  learning vs random");
     for (w, r) in weeks.iter().enumerate() {
@@ -399,8 +401,9 @@ fn plot(daily: &[Vec<Option<f64>>], args: &SimulateArgs, seeds: usize) -> String
     );
     let _ = write!(
         s,
-        r#"<title>Engagement by day: learning vs random vs oracle ({} days, {} seeds, simulated audience)</title><rect width="{w}" height="{h}" fill="white"/>"#,
-        args.days, seeds
+        r#"<title>Engagement by day: learning vs random vs oracle ({}, {}, simulated audience)</title><rect width="{w}" height="{h}" fill="white"/>"#,
+        counted(args.days, "day"),
+        counted(seeds as u64, "seed")
     );
     let _ = write!(
         s,
@@ -473,7 +476,8 @@ pub async fn demo_days(days: u32) -> Result<ExitCode, Failure> {
         plot: None,
     };
     println!(
-        "autopilot {days} simulated days on a sandbox channel, 3 posts a day, against the sandbox's simulated audience (not real people); nothing is written to your data dir"
+        "autopilot {} on a sandbox channel, 3 posts a day, against the sandbox's simulated audience (not real people); nothing is written to your data dir",
+        counted(days, "simulated day")
     );
     let (scores, learner) = run_arm("learning", seed, &args).await?;
     for d in 0..days {
@@ -483,9 +487,9 @@ pub async fn demo_days(days: u32) -> Result<ExitCode, Failure> {
             .map(|(_, s)| *s)
             .collect();
         println!(
-            "day {:<3} {} posts  engagement {}",
+            "day {:<3} {:<8} engagement {}",
             d + 1,
-            day.len(),
+            counted(day.len() as u64, "post"),
             mean(&day).map_or("–".into(), |m| format!("{m:.3}"))
         );
     }

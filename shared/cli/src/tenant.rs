@@ -1,6 +1,7 @@
 //! `viral tenant …`.
 
 use crate::failure::Failure;
+use crate::text::counted;
 use std::process::ExitCode;
 
 use clap::Subcommand;
@@ -13,6 +14,7 @@ use viral_runtime::{Config, Services};
 pub enum TenantCommand {
     /// Create a tenant and print its id and a new API key (shown once).
     Create {
+        /// The tenant's display name, e.g. the brand or channel.
         #[arg(long)]
         name: String,
         /// free, starter, pro or agency.
@@ -26,6 +28,7 @@ pub enum TenantCommand {
     /// Set a tenant's plan (local operators; with Stripe billing, subscriptions decide once a
     /// tenant has one). Usage already counted this period stays.
     SetPlan {
+        /// The tenant (`tn_…`).
         id: String,
         /// free, starter, pro or agency.
         #[arg(value_parser = parse_plan)]
@@ -182,13 +185,11 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
             )
             .await?;
             println!(
-                "Deleted {} ({}): {} item{} and {} video object{}.",
+                "Deleted {} ({}): {} and {}.",
                 t.id,
                 t.name,
-                done.items,
-                if done.items == 1 { "" } else { "s" },
-                done.objects,
-                if done.objects == 1 { "" } else { "s" }
+                counted(done.items as u64, "item"),
+                counted(done.objects as u64, "video object"),
             );
             Ok(ExitCode::SUCCESS)
         }

@@ -21,14 +21,18 @@ use viral_steps::steps::JobRef;
 pub enum VideoCommand {
     /// Render a video from a prompt in this process, showing progress until it ends.
     Create {
+        /// What the video shows: a sentence or a few (up to 2000 characters).
         #[arg(long)]
         prompt: String,
-        /// The tenant to charge (default: the local demo tenant).
-        /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
+        /// The tenant to act for and charge (`tn_…`); without it, the local tenant `viral demo`
+        /// uses (created on first use).
         #[arg(long)]
         tenant: Option<String>,
+        /// `auto` (routing picks on cost, quality and health) or a provider's name, e.g.
+        /// storyboard, runway, veo, sora.
         #[arg(long, default_value = "auto")]
         provider: String,
+        /// Length of the video in seconds, 5 to 60.
         #[arg(long, default_value_t = 15.0)]
         duration: f64,
         /// Print the final job as JSON.
@@ -37,6 +41,7 @@ pub enum VideoCommand {
     },
     /// Show a job's status.
     Status {
+        /// The job (`job_…`).
         id: String,
         /// The tenant to act for (`tn_…`); without it, the local tenant `viral demo` uses (created on first use).
         #[arg(long)]
@@ -89,12 +94,11 @@ fn print_accepted(job: &Job) {
     };
     let clips: Vec<String> = r.clips.iter().map(|c| format!("{c:.0} s")).collect();
     eprintln!(
-        "job       {} accepted: {} ({}), {} clip{} ({}), estimated {} of a {} budget",
+        "job       {} accepted: {} ({}), {} ({}), estimated {} of a {} budget",
         job.id,
         r.provider,
         r.model,
-        r.clips.len(),
-        if r.clips.len() == 1 { "" } else { "s" },
+        crate::text::counted(r.clips.len() as u64, "clip"),
         clips.join(" + "),
         dollars(r.estimated_cost_cents),
         dollars(job.budget_cents)
@@ -333,7 +337,7 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
             duration,
             json,
         } => {
-            // The API's rules, checked before anything runs.
+            // The API's rules and this deployment's providers, checked before anything runs.
             let spec = JobSpec {
                 prompt,
                 concept_id: None,
@@ -342,6 +346,10 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
                 duration_s: duration,
             }
             .checked()?;
+            videos::check_spec(
+                &spec,
+                &viral_runtime::providers::profiles(&services.config.providers),
+            )?;
             let tenant = tenant_of(&services, tenant).await?;
             let r = run(&services, &tenant, spec, json).await?;
             if json {

@@ -664,7 +664,27 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
         "--completion-rate",
         "0.4",
     ]);
-    assert!(fb.contains(&format!("\"concept_id\":\"{chosen}\"")), "{fb}");
+    assert!(
+        fb.starts_with(&format!("Recorded {chosen} on tiktok: scored 0.")),
+        "{fb}"
+    );
+    // The same numbers again, for a program: they replace the first, counted once.
+    let again = run(&[
+        "feedback",
+        chosen,
+        "--platform",
+        "tiktok",
+        "--views",
+        "1200",
+        "--likes",
+        "90",
+        "--completion-rate",
+        "0.4",
+        "--json",
+    ]);
+    let again: serde_json::Value = serde_json::from_str(&again).unwrap();
+    assert_eq!(again["concept_id"], chosen, "{again}");
+    assert_eq!(again["replaced_earlier_observation"], true, "{again}");
     let insights = run(&["insights"]);
     // The demo's post a day old (weight 0.625) and this feedback (1).
     assert!(

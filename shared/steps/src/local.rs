@@ -21,7 +21,7 @@ use tokio::task::JoinHandle;
 use viral_core::Timestamp;
 use viral_core::domain::keys;
 use viral_core::ports::{Cond, Item, ItemStore, Message, Queue, StoreError, Update, Write};
-use viral_core::ports::{TaskCallbacks, WorkflowError};
+use viral_core::ports::{TaskCallbacks, Transaction, TxError, WorkflowError};
 use viral_workflow::engine::{Event, Outcome};
 use viral_workflow::{
     Checkpoint, Engine, Failure, Machine, Resume, TaskCall, TaskRunner, TokenBook,
@@ -257,6 +257,10 @@ fn owner_of(token: &str) -> Option<&str> {
     token.split_once('.').map(|(owner, _)| owner)
 }
 
+/// Why a callback was not delivered: its token was already answered, ended or never issued.
+#[derive(Clone, Copy, Debug)]
+struct TokenNotOpen;
+
 fn callback_failure(e: StoreError) -> WorkflowError {
     WorkflowError::Unavailable(e.to_string())
 }
@@ -292,11 +296,13 @@ impl StoreTokens {
         .with("token", token)
         .with("kind", kind)
         .with("detail", detail);
-        let writes = vec![Write::Update(token_write), Write::Put(mail, Cond::Absent)];
-        match self.store.transact(writes).await {
+        let mut tx = Transaction::new();
+        tx.guarded(TokenNotOpen, Write::Update(token_write))
+            .write(Write::Put(mail, Cond::Absent));
+        match tx.commit(&*self.store).await {
             Ok(()) => Ok(true),
-            Err(StoreError::ConditionFailed { index: Some(0) }) => Ok(false),
-            Err(e) => Err(callback_failure(e)),
+            Err(TxError::Refused(TokenNotOpen)) => Ok(false),
+            Err(TxError::Store(e)) => Err(callback_failure(e)),
         }
     }
 

@@ -313,10 +313,28 @@ pub(crate) struct CallbackParams {
     #[param(max_length = 2000)]
     error_description: Option<String>,
     /// Google and Instagram add these; ignored.
-    #[allow(dead_code)]
+    #[param(max_length = 4096)]
     scope: Option<String>,
-    #[allow(dead_code)]
+    #[param(max_length = 4096)]
     scopes: Option<String>,
+}
+
+impl CallbackParams {
+    /// The parameter over the length the document gives it, if any.
+    fn over_bound(&self) -> Option<&'static str> {
+        let fields = [
+            ("code", &self.code, 4096),
+            ("state", &self.state, 8192),
+            ("error", &self.error, 200),
+            ("error_description", &self.error_description, 2000),
+            ("scope", &self.scope, 4096),
+            ("scopes", &self.scopes, 4096),
+        ];
+        fields
+            .into_iter()
+            .find(|(_, v, max)| v.as_ref().is_some_and(|v| v.chars().count() > *max))
+            .map(|(name, _, _)| name)
+    }
 }
 
 fn escape(s: &str) -> String {
@@ -361,7 +379,7 @@ fn page(status: StatusCode, title: &str, text: &str) -> Response {
 /// `redirect_uri` of the connect (with `?connected=<account id>` or `?connect_error=<code>`),
 /// or shows a short page. Public: the sealed `state` says whose connect it is.
 #[utoipa::path(get, path = "/oauth/{platform}/callback", tag = "accounts",
-    params(("platform" = String, Path, description = "tiktok, youtube or instagram"), CallbackParams),
+    params(("platform" = String, Path, pattern = "^(tiktok|youtube|instagram)$", description = "tiktok, youtube or instagram"), CallbackParams),
     responses(
         (status = 200, description = "Connected (a page for people)", content_type = "text/html"),
         (status = 303, description = "Connected, or refused: back to the connect's redirect_uri"),
@@ -381,6 +399,13 @@ pub(crate) async fn callback(
         return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such platform")
             .into_response();
     };
+    if let Some(name) = q.over_bound() {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Not connected",
+            &format!("The callback's {name} is too long. You can start again from viral."),
+        );
+    }
     let (Some(code), Some(sealed)) = (q.code.as_deref(), q.state.as_deref()) else {
         let why = q
             .error_description

@@ -19,29 +19,8 @@ pub(crate) struct CreateKeyRequest {
         pattern = r"^[^\u0000-\u001f\u007f-\u009f]*[^\s\u0000-\u001f\u007f-\u009f][^\u0000-\u001f\u007f-\u009f]*$"
     )]
     name: String,
-    /// Omit for a key with all of its creator's rights; otherwise at least one of
-    /// `keys:manage`, `usage:read`, `concepts:write`, `videos:write`, `billing:manage`,
-    /// `publish:write`.
-    #[schema(value_type = Option<Vec<ScopeName>>, min_items = 1)]
+    #[schema(schema_with = crate::list_schemas::key_scopes)]
     scopes: Option<Vec<String>>,
-}
-
-/// What a key may do.
-#[derive(Serialize, ToSchema)]
-#[allow(dead_code)] // documents the names; requests carry them as strings
-pub(crate) enum ScopeName {
-    #[serde(rename = "keys:manage")]
-    KeysManage,
-    #[serde(rename = "usage:read")]
-    UsageRead,
-    #[serde(rename = "concepts:write")]
-    ConceptsWrite,
-    #[serde(rename = "videos:write")]
-    VideosWrite,
-    #[serde(rename = "billing:manage")]
-    BillingManage,
-    #[serde(rename = "publish:write")]
-    PublishWrite,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -32,14 +32,11 @@ pub(crate) struct AutopilotRequest {
     /// What the channel is about, steering the concepts (at most 200 characters).
     #[schema(min_length = 1, max_length = 200)]
     niche: Option<String>,
-    /// Trend categories to draw from (lowercase words); all when absent.
-    #[schema(max_items = 10)]
+    #[schema(schema_with = crate::list_schemas::autopilot_categories)]
     categories: Option<Vec<String>>,
-    /// Trend regions (two-letter country codes).
-    #[schema(max_items = 10)]
+    #[schema(schema_with = crate::list_schemas::autopilot_regions)]
     regions: Option<Vec<String>>,
-    /// Connected accounts (`acct_…`) to post to, taken in turn.
-    #[schema(min_items = 1, max_items = 10)]
+    #[schema(schema_with = crate::list_schemas::autopilot_targets)]
     targets: Vec<String>,
     #[schema(minimum = 1, maximum = 12)]
     posts_per_day: u32,

@@ -14,9 +14,7 @@ use crate::state::AppState;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateConceptsRequest {
-    /// Up to 5 topics to write about (each 1–200 characters, not only spaces, no control
-    /// characters); without them, live trends (or the sample set).
-    #[schema(max_items = 5)]
+    #[schema(schema_with = crate::list_schemas::concept_topics)]
     topics: Option<Vec<String>>,
     /// Two-letter country for trends, upper case, e.g. `US`.
     #[schema(pattern = r"^[A-Z]{2}$")]
@@ -200,7 +198,7 @@ pub(crate) struct FeedbackBody {
     #[schema(minimum = 0.0, maximum = 3600.0)]
     watch_time_s: Option<f64>,
     /// When the figures were read (RFC 3339); default now.
-    #[schema(format = DateTime)]
+    #[schema(format = DateTime, max_length = 64)]
     observed_at: Option<String>,
 }
 

@@ -36,15 +36,17 @@ pub(crate) struct TargetDoc {
     /// YouTube (and sandbox) only.
     #[schema(max_length = 1000)]
     title: Option<String>,
-    #[schema(max_items = 100)]
+    #[schema(schema_with = crate::list_schemas::post_hashtags)]
     hashtags: Option<Vec<String>>,
     /// In the platform's words: TikTok `PUBLIC_TO_EVERYONE`, `MUTUAL_FOLLOW_FRIENDS`,
     /// `FOLLOWER_OF_CREATOR`, `SELF_ONLY` (required: one of the creator's options, shown by
     /// `GET /v1/accounts/{id}`); YouTube `public` (default), `unlisted`, `private`; Instagram
     /// `public`; sandbox `public` (default) or `private`.
+    #[schema(max_length = 40)]
     privacy: Option<String>,
     /// RFC 3339 with a zone, within the platform's window (TikTok 10 days, Instagram 29,
     /// YouTube and sandbox 30). Absent: now.
+    #[schema(max_length = 64)]
     schedule_at: Option<String>,
     options: Option<OptionsDoc>,
 }
@@ -60,6 +62,7 @@ pub(crate) struct OptionsDoc {
     /// YouTube `selfDeclaredMadeForKids`; default false.
     made_for_kids: Option<bool>,
     /// YouTube category id, default `22`.
+    #[schema(pattern = "^[0-9]{1,4}$")]
     category_id: Option<String>,
     /// The cover frame, ms from the start.
     cover_ms: Option<u64>,
@@ -171,7 +174,7 @@ pub(crate) struct PublishAnswer {
 /// with the same posts).
 #[utoipa::path(post, path = "/v1/videos/{id}/publish", tag = "posts", security(("bearer" = [])),
     params(("id" = String, Path, min_length = 1, max_length = 100),
-        ("Idempotency-Key" = Option<String>, Header, description = "1–255 visible ASCII characters")),
+        ("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, pattern = r"^[!-~]+$", description = "1–255 visible ASCII characters")),
     request_body = PublishRequest,
     responses(
         (status = 202, body = PublishAnswer),

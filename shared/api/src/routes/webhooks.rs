@@ -28,9 +28,7 @@ pub(crate) struct CreateWebhookRequest {
     /// private, loopback, link-local or metadata address), at most 2,048 bytes.
     #[schema(max_length = 2048, pattern = "^https?://")]
     url: String,
-    /// The events to send: `video.succeeded`, `video.failed`, `post.published`,
-    /// `post.failed`, `account.needs_reconnect`, `autopilot.run_finished`, `quota.low`.
-    #[schema(min_items = 1, max_items = 7)]
+    #[schema(schema_with = crate::list_schemas::webhook_events)]
     events: Vec<String>,
 }
 

@@ -90,7 +90,9 @@ impl Scopes {
                     Scope::ALL.map(Scope::as_str).join(", ")
                 ))
             })?;
-            set.insert(scope);
+            if !set.insert(scope) {
+                return Err(Error::Invalid(format!("scope {s:?} is listed twice")));
+            }
         }
         if set.is_empty() {
             return Err(Error::Invalid(
@@ -388,6 +390,7 @@ mod tests {
         assert!(!some.allows(Scope::KeysManage));
         assert!(Scopes::parse_list(&["root".into()]).is_err());
         assert!(Scopes::parse_list(&[]).is_err());
+        assert!(Scopes::parse_list(&["usage:read".into(), "usage:read".into()]).is_err());
     }
 
     #[test]

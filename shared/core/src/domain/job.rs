@@ -93,7 +93,8 @@ pub const PROVIDER_MAX_CHARS: usize = 40;
 impl JobSpec {
     /// The one set of rules for a job's input. Anything a later step would refuse for good is
     /// refused here, before the job is accepted: an accepted job never fails for its input.
-    /// The provider's name is checked against the known providers when the job is routed.
+    /// The provider's name is checked against this deployment's providers by
+    /// `videos::check_spec`, which every caller uses.
     pub fn check(&self) -> Result<(), crate::Error> {
         let invalid = |m: &str| Err(crate::Error::Invalid(m.to_owned()));
         // Counted as sent, so that the bound the API publishes holds for what clients send.

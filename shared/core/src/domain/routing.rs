@@ -258,6 +258,16 @@ fn expected_cost(p: &ProviderProfile, clips: &[f64], h: &Health) -> f64 {
     f64::from(cost_cents(p, clips)).max(0.5) / video_success(clips, h)
 }
 
+/// The provider a request names is `auto` or one this deployment has: the check every
+/// caller (API, estimate, CLI) makes before anything runs, and routing makes again.
+pub fn check_known(profiles: &[ProviderProfile], requested: &str) -> Result<(), NoRoute> {
+    if requested == "auto" || profiles.iter().any(|p| p.name == requested) {
+        Ok(())
+    } else {
+        Err(NoRoute::Unknown(requested.to_owned()))
+    }
+}
+
 /// Picks a provider for the request. `health` is looked up by provider name (missing = new).
 /// A named provider is used as asked if the plan's tier includes it and it fits the cap.
 pub fn choose(

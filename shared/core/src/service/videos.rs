@@ -48,6 +48,13 @@ fn no_route(e: NoRoute) -> Error {
     }
 }
 
+/// A job's input against the rules and against this deployment's providers: what API,
+/// estimate, autopilot and CLI check before anything is written or started.
+pub fn check_spec(spec: &JobSpec, profiles: &[ProviderProfile]) -> Result<()> {
+    spec.check()?;
+    routing::check_known(profiles, &spec.provider).map_err(no_route)
+}
+
 /// Routes one attempt of a job: the providers this deployment has (their profiles), their
 /// recent health, the plan's tier and what is left of the job's budget.
 pub async fn route_attempt(
@@ -136,7 +143,7 @@ pub async fn accept_within(
     profiles: &[ProviderProfile],
     within: Within,
 ) -> Result<Accepted> {
-    spec.check()?;
+    check_spec(&spec, profiles)?;
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
     let hash = spec_hash(&spec);
@@ -243,7 +250,7 @@ pub async fn estimate(
     spec: &JobSpec,
     profiles: &[ProviderProfile],
 ) -> Result<Estimate> {
-    spec.check()?;
+    check_spec(spec, profiles)?;
     let now = clock.now();
     let limits = tenant.plan_at(now).limits();
     let usage = super::usage::current_usage(store, clock, tenant).await?;

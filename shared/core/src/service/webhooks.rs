@@ -103,7 +103,9 @@ pub async fn create(
     }
     let mut events = events.to_vec();
     events.sort();
-    events.dedup();
+    if events.windows(2).any(|w| w[0] == w[1]) {
+        return Err(Error::Invalid("events: each event at most once".into()));
+    }
     if list(store, tenant_id).await?.len() >= MAX_WEBHOOKS {
         return Err(Error::Invalid(format!(
             "at most {MAX_WEBHOOKS} webhooks per workspace: delete one first"
