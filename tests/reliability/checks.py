@@ -515,39 +515,90 @@ def slow_clients(v, connections):
     )
 
 
-def schemathesis(v, key, examples, venv_bin, config):
-    """schemathesis with every check against /openapi.json, as the owner whose last owner key
-    the run cannot revoke (409 last_owner_key)."""
-    report_dir = os.path.join(v.workdir, "schemathesis")
+def operations_with_input(v):
+    """The operations of /openapi.json that take any input (a parameter or a body): those
+    whose cases can differ. The rest (GET /v1/me and the like) are one request, varied only
+    by what schemathesis adds to every request."""
+    doc = json.loads(urllib.request.urlopen(f"{v.base}/openapi.json").read())
+    out, every = set(), set()
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            label = f"{method.upper()} {path}"
+            every.add(label)
+            if op.get("parameters") or op.get("requestBody"):
+                out.add(label)
+    return out, every
+
+
+def st_run(v, key, examples, venv_bin, config, report_dir, extra=()):
+    """One schemathesis run; returns (exit code, output, cases per operation, statuses)."""
     cmd = [
         os.path.join(venv_bin, "st"), "--config-file", config, "run", f"{v.base}/openapi.json",
         "-H", f"Authorization: Bearer {key}", "--checks", "all", "-n", str(examples),
         "--no-color", "--generation-database", "none", "--seed", "20261203",
-        "--report", "ndjson", "--report-dir", report_dir,
+        "--report", "ndjson", "--report-dir", report_dir, *extra,
     ]
-    started = time.time()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=v.workdir)
-    secs = time.time() - started
-    text = out.stdout + out.stderr
-    cases = re.search(r"(\d+) generated", text)
-    failures = re.search(r"(\d+) unique failures?", text)
-    ops = re.search(r"Tested: (\d+)", text)
-    n_fail = int(failures.group(1)) if failures else 0
-    # Every response the run saw, from its event log: how many were 5xx.
-    statuses = {}
+    cases, statuses = {}, {}
     for name in os.listdir(report_dir) if os.path.isdir(report_dir) else []:
         with open(os.path.join(report_dir, name)) as f:
             for line in f:
-                for m in re.finditer(r'"status_code": ?(\d{3})', line):
-                    statuses[m.group(1)] = statuses.get(m.group(1), 0) + 1
+                event = json.loads(line)
+                finished = event.get("ScenarioFinished")
+                if not finished:
+                    continue
+                recorder = finished.get("recorder", {})
+                for case in recorder.get("cases", {}).values():
+                    label = f"{case['value']['method']} {case['value']['path']}"
+                    cases[label] = cases.get(label, 0) + 1
+                for it in recorder.get("interactions", {}).values():
+                    code = str((it.get("response") or {}).get("status_code"))
+                    statuses[code] = statuses.get(code, 0) + 1
+    return out.returncode, out.stdout + out.stderr, cases, statuses
+
+
+def schemathesis(v, key, examples, venv_bin, config):
+    """schemathesis with every check against /openapi.json, as the owner whose last owner key
+    the run cannot revoke (409 last_owner_key). Every operation that takes input gets at
+    least `examples` cases: an operation the whole-API run gave fewer (its fuzzing draws ids
+    from what other operations returned, and stops early) is run again on its own."""
+    with_input, every = operations_with_input(v)
+    started = time.time()
+    code, text, cases, statuses = st_run(
+        v, key, examples, venv_bin, config, os.path.join(v.workdir, "schemathesis"))
+    failures = re.search(r"(\d+) unique failures?", text)
+    n_fail = int(failures.group(1)) if failures else 0
+    ok = code == 0 and n_fail == 0
+    short = sorted(op for op in with_input if cases.get(op, 0) < examples)
+    for i, op in enumerate(short):
+        top_code, top_text, top_cases, top_statuses = st_run(
+            v, key, examples, venv_bin, config, os.path.join(v.workdir, f"schemathesis-top-up-{i}"),
+            ["--include-name", op, "--phases", "fuzzing"])
+        found = re.search(r"(\d+) unique failures?", top_text)
+        n_fail += int(found.group(1)) if found else 0
+        if top_code != 0:
+            ok = False
+            text += "\n" + top_text
+        for k, n in top_cases.items():
+            cases[k] = cases.get(k, 0) + n
+        for k, n in top_statuses.items():
+            statuses[k] = statuses.get(k, 0) + n
+    secs = time.time() - started
+    documented = {op: cases.get(op, 0) for op in every}
+    floor = min(documented[op] for op in with_input)
+    untested = sorted(op for op in every if documented[op] == 0)
+    without = sorted(documented[op] for op in every - with_input)
     five = {s: n for s, n in statuses.items() if s.startswith("5")}
-    ok = out.returncode == 0 and n_fail == 0 and set(five) <= {"501"}
+    ok = ok and n_fail == 0 and set(five) <= {"501"} and floor >= examples and not untested
     report(
         "schemathesis",
         ok,
-        f"{cases.group(1) if cases else '?'} cases over {ops.group(1) if ops else '?'} operations "
-        f"(≤ {examples} per operation per phase) in {secs:.0f} s, {n_fail} check failures, "
-        f"responses ≥ 500: {five or 'none'} (501 is the documented billing_not_configured)",
+        f"{sum(documented.values())} cases over {len(every)} operations in {secs:.0f} s: each of "
+        f"the {len(with_input)} operations with input got at least {floor} (target {examples}; "
+        f"{len(short)} topped up by a run of their own), the {len(every - with_input)} without "
+        f"input {without[0] if without else 0}–{without[-1] if without else 0} each; "
+        f"{n_fail} check failures, responses ≥ 500: {five or 'none'} (501 is the documented "
+        f"billing_not_configured)" + (f"; never tested: {untested}" if untested else ""),
     )
     if not ok:
         print(text[-6000:])

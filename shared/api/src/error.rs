@@ -142,6 +142,12 @@ impl From<Error> for ApiError {
             }
             Error::Conflict(_) => Self::new(StatusCode::CONFLICT, "conflict", msg),
             Error::State { code, message } => Self::new(StatusCode::CONFLICT, code, message),
+            Error::NotConfigured { code, message } => {
+                Self::new(StatusCode::NOT_IMPLEMENTED, code, message)
+            }
+            Error::Unavailable { code, message } => {
+                Self::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
             Error::BadWebhook { code, message } => {
                 Self::new(StatusCode::BAD_REQUEST, code, message)
             }

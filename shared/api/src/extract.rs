@@ -190,14 +190,13 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
         axum::extract::Query::<T>::from_request_parts(parts, state)
             .await
             .map(|q| Query(q.0))
-            .map_err(|rej: QueryRejection| {
-                ApiError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_query",
-                    for_people(&rej.body_text()),
-                )
-            })
+            .map_err(|rej: QueryRejection| invalid_query(for_people(&rej.body_text())))
     }
+}
+
+/// 400 `invalid_query`: a query string that does not parse or a value out of its range.
+pub(crate) fn invalid_query(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message)
 }
 
 /// Path parameters; a malformed path → 400.
@@ -321,11 +320,7 @@ pub(crate) struct ListParams {
 pub(crate) fn page_limit(limit: Option<u32>) -> Result<usize, crate::ApiError> {
     let limit = limit.unwrap_or(20);
     if !(1..=100).contains(&limit) {
-        return Err(crate::ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
-            "limit must be 1 to 100",
-        ));
+        return Err(invalid_query("limit must be 1 to 100"));
     }
     Ok(limit as usize)
 }

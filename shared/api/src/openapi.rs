@@ -136,6 +136,8 @@ fn operation_id(route: crate::Route) -> String {
 /// server takes and answers:
 /// - every operation with a JSON body may answer 400 (not JSON), 408 (body too slow, local
 ///   server), 413 (too large) and 415 (not `application/json`);
+/// - every operation may answer 431 when its request line and headers are over what the
+///   server reads (64 KiB on `viral up`), which long enough query strings reach;
 /// - a video is made from `concept_id` or `prompt`, exactly one of them;
 /// - each operation's id is unique (its function's name), and what one operation creates is
 ///   linked to the operations that read it.
@@ -225,6 +227,9 @@ fn tighten(doc: &mut serde_json::Value) {
                 else {
                     continue;
                 };
+                responses.entry("431").or_insert_with(|| {
+                    json!({"description": "The request line and headers together are larger than the server reads (64 KiB on `viral up`); nothing was handled"})
+                });
                 if json_body {
                     for (status, text) in body_errors {
                         responses.entry(status).or_insert_with(|| {

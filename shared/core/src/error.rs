@@ -41,6 +41,13 @@ pub enum Error {
     /// The request does not fit the object's state (409), with a stable code.
     #[error("{message}")]
     State { code: &'static str, message: String },
+    /// This deployment is not set up for what the request needs (501), with a stable code:
+    /// nothing a retry changes until an operator configures it.
+    #[error("{message}")]
+    NotConfigured { code: &'static str, message: String },
+    /// A part of this deployment the request needs is not running (503), with a stable code.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// An `Idempotency-Key` reused with a different request (422).
     #[error("this Idempotency-Key was already used with a different request")]
     IdempotencyMismatch,

@@ -17,11 +17,11 @@ use crate::state::{AppState, SocialState};
 
 pub(crate) fn social(state: &AppState) -> Result<&SocialState, ApiError> {
     state.social.as_ref().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "publishing_not_configured",
-            "this deployment does not connect accounts or publish yet",
-        )
+        viral_core::Error::NotConfigured {
+            code: "publishing_not_configured",
+            message: "this deployment does not connect accounts or publish yet".into(),
+        }
+        .into()
     })
 }
 
@@ -30,24 +30,23 @@ fn publisher_for(
     platform: Platform,
 ) -> Result<std::sync::Arc<dyn Publisher>, ApiError> {
     s.publishers.get(platform).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "platform_not_configured",
-            format!(
+        viral_core::Error::NotConfigured {
+            code: "platform_not_configured",
+            message: format!(
                 "{} is not configured on this deployment (see `viral doctor`)",
                 platform.as_str()
             ),
-        )
+        }
+        .into()
     })
 }
 
 fn platform_of(name: &str) -> Result<Platform, ApiError> {
     Platform::parse(name).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "platform must be one of tiktok, youtube, instagram, sandbox",
+        viral_core::Error::Invalid(
+            "platform must be one of tiktok, youtube, instagram, sandbox".into(),
         )
+        .into()
     })
 }
 
@@ -165,11 +164,9 @@ pub(crate) struct ConnectAnswer {
 /// cannot send users elsewhere.
 fn check_return(s: &SocialState, uri: &str) -> Result<(), ApiError> {
     let bad = || {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "redirect_uri must be on this deployment's dashboard or API origin",
-        )
+        ApiError::from(viral_core::Error::Invalid(
+            "redirect_uri must be on this deployment's dashboard or API origin".into(),
+        ))
     };
     let origin = crate::routes::origin_of(uri).ok_or_else(bad)?;
     if s.return_origins.contains(&origin)
@@ -221,19 +218,17 @@ pub(crate) async fn connect(
             .into_response());
     }
     if body.name.is_some() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_request",
-            "name is for sandbox channels; a platform account keeps its own name",
-        ));
+        return Err(viral_core::Error::Invalid(
+            "name is for sandbox channels; a platform account keeps its own name".into(),
+        )
+        .into());
     }
     if let Some(uri) = &body.redirect_uri {
         if uri.len() > 2000 {
-            return Err(ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_request",
-                "redirect_uri is longer than 2000 characters",
-            ));
+            return Err(viral_core::Error::Invalid(
+                "redirect_uri is longer than 2000 characters".into(),
+            )
+            .into());
         }
         check_return(s, uri)?;
     }
@@ -396,8 +391,7 @@ pub(crate) async fn callback(
     headers: HeaderMap,
 ) -> Response {
     let Some(platform) = Platform::parse(&platform).filter(|p| *p != Platform::Sandbox) else {
-        return ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such platform")
-            .into_response();
+        return ApiError::from(viral_core::Error::NotFound("platform")).into_response();
     };
     if let Some(name) = q.over_bound() {
         return page(

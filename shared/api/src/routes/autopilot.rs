@@ -2,7 +2,6 @@
 //! of runs that wait for a person.
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use viral_core::domain::Scope;
@@ -101,7 +100,7 @@ impl From<&Stored> for AutopilotView {
 }
 
 fn invalid(m: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
+    viral_core::Error::Invalid(m.to_owned()).into()
 }
 
 fn settings_of(b: AutopilotRequest) -> Result<Settings, ApiError> {

@@ -282,9 +282,7 @@ pub(crate) async fn list(
     let status = match q.status.as_deref() {
         None => None,
         Some(s) => Some(PostStatus::parse(s).ok_or_else(|| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_query",
+            crate::extract::invalid_query(
                 "status must be one of scheduled, queued, uploading, processing, published, failed, cancelled",
             )
         })?),
@@ -293,9 +291,7 @@ pub(crate) async fn list(
         .as_ref()
         .is_some_and(|a| a.is_empty() || a.len() > 100)
     {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
+        return Err(crate::extract::invalid_query(
             "account must be an account id (1 to 100 characters)",
         ));
     }
@@ -439,10 +435,6 @@ pub(crate) fn publish_workflow(
     state: &AppState,
 ) -> Result<std::sync::Arc<dyn viral_core::ports::Workflow>, ApiError> {
     state.workflow.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "workflow_unavailable",
-            "this deployment cannot run the publish workflow yet",
-        )
+        crate::routes::videos::no_workflow("this deployment cannot run the publish workflow yet")
     })
 }

@@ -169,8 +169,17 @@ async fn concept_of(
     })
 }
 
+/// 503 `workflow_unavailable`: this deployment runs no workflow engine.
+pub(crate) fn no_workflow(message: &str) -> ApiError {
+    viral_core::Error::Unavailable {
+        code: "workflow_unavailable",
+        message: message.to_owned(),
+    }
+    .into()
+}
+
 fn invalid(m: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", m)
+    viral_core::Error::Invalid(m.to_owned()).into()
 }
 
 /// The job a request asks for; with a concept, its hook and beats are the prompt and its
@@ -259,13 +268,10 @@ pub(crate) async fn create(
     let concept = concept_of(&state, &p.tenant.id, &body).await?;
     let spec = spec_of(&state, body, concept.as_ref())?;
     let key = crate::extract::idempotency_key(&headers)?;
-    let workflow = state.workflow.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "workflow_unavailable",
-            "this deployment cannot run video jobs yet",
-        )
-    })?;
+    let workflow = state
+        .workflow
+        .clone()
+        .ok_or_else(|| no_workflow("this deployment cannot run video jobs yet"))?;
     let profiles = enabled_profiles(&state);
     let accepted = videos::accept(
         &*state.store,
@@ -351,13 +357,10 @@ pub(crate) async fn events(
     Path(id): Path<String>,
 ) -> ApiResult<axum::Json<Value>> {
     let job = videos::get(&*state.store, &p.tenant.id, &id).await?;
-    let workflow = state.workflow.clone().ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "workflow_unavailable",
-            "this deployment cannot read executions yet",
-        )
-    })?;
+    let workflow = state
+        .workflow
+        .clone()
+        .ok_or_else(|| no_workflow("this deployment cannot read executions yet"))?;
     let history = workflow
         .job_history(&p.tenant.id, &job.id)
         .await

@@ -13,11 +13,11 @@ use crate::state::AppState;
 
 fn vault(state: &AppState) -> Result<&dyn viral_core::ports::TokenVault, ApiError> {
     state.social.as_ref().map(|s| &*s.vault).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "webhooks_not_configured",
-            "this deployment has no token vault to seal webhook secrets",
-        )
+        viral_core::Error::NotConfigured {
+            code: "webhooks_not_configured",
+            message: "this deployment has no token vault to seal webhook secrets".into(),
+        }
+        .into()
     })
 }
 
