@@ -136,7 +136,7 @@ fn operation_id(route: crate::Route) -> String {
 /// server takes and answers:
 /// - every operation with a JSON body may answer 400 (not JSON), 408 (body too slow, local
 ///   server), 413 (too large) and 415 (not `application/json`);
-/// - every operation may answer 431 when its request line and headers are over what the
+/// - every operation may answer 414 or 431 when its request line or head is over what the
 ///   server reads (64 KiB on `viral up`), which long enough query strings reach;
 /// - a video is made from `concept_id` or `prompt`, exactly one of them;
 /// - each operation's id is unique (its function's name), and what one operation creates is
@@ -227,6 +227,9 @@ fn tighten(doc: &mut serde_json::Value) {
                 else {
                     continue;
                 };
+                responses.entry("414").or_insert_with(|| {
+                    json!({"description": "The request line (path and query) is longer than the server reads; nothing was handled"})
+                });
                 responses.entry("431").or_insert_with(|| {
                     json!({"description": "The request line and headers together are larger than the server reads (64 KiB on `viral up`); nothing was handled"})
                 });

@@ -201,6 +201,16 @@ pub(crate) async fn connect(
     p.require(Scope::PublishWrite)?;
     let s = social(&state)?;
     let platform = platform_of(&body.platform)?;
+    // Checked for every platform, the sandbox's too: the document bounds it for all.
+    if let Some(uri) = &body.redirect_uri {
+        if uri.chars().count() > 2000 {
+            return Err(viral_core::Error::Invalid(
+                "redirect_uri is longer than 2000 characters".into(),
+            )
+            .into());
+        }
+        check_return(s, uri)?;
+    }
     if platform == Platform::Sandbox {
         let name = body.name.as_deref().unwrap_or("Sandbox channel");
         let account =
@@ -222,15 +232,6 @@ pub(crate) async fn connect(
             "name is for sandbox channels; a platform account keeps its own name".into(),
         )
         .into());
-    }
-    if let Some(uri) = &body.redirect_uri {
-        if uri.len() > 2000 {
-            return Err(viral_core::Error::Invalid(
-                "redirect_uri is longer than 2000 characters".into(),
-            )
-            .into());
-        }
-        check_return(s, uri)?;
     }
     let publisher = publisher_for(s, platform)?;
     // A connect that returns to the dashboard is bound to the browser that started it.
