@@ -1,5 +1,6 @@
-//! One way to encode I420 frames to a fast-start H.264 MP4: OpenH264 (built from source) into
-//! muxide. The storyboard renderer and the join's re-encode path both use it.
+//! One way to encode I420 frames to a fast-start H.264 MP4 with its AAC audio track: OpenH264
+//! (built from source) into muxide. The storyboard renderer and the join's re-encode path
+//! both use it.
 
 use openh264::OpenH264API;
 use openh264::encoder::{
@@ -9,6 +10,7 @@ use openh264::encoder::{
 use openh264::formats::YUVSlices;
 
 use crate::MediaError;
+use crate::audio::{AacTrack, SAMPLE_RATE};
 
 pub struct H264Writer {
     encoder: Encoder,
@@ -18,6 +20,9 @@ pub struct H264Writer {
     fps: f64,
     frames: u64,
     nal: Vec<u8>,
+    audio: AacTrack,
+    /// The next audio frame to write.
+    audio_next: usize,
 }
 
 fn enc_err(e: openh264::Error) -> MediaError {
@@ -31,7 +36,13 @@ fn mux_err(e: muxide::api::MuxerError) -> MediaError {
 impl H264Writer {
     /// `qp` fixes the quantiser (no rate control): 30 suits flat text cards; lower keeps more
     /// detail of camera footage.
-    pub fn new(width: u32, height: u32, fps: u32, qp: u8) -> Result<Self, MediaError> {
+    pub fn new(
+        width: u32,
+        height: u32,
+        fps: u32,
+        qp: u8,
+        audio: AacTrack,
+    ) -> Result<Self, MediaError> {
         if width == 0 || height == 0 || width % 2 == 1 || height % 2 == 1 || fps == 0 {
             return Err(MediaError::Encoder(format!(
                 "cannot encode {width}x{height} at {fps} fps"
@@ -54,6 +65,11 @@ impl H264Writer {
             Encoder::with_api_config(OpenH264API::from_source(), config).map_err(enc_err)?;
         let muxer = muxide::api::MuxerBuilder::new(Vec::with_capacity(4 << 20))
             .video(muxide::api::VideoCodec::H264, width, height, f64::from(fps))
+            .audio(
+                muxide::api::AudioCodec::Aac(muxide::api::AacProfile::Lc),
+                SAMPLE_RATE,
+                2,
+            )
             .with_fast_start(true)
             .build()
             .map_err(mux_err)?;
@@ -65,6 +81,8 @@ impl H264Writer {
             fps: f64::from(fps),
             frames: 0,
             nal: Vec::with_capacity(256 << 10),
+            audio,
+            audio_next: 0,
         })
     }
 
@@ -95,6 +113,21 @@ impl H264Writer {
         }
         self.muxer.write_video(t, &self.nal, key).map_err(mux_err)?;
         self.frames += 1;
+        // Audio interleaved with the video it plays under: up to where this frame ends.
+        self.write_audio_until(self.frames as f64 / self.fps)
+    }
+
+    /// Writes the audio frames that start before `t`; the rest wait (or, past the last video
+    /// frame, are left out so both tracks end together).
+    fn write_audio_until(&mut self, t: f64) -> Result<(), MediaError> {
+        while let Some(frame) = self.audio.frames.get(self.audio_next) {
+            let pts = AacTrack::pts(self.audio_next);
+            if pts >= t {
+                break;
+            }
+            self.muxer.write_audio(pts, frame).map_err(mux_err)?;
+            self.audio_next += 1;
+        }
         Ok(())
     }
 

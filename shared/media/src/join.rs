@@ -5,7 +5,8 @@
 //! copied as they are (no re-encoding, no quality loss): timestamps are shifted by the clips
 //! before, and the cut falls after the last sample, in decode order, shown before the target.
 //! Otherwise every clip is decoded (OpenH264), scaled to the largest clip's size and encoded
-//! again. Audio is not carried over (our providers are asked for silent clips).
+//! again. The clips' own audio is not carried over (our providers are asked for silent
+//! clips); the joined video gets the sound track it is given, cut to its length.
 
 use std::io::Cursor;
 
@@ -17,6 +18,7 @@ use openh264::formats::YUVSource;
 use serde::Serialize;
 
 use crate::MediaError;
+use crate::audio::AacTrack;
 use crate::h264_writer::H264Writer;
 
 /// How the clips were joined.
@@ -184,8 +186,8 @@ fn parameter_sets(clip: &Clip<'_>, out: &mut Vec<u8>) {
     }
 }
 
-/// Joins `clips` in order and trims the result to `target_s` seconds.
-pub fn join(clips: &[&[u8]], target_s: f64) -> Result<Joined, MediaError> {
+/// Joins `clips` in order, trims the result to `target_s` seconds and lays `audio` under it.
+pub fn join(clips: &[&[u8]], target_s: f64, audio: AacTrack) -> Result<Joined, MediaError> {
     if clips.is_empty() || !(target_s.is_finite() && target_s > 0.0) {
         return Err(MediaError::Unsupported(
             "nothing to join, or no target length".into(),
@@ -208,12 +210,12 @@ pub fn join(clips: &[&[u8]], target_s: f64) -> Result<Joined, MediaError> {
             && c.pps == first.pps
     });
     if same {
-        copy(&clips, target_s).map(|bytes| Joined {
+        copy(&clips, target_s, &audio).map(|bytes| Joined {
             bytes,
             mode: JoinMode::Copied,
         })
     } else {
-        reencode(&clips, target_s).map(|bytes| Joined {
+        reencode(&clips, target_s, audio).map(|bytes| Joined {
             bytes,
             mode: JoinMode::Reencoded,
         })
@@ -233,7 +235,7 @@ fn frame_rate(clip: &Clip<'_>) -> f64 {
     }
 }
 
-fn copy(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
+fn copy(clips: &[Clip<'_>], target_s: f64, audio: &AacTrack) -> Result<Vec<u8>, MediaError> {
     let first = &clips[0];
     let mut muxer = muxide::api::MuxerBuilder::new(Vec::with_capacity(8 << 20))
         .video(
@@ -242,10 +244,16 @@ fn copy(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
             first.height,
             frame_rate(first),
         )
+        .audio(
+            muxide::api::AudioCodec::Aac(muxide::api::AacProfile::Lc),
+            crate::audio::SAMPLE_RATE,
+            2,
+        )
         .with_fast_start(true)
         .build()
         .map_err(mux_err)?;
     let mut offset = 0.0;
+    let mut end: f64 = 0.0;
     let mut frame = Vec::with_capacity(512 << 10);
     'clips: for clip in clips {
         // Each clip's timeline starts where its first sample is shown.
@@ -272,6 +280,7 @@ fn copy(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
             to_annex_b(&clip.bytes[s.start..s.end], clip.length_size, &mut frame)?;
             let pts = offset + s.pts - base;
             let dts = offset + s.dts - base_dts;
+            end = end.max(pts + 1.0 / frame_rate(clip));
             muxer
                 .write_video_with_dts(pts.max(0.0), dts.max(0.0), &frame, s.sync)
                 .map_err(mux_err)?;
@@ -280,6 +289,14 @@ fn copy(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
         if last + 1 < clip.samples.len() || offset >= target_s {
             break 'clips;
         }
+    }
+    // The sound under the whole video, and not past its last frame.
+    for (i, f) in audio.frames.iter().enumerate() {
+        let pts = AacTrack::pts(i);
+        if pts >= end {
+            break;
+        }
+        muxer.write_audio(pts, f).map_err(mux_err)?;
     }
     muxer.finish_in_place().map_err(mux_err)?;
     Ok(muxer.into_writer())
@@ -298,7 +315,7 @@ fn scale_plane(src: &[u8], stride: usize, sw: usize, sh: usize, dw: usize, dh: u
     out
 }
 
-fn reencode(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
+fn reencode(clips: &[Clip<'_>], target_s: f64, audio: AacTrack) -> Result<Vec<u8>, MediaError> {
     let big = clips
         .iter()
         .max_by_key(|c| u64::from(c.width) * u64::from(c.height))
@@ -306,7 +323,7 @@ fn reencode(clips: &[Clip<'_>], target_s: f64) -> Result<Vec<u8>, MediaError> {
     let (w, h) = ((big.width & !1) as usize, (big.height & !1) as usize);
     let fps = frame_rate(&clips[0]).round().max(1.0) as u32;
     let wanted = (target_s * f64::from(fps)).round() as u64;
-    let mut writer = H264Writer::new(w as u32, h as u32, fps, 24)?;
+    let mut writer = H264Writer::new(w as u32, h as u32, fps, 24, audio)?;
     let dec_err = |e: openh264::Error| MediaError::Encoder(format!("decoder: {e}"));
     let mut packet = Vec::with_capacity(512 << 10);
     for clip in clips {
@@ -366,7 +383,8 @@ mod tests {
 
     #[test]
     fn nothing_or_garbage_is_refused() {
-        assert!(join(&[], 15.0).is_err());
-        assert!(join(&[b"not a video"], 15.0).is_err());
+        let audio = crate::audio::AacTrack::default();
+        assert!(join(&[], 15.0, audio.clone()).is_err());
+        assert!(join(&[b"not a video"], 15.0, audio).is_err());
     }
 }

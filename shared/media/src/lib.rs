@@ -2,6 +2,7 @@
 //! moving backgrounds, rendered in-process with no external binaries) and MP4 validation
 //! against the platforms' rules.
 
+pub mod audio;
 mod h264_writer;
 pub mod join;
 pub mod probe;
@@ -10,9 +11,17 @@ pub mod storyboard;
 mod text;
 
 pub use join::{JoinMode, Joined, join};
-pub use probe::{Probe, looks_like_mp4, probe};
+pub use probe::{AudioProbe, Probe, looks_like_mp4, probe};
 pub use rules::{Platform, PlatformReport, validate};
 pub use storyboard::{Beat, RenderSpec, Storyboard, render};
+
+/// A stable seed from a name (FNV-1a): one job or concept always gets the same palette and
+/// the same sound bed, in every process.
+pub fn seed_of(name: &str) -> u64 {
+    name.bytes().fold(1469598103934665603u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(1099511628211)
+    })
+}
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum MediaError {

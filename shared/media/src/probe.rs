@@ -2,7 +2,7 @@
 
 use std::io::Cursor;
 
-use mp4parse::{CodecType, SampleEntry, TrackType};
+use mp4parse::{AudioCodecSpecific, CodecType, SampleEntry, TrackType};
 use serde::Serialize;
 
 use crate::MediaError;
@@ -20,7 +20,17 @@ pub struct Probe {
     pub frames: u64,
     pub bitrate_bps: u64,
     pub has_audio: bool,
+    /// The first audio track, when there is one.
+    pub audio: Option<AudioProbe>,
     pub size_bytes: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct AudioProbe {
+    /// `aac_lc`, `aac` (another AAC profile), `opus`, `mp3`, `flac` or `other`.
+    pub codec: String,
+    pub sample_rate: u32,
+    pub channels: u32,
 }
 
 /// True when the bytes start like an MP4: an `ftyp` box at offset 4.
@@ -34,6 +44,30 @@ fn codec_name(c: CodecType) -> &'static str {
         CodecType::AV1 => "av1",
         CodecType::VP9 => "vp9",
         _ => "other",
+    }
+}
+
+fn audio_of(entry: &mp4parse::AudioSampleEntry) -> AudioProbe {
+    let (codec, rate, channels) = match &entry.codec_specific {
+        AudioCodecSpecific::ES_Descriptor(es) if es.audio_codec == CodecType::AAC => (
+            // Audio object type 2 is AAC Low Complexity.
+            if es.audio_object_type == Some(2) {
+                "aac_lc"
+            } else {
+                "aac"
+            },
+            es.audio_sample_rate,
+            es.audio_channel_count.map(u32::from),
+        ),
+        AudioCodecSpecific::OpusSpecificBox(_) => ("opus", None, None),
+        AudioCodecSpecific::MP3 => ("mp3", None, None),
+        AudioCodecSpecific::FLACSpecificBox(_) => ("flac", None, None),
+        _ => ("other", None, None),
+    };
+    AudioProbe {
+        codec: codec.to_owned(),
+        sample_rate: rate.unwrap_or(entry.samplerate.round() as u32),
+        channels: channels.unwrap_or(entry.channelcount),
     }
 }
 
@@ -94,6 +128,14 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
         frames,
         bitrate_bps: (size_bytes as f64 * 8.0 / duration_s) as u64,
         has_audio: ctx.tracks.iter().any(|t| t.track_type == TrackType::Audio),
+        audio: ctx
+            .tracks
+            .iter()
+            .filter(|t| t.track_type == TrackType::Audio)
+            .find_map(|t| match t.stsd.as_ref()?.descriptions.first()? {
+                SampleEntry::Audio(a) => Some(audio_of(a)),
+                _ => None,
+            }),
         size_bytes,
     })
 }

@@ -30,6 +30,10 @@ pub struct Rules {
     pub max_fps: f64,
     pub codecs: &'static [&'static str],
     pub max_bitrate_bps: u64,
+    /// Audio the platform takes (a short without sound is not what people post, so a
+    /// missing track fails too).
+    pub audio_codecs: &'static [&'static str],
+    pub audio_rates: &'static [u32],
 }
 
 impl Platform {
@@ -64,6 +68,10 @@ impl Platform {
             max_fps: 60.0,
             codecs: &["h264", "h265"],
             max_bitrate_bps: 25_000_000,
+            // AAC-LC at 44.1 or 48 kHz: what Instagram's Reels spec and YouTube's upload
+            // guide name, and what TikTok takes.
+            audio_codecs: &["aac_lc"],
+            audio_rates: &[44_100, 48_000],
         };
         match self {
             Platform::Tiktok => vertical,
@@ -135,6 +143,26 @@ pub fn check(p: &Probe, platform: Platform) -> PlatformReport {
             p.size_bytes, r.max_bytes
         ));
     }
+    match &p.audio {
+        None => reasons.push("no audio track".to_owned()),
+        Some(a) => {
+            if !r.audio_codecs.contains(&a.codec.as_str()) {
+                reasons.push(format!(
+                    "audio codec {} is not one of {:?}",
+                    a.codec, r.audio_codecs
+                ));
+            }
+            if !r.audio_rates.contains(&a.sample_rate) {
+                reasons.push(format!(
+                    "audio sample rate {} Hz is not one of {:?}",
+                    a.sample_rate, r.audio_rates
+                ));
+            }
+            if !(1..=2).contains(&a.channels) {
+                reasons.push(format!("{} audio channels; mono or stereo", a.channels));
+            }
+        }
+    }
     if p.bitrate_bps > r.max_bitrate_bps {
         reasons.push(format!(
             "bitrate {} bps is over {}",
@@ -167,7 +195,12 @@ mod tests {
             duration_s: 15.0,
             frames: 450,
             bitrate_bps: 2_000_000,
-            has_audio: false,
+            has_audio: true,
+            audio: Some(crate::probe::AudioProbe {
+                codec: "aac_lc".into(),
+                sample_rate: 48_000,
+                channels: 2,
+            }),
             size_bytes: 3_750_000,
         }
     }
@@ -206,6 +239,21 @@ mod tests {
         };
         let r = check(&small, Platform::YoutubeShorts);
         assert_eq!(r.reasons.len(), 2, "{:?}", r.reasons);
+        let silent = Probe {
+            has_audio: false,
+            audio: None,
+            ..probe()
+        };
+        assert_eq!(check(&silent, Platform::Tiktok).reasons, ["no audio track"]);
+        let mp3 = Probe {
+            audio: Some(crate::probe::AudioProbe {
+                codec: "mp3".into(),
+                sample_rate: 22_050,
+                channels: 1,
+            }),
+            ..probe()
+        };
+        assert_eq!(check(&mp3, Platform::InstagramReels).reasons.len(), 2);
         assert_eq!(Platform::parse("tiktok"), Some(Platform::Tiktok));
     }
 }

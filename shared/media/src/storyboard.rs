@@ -1,6 +1,7 @@
 //! The built-in `storyboard` provider's renderer: the hook and the script beats as large text
 //! cards over moving gradient backgrounds, with wipe transitions and a progress bar, encoded
-//! as H.264 (OpenH264, built from source) in a fast-start MP4. Everything is drawn straight
+//! as H.264 (OpenH264, built from source) in a fast-start MP4, over a sound bed of its own
+//! (AAC-LC, see `audio`). Everything is drawn straight
 //! into the I420 planes, so a frame costs a few memsets plus the text blend.
 
 use serde::{Deserialize, Serialize};
@@ -254,7 +255,8 @@ pub fn render(sb: &Storyboard, spec: &RenderSpec) -> Result<Vec<u8>, MediaError>
     let (w, h) = (spec.width as usize, spec.height as usize);
     let fps = f64::from(spec.fps);
     let frames = (spec.duration_s * fps).round() as usize;
-    let mut writer = H264Writer::new(spec.width, spec.height, spec.fps, 30)?;
+    let audio = crate::audio::soundtrack(sb.seed, spec.duration_s)?;
+    let mut writer = H264Writer::new(spec.width, spec.height, spec.fps, 30, audio)?;
     let mut planes = Planes::new(w, h);
     for i in 0..frames {
         planes.draw(&cards, i as f64 / fps, spec.duration_s);

@@ -6,6 +6,10 @@ use std::process::Command;
 
 use viral_media::{Beat, JoinMode, RenderSpec, Storyboard, join, probe, render};
 
+fn soundtrack(seconds: f64) -> viral_media::audio::AacTrack {
+    viral_media::audio::soundtrack(1, seconds).unwrap()
+}
+
 fn clip(text: &str, width: u32, height: u32, seconds: f64) -> Vec<u8> {
     let sb = Storyboard {
         hook: text.into(),
@@ -56,7 +60,7 @@ fn ffmpeg_check(bytes: &[u8]) -> (u64, f64) {
 fn same_encoder_clips_are_copied_and_trimmed() {
     let a = clip("First part", 1080, 1920, 3.0);
     let b = clip("Second part", 1080, 1920, 3.0);
-    let joined = join(&[&a, &b], 5.0).unwrap();
+    let joined = join(&[&a, &b], 5.0, soundtrack(5.0)).unwrap();
     assert_eq!(joined.mode, JoinMode::Copied);
     let p = probe(&joined.bytes).unwrap();
     assert_eq!(
@@ -74,7 +78,7 @@ fn same_encoder_clips_are_copied_and_trimmed() {
 fn clips_of_different_sizes_are_reencoded_to_the_largest() {
     let a = clip("Small clip", 720, 1280, 2.0);
     let b = clip("Large clip", 1080, 1920, 2.0);
-    let joined = join(&[&a, &b], 3.5).unwrap();
+    let joined = join(&[&a, &b], 3.5, soundtrack(3.5)).unwrap();
     assert_eq!(joined.mode, JoinMode::Reencoded);
     let p = probe(&joined.bytes).unwrap();
     assert_eq!((p.width, p.height), (1080, 1920));
@@ -86,7 +90,7 @@ fn clips_of_different_sizes_are_reencoded_to_the_largest() {
 #[test]
 fn clips_too_short_for_the_target_are_refused() {
     let a = clip("Short", 1080, 1920, 2.0);
-    let e = join(&[&a, &a], 15.0).unwrap_err();
+    let e = join(&[&a, &a], 15.0, soundtrack(15.0)).unwrap_err();
     assert!(e.to_string().contains("less than"), "{e}");
 }
 
@@ -130,7 +134,7 @@ fn clips_with_b_frames_are_copied_and_every_frame_decodes() {
     let dir = tempfile::tempdir().unwrap();
     let a = x264_clip(dir.path(), "a.mp4", 3);
     let b = x264_clip(dir.path(), "b.mp4", 3);
-    let joined = join(&[&a, &b], 5.0).unwrap();
+    let joined = join(&[&a, &b], 5.0, soundtrack(5.0)).unwrap();
     assert_eq!(joined.mode, JoinMode::Copied);
     let (frames, duration) = ffmpeg_check(&joined.bytes);
     // The cut keeps what the last frame shown before 5 s references: at most a few more.

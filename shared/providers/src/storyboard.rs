@@ -139,12 +139,6 @@ fn cards_of(sentence: &str) -> Vec<String> {
     cards
 }
 
-fn seed_of(s: &str) -> u64 {
-    s.bytes().fold(1469598103934665603u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(1099511628211)
-    })
-}
-
 #[async_trait]
 impl VideoProvider for StoryboardProvider {
     fn name(&self) -> &'static str {
@@ -169,7 +163,7 @@ impl VideoProvider for StoryboardProvider {
                 "this process only polls and fetches storyboard renders".into(),
             )
         })?;
-        let sb = storyboard_from_prompt(&req.prompt, seed_of(&req.job_id));
+        let sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
         let spec = RenderSpec {
             width: req.width,
             height: req.height,

@@ -446,9 +446,11 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         }
     }
     let target = job.spec.duration_s;
+    let seed = viral_media::seed_of(&job.id);
     let joined = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
-        viral_media::join(&parts, target)
+        let audio = viral_media::audio::soundtrack(seed, target)?;
+        viral_media::join(&parts, target, audio)
     })
     .await
     .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
