@@ -1,6 +1,6 @@
 //! AAC-LC encoding with `rusty_aac`, into ADTS frames as the muxer takes them.
 
-use rusty_aac::{AacEncoder, AacEncoderConfig, AdtsHeader, write_adts_header};
+use rusty_aac::{AacDecoder, AacEncoder, AacEncoderConfig, AdtsHeader, write_adts_header};
 
 use super::{AacTrack, SAMPLE_RATE, Stereo};
 use crate::MediaError;
@@ -50,6 +50,28 @@ pub fn encode(audio: &Stereo) -> Result<AacTrack, MediaError> {
         ));
     }
     Ok(AacTrack { frames })
+}
+
+/// Decodes `track` back to samples: what a player will play, to measure before shipping.
+pub fn decode(track: &AacTrack) -> Result<Stereo, MediaError> {
+    let mut decoder = AacDecoder::new();
+    let mut out = Stereo::default();
+    for frame in &track.frames {
+        let pcm = decoder
+            .decode(frame, None)
+            .map_err(|e| MediaError::Encoder(format!("AAC decoder: {e}")))?;
+        if pcm.channels != 2 {
+            return Err(MediaError::Encoder(format!(
+                "decoded {} channels, not 2",
+                pcm.channels
+            )));
+        }
+        for lr in pcm.samples.chunks_exact(2) {
+            out.left.push(lr[0]);
+            out.right.push(lr[1]);
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

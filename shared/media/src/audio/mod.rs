@@ -11,9 +11,9 @@ mod aac;
 mod bed;
 mod master;
 
-pub use aac::encode;
+pub use aac::{decode, encode};
 pub use bed::bed;
-pub use master::{Mastered, master};
+pub use master::{Mastered, master, measure};
 
 use std::sync::Mutex;
 
@@ -23,9 +23,12 @@ use crate::MediaError;
 pub const SAMPLE_RATE: u32 = 48_000;
 /// Integrated loudness every platform normalises short videos towards (LUFS).
 pub const TARGET_LUFS: f64 = -14.0;
-/// True-peak ceiling of the master before encoding (dBTP): a decibel and a half below full
-/// scale, since AAC encoding overshoots by up to about a decibel.
+/// True-peak ceiling of the master before encoding (dBTP).
 pub const CEILING_DBTP: f64 = -1.5;
+/// True-peak ceiling of what ships (dBTP), measured on the decoded AAC: encoding overshoots a
+/// transient by up to a few decibels (the bed's kick: −1.5 dBTP in, −0.1 out), so the encoded
+/// track is decoded, measured and, when over, encoded again quieter.
+pub const SHIPPED_CEILING_DBTP: f64 = -1.0;
 /// Samples per AAC frame.
 pub const AAC_FRAME: usize = 1024;
 
@@ -70,6 +73,25 @@ impl AacTrack {
     }
 }
 
+/// Encodes mastered audio so that its decoded true peak is at most [`SHIPPED_CEILING_DBTP`]:
+/// each pass that comes out over lowers the whole track by the excess (and a tenth more).
+pub fn ship(mut audio: Stereo) -> Result<AacTrack, MediaError> {
+    for _ in 0..3 {
+        let track = encode(&audio)?;
+        let (_, peak) = master::measure(&decode(&track)?)?;
+        if peak <= SHIPPED_CEILING_DBTP {
+            return Ok(track);
+        }
+        let g = 10f64.powf((SHIPPED_CEILING_DBTP - 0.1 - peak) / 20.0) as f32;
+        for s in audio.left.iter_mut().chain(audio.right.iter_mut()) {
+            *s *= g;
+        }
+    }
+    Err(MediaError::Encoder(format!(
+        "the encoded audio stays over {SHIPPED_CEILING_DBTP} dBTP"
+    )))
+}
+
 /// Tracks this process made, by (variant, length in ms): a bed is the same every time for the
 /// same pair, and making one (generate, master, encode) costs more than the join it goes in.
 static MADE: Mutex<Vec<((u64, u64), AacTrack)>> = Mutex::new(Vec::new());
@@ -85,7 +107,7 @@ pub fn soundtrack(seed: u64, duration_s: f64) -> Result<AacTrack, MediaError> {
         seed % bed::VARIANTS,
         (duration_s.max(0.0) * 1000.0).round() as u64,
     );
-    let make = || encode(&master(bed(seed, duration_s))?.audio);
+    let make = || ship(master(bed(seed, duration_s))?.audio);
     let Ok(mut made) = MADE.lock() else {
         // A panic while making one poisoned the cache: make this one without it.
         return make();
