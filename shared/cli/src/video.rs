@@ -232,8 +232,17 @@ fn print_result(r: &Value) {
         );
     }
     if let Some(p) = r["validation"]["probe"].as_object() {
+        let audio = match p.get("audio").and_then(|a| a.as_object()) {
+            Some(a) => format!(
+                "{} {} Hz {} ch",
+                a["codec"].as_str().unwrap_or("?"),
+                a["sample_rate"],
+                a["channels"]
+            ),
+            None => "no audio".to_owned(),
+        };
         println!(
-            "probe     {} {}x{} {:.2} s at {:.0} fps, {} bytes",
+            "probe     {} {}x{} {:.2} s at {:.0} fps · {audio} · {} bytes",
             p["video_codec"].as_str().unwrap_or("?"),
             p["width"],
             p["height"],

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::domain::learner::{Kind, Posterior, Rng};
+use crate::domain::offline_writer;
 
 /// A trend, normalised from whichever source found it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -137,70 +138,13 @@ pub fn keywords(title: &str) -> Vec<String> {
     seen
 }
 
-/// What a title is about, for templates: its first two content words in title order
-/// (hyphenated words kept whole), e.g. "octopuses dream", "four-day work".
-pub fn subject(title: &str) -> String {
-    title
-        .split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '-')
-        .map(|w| w.trim_matches(|c| c == '\'' || c == '-').to_lowercase())
-        .filter(|w| w.chars().count() > 2 && !STOPWORDS.contains(&w.as_str()))
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    match c.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-        None => String::new(),
-    }
-}
-
-fn hook_line(style: &str, subject: &str) -> String {
-    match style {
-        "question" => format!("What nobody tells you about {subject}?"),
-        "bold-claim" => format!("{} is not what you think.", capitalised(subject)),
-        "number" => format!("3 things about {subject} in 15 seconds."),
-        _ => format!("POV: you just found out about {subject}."),
-    }
-}
-
-fn beat_lines(format: &str, subject: &str, title: &str) -> Vec<String> {
-    match format {
-        "listicle" => vec![
-            format!("One: the headline. {title}."),
-            format!("Two: why {subject} matters right now."),
-            "Three: what to do about it today.".into(),
-            "Follow for part two.".into(),
-        ],
-        "story" => vec![
-            format!("It started with this: {title}."),
-            "Then people noticed the twist.".into(),
-            format!("Now everyone is talking about {subject}."),
-            "Would you have seen it coming?".into(),
-        ],
-        "myth-busting" => vec![
-            format!("Myth: {subject} is just hype."),
-            format!("Fact: {title}."),
-            "The detail most people miss changes everything.".into(),
-            "Save this before you forget.".into(),
-        ],
-        _ => vec![
-            format!("Step one: understand {subject}."),
-            format!("Step two: look at the news. {title}."),
-            "Step three: try it yourself this week.".into(),
-            "Comment with your result.".into(),
-        ],
-    }
-}
-
 /// Beats timed to fill what is left after the hook, in proportion to their length.
 fn timed(lines: Vec<String>, duration_s: f64) -> Vec<Beat> {
     let body = (duration_s - HOOK_S).max(1.0);
+    // In proportion to the time each takes to say, until the voice times them.
     let weights: Vec<f64> = lines
         .iter()
-        .map(|l| 1.0 + l.chars().count() as f64 / 40.0)
+        .map(|l| offline_writer::speaking_s(l))
         .collect();
     let total: f64 = weights.iter().sum();
     let mut at = HOOK_S;
@@ -301,29 +245,34 @@ pub fn write_offline(
         } else {
             t.keywords.clone()
         };
-        let subject = subject(&t.title);
-        let subject = if subject.is_empty() {
-            t.category.clone()
-        } else {
-            subject
-        };
         let expected = learner.expected(&k);
-        let hook = hook_line(&k.hook, &subject);
+        // One wording per concept, varied across the batch and stable for the seed.
+        let wording = seed.wrapping_add(out.len() as u64 * 7919) >> 3;
+        let hook = offline_writer::hook(&k.hook, &k.category, brief.duration_s, wording);
+        let headline = offline_writer::sentence(&t.title);
         let niche = brief
             .niche
             .as_deref()
-            .map(|n| format!(", in the style of {n}"))
+            .map(|n| format!(" In the style of {n}."))
             .unwrap_or_default();
         out.push(Concept {
             id: new_id(),
-            title: format!("{}: {}", capitalised(&k.format), t.title),
-            beats: timed(beat_lines(&k.format, &subject, &t.title), brief.duration_s),
-            visual_prompt: format!(
-                "Vertical 9:16 short video about {subject}: {}. Bold on-screen text, fast cuts, bright natural light{niche}.",
-                t.title
+            title: t.title.clone(),
+            beats: timed(
+                offline_writer::beats(&k.format, &k.category, &t.title, wording),
+                brief.duration_s,
             ),
-            caption: format!("{hook} #{}", k.category),
-            hashtags: kw.iter().take(3).map(|w| format!("#{}", w.replace(' ', ""))).collect(),
+            visual_prompt: format!(
+                "Vertical 9:16 short video: {headline} Bold on-screen text, fast cuts, bright natural light.{niche}"
+            ),
+            caption: format!("{hook} {headline}"),
+            hashtags: std::iter::once(k.category.clone())
+                .chain(kw.iter().cloned())
+                .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>())
+                .filter(|w| !w.is_empty())
+                .take(4)
+                .map(|w| format!("#{w}"))
+                .collect(),
             category: k.category.clone(),
             format: k.format.clone(),
             hook_style: k.hook.clone(),
@@ -437,19 +386,6 @@ mod tests {
     }
 
     #[test]
-    fn the_subject_is_the_first_content_words() {
-        assert_eq!(
-            subject("Octopuses dream in colour, new sleep study suggests"),
-            "octopuses dream"
-        );
-        assert_eq!(
-            subject("Four-day work week trial ends with most firms staying on"),
-            "four-day work"
-        );
-        assert_eq!(subject("Is it?"), "");
-    }
-
-    #[test]
     fn offline_concepts_are_complete_diverse_and_timed() {
         let mut n = 0;
         let mut ids = || {
@@ -489,6 +425,10 @@ mod tests {
             assert!(c.beats[0].start_s == HOOK_S);
             assert!(!c.hook.is_empty() && !c.visual_prompt.is_empty() && !c.hashtags.is_empty());
             assert!(c.visual_prompt.contains("calm science channel"));
+            assert_eq!(
+                c.title, c.trends[0].title,
+                "the trend's own words, no format prefix"
+            );
             assert!(c.predicted_score <= 100);
         }
         let again = write_offline(&sample_trends(), &brief, &learner, 7, &mut || "x".into());

@@ -14,6 +14,7 @@ pub mod job;
 pub mod keys;
 pub mod learner;
 pub mod metrics;
+pub mod offline_writer;
 pub mod plan;
 pub mod post;
 pub mod publish_limits;
