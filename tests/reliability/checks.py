@@ -543,7 +543,11 @@ def st_run(v, key, examples, venv_bin, config, report_dir, extra=()):
     for name in os.listdir(report_dir) if os.path.isdir(report_dir) else []:
         with open(os.path.join(report_dir, name)) as f:
             for line in f:
-                event = json.loads(line)
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    # A line cut short (st stopped mid-write): the run's own exit code fails it.
+                    continue
                 finished = event.get("ScenarioFinished")
                 if not finished:
                     continue

@@ -104,6 +104,8 @@ pub(crate) fn post_hashtags() -> Array {
         items: ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(100))
+            // No control characters but line breaks, as the server checks.
+            .pattern(Some(r"^[^\u0000-\u0009\u000b-\u001f\u007f-\u009f]*$"))
             .build(),
         min: None,
         max: 100,

@@ -14,11 +14,12 @@ pub struct Failure {
 }
 
 /// Exit codes (documented in the README): 0 success, 1 anything else, 2 usage or
-/// configuration, 3 input refused (HTTP 400/413/415/422), 4 not found (404), 5 quota or
+/// configuration (HTTP 501: this deployment is not set up for it), 3 input refused (HTTP 400/413/415/422), 4 not found (404), 5 quota or
 /// budget (402), 6 conflicts with the current state (409), 7 not allowed (401/403),
 /// 8 a backend or provider is unavailable, try again (429/502/503/504).
 pub fn exit_code(status: StatusCode) -> u8 {
     match status.as_u16() {
+        501 => 2,
         400 | 408 | 413 | 415 | 416 | 422 => 3,
         404 => 4,
         402 => 5,
@@ -107,6 +108,13 @@ mod tests {
             6
         );
         assert_eq!(of(viral_core::Error::Unauthenticated("no")), 7);
+        assert_eq!(
+            of(viral_core::Error::NotConfigured {
+                code: "webhooks_not_configured",
+                message: "x".into()
+            }),
+            2
+        );
         assert_eq!(Failure::from("boom").exit, 1);
     }
 }

@@ -254,6 +254,9 @@ fn copy(clips: &[Clip<'_>], target_s: f64, audio: &AacTrack) -> Result<Vec<u8>, 
         .map_err(mux_err)?;
     let mut offset = 0.0;
     let mut end: f64 = 0.0;
+    // The muxer takes no audio before the first video sample written; with an open GOP that
+    // sample is shown a little after 0, so the sound starts with it.
+    let mut first: Option<f64> = None;
     let mut frame = Vec::with_capacity(512 << 10);
     'clips: for clip in clips {
         // Each clip's timeline starts where its first sample is shown.
@@ -281,6 +284,7 @@ fn copy(clips: &[Clip<'_>], target_s: f64, audio: &AacTrack) -> Result<Vec<u8>, 
             let pts = offset + s.pts - base;
             let dts = offset + s.dts - base_dts;
             end = end.max(pts + 1.0 / frame_rate(clip));
+            first.get_or_insert(pts.max(0.0));
             muxer
                 .write_video_with_dts(pts.max(0.0), dts.max(0.0), &frame, s.sync)
                 .map_err(mux_err)?;
@@ -291,8 +295,9 @@ fn copy(clips: &[Clip<'_>], target_s: f64, audio: &AacTrack) -> Result<Vec<u8>, 
         }
     }
     // The sound under the whole video, and not past its last frame.
+    let start = first.unwrap_or(0.0);
     for (i, f) in audio.frames.iter().enumerate() {
-        let pts = AacTrack::pts(i);
+        let pts = start + AacTrack::pts(i);
         if pts >= end {
             break;
         }

@@ -257,6 +257,8 @@ impl From<viral_core::Error> for StepError {
                 "Store.Unavailable"
             }
             E::Blob(_) => "Blob.Unavailable",
+            // A part of the deployment that is not running now: retried like the store.
+            E::Unavailable { .. } | E::Workflow(_) => "Store.Unavailable",
             // A version race: the step reads again and goes on.
             E::Conflict(_) => "Store.Conflict",
             E::NotFound(_) => "Job.NotFound",

@@ -270,6 +270,13 @@ pub fn write_offline(
                 .chain(kw.iter().cloned())
                 .map(|w| w.chars().filter(|c| c.is_alphanumeric()).collect::<String>())
                 .filter(|w| !w.is_empty())
+                .fold(Vec::<String>::new(), |mut tags, w| {
+                    if !tags.iter().any(|t| t.eq_ignore_ascii_case(&w)) {
+                        tags.push(w);
+                    }
+                    tags
+                })
+                .into_iter()
                 .take(4)
                 .map(|w| format!("#{w}"))
                 .collect(),

@@ -44,11 +44,13 @@ fn category(name: &str) -> Category {
 /// The headline as a sentence: first letter upper case, ending in one full stop (or its own
 /// question or exclamation mark); a long one is cut where its first clause ends.
 /// A headline longer than this many words is cut at its colon or dash, where one clause ends,
-/// so that it is said in its beat.
+/// or else after this many words, so that it is said in its beat.
 const LONG_HEADLINE_WORDS: usize = 12;
 
 pub fn sentence(headline: &str) -> String {
-    let mut h = headline.trim();
+    // Live feeds write apostrophes curly; one kind keeps the checks below simple.
+    let normalised = headline.replace('’', "'");
+    let mut h = normalised.trim();
     if h.split_whitespace().count() > LONG_HEADLINE_WORDS
         && let Some(at) = [": ", " - ", " – ", " — "]
             .iter()
@@ -57,19 +59,53 @@ pub fn sentence(headline: &str) -> String {
     {
         h = &h[..at];
     }
-    let h = h
-        .trim()
-        .trim_end_matches(['.', ',', ';', ':', '-', '–', '—'])
-        .trim();
-    let mut chars = h.chars();
-    let mut out = match chars.next() {
-        Some(f) => f.to_uppercase().collect::<String>() + chars.as_str(),
-        None => return String::new(),
+    // Still too long to say in its beat, and no clause to cut at: its first words, trailed off.
+    let cut: String;
+    let h = if h.split_whitespace().count() > LONG_HEADLINE_WORDS {
+        cut = h
+            .split_whitespace()
+            .take(LONG_HEADLINE_WORDS)
+            .collect::<Vec<_>>()
+            .join(" ")
+            .trim_end_matches(|c: char| !c.is_alphanumeric())
+            .to_owned()
+            + "…";
+        cut.as_str()
+    } else {
+        h.trim()
+            .trim_end_matches(['.', ',', ';', ':', '-', '–', '—', '…'])
+            .trim()
     };
-    if !out.ends_with(['?', '!']) {
+    if !h.chars().any(char::is_alphanumeric) {
+        return String::new();
+    }
+    let mut chars = h.chars();
+    let first = chars.next().unwrap_or_default();
+    // "iPhone", "eBay": a name whose second letter is upper case keeps its first lower.
+    let mut out = if chars.clone().next().is_some_and(char::is_uppercase) {
+        h.to_owned()
+    } else {
+        first.to_uppercase().collect::<String>() + chars.as_str()
+    };
+    // A sentence already closed, before a closing quote or not, gets no second stop.
+    let closed = out
+        .trim_end_matches(['"', '\'', '”', ')'])
+        .ends_with(['.', '?', '!', '…']);
+    if !closed {
         out.push('.');
     }
     out
+}
+
+/// The headline as a sentence, or — when it has no words at all — a plain line about the
+/// category, so no template is left with a hole.
+fn headline_sentence(headline: &str, c: &Category) -> String {
+    let h = sentence(headline);
+    if h.is_empty() {
+        format!("It is the {} story of the day.", c.story)
+    } else {
+        h
+    }
 }
 
 fn pick<'a>(options: &'a [&'a str], seed: u64) -> &'a str {
@@ -101,7 +137,7 @@ pub fn hook(style: &str, category_name: &str, duration_s: f64, seed: u64) -> Str
         )
         .replace("{story}", c.story),
         "number" => pick(
-            &["Three facts in {s} seconds.", "One story, three facts."],
+            &["One story in {s} seconds.", "{s} seconds, one big story."],
             seed,
         )
         .replace("{s}", &seconds.to_string()),
@@ -117,7 +153,7 @@ pub fn hook(style: &str, category_name: &str, duration_s: f64, seed: u64) -> Str
 /// tell why it matters and what to do; the last one asks for something.
 pub fn beats(format: &str, category_name: &str, headline: &str, seed: u64) -> Vec<String> {
     let c = category(category_name);
-    let h = sentence(headline);
+    let h = headline_sentence(headline, &c);
     let ask = pick(
         &[
             "Follow for part two.",
@@ -166,6 +202,13 @@ const QUESTION_WORDS: [&str; 17] = [
 /// tests run every sample trend through every format and hook style and expect none.
 pub fn flaws(line: &str) -> Vec<String> {
     let mut out = Vec::new();
+    let line = &line.replace('’', "'");
+    if !line.chars().any(char::is_alphanumeric) {
+        out.push("an empty line".into());
+    }
+    if line.ends_with([':', ' ', ',']) || line.contains(":  ") || line.contains(".  ") {
+        out.push("a line that stops mid-sentence or leaves a hole".into());
+    }
     let words: Vec<String> = line
         .split_whitespace()
         .map(|w| {
@@ -224,13 +267,17 @@ mod tests {
 
     /// Headlines as live sources send them: a trailing full stop, a question, a colon, a long
     /// one, a possessive, quotes and digits.
-    const AWKWARD: [&str; 6] = [
+    const AWKWARD: [&str; 10] = [
         "Is this the end of the office printer?",
         "City council approves new bike lanes.",
         "Why the world's fastest train still loses money: a look at the numbers behind high-speed rail in 2026",
         "Stand-up comedian's grandmother becomes the breakout star",
         "'We were not ready': 3 firefighters on the longest night",
         "AI model writes its own unit tests",
+        "...",
+        "iPhone sales dip as \"foldables\" rise…",
+        "Mayor’s office says \"no.\"",
+        "Why the world’s oldest library still lends books by hand to anyone who asks nicely today",
     ];
 
     #[test]
@@ -269,7 +316,8 @@ mod tests {
                     assert_eq!(
                         lines
                             .iter()
-                            .filter(|l| l.contains(&sentence(headline)))
+                            .filter(|l| l
+                                .contains(&headline_sentence(headline, &super::category(category))))
                             .count(),
                         1,
                         "the headline once, whole: {lines:?}"
@@ -300,6 +348,10 @@ mod tests {
         }
         assert!(flaws("Why is everyone talking about this?").is_empty());
         assert_eq!(sentence("city votes. "), "City votes.");
+        assert_eq!(sentence("iPhone sales dip"), "iPhone sales dip.");
+        assert_eq!(sentence("Mayor says \"no.\""), "Mayor says \"no.\"");
+        assert_eq!(sentence("..."), "");
+        assert!(!flaws("The fact: ").is_empty());
         assert_eq!(sentence("Is it over?"), "Is it over?");
         assert_eq!(
             sentence(
