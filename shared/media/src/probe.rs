@@ -31,6 +31,9 @@ pub struct AudioProbe {
     pub codec: String,
     pub sample_rate: u32,
     pub channels: u32,
+    /// Integrated loudness of the decoded track (EBU R128, LUFS), for AAC; `None` when the
+    /// track is silent, too short to gate, or a codec we do not decode.
+    pub lufs: Option<f64>,
 }
 
 /// True when the bytes start like an MP4: an `ftyp` box at offset 4.
@@ -45,6 +48,28 @@ fn codec_name(c: CodecType) -> &'static str {
         CodecType::VP9 => "vp9",
         _ => "other",
     }
+}
+
+/// Decodes an AAC track's samples (raw access units, configured by the `esds`) and measures
+/// its loudness. A track we cannot decode measures as `None`; validation says so.
+fn aac_loudness(bytes: &[u8], track: &mp4parse::Track, config: &[u8]) -> Option<f64> {
+    use mp4parse::unstable::{CheckedInteger, create_sample_table};
+    let table = create_sample_table(track, CheckedInteger(0))?;
+    let mut decoder = rusty_aac::AacDecoder::with_config_bytes(config).ok()?;
+    let mut pcm = Vec::new();
+    let mut rate = 0;
+    let mut got_channels = 0;
+    for s in table.iter() {
+        let au = bytes.get(s.start_offset.0 as usize..s.end_offset.0 as usize)?;
+        let out = decoder.decode(au, None).ok()?;
+        rate = out.sample_rate;
+        got_channels = u32::from(out.channels);
+        pcm.extend_from_slice(&out.samples);
+    }
+    if got_channels == 0 {
+        return None;
+    }
+    crate::audio::integrated_lufs(&pcm, got_channels, rate).ok()?
 }
 
 fn audio_of(entry: &mp4parse::AudioSampleEntry) -> AudioProbe {
@@ -68,6 +93,7 @@ fn audio_of(entry: &mp4parse::AudioSampleEntry) -> AudioProbe {
         codec: codec.to_owned(),
         sample_rate: rate.unwrap_or(entry.samplerate.round() as u32),
         channels: channels.unwrap_or(entry.channelcount),
+        lufs: None,
     }
 }
 
@@ -133,7 +159,15 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
             .iter()
             .filter(|t| t.track_type == TrackType::Audio)
             .find_map(|t| match t.stsd.as_ref()?.descriptions.first()? {
-                SampleEntry::Audio(a) => Some(audio_of(a)),
+                SampleEntry::Audio(a) => {
+                    let mut probe = audio_of(a);
+                    if let AudioCodecSpecific::ES_Descriptor(es) = &a.codec_specific
+                        && es.audio_codec == CodecType::AAC
+                    {
+                        probe.lufs = aac_loudness(bytes, t, &es.decoder_specific_data);
+                    }
+                    Some(probe)
+                }
                 _ => None,
             }),
         size_bytes,

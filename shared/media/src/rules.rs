@@ -34,6 +34,9 @@ pub struct Rules {
     /// missing track fails too).
     pub audio_codecs: &'static [&'static str],
     pub audio_rates: &'static [u32],
+    /// Integrated loudness a short may have (LUFS): the platforms normalise playback towards
+    /// about −14, so a track far from it is one that will sound wrong or be turned down hard.
+    pub audio_lufs: (f64, f64),
 }
 
 impl Platform {
@@ -72,6 +75,7 @@ impl Platform {
             // guide name, and what TikTok takes.
             audio_codecs: &["aac_lc"],
             audio_rates: &[44_100, 48_000],
+            audio_lufs: (-20.0, -9.0),
         };
         match self {
             Platform::Tiktok => vertical,
@@ -161,6 +165,14 @@ pub fn check(p: &Probe, platform: Platform) -> PlatformReport {
             if !(1..=2).contains(&a.channels) {
                 reasons.push(format!("{} audio channels; mono or stereo", a.channels));
             }
+            match a.lufs {
+                None => reasons.push("the audio is silent or could not be measured".to_owned()),
+                Some(l) if l < r.audio_lufs.0 || l > r.audio_lufs.1 => reasons.push(format!(
+                    "audio loudness {l:.1} LUFS is outside {}–{} LUFS",
+                    r.audio_lufs.0, r.audio_lufs.1
+                )),
+                Some(_) => {}
+            }
         }
     }
     if p.bitrate_bps > r.max_bitrate_bps {
@@ -200,6 +212,7 @@ mod tests {
                 codec: "aac_lc".into(),
                 sample_rate: 48_000,
                 channels: 2,
+                lufs: Some(-14.0),
             }),
             size_bytes: 3_750_000,
         }
@@ -250,10 +263,20 @@ mod tests {
                 codec: "mp3".into(),
                 sample_rate: 22_050,
                 channels: 1,
+                lufs: Some(-14.0),
             }),
             ..probe()
         };
         assert_eq!(check(&mp3, Platform::InstagramReels).reasons.len(), 2);
+        let quiet = Probe {
+            audio: Some(crate::probe::AudioProbe {
+                lufs: Some(-31.0),
+                ..probe().audio.unwrap()
+            }),
+            ..probe()
+        };
+        let r = check(&quiet, Platform::Tiktok);
+        assert!(r.reasons[0].contains("-31.0 LUFS"), "{:?}", r.reasons);
         assert_eq!(Platform::parse("tiktok"), Some(Platform::Tiktok));
     }
 }

@@ -104,6 +104,13 @@ fn assert_postable(bytes: &[u8], seconds: f64) {
         m.decoded_s
     );
     assert!(m.stream.contains("aac (LC)"), "{}", m.stream);
+    // Our probe's own measure (rusty_aac's decoder, ebur128) agrees with ffmpeg's.
+    let ours = a.lufs.expect("the probe measured the track");
+    assert!(
+        (ours - m.integrated_lufs).abs() <= 0.5,
+        "probe {ours:.1} LUFS, ffmpeg {:.1}",
+        m.integrated_lufs
+    );
     assert!(
         m.stream.contains("48000 Hz") && m.stream.contains("stereo"),
         "{}",

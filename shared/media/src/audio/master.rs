@@ -33,6 +33,21 @@ fn loudness(audio: &Stereo) -> Result<Option<f64>, MediaError> {
         .filter(|l| l.is_finite() && *l > -70.0))
 }
 
+/// Integrated loudness of interleaved samples with `channels` channels at `rate` Hz, as a
+/// player would hear a decoded track; `None` when silent or too short to gate.
+pub fn integrated_lufs(
+    interleaved: &[f32],
+    channels: u32,
+    rate: u32,
+) -> Result<Option<f64>, MediaError> {
+    let mut meter = EbuR128::new(channels, rate, Mode::I).map_err(meter_err)?;
+    meter.add_frames_f32(interleaved).map_err(meter_err)?;
+    Ok(meter
+        .loudness_global()
+        .ok()
+        .filter(|l| l.is_finite() && *l > -70.0))
+}
+
 /// Integrated loudness and true peak of `audio`.
 pub fn measure(audio: &Stereo) -> Result<(Option<f64>, f64), MediaError> {
     let mut meter = EbuR128::new(2, SAMPLE_RATE, Mode::I | Mode::TRUE_PEAK).map_err(meter_err)?;

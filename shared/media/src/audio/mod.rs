@@ -13,7 +13,7 @@ mod master;
 
 pub use aac::{decode, encode};
 pub use bed::bed;
-pub use master::{Mastered, master, measure};
+pub use master::{Mastered, integrated_lufs, master, measure};
 
 use std::sync::Mutex;
 
