@@ -652,7 +652,7 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
     );
     assert!(String::from_utf8_lossy(&refused.stderr).contains("30 days ahead"));
     // The CLI user's side of the loop: feedback, what was learned, the concepts kept.
-    let fb = run(&[
+    let feedback = [
         "feedback",
         chosen,
         "--platform",
@@ -663,25 +663,14 @@ fn viral_demo_goes_from_trends_to_five_concepts_to_a_video_and_takes_feedback() 
         "90",
         "--completion-rate",
         "0.4",
-    ]);
+    ];
+    let fb = run(&feedback);
     assert!(
         fb.starts_with(&format!("Recorded {chosen} on tiktok: scored 0.")),
         "{fb}"
     );
     // The same numbers again, for a program: they replace the first, counted once.
-    let again = run(&[
-        "feedback",
-        chosen,
-        "--platform",
-        "tiktok",
-        "--views",
-        "1200",
-        "--likes",
-        "90",
-        "--completion-rate",
-        "0.4",
-        "--json",
-    ]);
+    let again = run(&[&feedback[..], &["--json"]].concat());
     let again: serde_json::Value = serde_json::from_str(&again).unwrap();
     assert_eq!(again["concept_id"], chosen, "{again}");
     assert_eq!(again["replaced_earlier_observation"], true, "{again}");

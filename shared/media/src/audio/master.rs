@@ -16,6 +16,14 @@ pub struct Mastered {
     pub true_peak_dbtp: f64,
 }
 
+/// A meter's integrated loudness; `None` when what it took was silent or too short to gate.
+fn integrated(meter: &EbuR128) -> Option<f64> {
+    meter
+        .loudness_global()
+        .ok()
+        .filter(|l| l.is_finite() && *l > -70.0)
+}
+
 fn meter_err(e: ebur128::Error) -> MediaError {
     MediaError::Encoder(format!("loudness meter: {e}"))
 }
@@ -27,10 +35,7 @@ fn loudness(audio: &Stereo) -> Result<Option<f64>, MediaError> {
     meter
         .add_frames_planar_f32(&[&audio.left[..n], &audio.right[..n]])
         .map_err(meter_err)?;
-    Ok(meter
-        .loudness_global()
-        .ok()
-        .filter(|l| l.is_finite() && *l > -70.0))
+    Ok(integrated(&meter))
 }
 
 /// Integrated loudness of interleaved samples with `channels` channels at `rate` Hz, as a
@@ -42,10 +47,7 @@ pub fn integrated_lufs(
 ) -> Result<Option<f64>, MediaError> {
     let mut meter = EbuR128::new(channels, rate, Mode::I).map_err(meter_err)?;
     meter.add_frames_f32(interleaved).map_err(meter_err)?;
-    Ok(meter
-        .loudness_global()
-        .ok()
-        .filter(|l| l.is_finite() && *l > -70.0))
+    Ok(integrated(&meter))
 }
 
 /// Integrated loudness and true peak of `audio`.
@@ -55,10 +57,7 @@ pub fn measure(audio: &Stereo) -> Result<(Option<f64>, f64), MediaError> {
     meter
         .add_frames_planar_f32(&[&audio.left[..n], &audio.right[..n]])
         .map_err(meter_err)?;
-    let lufs = meter
-        .loudness_global()
-        .ok()
-        .filter(|l| l.is_finite() && *l > -70.0);
+    let lufs = integrated(&meter);
     let peak = meter
         .true_peak(0)
         .map_err(meter_err)?
