@@ -1,19 +1,21 @@
-//! Video for viral: the built-in `storyboard` renderer (a real H.264 MP4 of text cards over
-//! moving backgrounds, rendered in-process with no external binaries) and MP4 validation
-//! against the platforms' rules.
+//! Video for viral: the built-in `storyboard` renderer (a real H.264 MP4 of moving
+//! backgrounds, word-timed captions, voice and music, rendered in-process with no external
+//! binaries) and MP4 validation against the platforms' rules.
 
 pub mod audio;
+pub mod captions;
 mod h264_writer;
 pub mod join;
 pub mod probe;
 pub mod rules;
+pub mod speech;
 pub mod storyboard;
-mod text;
 
 pub use join::{JoinMode, Joined, join};
 pub use probe::{AudioProbe, Probe, looks_like_mp4, probe};
 pub use rules::{Platform, PlatformReport, validate};
-pub use storyboard::{Beat, RenderSpec, Storyboard, render};
+pub use speech::{Speech, Word};
+pub use storyboard::{Beat, RenderSpec, Rendered, Storyboard, render, render_narrated, script};
 
 /// A stable seed from a name (FNV-1a): one job or concept always gets the same palette and
 /// the same sound bed, in every process.

@@ -1,14 +1,16 @@
-//! The built-in `storyboard` provider's renderer: the hook and the script beats as large text
-//! cards over moving gradient backgrounds, with wipe transitions and a progress bar, encoded
-//! as H.264 (OpenH264, built from source) in a fast-start MP4, over a sound bed of its own
-//! (AAC-LC, see `audio`). Everything is drawn straight
-//! into the I420 planes, so a frame costs a few memsets plus the text blend.
+//! The built-in `storyboard` provider's renderer: one moving gradient background per beat with
+//! wipe transitions, the hook as a title from the first frame, word-timed captions (see
+//! `captions`) and a progress bar, encoded as H.264 (OpenH264, built from source) in a
+//! fast-start MP4 with its sound (AAC-LC, see `audio`): the voice over a music bed, or the bed
+//! alone. With a voice, each beat lasts as long as its speech. Everything is drawn straight
+//! into the I420 planes, so a frame costs a few memsets plus the caption blend.
 
 use serde::{Deserialize, Serialize};
 
 use crate::MediaError;
+use crate::captions::{self, CaptionTrack, Cue};
 use crate::h264_writer::H264Writer;
-use crate::text::{self, Mask};
+use crate::speech::{Speech, Word};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Beat {
@@ -58,15 +60,28 @@ const PALETTES: [[(u8, u8, u8); 2]; 6] = [
 
 const TRANSITION_S: f64 = 0.35;
 const HOOK_S: f64 = 2.0;
+/// When the voice starts: a beat of music first, so the first word is not clipped by a
+/// player that fades in.
+pub const VOICE_AT_S: f64 = 0.3;
+/// The voice ends at least this long before the video does.
+const VOICE_TAIL_S: f64 = 0.5;
 
+/// A card's time on screen: its background, and the words said over it.
 struct Card {
     palette: [(u8, u8, u8); 2],
-    mask: Mask,
-    /// Top-left of the text mask in the frame.
-    x: usize,
-    y: usize,
     start: f64,
     end: f64,
+}
+
+/// What the renderer made: the MP4, and the captions burned into it as cues (for `.srt` and
+/// `.vtt` files beside it).
+#[derive(Clone, Debug)]
+pub struct Rendered {
+    pub mp4: Vec<u8>,
+    pub cues: Vec<Cue>,
+    /// Words the voice says in the video (a script too long for the video is cut at the last
+    /// beat that fits); 0 without a voice.
+    pub spoken_words: usize,
 }
 
 fn check(sb: &Storyboard, spec: &RenderSpec) -> Result<(), MediaError> {
@@ -97,40 +112,133 @@ fn check(sb: &Storyboard, spec: &RenderSpec) -> Result<(), MediaError> {
     Ok(())
 }
 
-fn layout(sb: &Storyboard, spec: &RenderSpec) -> Vec<Card> {
-    let font = text::font();
-    let w = spec.width as f32;
-    let margin = w * 0.08;
+/// The cards' texts in order: the hook, then the beats.
+fn card_texts(sb: &Storyboard) -> Vec<&str> {
+    std::iter::once(sb.hook.as_str())
+        .chain(sb.beats.iter().map(|b| b.text.as_str()))
+        .collect()
+}
+
+/// What a voice reads for this storyboard: the hook and the beats, one after another. Its
+/// words are the cards' words, so the voice's timings map back onto the cards.
+pub fn script(sb: &Storyboard) -> String {
+    card_texts(sb)
+        .iter()
+        .flat_map(|t| t.split_whitespace())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The cards and every word on a timeline.
+struct Timeline {
+    /// (start, end) of each card shown.
+    cards: Vec<(f64, f64)>,
+    /// Every word shown, with when it is (or would be) said, in video time.
+    words: Vec<Word>,
+    /// Index in `words` of each card's first word.
+    breaks: Vec<usize>,
+    /// How much of the speech is used (s from its start); `None` without a voice.
+    speech_used_s: Option<f64>,
+}
+
+/// Cards timed by the speech: each starts just before its first word is said, and the video
+/// keeps the beats whose speech ends in time.
+fn timed_by_speech(sb: &Storyboard, spec: &RenderSpec, speech: &Speech) -> Timeline {
+    let counts: Vec<usize> = card_texts(sb)
+        .iter()
+        .map(|t| t.split_whitespace().count())
+        .collect();
+    let last_end = spec.duration_s - VOICE_TAIL_S;
+    let at = |w: &Word| Word {
+        text: w.text.clone(),
+        start_s: w.start_s + VOICE_AT_S,
+        end_s: w.end_s + VOICE_AT_S,
+    };
+    let mut words: Vec<Word> = Vec::new();
+    let mut breaks = Vec::new();
+    let mut first = 0;
+    for (k, n) in counts.iter().enumerate() {
+        let card: Vec<Word> = speech.words[first..first + n].iter().map(at).collect();
+        first += n;
+        let fits = card.last().is_none_or(|w| w.end_s <= last_end);
+        if !fits {
+            if k == 0 {
+                // A hook too long to say in time: keep the words of it that fit.
+                breaks.push(0);
+                words.extend(card.into_iter().take_while(|w| w.end_s <= last_end));
+            }
+            break;
+        }
+        breaks.push(words.len());
+        words.extend(card);
+    }
+    let mut cards: Vec<(f64, f64)> = Vec::new();
+    for (k, &b) in breaks.iter().enumerate() {
+        let start = if k == 0 {
+            0.0
+        } else {
+            let prev = cards[k - 1].0;
+            words
+                .get(b)
+                .map_or(prev, |w| (w.start_s - 0.2).max(prev + 0.1))
+        };
+        if let Some(last) = cards.last_mut() {
+            last.1 = start;
+        }
+        cards.push((start, spec.duration_s));
+    }
+    let used = words
+        .last()
+        .map_or(0.0, |w| (w.end_s - VOICE_AT_S + 0.12).max(0.0));
+    Timeline {
+        cards,
+        words,
+        breaks,
+        speech_used_s: Some(used),
+    }
+}
+
+/// Cards timed by their weights (the hook first for two seconds) and each card's words
+/// spread over it by length, at reading pace: what a video without a voice shows.
+fn timed_by_weight(sb: &Storyboard, spec: &RenderSpec) -> Timeline {
     let hook_end = if sb.beats.is_empty() {
         spec.duration_s
     } else {
         HOOK_S.min(spec.duration_s / 2.0)
     };
-    let mut spans = vec![(sb.hook.as_str(), 0.0, hook_end, w * 0.11)];
+    let mut cards = vec![(0.0, hook_end)];
     let total: f64 = sb.beats.iter().map(|b| b.duration_s).sum();
     let mut t = hook_end;
     for b in &sb.beats {
         let d = (spec.duration_s - hook_end) * b.duration_s / total;
-        spans.push((b.text.as_str(), t, t + d, w * 0.085));
+        cards.push((t, t + d));
         t += d;
     }
-    spans
-        .into_iter()
-        .enumerate()
-        .map(|(i, (txt, start, end, px))| {
-            let mask = text::render(&font, txt, px, w - 2.0 * margin, 7);
-            let x = ((spec.width as usize).saturating_sub(mask.w)) / 2;
-            let y = ((spec.height as usize).saturating_sub(mask.h)) * 9 / 20;
-            Card {
-                palette: PALETTES[(sb.seed as usize + i) % PALETTES.len()],
-                mask,
-                x,
-                y,
-                start,
-                end,
-            }
-        })
-        .collect()
+    let mut words = Vec::new();
+    let mut breaks = Vec::new();
+    for (text, &(start, end)) in card_texts(sb).iter().zip(&cards) {
+        breaks.push(words.len());
+        let parts: Vec<&str> = text.split_whitespace().collect();
+        let weight = |w: &str| w.chars().count() as f64 + 2.0;
+        let sum: f64 = parts.iter().map(|w| weight(w)).sum();
+        let (from, span) = (start + 0.1, (end - start - 0.2).max(0.0));
+        let mut at = from;
+        for p in parts {
+            let d = span * weight(p) / sum;
+            words.push(Word {
+                text: p.to_owned(),
+                start_s: at,
+                end_s: at + d * 0.9,
+            });
+            at += d;
+        }
+    }
+    Timeline {
+        cards,
+        words,
+        breaks,
+        speech_used_s: None,
+    }
 }
 
 fn lerp(a: u8, b: u8, t: f64) -> u8 {
@@ -156,8 +264,9 @@ impl Planes {
         }
     }
 
-    /// Draws one frame at time `t` (seconds) into the planes.
-    fn draw(&mut self, cards: &[Card], t: f64, duration: f64) {
+    /// Draws one frame at time `t` (seconds) into the planes: the card's background, the
+    /// next card wiping in over its last moments, the captions, and the progress bar.
+    fn draw(&mut self, cards: &[Card], captions: &CaptionTrack, t: f64, duration: f64) {
         let (w, h) = (self.w, self.h);
         let i = cards.iter().rposition(|c| t >= c.start).unwrap_or(0);
         let cur = &cards[i];
@@ -171,14 +280,15 @@ impl Planes {
             _ => (cur, 0),
         };
         let card_at = |row: usize| if row < boundary { next } else { cur };
-        // A soft light band sweeping down over a still gradient: the background moves, yet most
-        // macroblocks of a frame stay identical to the last one, which the encoder skips
-        // cheaply. Each row is one value, so drawing stays a memset per row.
+        // The gradient drifts slowly up and down and a soft light band sweeps over it: the
+        // background moves, yet each row stays one value (a memset), and most macroblocks
+        // change little from one frame to the next, which the encoder codes cheaply.
+        let drift = 0.18 * (t * 0.7).sin();
+        let gradient = |row: usize| ((row as f64 / h as f64) + drift).clamp(0.0, 1.0);
         let band = ((t / 3.0).fract()) * h as f64 * 1.4 - h as f64 * 0.2;
         for row in 0..h {
             let c = card_at(row);
-            let g = row as f64 / h as f64;
-            let mut yv = lerp(c.palette[0].0, c.palette[1].0, g);
+            let mut yv = lerp(c.palette[0].0, c.palette[1].0, gradient(row));
             let dist = (row as f64 - band).abs();
             if dist < 180.0 {
                 yv = yv.saturating_add((28.0 * (1.0 - dist / 180.0)) as u8);
@@ -187,80 +297,81 @@ impl Planes {
         }
         for row in 0..h / 2 {
             let c = card_at(row * 2);
-            let g = (row * 2) as f64 / h as f64;
+            let g = gradient(row * 2);
             self.u[row * w / 2..(row + 1) * w / 2].fill(lerp(c.palette[0].1, c.palette[1].1, g));
             self.v[row * w / 2..(row + 1) * w / 2].fill(lerp(c.palette[0].2, c.palette[1].2, g));
         }
-        for row in 0..h {
-            let c = card_at(row);
-            self.blend_text_row(c, row);
-        }
+        captions.draw(t, w, h, &mut self.y, &mut self.u, &mut self.v);
         // Progress bar along the bottom.
         let bar_w = ((t / duration).clamp(0.0, 1.0) * w as f64) as usize;
         for row in h.saturating_sub(14)..h.saturating_sub(4) {
             self.y[row * w..row * w + bar_w].fill(225);
         }
     }
-
-    fn blend_text_row(&mut self, c: &Card, row: usize) {
-        const SHADOW: usize = 6;
-        let w = self.w;
-        let m = &c.mask;
-        // Shadow first (offset down-right), then the white text over it.
-        for (dy, ink, strength) in [(SHADOW, 16u8, 150u32), (0, 240u8, 255u32)] {
-            if row < c.y + dy || row >= c.y + dy + m.h {
-                continue;
-            }
-            let my = row - c.y - dy;
-            let dx = dy;
-            let src = &m.data[my * m.w..(my + 1) * m.w];
-            let dst = &mut self.y[row * w..(row + 1) * w];
-            for (mx, &a) in src.iter().enumerate() {
-                if a == 0 {
-                    continue;
-                }
-                let x = c.x + dx + mx;
-                if x >= w {
-                    break;
-                }
-                let a = u32::from(a) * strength / 255;
-                let p = u32::from(dst[x]);
-                dst[x] = ((p * (255 - a) + u32::from(ink) * a) / 255) as u8;
-            }
-            // Chroma: pull text pixels towards neutral grey so white stays white.
-            if dy == 0 && row.is_multiple_of(2) {
-                let crow = row / 2;
-                for mx in (0..m.w).step_by(2) {
-                    let a = u32::from(src[mx]);
-                    if a < 128 {
-                        continue;
-                    }
-                    let x = (c.x + mx) / 2;
-                    if x >= w / 2 {
-                        break;
-                    }
-                    let at = crow * w / 2 + x;
-                    self.u[at] = ((u32::from(self.u[at]) * (255 - a) + 128 * a) / 255) as u8;
-                    self.v[at] = ((u32::from(self.v[at]) * (255 - a) + 128 * a) / 255) as u8;
-                }
-            }
-        }
-    }
 }
 
-/// Renders the storyboard to MP4 bytes.
+/// Renders the storyboard to MP4 bytes, without a voice (captions at reading pace).
 pub fn render(sb: &Storyboard, spec: &RenderSpec) -> Result<Vec<u8>, MediaError> {
+    render_narrated(sb, spec, None).map(|r| r.mp4)
+}
+
+/// Renders the storyboard with `speech` reading [`script`]: cards and captions follow the
+/// voice's own word timings, and the voice is mixed over the music bed.
+pub fn render_narrated(
+    sb: &Storyboard,
+    spec: &RenderSpec,
+    speech: Option<&Speech>,
+) -> Result<Rendered, MediaError> {
     check(sb, spec)?;
-    let cards = layout(sb, spec);
+    if let Some(s) = speech {
+        s.check(&script(sb))
+            .map_err(|m| MediaError::Unsupported(format!("voice: {m}")))?;
+    }
+    let timeline = match speech {
+        Some(s) => timed_by_speech(sb, spec, s),
+        None => timed_by_weight(sb, spec),
+    };
+    let cards: Vec<Card> = timeline
+        .cards
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, end))| Card {
+            palette: PALETTES[(sb.seed as usize + i) % PALETTES.len()],
+            start,
+            end,
+        })
+        .collect();
+    let cues = captions::cues(&timeline.words, &timeline.breaks, spec.duration_s);
     let (w, h) = (spec.width as usize, spec.height as usize);
+    let title_end = cards.first().map_or(spec.duration_s, |c| c.end);
+    let track = CaptionTrack::new(&cues, Some((sb.hook.as_str(), title_end)), w, h);
+    let audio = match (speech, timeline.speech_used_s) {
+        (Some(s), Some(used)) => {
+            let keep = ((used * f64::from(s.sample_rate)) as usize).min(s.samples.len());
+            let said = Speech {
+                sample_rate: s.sample_rate,
+                samples: s.samples[..keep].to_vec(),
+                words: Vec::new(),
+            };
+            crate::audio::narrated(sb.seed, spec.duration_s, &said, VOICE_AT_S)?
+        }
+        _ => crate::audio::soundtrack(sb.seed, spec.duration_s)?,
+    };
     let fps = f64::from(spec.fps);
     let frames = (spec.duration_s * fps).round() as usize;
-    let audio = crate::audio::soundtrack(sb.seed, spec.duration_s)?;
     let mut writer = H264Writer::new(spec.width, spec.height, spec.fps, 30, audio)?;
     let mut planes = Planes::new(w, h);
     for i in 0..frames {
-        planes.draw(&cards, i as f64 / fps, spec.duration_s);
+        planes.draw(&cards, &track, i as f64 / fps, spec.duration_s);
         writer.push(&planes.y, &planes.u, &planes.v)?;
     }
-    writer.finish()
+    Ok(Rendered {
+        mp4: writer.finish()?,
+        cues,
+        spoken_words: if speech.is_some() {
+            timeline.words.len()
+        } else {
+            0
+        },
+    })
 }

@@ -1,4 +1,4 @@
-//! The audio track every video we make carries: a sound bed (the voice joins it later), mixed
+//! The audio track every video we make carries: a sound bed with the voice over it, mixed
 //! at 48 kHz stereo, mastered to about −14 LUFS integrated with a true-peak ceiling, and
 //! encoded as AAC-LC: what TikTok, Shorts and Reels expect. A feed autoplays with sound, and
 //! a silent short is one nobody stops for.
@@ -10,10 +10,12 @@
 mod aac;
 mod bed;
 mod master;
+mod mix;
 
 pub use aac::{decode, encode};
 pub use bed::bed;
 pub use master::{Mastered, integrated_lufs, master, measure};
+pub use mix::narrate;
 
 use std::sync::Mutex;
 
@@ -130,4 +132,15 @@ pub fn soundtrack(seed: u64, duration_s: f64) -> Result<AacTrack, MediaError> {
     }
     made.push((key, track.clone()));
     Ok(track)
+}
+
+/// The track of a narrated video: the bed of `seed` with `speech` over it from `voice_at_s`,
+/// mastered and encoded. Not cached: no two jobs say the same thing.
+pub fn narrated(
+    seed: u64,
+    duration_s: f64,
+    speech: &crate::speech::Speech,
+    voice_at_s: f64,
+) -> Result<AacTrack, MediaError> {
+    ship(master(narrate(bed(seed, duration_s), speech, voice_at_s)?)?.audio)
 }
