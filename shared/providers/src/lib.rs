@@ -11,6 +11,7 @@ pub mod sora;
 pub mod storyboard;
 pub mod trends;
 pub mod veo;
+pub mod voice;
 pub mod webhook_sender;
 
 /// Largest provider output we take (a 15 s vertical video is a few MB).

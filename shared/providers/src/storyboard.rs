@@ -13,22 +13,28 @@ use viral_core::ports::{
     BlobKey, BlobStore, Lookup, ProviderError, RenderRequest, RenderStatus, Submitted,
     VideoProvider,
 };
-use viral_media::{Beat, RenderSpec, Storyboard};
+use viral_media::{Beat, RenderSpec, Rendered, Speech, Storyboard};
 
-type RenderFn = fn(&Storyboard, &RenderSpec) -> Result<Vec<u8>, viral_media::MediaError>;
+use crate::voice::{SpeechRequest, Voice};
+
+type RenderFn =
+    fn(&Storyboard, &RenderSpec, Option<&Speech>) -> Result<Rendered, viral_media::MediaError>;
 
 pub struct StoryboardProvider {
     blobs: Arc<dyn BlobStore>,
     /// `None` in a process that only polls and fetches renders: its binary does not link the
-    /// renderer (the H.264 encoder and the font).
+    /// renderer (the H.264 encoder and the fonts).
     render: Option<RenderFn>,
+    /// Reads the script aloud; without one, videos carry music and captions at reading pace.
+    voice: Option<Arc<dyn Voice>>,
 }
 
 impl StoryboardProvider {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
         Self {
             blobs,
-            render: Some(viral_media::render),
+            render: Some(viral_media::render_narrated),
+            voice: None,
         }
     }
 
@@ -37,7 +43,39 @@ impl StoryboardProvider {
         Self {
             blobs,
             render: None,
+            voice: None,
         }
+    }
+
+    /// Videos are narrated by `voice`.
+    pub fn with_voice(mut self, voice: Arc<dyn Voice>) -> Self {
+        self.voice = Some(voice);
+        self
+    }
+
+    /// The script read by the voice, when there is one and it answers well. A voice that
+    /// fails does not fail the video (it is free, and the render is the job): the video is
+    /// made without it, and the log says why.
+    async fn narration(&self, sb: &Storyboard) -> Option<Speech> {
+        let voice = self.voice.as_ref()?;
+        let script = viral_media::script(sb);
+        let spoken = voice.speak(&SpeechRequest::new(script.clone())).await;
+        match spoken.map(|s| s.check(&script).map(|()| s)) {
+            Ok(Ok(speech)) => Some(speech),
+            Ok(Err(why)) => {
+                tracing::warn!(voice = voice.name(), %why, "voice answer refused; no narration");
+                None
+            }
+            Err(e) => {
+                tracing::warn!(voice = voice.name(), error = %e, "voice failed; no narration");
+                None
+            }
+        }
+    }
+
+    /// Where the captions of a render are kept, beside it (`srt` or `vtt`).
+    pub fn captions_key(task_id: &str, ext: &str) -> Option<BlobKey> {
+        BlobKey::parse(&format!("renders/storyboard/{task_id}.{ext}")).ok()
     }
 
     /// A render's task id: named after the request's idempotency key, so a render whose
@@ -164,13 +202,14 @@ impl VideoProvider for StoryboardProvider {
             )
         })?;
         let sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
+        let speech = self.narration(&sb).await;
         let spec = RenderSpec {
             width: req.width,
             height: req.height,
             fps: req.fps,
             duration_s: req.duration_s,
         };
-        let bytes = tokio::task::spawn_blocking(move || render(&sb, &spec))
+        let rendered = tokio::task::spawn_blocking(move || render(&sb, &spec, speech.as_ref()))
             .await
             .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
             .map_err(|e| match e {
@@ -178,8 +217,29 @@ impl VideoProvider for StoryboardProvider {
                 other => ProviderError::Transient(other.to_string()),
             })?;
         let task_id = Self::task_id(req);
+        // The captions first: a render is taken as done once its MP4 is stored.
+        let captions = [
+            (
+                "srt",
+                viral_media::captions::srt(&rendered.cues),
+                "application/x-subrip",
+            ),
+            (
+                "vtt",
+                viral_media::captions::vtt(&rendered.cues),
+                "text/vtt",
+            ),
+        ];
+        for (ext, text, content_type) in captions {
+            if let Some(key) = Self::captions_key(&task_id, ext) {
+                self.blobs
+                    .put(&key, text.into_bytes(), content_type)
+                    .await
+                    .map_err(|e| ProviderError::Transient(e.to_string()))?;
+            }
+        }
         self.blobs
-            .put(&Self::key(&task_id)?, bytes, "video/mp4")
+            .put(&Self::key(&task_id)?, rendered.mp4, "video/mp4")
             .await
             .map_err(|e| ProviderError::Transient(e.to_string()))?;
         Ok(Submitted { task_id, eta_s: 0 })

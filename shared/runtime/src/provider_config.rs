@@ -42,6 +42,17 @@ pub struct ProviderConfig {
     /// local worker runs at once per provider (the rest wait in the provider's queue). On
     /// AWS each queue's `MaximumConcurrency` template parameter does this.
     pub concurrency: HashMap<String, usize>,
+    /// `VIRAL_VOICE`: who narrates storyboard videos. `espeak` (espeak-ng, offline, when
+    /// installed), `none`, or unset: espeak-ng when it is installed, else no voice.
+    pub voice: VoiceChoice,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VoiceChoice {
+    /// espeak-ng when installed, else none.
+    Auto,
+    Espeak,
+    None,
 }
 
 fn err(var: &'static str, problem: impl Into<String>) -> ConfigError {
@@ -182,7 +193,19 @@ impl ProviderConfig {
             Some(v) => concurrency(&v)?,
             None => HashMap::new(),
         };
+        let voice = match get("VIRAL_VOICE").as_deref() {
+            None | Some("") => VoiceChoice::Auto,
+            Some("espeak") => VoiceChoice::Espeak,
+            Some("none") => VoiceChoice::None,
+            Some(other) => {
+                return Err(err(
+                    "VIRAL_VOICE",
+                    format!("expected espeak or none, got `{other}`"),
+                ));
+            }
+        };
         Ok(Self {
+            voice,
             concurrency,
             enabled,
             runway_base_url: url("RUNWAY_BASE_URL", viral_providers::runway::DEFAULT_BASE_URL)?,

@@ -8,12 +8,13 @@ use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{BlobStore, Secrets, VideoProvider};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
+use viral_providers::voice::{Espeak, Voice};
 use viral_providers::{
     Credential, DownloadPolicy, Registry, RunwayProvider, SoraProvider, StoryboardProvider,
     VeoProvider,
 };
 
-use crate::provider_config::{KNOWN, ProviderConfig};
+use crate::provider_config::{KNOWN, ProviderConfig, VoiceChoice};
 use crate::services::StartError;
 
 fn start_err(name: &str, e: impl std::fmt::Display) -> StartError {
@@ -30,7 +31,26 @@ pub fn registry(
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
 ) -> Result<Registry, StartError> {
-    registry_with(cfg, secrets, blobs, StoryboardProvider::new)
+    let voice = voice(cfg)?;
+    registry_with(cfg, secrets, blobs, &|blobs| match &voice {
+        Some(v) => StoryboardProvider::new(blobs).with_voice(v.clone()),
+        None => StoryboardProvider::new(blobs),
+    })
+}
+
+/// The voice that narrates storyboard videos, from `VIRAL_VOICE`.
+pub fn voice(cfg: &ProviderConfig) -> Result<Option<Arc<dyn Voice>>, StartError> {
+    let espeak = || Espeak::load().map(|v| Arc::new(v) as Arc<dyn Voice>);
+    match cfg.voice {
+        VoiceChoice::None => Ok(None),
+        VoiceChoice::Auto => Ok(espeak()),
+        VoiceChoice::Espeak => espeak().map(Some).ok_or_else(|| {
+            StartError::Backend(
+                "VIRAL_VOICE=espeak: espeak-ng is not installed (Debian: apt-get install espeak-ng)"
+                    .into(),
+            )
+        }),
+    }
 }
 
 /// As [`registry`], for a process that polls and fetches renders but never submits one (the
@@ -40,14 +60,14 @@ pub fn output_registry(
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
 ) -> Result<Registry, StartError> {
-    registry_with(cfg, secrets, blobs, StoryboardProvider::outputs_only)
+    registry_with(cfg, secrets, blobs, &StoryboardProvider::outputs_only)
 }
 
 fn registry_with(
     cfg: &ProviderConfig,
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
-    storyboard: fn(Arc<dyn BlobStore>) -> StoryboardProvider,
+    storyboard: &dyn Fn(Arc<dyn BlobStore>) -> StoryboardProvider,
 ) -> Result<Registry, StartError> {
     let mut out: Vec<Arc<dyn VideoProvider>> = Vec::new();
     for name in &cfg.enabled {

@@ -29,17 +29,7 @@ pub fn encode(audio: &Stereo) -> Result<AacTrack, MediaError> {
     let mut frames = Vec::with_capacity(n / super::AAC_FRAME + 2);
     loop {
         match encoder.next_packet() {
-            Ok(packet) => {
-                let mut frame = write_adts_header(&AdtsHeader {
-                    object_type: 2,
-                    sample_rate: SAMPLE_RATE,
-                    channels: 2,
-                    frame_length: packet.data.len() + 7,
-                    header_len: 7,
-                });
-                frame.extend_from_slice(&packet.data);
-                frames.push(frame);
-            }
+            Ok(packet) => frames.push(adts(&packet.data)),
             Err(rusty_aac::Error::Eof) => break,
             Err(e) => return Err(enc_err(e)),
         }
@@ -50,6 +40,56 @@ pub fn encode(audio: &Stereo) -> Result<AacTrack, MediaError> {
         ));
     }
     Ok(AacTrack { frames })
+}
+
+/// One raw AAC-LC access unit (48 kHz stereo) as an ADTS frame, as the muxer takes it.
+fn adts(au: &[u8]) -> Vec<u8> {
+    let mut frame = write_adts_header(&AdtsHeader {
+        object_type: 2,
+        sample_rate: SAMPLE_RATE,
+        channels: 2,
+        frame_length: au.len() + 7,
+        header_len: 7,
+    });
+    frame.extend_from_slice(au);
+    frame
+}
+
+/// The sound track of an MP4 when it is one we could have made (AAC-LC, 48 kHz, stereo), as
+/// ADTS frames to mux again; `None` otherwise. A clip that already carries its finished
+/// sound (the storyboard renderer's: voice and music) keeps it through the join.
+pub fn track_of(mp4: &[u8]) -> Option<AacTrack> {
+    use mp4parse::unstable::{CheckedInteger, create_sample_table};
+    use mp4parse::{AudioCodecSpecific, CodecType, SampleEntry, TrackType};
+    let ctx = mp4parse::read_mp4(&mut std::io::Cursor::new(mp4)).ok()?;
+    let track = ctx
+        .tracks
+        .iter()
+        .find(|t| t.track_type == TrackType::Audio)?;
+    let SampleEntry::Audio(entry) = track.stsd.as_ref()?.descriptions.first()? else {
+        return None;
+    };
+    let AudioCodecSpecific::ES_Descriptor(es) = &entry.codec_specific else {
+        return None;
+    };
+    let ours = es.audio_codec == CodecType::AAC
+        && es.audio_object_type == Some(2)
+        && es.audio_sample_rate == Some(SAMPLE_RATE)
+        && es.audio_channel_count == Some(2);
+    if !ours {
+        return None;
+    }
+    let table = create_sample_table(track, CheckedInteger(0))?;
+    let frames: Option<Vec<Vec<u8>>> = table
+        .iter()
+        .map(|s| {
+            mp4.get(s.start_offset.0 as usize..s.end_offset.0 as usize)
+                .map(adts)
+        })
+        .collect();
+    frames
+        .filter(|f| !f.is_empty())
+        .map(|frames| AacTrack { frames })
 }
 
 /// Decodes `track` back to samples: what a player will play, to measure before shipping.
@@ -95,5 +135,33 @@ mod tests {
                 f.len()
             );
         }
+    }
+
+    #[test]
+    fn a_rendered_videos_track_is_read_back_frame_for_frame() {
+        let sb = crate::Storyboard {
+            hook: "Hello".into(),
+            beats: vec![],
+            seed: 4,
+        };
+        let mp4 = crate::render(
+            &sb,
+            &crate::RenderSpec {
+                width: 64,
+                height: 64,
+                fps: 5,
+                duration_s: 1.0,
+            },
+        )
+        .unwrap();
+        let back = track_of(&mp4).expect("our own track");
+        let made = crate::audio::soundtrack(4, 1.0).unwrap();
+        // The writer keeps the frames that fall within the video.
+        assert!(back.frames.len() >= 44, "{} frames", back.frames.len());
+        assert!(
+            made.frames.starts_with(&back.frames),
+            "the same frames, in order"
+        );
+        assert!(track_of(b"not an mp4").is_none());
     }
 }

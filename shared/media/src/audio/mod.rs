@@ -12,7 +12,7 @@ mod bed;
 mod master;
 mod mix;
 
-pub use aac::{decode, encode};
+pub use aac::{decode, encode, track_of};
 pub use bed::bed;
 pub use master::{Mastered, integrated_lufs, master, measure};
 pub use mix::narrate;

@@ -236,4 +236,45 @@ mod tests {
         // A character no font has is left out, not drawn as a box.
         assert_eq!(draw("\u{10FFFD}"), 0);
     }
+
+    /// Colour emoji and CJK come from the Noto fonts `tests/run` installs.
+    #[test]
+    fn emoji_in_colour_and_cjk_render_from_the_installed_fonts() {
+        let families = font_families();
+        for needed in ["Noto Color Emoji", "Noto Sans CJK SC"] {
+            assert!(
+                families.iter().any(|f| f == needed),
+                "{needed} is not installed: run the test command `tests/run` (it installs \
+                 fonts-noto-color-emoji and fonts-noto-cjk); have {families:?}"
+            );
+        }
+        let layer = |t: &str| {
+            draw::render(
+                &Styled {
+                    words: vec![(t, WHITE)],
+                    px: 90.0,
+                    max_w: 900.0,
+                    max_lines: 2,
+                },
+                0,
+            )
+            .expect("something drawn")
+        };
+        let fire = layer("🔥");
+        let coloured = fire
+            .rgba
+            .chunks_exact(4)
+            .filter(|p| p[3] > 200 && p[0] > 200 && p[2] < 100)
+            .count();
+        assert!(
+            coloured > 500,
+            "{coloured} orange pixels: the emoji is in colour"
+        );
+        let cjk = layer("你好世界");
+        assert!(coverage(&cjk) > 4_000, "{}", coverage(&cjk));
+        assert!(cjk.w > 250, "four glyphs side by side, {} px", cjk.w);
+        // Mixed in one caption, with the highlight colour, shaped right to left for Arabic.
+        let mixed = layer("🚀 今晚 مرحبا GO");
+        assert!(coverage(&mixed) > 6_000);
+    }
 }

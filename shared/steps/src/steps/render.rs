@@ -447,9 +447,18 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     }
     let target = job.spec.duration_s;
     let seed = viral_media::seed_of(&job.id);
+    // The storyboard renders one clip with its sound finished (voice over music): it keeps
+    // it. Clips from elsewhere get the music bed.
+    let own_sound = job.provider.as_deref() == Some("storyboard") && clips.len() == 1;
     let joined = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
-        let audio = viral_media::audio::soundtrack(seed, target)?;
+        let audio = match own_sound
+            .then(|| viral_media::audio::track_of(parts[0]))
+            .flatten()
+        {
+            Some(track) => track,
+            None => viral_media::audio::soundtrack(seed, target)?,
+        };
         viral_media::join(&parts, target, audio)
     })
     .await
