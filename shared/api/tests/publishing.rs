@@ -105,6 +105,7 @@ async fn finished_video(t: &TestApp, tenant: &str, status: JobStatus) -> String 
         budget_cents: 0,
         spent_cents: 0,
         video_key: Some(format!("tenants/{tenant}/videos/x.mp4")),
+        captions_key: None,
         validation: Some(json!({"platforms": [
             {"platform": "tiktok", "pass": true, "reasons": []},
             {"platform": "instagram_reels", "pass": false, "reasons": ["duration 95.00 s is outside 3–90 s"]}

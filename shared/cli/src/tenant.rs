@@ -172,9 +172,11 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
                 confirm_delete(&t.id, &t.name)?;
             }
             let render_of = |provider: &str, task: &str| {
-                (provider == "storyboard")
-                    .then(|| viral_providers::StoryboardProvider::render_key(task))
-                    .flatten()
+                if provider == "storyboard" {
+                    viral_providers::StoryboardProvider::render_keys(task)
+                } else {
+                    Vec::new()
+                }
             };
             let done = tenant_lifecycle::delete_tenant(
                 &*services.store,

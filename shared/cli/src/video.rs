@@ -175,14 +175,16 @@ async fn run_on(
         }
         tokio::time::sleep(Duration::from_millis(250)).await;
     };
-    let file = job.video_key.as_ref().map(|k| {
+    let local = |k: &String| {
         services
             .config
             .data_dir
             .join("blobs")
             .join("objects")
             .join(k)
-    });
+    };
+    let file = job.video_key.as_ref().map(local);
+    let captions = job.captions_key.as_ref().map(local);
     let routing = job.routing();
     Ok(json!({
         "job_id": job.id,
@@ -196,10 +198,26 @@ async fn run_on(
         "degraded": routing.as_ref().is_some_and(|r| r.degraded),
         "routing": job.route,
         "file": file.map(|f| f.display().to_string()),
+        "captions": captions.map(|f| f.display().to_string()),
+        "voice": narrator(&services.config.providers, job.provider.as_deref()),
         "validation": job.validation,
         "failure": job.failure,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
     }))
+}
+
+/// The voice that narrated a storyboard video, by name; `None` when it has none.
+fn narrator(
+    cfg: &viral_runtime::provider_config::ProviderConfig,
+    provider: Option<&str>,
+) -> Option<&'static str> {
+    if provider != Some("storyboard") {
+        return None;
+    }
+    viral_runtime::providers::voice(cfg)
+        .ok()
+        .flatten()
+        .map(|v| v.name())
 }
 
 fn print_result(r: &Value) {
@@ -210,6 +228,17 @@ fn print_result(r: &Value) {
     );
     if let Some(f) = r["file"].as_str() {
         println!("video     {f}");
+    }
+    if let Some(f) = r["captions"].as_str() {
+        println!("captions  {f} (.srt beside it)");
+    }
+    if r["provider"] == "storyboard" {
+        match r["voice"].as_str() {
+            Some(v) => println!("sound     voice ({v}) over a music bed"),
+            None => println!(
+                "sound     music bed only: no voice here (install espeak-ng for the offline one)"
+            ),
+        }
     }
     if let (Some(p), Some(spent), Some(budget)) = (
         r["provider"].as_str(),

@@ -440,6 +440,14 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
     };
     assert_eq!(job["status"], "succeeded", "{job}");
     assert_eq!(job["provider"], "storyboard");
+    // The word-timed captions burned into the video come as files too.
+    for (format, head) in [("vtt_url", "WEBVTT\n\n"), ("srt_url", "1\n")] {
+        let url = job["captions"][format]
+            .as_str()
+            .expect("a signed captions URL");
+        let text = reqwest::get(url).await.unwrap().text().await.unwrap();
+        assert!(text.starts_with(head) && text.contains(" --> "), "{text}");
+    }
     let url = job["video_url"].as_str().expect("a signed video URL");
     let bytes = reqwest::get(url)
         .await

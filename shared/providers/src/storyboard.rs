@@ -88,9 +88,17 @@ impl StoryboardProvider {
         }
     }
 
-    /// Where the render of `task_id` is kept (for deleting a tenant's media).
-    pub fn render_key(task_id: &str) -> Option<BlobKey> {
-        Self::key(task_id).ok()
+    /// Everything the render of `task_id` left in our bucket: the MP4 and its captions (for
+    /// deleting a tenant's media).
+    pub fn render_keys(task_id: &str) -> Vec<BlobKey> {
+        let captions = ["srt", "vtt"]
+            .into_iter()
+            .filter_map(|ext| Self::captions_key(task_id, ext));
+        Self::key(task_id)
+            .ok()
+            .into_iter()
+            .chain(captions)
+            .collect()
     }
 
     fn key(task_id: &str) -> Result<BlobKey, ProviderError> {

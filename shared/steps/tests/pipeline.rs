@@ -204,6 +204,27 @@ async fn storyboard_job_succeeds_with_a_valid_video() {
         (1080, 1920, "h264")
     );
     assert!((p.duration_s - 15.0).abs() <= 0.5);
+    // The captions burned into the video are stored beside it, and nothing is left staged.
+    let vtt = job.captions_key.as_deref().expect("captions stored");
+    assert_eq!(vtt, format!("tenants/{tenant}/captions/{job_id}.vtt"));
+    for (key, head) in [
+        (vtt.to_owned(), "WEBVTT\n\n00:00:00"),
+        (vtt.replace(".vtt", ".srt"), "1\n00:00:00"),
+    ] {
+        let (text, _) = e
+            .deps
+            .blobs
+            .get(&BlobKey::parse(&key).unwrap())
+            .await
+            .unwrap()
+            .unwrap();
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.starts_with(head), "{key}: {text}");
+    }
+    for staged in ["vtt", "srt"] {
+        let k = BlobKey::parse(&format!("staging/tenants/{tenant}/{job_id}.{staged}")).unwrap();
+        assert!(e.deps.blobs.head(&k).await.unwrap().is_none());
+    }
     let report = job.validation.unwrap();
     assert!(
         report["platforms"]

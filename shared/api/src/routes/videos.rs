@@ -90,9 +90,39 @@ pub(crate) struct VideoView {
     /// URL could not be signed just now; ask again). Absent otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     video_url_error: Option<String>,
+    /// Signed, expiring URLs of the word-timed captions burned into the video, as files to
+    /// upload beside it (platforms take them; they help accessibility and search). Absent
+    /// when the video has none (provider clips, for now).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    captions: Option<CaptionsView>,
     failure: Option<String>,
     created_at: String,
     updated_at: String,
+}
+
+/// The captions of a video, as files.
+#[derive(Serialize, ToSchema)]
+pub struct CaptionsView {
+    /// WebVTT.
+    vtt_url: String,
+    /// SubRip.
+    srt_url: String,
+}
+
+/// Signed URLs of the video's captions; `None` when it has none or they cannot be signed
+/// just now (logged: the video itself is what matters).
+async fn captions(state: &AppState, job: &Job) -> Option<CaptionsView> {
+    let vtt = BlobKey::parse(job.captions_key.as_deref()?).ok()?;
+    let srt = BlobKey::parse(&format!("{}.srt", vtt.as_str().strip_suffix(".vtt")?)).ok()?;
+    let media = state.media.as_ref()?;
+    let sign = |k: BlobKey| async move { media.media_url(&k, state.media_url_ttl).await };
+    match (sign(vtt).await, sign(srt).await) {
+        (Ok(vtt_url), Ok(srt_url)) => Some(CaptionsView { vtt_url, srt_url }),
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::error!(job_id = %job.id, error = %e, "cannot sign the captions' URLs");
+            None
+        }
+    }
 }
 
 async fn view(state: &AppState, job: &Job) -> VideoView {
@@ -114,6 +144,7 @@ async fn view(state: &AppState, job: &Job) -> VideoView {
         validation: job.validation.clone(),
         video_url,
         video_url_error,
+        captions: captions(state, job).await,
         failure: job.failure.clone(),
         created_at: job.created_at.rfc3339(),
         updated_at: job.updated_at.rfc3339(),

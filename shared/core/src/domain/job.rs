@@ -162,6 +162,9 @@ pub struct Job {
     pub spent_cents: u32,
     /// The stored video's blob key; URLs are signed on read.
     pub video_key: Option<String>,
+    /// The stored captions' WebVTT key (the SubRip file is beside it, `.srt`), when the video
+    /// came with word-timed captions.
+    pub captions_key: Option<String>,
     pub validation: Option<Value>,
     pub failure: Option<String>,
     /// The routing decision of the current attempt: provider, model, clips, estimated cost
@@ -237,6 +240,11 @@ impl Job {
             "video_key",
             self.video_key.clone().map(Value::from),
         );
+        opt(
+            &mut item,
+            "captions_key",
+            self.captions_key.clone().map(Value::from),
+        );
         opt(&mut item, "validation", self.validation.clone());
         opt(&mut item, "failure", self.failure.clone().map(Value::from));
         opt(&mut item, "route", self.route.clone());
@@ -259,6 +267,7 @@ impl Job {
             budget_cents: u32::try_from(item.int("budget_cents").unwrap_or(0)).unwrap_or(0),
             spent_cents: u32::try_from(item.int("spent_cents").unwrap_or(0)).unwrap_or(0),
             video_key: s("video_key"),
+            captions_key: s("captions_key"),
             validation: item.attrs.get("validation").cloned(),
             failure: s("failure"),
             route: item.attrs.get("route").cloned(),
@@ -339,6 +348,7 @@ mod tests {
             budget_cents: 300,
             spent_cents: 120,
             video_key: None,
+            captions_key: None,
             validation: None,
             failure: None,
             route: Some(serde_json::json!({"provider": "storyboard"})),

@@ -51,8 +51,9 @@ async fn all_items(store: &dyn ItemStore, tenant_id: &str) -> Result<Vec<Item>> 
     }
 }
 
-/// Deletes the tenant: its media first (the final video, the staging copy, and each render a
-/// provider left in our bucket, named by `render_of(provider, task_id)`), then its API-key
+/// Deletes the tenant: its media first (the final video and its captions, the staging
+/// copies, and each render a provider left in our bucket, named by
+/// `render_of(provider, task_id)`), then its API-key
 /// lookups, then every item of its partition, the tenant item last so that a delete cut short
 /// can be run again. Refused (409) while a job is still running (`jobs_running`: suspend it
 /// and let them end, so no paid call is cut off) or a Stripe subscription still bills it
@@ -62,7 +63,7 @@ pub async fn delete_tenant(
     blobs: &dyn BlobStore,
     now: crate::clock::Timestamp,
     tenant_id: &str,
-    render_of: &dyn Fn(&str, &str) -> Option<BlobKey>,
+    render_of: &dyn Fn(&str, &str) -> Vec<BlobKey>,
 ) -> Result<Deleted> {
     let tenant = crate::service::tenants::get_tenant(store, tenant_id)
         .await?
@@ -102,15 +103,18 @@ pub async fn delete_tenant(
         {
             objects.push(k);
         }
-        if let Ok(k) = BlobKey::parse(&format!("staging/tenants/{tenant_id}/{}.mp4", job.id)) {
-            objects.push(k);
-        }
+        let derived = [
+            format!("staging/tenants/{tenant_id}/{}.mp4", job.id),
+            format!("staging/tenants/{tenant_id}/{}.vtt", job.id),
+            format!("staging/tenants/{tenant_id}/{}.srt", job.id),
+            format!("tenants/{tenant_id}/captions/{}.vtt", job.id),
+            format!("tenants/{tenant_id}/captions/{}.srt", job.id),
+        ];
+        objects.extend(derived.iter().filter_map(|k| BlobKey::parse(k).ok()));
     }
     for submit in items.iter().filter(|i| i.sk.starts_with("SUBMIT#")) {
-        if let (Some(provider), Some(task)) = (submit.str("provider"), submit.str("task_id"))
-            && let Some(k) = render_of(provider, task)
-        {
-            objects.push(k);
+        if let (Some(provider), Some(task)) = (submit.str("provider"), submit.str("task_id")) {
+            objects.extend(render_of(provider, task));
         }
     }
     let mut deleted = Deleted::default();

@@ -180,6 +180,7 @@ pub async fn accept_within(
         budget_cents: limits.max_video_cost_cents,
         spent_cents: 0,
         video_key: None,
+        captions_key: None,
         validation: None,
         failure: None,
         route: Some(serde_json::to_value(&route).unwrap_or(Value::Null)),

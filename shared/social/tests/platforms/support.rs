@@ -161,6 +161,7 @@ impl World {
             budget_cents: 0,
             spent_cents: 0,
             video_key: Some(key),
+            captions_key: None,
             validation: Some(json!({"platforms": [
                 {"platform": "tiktok", "pass": true, "reasons": []},
                 {"platform": "youtube_shorts", "pass": true, "reasons": []},

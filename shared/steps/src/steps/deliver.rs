@@ -4,10 +4,11 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use viral_core::domain::JobStatus;
+use viral_core::ports::BlobKey;
 use viral_core::service::videos;
 use viral_media::Platform;
 
-use super::{JobRef, staging_key, video_key};
+use super::{CAPTION_FORMATS, JobRef, captions_key, staging_key, video_key};
 use crate::{Deps, StepError};
 
 /// Parses the MP4 and checks it against the job's platforms; a reject goes to the fallback.
@@ -50,19 +51,23 @@ pub struct Stored {
     pub video_key: String,
 }
 
-/// Moves the validated video to its place under the tenant.
+/// Moves the validated video, and the captions made with it, to their place under the
+/// tenant.
 pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
+    let blob_err =
+        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
+    let captions = move_captions(d, &input).await?;
     videos::advance(
         &*d.store,
         &*d.clock,
         &input.tenant_id,
         &input.job_id,
         JobStatus::Storing,
-        vec![],
+        captions
+            .map(|k| vec![("captions_key", json!(k.to_string()))])
+            .unwrap_or_default(),
     )
     .await?;
-    let blob_err =
-        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
     let staging = staging_key(&input)?;
     let key = video_key(&input)?;
     if d.blobs.head(&key).await.map_err(blob_err)?.is_none() {
@@ -81,6 +86,28 @@ pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
     Ok(Stored {
         video_key: key.to_string(),
     })
+}
+
+/// Moves the staged captions (if the video came with any) to the tenant's `captions/`; the
+/// stored WebVTT key. A re-run finds them moved already.
+async fn move_captions(d: &Deps, r: &JobRef) -> Result<Option<BlobKey>, StepError> {
+    let blob_err =
+        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
+    let mut stored_vtt = None;
+    for (ext, content_type) in CAPTION_FORMATS {
+        let (staged, stored) = (captions_key(r, false, ext)?, captions_key(r, true, ext)?);
+        if let Some((text, _)) = d.blobs.get(&staged).await.map_err(blob_err)? {
+            d.blobs
+                .put(&stored, text, content_type)
+                .await
+                .map_err(blob_err)?;
+            d.blobs.delete(&staged).await.map_err(blob_err)?;
+        }
+        if ext == "vtt" && d.blobs.head(&stored).await.map_err(blob_err)?.is_some() {
+            stored_vtt = Some(stored);
+        }
+    }
+    Ok(stored_vtt)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -58,3 +58,19 @@ fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
 fn video_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
     job_object(r, "videos")
 }
+
+/// The captions made with a video (`srt` or `vtt`): beside the joined video while it is
+/// validated, then under the tenant's `captions/`.
+fn captions_key(r: &JobRef, stored: bool, ext: &str) -> Result<BlobKey, crate::StepError> {
+    if stored {
+        blob_key(format!(
+            "tenants/{}/captions/{}.{ext}",
+            r.tenant_id, r.job_id
+        ))
+    } else {
+        blob_key(format!("{STAGING}/{}/{}.{ext}", r.tenant_id, r.job_id))
+    }
+}
+
+/// The caption formats kept with a video, and their content types.
+const CAPTION_FORMATS: [(&str, &str); 2] = [("vtt", "text/vtt"), ("srt", "application/x-subrip")];

@@ -12,7 +12,7 @@ use viral_core::ports::{Lookup, ProviderError, RenderRequest, RenderStatus, Vide
 use viral_core::service::submits::{self, Claim, ClipRef};
 use viral_core::service::{provider_health, videos};
 
-use super::{Clip, JobRef, MAX_VIDEO_BYTES, clip_key, staging_key};
+use super::{CAPTION_FORMATS, Clip, JobRef, MAX_VIDEO_BYTES, captions_key, clip_key, staging_key};
 use crate::{Deps, StepError};
 
 /// The message the Submit state puts on the provider queue, one per clip.
@@ -371,6 +371,9 @@ pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepErr
     };
     let key = clip_key(&r, input.clip.index)?;
     let size_bytes = bytes.len();
+    if input.clip.index == 0 {
+        keep_storyboard_captions(d, &r, &input.provider, &input.task_id).await?;
+    }
     d.blobs
         .put(&key, bytes, "video/mp4")
         .await
@@ -389,6 +392,37 @@ pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepErr
         clip_key: key.to_string(),
         size_bytes,
     })
+}
+
+/// The storyboard stores word-timed captions beside its render: they go with the video. Any
+/// other provider's clips come without, so captions an earlier attempt left are dropped.
+async fn keep_storyboard_captions(
+    d: &Deps,
+    r: &JobRef,
+    provider: &str,
+    task_id: &str,
+) -> Result<(), StepError> {
+    let blob_err =
+        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
+    for (ext, content_type) in CAPTION_FORMATS {
+        let made = (provider == "storyboard")
+            .then(|| viral_providers::StoryboardProvider::captions_key(task_id, ext))
+            .flatten();
+        let Some(made) = made else {
+            d.blobs
+                .delete(&captions_key(r, false, ext)?)
+                .await
+                .map_err(blob_err)?;
+            continue;
+        };
+        if let Some((text, _)) = d.blobs.get(&made).await.map_err(blob_err)? {
+            d.blobs
+                .put(&captions_key(r, false, ext)?, text, content_type)
+                .await
+                .map_err(blob_err)?;
+        }
+    }
+    Ok(())
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

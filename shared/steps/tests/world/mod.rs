@@ -168,6 +168,7 @@ pub async fn stored_video(store: &dyn ItemStore, blobs: &dyn BlobStore, tenant: 
         budget_cents: 0,
         spent_cents: 0,
         video_key: Some(key),
+        captions_key: None,
         validation: Some(serde_json::json!({"platforms": [
             {"platform": "tiktok", "pass": true, "reasons": []},
             {"platform": "youtube_shorts", "pass": true, "reasons": []},
