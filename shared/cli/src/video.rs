@@ -214,10 +214,14 @@ fn narrator(
     if provider != Some("storyboard") {
         return None;
     }
-    viral_runtime::providers::voice(cfg)
-        .ok()
-        .flatten()
-        .map(|v| v.name())
+    use viral_runtime::provider_config::VoiceChoice;
+    match cfg.voice {
+        VoiceChoice::None => None,
+        VoiceChoice::ElevenLabs => Some("elevenlabs"),
+        VoiceChoice::Auto | VoiceChoice::Espeak => {
+            viral_providers::voice::Espeak::load().map(|_| "espeak")
+        }
+    }
 }
 
 fn print_result(r: &Value) {

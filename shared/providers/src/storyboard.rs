@@ -54,14 +54,42 @@ impl StoryboardProvider {
     }
 
     /// The script read by the voice, when there is one and it answers well. A voice that
-    /// fails does not fail the video (it is free, and the render is the job): the video is
-    /// made without it, and the log says why.
-    async fn narration(&self, sb: &Storyboard) -> Option<Speech> {
+    /// fails does not fail the video (the render is the job): the video is made without it,
+    /// and the log says why. A paid voice's answer is kept under the task's name before the
+    /// render, so a submit run again after a crash reads it instead of paying twice; a call
+    /// whose outcome is unknown is not repeated.
+    async fn narration(
+        &self,
+        sb: &mut Storyboard,
+        duration_s: f64,
+        task_id: &str,
+    ) -> Option<Speech> {
         let voice = self.voice.as_ref()?;
+        fit_script(
+            sb,
+            (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize,
+        );
         let script = viral_media::script(sb);
+        let paid = voice.price_cents_per_1k_chars() > 0.0;
+        let kept = Self::speech_key(task_id);
+        if paid
+            && let Some(key) = &kept
+            && let Ok(Some((bytes, _))) = self.blobs.get(key).await
+            && let Some(speech) = speech_from_json(&bytes).filter(|s| s.check(&script).is_ok())
+        {
+            return Some(speech);
+        }
         let spoken = voice.speak(&SpeechRequest::new(script.clone())).await;
         match spoken.map(|s| s.check(&script).map(|()| s)) {
-            Ok(Ok(speech)) => Some(speech),
+            Ok(Ok(speech)) => {
+                if paid && let Some(key) = &kept {
+                    let json = speech_to_json(&speech);
+                    if let Err(e) = self.blobs.put(key, json, "application/json").await {
+                        tracing::warn!(error = %e, "could not keep the paid narration");
+                    }
+                }
+                Some(speech)
+            }
             Ok(Err(why)) => {
                 tracing::warn!(voice = voice.name(), %why, "voice answer refused; no narration");
                 None
@@ -71,6 +99,11 @@ impl StoryboardProvider {
                 None
             }
         }
+    }
+
+    /// Where a paid voice's answer for a render is kept.
+    fn speech_key(task_id: &str) -> Option<BlobKey> {
+        BlobKey::parse(&format!("renders/storyboard/{task_id}.speech.json")).ok()
     }
 
     /// Where the captions of a render are kept, beside it (`srt` or `vtt`).
@@ -98,6 +131,7 @@ impl StoryboardProvider {
             .ok()
             .into_iter()
             .chain(captions)
+            .chain(Self::speech_key(task_id))
             .collect()
     }
 
@@ -143,6 +177,66 @@ pub fn storyboard_from_prompt(prompt: &str, seed: u64) -> Storyboard {
         })
         .collect();
     Storyboard { hook, beats, seed }
+}
+
+/// A kept narration: the words and 16-bit PCM (base64), JSON.
+fn speech_to_json(s: &Speech) -> Vec<u8> {
+    use base64::Engine as _;
+    let pcm: Vec<u8> = s
+        .samples
+        .iter()
+        .flat_map(|v| ((v.clamp(-1.0, 1.0) * 32_767.0) as i16).to_le_bytes())
+        .collect();
+    serde_json::to_vec(&serde_json::json!({
+        "sample_rate": s.sample_rate,
+        "words": s.words,
+        "pcm_s16le": base64::engine::general_purpose::STANDARD.encode(pcm),
+    }))
+    .unwrap_or_default()
+}
+
+fn speech_from_json(bytes: &[u8]) -> Option<Speech> {
+    use base64::Engine as _;
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let pcm = base64::engine::general_purpose::STANDARD
+        .decode(v["pcm_s16le"].as_str()?)
+        .ok()?;
+    Some(Speech {
+        sample_rate: u32::try_from(v["sample_rate"].as_u64()?).ok()?,
+        samples: pcm
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
+            .collect(),
+        words: serde_json::from_value(v["words"].clone()).ok()?,
+    })
+}
+
+/// Drops the beats past `max_chars` of script (and cuts the hook's words past it): what a
+/// voice reads, and is paid for, never outruns the video.
+fn fit_script(sb: &mut Storyboard, max_chars: usize) {
+    let hook_words: Vec<&str> = sb.hook.split_whitespace().collect();
+    let mut used = 0;
+    let mut kept = Vec::new();
+    for w in hook_words {
+        let add = w.chars().count() + usize::from(used > 0);
+        if used + add > max_chars && !kept.is_empty() {
+            break;
+        }
+        used += add;
+        kept.push(w);
+    }
+    sb.hook = kept.join(" ");
+    let mut beats = 0;
+    for b in &sb.beats {
+        let words: Vec<&str> = b.text.split_whitespace().collect();
+        let add = words.join(" ").chars().count() + 1;
+        if used + add > max_chars {
+            break;
+        }
+        used += add;
+        beats += 1;
+    }
+    sb.beats.truncate(beats);
 }
 
 /// Most characters on one card (the renderer takes a 300-character hook).
@@ -195,8 +289,11 @@ impl VideoProvider for StoryboardProvider {
         "cards-v1"
     }
 
+    /// Rendering is free; a paid voice is not, and its most per second is the price.
     fn price_cents_per_second(&self) -> f64 {
-        0.0
+        self.voice.as_ref().map_or(0.0, |v| {
+            crate::voice::cents_per_video_second(v.price_cents_per_1k_chars())
+        })
     }
 
     fn quality(&self) -> u8 {
@@ -209,8 +306,9 @@ impl VideoProvider for StoryboardProvider {
                 "this process only polls and fetches storyboard renders".into(),
             )
         })?;
-        let sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
-        let speech = self.narration(&sb).await;
+        let task_id = Self::task_id(req);
+        let mut sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
+        let speech = self.narration(&mut sb, req.duration_s, &task_id).await;
         let spec = RenderSpec {
             width: req.width,
             height: req.height,
@@ -224,7 +322,6 @@ impl VideoProvider for StoryboardProvider {
                 viral_media::MediaError::InvalidStoryboard(m) => ProviderError::InvalidInput(m),
                 other => ProviderError::Transient(other.to_string()),
             })?;
-        let task_id = Self::task_id(req);
         // The captions first: a render is taken as done once its MP4 is stored.
         let captions = [
             (
@@ -301,6 +398,17 @@ mod tests {
     }
 
     #[test]
+    fn a_script_is_cut_to_what_the_video_has_time_for() {
+        let mut sb = storyboard_from_prompt("Hook here. One beat. Two beat. Three beat.", 1);
+        fit_script(&mut sb, 30);
+        assert_eq!(viral_media::script(&sb), "Hook here. One beat. Two beat.");
+        let mut sb = storyboard_from_prompt(&"word ".repeat(50), 1);
+        fit_script(&mut sb, 20);
+        assert!(viral_media::script(&sb).chars().count() <= 20);
+        assert!(!sb.hook.is_empty(), "a hook always keeps a word");
+    }
+
+    #[test]
     fn a_sentence_longer_than_a_card_becomes_several_and_renders() {
         // The API takes 2,000 characters; the renderer a 300-character hook.
         let long = format!("{} {}. Short one.", "word ".repeat(150), "x".repeat(700));
@@ -321,6 +429,111 @@ mod tests {
             duration_s: 1.0,
         };
         viral_media::render(&sb, &spec).expect("every card fits the renderer");
+    }
+
+    /// A paid voice that counts its calls and times each word 0.3 s apart (or fails).
+    struct CountingVoice {
+        calls: std::sync::atomic::AtomicUsize,
+        fail: bool,
+    }
+
+    #[async_trait]
+    impl Voice for CountingVoice {
+        fn name(&self) -> &'static str {
+            "counting"
+        }
+        fn price_cents_per_1k_chars(&self) -> f64 {
+            30.0
+        }
+        async fn speak(&self, req: &SpeechRequest) -> Result<Speech, ProviderError> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            if self.fail {
+                return Err(ProviderError::UnknownOutcome("no answer".into()));
+            }
+            let words: Vec<viral_media::Word> = req
+                .text
+                .split_whitespace()
+                .enumerate()
+                .map(|(i, w)| viral_media::Word {
+                    text: w.into(),
+                    start_s: i as f64 * 0.3,
+                    end_s: i as f64 * 0.3 + 0.25,
+                })
+                .collect();
+            Ok(Speech {
+                sample_rate: 16_000,
+                samples: vec![0.1; 16_000 * (words.len() / 3 + 1)],
+                words,
+            })
+        }
+    }
+
+    fn blobs() -> (tempfile::TempDir, Arc<dyn BlobStore>) {
+        use viral_embedded::{FsBlobStore, UrlSigner};
+        let dir = tempfile::tempdir().unwrap();
+        let clock = Arc::new(viral_core::SystemClock);
+        let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
+            dir.path(),
+            UrlSigner::new(b"k", "http://127.0.0.1:3000", clock),
+        ));
+        (dir, blobs)
+    }
+
+    fn request() -> RenderRequest {
+        RenderRequest {
+            idempotency_key: "job_1-a1-c0".into(),
+            job_id: "job_1".into(),
+            tenant_id: "tn_1".into(),
+            prompt: "Night trains are back. Sleep in Paris, wake in Rome.".into(),
+            duration_s: 2.0,
+            width: 144,
+            height: 256,
+            fps: 10,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_paid_voice_is_priced_and_paid_once_per_render() {
+        let (_dir, blobs) = blobs();
+        let voice = Arc::new(CountingVoice {
+            calls: Default::default(),
+            fail: false,
+        });
+        let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
+        // 30 cents per 1,000 characters, at most 18 characters a second.
+        assert!((p.price_cents_per_second() - 0.54).abs() < 1e-9);
+        let req = request();
+        let made = p.submit(&req).await.unwrap();
+        // A crash after the voice answered, before the render was kept: run again.
+        blobs
+            .delete(&StoryboardProvider::key(&made.task_id).unwrap())
+            .await
+            .unwrap();
+        p.submit(&req).await.unwrap();
+        assert_eq!(voice.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let vtt = StoryboardProvider::captions_key(&made.task_id, "vtt").unwrap();
+        let (text, _) = blobs.get(&vtt).await.unwrap().unwrap();
+        // 2 s of video at 18 characters a second: the script is cut to 36 characters, the
+        // hook and the first beat ("Night trains are back. Sleep in Paris, wake in Rome."
+        // is 52), and the captions are timed by the voice.
+        let text = String::from_utf8(text).unwrap();
+        assert!(text.contains("00:00:00.300 --> "), "{text}");
+        assert!(!text.contains("Rome"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_failed_voice_leaves_a_video_without_narration() {
+        let (_dir, blobs) = blobs();
+        let voice = Arc::new(CountingVoice {
+            calls: Default::default(),
+            fail: true,
+        });
+        let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
+        let made = p.submit(&request()).await.unwrap();
+        assert!(viral_media::looks_like_mp4(
+            &p.fetch(&made.task_id).await.unwrap()
+        ));
+        assert_eq!(voice.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     /// What PollRender and FetchVideo build: they poll and fetch a render made by the worker's

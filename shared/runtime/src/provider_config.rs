@@ -43,8 +43,22 @@ pub struct ProviderConfig {
     /// AWS each queue's `MaximumConcurrency` template parameter does this.
     pub concurrency: HashMap<String, usize>,
     /// `VIRAL_VOICE`: who narrates storyboard videos. `espeak` (espeak-ng, offline, when
-    /// installed), `none`, or unset: espeak-ng when it is installed, else no voice.
+    /// installed), `elevenlabs`, `none`, or unset: espeak-ng when it is installed, else no
+    /// voice.
     pub voice: VoiceChoice,
+    /// `ELEVENLABS_BASE_URL`, `ELEVENLABS_VOICE_ID` (required with `VIRAL_VOICE=elevenlabs`),
+    /// `ELEVENLABS_MODEL` (default `eleven_multilingual_v2`) and
+    /// `ELEVENLABS_CENTS_PER_1K_CHARS` (what the account's plan pays, default 30). The key is
+    /// the secret `ELEVENLABS_API_KEY`.
+    pub elevenlabs: ElevenLabsConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ElevenLabsConfig {
+    pub base_url: String,
+    pub voice_id: Option<String>,
+    pub model: String,
+    pub cents_per_1k_chars: f64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +66,7 @@ pub enum VoiceChoice {
     /// espeak-ng when installed, else none.
     Auto,
     Espeak,
+    ElevenLabs,
     None,
 }
 
@@ -196,16 +211,44 @@ impl ProviderConfig {
         let voice = match get("VIRAL_VOICE").as_deref() {
             None | Some("") => VoiceChoice::Auto,
             Some("espeak") => VoiceChoice::Espeak,
+            Some("elevenlabs") => VoiceChoice::ElevenLabs,
             Some("none") => VoiceChoice::None,
             Some(other) => {
                 return Err(err(
                     "VIRAL_VOICE",
-                    format!("expected espeak or none, got `{other}`"),
+                    format!("expected espeak, elevenlabs or none, got `{other}`"),
                 ));
             }
         };
+        let elevenlabs = ElevenLabsConfig {
+            base_url: url(
+                "ELEVENLABS_BASE_URL",
+                viral_providers::voice::elevenlabs::DEFAULT_BASE_URL,
+            )?,
+            voice_id: get("ELEVENLABS_VOICE_ID"),
+            model: get("ELEVENLABS_MODEL")
+                .unwrap_or_else(|| viral_providers::voice::elevenlabs::DEFAULT_MODEL.into()),
+            cents_per_1k_chars: match get("ELEVENLABS_CENTS_PER_1K_CHARS") {
+                None => 30.0,
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| c.is_finite() && (0.0..=1000.0).contains(c))
+                    .ok_or_else(|| {
+                        err("ELEVENLABS_CENTS_PER_1K_CHARS", "expected cents, 0 to 1000")
+                    })?,
+            },
+        };
+        if voice == VoiceChoice::ElevenLabs && elevenlabs.voice_id.is_none() {
+            return Err(err(
+                "ELEVENLABS_VOICE_ID",
+                "required with VIRAL_VOICE=elevenlabs",
+            ));
+        }
         Ok(Self {
             voice,
+            elevenlabs,
             concurrency,
             enabled,
             runway_base_url: url("RUNWAY_BASE_URL", viral_providers::runway::DEFAULT_BASE_URL)?,
@@ -250,6 +293,40 @@ mod tests {
         assert_eq!(c.enabled, ["storyboard", "runway", "veo"]);
         assert_eq!(c.runway_base_url, "https://api.dev.runwayml.com");
         assert_eq!(c.vertex_location, "us-central1");
+    }
+
+    #[test]
+    fn the_voice_is_chosen_and_a_paid_one_is_priced_into_the_storyboard() {
+        assert_eq!(cfg(&[], Backend::Local).unwrap().voice, VoiceChoice::Auto);
+        let var = |pairs: &[(&str, &str)]| cfg(pairs, Backend::Local).unwrap_err().var;
+        assert_eq!(var(&[("VIRAL_VOICE", "siri")]), "VIRAL_VOICE");
+        assert_eq!(var(&[("VIRAL_VOICE", "elevenlabs")]), "ELEVENLABS_VOICE_ID");
+        assert_eq!(
+            var(&[("ELEVENLABS_CENTS_PER_1K_CHARS", "-1")]),
+            "ELEVENLABS_CENTS_PER_1K_CHARS"
+        );
+        assert_eq!(
+            var(&[("ELEVENLABS_BASE_URL", "http://evil.example")]),
+            "ELEVENLABS_BASE_URL"
+        );
+        let c = cfg(
+            &[
+                ("VIRAL_VOICE", "elevenlabs"),
+                ("ELEVENLABS_VOICE_ID", "21m00Tcm4TlvDq8ikWAM"),
+                ("ELEVENLABS_CENTS_PER_1K_CHARS", "30"),
+            ],
+            Backend::Local,
+        )
+        .unwrap();
+        let storyboard = crate::providers::profiles(&c)
+            .into_iter()
+            .find(|p| p.name == "storyboard")
+            .unwrap();
+        // 18 characters a second at most, 30 cents per 1,000: 0.54 cents a second.
+        assert!((storyboard.cents_per_second - 0.54).abs() < 1e-9);
+        let free =
+            crate::providers::profiles(&cfg(&[("VIRAL_VOICE", "none")], Backend::Local).unwrap());
+        assert_eq!(free[0].cents_per_second, 0.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{BlobStore, Secrets, VideoProvider};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
-use viral_providers::voice::{Espeak, Voice};
+use viral_providers::voice::{ElevenLabs, Espeak, Voice};
 use viral_providers::{
     Credential, DownloadPolicy, Registry, RunwayProvider, SoraProvider, StoryboardProvider,
     VeoProvider,
@@ -31,18 +31,34 @@ pub fn registry(
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
 ) -> Result<Registry, StartError> {
-    let voice = voice(cfg)?;
+    let voice = voice(cfg, secrets.clone())?;
     registry_with(cfg, secrets, blobs, &|blobs| match &voice {
         Some(v) => StoryboardProvider::new(blobs).with_voice(v.clone()),
         None => StoryboardProvider::new(blobs),
     })
 }
 
-/// The voice that narrates storyboard videos, from `VIRAL_VOICE`.
-pub fn voice(cfg: &ProviderConfig) -> Result<Option<Arc<dyn Voice>>, StartError> {
+/// The voice that narrates storyboard videos, from `VIRAL_VOICE` (no network call).
+pub fn voice(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+) -> Result<Option<Arc<dyn Voice>>, StartError> {
     let espeak = || Espeak::load().map(|v| Arc::new(v) as Arc<dyn Voice>);
     match cfg.voice {
         VoiceChoice::None => Ok(None),
+        VoiceChoice::ElevenLabs => {
+            let e = &cfg.elevenlabs;
+            let voice = ElevenLabs::new(
+                &e.base_url,
+                Credential::named(secrets, "ELEVENLABS_API_KEY"),
+                e.voice_id.as_deref().unwrap_or_default(),
+                &e.model,
+                e.cents_per_1k_chars,
+                RetryPolicy::default(),
+            )
+            .map_err(|e| StartError::Backend(format!("voice elevenlabs: {e}")))?;
+            Ok(Some(Arc::new(voice)))
+        }
         VoiceChoice::Auto => Ok(espeak()),
         VoiceChoice::Espeak => espeak().map(Some).ok_or_else(|| {
             StartError::Backend(
@@ -140,13 +156,27 @@ pub fn profiles(cfg: &ProviderConfig) -> Vec<ProviderProfile> {
         .collect()
 }
 
+/// The most narrating a second of storyboard video costs (cents): a paid voice's price is the
+/// storyboard's, so estimates, budgets and spend count it.
+fn voice_cents_per_second(cfg: &ProviderConfig) -> f64 {
+    match cfg.voice {
+        VoiceChoice::ElevenLabs => {
+            viral_providers::voice::cents_per_video_second(cfg.elevenlabs.cents_per_1k_chars)
+        }
+        VoiceChoice::Auto | VoiceChoice::Espeak | VoiceChoice::None => 0.0,
+    }
+}
+
 /// Every provider we know, enabled or not, from the configuration alone (no client, no key).
 pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
     KNOWN
         .iter()
         .map(|name| {
             let profile = match *name {
-                "storyboard" => ProviderInfo::storyboard().profile,
+                "storyboard" => ProviderProfile {
+                    cents_per_second: voice_cents_per_second(cfg),
+                    ..ProviderInfo::storyboard().profile
+                },
                 "runway" => {
                     let m = viral_providers::runway::model(&cfg.runway_model)
                         .unwrap_or(viral_providers::runway::GEN4_5);

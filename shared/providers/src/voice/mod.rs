@@ -3,12 +3,16 @@
 //!
 //! - `espeak`: espeak-ng, offline, loaded at run time when installed (Debian `espeak-ng`);
 //!   its WORD events give the timings. A light voice for local runs and tests.
+//! - `elevenlabs`: ElevenLabs' text-to-speech with timestamps (a character alignment in the
+//!   same answer). Paid per character.
 //!
 //! A voice's errors are the video providers' [`ProviderError`]s, with the same meaning: a
 //! transient one may be retried, a permanent one may not.
 
+pub mod elevenlabs;
 mod espeak;
 
+pub use elevenlabs::ElevenLabs;
 pub use espeak::Espeak;
 
 use async_trait::async_trait;
@@ -17,6 +21,18 @@ use viral_media::Speech;
 
 /// Longest script a voice is asked to read (characters): a 60 s video at a fast pace.
 pub const MAX_SCRIPT_CHARS: usize = 3_000;
+
+/// The most characters (spaces included) a video's script may carry per second of video:
+/// a brisk narrator says about 15. A script is cut to this before it is sent, so a voice
+/// priced per character costs at most this many characters per second, which is what a job's
+/// estimate counts.
+pub const MAX_CHARS_PER_SECOND: f64 = 18.0;
+
+/// What narrating one second of video costs at most, in cents, for a voice priced per 1,000
+/// characters.
+pub fn cents_per_video_second(cents_per_1k_chars: f64) -> f64 {
+    cents_per_1k_chars * MAX_CHARS_PER_SECOND / 1000.0
+}
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct SpeechRequest {
