@@ -24,7 +24,8 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 5000)]
         requests: usize,
     },
-    /// Storyboard render time for 15 s, beside ffmpeg (libx264 + drawtext) on the same cards.
+    /// A 15 s narrated, captioned storyboard, beside ffmpeg (libx264 + libass + aac) doing the
+    /// same job.
     Render {
         /// Renders of each kind; the median is reported.
         #[arg(long, default_value_t = 3)]
@@ -152,7 +153,7 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, Failure> {
                     .ok()
                     .map(|_| "ffmpeg".to_owned())
             });
-            return crate::bench_media::render(runs, ffmpeg);
+            return crate::bench_media::render(runs, ffmpeg).await;
         }
         BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
         BenchCommand::Learner { seeds } => return crate::bench_learner::run(seeds),

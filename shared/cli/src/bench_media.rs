@@ -1,10 +1,10 @@
-//! `viral bench render`: the storyboard renderer beside ffmpeg.
+//! `viral bench render`: a narrated, captioned storyboard beside ffmpeg doing the same job.
 
 use crate::failure::Failure;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use viral_media::{RenderSpec, Storyboard};
+use viral_media::RenderSpec;
 use viral_providers::storyboard::storyboard_from_prompt;
 
 pub(crate) const CARDS: &str = "Nobody tells you this about cold brew. Steep it 18 hours, not 12. \
@@ -15,79 +15,160 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// The same cards as an ffmpeg filter graph: gradient-coloured backgrounds and drawtext.
-fn ffmpeg_args(sb: &Storyboard, out: &str) -> Vec<String> {
-    let font = "DejaVu Sans";
-    let mut texts = vec![sb.hook.clone()];
-    texts.extend(sb.beats.iter().map(|b| b.text.clone()));
-    let per = 15.0 / texts.len() as f64;
-    let mut filters = vec!["[0:v]format=yuv420p".to_owned()];
-    for (i, t) in texts.iter().enumerate() {
-        let safe = t
-            .replace(['\\', '\''], "")
-            .replace(':', "\\:")
-            .replace(',', "\\,");
-        filters.push(format!(
-            "drawtext=font='{font}':text='{safe}':fontsize=80:fontcolor=white:shadowx=6:shadowy=6:\
-             x=(w-text_w)/2:y=(h-text_h)/2:enable='between(t,{:.2},{:.2})'",
-            i as f64 * per,
-            (i + 1) as f64 * per
-        ));
-    }
-    let graph = filters.join(",");
-    [
+/// ffmpeg doing the same job: gradient backgrounds, the same caption cues burned in by
+/// libass (`subtitles`), the same voice delayed as ours over a tone "bed", mixed, libx264
+/// (ultrafast, one thread) and its AAC encoder. It does less than we do (no ducking, no
+/// loudness mastering, no word highlight), so the ratio flatters it.
+fn ffmpeg_args(voice_wav: Option<&str>, srt: &str, out: &str) -> Vec<String> {
+    let style = "Fontname=DejaVu Sans,Bold=1,Fontsize=22,Outline=3,Alignment=5,MarginV=40";
+    let video = format!("[0:v]format=yuv420p,subtitles='{srt}':force_style='{style}'[v]");
+    let mut args: Vec<String> = [
         "-v",
         "error",
         "-y",
+        "-filter_threads",
+        "1",
         "-f",
         "lavfi",
         "-i",
         "gradients=s=1080x1920:r=30:d=15:speed=0.02:c0=0x3a1f8a:c1=0x8a1f3a",
-        "-vf",
-        &graph,
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-threads",
-        "1",
-        "-pix_fmt",
-        "yuv420p",
-        out,
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=frequency=220:sample_rate=48000:duration=15",
     ]
     .iter()
     .map(|s| s.to_string())
-    .collect()
+    .collect();
+    let graph = match voice_wav {
+        Some(wav) => {
+            args.extend(["-i".to_owned(), wav.to_owned()]);
+            format!(
+                "{video};[2:a]adelay=300|300,aresample=48000[vo];[1:a]volume=0.15[m];\
+                 [m][vo]amix=inputs=2:duration=first,aformat=channel_layouts=stereo[a]"
+            )
+        }
+        None => format!("{video};[1:a]volume=0.15,aformat=channel_layouts=stereo[a]"),
+    };
+    args.extend(
+        [
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[v]",
+            "-map",
+            "[a]",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-threads",
+            "1",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-t",
+            "15",
+            out,
+        ]
+        .iter()
+        .map(|s| s.to_string()),
+    );
+    args
 }
 
-pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Failure> {
+/// `speech` as a 16-bit mono WAV file.
+fn wav(speech: &viral_media::Speech) -> Vec<u8> {
+    let data: Vec<u8> = speech
+        .samples
+        .iter()
+        .flat_map(|v| ((v.clamp(-1.0, 1.0) * 32_767.0) as i16).to_le_bytes())
+        .collect();
+    let mut out = Vec::with_capacity(44 + data.len());
+    let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
+    out.extend_from_slice(b"RIFF");
+    out.extend_from_slice(&len(36 + data.len()));
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes());
+    out.extend_from_slice(&speech.sample_rate.to_le_bytes());
+    out.extend_from_slice(&(speech.sample_rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&len(data.len()));
+    out.extend_from_slice(&data);
+    out
+}
+
+pub async fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Failure> {
+    use viral_providers::voice::{Espeak, SpeechRequest, Voice};
     let sb = storyboard_from_prompt(CARDS, 1);
     let spec = RenderSpec::vertical(15.0);
+    let voice = Espeak::load();
     let mut ours = Vec::new();
+    let mut last = None;
     for _ in 0..runs.max(1) {
         let t = Instant::now();
-        let bytes = viral_media::render(&sb, &spec).map_err(|e| e.to_string())?;
+        let speech = match &voice {
+            Some(v) => Some(
+                v.speak(&SpeechRequest::new(viral_media::script(&sb)))
+                    .await
+                    .map_err(|e| e.to_string())?,
+            ),
+            None => None,
+        };
+        let made =
+            viral_media::render_narrated(&sb, &spec, speech.as_ref()).map_err(|e| e.to_string())?;
         ours.push(t.elapsed().as_secs_f64());
-        viral_media::probe(&bytes).map_err(|e| e.to_string())?;
+        viral_media::probe(&made.mp4).map_err(|e| e.to_string())?;
+        last = Some((made, speech));
     }
     let ours = median(ours);
+    let narrated = if voice.is_some() {
+        "voice (espeak-ng), word-timed captions, music, AAC"
+    } else {
+        "captions and music, AAC (espeak-ng not installed: no voice)"
+    };
     println!(
-        "viral bench render: 15 s of 1080x1920 30 fps H.264, one encoder thread, median of {runs}"
+        "viral bench render: 15 s of 1080x1920 30 fps H.264 with {narrated}; one encoder thread, median of {runs}"
     );
-    println!("{:<34} {:>8} {:>14}", "renderer", "seconds", "x real time");
+    println!("{:<40} {:>8} {:>14}", "renderer", "seconds", "x real time");
     println!(
-        "{:<34} {:>8.2} {:>14.1}",
-        "storyboard (openh264 + muxide)",
+        "{:<40} {:>8.2} {:>14.1}",
+        "storyboard (openh264, cosmic-text, AAC)",
         ours,
         15.0 / ours
     );
+    let Some((made, speech)) = last else {
+        return Ok(ExitCode::SUCCESS);
+    };
     match ffmpeg {
         None => println!(
             "ffmpeg: not found (pass --ffmpeg PATH or set VIRAL_FFMPEG) — no baseline this run"
         ),
         Some(ff) => {
-            let out = std::env::temp_dir().join(format!("viral-bench-{}.mp4", std::process::id()));
-            let args = ffmpeg_args(&sb, &out.display().to_string());
+            let dir = std::env::temp_dir().join(format!("viral-bench-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+            let srt = dir.join("cues.srt");
+            std::fs::write(&srt, viral_media::captions::srt(&made.cues))
+                .map_err(|e| e.to_string())?;
+            let voice_wav = dir.join("voice.wav");
+            if let Some(s) = &speech {
+                std::fs::write(&voice_wav, wav(s)).map_err(|e| e.to_string())?;
+            }
+            let out = dir.join("ffmpeg.mp4");
+            let args = ffmpeg_args(
+                speech
+                    .as_ref()
+                    .map(|_| voice_wav.to_str().unwrap_or_default()),
+                &srt.display().to_string(),
+                &out.display().to_string(),
+            );
             let mut times = Vec::new();
             for _ in 0..runs.max(1) {
                 let t = Instant::now();
@@ -101,10 +182,10 @@ pub fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Failure> 
                 times.push(t.elapsed().as_secs_f64());
             }
             let theirs = median(times);
-            let _ = std::fs::remove_file(out);
+            let _ = std::fs::remove_dir_all(&dir);
             println!(
-                "{:<34} {:>8.2} {:>14.1}",
-                "ffmpeg libx264 ultrafast + drawtext",
+                "{:<40} {:>8.2} {:>14.1}",
+                "ffmpeg libx264 + libass + aac",
                 theirs,
                 15.0 / theirs
             );

@@ -16,7 +16,7 @@ pub struct Word {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Speech {
-    /// Samples per second of `samples` (espeak-ng: 22,050; Polly's PCM: 16,000).
+    /// Samples per second of `samples` (espeak-ng: 22,050; ElevenLabs' PCM: 24,000).
     pub sample_rate: u32,
     /// Mono, −1…1.
     pub samples: Vec<f32>,
@@ -25,6 +25,14 @@ pub struct Speech {
 }
 
 impl Speech {
+    /// Samples from 16-bit little-endian mono PCM (a trailing odd byte is ignored).
+    pub fn pcm16le(bytes: &[u8]) -> Vec<f32> {
+        bytes
+            .chunks_exact(2)
+            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
+            .collect()
+    }
+
     pub fn duration_s(&self) -> f64 {
         if self.sample_rate == 0 {
             return 0.0;
@@ -56,8 +64,8 @@ impl Speech {
             .collect()
     }
 
-    /// Checks what an engine handed over before anything is timed from it: a word list that
-    /// matches the script, times in order and inside the audio. An engine's answer is input
+    /// Checks what an engine handed over before anything is timed from it: one timing for
+    /// each of the script's words, the same words, times in order and inside the audio. An engine's answer is input
     /// like any other.
     pub fn check(&self, script: &str) -> Result<(), String> {
         let expected: Vec<&str> = script.split_whitespace().collect();
@@ -66,6 +74,17 @@ impl Speech {
                 "{} word timings for a script of {} words",
                 self.words.len(),
                 expected.len()
+            ));
+        }
+        if let Some((w, e)) = self
+            .words
+            .iter()
+            .zip(&expected)
+            .find(|(w, e)| w.text != **e)
+        {
+            return Err(format!(
+                "a timing for {:?} where the script says {e:?}",
+                w.text
             ));
         }
         if self.sample_rate < 8_000 || self.sample_rate > 96_000 {

@@ -21,7 +21,8 @@ pub struct Beat {
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Storyboard {
-    /// The first card, on screen for the first two seconds.
+    /// The first card: its title is on screen from the first frame until its beat ends (two
+    /// seconds, or as long as the voice takes to say it).
     pub hook: String,
     pub beats: Vec<Beat>,
     /// Picks the colour palette, so one concept always looks the same.
@@ -187,9 +188,11 @@ fn timed_by_speech(sb: &Storyboard, spec: &RenderSpec, speech: &Speech) -> Timel
         }
         cards.push((start, spec.duration_s));
     }
+    // A word ends where the next one starts (or where the sound ends), so cutting at the last
+    // kept word's end never clips the first dropped one.
     let used = words
         .last()
-        .map_or(0.0, |w| (w.end_s - VOICE_AT_S + 0.12).max(0.0));
+        .map_or(0.0, |w| (w.end_s - VOICE_AT_S).max(0.0));
     Timeline {
         cards,
         words,

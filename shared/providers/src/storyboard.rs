@@ -65,26 +65,48 @@ impl StoryboardProvider {
         task_id: &str,
     ) -> Option<Speech> {
         let voice = self.voice.as_ref()?;
-        fit_script(
-            sb,
-            (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize,
-        );
+        let max_chars = (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize;
+        fit_script(sb, max_chars);
         let script = viral_media::script(sb);
+        if script.chars().count() > max_chars {
+            // One word longer than the video has time for: the estimate would not cover it.
+            tracing::warn!("the hook's first word is longer than the video can say; no narration");
+            return None;
+        }
         let paid = voice.price_cents_per_1k_chars() > 0.0;
-        let kept = Self::speech_key(task_id);
-        if paid
-            && let Some(key) = &kept
-            && let Ok(Some((bytes, _))) = self.blobs.get(key).await
-            && let Some(speech) = speech_from_json(&bytes).filter(|s| s.check(&script).is_ok())
-        {
-            return Some(speech);
+        if paid {
+            let (kept, intent) = (Self::speech_key(task_id)?, Self::intent_key(task_id)?);
+            if let Ok(Some((bytes, _))) = self.blobs.get(&kept).await
+                && let Some(speech) = speech_from_json(&bytes).filter(|s| s.check(&script).is_ok())
+            {
+                return Some(speech);
+            }
+            // A call recorded with no answer kept: it may have been paid. It is not made again.
+            match self.blobs.head(&intent).await {
+                Ok(None) => {}
+                Ok(Some(_)) => {
+                    tracing::warn!(
+                        voice = voice.name(),
+                        "an earlier narration call of this render has no answer; no narration"
+                    );
+                    return None;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the narration record; no narration");
+                    return None;
+                }
+            }
+            if let Err(e) = self.blobs.put(&intent, Vec::new(), "text/plain").await {
+                tracing::warn!(error = %e, "cannot record the narration call; no narration");
+                return None;
+            }
         }
         let spoken = voice.speak(&SpeechRequest::new(script.clone())).await;
         match spoken.map(|s| s.check(&script).map(|()| s)) {
             Ok(Ok(speech)) => {
-                if paid && let Some(key) = &kept {
+                if paid && let Some(key) = Self::speech_key(task_id) {
                     let json = speech_to_json(&speech);
-                    if let Err(e) = self.blobs.put(key, json, "application/json").await {
+                    if let Err(e) = self.blobs.put(&key, json, "application/json").await {
                         tracing::warn!(error = %e, "could not keep the paid narration");
                     }
                 }
@@ -101,9 +123,14 @@ impl StoryboardProvider {
         }
     }
 
-    /// Where a paid voice's answer for a render is kept.
+    /// Where a paid voice's answer for a render is kept until the render is stored.
     fn speech_key(task_id: &str) -> Option<BlobKey> {
         BlobKey::parse(&format!("renders/storyboard/{task_id}.speech.json")).ok()
+    }
+
+    /// Written before a paid voice is called for a render: the record that it may have been.
+    fn intent_key(task_id: &str) -> Option<BlobKey> {
+        BlobKey::parse(&format!("renders/storyboard/{task_id}.speech.intent")).ok()
     }
 
     /// Where the captions of a render are kept, beside it (`srt` or `vtt`).
@@ -132,6 +159,7 @@ impl StoryboardProvider {
             .into_iter()
             .chain(captions)
             .chain(Self::speech_key(task_id))
+            .chain(Self::intent_key(task_id))
             .collect()
     }
 
@@ -203,10 +231,7 @@ fn speech_from_json(bytes: &[u8]) -> Option<Speech> {
         .ok()?;
     Some(Speech {
         sample_rate: u32::try_from(v["sample_rate"].as_u64()?).ok()?,
-        samples: pcm
-            .chunks_exact(2)
-            .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
-            .collect(),
+        samples: Speech::pcm16le(&pcm),
         words: serde_json::from_value(v["words"].clone()).ok()?,
     })
 }
@@ -347,6 +372,13 @@ impl VideoProvider for StoryboardProvider {
             .put(&Self::key(&task_id)?, rendered.mp4, "video/mp4")
             .await
             .map_err(|e| ProviderError::Transient(e.to_string()))?;
+        // The narration is in the video now; its copy goes (the intent record stays, so a
+        // submit of this task never pays again).
+        if let Some(kept) = Self::speech_key(&task_id)
+            && let Err(e) = self.blobs.delete(&kept).await
+        {
+            tracing::warn!(error = %e, "could not delete the kept narration");
+        }
         Ok(Submitted { task_id, eta_s: 0 })
     }
 
@@ -492,48 +524,105 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn a_paid_voice_is_priced_and_paid_once_per_render() {
-        let (_dir, blobs) = blobs();
-        let voice = Arc::new(CountingVoice {
+    fn counting(fail: bool) -> Arc<CountingVoice> {
+        Arc::new(CountingVoice {
             calls: Default::default(),
-            fail: false,
-        });
+            fail,
+        })
+    }
+
+    fn calls(v: &CountingVoice) -> usize {
+        v.calls.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    async fn captions_of(blobs: &Arc<dyn BlobStore>, task_id: &str) -> String {
+        let vtt = StoryboardProvider::captions_key(task_id, "vtt").unwrap();
+        String::from_utf8(blobs.get(&vtt).await.unwrap().unwrap().0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_paid_voice_is_priced_recorded_first_and_its_copy_dropped() {
+        let (_dir, blobs) = blobs();
+        let voice = counting(false);
         let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
         // 30 cents per 1,000 characters, at most 18 characters a second.
         assert!((p.price_cents_per_second() - 0.54).abs() < 1e-9);
+        let made = p.submit(&request()).await.unwrap();
+        assert_eq!(calls(&voice), 1);
+        // 2 s of video at 18 characters a second: the script is cut to 36 characters, so
+        // only the hook ("Night trains are back.", 22) is read; the captions follow the voice.
+        let text = captions_of(&blobs, &made.task_id).await;
+        assert!(text.contains("00:00:00.300 --> "), "{text}");
+        assert!(!text.contains("Rome"), "{text}");
+        let intent = StoryboardProvider::intent_key(&made.task_id).unwrap();
+        assert!(
+            blobs.head(&intent).await.unwrap().is_some(),
+            "the call was recorded"
+        );
+        let kept = StoryboardProvider::speech_key(&made.task_id).unwrap();
+        assert!(
+            blobs.head(&kept).await.unwrap().is_none(),
+            "the copy went with the render"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_submit_run_again_never_pays_the_voice_twice() {
+        let (_dir, blobs) = blobs();
+        let req = request();
+        let task = StoryboardProvider::task_id(&req);
+        // A crash after the voice answered and its answer was kept, before the render.
+        let answer = counting(false)
+            .speak(&SpeechRequest::new("Night trains are back."))
+            .await
+            .unwrap();
+        let intent = StoryboardProvider::intent_key(&task).unwrap();
+        let kept = StoryboardProvider::speech_key(&task).unwrap();
+        blobs.put(&intent, Vec::new(), "text/plain").await.unwrap();
+        blobs
+            .put(&kept, speech_to_json(&answer), "application/json")
+            .await
+            .unwrap();
+        let voice = counting(false);
+        let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
+        p.submit(&req).await.unwrap();
+        assert_eq!(calls(&voice), 0, "the kept answer is used");
+        assert!(
+            captions_of(&blobs, &task)
+                .await
+                .contains("00:00:00.300 --> ")
+        );
+
+        // A crash after the call went out with no answer kept: no second call, no voice.
+        blobs
+            .delete(&StoryboardProvider::key(&task).unwrap())
+            .await
+            .unwrap();
+        p.submit(&req).await.unwrap();
+        assert_eq!(calls(&voice), 0);
+        assert!(
+            !captions_of(&blobs, &task)
+                .await
+                .contains("00:00:00.300 --> ")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_voice_leaves_a_video_without_narration_and_is_not_called_again() {
+        let (_dir, blobs) = blobs();
+        let voice = counting(true);
+        let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
         let req = request();
         let made = p.submit(&req).await.unwrap();
-        // A crash after the voice answered, before the render was kept: run again.
+        assert!(viral_media::looks_like_mp4(
+            &p.fetch(&made.task_id).await.unwrap()
+        ));
         blobs
             .delete(&StoryboardProvider::key(&made.task_id).unwrap())
             .await
             .unwrap();
         p.submit(&req).await.unwrap();
-        assert_eq!(voice.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
-        let vtt = StoryboardProvider::captions_key(&made.task_id, "vtt").unwrap();
-        let (text, _) = blobs.get(&vtt).await.unwrap().unwrap();
-        // 2 s of video at 18 characters a second: the script is cut to 36 characters, the
-        // hook and the first beat ("Night trains are back. Sleep in Paris, wake in Rome."
-        // is 52), and the captions are timed by the voice.
-        let text = String::from_utf8(text).unwrap();
-        assert!(text.contains("00:00:00.300 --> "), "{text}");
-        assert!(!text.contains("Rome"), "{text}");
-    }
-
-    #[tokio::test]
-    async fn a_failed_voice_leaves_a_video_without_narration() {
-        let (_dir, blobs) = blobs();
-        let voice = Arc::new(CountingVoice {
-            calls: Default::default(),
-            fail: true,
-        });
-        let p = StoryboardProvider::new(blobs.clone()).with_voice(voice.clone());
-        let made = p.submit(&request()).await.unwrap();
-        assert!(viral_media::looks_like_mp4(
-            &p.fetch(&made.task_id).await.unwrap()
-        ));
-        assert_eq!(voice.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(calls(&voice), 1, "an unknown outcome is not sent again");
     }
 
     /// What PollRender and FetchVideo build: they poll and fetch a render made by the worker's

@@ -99,6 +99,11 @@ async fn tts(
         _ => {}
     }
     let text = body["text"].as_str().unwrap_or_default();
+    if mode == "collapsed" {
+        // Whitespace squeezed and trimmed in the alignment.
+        let squeezed = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        return Json(answer(&squeezed, false)).into_response();
+    }
     Json(answer(text, mode == "misaligned")).into_response()
 }
 
@@ -156,9 +161,26 @@ async fn words_are_timed_from_the_character_alignment() {
         "the emoji is not read out"
     );
     assert_eq!(body["model_id"], "eleven_multilingual_v2");
-    assert_eq!(body["language_code"], "en");
+    assert!(
+        body.get("language_code").is_none(),
+        "eleven_multilingual_v2 takes no language_code"
+    );
     assert_eq!(body["voice_settings"]["speed"], 1.0);
     assert_eq!(voice.price_cents_per_1k_chars(), 30.0);
+}
+
+#[tokio::test]
+async fn an_alignment_with_whitespace_squeezed_still_times_every_word() {
+    let (_, voice) = start("collapsed").await;
+    let text = "Stop scrolling 🔥 now.";
+    let speech = voice.speak(&SpeechRequest::new(text)).await.unwrap();
+    let starts: Vec<f64> = speech
+        .words
+        .iter()
+        .map(|w| (w.start_s * 100.0).round() / 100.0)
+        .collect();
+    // "Stop scrolling now." at 60 ms a character: "now." is the 16th.
+    assert_eq!(starts, [0.0, 0.3, 0.3, 0.9]);
 }
 
 #[tokio::test]

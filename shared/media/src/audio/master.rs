@@ -29,7 +29,7 @@ fn meter_err(e: ebur128::Error) -> MediaError {
 }
 
 /// Integrated loudness of `audio` (`None` when silent or too short to gate).
-fn loudness(audio: &Stereo) -> Result<Option<f64>, MediaError> {
+pub(crate) fn loudness(audio: &Stereo) -> Result<Option<f64>, MediaError> {
     let mut meter = EbuR128::new(2, SAMPLE_RATE, Mode::I).map_err(meter_err)?;
     let n = audio.len();
     meter

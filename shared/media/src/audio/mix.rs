@@ -15,7 +15,7 @@ const RELEASE_S: f32 = 0.250;
 /// Envelope level (of a voice peaking at 0.7) under which the voice counts as silent; the
 /// bed is fully ducked from four times that.
 const GATE: f32 = 0.03;
-/// Voice fades in and out over this long where it is cut, so a cut never clicks.
+/// The voice fades out over this long where it is cut, so a cut never clicks.
 const EDGE_S: f64 = 0.015;
 
 /// The bed and `speech` (starting `voice_at_s` in, cut at `duration_s`), mixed.
@@ -65,8 +65,8 @@ fn bed_gain_db(bed: &Stereo, voice: &[f32]) -> Result<f64, MediaError> {
         left: x.to_vec(),
         right: x.to_vec(),
     };
-    let (voice_lufs, _) = master::measure(&both(voice))?;
-    let (bed_lufs, _) = master::measure(bed)?;
+    let voice_lufs = master::loudness(&both(voice))?;
+    let bed_lufs = master::loudness(bed)?;
     Ok(match (voice_lufs, bed_lufs) {
         (Some(v), Some(b)) => v - BED_UNDER_VOICE_LU - b,
         _ => 0.0,

@@ -25,11 +25,6 @@ impl Cue {
         let words: Vec<&str> = self.words.iter().map(|w| w.text.as_str()).collect();
         words.join(" ")
     }
-
-    /// The word being spoken at `t` (the last one that has started).
-    pub fn active(&self, t: f64) -> usize {
-        self.words.iter().rposition(|w| w.start_s <= t).unwrap_or(0)
-    }
 }
 
 fn ends_phrase(word: &str) -> bool {
@@ -90,6 +85,12 @@ fn stamp(t: f64, sep: char) -> String {
     )
 }
 
+/// A cue's text as a caption file may carry it: "-->" would read as a timing line (an arrow
+/// reads the same).
+fn file_text(c: &Cue) -> String {
+    c.text().replace("-->", "→")
+}
+
 /// The cues as a SubRip (`.srt`) file.
 pub fn srt(cues: &[Cue]) -> String {
     let mut out = String::new();
@@ -99,18 +100,20 @@ pub fn srt(cues: &[Cue]) -> String {
             i + 1,
             stamp(c.start_s, ','),
             stamp(c.end_s, ','),
-            c.text()
+            file_text(c)
         ));
     }
     out
 }
 
-/// The cues as a WebVTT (`.vtt`) file.
+/// The cues as a WebVTT (`.vtt`) file. `&`, `<` and `>` are escaped: WebVTT reads tags.
 pub fn vtt(cues: &[Cue]) -> String {
     let mut out = String::from("WEBVTT\n\n");
     for c in cues {
-        // "-->" inside a cue would end it early; an arrow reads the same.
-        let text = c.text().replace("-->", "→");
+        let text = file_text(c)
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
         out.push_str(&format!(
             "{} --> {}\n{}\n\n",
             stamp(c.start_s, '.'),
@@ -171,17 +174,8 @@ mod tests {
     }
 
     #[test]
-    fn the_active_word_follows_the_speech() {
-        let w = words("one two three", 0.5);
-        let c = &cues(&w, &[], 5.0)[0];
-        assert_eq!(c.active(0.1), 0);
-        assert_eq!(c.active(0.6), 1);
-        assert_eq!(c.active(1.2), 2);
-    }
-
-    #[test]
     fn subrip_and_webvtt_carry_the_same_cues() {
-        let w = words("Hello there, friend --> go", 1.25);
+        let w = words("Hello there, friend --> go <b>&", 1.25);
         let c = cues(&w, &[], 60.0);
         let s = srt(&c);
         assert!(
@@ -191,6 +185,8 @@ mod tests {
         let v = vtt(&c);
         assert!(v.starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:02.500\nHello there,\n"));
         assert!(v.contains("friend → go"), "{v}");
+        assert!(v.contains("&lt;b&gt;&amp;"), "{v}");
+        assert!(s.contains("friend → go") && s.contains("<b>&"), "{s}");
         assert_eq!(stamp(3_723.456, ','), "01:02:03,456");
     }
 }

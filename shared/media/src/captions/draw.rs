@@ -269,11 +269,45 @@ fn mix(dst: &mut u8, src: u8, a: u32) {
     *dst = ((u32::from(*dst) * (255 - a) + u32::from(src) * a) / 255) as u8;
 }
 
+/// A layer converted once to the frame's colour space, so a frame only blends: Y and alpha
+/// per pixel, U and V per pixel too (the blend takes the even ones).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Yuva {
+    w: usize,
+    h: usize,
+    y: Vec<u8>,
+    u: Vec<u8>,
+    v: Vec<u8>,
+    a: Vec<u8>,
+}
+
+impl Yuva {
+    pub(crate) fn of(layer: &Layer) -> Self {
+        let n = layer.w * layer.h;
+        let mut out = Self {
+            w: layer.w,
+            h: layer.h,
+            y: Vec::with_capacity(n),
+            u: Vec::with_capacity(n),
+            v: Vec::with_capacity(n),
+            a: Vec::with_capacity(n),
+        };
+        for px in layer.rgba.chunks_exact(4) {
+            let (y, u, v) = yuv([px[0], px[1], px[2]]);
+            out.y.push(y);
+            out.u.push(u);
+            out.v.push(v);
+            out.a.push(px[3]);
+        }
+        out
+    }
+}
+
 /// Blends `layer` into I420 planes of a `w × h` frame with its top-left at (x, y); whatever
 /// falls outside the frame is cut.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn blend_i420(
-    layer: &Layer,
+    layer: &Yuva,
     x: usize,
     y: usize,
     w: usize,
@@ -282,27 +316,26 @@ pub(crate) fn blend_i420(
     pu: &mut [u8],
     pv: &mut [u8],
 ) {
-    for ly in 0..layer.h {
+    let cols = layer.w.min(w.saturating_sub(x));
+    for ly in 0..layer.h.min(h.saturating_sub(y)) {
         let fy = y + ly;
-        if fy >= h {
-            break;
+        let row = ly * layer.w;
+        let alpha = &layer.a[row..row + cols];
+        let dst = &mut py[fy * w + x..fy * w + x + cols];
+        for ((d, &a), &src) in dst.iter_mut().zip(alpha).zip(&layer.y[row..row + cols]) {
+            if a != 0 {
+                mix(d, src, u32::from(a));
+            }
         }
-        for lx in 0..layer.w {
-            let fx = x + lx;
-            if fx >= w {
-                break;
-            }
-            let i = (ly * layer.w + lx) * 4;
-            let a = u32::from(layer.rgba[i + 3]);
-            if a == 0 {
-                continue;
-            }
-            let (cy, cu, cv) = yuv([layer.rgba[i], layer.rgba[i + 1], layer.rgba[i + 2]]);
-            mix(&mut py[fy * w + fx], cy, a);
-            if fx.is_multiple_of(2) && fy.is_multiple_of(2) {
-                let c = (fy / 2) * (w / 2) + fx / 2;
-                mix(&mut pu[c], cu, a);
-                mix(&mut pv[c], cv, a);
+        if fy.is_multiple_of(2) {
+            let crow = (fy / 2) * (w / 2);
+            for lx in (0..cols).filter(|lx| (x + lx).is_multiple_of(2)) {
+                let a = u32::from(alpha[lx]);
+                if a != 0 {
+                    let c = crow + (x + lx) / 2;
+                    mix(&mut pu[c], layer.u[row + lx], a);
+                    mix(&mut pv[c], layer.v[row + lx], a);
+                }
             }
         }
     }

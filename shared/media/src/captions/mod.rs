@@ -77,6 +77,8 @@ impl SafeArea {
 #[derive(Clone, Debug)]
 pub struct Placed {
     pub layer: Layer,
+    /// The layer in the frame's colour space, made once.
+    pixels: draw::Yuva,
     pub x: usize,
     pub y: usize,
     pub start_s: f64,
@@ -124,6 +126,7 @@ impl CaptionTrack {
             if let Some(layer) = draw::render(&styled, stroke) {
                 let (x, y) = place(layer.w, layer.h, w / 2, h * 30 / 100, area);
                 placed.push(Placed {
+                    pixels: draw::Yuva::of(&layer),
                     layer,
                     x,
                     y,
@@ -153,6 +156,7 @@ impl CaptionTrack {
                 let end_s = cue.words.get(i + 1).map_or(cue.end_s, |n| n.start_s);
                 let (x, y) = place(layer.w, layer.h, w / 2, h * 62 / 100, area);
                 placed.push(Placed {
+                    pixels: draw::Yuva::of(&layer),
                     layer,
                     x,
                     y,
@@ -168,7 +172,7 @@ impl CaptionTrack {
     #[allow(clippy::too_many_arguments)]
     pub fn draw(&self, t: f64, w: usize, h: usize, y: &mut [u8], u: &mut [u8], v: &mut [u8]) {
         for p in self.placed.iter().filter(|p| p.start_s <= t && t < p.end_s) {
-            draw::blend_i420(&p.layer, p.x, p.y, w, h, y, u, v);
+            draw::blend_i420(&p.pixels, p.x, p.y, w, h, y, u, v);
         }
     }
 }

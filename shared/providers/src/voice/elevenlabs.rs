@@ -98,31 +98,47 @@ fn speech_of(answer: Answer, script: &str, sent: &str) -> Result<Speech, Provide
     if pcm.len() < 2 || pcm.len() % 2 != 0 {
         return Err(bad(format!("{} bytes of 16-bit audio", pcm.len())));
     }
-    let samples: Vec<f32> = pcm
-        .chunks_exact(2)
-        .map(|b| f32::from(i16::from_le_bytes([b[0], b[1]])) / 32_768.0)
-        .collect();
+    let samples = Speech::pcm16le(&pcm);
     let a = answer.alignment;
-    let sent_chars: Vec<char> = sent.chars().collect();
-    let aligned = a.characters.len() == sent_chars.len()
-        && a.character_start_times_seconds.len() == sent_chars.len()
-        && a.character_end_times_seconds.len() == sent_chars.len();
-    if !aligned {
+    let n = a.characters.len();
+    if a.character_start_times_seconds.len() != n || a.character_end_times_seconds.len() != n {
+        return Err(bad("an alignment whose lists differ in length".into()));
+    }
+    // The alignment's visible characters, in order, with when each starts. Whitespace is
+    // left out on both sides: it may come back collapsed or trimmed.
+    let spoken: Vec<(&str, f64)> = a
+        .characters
+        .iter()
+        .zip(&a.character_start_times_seconds)
+        .filter(|(c, _)| !c.trim().is_empty())
+        .map(|(c, t)| (c.as_str(), *t))
+        .collect();
+    let visible: Vec<(usize, char)> = sent
+        .chars()
+        .enumerate()
+        .filter(|(_, c)| !c.is_whitespace())
+        .collect();
+    let same = spoken.len() == visible.len()
+        && spoken
+            .iter()
+            .zip(&visible)
+            .all(|((s, _), (_, c))| s.chars().eq(std::iter::once(*c)));
+    if !same {
         return Err(bad(format!(
-            "an alignment of {} characters for a text of {}",
-            a.characters.len(),
-            sent_chars.len()
+            "an alignment of {} visible characters that is not the text's {}",
+            spoken.len(),
+            visible.len()
         )));
     }
     // An event at the first character of every word.
     let mut events = Vec::new();
-    let mut in_word = false;
-    for (i, c) in sent_chars.iter().enumerate() {
-        let starts = !c.is_whitespace() && !in_word;
-        in_word = !c.is_whitespace();
+    let mut prev = None;
+    for ((pos, _), (_, t)) in visible.iter().zip(&spoken) {
+        let starts = prev.is_none_or(|p: usize| pos - p > 1);
         if starts {
-            events.push((i, a.character_start_times_seconds[i]));
+            events.push((*pos, *t));
         }
+        prev = Some(*pos);
     }
     let duration = samples.len() as f64 / f64::from(SAMPLE_RATE);
     let sound_end = a
@@ -162,18 +178,21 @@ impl Voice for ElevenLabs {
         // Pictographs are shown, not read; replaced one for one so the alignment still
         // indexes the script.
         let sent = speakable(&req.text);
-        // The primary subtag (`en` of `en-us`): ISO 639-1, what the API takes.
-        let language = req.language.split('-').next().unwrap_or("en").to_owned();
-        let body = json!({
+        let mut body = json!({
             "text": sent,
             "model_id": self.model_id,
-            "language_code": language,
             "voice_settings": {
                 "stability": 0.5,
                 "similarity_boost": 0.75,
                 "speed": req.speed.clamp(0.7, 1.2),
             },
         });
+        // Only the v2.5 models take a language (the others answer an error); it is the
+        // primary subtag, ISO 639-1 (`en` of `en-us`).
+        if self.model_id.ends_with("_v2_5") {
+            let language = req.language.split('-').next().unwrap_or("en");
+            body["language_code"] = json!(language);
+        }
         let key = self.key.get().await?;
         let answer = self
             .http

@@ -32,6 +32,8 @@ struct Event {
 const EVENT_LIST_TERMINATED: c_int = 0;
 const EVENT_WORD: c_int = 1;
 const AUDIO_OUTPUT_SYNCHRONOUS: c_int = 2;
+/// Without it, espeak-ng calls `exit(1)` when its data does not load: the whole process.
+const INITIALIZE_DONT_EXIT: c_int = 0x8000;
 const POS_CHARACTER: c_int = 1;
 const CHARS_UTF8: c_uint = 1;
 const PARAM_RATE: c_int = 1;
@@ -105,7 +107,12 @@ fn load() -> Option<Api> {
         > = lib.get(b"espeak_Initialize\0").ok()?;
         let set_callback: libloading::Symbol<unsafe extern "C" fn(SynthCallback)> =
             lib.get(b"espeak_SetSynthCallback\0").ok()?;
-        let rate = initialize(AUDIO_OUTPUT_SYNCHRONOUS, 500, std::ptr::null(), 0);
+        let rate = initialize(
+            AUDIO_OUTPUT_SYNCHRONOUS,
+            500,
+            std::ptr::null(),
+            INITIALIZE_DONT_EXIT,
+        );
         if rate <= 0 {
             return None;
         }
@@ -118,7 +125,8 @@ fn load() -> Option<Api> {
             synchronize: *lib.get(b"espeak_Synchronize\0").ok()?,
             _lib: lib,
         };
-        Some(api)
+        // The sample rate comes back even when the data failed to load: a voice must load.
+        (((api.set_voice_by_name)(c"en".as_ptr())) == 0).then_some(api)
     }
 }
 

@@ -79,6 +79,16 @@ impl SpeechRequest {
         if !(self.speed.is_finite() && (0.5..=2.0).contains(&self.speed)) {
             return bad("speed must be 0.5 to 2.0".into());
         }
+        // Engines look voices up by name (espeak-ng by file path): letters, digits, `-`,
+        // `_` and `+` only.
+        if let Some(v) = &self.voice {
+            let ok = (1..=64).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+'));
+            if !ok {
+                return bad(format!("voice {v:?} is not a voice name"));
+            }
+        }
         Ok(())
     }
 }
