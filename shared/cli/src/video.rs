@@ -218,6 +218,7 @@ fn narrator(
     match cfg.voice {
         VoiceChoice::None => None,
         VoiceChoice::ElevenLabs => Some("elevenlabs"),
+        VoiceChoice::Polly => Some("polly"),
         VoiceChoice::Auto | VoiceChoice::Espeak => {
             viral_providers::voice::Espeak::load().map(|_| "espeak")
         }

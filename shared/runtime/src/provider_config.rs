@@ -51,6 +51,18 @@ pub struct ProviderConfig {
     /// `ELEVENLABS_CENTS_PER_1K_CHARS` (what the account's plan pays, default 30). The key is
     /// the secret `ELEVENLABS_API_KEY`.
     pub elevenlabs: ElevenLabsConfig,
+    /// `POLLY_VOICE_ID` (default `Joanna`), `POLLY_ENGINE` (`neural`, `long-form` or
+    /// `standard`: the engines with word speech marks) and `POLLY_CENTS_PER_1K_CHARS` (both
+    /// calls together; default 3.2, twice neural's $16 per million characters). Credentials
+    /// and region come from the environment, as for every AWS client.
+    pub polly: PollyConfig,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollyConfig {
+    pub voice_id: String,
+    pub engine: String,
+    pub cents_per_1k_chars: f64,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -67,6 +79,7 @@ pub enum VoiceChoice {
     Auto,
     Espeak,
     ElevenLabs,
+    Polly,
     None,
 }
 
@@ -212,14 +225,37 @@ impl ProviderConfig {
             None | Some("") => VoiceChoice::Auto,
             Some("espeak") => VoiceChoice::Espeak,
             Some("elevenlabs") => VoiceChoice::ElevenLabs,
+            Some("polly") => VoiceChoice::Polly,
             Some("none") => VoiceChoice::None,
             Some(other) => {
                 return Err(err(
                     "VIRAL_VOICE",
-                    format!("expected espeak, elevenlabs or none, got `{other}`"),
+                    format!("expected espeak, elevenlabs, polly or none, got `{other}`"),
                 ));
             }
         };
+        let cents = |var: &'static str, default: f64| -> Result<f64, ConfigError> {
+            match get(var) {
+                None => Ok(default),
+                Some(v) => v
+                    .trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| c.is_finite() && (0.0..=1000.0).contains(c))
+                    .ok_or_else(|| err(var, "expected cents, 0 to 1000")),
+            }
+        };
+        let polly = PollyConfig {
+            voice_id: get("POLLY_VOICE_ID").unwrap_or_else(|| "Joanna".into()),
+            engine: get("POLLY_ENGINE").unwrap_or_else(|| "neural".into()),
+            cents_per_1k_chars: cents("POLLY_CENTS_PER_1K_CHARS", 3.2)?,
+        };
+        if !viral_providers::voice::polly::ENGINES.contains(&polly.engine.as_str()) {
+            return Err(err(
+                "POLLY_ENGINE",
+                "expected neural, long-form or standard (the engines with word speech marks)",
+            ));
+        }
         let elevenlabs = ElevenLabsConfig {
             base_url: url(
                 "ELEVENLABS_BASE_URL",
@@ -228,17 +264,7 @@ impl ProviderConfig {
             voice_id: get("ELEVENLABS_VOICE_ID"),
             model: get("ELEVENLABS_MODEL")
                 .unwrap_or_else(|| viral_providers::voice::elevenlabs::DEFAULT_MODEL.into()),
-            cents_per_1k_chars: match get("ELEVENLABS_CENTS_PER_1K_CHARS") {
-                None => 30.0,
-                Some(v) => v
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|c| c.is_finite() && (0.0..=1000.0).contains(c))
-                    .ok_or_else(|| {
-                        err("ELEVENLABS_CENTS_PER_1K_CHARS", "expected cents, 0 to 1000")
-                    })?,
-            },
+            cents_per_1k_chars: cents("ELEVENLABS_CENTS_PER_1K_CHARS", 30.0)?,
         };
         if voice == VoiceChoice::ElevenLabs && elevenlabs.voice_id.is_none() {
             return Err(err(
@@ -249,6 +275,7 @@ impl ProviderConfig {
         Ok(Self {
             voice,
             elevenlabs,
+            polly,
             concurrency,
             enabled,
             runway_base_url: url("RUNWAY_BASE_URL", viral_providers::runway::DEFAULT_BASE_URL)?,
@@ -324,6 +351,14 @@ mod tests {
             .unwrap();
         // 18 characters a second at most, 30 cents per 1,000: 0.54 cents a second.
         assert!((storyboard.cents_per_second - 0.54).abs() < 1e-9);
+        assert_eq!(
+            var(&[("VIRAL_VOICE", "polly"), ("POLLY_ENGINE", "generative")]),
+            "POLLY_ENGINE"
+        );
+        let polly = cfg(&[("VIRAL_VOICE", "polly")], Backend::Local).unwrap();
+        assert_eq!(polly.polly.voice_id, "Joanna");
+        let storyboard = &crate::providers::profiles(&polly)[0];
+        assert!((storyboard.cents_per_second - 3.2 * 18.0 / 1000.0).abs() < 1e-9);
         let free =
             crate::providers::profiles(&cfg(&[("VIRAL_VOICE", "none")], Backend::Local).unwrap());
         assert_eq!(free[0].cents_per_second, 0.0);

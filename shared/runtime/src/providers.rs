@@ -8,7 +8,7 @@ use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{BlobStore, Secrets, VideoProvider};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
-use viral_providers::voice::{ElevenLabs, Espeak, Voice};
+use viral_providers::voice::{ElevenLabs, Espeak, Polly, Voice};
 use viral_providers::{
     Credential, DownloadPolicy, Registry, RunwayProvider, SoraProvider, StoryboardProvider,
     VeoProvider,
@@ -57,6 +57,12 @@ pub fn voice(
                 RetryPolicy::default(),
             )
             .map_err(|e| StartError::Backend(format!("voice elevenlabs: {e}")))?;
+            Ok(Some(Arc::new(voice)))
+        }
+        VoiceChoice::Polly => {
+            let p = &cfg.polly;
+            let voice = Polly::new(&p.voice_id, &p.engine, p.cents_per_1k_chars)
+                .map_err(|e| StartError::Backend(format!("voice polly: {e}")))?;
             Ok(Some(Arc::new(voice)))
         }
         VoiceChoice::Auto => Ok(espeak()),
@@ -162,6 +168,9 @@ fn voice_cents_per_second(cfg: &ProviderConfig) -> f64 {
     match cfg.voice {
         VoiceChoice::ElevenLabs => {
             viral_providers::voice::cents_per_video_second(cfg.elevenlabs.cents_per_1k_chars)
+        }
+        VoiceChoice::Polly => {
+            viral_providers::voice::cents_per_video_second(cfg.polly.cents_per_1k_chars)
         }
         VoiceChoice::Auto | VoiceChoice::Espeak | VoiceChoice::None => 0.0,
     }

@@ -293,7 +293,9 @@ fn references(v: &Value, out: &mut Vec<String>) -> bool {
 }
 
 /// Actions that take no resource-level permission, and so `*`.
-const RESOURCELESS: [&str; 8] = [
+const RESOURCELESS: [&str; 9] = [
+    // Its only resource type is a pronunciation lexicon; a call without one is on `*`.
+    "polly:SynthesizeSpeech",
     "logs:CreateLogDelivery",
     "logs:GetLogDelivery",
     "logs:UpdateLogDelivery",

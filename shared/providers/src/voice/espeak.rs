@@ -14,7 +14,7 @@ use libloading::Library;
 use viral_core::ports::ProviderError;
 use viral_media::Speech;
 
-use super::{SpeechRequest, Voice, speakable, words_from_events};
+use super::{SpeechRequest, Voice, sound_end, speakable, words_from_events};
 
 /// `espeak_EVENT` from speak_lib.h.
 #[repr(C)]
@@ -195,10 +195,7 @@ fn speak_now(req: &SpeechRequest) -> Result<Speech, ProviderError> {
         .iter()
         .map(|s| f32::from(*s) / 32_768.0)
         .collect();
-    let sound_end = samples
-        .iter()
-        .rposition(|s| s.abs() > 0.01)
-        .map_or(0.0, |i| (i + 1) as f64 / f64::from(rate));
+    let sound_end = sound_end(&samples, rate);
     let events: Vec<(usize, f64)> = collected
         .words
         .iter()

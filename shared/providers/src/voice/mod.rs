@@ -5,15 +5,19 @@
 //!   its WORD events give the timings. A light voice for local runs and tests.
 //! - `elevenlabs`: ElevenLabs' text-to-speech with timestamps (a character alignment in the
 //!   same answer). Paid per character.
+//! - `polly`: Amazon Polly, the AWS-native voice: audio, then word speech marks. Paid per
+//!   character, per call.
 //!
 //! A voice's errors are the video providers' [`ProviderError`]s, with the same meaning: a
 //! transient one may be retried, a permanent one may not.
 
 pub mod elevenlabs;
 mod espeak;
+pub mod polly;
 
 pub use elevenlabs::ElevenLabs;
 pub use espeak::Espeak;
+pub use polly::Polly;
 
 use async_trait::async_trait;
 use viral_core::ports::ProviderError;
@@ -102,6 +106,14 @@ pub trait Voice: Send + Sync {
 
     /// Reads `req.text` aloud. The answer is checked against the script before it is used.
     async fn speak(&self, req: &SpeechRequest) -> Result<Speech, ProviderError>;
+}
+
+/// When the sound of `samples` ends: after the last sample louder than a whisper.
+pub(crate) fn sound_end(samples: &[f32], rate: u32) -> f64 {
+    samples
+        .iter()
+        .rposition(|s| s.abs() > 0.01)
+        .map_or(0.0, |i| (i + 1) as f64 / f64::from(rate.max(1)))
 }
 
 /// Whether `c` is a pictograph (emoji and the joiners and selectors that build them): shown
