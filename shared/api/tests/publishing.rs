@@ -95,6 +95,7 @@ async fn finished_video(t: &TestApp, tenant: &str, status: JobStatus) -> String 
             provider: "auto".into(),
             platforms: vec!["tiktok".into(), "instagram_reels".into()],
             duration_s: 15.0,
+            narration: None,
         },
         created_at: NOW,
         updated_at: NOW,

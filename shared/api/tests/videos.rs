@@ -59,7 +59,7 @@ async fn create_get_list_and_events() {
         .send(post(
             &a.key,
             Some("k-1"),
-            r#"{"prompt":"Hello. World.","platforms":["tiktok"]}"#,
+            r#"{"prompt":"Hello. World.","platforms":["tiktok"],"narration":{"language":"en-gb","speed":1.2}}"#,
         ))
         .await;
     r.expect(202, None);
@@ -74,6 +74,10 @@ async fn create_get_list_and_events() {
     assert_eq!(r.body["status"], "queued");
     assert_eq!(r.body["platforms"], json!(["tiktok"]));
     assert_eq!(r.body["duration_s"], 15.0);
+    assert_eq!(
+        r.body["narration"],
+        json!({"language": "en-gb", "speed": 1.2})
+    );
     assert!(r.body["video_url"].is_null());
 
     let r = t.call("GET", "/v1/videos", Some(&a.key), None).await;
@@ -193,6 +197,26 @@ async fn bad_requests_are_4xx_and_reserve_nothing() {
             "invalid_request",
         ),
         (r#"{"prompt":"x","colour":"red"}"#, 422, "invalid_request"),
+        (
+            r#"{"prompt":"x","narration":{"speed":9}}"#,
+            422,
+            "invalid_request",
+        ),
+        (
+            r#"{"prompt":"x","narration":{"voice":"../../etc/passwd"}}"#,
+            422,
+            "invalid_request",
+        ),
+        (
+            r#"{"prompt":"x","narration":{"language":"EN_US"}}"#,
+            422,
+            "invalid_request",
+        ),
+        (
+            r#"{"prompt":"x","narration":{"accent":"posh"}}"#,
+            422,
+            "invalid_request",
+        ),
         (r#"{"concept_id":"cpt_1"}"#, 404, "not_found"),
         (r#"{"prompt":"#, 400, "invalid_json"),
     ] {

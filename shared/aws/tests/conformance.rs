@@ -192,6 +192,7 @@ async fn job_lifecycle_and_reconciler_on_dynamodb() {
         provider: "auto".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
+        narration: None,
     };
     let storyboard = [viral_core::domain::routing::ProviderInfo::storyboard().profile];
     let stuck = videos::accept(&store, &clock, &t, spec.clone(), Some("a"), &storyboard)

@@ -169,6 +169,7 @@ async fn burst(
             provider: "instant".into(),
             platforms: vec!["tiktok".into()],
             duration_s: 15.0,
+            narration: None,
         };
         let job = videos::accept(
             &*bench.deps.store,

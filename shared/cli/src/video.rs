@@ -35,6 +35,16 @@ pub enum VideoCommand {
         /// Length of the video in seconds, 5 to 60.
         #[arg(long, default_value_t = 15.0)]
         duration: f64,
+        /// The narrator's language, a lower-case tag like en-us (default) or es.
+        #[arg(long)]
+        language: Option<String>,
+        /// The narrator's voice, as the engine names it (Joanna for Polly, en-gb for
+        /// espeak-ng).
+        #[arg(long)]
+        voice: Option<String>,
+        /// The narrator's pace, 0.5 to 2.0 (1.0 is normal).
+        #[arg(long)]
+        speed: Option<f64>,
         /// Print the final job as JSON.
         #[arg(long)]
         json: bool,
@@ -342,6 +352,7 @@ pub async fn demo(config: Config, brief: BriefArgs, publish: bool) -> Result<Exi
         provider: "auto".into(),
         platforms: best.platforms.clone(),
         duration_s: best.duration_s,
+        narration: None,
     };
     let r = run(&services, &tenant, spec, false).await?;
     println!();
@@ -378,15 +389,26 @@ pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, 
             tenant,
             provider,
             duration,
+            language,
+            voice,
+            speed,
             json,
         } => {
             // The API's rules and this deployment's providers, checked before anything runs.
+            let narration = (language.is_some() || voice.is_some() || speed.is_some()).then_some(
+                viral_core::domain::Narration {
+                    language,
+                    voice,
+                    speed,
+                },
+            );
             let spec = JobSpec {
                 prompt,
                 concept_id: None,
                 provider,
                 platforms: PLATFORMS.map(str::to_owned).to_vec(),
                 duration_s: duration,
+                narration,
             }
             .checked()?;
             videos::check_spec(

@@ -63,6 +63,7 @@ impl StoryboardProvider {
         sb: &mut Storyboard,
         duration_s: f64,
         task_id: &str,
+        narration: Option<&viral_core::domain::Narration>,
     ) -> Option<Speech> {
         let voice = self.voice.as_ref()?;
         let max_chars = (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize;
@@ -101,7 +102,13 @@ impl StoryboardProvider {
                 return None;
             }
         }
-        let spoken = voice.speak(&SpeechRequest::new(script.clone())).await;
+        let mut ask = SpeechRequest::new(script.clone());
+        if let Some(n) = narration {
+            ask.language = n.language.clone().unwrap_or(ask.language);
+            ask.voice = n.voice.clone();
+            ask.speed = n.speed.unwrap_or(ask.speed);
+        }
+        let spoken = voice.speak(&ask).await;
         match spoken.map(|s| s.check(&script).map(|()| s)) {
             Ok(Ok(speech)) => {
                 if paid && let Some(key) = Self::speech_key(task_id) {
@@ -333,7 +340,9 @@ impl VideoProvider for StoryboardProvider {
         })?;
         let task_id = Self::task_id(req);
         let mut sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
-        let speech = self.narration(&mut sb, req.duration_s, &task_id).await;
+        let speech = self
+            .narration(&mut sb, req.duration_s, &task_id, req.narration.as_ref())
+            .await;
         let spec = RenderSpec {
             width: req.width,
             height: req.height,
@@ -521,6 +530,7 @@ mod tests {
             width: 144,
             height: 256,
             fps: 10,
+            narration: None,
         }
     }
 
@@ -645,6 +655,7 @@ mod tests {
             width: 144,
             height: 256,
             fps: 10,
+            narration: None,
         };
         let reader = StoryboardProvider::outputs_only(blobs.clone());
         assert!(matches!(

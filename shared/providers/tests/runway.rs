@@ -198,6 +198,7 @@ fn request(prompt: &str) -> RenderRequest {
         width: 1080,
         height: 1920,
         fps: 30,
+        narration: None,
     }
 }
 

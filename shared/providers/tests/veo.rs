@@ -199,6 +199,7 @@ fn request() -> RenderRequest {
         width: 1080,
         height: 1920,
         fps: 30,
+        narration: None,
     }
 }
 

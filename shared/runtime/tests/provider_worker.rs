@@ -82,6 +82,7 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
         provider: "storyboard".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 6.0,
+        narration: None,
     };
     let job = videos::accept(
         &*deps.store,

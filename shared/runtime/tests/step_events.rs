@@ -46,6 +46,7 @@ async fn accept(store: &dyn viral_core::ports::ItemStore, clock: &dyn Clock, t: 
         provider: "auto".into(),
         platforms: vec!["tiktok".into(), "youtube_shorts".into()],
         duration_s: 15.0,
+        narration: None,
     };
     videos::accept(
         store,

@@ -395,6 +395,7 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
                 provider: "auto".into(),
                 platforms: vec!["tiktok".into()],
                 duration_s: 15.0,
+                narration: None,
             };
             let job = videos::accept(
                 &*deps.store,

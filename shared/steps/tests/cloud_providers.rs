@@ -120,6 +120,7 @@ async fn fifteen_seconds(e: &Env) -> (viral_core::domain::Job, Vec<u8>) {
             "instagram_reels".into(),
         ],
         duration_s: 15.0,
+        narration: None,
     };
     let job = videos::accept(
         &*e.deps.store,

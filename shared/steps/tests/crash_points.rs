@@ -262,6 +262,7 @@ async fn crash_point_child_process() {
         provider: "counted".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 6.0,
+        narration: None,
     };
     let job = videos::accept(
         &*deps.store,

@@ -132,6 +132,7 @@ async fn run_job(e: &Env, provider: &str) -> (String, String) {
             "instagram_reels".into(),
         ],
         duration_s: 15.0,
+        narration: None,
     };
     let accepted = videos::accept(
         &*e.deps.store,
@@ -411,6 +412,7 @@ async fn the_reconciler_ends_stuck_executions_and_refunds_once() {
         provider: "hangs".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
+        narration: None,
     };
     let job = videos::accept(
         &*e.deps.store,
@@ -650,6 +652,7 @@ async fn starter_job(
         provider: "storyboard".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
+        narration: None,
     };
     let job = videos::accept(
         &*d.store,

@@ -96,6 +96,7 @@ async fn accept(deps: &Deps, tenant: &viral_core::domain::Tenant, prompt: &str) 
         provider: "gate".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 6.0,
+        narration: None,
     };
     let job = videos::accept(
         &*deps.store,

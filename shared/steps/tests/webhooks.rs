@@ -304,6 +304,7 @@ async fn quota_low_is_sent_once_when_a_fifth_is_left() {
         provider: "auto".into(),
         platforms: vec!["tiktok".into()],
         duration_s: 15.0,
+        narration: None,
     };
     for i in 1..=10 {
         viral_core::service::videos::accept(

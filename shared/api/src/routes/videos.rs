@@ -41,6 +41,34 @@ pub(crate) struct CreateVideoRequest {
     /// 5–60 s, default 15 (or the concept's).
     #[schema(minimum = 5.0, maximum = 60.0)]
     duration_s: Option<f64>,
+    /// How the storyboard is narrated, when this deployment has a voice (`VIRAL_VOICE`);
+    /// each field defaults to the voice's own.
+    narration: Option<NarrationRequest>,
+}
+
+/// A video's narration.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct NarrationRequest {
+    /// Lower-case BCP 47 tag: `en-us` (default), `es`, `pt-br`.
+    #[schema(
+        min_length = 2,
+        max_length = 12,
+        pattern = r"^[a-z-]{2,12}$",
+        example = "en-us"
+    )]
+    language: Option<String>,
+    /// The engine's voice: `Joanna` (Polly), `en-gb` (espeak-ng), an ElevenLabs voice id.
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"^[A-Za-z0-9_+-]{1,64}$",
+        example = "Joanna"
+    )]
+    voice: Option<String>,
+    /// Pace, 0.5 to 2.0 (1.0 is the voice's normal).
+    #[schema(minimum = 0.5, maximum = 2.0)]
+    speed: Option<f64>,
 }
 
 /// A platform a video is made and checked for.
@@ -65,6 +93,11 @@ pub(crate) struct VideoView {
     prompt: String,
     platforms: Vec<String>,
     duration_s: f64,
+    /// How the storyboard is narrated, as asked (`language`, `voice`, `speed`); absent: the
+    /// voice's defaults.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    narration: Option<Value>,
     provider: Option<String>,
     model: Option<String>,
     attempts: u32,
@@ -134,6 +167,11 @@ async fn view(state: &AppState, job: &Job) -> VideoView {
         prompt: job.spec.prompt.clone(),
         platforms: job.spec.platforms.clone(),
         duration_s: job.spec.duration_s,
+        narration: job
+            .spec
+            .narration
+            .as_ref()
+            .and_then(|n| serde_json::to_value(n).ok()),
         provider: job.provider.clone(),
         model: job.model.clone(),
         attempts: job.attempts,
@@ -253,6 +291,11 @@ fn spec_of(
         provider,
         platforms,
         duration_s,
+        narration: body.narration.map(|n| viral_core::domain::Narration {
+            language: n.language,
+            voice: n.voice,
+            speed: n.speed,
+        }),
     }
     .checked()?)
 }

@@ -73,6 +73,53 @@ impl JobStatus {
     }
 }
 
+/// How a job's storyboard is narrated, when the deployment has a voice: the language, the
+/// engine's voice and the pace. Absent fields take the voice's defaults.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Narration {
+    /// BCP 47, lower case (`en-us`, `es`, `pt-br`); default `en-us`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
+    /// The engine's voice name (`Joanna` for Polly, `en-gb` for espeak-ng, an ElevenLabs voice
+    /// id); default the deployment's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub voice: Option<String>,
+    /// 0.5 to 2.0; default 1.0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub speed: Option<f64>,
+}
+
+impl Narration {
+    pub const LANGUAGE_MAX_CHARS: usize = 12;
+    pub const VOICE_MAX_CHARS: usize = 64;
+
+    /// The same rules as the voices' own check, before a job is accepted.
+    pub fn check(&self) -> Result<(), crate::Error> {
+        let invalid = |m: &str| Err(crate::Error::Invalid(m.to_owned()));
+        if let Some(l) = &self.language {
+            let ok = (2..=Self::LANGUAGE_MAX_CHARS).contains(&l.len())
+                && l.bytes().all(|b| b.is_ascii_lowercase() || b == b'-');
+            if !ok {
+                return invalid("narration.language must be a lower-case tag like en-us");
+            }
+        }
+        if let Some(v) = &self.voice {
+            let ok = (1..=Self::VOICE_MAX_CHARS).contains(&v.len())
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+'));
+            if !ok {
+                return invalid("narration.voice must be 1 to 64 letters, digits, -, _ or +");
+            }
+        }
+        if let Some(s) = self.speed
+            && !(s.is_finite() && (0.5..=2.0).contains(&s))
+        {
+            return invalid("narration.speed must be 0.5 to 2.0");
+        }
+        Ok(())
+    }
+}
+
 /// What a job asks for.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct JobSpec {
@@ -82,6 +129,9 @@ pub struct JobSpec {
     pub provider: String,
     pub platforms: Vec<String>,
     pub duration_s: f64,
+    /// How the storyboard is narrated (the voice's defaults when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub narration: Option<Narration>,
 }
 
 /// Bounds of a job's input, the same for the API, the CLI and every pipeline step.
@@ -126,6 +176,9 @@ impl JobSpec {
         }
         if !(self.duration_s.is_finite() && DURATION_RANGE_S.contains(&self.duration_s)) {
             return invalid("duration_s must be 5 to 60");
+        }
+        if let Some(n) = &self.narration {
+            n.check()?;
         }
         Ok(())
     }
@@ -287,6 +340,7 @@ mod tests {
             provider: "auto".into(),
             platforms: vec!["tiktok".into()],
             duration_s: 15.0,
+            narration: None,
         };
         assert!(ok.check().is_ok());
         let bad = |f: &dyn Fn(&mut JobSpec)| {
@@ -338,6 +392,7 @@ mod tests {
                 provider: "auto".into(),
                 platforms: vec!["tiktok".into()],
                 duration_s: 15.0,
+                narration: None,
             },
             created_at: Timestamp(1),
             updated_at: Timestamp(2),

@@ -26,7 +26,7 @@ pub mod usage;
 pub mod webhook;
 
 pub use api_key::{ApiKey, IssuedKey, Scope, Scopes};
-pub use job::{Job, JobSpec, JobStatus};
+pub use job::{Job, JobSpec, JobStatus, Narration};
 pub use plan::{Plan, PlanLimits};
 pub use rate_limit::RateLimit;
 pub use tenant::{Role, Tenant, TenantStatus};

@@ -16,6 +16,9 @@ pub struct RenderRequest {
     pub width: u32,
     pub height: u32,
     pub fps: u32,
+    /// How the job asked to be narrated (providers that narrate: the storyboard).
+    #[serde(default)]
+    pub narration: Option<crate::domain::job::Narration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

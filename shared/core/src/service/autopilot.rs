@@ -682,6 +682,7 @@ impl Runner<'_> {
                 .map(str::to_owned)
                 .to_vec(),
             duration_s: s.duration_s,
+            narration: None,
         };
         let skip = match self.blocker(&tenant, &account_id).await? {
             Some(why) => Some(why),
@@ -1006,6 +1007,7 @@ impl Runner<'_> {
             provider: "auto".into(),
             platforms: chosen.platforms.clone(),
             duration_s: run.ask.as_ref().map_or(s.duration_s, |a| a.duration_s),
+            narration: None,
         };
         let accepted = videos::accept_within(
             self.store,

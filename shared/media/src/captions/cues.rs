@@ -39,6 +39,20 @@ pub fn cues(words: &[Word], breaks: &[usize], end_s: f64) -> Vec<Cue> {
     let mut groups: Vec<Vec<Word>> = Vec::new();
     let mut cur: Vec<Word> = Vec::new();
     for (i, w) in words.iter().enumerate() {
+        // A word said at the same moment as the one before (an emoji the voice does not
+        // read) stays with it: a cue of its own would last no time and hide that word.
+        let prev_start = cur.last().or_else(|| groups.last().and_then(|g| g.last()));
+        if prev_start.is_some_and(|p| w.start_s <= p.start_s) {
+            match cur.last() {
+                Some(_) => cur.push(w.clone()),
+                None => {
+                    if let Some(g) = groups.last_mut() {
+                        g.push(w.clone());
+                    }
+                }
+            }
+            continue;
+        }
         let chars: usize = cur
             .iter()
             .map(|c| c.text.chars().count() + 1)
@@ -161,6 +175,16 @@ mod tests {
         }
         let c = cues(&w, &[1], 10.0);
         assert_eq!(c[0].text(), "Stop");
+    }
+
+    #[test]
+    fn an_unspoken_emoji_stays_with_the_word_before_it() {
+        let mut w = words("Bye! 🎉 Then more", 0.5);
+        w[1].start_s = w[0].start_s;
+        w[1].end_s = w[0].end_s;
+        let c = cues(&w, &[1], 10.0);
+        let texts: Vec<String> = c.iter().map(Cue::text).collect();
+        assert_eq!(texts, ["Bye! 🎉", "Then more"]);
     }
 
     #[test]

@@ -138,6 +138,11 @@ impl CaptionTrack {
         for cue in cues {
             let upper: Vec<String> = cue.words.iter().map(|w| w.text.to_uppercase()).collect();
             for (i, word) in cue.words.iter().enumerate() {
+                // Words said at the same moment (an unread emoji after its word) share the
+                // first one's highlight.
+                if i > 0 && word.start_s <= cue.words[i - 1].start_s {
+                    continue;
+                }
                 let words = upper
                     .iter()
                     .enumerate()
@@ -153,7 +158,11 @@ impl CaptionTrack {
                     continue;
                 };
                 let start_s = if i == 0 { cue.start_s } else { word.start_s };
-                let end_s = cue.words.get(i + 1).map_or(cue.end_s, |n| n.start_s);
+                let end_s = cue.words[i + 1..]
+                    .iter()
+                    .map(|n| n.start_s)
+                    .find(|s| *s > word.start_s)
+                    .unwrap_or(cue.end_s);
                 let (x, y) = place(layer.w, layer.h, w / 2, h * 62 / 100, area);
                 placed.push(Placed {
                     pixels: draw::Yuva::of(&layer),

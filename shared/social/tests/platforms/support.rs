@@ -151,6 +151,7 @@ impl World {
                     "instagram_reels".into(),
                 ],
                 duration_s: 15.0,
+                narration: None,
             },
             created_at: self.clock.now(),
             updated_at: self.clock.now(),

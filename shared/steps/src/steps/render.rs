@@ -171,6 +171,7 @@ async fn submit_clip_inner(
         width: 1080,
         height: 1920,
         fps: 30,
+        narration: job.spec.narration.clone(),
     };
     // Before the claim: an error here leaves no intent pending (which would read as a
     // submit of unknown outcome once its lease lapsed).

@@ -158,6 +158,7 @@ pub async fn stored_video(store: &dyn ItemStore, blobs: &dyn BlobStore, tenant: 
                 "instagram_reels".into(),
             ],
             duration_s: 15.0,
+            narration: None,
         },
         created_at: NOW,
         updated_at: NOW,
