@@ -485,14 +485,6 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     // The storyboard renders one clip with its sound finished (voice over music): it keeps
     // it. Clips from elsewhere get the music bed.
     let own_sound = job.provider.as_deref() == Some("storyboard") && clips.len() == 1;
-    // Provider clips come without our captions: the script's words are burned in at reading
-    // pace (encoding once), and stored as files beside the video like the storyboard's.
-    let script = (!own_sound).then(|| {
-        let sb = viral_providers::storyboard::storyboard_from_prompt(&job.spec.prompt, seed);
-        let (cues, title_end) = viral_media::reading_captions(&sb, target);
-        (sb.hook, cues, title_end)
-    });
-    let cues = script.as_ref().map(|(_, c, _)| c.clone());
     let joined = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
         let audio = match own_sound
@@ -502,34 +494,12 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             Some(track) => track,
             None => viral_media::audio::soundtrack(seed, target)?,
         };
-        let burn = script
-            .as_ref()
-            .map(|(hook, cues, title_end)| viral_media::Burn {
-                cues,
-                title: Some((hook.as_str(), *title_end)),
-            });
-        viral_media::join_captioned(&parts, target, audio, burn)
+        viral_media::join(&parts, target, audio)
     })
     .await
     .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
     .map_err(|e| StepError::new("Video.Unsupported", e.to_string()))?;
     let size_bytes = joined.bytes.len();
-    if let Some(cues) = &cues {
-        let files = [
-            viral_media::captions::vtt(cues),
-            viral_media::captions::srt(cues),
-        ];
-        for ((ext, content_type), text) in CAPTION_FORMATS.into_iter().zip(files) {
-            d.blobs
-                .put(
-                    &captions_key(&r, false, ext)?,
-                    text.into_bytes(),
-                    content_type,
-                )
-                .await
-                .map_err(blob_err)?;
-        }
-    }
     d.blobs
         .put(&staging, joined.bytes, "video/mp4")
         .await
