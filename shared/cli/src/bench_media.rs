@@ -82,11 +82,7 @@ fn ffmpeg_args(voice_wav: Option<&str>, srt: &str, out: &str) -> Vec<String> {
 
 /// `speech` as a 16-bit mono WAV file.
 fn wav(speech: &viral_media::Speech) -> Vec<u8> {
-    let data: Vec<u8> = speech
-        .samples
-        .iter()
-        .flat_map(|v| ((v.clamp(-1.0, 1.0) * 32_767.0) as i16).to_le_bytes())
-        .collect();
+    let data = speech.to_pcm16le();
     let mut out = Vec::with_capacity(44 + data.len());
     let len = |n: usize| u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes();
     out.extend_from_slice(b"RIFF");

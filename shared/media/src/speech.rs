@@ -33,6 +33,14 @@ impl Speech {
             .collect()
     }
 
+    /// The samples as 16-bit little-endian PCM (what [`Speech::pcm16le`] reads back).
+    pub fn to_pcm16le(&self) -> Vec<u8> {
+        self.samples
+            .iter()
+            .flat_map(|v| ((v.clamp(-1.0, 1.0) * 32_767.0) as i16).to_le_bytes())
+            .collect()
+    }
+
     pub fn duration_s(&self) -> f64 {
         if self.sample_rate == 0 {
             return 0.0;
@@ -127,6 +135,18 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn pcm_round_trips_within_a_step() {
+        let mut s = speech(&[]);
+        s.samples = vec![0.0, 0.5, -0.5, 1.0, -1.0];
+        let back = Speech::pcm16le(&s.to_pcm16le());
+        assert!(
+            back.iter()
+                .zip(&s.samples)
+                .all(|(a, b)| (a - b).abs() < 1e-4)
+        );
     }
 
     #[test]

@@ -217,11 +217,7 @@ pub fn storyboard_from_prompt(prompt: &str, seed: u64) -> Storyboard {
 /// A kept narration: the words and 16-bit PCM (base64), JSON.
 fn speech_to_json(s: &Speech) -> Vec<u8> {
     use base64::Engine as _;
-    let pcm: Vec<u8> = s
-        .samples
-        .iter()
-        .flat_map(|v| ((v.clamp(-1.0, 1.0) * 32_767.0) as i16).to_le_bytes())
-        .collect();
+    let pcm = s.to_pcm16le();
     serde_json::to_vec(&serde_json::json!({
         "sample_rate": s.sample_rate,
         "words": s.words,
