@@ -227,6 +227,11 @@ async fn until_rendering(http: &reqwest::Client, base: &str, key: &str, job: &st
     }
 }
 
+/// This test watches a job every 100 ms to kill its process mid-render: the default rate limit
+/// (10 requests per 10 s) would answer 429 and keep it waiting for seconds, long enough for a
+/// fast render to end unseen.
+const WATCHING: &[(&str, &str)] = &[("VIRAL_RATE_LIMIT", "1000/10s")];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_job_whose_process_is_killed_still_ends_charged_once() {
     let _alone = ONE_AT_A_TIME.lock().await;
@@ -235,7 +240,7 @@ async fn a_job_whose_process_is_killed_still_ends_charged_once() {
     let http = reqwest::Client::new();
 
     // The CLI process dies mid-job; `viral up` picks the job up.
-    let (_server, base) = start(dir.path(), &[]).await;
+    let (_server, base) = start(dir.path(), WATCHING).await;
     let (mut cli, job) = spawn_cli_job(dir.path(), &tenant);
     until_rendering(&http, &base, &key, &job).await;
     cli.kill().unwrap();
@@ -247,7 +252,7 @@ async fn a_job_whose_process_is_killed_still_ends_charged_once() {
     drop(_server);
 
     // The server dies mid-job; the next `viral up` on the data dir finishes it.
-    let (first, base) = start(dir.path(), &[]).await;
+    let (first, base) = start(dir.path(), WATCHING).await;
     // Long enough that it is still rendering when the server is killed (a 5 s job can finish
     // between two polls on a fast machine).
     let job2 = api_job(&http, &base, &key, "The server dies. The job does not.", 20).await;
@@ -256,7 +261,7 @@ async fn a_job_whose_process_is_killed_still_ends_charged_once() {
     first.0.kill().unwrap();
     first.0.wait().unwrap();
     let t = Instant::now();
-    let (_second, base) = start(dir.path(), &[]).await;
+    let (_second, base) = start(dir.path(), WATCHING).await;
     let v = ended(&http, &base, &key, &job2, Duration::from_secs(180)).await;
     assert_eq!(v["status"], "succeeded", "{v}");
     let server_recovery = t.elapsed().as_secs_f64();
