@@ -225,61 +225,82 @@ impl VideoProvider for VeoProvider {
     }
 
     async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError> {
+        status_of(&self.operation(task_id).await?)
+    }
+
+    /// The finished operation carries the video: it is decoded from this answer rather than
+    /// downloaded again by `fetch` (a clip is megabytes of base64).
+    async fn poll_with_output(
+        &self,
+        task_id: &str,
+    ) -> Result<(RenderStatus, Option<Vec<u8>>), ProviderError> {
         let op = self.operation(task_id).await?;
-        if !op.done {
-            return Ok(RenderStatus::Running { progress: 0 });
+        match status_of(&op)? {
+            RenderStatus::Done => Ok((RenderStatus::Done, Some(video_of(op)?))),
+            status => Ok((status, None)),
         }
-        if let Some(e) = op.error {
-            return Ok(RenderStatus::Failed {
-                reason: format!("Veo error {}: {}", e.code, e.message),
-            });
-        }
-        let Some(resp) = op.response else {
-            return Err(ProviderError::Transient(
-                "Veo operation is done without a response".into(),
-            ));
-        };
-        if resp.videos.is_empty() {
-            if resp.rai_media_filtered_count > 0 {
-                return Err(ProviderError::ContentRejected(format!(
-                    "Veo filtered the output: {}",
-                    resp.rai_media_filtered_reasons.join("; ")
-                )));
-            }
-            return Ok(RenderStatus::Failed {
-                reason: "Veo returned no video".into(),
-            });
-        }
-        Ok(RenderStatus::Done)
     }
 
     async fn fetch(&self, task_id: &str) -> Result<Vec<u8>, ProviderError> {
-        let op = self.operation(task_id).await?;
-        let video = op
-            .response
-            .filter(|_| op.done)
-            .and_then(|r| r.videos.into_iter().next())
-            .ok_or_else(|| ProviderError::Permanent("the Veo operation has no video".into()))?;
-        let Some(b64) = video.bytes_base64_encoded else {
-            return Err(ProviderError::Permanent(if video.gcs_uri.is_some() {
-                "Veo wrote the video to Cloud Storage, which we never ask for".into()
-            } else {
-                "the Veo video has no bytes".into()
-            }));
-        };
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(b64.trim())
-            .map_err(|_| ProviderError::Transient("Veo sent invalid base64".into()))?;
-        if bytes.len() > crate::MAX_OUTPUT_BYTES {
-            return Err(ProviderError::Permanent(
-                "the Veo video is too large".into(),
-            ));
-        }
-        if !looks_like_mp4(&bytes) {
-            return Err(ProviderError::Permanent(
-                "the Veo output is not an MP4 file".into(),
-            ));
-        }
-        Ok(bytes)
+        video_of(self.operation(task_id).await?)
     }
+}
+
+/// Where a Veo operation stands, from its answer.
+fn status_of(op: &Operation) -> Result<RenderStatus, ProviderError> {
+    if !op.done {
+        return Ok(RenderStatus::Running { progress: 0 });
+    }
+    if let Some(e) = &op.error {
+        return Ok(RenderStatus::Failed {
+            reason: format!("Veo error {}: {}", e.code, e.message),
+        });
+    }
+    let Some(resp) = &op.response else {
+        return Err(ProviderError::Transient(
+            "Veo operation is done without a response".into(),
+        ));
+    };
+    if resp.videos.is_empty() {
+        if resp.rai_media_filtered_count > 0 {
+            return Err(ProviderError::ContentRejected(format!(
+                "Veo filtered the output: {}",
+                resp.rai_media_filtered_reasons.join("; ")
+            )));
+        }
+        return Ok(RenderStatus::Failed {
+            reason: "Veo returned no video".into(),
+        });
+    }
+    Ok(RenderStatus::Done)
+}
+
+/// The video a finished Veo operation carries, decoded and checked.
+fn video_of(op: Operation) -> Result<Vec<u8>, ProviderError> {
+    let video = op
+        .response
+        .filter(|_| op.done)
+        .and_then(|r| r.videos.into_iter().next())
+        .ok_or_else(|| ProviderError::Permanent("the Veo operation has no video".into()))?;
+    let Some(b64) = video.bytes_base64_encoded else {
+        return Err(ProviderError::Permanent(if video.gcs_uri.is_some() {
+            "Veo wrote the video to Cloud Storage, which we never ask for".into()
+        } else {
+            "the Veo video has no bytes".into()
+        }));
+    };
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .map_err(|_| ProviderError::Transient("Veo sent invalid base64".into()))?;
+    if bytes.len() > crate::MAX_OUTPUT_BYTES {
+        return Err(ProviderError::Permanent(
+            "the Veo video is too large".into(),
+        ));
+    }
+    if !looks_like_mp4(&bytes) {
+        return Err(ProviderError::Permanent(
+            "the Veo output is not an MP4 file".into(),
+        ));
+    }
+    Ok(bytes)
 }

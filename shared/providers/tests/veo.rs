@@ -227,6 +227,28 @@ async fn an_operation_runs_to_a_decoded_mp4_with_one_token() {
 }
 
 #[tokio::test]
+async fn the_poll_that_finds_it_done_hands_over_the_video() {
+    let (s, p) = start("ok").await;
+    p.submit(&request()).await.unwrap();
+    assert_eq!(
+        p.poll_with_output(OP).await.unwrap(),
+        (RenderStatus::Running { progress: 0 }, None)
+    );
+    assert_eq!(
+        p.poll_with_output(OP).await.unwrap(),
+        (RenderStatus::Done, Some(support::mp4_bytes()))
+    );
+    assert_eq!(s.fetches.load(Ordering::SeqCst), 2, "one call per poll");
+    // A finished operation whose video is unusable fails the poll as the fetch would.
+    let (_, p) = start("not_mp4").await;
+    p.poll_with_output(OP).await.unwrap();
+    assert!(matches!(
+        p.poll_with_output(OP).await,
+        Err(ProviderError::Permanent(_))
+    ));
+}
+
+#[tokio::test]
 async fn filtered_failed_and_malformed_operations_are_classified() {
     type Check = fn(&Result<RenderStatus, ProviderError>) -> bool;
     let cases: [(&str, Check); 2] = [

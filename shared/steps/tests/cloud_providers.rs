@@ -31,6 +31,8 @@ struct Fake {
     outputs: Mutex<HashMap<String, Vec<u8>>>,
     durations: Mutex<Vec<u64>>,
     n: AtomicUsize,
+    /// Answers that carried a finished video (Veo sends the video with the operation).
+    downloads: AtomicUsize,
 }
 
 type S = State<Arc<Fake>>;
@@ -86,6 +88,7 @@ async fn veo_call(State(s): S, Path(call): Path<String>, Json(b): Json<Value>) -
     let Some(bytes) = s.outputs.lock().unwrap().get(id).cloned() else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    s.downloads.fetch_add(1, Ordering::SeqCst);
     let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
     Json(json!({"name": name, "done": true, "response": {"videos": [{"bytesBase64Encoded": b64, "mimeType": "video/mp4"}]}}))
         .into_response()
@@ -226,6 +229,11 @@ async fn veo_renders_8_plus_8_seconds_trimmed_to_15() {
     let e = env(Arc::new(veo));
     let (job, bytes) = fifteen_seconds(&e).await;
     assert_eq!(*fake.durations.lock().unwrap(), [8, 8]);
+    assert_eq!(
+        fake.downloads.load(Ordering::SeqCst),
+        2,
+        "each clip is downloaded once: the poll that finds it done hands it to the fetch"
+    );
     assert_eq!(job.provider.as_deref(), Some("veo"));
     let p = viral_media::probe(&bytes).unwrap();
     assert_eq!((p.width, p.height), (1080, 1920));

@@ -109,5 +109,14 @@ pub trait VideoProvider: Send + Sync {
         Ok(Lookup::Unsupported)
     }
     async fn poll(&self, task_id: &str) -> Result<RenderStatus, ProviderError>;
+    /// Polls, and hands over the finished video when the provider's answer already carries
+    /// it (Veo's finished operation holds the video itself), so that it is downloaded once.
+    /// By default the video comes from [`VideoProvider::fetch`].
+    async fn poll_with_output(
+        &self,
+        task_id: &str,
+    ) -> Result<(RenderStatus, Option<Vec<u8>>), ProviderError> {
+        Ok((self.poll(task_id).await?, None))
+    }
     async fn fetch(&self, task_id: &str) -> Result<Vec<u8>, ProviderError>;
 }

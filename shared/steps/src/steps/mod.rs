@@ -55,6 +55,26 @@ fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
     ))
 }
 
+/// A clip the provider handed over with its poll answer, keyed by its task, until the fetch
+/// step takes it. The task id is kept readable: characters a key cannot hold become `_`.
+fn polled_key(r: &JobRef, task_id: &str) -> Result<BlobKey, crate::StepError> {
+    let task: String = task_id
+        .chars()
+        .take(200)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    blob_key(format!(
+        "{STAGING}/{}/{}/polled-{task}.mp4",
+        r.tenant_id, r.job_id
+    ))
+}
+
 fn video_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
     job_object(r, "videos")
 }

@@ -12,7 +12,9 @@ use viral_core::ports::{Lookup, ProviderError, RenderRequest, RenderStatus, Vide
 use viral_core::service::submits::{self, Claim, ClipRef};
 use viral_core::service::{provider_health, videos};
 
-use super::{CAPTION_FORMATS, Clip, JobRef, MAX_VIDEO_BYTES, captions_key, clip_key, staging_key};
+use super::{
+    CAPTION_FORMATS, Clip, JobRef, MAX_VIDEO_BYTES, captions_key, clip_key, polled_key, staging_key,
+};
 use crate::{Deps, StepError};
 
 /// The message the Submit state puts on the provider queue, one per clip.
@@ -308,8 +310,20 @@ pub async fn poll_render(d: &Deps, input: PollInput) -> Result<RenderStatus, Ste
     let overdue = input.submitted_at > 0
         && d.clock.now().millis() - input.submitted_at
             > i64::try_from(RENDER_DEADLINE.as_millis()).unwrap_or(i64::MAX);
-    match p.poll(&input.task_id).await {
-        Ok(RenderStatus::Running { .. }) if overdue => {
+    let r = JobRef {
+        tenant_id: input.tenant_id.clone(),
+        job_id: input.job_id.clone(),
+    };
+    match p.poll_with_output(&input.task_id).await {
+        Ok((RenderStatus::Done, Some(video))) => {
+            // Kept for the fetch step, which then downloads nothing.
+            d.blobs
+                .put(&polled_key(&r, &input.task_id)?, video, "video/mp4")
+                .await
+                .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?;
+            Ok(RenderStatus::Done)
+        }
+        Ok((RenderStatus::Running { .. }, _)) if overdue => {
             let e = StepError::new(
                 "Provider.RenderTimeout",
                 format!(
@@ -319,7 +333,7 @@ pub async fn poll_render(d: &Deps, input: PollInput) -> Result<RenderStatus, Ste
             );
             failed(d, &input.provider, e).await
         }
-        Ok(RenderStatus::Failed { reason }) => {
+        Ok((RenderStatus::Failed { reason }, _)) => {
             failed(
                 d,
                 &input.provider,
@@ -327,7 +341,7 @@ pub async fn poll_render(d: &Deps, input: PollInput) -> Result<RenderStatus, Ste
             )
             .await
         }
-        Ok(status) => Ok(status),
+        Ok((status, _)) => Ok(status),
         Err(e) => failed(d, &input.provider, from_provider(e)).await,
     }
 }
@@ -354,9 +368,19 @@ pub struct Fetched {
 /// oversized or that is not an MP4.
 pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepError> {
     let p = provider(d, &input.provider)?;
-    let bytes = match p.fetch(&input.task_id).await {
-        Ok(b) => b,
-        Err(e) => return failed(d, &input.provider, from_provider(e)).await,
+    let blob_err =
+        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
+    let r = JobRef {
+        tenant_id: input.tenant_id.clone(),
+        job_id: input.job_id.clone(),
+    };
+    let polled = polled_key(&r, &input.task_id)?;
+    let bytes = match d.blobs.get(&polled).await.map_err(blob_err)? {
+        Some((bytes, _)) => bytes,
+        None => match p.fetch(&input.task_id).await {
+            Ok(b) => b,
+            Err(e) => return failed(d, &input.provider, from_provider(e)).await,
+        },
     };
     if bytes.len() > MAX_VIDEO_BYTES {
         let e = StepError::new("Video.TooLarge", format!("{} bytes", bytes.len()));
@@ -366,10 +390,6 @@ pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepErr
         let e = StepError::new("Video.NotMp4", "the provider's output is not an MP4");
         return failed(d, &input.provider, e).await;
     }
-    let r = JobRef {
-        tenant_id: input.tenant_id,
-        job_id: input.job_id,
-    };
     let key = clip_key(&r, input.clip.index)?;
     let size_bytes = bytes.len();
     if input.clip.index == 0 {
@@ -378,7 +398,8 @@ pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepErr
     d.blobs
         .put(&key, bytes, "video/mp4")
         .await
-        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?;
+        .map_err(blob_err)?;
+    d.blobs.delete(&polled).await.map_err(blob_err)?;
     let latency_s = if input.submitted_at > 0 {
         (d.clock.now().millis() - input.submitted_at).max(0) as f64 / 1000.0
     } else {
