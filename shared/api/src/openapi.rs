@@ -9,7 +9,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::routes::{
     accounts, analytics, api_keys, autopilot, billing, concepts, health, me, posts, providers,
-    sessions, usage, videos, webhooks,
+    sessions, settings, usage, videos, webhooks,
 };
 
 #[derive(OpenApi)]
@@ -22,6 +22,8 @@ use crate::routes::{
     paths(
         health::healthz,
         me::me,
+        settings::get,
+        settings::put,
         api_keys::create,
         api_keys::list,
         api_keys::revoke,
@@ -71,7 +73,7 @@ use crate::routes::{
     modifiers(&BearerAuth),
     tags(
         (name = "meta", description = "Health and the API description"),
-        (name = "account", description = "The caller's tenant and usage"),
+        (name = "account", description = "The caller's tenant, its settings and usage"),
         (name = "api-keys", description = "Creating, listing and revoking API keys"),
         (name = "videos", description = "Video jobs: start one, follow it, fetch the MP4"),
         (name = "concepts", description = "Concepts from trends, feedback, and what the learner believes"),

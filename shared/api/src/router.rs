@@ -13,7 +13,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use crate::error::{ApiError, REQUEST_ID};
 use crate::routes::{
     accounts, analytics, api_keys, autopilot, billing, concepts, health, me, posts, providers,
-    sessions, usage, videos, webhooks,
+    sessions, settings, usage, videos, webhooks,
 };
 use crate::state::AppState;
 
@@ -23,6 +23,8 @@ pub enum Route {
     Healthz,
     OpenApi,
     GetMe,
+    GetSettings,
+    PutSettings,
     CreateApiKey,
     ListApiKeys,
     RevokeApiKey,
@@ -71,10 +73,12 @@ pub enum Route {
 }
 
 impl Route {
-    pub const ALL: [Route; 48] = [
+    pub const ALL: [Route; 50] = [
         Route::Healthz,
         Route::OpenApi,
         Route::GetMe,
+        Route::GetSettings,
+        Route::PutSettings,
         Route::CreateApiKey,
         Route::ListApiKeys,
         Route::RevokeApiKey,
@@ -140,7 +144,7 @@ impl Route {
             | Route::PauseAutopilot
             | Route::ApproveAutopilotRun
             | Route::RejectAutopilotRun => "POST",
-            Route::PutAutopilot => "PUT",
+            Route::PutAutopilot | Route::PutSettings => "PUT",
             Route::RevokeApiKey
             | Route::RemoveAccount
             | Route::CancelPost
@@ -155,6 +159,7 @@ impl Route {
             Route::Healthz => "/healthz",
             Route::OpenApi => "/openapi.json",
             Route::GetMe => "/v1/me",
+            Route::GetSettings | Route::PutSettings => "/v1/settings",
             Route::CreateApiKey | Route::ListApiKeys => "/v1/api-keys",
             Route::RevokeApiKey => "/v1/api-keys/{id}",
             Route::GetUsage => "/v1/usage",
@@ -203,6 +208,8 @@ impl Route {
             Route::Healthz => "get-healthz",
             Route::OpenApi => "get-openapi",
             Route::GetMe => "get-me",
+            Route::GetSettings => "get-settings",
+            Route::PutSettings => "put-settings",
             Route::CreateApiKey => "create-api-key",
             Route::ListApiKeys => "list-api-keys",
             Route::RevokeApiKey => "revoke-api-key",
@@ -256,6 +263,8 @@ impl Route {
             Route::Healthz => get(health::healthz),
             Route::OpenApi => get(openapi_json),
             Route::GetMe => get(me::me),
+            Route::GetSettings => get(settings::get),
+            Route::PutSettings => put(settings::put),
             Route::CreateApiKey => post(api_keys::create),
             Route::ListApiKeys => get(api_keys::list),
             Route::RevokeApiKey => delete(api_keys::revoke),

@@ -246,6 +246,111 @@ async fn bad_requests_are_4xx_and_reserve_nothing() {
 }
 
 #[tokio::test]
+async fn the_workspace_narration_is_the_default_a_job_may_override() {
+    let (t, _) = app();
+    let a = t.tenant("A", Plan::Starter).await;
+    let b = t.tenant("B", Plan::Starter).await;
+    let settings = |key: String| {
+        let t = &t;
+        async move {
+            let r = t.call("GET", "/v1/settings", Some(&key), None).await;
+            r.expect(200, None);
+            r.body["narration"].clone()
+        }
+    };
+    assert_eq!(settings(a.key.clone()).await, Value::Null);
+    let r = t
+        .call(
+            "PUT",
+            "/v1/settings",
+            Some(&a.key),
+            Some(r#"{"narration":{"language":"es","voice":"Lucia","speed":1.1}}"#),
+        )
+        .await;
+    r.expect(200, None);
+    let spanish = json!({"language": "es", "voice": "Lucia", "speed": 1.1});
+    assert_eq!(r.body["narration"], spanish);
+    assert_eq!(settings(a.key.clone()).await, spanish);
+    assert_eq!(settings(b.key.clone()).await, Value::Null, "A's only");
+
+    let video = |key: String, body: &'static str| {
+        let t = &t;
+        async move {
+            let r = t.send(post(&key, None, body)).await;
+            r.expect(202, None);
+            let id = r.body["job_id"].as_str().unwrap().to_owned();
+            let r = t
+                .call("GET", &format!("/v1/videos/{id}"), Some(&key), None)
+                .await;
+            r.body["narration"].clone()
+        }
+    };
+    assert_eq!(video(a.key.clone(), r#"{"prompt":"Hola."}"#).await, spanish);
+    assert_eq!(
+        video(
+            a.key.clone(),
+            r#"{"prompt":"Hi.","narration":{"speed":0.9}}"#
+        )
+        .await,
+        json!({"speed": 0.9}),
+        "a job's own narration wins whole"
+    );
+    assert_eq!(
+        video(b.key.clone(), r#"{"prompt":"Hi."}"#).await,
+        Value::Null
+    );
+
+    // Bad settings are refused and change nothing.
+    for body in [
+        r#"{"narration":{"speed":9}}"#,
+        r#"{"narration":{"voice":"../../etc/passwd"}}"#,
+        r#"{"narration":{"language":"EN_US"}}"#,
+        r#"{"narration":{"accent":"posh"}}"#,
+        r#"{"theme":"dark"}"#,
+        r#"{"narration":"loud"}"#,
+    ] {
+        t.call("PUT", "/v1/settings", Some(&a.key), Some(body))
+            .await
+            .expect(422, Some("invalid_request"));
+    }
+    t.call(
+        "PUT",
+        "/v1/settings",
+        Some(&a.key),
+        Some(r#"{"narration":"#),
+    )
+    .await
+    .expect(400, Some("invalid_json"));
+    assert_eq!(settings(a.key.clone()).await, spanish);
+
+    // A key without videos:write may read the settings but not change them.
+    let r = t
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.key),
+            Some(r#"{"name":"ro","scopes":["usage:read"]}"#),
+        )
+        .await;
+    let ro = r.body["key"].as_str().unwrap().to_owned();
+    assert_eq!(settings(ro.clone()).await, spanish);
+    t.call("PUT", "/v1/settings", Some(&ro), Some("{}"))
+        .await
+        .expect(403, Some("insufficient_scope"));
+
+    // `{}` clears the default.
+    let r = t
+        .call("PUT", "/v1/settings", Some(&a.key), Some("{}"))
+        .await;
+    r.expect(200, None);
+    assert_eq!(settings(a.key.clone()).await, Value::Null);
+    assert_eq!(
+        video(a.key.clone(), r#"{"prompt":"Hi."}"#).await,
+        Value::Null
+    );
+}
+
+#[tokio::test]
 async fn without_a_workflow_jobs_are_refused_before_any_charge() {
     let t = TestApp::new();
     let a = t.tenant("A", Plan::Starter).await;

@@ -28,7 +28,7 @@ const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
 /// Every API route, in an order where each finds what it needs (a job before reading it, a
 /// key before revoking it), with the status and the fields its answer must have.
-const ROUTES: [(Route, u16, &[&str]); 48] = [
+const ROUTES: [(Route, u16, &[&str]); 50] = [
     (Route::Healthz, 200, &["status"]),
     (Route::OpenApi, 200, &["openapi", "paths"]),
     (Route::GetMe, 200, &["tenant", "principal"]),
@@ -37,6 +37,8 @@ const ROUTES: [(Route, u16, &[&str]); 48] = [
         201,
         &["token", "key_id", "tenant_id", "expires_at"],
     ),
+    (Route::PutSettings, 200, &["narration"]),
+    (Route::GetSettings, 200, &["narration"]),
     (Route::CreateApiKey, 201, &["id", "key", "scopes"]),
     (Route::ListApiKeys, 200, &["items", "next_cursor"]),
     (Route::RevokeApiKey, 204, &[]),

@@ -11,6 +11,7 @@ pub(crate) mod me;
 pub(crate) mod posts;
 pub(crate) mod providers;
 pub(crate) mod sessions;
+pub(crate) mod settings;
 pub(crate) mod usage;
 pub(crate) mod videos;
 pub(crate) mod webhooks;

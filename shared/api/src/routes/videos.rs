@@ -42,7 +42,8 @@ pub(crate) struct CreateVideoRequest {
     #[schema(minimum = 5.0, maximum = 60.0)]
     duration_s: Option<f64>,
     /// How the storyboard is narrated, when this deployment has a voice (`VIRAL_VOICE`);
-    /// each field defaults to the voice's own.
+    /// absent: the workspace's default (`PUT /v1/settings`); each field left out is the
+    /// voice's own.
     narration: Option<NarrationRequest>,
 }
 
@@ -69,6 +70,16 @@ pub(crate) struct NarrationRequest {
     /// Pace, 0.5 to 2.0 (1.0 is the voice's normal).
     #[schema(minimum = 0.5, maximum = 2.0)]
     speed: Option<f64>,
+}
+
+impl NarrationRequest {
+    pub(crate) fn into_narration(self) -> viral_core::domain::Narration {
+        viral_core::domain::Narration {
+            language: self.language,
+            voice: self.voice,
+            speed: self.speed,
+        }
+    }
 }
 
 /// A platform a video is made and checked for.
@@ -291,11 +302,7 @@ fn spec_of(
         provider,
         platforms,
         duration_s,
-        narration: body.narration.map(|n| viral_core::domain::Narration {
-            language: n.language,
-            voice: n.voice,
-            speed: n.speed,
-        }),
+        narration: body.narration.map(NarrationRequest::into_narration),
     }
     .checked()?)
 }

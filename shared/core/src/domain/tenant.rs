@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::billing::{Billing, Standing};
+use super::job::Narration;
 use super::keys;
 use super::plan::Plan;
 use super::usage::UsagePeriod;
@@ -70,6 +71,9 @@ pub struct Tenant {
     pub created_at: Timestamp,
     /// Stripe customer and subscriptions, from checkout and webhooks.
     pub billing: Billing,
+    /// How the tenant's videos are narrated unless a job says otherwise (`PUT /v1/settings`).
+    /// Kept on the tenant, which every request reads already, so it costs no extra read.
+    pub narration: Option<Narration>,
 }
 
 /// Display names: 1–100 characters as sent (so the published bound holds for what clients
@@ -121,6 +125,9 @@ impl Tenant {
             // Fixed-width milliseconds sort as the times do.
             format!("{:015}#{}", self.created_at.millis(), self.id),
         ));
+        if let Some(n) = &self.narration {
+            item = item.with("narration", serde_json::to_value(n).unwrap_or(Value::Null));
+        }
         if self.billing == Billing::default() {
             item
         } else {
@@ -147,6 +154,13 @@ impl Tenant {
                     tracing::error!(error = %e, "unreadable billing record on a tenant");
                     Billing::default()
                 }),
+            },
+            // Likewise: a default narration we cannot read is no default.
+            narration: match item.attrs.get("narration") {
+                None | Some(Value::Null) => None,
+                Some(v) => serde_json::from_value(v.clone())
+                    .map_err(|e| tracing::error!(error = %e, "unreadable narration on a tenant"))
+                    .ok(),
             },
         })
     }
@@ -196,8 +210,18 @@ mod tests {
             status: TenantStatus::Active,
             created_at: Timestamp(42),
             billing: Billing::default(),
+            narration: None,
         };
-        assert_eq!(Tenant::from_item(&t.to_item()), Some(t));
+        assert_eq!(Tenant::from_item(&t.to_item()), Some(t.clone()));
+        let spoken = Tenant {
+            narration: Some(Narration {
+                language: Some("es".into()),
+                voice: None,
+                speed: Some(1.25),
+            }),
+            ..t
+        };
+        assert_eq!(Tenant::from_item(&spoken.to_item()), Some(spoken));
         assert_eq!(Tenant::from_item(&Item::new("T#x", "TENANT")), None);
     }
 

@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 use crate::clock::Clock;
 use crate::domain::api_key::hash_key;
 use crate::domain::tenant::{Member, validate_name};
-use crate::domain::{ApiKey, IssuedKey, Plan, Role, Scopes, Tenant, TenantStatus, keys};
+use crate::domain::{ApiKey, IssuedKey, Narration, Plan, Role, Scopes, Tenant, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::new_id;
 use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Write};
@@ -31,6 +31,7 @@ pub async fn create_tenant(
         status: TenantStatus::Active,
         created_at: now,
         billing: Default::default(),
+        narration: None,
     };
     let owner = Member {
         id: new_id("usr"),
@@ -96,6 +97,30 @@ pub async fn set_plan(store: &dyn ItemStore, tenant_id: &str, plan: Plan) -> Res
     }
 }
 
+/// Sets (or with `None` clears) how the tenant's videos are narrated unless a job says
+/// otherwise.
+pub async fn set_narration(
+    store: &dyn ItemStore,
+    tenant_id: &str,
+    narration: Option<Narration>,
+) -> Result<Tenant> {
+    let upd = crate::ports::Update::new(keys::tenant_pk(tenant_id), keys::TENANT_SK);
+    let upd = match narration {
+        Some(n) => {
+            n.check()?;
+            let value = serde_json::to_value(&n).map_err(|e| Error::Invalid(e.to_string()))?;
+            upd.set("narration", value)
+        }
+        None => upd.remove("narration"),
+    }
+    .when(Cond::Exists);
+    match store.update(upd).await {
+        Ok(item) => Tenant::from_item(&item).ok_or(Error::NotFound("tenant")),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::NotFound("tenant")),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The tenant of an OIDC organisation: a stable id derived from issuer and organisation, so a
 /// token's first use needs no lookup table, and a different issuer can never reach it.
 pub fn oidc_tenant_id(issuer: &str, org_id: &str) -> String {
@@ -125,6 +150,7 @@ pub async fn ensure_oidc_tenant(
         status: TenantStatus::Active,
         created_at: clock.now(),
         billing: Default::default(),
+        narration: None,
     };
     match store.put(tenant.to_item(), Cond::Absent).await {
         Ok(()) => Ok(tenant),

@@ -146,12 +146,17 @@ pub async fn accept_within(
     check_spec(&spec, profiles)?;
     let now = clock.now();
     let pk = keys::tenant_pk(&tenant.id);
+    // Of the request as sent: a retry matches it even if the tenant's defaults changed since.
     let hash = spec_hash(&spec);
     if let Some(k) = idempotency_key {
         idempotency::validate_key(k)?;
         if let Some(id) = idempotency::earlier(store, &pk, IDEMPOTENCY_SCOPE, k, &hash).await? {
             return replay(store, &tenant.id, &id).await;
         }
+    }
+    let mut spec = spec;
+    if spec.narration.is_none() {
+        spec.narration = tenant.narration.clone();
     }
     let period = tenant.usage_period(now);
     let mut limits = tenant.plan_at(now).limits();

@@ -1,0 +1,6 @@
+//! `PUT /v1/settings` as its own Lambda: API Gateway maps this one route here.
+
+#[tokio::main]
+async fn main() -> Result<(), viral_runtime::lambda::Error> {
+    viral_runtime::lambda::serve_route(viral_api::Route::PutSettings).await
+}
