@@ -34,7 +34,25 @@ pub enum TenantCommand {
         #[arg(value_parser = parse_plan)]
         plan: Plan,
     },
-    /// Show a tenant: plan in force, subscription state, this period's usage.
+    /// Set how a tenant's videos are narrated when a job names no narration (what
+    /// `PUT /v1/settings` sets). Without options, or with `--clear`, there is no default.
+    SetNarration {
+        /// The tenant (`tn_…`).
+        id: String,
+        /// Lower-case BCP 47 tag, e.g. en-us, es, pt-br.
+        #[arg(long)]
+        language: Option<String>,
+        /// The engine's voice name (Joanna for Polly, en-gb for espeak-ng).
+        #[arg(long)]
+        voice: Option<String>,
+        /// Pace, 0.5 to 2.0.
+        #[arg(long)]
+        speed: Option<f64>,
+        /// Remove the default.
+        #[arg(long, conflicts_with_all = ["language", "voice", "speed"])]
+        clear: bool,
+    },
+    /// Show a tenant: plan in force, subscription state, this period's usage, default narration.
     Show {
         /// The tenant's id (`tn_…`).
         id: String,
@@ -143,6 +161,33 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
                     crate::invocation::command(),
                     t.id
                 );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        TenantCommand::SetNarration {
+            id,
+            language,
+            voice,
+            speed,
+            clear,
+        } => {
+            let narration = (!clear && (language.is_some() || voice.is_some() || speed.is_some()))
+                .then_some(viral_core::domain::Narration {
+                    language,
+                    voice,
+                    speed,
+                });
+            let t = tenants::set_narration(&*services.store, &id, narration).await?;
+            match &t.narration {
+                Some(n) => println!(
+                    "Tenant {}'s videos are narrated {} unless a job says otherwise.",
+                    t.id,
+                    narration_text(n)
+                ),
+                None => println!(
+                    "Tenant {} has no default narration: each job's own, or the voice's.",
+                    t.id
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -262,6 +307,7 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
                         "period": u.period.key, "resets_at": u.resets_at.rfc3339(),
                         "concepts": {"used": u.concepts.used, "limit": u.concepts.limit},
                         "videos": {"used": u.videos.used, "limit": u.videos.limit},
+                        "narration": t.narration,
                     })
                 );
                 return Ok(ExitCode::SUCCESS);
@@ -288,7 +334,30 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
             );
             println!("concepts  {} of {} used", u.concepts.used, u.concepts.limit);
             println!("videos    {} of {} used", u.videos.used, u.videos.limit);
+            if let Some(n) = &t.narration {
+                println!(
+                    "narration {} (the default for its videos)",
+                    narration_text(n)
+                );
+            }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// `in es, voice Lucia, at 1.1×`; `with the voice's defaults` when nothing is set.
+fn narration_text(n: &viral_core::domain::Narration) -> String {
+    let parts: Vec<String> = [
+        n.language.as_ref().map(|l| format!("in {l}")),
+        n.voice.as_ref().map(|v| format!("voice {v}")),
+        n.speed.map(|x| format!("at {x}×")),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if parts.is_empty() {
+        "with the voice's defaults".to_owned()
+    } else {
+        parts.join(", ")
     }
 }

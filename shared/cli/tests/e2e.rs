@@ -773,6 +773,36 @@ fn tenants_are_listed_newest_first_and_shown_for_people() {
     assert!(!shown.contains('{'), "text, not JSON: {shown}");
     let json: Value = serde_json::from_str(&run(&["tenant", "show", &acme, "--json"])).unwrap();
     assert_eq!(json["plan"], "pro");
+    assert_eq!(json["narration"], Value::Null);
+    let set = run(&[
+        "tenant",
+        "set-narration",
+        &acme,
+        "--language",
+        "es",
+        "--speed",
+        "1.1",
+    ]);
+    assert!(set.contains("narrated in es, at 1.1×"), "{set}");
+    let json: Value = serde_json::from_str(&run(&["tenant", "show", &acme, "--json"])).unwrap();
+    assert_eq!(
+        json["narration"],
+        serde_json::json!({"language": "es", "speed": 1.1})
+    );
+    let bad = viral(
+        dir.path(),
+        &[],
+        &["tenant", "set-narration", &acme, "--speed", "9"],
+    )
+    .output()
+    .unwrap();
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("speed must be 0.5 to 2.0"),
+        "{bad:?}"
+    );
+    run(&["tenant", "set-narration", &acme, "--clear"]);
+    assert!(!run(&["tenant", "show", &acme]).contains("narration"));
 }
 
 /// An operator suspends, resumes and deletes a tenant: suspension shows in the listing; delete
