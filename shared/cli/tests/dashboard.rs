@@ -351,6 +351,15 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
     b.goto(&link).await;
     b.wait_text("h1", "Overview", 15).await;
 
+    // 1b. Settings: the workspace's narration, which the video below takes.
+    b.click("a[href='/settings']").await;
+    b.wait_text("h1", "Settings", 10).await;
+    b.type_into("#narration-language", "en-gb").await;
+    b.type_into("#narration-speed", "1.1").await;
+    b.click_text("button", "Save").await;
+    b.wait_text("[role=status]", "Saved.", 10).await;
+    b.capture("settings", "[role=status]", "Saved.").await;
+
     // 2. Concepts: write a batch, open one, make a video from it, watch it succeed and play.
     b.click("a[href='/concepts']").await;
     b.wait_text("h1", "Concepts", 10).await;
@@ -399,6 +408,24 @@ async fn a_tenant_runs_everything_from_the_dashboard_in_a_real_browser() {
         (played["width"].as_i64(), played["height"].as_i64()),
         (Some(1080), Some(1920)),
         "{played}"
+    );
+    b.wait_text("dl.facts", "en-gb, 1.1×", 5).await;
+    b.wait_text("p.small", "with AAC sound (48 kHz, stereo", 5)
+        .await;
+    let vtt = b
+        .client
+        .execute_async(
+            r#"const done = arguments[arguments.length - 1];
+            const a = document.querySelector("figcaption a[download$='.vtt']");
+            if (!a) return done("no captions link");
+            fetch(a.href).then(r => r.text()).then(done, e => done(String(e)));"#,
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(
+        vtt.as_str().unwrap_or_default().starts_with("WEBVTT"),
+        "the captions link serves WebVTT: {vtt}"
     );
     b.wait_text("table", "passes", 5).await;
     b.capture("video", "h2", "Platform checks").await;

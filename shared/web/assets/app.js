@@ -19,6 +19,7 @@ import { Posts } from "./page-posts.js";
 import { Analytics } from "./page-analytics.js";
 import { Webhooks } from "./page-webhooks.js";
 import { Autopilot } from "./page-autopilot.js";
+import { Settings } from "./page-settings.js";
 
 const NAV = [
   ["/", "Overview"],
@@ -33,6 +34,7 @@ const NAV = [
   ["/billing", "Billing"],
   ["/keys", "API keys"],
   ["/webhooks", "Webhooks"],
+  ["/settings", "Settings"],
   ["/docs", "API docs"],
 ];
 // The pages the next releases add; listed so people can see where the product is going.
@@ -55,6 +57,7 @@ const ROUTES = [
   [/^\/billing\/done$/, BillingDone],
   [/^\/keys$/, Keys],
   [/^\/webhooks$/, Webhooks],
+  [/^\/settings$/, Settings],
   [/^\/docs$/, Docs],
 ];
 const PUBLIC = [/^\/docs$/];

@@ -6,6 +6,7 @@ import { get, post } from "./api.js";
 import { navigate } from "./nav.js";
 import { Badge, Empty, ErrorBox, Field, Loading, Page, dollars, terminal, useInterval, useLoad, uuid, when } from "./ui.js";
 import { Publish } from "./page-publish.js";
+import { NarrationFields, narrationOf } from "./page-settings.js";
 
 const PLATFORMS = [
   ["tiktok", "TikTok"],
@@ -58,6 +59,7 @@ export function NewVideo({ query }) {
     provider: "auto",
     duration_s: 15,
     platforms: PLATFORMS.map(([k]) => k),
+    narration: { language: "", voice: "", speed: "" },
   });
   const [estimate, setEstimate] = useState(null);
   const [estimateError, setEstimateError] = useState(null);
@@ -69,6 +71,8 @@ export function NewVideo({ query }) {
     const b = { provider: form.provider, duration_s: Number(form.duration_s), platforms: form.platforms };
     if (form.source === "concept") b.concept_id = form.concept_id;
     else b.prompt = form.prompt;
+    const narration = narrationOf(form.narration);
+    if (narration) b.narration = narration;
     return b;
   };
   const ready = form.platforms.length > 0 && (form.source === "concept" ? !!form.concept_id : form.prompt.trim().length > 0);
@@ -155,6 +159,11 @@ export function NewVideo({ query }) {
         <legend>Platforms</legend>
         ${PLATFORMS.map(([k, label]) => html`<label class="choice" key=${k}><input type="checkbox" checked=${form.platforms.includes(k)} onChange=${toggle(k)} /> ${label}</label>`)}
       </fieldset>
+      <details class="narration">
+        <summary>Narration</summary>
+        <${NarrationFields} form=${form.narration} setForm=${(n) => setForm({ ...form, narration: n })} prefix="video-narration"
+          blank="Blank: the workspace's default (Settings)." />
+      </details>
       <div class="estimate" role="status" aria-live="polite">
         ${!ready
           ? html`<p class="muted">Choose what the video is about to see its cost.</p>`
@@ -257,6 +266,7 @@ function JobView({ job, steps }) {
           <dt>Cost</dt><dd>${dollars(job.cost_cents)} of a ${dollars(job.budget_cents)} budget</dd>
           <dt>Attempts</dt><dd>${job.attempts}</dd>
           <dt>Length</dt><dd>${job.duration_s} s${r.clips ? ` in ${r.clips.length} clip${r.clips.length === 1 ? "" : "s"}` : ""}</dd>
+          <dt>Narration</dt><dd>${narrationText(job.narration)}</dd>
           <dt>Why this provider</dt><dd>${r.reason || "—"}</dd>
           <dt>Created</dt><dd>${when(job.created_at)}</dd>
         </dl>
@@ -274,8 +284,28 @@ function Player({ job }) {
   }
   return html`<figure class="player">
     <video controls playsinline preload="metadata" src=${job.video_url} aria-label="The finished video"></video>
-    <figcaption><a class="button" href=${job.video_url} download=${job.id + ".mp4"}>Download MP4</a></figcaption>
+    <figcaption><a class="button" href=${job.video_url} download=${job.id + ".mp4"}>Download MP4</a>
+      ${job.captions ? html` Captions (burned in; also for upload):
+        <a href=${job.captions.vtt_url} download=${job.id + ".vtt"}>WebVTT</a> ·
+        <a href=${job.captions.srt_url} download=${job.id + ".srt"}>SRT</a>` : null}</figcaption>
   </figure>`;
+}
+
+// `es, voice Lucia, 1.1×`, or what applies when the job named nothing.
+function narrationText(n) {
+  if (!n) return "the voice's defaults";
+  const parts = [n.language, n.voice && "voice " + n.voice, n.speed && n.speed + "×"].filter(Boolean);
+  return parts.length ? parts.join(", ") : "the voice's defaults";
+}
+
+// The audio track as the validator measured it.
+function soundText(p) {
+  if (!p.has_audio) return ", no audio";
+  const a = p.audio;
+  if (!a) return " with audio";
+  const codec = a.codec === "aac_lc" ? "AAC" : a.codec;
+  const loud = typeof a.lufs === "number" ? `, ${a.lufs.toFixed(1)} LUFS` : "";
+  return ` with ${codec} sound (${a.sample_rate / 1000} kHz, ${a.channels === 2 ? "stereo" : a.channels + " channel"}${loud})`;
 }
 
 function Validation({ v }) {
@@ -287,5 +317,5 @@ function Validation({ v }) {
       <tbody>${(v.platforms || []).map((x) => html`<tr key=${x.platform}><th scope="row">${platformName(x.platform)}</th>
         <td>${x.pass ? html`<${Badge} status="succeeded">passes<//>` : html`<${Badge} status="failed">fails<//> ${x.reasons.join("; ")}`}</td></tr>`)}</tbody>
     </table>
-    <p class="muted small">${p.width}×${p.height}, ${p.fps} fps, ${Number(p.duration_s).toFixed(1)} s, ${p.video_codec}${p.has_audio ? " with audio" : ", no audio"}, ${(p.size_bytes / 1e6).toFixed(1)} MB</p>`;
+    <p class="muted small">${p.width}×${p.height}, ${p.fps} fps, ${Number(p.duration_s).toFixed(1)} s, ${p.video_codec}${soundText(p)}, ${(p.size_bytes / 1e6).toFixed(1)} MB</p>`;
 }

@@ -61,6 +61,10 @@ const SOURCES: &[(&str, &[u8])] = &[
         "page-publish.js",
         include_bytes!("../assets/page-publish.js"),
     ),
+    (
+        "page-settings.js",
+        include_bytes!("../assets/page-settings.js"),
+    ),
     ("page-docs.js", include_bytes!("../assets/page-docs.js")),
     ("style.css", include_bytes!("../assets/style.css")),
     ("icon.svg", include_bytes!("../assets/icon.svg")),
