@@ -1,4 +1,6 @@
-//! `viral bench render`: a narrated, captioned storyboard beside ffmpeg doing the same job.
+//! `viral bench render`: a narrated, captioned storyboard beside ffmpeg doing the same job,
+//! then captions burned into provider-like clips beside a plain re-encode of the same clips
+//! (and ffmpeg doing that job).
 
 use crate::failure::Failure;
 use std::process::ExitCode;
@@ -143,7 +145,7 @@ pub async fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Fai
     let Some((made, speech)) = last else {
         return Ok(ExitCode::SUCCESS);
     };
-    match ffmpeg {
+    match &ffmpeg {
         None => println!(
             "ffmpeg: not found (pass --ffmpeg PATH or set VIRAL_FFMPEG) — no baseline this run"
         ),
@@ -168,7 +170,7 @@ pub async fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Fai
             let mut times = Vec::new();
             for _ in 0..runs.max(1) {
                 let t = Instant::now();
-                let st = std::process::Command::new(&ff)
+                let st = std::process::Command::new(ff)
                     .args(&args)
                     .status()
                     .map_err(|e| format!("{ff}: {e}"))?;
@@ -187,6 +189,127 @@ pub async fn render(runs: usize, ffmpeg: Option<String>) -> Result<ExitCode, Fai
             );
             println!("storyboard time / ffmpeg time = {:.2}", ours / theirs);
         }
+    }
+    overlay(runs, ffmpeg.as_deref())
+}
+
+/// Captions on two 8 s provider-like clips joined and trimmed to 15 s: our join burning them
+/// in, beside the same join re-encoding with nothing drawn (the baseline), and ffmpeg
+/// concatenating, burning the same cues with libass and encoding.
+fn overlay(runs: usize, ffmpeg: Option<&str>) -> Result<ExitCode, Failure> {
+    let sb = storyboard_from_prompt(CARDS, 2);
+    let clip = |seed: u64| {
+        let sb = viral_media::Storyboard { seed, ..sb.clone() };
+        viral_media::render(&sb, &RenderSpec::vertical(8.0)).map_err(|e| e.to_string())
+    };
+    let clips = [clip(3)?, clip(4)?];
+    let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
+    let (cues, title_end) = viral_media::reading_captions(&sb, 15.0);
+    let audio = viral_media::audio::soundtrack(1, 15.0).map_err(|e| e.to_string())?;
+    let time =
+        |cues: &[viral_media::captions::Cue], title: Option<(&str, f64)>| -> Result<f64, Failure> {
+            let mut times = Vec::new();
+            for _ in 0..runs.max(1) {
+                let t = Instant::now();
+                let burn = viral_media::Burn { cues, title };
+                let joined = viral_media::join_captioned(&parts, 15.0, audio.clone(), Some(burn))
+                    .map_err(|e| e.to_string())?;
+                times.push(t.elapsed().as_secs_f64());
+                viral_media::probe(&joined.bytes).map_err(|e| e.to_string())?;
+            }
+            Ok(median(times))
+        };
+    let plain = time(&[], None)?;
+    let burned = time(&cues, Some((sb.hook.as_str(), title_end)))?;
+    println!();
+    println!(
+        "captions on provider clips: two 8 s 1080x1920 clips joined and trimmed to 15 s; median of {runs}"
+    );
+    println!("{:<40} {:>8} {:>14}", "join", "seconds", "x real time");
+    for (name, secs) in [
+        ("decode + re-encode, nothing drawn", plain),
+        ("decode + captions + re-encode", burned),
+    ] {
+        println!("{name:<40} {secs:>8.2} {:>14.1}", 15.0 / secs);
+    }
+    println!(
+        "captioned / plain re-encode = {:.2} (target at most 1.5)",
+        burned / plain
+    );
+    if let Some(ff) = ffmpeg {
+        let dir = std::env::temp_dir().join(format!("viral-bench-overlay-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+        let mut inputs = Vec::new();
+        for (i, c) in clips.iter().enumerate() {
+            let p = dir.join(format!("clip-{i}.mp4"));
+            std::fs::write(&p, c).map_err(|e| e.to_string())?;
+            inputs.push(p.display().to_string());
+        }
+        let srt = dir.join("cues.srt");
+        std::fs::write(&srt, viral_media::captions::srt(&cues)).map_err(|e| e.to_string())?;
+        let out = dir.join("ffmpeg.mp4").display().to_string();
+        let style = "Fontname=DejaVu Sans,Bold=1,Fontsize=22,Outline=3,Alignment=5,MarginV=40";
+        let graph = format!(
+            "[0:v][1:v]concat=n=2:v=1:a=0,subtitles='{}':force_style='{style}'[v]",
+            srt.display()
+        );
+        let args = [
+            "-v",
+            "error",
+            "-y",
+            "-filter_threads",
+            "1",
+            "-i",
+            &inputs[0],
+            "-i",
+            &inputs[1],
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=220:sample_rate=48000:duration=15",
+            "-filter_complex",
+            &graph,
+            "-map",
+            "[v]",
+            "-map",
+            "2:a",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-threads",
+            "1",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "128k",
+            "-t",
+            "15",
+            &out,
+        ];
+        let mut times = Vec::new();
+        for _ in 0..runs.max(1) {
+            let t = Instant::now();
+            let st = std::process::Command::new(ff)
+                .args(args)
+                .status()
+                .map_err(|e| format!("{ff}: {e}"))?;
+            if !st.success() {
+                return Err(format!("ffmpeg failed ({st})").into());
+            }
+            times.push(t.elapsed().as_secs_f64());
+        }
+        let theirs = median(times);
+        let _ = std::fs::remove_dir_all(&dir);
+        println!(
+            "{:<40} {:>8.2} {:>14.1}",
+            "ffmpeg concat + libass + libx264",
+            theirs,
+            15.0 / theirs
+        );
+        println!("our captioned join / ffmpeg = {:.2}", burned / theirs);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -112,6 +112,9 @@ async fn setup(dir: &std::path::Path, b: &PipelineBench, video: Vec<u8>) -> Resu
     });
     let deps = Deps {
         social: Default::default(),
+        // This measures the workflow, not the media work: captions are stored as files and the
+        // clips copied (`viral bench render` measures burning them in).
+        provider_captions: viral_steps::ProviderCaptions::Files,
         store: Arc::new(SqliteItemStore::new(db.clone())),
         blobs,
         clock: clock.clone(),

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use crate::MediaError;
 use crate::audio::AacTrack;
+use crate::captions::{CaptionTrack, Cue};
 use crate::h264_writer::H264Writer;
 
 /// How the clips were joined.
@@ -188,6 +189,24 @@ fn parameter_sets(clip: &Clip<'_>, out: &mut Vec<u8>) {
 
 /// Joins `clips` in order, trims the result to `target_s` seconds and lays `audio` under it.
 pub fn join(clips: &[&[u8]], target_s: f64, audio: AacTrack) -> Result<Joined, MediaError> {
+    join_captioned(clips, target_s, audio, None)
+}
+
+/// Captions to burn into joined clips: the cues, and a title shown from the first frame until
+/// the given time.
+pub struct Burn<'a> {
+    pub cues: &'a [Cue],
+    pub title: Option<(&'a str, f64)>,
+}
+
+/// As [`join`], burning `captions` into the picture: the clips are then always decoded and
+/// encoded once.
+pub fn join_captioned(
+    clips: &[&[u8]],
+    target_s: f64,
+    audio: AacTrack,
+    captions: Option<Burn<'_>>,
+) -> Result<Joined, MediaError> {
     if clips.is_empty() || !(target_s.is_finite() && target_s > 0.0) {
         return Err(MediaError::Unsupported(
             "nothing to join, or no target length".into(),
@@ -209,13 +228,13 @@ pub fn join(clips: &[&[u8]], target_s: f64, audio: AacTrack) -> Result<Joined, M
             && c.sps == first.sps
             && c.pps == first.pps
     });
-    if same {
+    if same && captions.is_none() {
         copy(&clips, target_s, &audio).map(|bytes| Joined {
             bytes,
             mode: JoinMode::Copied,
         })
     } else {
-        reencode(&clips, target_s, audio).map(|bytes| Joined {
+        reencode(&clips, target_s, audio, captions).map(|bytes| Joined {
             bytes,
             mode: JoinMode::Reencoded,
         })
@@ -320,7 +339,12 @@ fn scale_plane(src: &[u8], stride: usize, sw: usize, sh: usize, dw: usize, dh: u
     out
 }
 
-fn reencode(clips: &[Clip<'_>], target_s: f64, audio: AacTrack) -> Result<Vec<u8>, MediaError> {
+fn reencode(
+    clips: &[Clip<'_>],
+    target_s: f64,
+    audio: AacTrack,
+    captions: Option<Burn<'_>>,
+) -> Result<Vec<u8>, MediaError> {
     let big = clips
         .iter()
         .max_by_key(|c| u64::from(c.width) * u64::from(c.height))
@@ -328,6 +352,7 @@ fn reencode(clips: &[Clip<'_>], target_s: f64, audio: AacTrack) -> Result<Vec<u8
     let (w, h) = ((big.width & !1) as usize, (big.height & !1) as usize);
     let fps = frame_rate(&clips[0]).round().max(1.0) as u32;
     let wanted = (target_s * f64::from(fps)).round() as u64;
+    let track = captions.map(|c| CaptionTrack::new(c.cues, c.title, w, h));
     let mut writer = H264Writer::new(w as u32, h as u32, fps, 24, audio)?;
     let dec_err = |e: openh264::Error| MediaError::Encoder(format!("decoder: {e}"));
     let mut packet = Vec::with_capacity(512 << 10);
@@ -349,9 +374,13 @@ fn reencode(clips: &[Clip<'_>], target_s: f64, audio: AacTrack) -> Result<Vec<u8
             };
             let (sw, sh) = yuv.dimensions();
             let (ys, us, vs) = yuv.strides();
-            let y = scale_plane(yuv.y(), ys, sw, sh, w, h);
-            let u = scale_plane(yuv.u(), us, sw / 2, sh / 2, w / 2, h / 2);
-            let v = scale_plane(yuv.v(), vs, sw / 2, sh / 2, w / 2, h / 2);
+            let mut y = scale_plane(yuv.y(), ys, sw, sh, w, h);
+            let mut u = scale_plane(yuv.u(), us, sw / 2, sh / 2, w / 2, h / 2);
+            let mut v = scale_plane(yuv.v(), vs, sw / 2, sh / 2, w / 2, h / 2);
+            if let Some(t) = &track {
+                let at = writer.frames() as f64 / f64::from(fps);
+                t.draw(at, w, h, &mut y, &mut u, &mut v);
+            }
             writer.push(&y, &u, &v)?;
         }
     }

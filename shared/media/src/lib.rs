@@ -11,11 +11,13 @@ pub mod rules;
 pub mod speech;
 pub mod storyboard;
 
-pub use join::{JoinMode, Joined, join};
+pub use join::{Burn, JoinMode, Joined, join, join_captioned};
 pub use probe::{AudioProbe, Probe, looks_like_mp4, probe};
 pub use rules::{Platform, PlatformReport, validate};
 pub use speech::{Speech, Word};
-pub use storyboard::{Beat, RenderSpec, Rendered, Storyboard, render, render_narrated, script};
+pub use storyboard::{
+    Beat, RenderSpec, Rendered, Storyboard, reading_captions, render, render_narrated, script,
+};
 
 /// A stable seed from a name (FNV-1a): one job or concept always gets the same palette and
 /// the same sound bed, in every process.

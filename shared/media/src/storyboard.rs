@@ -313,6 +313,15 @@ impl Planes {
     }
 }
 
+/// The captions of `sb` over a video `duration_s` long with no voice: its words at reading
+/// pace over beats timed by their weights, and the hook as a title until its beat ends. What
+/// provider clips, which come without our voice, are captioned with.
+pub fn reading_captions(sb: &Storyboard, duration_s: f64) -> (Vec<Cue>, f64) {
+    let t = timed_by_weight(sb, &RenderSpec::vertical(duration_s));
+    let title_end = t.cards.first().map_or(duration_s, |c| c.1);
+    (captions::cues(&t.words, &t.breaks, duration_s), title_end)
+}
+
 /// Renders the storyboard to MP4 bytes, without a voice (captions at reading pace).
 pub fn render(sb: &Storyboard, spec: &RenderSpec) -> Result<Vec<u8>, MediaError> {
     render_narrated(sb, spec, None).map(|r| r.mp4)

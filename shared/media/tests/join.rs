@@ -141,3 +141,41 @@ fn clips_with_b_frames_are_copied_and_every_frame_decodes() {
     assert!((150..=153).contains(&frames), "{frames} frames");
     assert!((duration - 5.0).abs() <= 0.2, "{duration}");
 }
+
+/// Captions burned into clips that could be copied: they are encoded once, with the script's
+/// words on the frames, and ffmpeg decodes every frame.
+#[test]
+fn captions_are_burned_into_clips_in_one_encode() {
+    let a = clip("first", 360, 640, 3.0);
+    let b = clip("second", 360, 640, 3.0);
+    let plain = join(&[&a, &b], 5.0, soundtrack(5.0)).unwrap();
+    assert_eq!(plain.mode, JoinMode::Copied);
+    let sb = Storyboard {
+        hook: "Night trains are back".into(),
+        beats: vec![Beat {
+            text: "Sleep in Paris, wake in Rome.".into(),
+            duration_s: 1.0,
+        }],
+        seed: 1,
+    };
+    let (cues, title_end) = viral_media::reading_captions(&sb, 5.0);
+    assert_eq!(
+        cues.first().map(|c| c.text()),
+        Some("Night trains are".into())
+    );
+    let burned = viral_media::join_captioned(
+        &[&a, &b],
+        5.0,
+        soundtrack(5.0),
+        Some(viral_media::Burn {
+            cues: &cues,
+            title: Some((&sb.hook, title_end)),
+        }),
+    )
+    .unwrap();
+    assert_eq!(burned.mode, JoinMode::Reencoded);
+    let (frames, seconds) = ffmpeg_check(&burned.bytes);
+    assert_eq!(frames, 150);
+    assert!((seconds - 5.0).abs() < 0.1, "{seconds}");
+    assert_ne!(probe(&burned.bytes).unwrap().frames, 0);
+}

@@ -262,6 +262,7 @@ fn pipeline_deps(
         blobs,
         clock,
         social: viral_steps::Social::default(),
+        provider_captions: config.providers.provider_captions,
     })
 }
 

@@ -56,6 +56,9 @@ pub struct ProviderConfig {
     /// calls together; default 3.2, twice neural's $16 per million characters). Credentials
     /// and region come from the environment, as for every AWS client.
     pub polly: PollyConfig,
+    /// `VIRAL_PROVIDER_CAPTIONS`: `burn` (default) draws the script's captions into provider
+    /// clips at the join (one decode and encode); `files` only stores them beside the video.
+    pub provider_captions: viral_steps::ProviderCaptions,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -272,7 +275,13 @@ impl ProviderConfig {
                 "required with VIRAL_VOICE=elevenlabs",
             ));
         }
+        let provider_captions = match get("VIRAL_PROVIDER_CAPTIONS") {
+            None => viral_steps::ProviderCaptions::default(),
+            Some(v) => viral_steps::ProviderCaptions::parse(v.trim())
+                .ok_or_else(|| err("VIRAL_PROVIDER_CAPTIONS", "expected burn or files"))?,
+        };
         Ok(Self {
+            provider_captions,
             voice,
             elevenlabs,
             polly,
@@ -320,6 +329,21 @@ mod tests {
         assert_eq!(c.enabled, ["storyboard", "runway", "veo"]);
         assert_eq!(c.runway_base_url, "https://api.dev.runwayml.com");
         assert_eq!(c.vertex_location, "us-central1");
+    }
+
+    #[test]
+    fn provider_clips_get_captions_burned_in_unless_told_files() {
+        use viral_steps::ProviderCaptions;
+        let of = |pairs: &[(&str, &str)]| cfg(pairs, Backend::Local).map(|c| c.provider_captions);
+        assert_eq!(of(&[]).unwrap(), ProviderCaptions::Burn);
+        assert_eq!(
+            of(&[("VIRAL_PROVIDER_CAPTIONS", "files")]).unwrap(),
+            ProviderCaptions::Files
+        );
+        assert_eq!(
+            of(&[("VIRAL_PROVIDER_CAPTIONS", "maybe")]).unwrap_err().var,
+            "VIRAL_PROVIDER_CAPTIONS"
+        );
     }
 
     #[test]

@@ -306,6 +306,7 @@ impl Services {
             clock: self.clock.clone(),
             providers: self.providers()?,
             social: self.social(),
+            provider_captions: self.config.providers.provider_captions,
         };
         let clock = self.clock.clone();
         let queue_for: QueueFor = Arc::new(move |provider: &str| {

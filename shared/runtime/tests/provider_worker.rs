@@ -68,6 +68,7 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
     ));
     let deps = Deps {
         social: Default::default(),
+        provider_captions: Default::default(),
         store: Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap()),
         providers: Registry::new(vec![Arc::new(StoryboardProvider::new(blobs.clone()))]),
         blobs,

@@ -78,6 +78,7 @@ async fn every_step_event_drives_its_handler() {
         blobs: services.blobs.clone(),
         clock: clock.clone(),
         providers: services.providers().unwrap(),
+        provider_captions: Default::default(),
     };
     let store = &*deps.store;
     let tenant = tenants::create_tenant(store, &*clock, "Steps", Plan::Pro)

@@ -220,6 +220,30 @@ pub struct Deps {
     pub providers: Registry,
     /// What the publish steps need; empty in a process that does not publish.
     pub social: Social,
+    /// Whether the join burns captions into provider clips.
+    pub provider_captions: ProviderCaptions,
+}
+
+/// How the join treats clips from a video provider, which come without our captions (the
+/// storyboard draws its own). `VIRAL_PROVIDER_CAPTIONS`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProviderCaptions {
+    /// Burn the script's words in (the clips are decoded, drawn on and encoded once) and
+    /// store them as WebVTT and SubRip beside the video.
+    #[default]
+    Burn,
+    /// Only store them as files: clips that match are joined without re-encoding.
+    Files,
+}
+
+impl ProviderCaptions {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "burn" => Some(Self::Burn),
+            "files" => Some(Self::Files),
+            _ => None,
+        }
+    }
 }
 
 /// The publish steps' dependencies: a publisher per platform, the vault that opens the

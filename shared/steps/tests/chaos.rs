@@ -346,6 +346,9 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
     });
     let deps = Deps {
         social: Default::default(),
+        // Faults, not pixels: 200 jobs re-encoded would take minutes (the join burns captions
+        // in `cloud_providers.rs`).
+        provider_captions: viral_steps::ProviderCaptions::Files,
         store: store.clone(),
         blobs,
         clock: clock.clone(),

@@ -185,6 +185,19 @@ async fn runway_renders_10_plus_5_seconds_joined_into_15() {
     asked.sort_unstable();
     assert_eq!(asked, [5, 10], "two clips: 10 s + 5 s");
     assert_eq!(job.route.as_ref().unwrap()["estimated_cost_cents"], 180);
+    // The clips come without our captions: the script is burned in (one encode) and its
+    // cues are stored beside the video.
+    let vtt = job
+        .captions_key
+        .as_deref()
+        .expect("captions for provider clips");
+    let key = viral_core::ports::BlobKey::parse(vtt).unwrap();
+    let (text, _) = e.deps.blobs.get(&key).await.unwrap().unwrap();
+    assert!(
+        String::from_utf8(text)
+            .unwrap()
+            .starts_with("WEBVTT\n\n00:00:00")
+    );
     let p = viral_media::probe(&bytes).unwrap();
     assert_eq!(
         (p.width, p.height, p.video_codec.as_str()),

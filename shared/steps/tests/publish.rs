@@ -47,6 +47,7 @@ async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() 
             vault: Some(vault.clone()),
             limits: PublishLimits::default(),
         },
+        provider_captions: Default::default(),
     };
     let pipeline = viral_steps::local::LocalPipeline::new(
         deps.clone(),

@@ -120,6 +120,8 @@ fn store_of(dir: &std::path::Path) -> Deps {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     Deps {
         social: Default::default(),
+        // Its provider is the storyboard under another name: its clip has captions already.
+        provider_captions: viral_steps::ProviderCaptions::Files,
         store: Arc::new(SqliteItemStore::new(db)),
         blobs: Arc::new(FsBlobStore::new(
             &dir.join("blobs"),

@@ -462,6 +462,14 @@ pub struct Joined {
     pub size_bytes: usize,
 }
 
+/// One turn per core for the joins' decoding and encoding, shared by the process.
+fn media_turn() -> &'static tokio::sync::Semaphore {
+    static TURNS: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    TURNS.get_or_init(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(1, usize::from))
+    })
+}
+
 /// Joins the fetched clips and trims the result to the job's length, into the staging key
 /// that validation reads. The clips are deleted once the joined video is stored; a re-run
 /// that finds them gone and the joined video there has nothing left to do.
@@ -506,6 +514,22 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     // The storyboard renders one clip with its sound finished (voice over music): it keeps
     // it. Clips from elsewhere get the music bed.
     let own_sound = job.provider.as_deref() == Some("storyboard") && clips.len() == 1;
+    // Provider clips come without our captions: the script's words are burned in at reading
+    // pace (encoding once), and stored as files beside the video like the storyboard's.
+    let script = (!own_sound).then(|| {
+        let sb = viral_providers::storyboard::storyboard_from_prompt(&job.spec.prompt, seed);
+        let (cues, title_end) = viral_media::reading_captions(&sb, target);
+        (sb.hook, cues, title_end)
+    });
+    let cues = script.as_ref().map(|(_, c, _)| c.clone());
+    let burn_captions = d.provider_captions == crate::ProviderCaptions::Burn;
+    // Decoding and encoding 1080×1920 holds a few hundred MB and a core: a process runs as
+    // many at once as it has cores, and the other joins wait their turn.
+    let _turn = media_turn()
+        .acquire()
+        .await
+        .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
+    let job_id = job.id.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
         let audio = match own_sound
@@ -515,12 +539,46 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             Some(track) => track,
             None => viral_media::audio::soundtrack(seed, target)?,
         };
-        viral_media::join(&parts, target, audio)
+        let burn = script
+            .as_ref()
+            .filter(|_| burn_captions)
+            .map(|(hook, cues, title_end)| viral_media::Burn {
+                cues,
+                title: Some((hook.as_str(), *title_end)),
+            });
+        if burn.is_none() {
+            return viral_media::join(&parts, target, audio);
+        }
+        match viral_media::join_captioned(&parts, target, audio.clone(), burn) {
+            Ok(j) => Ok(j),
+            // A stream our decoder cannot read is still a video: it is joined as it came
+            // (copied when the clips match), with the captions as files only.
+            Err(e) => {
+                tracing::warn!(job = %job_id, error = %e, "captions could not be burned in; the clips are joined without them");
+                viral_media::join(&parts, target, audio)
+            }
+        }
     })
     .await
     .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
     .map_err(|e| StepError::new("Video.Unsupported", e.to_string()))?;
     let size_bytes = joined.bytes.len();
+    if let Some(cues) = &cues {
+        let files = [
+            viral_media::captions::vtt(cues),
+            viral_media::captions::srt(cues),
+        ];
+        for ((ext, content_type), text) in CAPTION_FORMATS.into_iter().zip(files) {
+            d.blobs
+                .put(
+                    &captions_key(&r, false, ext)?,
+                    text.into_bytes(),
+                    content_type,
+                )
+                .await
+                .map_err(blob_err)?;
+        }
+    }
     d.blobs
         .put(&staging, joined.bytes, "video/mp4")
         .await

@@ -34,6 +34,7 @@ pub fn pipeline_in(
     ));
     let deps = Deps {
         social: Default::default(),
+        provider_captions: Default::default(),
         store: Arc::new(SqliteItemStore::new(db.clone())),
         providers: Registry::new(make(blobs.clone())),
         blobs,
