@@ -255,4 +255,36 @@ async fn veo_renders_8_plus_8_seconds_trimmed_to_15() {
         "trimmed from 16 s: {}",
         p.duration_s
     );
+
+    // What an attempt cut short leaves in staging (a clip fetched, a video a poll handed
+    // over) goes with the tenant.
+    use viral_core::domain::job::{StagedClip, staged_clip_blob};
+    let store = &*e.deps.store;
+    let intents = viral_core::service::submits::of_job(store, &job.tenant_id, &job.id)
+        .await
+        .unwrap();
+    let task = intents[0].3.clone().unwrap();
+    let left: Vec<BlobKey> = [StagedClip::Fetched(intents[0].1), StagedClip::Polled(&task)]
+        .into_iter()
+        .map(|c| BlobKey::parse(&staged_clip_blob(&job.tenant_id, &job.id, c)).unwrap())
+        .collect();
+    for k in &left {
+        e.deps
+            .blobs
+            .put(k, b"left".to_vec(), "video/mp4")
+            .await
+            .unwrap();
+    }
+    viral_core::service::tenant_lifecycle::delete_tenant(
+        store,
+        &*e.deps.blobs,
+        e.deps.clock.now(),
+        &job.tenant_id,
+        &|_, _| vec![],
+    )
+    .await
+    .unwrap();
+    for k in &left {
+        assert!(e.deps.blobs.head(k).await.unwrap().is_none(), "{k:?} left");
+    }
 }

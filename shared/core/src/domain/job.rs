@@ -246,6 +246,36 @@ pub fn submit_sk(job_id: &str, attempt: u32, clip: u32) -> String {
     format!("SUBMIT#{job_id}#{attempt}#{clip}")
 }
 
+/// Where a clip waits between the workflow's steps: `clip-<n>` once fetched, and a video a
+/// provider handed over with its poll answer (`polled-<task>`) until the fetch step takes it.
+/// The task id is kept readable: characters a key cannot hold become `_`.
+pub fn staged_clip_blob(tenant_id: &str, job_id: &str, clip: StagedClip<'_>) -> String {
+    let name = match clip {
+        StagedClip::Fetched(index) => format!("clip-{index}"),
+        StagedClip::Polled(task_id) => {
+            let task: String = task_id
+                .chars()
+                .take(200)
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
+                .collect();
+            format!("polled-{task}")
+        }
+    };
+    format!("staging/tenants/{tenant_id}/{job_id}/{name}.mp4")
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum StagedClip<'a> {
+    Fetched(u32),
+    Polled(&'a str),
+}
+
 /// A ledger entry's state: the quota invariant is `used == RESERVED + CONSUMED`.
 pub const RESERVED: &str = "RESERVED";
 pub const CONSUMED: &str = "CONSUMED";

@@ -3,6 +3,7 @@
 //! tenant and every object of its videos, once nothing of it is running or billed).
 
 use crate::Error;
+use crate::domain::job::{StagedClip, staged_clip_blob};
 use crate::domain::keys;
 use crate::domain::{Job, TenantStatus};
 use crate::error::Result;
@@ -52,7 +53,7 @@ async fn all_items(store: &dyn ItemStore, tenant_id: &str) -> Result<Vec<Item>> 
 }
 
 /// Deletes the tenant: its media first (the final video and its captions, the staging
-/// copies, and each render a provider left in our bucket, named by
+/// copies and clips, and each render a provider left in our bucket, named by
 /// `render_of(provider, task_id)`), then its API-key
 /// lookups, then every item of its partition, the tenant item last so that a delete cut short
 /// can be run again. Refused (409) while a job is still running (`jobs_running`: suspend it
@@ -113,7 +114,20 @@ pub async fn delete_tenant(
         objects.extend(derived.iter().filter_map(|k| BlobKey::parse(k).ok()));
     }
     for submit in items.iter().filter(|i| i.sk.starts_with("SUBMIT#")) {
-        if let (Some(provider), Some(task)) = (submit.str("provider"), submit.str("task_id")) {
+        // `SUBMIT#<job>#<attempt>#<clip>`: the clip as fetched, and as a poll handed it over.
+        let mut parts = submit.sk.split('#').skip(1);
+        let (job_id, clip) = (parts.next(), parts.nth(1).and_then(|c| c.parse().ok()));
+        let task = submit.str("task_id");
+        if let (Some(job_id), Some(clip)) = (job_id, clip) {
+            let mut staged = vec![staged_clip_blob(
+                tenant_id,
+                job_id,
+                StagedClip::Fetched(clip),
+            )];
+            staged.extend(task.map(|t| staged_clip_blob(tenant_id, job_id, StagedClip::Polled(t))));
+            objects.extend(staged.iter().filter_map(|k| BlobKey::parse(k).ok()));
+        }
+        if let (Some(provider), Some(task)) = (submit.str("provider"), task) {
             objects.extend(render_of(provider, task));
         }
     }

@@ -7,6 +7,7 @@ mod publish;
 mod render;
 
 use serde::{Deserialize, Serialize};
+use viral_core::domain::job::{StagedClip, staged_clip_blob};
 use viral_core::ports::BlobKey;
 
 pub use deliver::{
@@ -49,29 +50,19 @@ fn staging_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
 
 /// One rendered clip, before the join.
 fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
-    blob_key(format!(
-        "{STAGING}/{}/{}/clip-{index}.mp4",
-        r.tenant_id, r.job_id
+    blob_key(staged_clip_blob(
+        &r.tenant_id,
+        &r.job_id,
+        StagedClip::Fetched(index),
     ))
 }
 
-/// A clip the provider handed over with its poll answer, keyed by its task, until the fetch
-/// step takes it. The task id is kept readable: characters a key cannot hold become `_`.
+/// A clip the provider handed over with its poll answer, until the fetch step takes it.
 fn polled_key(r: &JobRef, task_id: &str) -> Result<BlobKey, crate::StepError> {
-    let task: String = task_id
-        .chars()
-        .take(200)
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    blob_key(format!(
-        "{STAGING}/{}/{}/polled-{task}.mp4",
-        r.tenant_id, r.job_id
+    blob_key(staged_clip_blob(
+        &r.tenant_id,
+        &r.job_id,
+        StagedClip::Polled(task_id),
     ))
 }
 
