@@ -285,7 +285,7 @@ function Player({ job }) {
   return html`<figure class="player">
     <video controls playsinline preload="metadata" src=${job.video_url} aria-label="The finished video"></video>
     <figcaption><a class="button" href=${job.video_url} download=${job.id + ".mp4"}>Download MP4</a>
-      ${job.captions ? html` Captions (burned in; also for upload):
+      ${job.captions ? html` Captions, for upload:
         <a href=${job.captions.vtt_url} download=${job.id + ".vtt"}>WebVTT</a> ·
         <a href=${job.captions.srt_url} download=${job.id + ".srt"}>SRT</a>` : null}</figcaption>
   </figure>`;

@@ -32,6 +32,10 @@ pub const PAGES: &[&str] = &[
     "/docs",
     "/accounts",
     "/posts",
+    "/analytics",
+    "/webhooks",
+    "/autopilot",
+    "/settings",
 ];
 
 /// Hashed assets never change under their name.

@@ -104,8 +104,8 @@ pub(crate) struct VideoView {
     prompt: String,
     platforms: Vec<String>,
     duration_s: f64,
-    /// How the storyboard is narrated, as asked (`language`, `voice`, `speed`); absent: the
-    /// voice's defaults.
+    /// How the storyboard is narrated (`language`, `voice`, `speed`): as the job asked, or
+    /// the workspace's default when it asked nothing; absent: the voice's defaults.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     narration: Option<Value>,

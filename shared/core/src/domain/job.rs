@@ -253,10 +253,11 @@ pub fn staged_clip_blob(tenant_id: &str, job_id: &str, clip: StagedClip<'_>) -> 
     let name = match clip {
         StagedClip::Fetched(index) => format!("clip-{index}"),
         StagedClip::Polled(task_id) => {
-            let task: String = task_id
-                .chars()
-                .take(200)
-                .map(|c| {
+            // Ids end in what is unique (Veo's operation id): a long one keeps its end.
+            let chars: Vec<char> = task_id.chars().collect();
+            let task: String = chars[chars.len().saturating_sub(200)..]
+                .iter()
+                .map(|&c| {
                     if c.is_ascii_alphanumeric() || c == '-' {
                         c
                     } else {

@@ -417,7 +417,8 @@ pub async fn fetch_video(d: &Deps, input: FetchInput) -> Result<Fetched, StepErr
 }
 
 /// The storyboard stores word-timed captions beside its render: they go with the video. Any
-/// other provider's clips come without, so captions an earlier attempt left are dropped.
+/// other provider's clips come without (the join writes theirs), so captions an earlier
+/// attempt left are dropped.
 async fn keep_storyboard_captions(
     d: &Deps,
     r: &JobRef,
@@ -485,6 +486,13 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         return Err(StepError::new("Step.BadInput", "no clips to join"));
     }
     let staging = staging_key(&r)?;
+    // Decoding and encoding 1080×1920 holds a few hundred MB and a core: a process joins as
+    // many videos at once as it has cores, and the others wait their turn before reading
+    // their clips.
+    let _turn = media_turn()
+        .acquire()
+        .await
+        .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
     let mut clips = Vec::with_capacity(input.clips.len());
     for c in &input.clips {
         match d
@@ -523,12 +531,6 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     });
     let cues = script.as_ref().map(|(_, c, _)| c.clone());
     let burn_captions = d.provider_captions == crate::ProviderCaptions::Burn;
-    // Decoding and encoding 1080×1920 holds a few hundred MB and a core: a process runs as
-    // many at once as it has cores, and the other joins wait their turn.
-    let _turn = media_turn()
-        .acquire()
-        .await
-        .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
     let job_id = job.id.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
