@@ -153,7 +153,13 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, Failure> {
                     .ok()
                     .map(|_| "ffmpeg".to_owned())
             });
-            return crate::bench_media::render(runs, ffmpeg).await;
+            let piper_dir = viral_runtime::provider_config::ProviderConfig::from_lookup(
+                &|k| std::env::var(k).ok(),
+                viral_runtime::Backend::Local,
+            )
+            .ok()
+            .and_then(|c| c.piper_dir);
+            return crate::bench_media::render(runs, ffmpeg, piper_dir.as_deref()).await;
         }
         BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
         BenchCommand::Learner { seeds } => return crate::bench_learner::run(seeds),

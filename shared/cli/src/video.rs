@@ -209,7 +209,7 @@ async fn run_on(
         "routing": job.route,
         "file": file.map(|f| f.display().to_string()),
         "captions": captions.map(|f| f.display().to_string()),
-        "voice": narrator(&services.config.providers, job.provider.as_deref()),
+        "voice": narrator(&services.config.providers, job.provider.as_deref(), job.spec.narration.as_ref()),
         "validation": job.validation,
         "failure": job.failure,
         "seconds": (started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
@@ -220,17 +220,30 @@ async fn run_on(
 fn narrator(
     cfg: &viral_runtime::provider_config::ProviderConfig,
     provider: Option<&str>,
+    narration: Option<&viral_core::domain::Narration>,
 ) -> Option<&'static str> {
     if provider != Some("storyboard") {
         return None;
     }
+    use viral_providers::voice::{Espeak, Offline, Piper, SpeechRequest};
     use viral_runtime::provider_config::VoiceChoice;
     match cfg.voice {
         VoiceChoice::None => None,
         VoiceChoice::ElevenLabs => Some("elevenlabs"),
         VoiceChoice::Polly => Some("polly"),
-        VoiceChoice::Auto | VoiceChoice::Espeak => {
-            viral_providers::voice::Espeak::load().map(|_| "espeak")
+        VoiceChoice::Piper => cfg
+            .piper_dir
+            .as_deref()
+            .and_then(Piper::load)
+            .map(|_| "piper"),
+        VoiceChoice::Espeak => Espeak::load().map(|_| "espeak"),
+        VoiceChoice::Auto => {
+            let mut ask = SpeechRequest::new("");
+            if let Some(n) = narration {
+                ask.language = n.language.clone().unwrap_or(ask.language);
+                ask.voice = n.voice.clone();
+            }
+            Offline::load(cfg.piper_dir.as_deref())?.engine_for(&ask)
         }
     }
 }
@@ -251,7 +264,7 @@ fn print_result(r: &Value) {
         match r["voice"].as_str() {
             Some(v) => println!("sound     voice ({v}) over a music bed"),
             None => println!(
-                "sound     music bed only: no voice here (install espeak-ng for the offline one)"
+                "sound     music bed only: no voice here (tests/run installs the offline voices)"
             ),
         }
     }

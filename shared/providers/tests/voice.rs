@@ -1,15 +1,100 @@
-//! The offline voice (espeak-ng, installed by `tests/run`) and a narrated render checked from
-//! the outside: ffmpeg decodes the MP4, the highlighted caption word changes on the frames the
+//! The offline voices (Piper and espeak-ng, installed by `tests/run`) and a narrated render
+//! checked from the outside: ffmpeg decodes the MP4, the highlighted caption word changes on the frames the
 //! voice's word timings say (±1 frame), and the mix is near −14 LUFS.
 
 use std::process::Command;
 
 use viral_core::ports::ProviderError;
 use viral_media::{Beat, RenderSpec, Storyboard, render_narrated, script};
-use viral_providers::voice::{Espeak, SpeechRequest, Voice};
+use viral_providers::voice::{Espeak, Offline, Piper, SpeechRequest, Voice};
 
 fn espeak() -> Espeak {
     Espeak::load().expect("espeak-ng: run the test command `tests/run` (it installs espeak-ng)")
+}
+
+fn piper_dir() -> std::path::PathBuf {
+    std::env::var("VIRAL_TEST_PIPER_DIR")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .expect("VIRAL_TEST_PIPER_DIR: run the test command `tests/run` (it installs Piper)")
+        .into()
+}
+
+fn piper() -> Piper {
+    Piper::load(&piper_dir()).expect("Piper with a voice: run `tests/run`")
+}
+
+/// Root mean square of `samples` between `from` and `to` seconds.
+fn rms(s: &viral_media::Speech, from: f64, to: f64) -> f32 {
+    let at = |t: f64| ((t.max(0.0) * f64::from(s.sample_rate)) as usize).min(s.samples.len());
+    let part = &s.samples[at(from)..at(to).max(at(from))];
+    (part.iter().map(|v| v * v).sum::<f32>() / part.len().max(1) as f32).sqrt()
+}
+
+#[tokio::test]
+async fn piper_reads_the_script_with_its_own_timing_for_every_word() {
+    let voice = piper();
+    let text =
+        "Stop scrolling. This tiny habit saves you two hours every week 🔥 really. Here is how.";
+    let speech = voice.speak(&SpeechRequest::new(text)).await.unwrap();
+    speech.check(text).expect("timings match the script");
+    assert_eq!(speech.words.len(), 16);
+    let d = speech.duration_s();
+    assert!((3.0..10.0).contains(&d), "{d} s of speech");
+    // The emoji is not read out: it is shown with the word before it.
+    assert_eq!(speech.words[11].start_s, speech.words[10].start_s);
+    // Piper's timings, checked against the sound itself: the pause between two sentences
+    // is quiet, and each sentence's first word starts with sound.
+    for k in [2, 13] {
+        let w = &speech.words[k];
+        let prev_end = speech.words[k - 1].end_s;
+        assert!(w.start_s >= prev_end + 0.15, "{w:?} after {prev_end}");
+        let pause = rms(&speech, prev_end + 0.05, w.start_s - 0.05);
+        let word = rms(&speech, w.start_s, w.end_s);
+        assert!(word > 8.0 * pause, "{} {word} vs pause {pause}", w.text);
+    }
+    // Words are Piper's, not spread evenly: "Stop" is shorter than "scrolling.".
+    let len = |i: usize| speech.words[i].end_s - speech.words[i].start_s;
+    assert!(len(0) < len(1), "{:?}", &speech.words[..2]);
+
+    let mut slow = SpeechRequest::new(text);
+    slow.speed = 0.6;
+    let slower = voice.speak(&slow).await.unwrap();
+    assert!(
+        slower.duration_s() > d * 1.3,
+        "{} s at 0.6× vs {d} s",
+        slower.duration_s()
+    );
+}
+
+#[tokio::test]
+async fn piper_words_it_reads_differently_still_get_a_timing_each() {
+    // Piper says numbers and CJK in more words than the script has: the sentence's words are
+    // spread over the sentence as Piper timed it.
+    let text = "In 2024 we met in 東京 again. Then home.";
+    let speech = piper().speak(&SpeechRequest::new(text)).await.unwrap();
+    speech.check(text).expect("one timing per script word");
+    assert!(speech.words[7].start_s > speech.words[6].end_s + 0.15);
+}
+
+#[tokio::test]
+async fn offline_voice_is_piper_where_it_has_a_voice_and_espeak_elsewhere() {
+    let offline = Offline::load(Some(&piper_dir())).expect("offline voices");
+    let english = SpeechRequest::new("Hello there.");
+    assert_eq!(offline.engine_for(&english), Some("piper"));
+    let mut spanish = SpeechRequest::new("Hola a todos.");
+    spanish.language = "es".into();
+    assert_eq!(offline.engine_for(&spanish), Some("espeak"));
+    let speech = offline.speak(&spanish).await.unwrap();
+    speech.check("Hola a todos.").unwrap();
+    // A voice Piper does not have goes to espeak-ng, which refuses what it has not either.
+    let mut named = SpeechRequest::new("Hello");
+    named.voice = Some("no-such-voice-xx".into());
+    assert_eq!(offline.engine_for(&named), Some("espeak"));
+    assert!(matches!(
+        offline.speak(&named).await,
+        Err(ProviderError::InvalidInput(_))
+    ));
 }
 
 fn ffmpeg() -> String {

@@ -42,10 +42,14 @@ pub struct ProviderConfig {
     /// local worker runs at once per provider (the rest wait in the provider's queue). On
     /// AWS each queue's `MaximumConcurrency` template parameter does this.
     pub concurrency: HashMap<String, usize>,
-    /// `VIRAL_VOICE`: who narrates storyboard videos. `espeak` (espeak-ng, offline, when
-    /// installed), `elevenlabs`, `none`, or unset: espeak-ng when it is installed, else no
-    /// voice.
+    /// `VIRAL_VOICE`: who narrates storyboard videos. `piper` (neural, offline, when
+    /// installed in `piper_dir`), `espeak` (espeak-ng, offline, when installed),
+    /// `elevenlabs`, `polly`, `none`, or unset: Piper for the languages it has a voice for,
+    /// espeak-ng for the rest, else no voice.
     pub voice: VoiceChoice,
+    /// `VIRAL_PIPER_DIR` (default `~/.cache/viral/piper`, where `tests/run` installs it): a
+    /// Python environment with Piper (`venv/`) and its voices (`voices/*.onnx`).
+    pub piper_dir: Option<PathBuf>,
     /// `ELEVENLABS_BASE_URL`, `ELEVENLABS_VOICE_ID` (required with `VIRAL_VOICE=elevenlabs`),
     /// `ELEVENLABS_MODEL` (default `eleven_multilingual_v2`) and
     /// `ELEVENLABS_CENTS_PER_1K_CHARS` (what the account's plan pays, default 30). The key is
@@ -78,8 +82,9 @@ pub struct ElevenLabsConfig {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum VoiceChoice {
-    /// espeak-ng when installed, else none.
+    /// Piper where it has a voice for the language, else espeak-ng, else none.
     Auto,
+    Piper,
     Espeak,
     ElevenLabs,
     Polly,
@@ -226,6 +231,7 @@ impl ProviderConfig {
         };
         let voice = match get("VIRAL_VOICE").as_deref() {
             None | Some("") => VoiceChoice::Auto,
+            Some("piper") => VoiceChoice::Piper,
             Some("espeak") => VoiceChoice::Espeak,
             Some("elevenlabs") => VoiceChoice::ElevenLabs,
             Some("polly") => VoiceChoice::Polly,
@@ -233,7 +239,7 @@ impl ProviderConfig {
             Some(other) => {
                 return Err(err(
                     "VIRAL_VOICE",
-                    format!("expected espeak, elevenlabs, polly or none, got `{other}`"),
+                    format!("expected piper, espeak, elevenlabs, polly or none, got `{other}`"),
                 ));
             }
         };
@@ -280,9 +286,14 @@ impl ProviderConfig {
             Some(v) => viral_steps::ProviderCaptions::parse(v.trim())
                 .ok_or_else(|| err("VIRAL_PROVIDER_CAPTIONS", "expected burn or files"))?,
         };
+        let piper_dir = get("VIRAL_PIPER_DIR")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| get("HOME").map(|h| PathBuf::from(h).join(".cache/viral/piper")));
         Ok(Self {
             provider_captions,
             voice,
+            piper_dir,
             elevenlabs,
             polly,
             concurrency,

@@ -8,7 +8,7 @@ use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{BlobStore, Secrets, VideoProvider};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
-use viral_providers::voice::{ElevenLabs, Espeak, Polly, Voice};
+use viral_providers::voice::{ElevenLabs, Espeak, Offline, Piper, Polly, Voice};
 use viral_providers::{
     Credential, DownloadPolicy, Registry, RunwayProvider, SoraProvider, StoryboardProvider,
     VeoProvider,
@@ -65,7 +65,20 @@ pub fn voice(
                 .map_err(|e| StartError::Backend(format!("voice polly: {e}")))?;
             Ok(Some(Arc::new(voice)))
         }
-        VoiceChoice::Auto => Ok(espeak()),
+        VoiceChoice::Auto => {
+            Ok(Offline::load(cfg.piper_dir.as_deref()).map(|v| Arc::new(v) as Arc<dyn Voice>))
+        }
+        VoiceChoice::Piper => cfg
+            .piper_dir
+            .as_deref()
+            .and_then(Piper::load)
+            .map(|v| Some(Arc::new(v) as Arc<dyn Voice>))
+            .ok_or_else(|| {
+                StartError::Backend(
+                    "VIRAL_VOICE=piper: no Piper with a voice in VIRAL_PIPER_DIR (tests/run installs one in ~/.cache/viral/piper)"
+                        .into(),
+                )
+            }),
         VoiceChoice::Espeak => espeak().map(Some).ok_or_else(|| {
             StartError::Backend(
                 "VIRAL_VOICE=espeak: espeak-ng is not installed (Debian: apt-get install espeak-ng)"
@@ -172,7 +185,7 @@ fn voice_cents_per_second(cfg: &ProviderConfig) -> f64 {
         VoiceChoice::Polly => {
             viral_providers::voice::cents_per_video_second(cfg.polly.cents_per_1k_chars)
         }
-        VoiceChoice::Auto | VoiceChoice::Espeak | VoiceChoice::None => 0.0,
+        VoiceChoice::Auto | VoiceChoice::Piper | VoiceChoice::Espeak | VoiceChoice::None => 0.0,
     }
 }
 

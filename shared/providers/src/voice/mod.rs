@@ -1,8 +1,11 @@
 //! Voices: text in, speech out with each word's timing, from the engine's own alignment
 //! (never guessed when the engine can tell). The renderer times beats and captions from it.
 //!
+//! - `piper`: Piper, a neural offline voice, run as a separate Python process; its phoneme
+//!   alignments give the timings. What `viral demo` speaks with when it is installed.
 //! - `espeak`: espeak-ng, offline, loaded at run time when installed (Debian `espeak-ng`);
-//!   its WORD events give the timings. A light voice for local runs and tests.
+//!   its WORD events give the timings. A light voice for local runs and tests, and the
+//!   fallback for languages Piper has no voice for.
 //! - `elevenlabs`: ElevenLabs' text-to-speech with timestamps (a character alignment in the
 //!   same answer). Paid per character.
 //! - `polly`: Amazon Polly, the AWS-native voice: audio, then word speech marks. Paid per
@@ -13,10 +16,12 @@
 
 pub mod elevenlabs;
 mod espeak;
+mod piper;
 pub mod polly;
 
 pub use elevenlabs::ElevenLabs;
 pub use espeak::Espeak;
+pub use piper::Piper;
 pub use polly::Polly;
 
 use async_trait::async_trait;
@@ -106,6 +111,57 @@ pub trait Voice: Send + Sync {
 
     /// Reads `req.text` aloud. The answer is checked against the script before it is used.
     async fn speak(&self, req: &SpeechRequest) -> Result<Speech, ProviderError>;
+}
+
+/// The offline voices together: Piper where it has a voice for the request, espeak-ng for
+/// the rest.
+pub struct Offline {
+    piper: Option<Piper>,
+    espeak: Option<Espeak>,
+}
+
+impl Offline {
+    /// `None` when neither is installed.
+    pub fn load(piper_dir: Option<&std::path::Path>) -> Option<Self> {
+        let piper = piper_dir.and_then(Piper::load);
+        let espeak = Espeak::load();
+        (piper.is_some() || espeak.is_some()).then_some(Self { piper, espeak })
+    }
+
+    /// The engine that reads `req`: `piper` or `espeak`.
+    pub fn engine_for(&self, req: &SpeechRequest) -> Option<&'static str> {
+        match (&self.piper, &self.espeak) {
+            (Some(p), _) if p.speaks(req) => Some("piper"),
+            (_, Some(_)) => Some("espeak"),
+            _ => None,
+        }
+    }
+}
+
+#[async_trait]
+impl Voice for Offline {
+    fn name(&self) -> &'static str {
+        if self.piper.is_some() {
+            "piper"
+        } else {
+            "espeak"
+        }
+    }
+
+    fn price_cents_per_1k_chars(&self) -> f64 {
+        0.0
+    }
+
+    async fn speak(&self, req: &SpeechRequest) -> Result<Speech, ProviderError> {
+        match (&self.piper, &self.espeak) {
+            (Some(p), _) if p.speaks(req) => p.speak(req).await,
+            (_, Some(e)) => e.speak(req).await,
+            _ => Err(ProviderError::InvalidInput(format!(
+                "no offline voice for {}",
+                req.voice.as_deref().unwrap_or(&req.language)
+            ))),
+        }
+    }
 }
 
 /// When the sound of `samples` ends: after the last sample louder than a whisper.
