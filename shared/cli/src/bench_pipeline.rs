@@ -115,6 +115,7 @@ async fn setup(dir: &std::path::Path, b: &PipelineBench, video: Vec<u8>) -> Resu
         // This measures the workflow, not the media work: captions are stored as files and the
         // clips copied (`viral bench render` measures burning them in).
         provider_captions: viral_steps::ProviderCaptions::Files,
+        narrator: None,
         store: Arc::new(SqliteItemStore::new(db.clone())),
         blobs,
         clock: clock.clone(),

@@ -17,6 +17,7 @@ pub use rules::{Platform, PlatformReport, validate};
 pub use speech::{Speech, Word};
 pub use storyboard::{
     Beat, RenderSpec, Rendered, Storyboard, reading_captions, render, render_narrated, script,
+    spoken_captions,
 };
 
 /// A stable seed from a name (FNV-1a): one job or concept always gets the same palette and

@@ -66,14 +66,7 @@ impl StoryboardProvider {
         narration: Option<&viral_core::domain::Narration>,
     ) -> Option<Speech> {
         let voice = self.voice.as_ref()?;
-        let max_chars = (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize;
-        fit_script(sb, max_chars);
-        let script = viral_media::script(sb);
-        if script.chars().count() > max_chars {
-            // One word longer than the video has time for: the estimate would not cover it.
-            tracing::warn!("the hook's first word is longer than the video can say; no narration");
-            return None;
-        }
+        let script = fitted_script(sb, duration_s)?;
         let paid = voice.price_cents_per_1k_chars() > 0.0;
         if paid {
             let (kept, intent) = (Self::speech_key(task_id)?, Self::intent_key(task_id)?);
@@ -102,32 +95,14 @@ impl StoryboardProvider {
                 return None;
             }
         }
-        let mut ask = SpeechRequest::new(script.clone());
-        if let Some(n) = narration {
-            ask.language = n.language.clone().unwrap_or(ask.language);
-            ask.voice = n.voice.clone();
-            ask.speed = n.speed.unwrap_or(ask.speed);
-        }
-        let spoken = voice.speak(&ask).await;
-        match spoken.map(|s| s.check(&script).map(|()| s)) {
-            Ok(Ok(speech)) => {
-                if paid && let Some(key) = Self::speech_key(task_id) {
-                    let json = speech_to_json(&speech);
-                    if let Err(e) = self.blobs.put(&key, json, "application/json").await {
-                        tracing::warn!(error = %e, "could not keep the paid narration");
-                    }
-                }
-                Some(speech)
-            }
-            Ok(Err(why)) => {
-                tracing::warn!(voice = voice.name(), %why, "voice answer refused; no narration");
-                None
-            }
-            Err(e) => {
-                tracing::warn!(voice = voice.name(), error = %e, "voice failed; no narration");
-                None
+        let speech = speak(voice.as_ref(), &script, narration).await?;
+        if paid && let Some(key) = Self::speech_key(task_id) {
+            let json = speech_to_json(&speech);
+            if let Err(e) = self.blobs.put(&key, json, "application/json").await {
+                tracing::warn!(error = %e, "could not keep the paid narration");
             }
         }
+        Some(speech)
     }
 
     /// Where a paid voice's answer for a render is kept until the render is stored.
@@ -241,6 +216,47 @@ fn speech_from_json(bytes: &[u8]) -> Option<Speech> {
 
 /// Drops the beats past `max_chars` of script (and cuts the hook's words past it): what a
 /// voice reads, and is paid for, never outruns the video.
+/// The script a voice reads for `sb` in a video `duration_s` long: `sb` is cut to the beats
+/// (and hook words) that fit in [`crate::voice::MAX_CHARS_PER_SECOND`], which is what a paid
+/// voice's estimate counts. `None` when even the hook's first word is longer.
+pub fn fitted_script(sb: &mut Storyboard, duration_s: f64) -> Option<String> {
+    let max_chars = (duration_s * crate::voice::MAX_CHARS_PER_SECOND) as usize;
+    fit_script(sb, max_chars);
+    let script = viral_media::script(sb);
+    if script.chars().count() > max_chars {
+        // One word longer than the video has time for: the estimate would not cover it.
+        tracing::warn!("the hook's first word is longer than the video can say; no narration");
+        return None;
+    }
+    Some(script)
+}
+
+/// `script` read by `voice` with the job's narration, the answer checked against the script.
+/// A voice that fails or answers wrongly gives no narration (logged), never a failed video.
+pub async fn speak(
+    voice: &dyn Voice,
+    script: &str,
+    narration: Option<&viral_core::domain::Narration>,
+) -> Option<Speech> {
+    let mut ask = SpeechRequest::new(script.to_owned());
+    if let Some(n) = narration {
+        ask.language = n.language.clone().unwrap_or(ask.language);
+        ask.voice = n.voice.clone();
+        ask.speed = n.speed.unwrap_or(ask.speed);
+    }
+    match voice.speak(&ask).await.map(|s| s.check(script).map(|()| s)) {
+        Ok(Ok(speech)) => Some(speech),
+        Ok(Err(why)) => {
+            tracing::warn!(voice = voice.name(), %why, "voice answer refused; no narration");
+            None
+        }
+        Err(e) => {
+            tracing::warn!(voice = voice.name(), error = %e, "voice failed; no narration");
+            None
+        }
+    }
+}
+
 fn fit_script(sb: &mut Storyboard, max_chars: usize) {
     let hook_words: Vec<&str> = sb.hook.split_whitespace().collect();
     let mut used = 0;

@@ -263,6 +263,8 @@ fn pipeline_deps(
         clock,
         social: viral_steps::Social::default(),
         provider_captions: config.providers.provider_captions,
+        // No offline voice runs in a Lambda, and a paid one is not called at the join.
+        narrator: None,
     })
 }
 

@@ -88,6 +88,16 @@ pub fn voice(
     }
 }
 
+/// The voice from `VIRAL_VOICE` when it costs nothing (an offline engine): what narrates
+/// provider clips at the join. A paid voice is not called there, since its price is not in a
+/// provider job's estimate.
+pub fn free_voice(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+) -> Result<Option<Arc<dyn Voice>>, StartError> {
+    Ok(voice(cfg, secrets)?.filter(|v| v.price_cents_per_1k_chars() == 0.0))
+}
+
 /// As [`registry`], for a process that polls and fetches renders but never submits one (the
 /// PollRender and FetchVideo Lambdas): the storyboard provider comes without its renderer.
 pub fn output_registry(

@@ -307,6 +307,7 @@ impl Services {
             providers: self.providers()?,
             social: self.social(),
             provider_captions: self.config.providers.provider_captions,
+            narrator: crate::providers::free_voice(&self.config.providers, self.secrets.clone())?,
         };
         let clock = self.clock.clone();
         let queue_for: QueueFor = Arc::new(move |provider: &str| {

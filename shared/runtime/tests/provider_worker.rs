@@ -69,6 +69,7 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
     let deps = Deps {
         social: Default::default(),
         provider_captions: Default::default(),
+        narrator: None,
         store: Arc::new(SqliteItemStore::open(&dir.path().join("viral.db")).unwrap()),
         providers: Registry::new(vec![Arc::new(StoryboardProvider::new(blobs.clone()))]),
         blobs,

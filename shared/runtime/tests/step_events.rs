@@ -79,6 +79,7 @@ async fn every_step_event_drives_its_handler() {
         clock: clock.clone(),
         providers: services.providers().unwrap(),
         provider_captions: Default::default(),
+        narrator: None,
     };
     let store = &*deps.store;
     let tenant = tenants::create_tenant(store, &*clock, "Steps", Plan::Pro)

@@ -222,6 +222,11 @@ pub struct Deps {
     pub social: Social,
     /// Whether the join burns captions into provider clips.
     pub provider_captions: ProviderCaptions,
+    /// A voice that costs nothing (Piper, espeak-ng) reads the script under provider clips
+    /// at the join, and their captions follow it; `None`: music and captions at reading
+    /// pace. A paid voice is never called there: its price is not in a provider job's
+    /// estimate, and its call would need an intent record of its own.
+    pub narrator: Option<Arc<dyn viral_providers::voice::Voice>>,
 }
 
 /// How the join treats clips from a video provider, which come without our captions (the

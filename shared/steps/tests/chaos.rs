@@ -349,6 +349,7 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
         // Faults, not pixels: 200 jobs re-encoded would take minutes (the join burns captions
         // in `cloud_providers.rs`).
         provider_captions: viral_steps::ProviderCaptions::Files,
+        narrator: None,
         store: store.clone(),
         blobs,
         clock: clock.clone(),

@@ -23,6 +23,7 @@ use viral_core::ports::{BlobKey, VideoProvider};
 use viral_core::service::{tenants, videos};
 use viral_providers::google_auth::TokenSource;
 use viral_providers::http::RetryPolicy;
+use viral_providers::voice::{Espeak, SpeechRequest, Voice};
 use viral_providers::{Credential, DownloadPolicy, RunwayProvider, VeoProvider};
 
 #[derive(Default)]
@@ -210,6 +211,106 @@ async fn runway_renders_10_plus_5_seconds_joined_into_15() {
             .unwrap()
             .iter()
             .all(|r| r["pass"] == true)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provider_clips_are_narrated_by_a_free_voice_and_captioned_by_its_words() {
+    let fake = Arc::new(Fake::default());
+    let app = Router::new()
+        .route("/v1/text_to_video", post(runway_create))
+        .route("/v1/tasks/{id}", get(runway_task))
+        .route("/out/{id}", get(runway_output))
+        .with_state(fake.clone());
+    let base = serve(app).await;
+    *fake.base.lock().unwrap() = base.clone();
+    let runway = RunwayProvider::with_retry(
+        &base,
+        Credential::fixed("key_local"),
+        viral_providers::runway::GEN4_5,
+        DownloadPolicy::new(&[".runwayml.com"], true),
+        retry(),
+    )
+    .unwrap();
+    let espeak = Espeak::load().expect("espeak-ng: run the test command `tests/run`");
+    let voice: Arc<dyn Voice> = Arc::new(espeak);
+    let e = support::env_narrated(|_| vec![Arc::new(runway)], 0.05, Some(voice.clone()));
+    let (job, bytes) = fifteen_seconds(&e).await;
+
+    // What the join should have made: the script read by the same voice, the captions on
+    // its words, its speech over the music bed.
+    let mut sb = viral_providers::storyboard::storyboard_from_prompt(
+        &job.spec.prompt,
+        viral_media::seed_of(&job.id),
+    );
+    let script = viral_providers::storyboard::fitted_script(&mut sb, 15.0).unwrap();
+    let speech = voice.speak(&SpeechRequest::new(script)).await.unwrap();
+    let (cues, _, track) = viral_media::spoken_captions(&sb, 15.0, &speech).unwrap();
+    // espeak-ng's timings vary by a few milliseconds from one synthesis to the next.
+    let vtt = BlobKey::parse(job.captions_key.as_deref().unwrap()).unwrap();
+    let (text, _) = e.deps.blobs.get(&vtt).await.unwrap().unwrap();
+    let stored: Vec<(f64, String)> = String::from_utf8(text)
+        .unwrap()
+        .split("\n\n")
+        .skip(1)
+        .filter_map(|c| {
+            let (time, words) = c.split_once('\n')?;
+            let (h, rest) = time.split_once(':')?;
+            let (m, s) = rest.split_once(':')?;
+            let s = s.split(' ').next()?;
+            let at = h.parse::<f64>().ok()? * 3600.0
+                + m.parse::<f64>().ok()? * 60.0
+                + s.parse::<f64>().ok()?;
+            Some((at, words.to_owned()))
+        })
+        .collect();
+    assert_eq!(stored.len(), cues.len(), "{stored:?}");
+    for ((at, words), cue) in stored.iter().zip(&cues) {
+        assert_eq!(*words, cue.text());
+        assert!(
+            (at - cue.start_s).abs() < 0.05,
+            "{words}: {at} vs {}",
+            cue.start_s
+        );
+    }
+    assert!(stored[0].0 >= 0.3, "the voice starts 0.3 s in: {stored:?}");
+    // The sound is the voice over the bed: its loudness envelope follows the expected
+    // narrated track, not the bed alone.
+    let envelope = |t: &viral_media::audio::AacTrack| -> Vec<f64> {
+        let s = viral_media::audio::decode(t).unwrap();
+        s.left
+            .chunks(4800)
+            .map(|c| (c.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / c.len() as f64).sqrt())
+            .collect()
+    };
+    let corr = |a: &[f64], b: &[f64]| {
+        let n = a.len().min(b.len());
+        let (a, b) = (&a[..n], &b[..n]);
+        let ma = a.iter().sum::<f64>() / n as f64;
+        let mb = b.iter().sum::<f64>() / n as f64;
+        let cov: f64 = a.iter().zip(b).map(|(x, y)| (x - ma) * (y - mb)).sum();
+        let va: f64 = a.iter().map(|x| (x - ma).powi(2)).sum();
+        let vb: f64 = b.iter().map(|y| (y - mb).powi(2)).sum();
+        cov / (va * vb).sqrt()
+    };
+    let got = envelope(&viral_media::audio::track_of(&bytes).expect("a sound track"));
+    let narrated = corr(&got, &envelope(&track));
+    let bed = corr(
+        &got,
+        &envelope(&viral_media::audio::soundtrack(viral_media::seed_of(&job.id), 15.0).unwrap()),
+    );
+    assert!(
+        narrated > 0.9 && narrated > bed + 0.2,
+        "narrated {narrated:.2}, bed only {bed:.2}"
+    );
+    assert!(
+        job.validation.as_ref().unwrap()["platforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|r| r["pass"] == true),
+        "{:?}",
+        job.validation
     );
 }
 

@@ -218,6 +218,7 @@ fn process(dir: &Path, clock: Arc<dyn Clock>, point: Option<&str>, refuse: bool)
         social: Default::default(),
         // Its provider is the storyboard under another name: its clip has captions already.
         provider_captions: viral_steps::ProviderCaptions::Files,
+        narrator: None,
         store: Arc::new(CrashingStore {
             inner: SqliteItemStore::new(db),
             point: point.map(str::to_owned),

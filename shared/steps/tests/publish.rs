@@ -48,6 +48,7 @@ async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() 
             limits: PublishLimits::default(),
         },
         provider_captions: Default::default(),
+        narrator: None,
     };
     let pipeline = viral_steps::local::LocalPipeline::new(
         deps.clone(),

@@ -122,6 +122,7 @@ fn store_of(dir: &std::path::Path) -> Deps {
         social: Default::default(),
         // Its provider is the storyboard under another name: its clip has captions already.
         provider_captions: viral_steps::ProviderCaptions::Files,
+        narrator: None,
         store: Arc::new(SqliteItemStore::new(db)),
         blobs: Arc::new(FsBlobStore::new(
             &dir.join("blobs"),

@@ -522,44 +522,66 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     // The storyboard renders one clip with its sound finished (voice over music): it keeps
     // it. Clips from elsewhere get the music bed.
     let own_sound = job.provider.as_deref() == Some("storyboard") && clips.len() == 1;
-    // Provider clips come without our captions: the script's words are burned in at reading
-    // pace (encoding once), and stored as files beside the video like the storyboard's.
-    let script = (!own_sound).then(|| {
-        let sb = viral_providers::storyboard::storyboard_from_prompt(&job.spec.prompt, seed);
-        let (cues, title_end) = viral_media::reading_captions(&sb, target);
-        (sb.hook, cues, title_end)
-    });
-    let cues = script.as_ref().map(|(_, c, _)| c.clone());
+    // Provider clips come without our captions or voice: a free voice reads the script (the
+    // captions follow its words), or without one the words come at reading pace; they are
+    // burned in (encoding once) and stored as files beside the video like the storyboard's.
+    let mut sb = (!own_sound)
+        .then(|| viral_providers::storyboard::storyboard_from_prompt(&job.spec.prompt, seed));
+    let speech = match (&d.narrator, sb.as_mut()) {
+        (Some(voice), Some(sb)) => match viral_providers::storyboard::fitted_script(sb, target) {
+            Some(script) => {
+                viral_providers::storyboard::speak(
+                    voice.as_ref(),
+                    &script,
+                    job.spec.narration.as_ref(),
+                )
+                .await
+            }
+            None => None,
+        },
+        _ => None,
+    };
     let burn_captions = d.provider_captions == crate::ProviderCaptions::Burn;
     let job_id = job.id.clone();
-    let joined = tokio::task::spawn_blocking(move || {
+    let (joined, cues) = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
-        let audio = match own_sound
-            .then(|| viral_media::audio::track_of(parts[0]))
-            .flatten()
-        {
-            Some(track) => track,
-            None => viral_media::audio::soundtrack(seed, target)?,
+        let Some(sb) = sb else {
+            // The storyboard's own sound (voice over music) and captions are in its clip.
+            let audio = match viral_media::audio::track_of(parts[0]) {
+                Some(track) => track,
+                None => viral_media::audio::soundtrack(seed, target)?,
+            };
+            return viral_media::join(&parts, target, audio).map(|j| (j, None));
         };
-        let burn = script
-            .as_ref()
-            .filter(|_| burn_captions)
-            .map(|(hook, cues, title_end)| viral_media::Burn {
-                cues,
-                title: Some((hook.as_str(), *title_end)),
-            });
-        if burn.is_none() {
-            return viral_media::join(&parts, target, audio);
+        let spoken = speech.as_ref().and_then(|s| {
+            viral_media::spoken_captions(&sb, target, s)
+                .inspect_err(|e| tracing::warn!(job = %job_id, error = %e, "the narration could not be laid under the clips; captions at reading pace"))
+                .ok()
+        });
+        let (cues, title_end, audio) = match spoken {
+            Some(s) => s,
+            None => {
+                let (cues, title_end) = viral_media::reading_captions(&sb, target);
+                (cues, title_end, viral_media::audio::soundtrack(seed, target)?)
+            }
+        };
+        if !burn_captions {
+            return viral_media::join(&parts, target, audio).map(|j| (j, Some(cues)));
         }
-        match viral_media::join_captioned(&parts, target, audio.clone(), burn) {
-            Ok(j) => Ok(j),
+        let burn = viral_media::Burn {
+            cues: &cues,
+            title: Some((sb.hook.as_str(), title_end)),
+        };
+        let joined = match viral_media::join_captioned(&parts, target, audio.clone(), Some(burn)) {
+            Ok(j) => j,
             // A stream our decoder cannot read is still a video: it is joined as it came
             // (copied when the clips match), with the captions as files only.
             Err(e) => {
                 tracing::warn!(job = %job_id, error = %e, "captions could not be burned in; the clips are joined without them");
-                viral_media::join(&parts, target, audio)
+                viral_media::join(&parts, target, audio)?
             }
-        }
+        };
+        Ok((joined, Some(cues)))
     })
     .await
     .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?

@@ -27,6 +27,17 @@ pub fn pipeline_in(
     make: impl FnOnce(Arc<dyn BlobStore>) -> Vec<Arc<dyn VideoProvider>>,
     time_scale: f64,
 ) -> (Deps, Arc<LocalPipeline>) {
+    pipeline_narrated(dir, clock, make, time_scale, None)
+}
+
+/// [`pipeline_in`] with a voice that narrates provider clips at the join.
+pub fn pipeline_narrated(
+    dir: &Path,
+    clock: Arc<dyn Clock>,
+    make: impl FnOnce(Arc<dyn BlobStore>) -> Vec<Arc<dyn VideoProvider>>,
+    time_scale: f64,
+    narrator: Option<Arc<dyn viral_providers::voice::Voice>>,
+) -> (Deps, Arc<LocalPipeline>) {
     let db = Db::open(&dir.join("viral.db")).unwrap();
     let blobs: Arc<dyn BlobStore> = Arc::new(FsBlobStore::new(
         &dir.join("blobs"),
@@ -35,6 +46,7 @@ pub fn pipeline_in(
     let deps = Deps {
         social: Default::default(),
         provider_captions: Default::default(),
+        narrator,
         store: Arc::new(SqliteItemStore::new(db.clone())),
         providers: Registry::new(make(blobs.clone())),
         blobs,
@@ -67,12 +79,22 @@ pub fn env(
     make: impl FnOnce(Arc<dyn BlobStore>) -> Vec<Arc<dyn VideoProvider>>,
     time_scale: f64,
 ) -> Env {
+    env_narrated(make, time_scale, None)
+}
+
+/// [`env`] with a voice that narrates provider clips at the join.
+pub fn env_narrated(
+    make: impl FnOnce(Arc<dyn BlobStore>) -> Vec<Arc<dyn VideoProvider>>,
+    time_scale: f64,
+    narrator: Option<Arc<dyn viral_providers::voice::Voice>>,
+) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let (deps, pipeline) = pipeline_in(
+    let (deps, pipeline) = pipeline_narrated(
         dir.path(),
         Arc::new(viral_core::SystemClock),
         make,
         time_scale,
+        narrator,
     );
     Env {
         deps,
