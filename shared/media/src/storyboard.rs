@@ -322,12 +322,14 @@ pub fn reading_captions(sb: &Storyboard, duration_s: f64) -> (Vec<Cue>, f64) {
     (captions::cues(&t.words, &t.breaks, duration_s), title_end)
 }
 
-/// The first `used_s` of `speech` from [`VOICE_AT_S`] over the bed of `seed`, mastered.
+/// The first `used_s` of `speech` from [`VOICE_AT_S`] over `under` (else the bed of
+/// `seed`), mastered.
 fn voice_track(
     seed: u64,
     duration_s: f64,
     speech: &Speech,
     used_s: f64,
+    under: Option<crate::audio::Stereo>,
 ) -> Result<crate::audio::AacTrack, MediaError> {
     let keep = ((used_s * f64::from(speech.sample_rate)) as usize).min(speech.samples.len());
     let said = Speech {
@@ -335,16 +337,21 @@ fn voice_track(
         samples: speech.samples[..keep].to_vec(),
         words: Vec::new(),
     };
-    crate::audio::narrated(seed, duration_s, &said, VOICE_AT_S)
+    match under {
+        Some(sound) => crate::audio::narrated_over(sound, &said, VOICE_AT_S),
+        None => crate::audio::narrated(seed, duration_s, &said, VOICE_AT_S),
+    }
 }
 
 /// Provider clips narrated: `speech` reading [`script`] of `sb` over a video `duration_s`
 /// long gives the captions (the voice's own word timings, beats kept while their speech ends
-/// in time), the hook's title end, and the sound (the voice over the music bed, mastered).
+/// in time), the hook's title end, and the sound (the voice over `under`, the clips' own
+/// sound, else over the music bed; mastered).
 pub fn spoken_captions(
     sb: &Storyboard,
     duration_s: f64,
     speech: &Speech,
+    under: Option<crate::audio::Stereo>,
 ) -> Result<(Vec<Cue>, f64, crate::audio::AacTrack), MediaError> {
     speech
         .check(&script(sb))
@@ -353,7 +360,13 @@ pub fn spoken_captions(
     let t = timed_by_speech(sb, &spec, speech);
     let title_end = t.cards.first().map_or(duration_s, |c| c.1);
     let cues = captions::cues(&t.words, &t.breaks, duration_s);
-    let audio = voice_track(sb.seed, duration_s, speech, t.speech_used_s.unwrap_or(0.0))?;
+    let audio = voice_track(
+        sb.seed,
+        duration_s,
+        speech,
+        t.speech_used_s.unwrap_or(0.0),
+        under,
+    )?;
     Ok((cues, title_end, audio))
 }
 
@@ -393,7 +406,7 @@ pub fn render_narrated(
     let title_end = cards.first().map_or(spec.duration_s, |c| c.end);
     let track = CaptionTrack::new(&cues, Some((sb.hook.as_str(), title_end)), w, h);
     let audio = match (speech, timeline.speech_used_s) {
-        (Some(s), Some(used)) => voice_track(sb.seed, spec.duration_s, s, used)?,
+        (Some(s), Some(used)) => voice_track(sb.seed, spec.duration_s, s, used, None)?,
         _ => crate::audio::soundtrack(sb.seed, spec.duration_s)?,
     };
     let fps = f64::from(spec.fps);

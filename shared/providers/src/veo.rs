@@ -51,6 +51,8 @@ pub struct VeoProvider {
     location: String,
     model: VeoModel,
     tokens: Arc<TokenSource>,
+    /// Whether Veo is asked for a sound of its own (`generateAudio`); the join keeps it.
+    audio: bool,
 }
 
 #[derive(Deserialize)]
@@ -125,7 +127,16 @@ impl VeoProvider {
             location: location.to_owned(),
             model,
             tokens,
+            audio: false,
         })
+    }
+
+    /// Asks Veo for clips with their own sound, at `cents_per_second` (what the account pays
+    /// for video with audio: the price differs, so the deployment states it).
+    pub fn with_audio(mut self, cents_per_second: f64) -> Self {
+        self.audio = true;
+        self.model.cents_per_second = cents_per_second;
+        self
     }
 
     fn model_url(&self, method: &str) -> String {
@@ -203,7 +214,7 @@ impl VideoProvider for VeoProvider {
                 "durationSeconds": fit_duration(&DURATIONS, req.duration_s),
                 "resolution": "1080p",
                 "sampleCount": 1,
-                "generateAudio": false,
+                "generateAudio": self.audio,
                 "personGeneration": "allow_adult",
             }
         });

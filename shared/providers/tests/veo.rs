@@ -213,6 +213,7 @@ async fn an_operation_runs_to_a_decoded_mp4_with_one_token() {
     assert_eq!(sent["parameters"]["aspectRatio"], "9:16");
     assert_eq!(sent["parameters"]["durationSeconds"], 8);
     assert_eq!(sent["parameters"]["resolution"], "1080p");
+    assert_eq!(sent["parameters"]["generateAudio"], false);
     assert_eq!(
         p.poll(OP).await.unwrap(),
         RenderStatus::Running { progress: 0 }
@@ -224,6 +225,16 @@ async fn an_operation_runs_to_a_decoded_mp4_with_one_token() {
         1,
         "the token is cached"
     );
+}
+
+#[tokio::test]
+async fn clips_with_their_own_sound_are_asked_for_at_the_stated_price() {
+    let (s, p) = start("ok").await;
+    let p = p.with_audio(20.0);
+    assert_eq!(p.price_cents_per_second(), 20.0);
+    p.submit(&request()).await.unwrap();
+    let sent = s.submitted.lock().unwrap().clone().unwrap();
+    assert_eq!(sent["parameters"]["generateAudio"], true);
 }
 
 #[tokio::test]

@@ -35,6 +35,11 @@ pub struct ProviderConfig {
     /// `GOOGLE_APPLICATION_CREDENTIALS`: a service-account key file, read at start. Without
     /// it the key is the secret `VERTEX_SERVICE_ACCOUNT_KEY` (the file's JSON).
     pub vertex_key_file: Option<PathBuf>,
+    /// `VERTEX_VEO_AUDIO_CENTS_PER_SECOND`: when set, Veo is asked for clips with their own
+    /// sound (`generateAudio`), which the join keeps, priced at this many cents a second
+    /// (Veo with audio costs more than without; say what the account pays). Unset: silent
+    /// clips at the model's price.
+    pub vertex_audio_cents_per_second: Option<f64>,
     /// `VIRAL_ALLOW_LOOPBACK_PROVIDERS=1`: provider URLs and downloads may use loopback and
     /// plain HTTP to it (local development and tests). Refused with `VIRAL_BACKEND=aws`.
     pub allow_loopback: bool,
@@ -209,6 +214,21 @@ impl ProviderConfig {
                 "expected veo-3.1-fast-generate-001 or veo-3.1-generate-001",
             ));
         }
+        let vertex_audio_cents_per_second = match get("VERTEX_VEO_AUDIO_CENTS_PER_SECOND") {
+            None => None,
+            Some(v) => Some(
+                v.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|c| c.is_finite() && (1.0..=1000.0).contains(c))
+                    .ok_or_else(|| {
+                        err(
+                            "VERTEX_VEO_AUDIO_CENTS_PER_SECOND",
+                            "expected cents a second, 1 to 1000",
+                        )
+                    })?,
+            ),
+        };
         let vertex_location = get("VERTEX_LOCATION").unwrap_or_else(|| "us-central1".into());
         let vertex_base_url = match get("VERTEX_BASE_URL") {
             Some(_) => Some(url("VERTEX_BASE_URL", "")?),
@@ -308,6 +328,7 @@ impl ProviderConfig {
             vertex_base_url,
             vertex_model,
             vertex_key_file: get("GOOGLE_APPLICATION_CREDENTIALS").map(PathBuf::from),
+            vertex_audio_cents_per_second,
             allow_loopback,
         })
     }
@@ -397,6 +418,34 @@ mod tests {
         let free =
             crate::providers::profiles(&cfg(&[("VIRAL_VOICE", "none")], Backend::Local).unwrap());
         assert_eq!(free[0].cents_per_second, 0.0);
+    }
+
+    #[test]
+    fn veo_with_its_own_sound_is_priced_as_the_deployment_says() {
+        let veo = |pairs: &[(&str, &str)]| {
+            let mut all = vec![("VIRAL_PROVIDERS", "veo"), ("VERTEX_PROJECT", "p")];
+            all.extend_from_slice(pairs);
+            let c = cfg(&all, Backend::Local).unwrap();
+            crate::providers::profiles(&c)
+                .into_iter()
+                .find(|p| p.name == "veo")
+                .unwrap()
+                .cents_per_second
+        };
+        assert_eq!(
+            veo(&[]),
+            viral_providers::veo::VEO_3_1_FAST.cents_per_second
+        );
+        assert_eq!(veo(&[("VERTEX_VEO_AUDIO_CENTS_PER_SECOND", "20")]), 20.0);
+        let bad = [
+            ("VIRAL_PROVIDERS", "veo"),
+            ("VERTEX_PROJECT", "p"),
+            ("VERTEX_VEO_AUDIO_CENTS_PER_SECOND", "free"),
+        ];
+        assert_eq!(
+            cfg(&bad, Backend::Local).unwrap_err().var,
+            "VERTEX_VEO_AUDIO_CENTS_PER_SECOND"
+        );
     }
 
     #[test]

@@ -154,6 +154,10 @@ fn registry_with(
                         Arc::new(TokenSource::new(key).map_err(|e| start_err(name, e))?),
                         RetryPolicy::default(),
                     )
+                    .map(|veo| match cfg.vertex_audio_cents_per_second {
+                        Some(cents) => veo.with_audio(cents),
+                        None => veo,
+                    })
                     .map_err(|e| start_err(name, e))?,
                 )
             }
@@ -227,7 +231,9 @@ pub fn catalog(cfg: &ProviderConfig) -> Vec<ProviderInfo> {
                     ProviderProfile {
                         name: "veo".into(),
                         model: m.id.into(),
-                        cents_per_second: m.cents_per_second,
+                        cents_per_second: cfg
+                            .vertex_audio_cents_per_second
+                            .unwrap_or(m.cents_per_second),
                         clip_durations: viral_providers::veo::DURATIONS.to_vec(),
                         max_clip_s: 8,
                         quality: 5,

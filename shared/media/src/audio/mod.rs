@@ -9,11 +9,13 @@
 
 mod aac;
 mod bed;
+mod clips;
 mod master;
 mod mix;
 
 pub use aac::{decode, encode, track_of};
 pub use bed::bed;
+pub use clips::clips_sound;
 pub use master::{Mastered, integrated_lufs, master, measure};
 pub use mix::narrate;
 
@@ -142,5 +144,19 @@ pub fn narrated(
     speech: &crate::speech::Speech,
     voice_at_s: f64,
 ) -> Result<AacTrack, MediaError> {
-    ship(master(narrate(bed(seed, duration_s), speech, voice_at_s)?)?.audio)
+    narrated_over(bed(seed, duration_s), speech, voice_at_s)
+}
+
+/// `speech` over `under` (a bed, or clips' own sound) from `voice_at_s`, mastered and encoded.
+pub fn narrated_over(
+    under: Stereo,
+    speech: &crate::speech::Speech,
+    voice_at_s: f64,
+) -> Result<AacTrack, MediaError> {
+    ship(master(narrate(under, speech, voice_at_s)?)?.audio)
+}
+
+/// A video's own sound (its clips'), mastered and encoded like everything we ship.
+pub fn mastered(sound: Stereo) -> Result<AacTrack, MediaError> {
+    ship(master(sound)?.audio)
 }

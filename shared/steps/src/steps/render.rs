@@ -553,8 +553,10 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             };
             return viral_media::join(&parts, target, audio).map(|j| (j, None));
         };
+        // Clips with a sound of their own (Veo's) keep it in place of the music bed.
+        let own = viral_media::audio::clips_sound(&parts, target);
         let spoken = speech.as_ref().and_then(|s| {
-            viral_media::spoken_captions(&sb, target, s)
+            viral_media::spoken_captions(&sb, target, s, own.clone())
                 .inspect_err(|e| tracing::warn!(job = %job_id, error = %e, "the narration could not be laid under the clips; captions at reading pace"))
                 .ok()
         });
@@ -562,7 +564,11 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             Some(s) => s,
             None => {
                 let (cues, title_end) = viral_media::reading_captions(&sb, target);
-                (cues, title_end, viral_media::audio::soundtrack(seed, target)?)
+                let audio = match own {
+                    Some(sound) => viral_media::audio::mastered(sound)?,
+                    None => viral_media::audio::soundtrack(seed, target)?,
+                };
+                (cues, title_end, audio)
             }
         };
         if !burn_captions {

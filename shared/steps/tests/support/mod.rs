@@ -125,6 +125,25 @@ pub fn clip(seconds: f64, w: u32, h: u32, label: &str) -> Vec<u8> {
     .unwrap()
 }
 
+/// `mp4` without its sound track, as a provider that makes silent clips returns it (Runway's
+/// Gen-4.5): ffmpeg copies the picture and drops the audio.
+pub fn without_sound(mp4: &[u8]) -> Vec<u8> {
+    let ffmpeg = std::env::var("VIRAL_TEST_FFMPEG")
+        .expect("VIRAL_TEST_FFMPEG: run the test command `tests/run` (it installs ffmpeg)");
+    let dir = tempfile::tempdir().unwrap();
+    let (input, output) = (dir.path().join("in.mp4"), dir.path().join("out.mp4"));
+    std::fs::write(&input, mp4).unwrap();
+    let status = std::process::Command::new(ffmpeg)
+        .args(["-v", "error", "-i"])
+        .arg(&input)
+        .args(["-an", "-c:v", "copy", "-movflags", "+faststart"])
+        .arg(&output)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(output).unwrap()
+}
+
 /// Serves `app` on a free loopback port; returns its base URL.
 pub async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
