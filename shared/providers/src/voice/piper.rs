@@ -20,8 +20,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::Deserialize;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::sync::Semaphore;
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt};
+use tokio::sync::Mutex;
 use viral_core::ports::ProviderError;
 use viral_media::{Speech, Word};
 
@@ -30,7 +30,8 @@ use super::{SpeechRequest, Voice, sound_end, speakable};
 const SCRIPT: &str = include_str!("piper_speak.py");
 /// Silence between two sentences (s): Piper gives each sentence's audio without one.
 const SENTENCE_GAP_S: f64 = 0.2;
-/// A 60 s script takes about 3 s of CPU; anything past this is a hung process.
+/// A 60 s script takes about 3 s of CPU (the first request also loads the model); anything
+/// past this is a hung process.
 const TIMEOUT: Duration = Duration::from_secs(120);
 /// Most bytes of PCM accepted: 10 minutes at 48 kHz.
 const MAX_PCM_BYTES: usize = 48_000 * 2 * 600;
@@ -49,8 +50,9 @@ struct InstalledVoice {
 pub struct Piper {
     python: PathBuf,
     voices: Vec<InstalledVoice>,
-    /// One synthesis at a time per process: each takes a core and about 200 MB.
-    turn: Semaphore,
+    /// The running Piper, one per process: one synthesis at a time, each taking a core; the
+    /// process holds about 200 MB while it runs.
+    worker: Mutex<Option<Worker>>,
 }
 
 #[derive(Deserialize)]
@@ -103,7 +105,7 @@ impl Piper {
         (!voices.is_empty()).then(|| Self {
             python,
             voices,
-            turn: Semaphore::new(1),
+            worker: Mutex::new(None),
         })
     }
 
@@ -130,23 +132,74 @@ impl Piper {
         self.voice_for(req).is_some()
     }
 
+    /// Sends one request to the running Piper (starting it when none runs) and reads its
+    /// answer. A worker that fails, times out or answers out of shape is stopped; the next
+    /// request starts a new one.
     async fn run(
         &self,
         model: &Path,
         speed: f64,
         sentences: &[String],
     ) -> Result<(Answer, Vec<u8>), ProviderError> {
-        let _turn = self
-            .turn
-            .acquire()
-            .await
-            .map_err(|_| ProviderError::Transient("the Piper voice is shutting down".into()))?;
-        let request = serde_json::json!({
+        let mut line = serde_json::json!({
             "model": model,
             "speed": speed,
             "sentences": sentences,
-        });
-        let mut child = tokio::process::Command::new(&self.python)
+        })
+        .to_string();
+        line.push('\n');
+        let mut worker = self.worker.lock().await;
+        // A worker that died since its last answer is found out when written to: the
+        // request goes to a new one (a synthesis is free, so nothing is paid twice).
+        for attempt in 0..2 {
+            let w = match worker.as_mut() {
+                Some(w) => w,
+                None => worker.insert(Worker::start(&self.python)?),
+            };
+            match tokio::time::timeout(TIMEOUT, w.ask(&line)).await {
+                Ok(Ok(answer)) => return answer,
+                Ok(Err(Ask::Gone(e))) if attempt == 0 => {
+                    tracing::debug!(error = %e, "Piper had stopped; starting it again");
+                    *worker = None;
+                }
+                Ok(Err(Ask::Gone(e) | Ask::Broken(e))) => {
+                    *worker = None;
+                    return Err(ProviderError::Transient(format!("Piper: {e}")));
+                }
+                Err(_) => {
+                    *worker = None;
+                    return Err(ProviderError::Transient(format!(
+                        "Piper did not answer in {} s",
+                        TIMEOUT.as_secs()
+                    )));
+                }
+            }
+        }
+        Err(ProviderError::Transient(
+            "Piper could not be started".into(),
+        ))
+    }
+}
+
+/// Why a request to a running Piper got no answer.
+enum Ask {
+    /// The process was gone before it read the request.
+    Gone(String),
+    /// It failed or answered out of shape midway.
+    Broken(String),
+}
+
+/// A running Piper: the Python process that keeps its voices loaded between requests (so a
+/// request pays for synthesis only, not for starting Python and loading the model).
+struct Worker {
+    child: tokio::process::Child,
+    stdin: tokio::process::ChildStdin,
+    stdout: tokio::io::BufReader<tokio::process::ChildStdout>,
+}
+
+impl Worker {
+    fn start(python: &Path) -> Result<Self, ProviderError> {
+        let mut child = tokio::process::Command::new(python)
             .arg("-I")
             .arg("-c")
             .arg(SCRIPT)
@@ -156,55 +209,75 @@ impl Piper {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| ProviderError::Permanent(format!("cannot start Piper: {e}")))?;
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| ProviderError::Transient("Piper's input is closed".into()))?;
-        let body = request.to_string();
-        let run = async move {
-            stdin.write_all(body.as_bytes()).await?;
-            drop(stdin);
-            let mut out = Vec::new();
-            let mut stdout = child
-                .stdout
-                .take()
-                .ok_or_else(|| std::io::Error::other("no output"))?;
-            (&mut stdout)
-                .take((MAX_PCM_BYTES + 1_000_000) as u64)
-                .read_to_end(&mut out)
-                .await?;
-            let mut err = Vec::new();
-            if let Some(mut e) = child.stderr.take() {
-                (&mut e).take(64 * 1024).read_to_end(&mut err).await?;
-            }
-            let status = child.wait().await?;
-            Ok::<_, std::io::Error>((status, out, err))
+        let (Some(stdin), Some(stdout), Some(stderr)) =
+            (child.stdin.take(), child.stdout.take(), child.stderr.take())
+        else {
+            return Err(ProviderError::Transient("Piper's pipes are closed".into()));
         };
-        let (status, out, err) = tokio::time::timeout(TIMEOUT, run)
-            .await
-            .map_err(|_| {
-                ProviderError::Transient(format!("Piper did not finish in {} s", TIMEOUT.as_secs()))
-            })?
-            .map_err(|e| ProviderError::Transient(format!("Piper: {e}")))?;
-        if !status.success() {
-            let err = String::from_utf8_lossy(&err);
-            let last = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("no message");
-            return Err(ProviderError::Permanent(format!(
-                "Piper failed ({status}): {last}"
-            )));
-        }
-        let newline = out
-            .iter()
-            .position(|b| *b == b'\n')
-            .ok_or_else(|| ProviderError::Permanent("Piper's answer has no header".into()))?;
-        let answer: Answer = serde_json::from_slice(&out[..newline])
-            .map_err(|e| ProviderError::Permanent(format!("Piper's answer: {e}")))?;
-        Ok((answer, out[newline + 1..].to_vec()))
+        // What Piper says on stderr goes to the log, never to a terminal the CLI draws on.
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(stderr).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                tracing::debug!(target: "piper", "{l}");
+            }
+        });
+        Ok(Self {
+            child,
+            stdin,
+            stdout: tokio::io::BufReader::new(stdout),
+        })
     }
+
+    async fn ask(&mut self, line: &str) -> Result<Result<(Answer, Vec<u8>), ProviderError>, Ask> {
+        if let Err(e) = self.stdin.write_all(line.as_bytes()).await {
+            return Err(Ask::Gone(e.to_string()));
+        }
+        self.stdin
+            .flush()
+            .await
+            .map_err(|e| Ask::Gone(e.to_string()))?;
+        let mut head = Vec::new();
+        (&mut self.stdout)
+            .take(1 << 20)
+            .read_until(b'\n', &mut head)
+            .await
+            .map_err(|e| Ask::Broken(e.to_string()))?;
+        if head.is_empty() {
+            let status = self.child.try_wait().ok().flatten();
+            return Err(Ask::Gone(format!("Piper exited ({status:?})")));
+        }
+        let head: Head = serde_json::from_slice(&head)
+            .map_err(|e| Ask::Broken(format!("an answer out of shape: {e}")))?;
+        let (answer, bytes) = match head {
+            Head::Error { error } => {
+                return Ok(Err(ProviderError::Permanent(format!("Piper: {error}"))));
+            }
+            Head::Speech { answer, bytes } => (answer, bytes),
+        };
+        if bytes > MAX_PCM_BYTES {
+            return Err(Ask::Broken(format!("{bytes} bytes of audio")));
+        }
+        let mut pcm = vec![0u8; bytes];
+        self.stdout
+            .read_exact(&mut pcm)
+            .await
+            .map_err(|e| Ask::Broken(e.to_string()))?;
+        Ok(Ok((answer, pcm)))
+    }
+}
+
+/// The first line of an answer.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Head {
+    Error {
+        error: String,
+    },
+    Speech {
+        #[serde(flatten)]
+        answer: Answer,
+        bytes: usize,
+    },
 }
 
 /// A script word and what of it is read out (pictographs are not: an empty `spoken`).
