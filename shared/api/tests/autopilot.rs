@@ -183,6 +183,7 @@ async fn a_run_awaiting_review_is_approved_once_and_only_by_its_tenant() {
         platforms: &platforms,
         picker: Picker::Thompson,
         seed: Some(1),
+        dashboard_url: "https://app.example.com",
     };
     let run = runner.tick(&a.id).await.unwrap().started.unwrap();
     let job = run.job_id.clone().unwrap();
@@ -214,6 +215,18 @@ async fn a_run_awaiting_review_is_approved_once_and_only_by_its_tenant() {
             .await
             .expect(404, Some("not_found"));
     }
+    // B's feed holds none of A's runs, and B's kill switch (B has no autopilot) is a 404 that
+    // leaves A's autopilot on.
+    let theirs = t
+        .call("GET", "/v1/autopilot/runs", Some(&b.key), None)
+        .await;
+    theirs.expect(200, None);
+    assert_eq!(theirs.body["items"], json!([]));
+    t.call("POST", "/v1/autopilot/pause", Some(&b.key), None)
+        .await
+        .expect(404, Some("not_found"));
+    let still = t.call("GET", "/v1/autopilot", Some(&a.key), None).await;
+    assert_eq!(still.body["enabled"], json!(true));
     let approved = t
         .call(
             "POST",

@@ -116,6 +116,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
         let (trends, writer) = (state.trends.clone(), state.writer.clone());
         let platforms = services.publishers().platforms();
         let every = services.config.autopilot_every;
+        let public_url = services.config.public_url.clone();
         tokio::spawn(async move {
             let profiles = p.profiles();
             loop {
@@ -129,6 +130,7 @@ pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode,
                     platforms: &platforms,
                     picker: viral_core::domain::autopilot::Picker::Thompson,
                     seed: None,
+                    dashboard_url: &public_url,
                 };
                 if let Err(e) = runner.tick_all().await {
                     tracing::warn!(error = %e, "autopilot could not run");

@@ -193,6 +193,7 @@ async fn run_arm(
         platforms: &platforms,
         picker,
         seed: Some(seed),
+        dashboard_url: "http://127.0.0.1:3000",
     };
     let mut tenant_ids = Vec::new();
     for i in 0..args.tenants {

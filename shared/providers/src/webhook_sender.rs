@@ -25,6 +25,12 @@ impl GuardedWebhookSender {
         policy.max_bytes = 64 * 1024;
         Self { policy }
     }
+
+    /// The most one delivery may take (10 seconds unless set).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.policy.timeout = timeout;
+        self
+    }
 }
 
 #[async_trait]

@@ -465,6 +465,7 @@ pub async fn serve_autopilot_tick() -> Result<(), Error> {
         platforms: &platforms,
         picker: viral_core::domain::autopilot::Picker::Thompson,
         seed: None,
+        dashboard_url: &config.public_url,
     };
     let runner = &runner;
     let schedules = viral_aws::EventBridgeSchedules::remover(&sdk);

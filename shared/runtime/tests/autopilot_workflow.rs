@@ -107,6 +107,7 @@ async fn a_scheduled_execution_runs_the_day_s_slot_to_a_post_and_ends() {
             platforms,
             picker: Picker::Thompson,
             seed: Some(3),
+            dashboard_url: "https://app.example.com",
         },
     });
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");

@@ -197,6 +197,7 @@ impl Publisher for SandboxPublisher {
                         &t.features,
                         age_h,
                         t.duration_s,
+                        t.trend_age_h,
                     )),
                 )
             })

@@ -15,7 +15,7 @@ use viral_core::domain::post::PostStatus;
 use viral_core::domain::routing::{ProviderInfo, ProviderProfile};
 use viral_core::ports::{RuleWriter, SampleTrends};
 use viral_core::service::autopilot::{self, Runner};
-use viral_core::service::{connect, videos};
+use viral_core::service::{connect, videos, webhooks};
 use viral_core::{Clock, Error};
 use viral_steps::simulated::InstantWorkflow;
 use world::World;
@@ -81,6 +81,7 @@ impl Setup {
             platforms: &self.platforms,
             picker: Picker::Thompson,
             seed: Some(7),
+            dashboard_url: "https://app.example.com",
         }
     }
 }
@@ -313,6 +314,17 @@ async fn review_waits_for_a_person_and_tiktok_always_does() {
     let tenant = w.tenant(Plan::Agency).await;
     let sandbox = channel(&w, &tenant).await;
     let tiktok = w.account(&tenant, Platform::Tiktok, None).await;
+    let hook = webhooks::create(
+        &*w.store,
+        &*w.vault,
+        &*w.clock,
+        &tenant,
+        "https://hooks.example.com/viral",
+        &["autopilot.run_finished".into()],
+        false,
+    )
+    .await
+    .unwrap();
     // Auto approval, but the TikTok account's posts wait all the same.
     autopilot::put(&*w.store, &*w.clock, &tenant, settings(&tiktok))
         .await
@@ -327,6 +339,20 @@ async fn review_waits_for_a_person_and_tiktok_always_does() {
         .unwrap();
     assert_eq!(run.status, RunStatus::AwaitingReview);
     assert!(run.reason.as_deref().unwrap().contains("TikTok"));
+    // The webhook says so, with a link a person can follow to the one-click approve.
+    let (ds, _) = webhooks::deliveries(&*w.store, &tenant, &hook.webhook.id, 10, None)
+        .await
+        .unwrap();
+    let event: serde_json::Value = serde_json::from_str(&ds[0].body).unwrap();
+    assert_eq!(event["data"]["status"], "awaiting_review");
+    assert_eq!(
+        event["data"]["review_page"],
+        format!("https://app.example.com/autopilot?run={}", run.id)
+    );
+    assert_eq!(
+        event["data"]["approve"],
+        format!("POST /v1/autopilot/runs/{}/approve", run.id)
+    );
     let rejected = autopilot::reject(&*w.store, &*w.clock, &tenant, &run.id)
         .await
         .unwrap();

@@ -2,7 +2,8 @@
 //! reach the learner with no manual call; a platform's trouble (rate limit, deleted post, no
 //! data yet, dead grant) is recorded on its posts and never stops another tenant; the
 //! platform-wide prior is folded from many concurrent observations without losing one and
-//! without counting a tenant's own evidence twice.
+//! without counting a tenant's own evidence twice; a person's report on a post the collector
+//! measures is replaced by the measurement, not counted beside it.
 
 mod support;
 mod world;
@@ -16,6 +17,7 @@ use viral_core::domain::Plan;
 use viral_core::domain::account::Platform;
 use viral_core::domain::metrics::{Metrics, Observed};
 use viral_core::domain::post::PostStatus;
+use viral_core::domain::publish_limits::PlatformCall;
 use viral_core::ports::{Cond, Item, PublishError};
 use viral_core::service::collector::{Collector, series};
 use viral_core::service::learning::{self, Lesson};
@@ -312,6 +314,125 @@ async fn a_platforms_trouble_stays_on_its_posts_and_never_stops_another_tenant()
     );
 }
 
+#[tokio::test]
+async fn measured_numbers_replace_a_persons_report_of_the_same_post() {
+    let tiktok = Arc::new(ScriptedPublisher::new(Platform::Tiktok));
+    let w = World::new(vec![tiktok.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = video_of_concept(&w, &t).await;
+    let concept = videos::get(&*w.store, &t, &job)
+        .await
+        .unwrap()
+        .spec
+        .concept_id
+        .unwrap();
+    let feedback = |platform: &str| -> concepts::Feedback {
+        serde_json::from_value(json!({"platform": platform, "views": 1000, "likes": 90})).unwrap()
+    };
+    // The person reports the TikTok post by hand first: it counts whole.
+    concepts::record_feedback(&*w.store, &*w.clock, &t, &concept, feedback("tiktok"))
+        .await
+        .unwrap();
+    let manual = concepts::insights(&*w.store, &t).await.unwrap();
+    assert!((manual.observations - 1.0).abs() < 1e-9);
+
+    let acc = w.account(&t, Platform::Tiktok, None).await;
+    let post = w.post(&t, &job, &acc, "SELF_ONLY").await;
+    publish(&w, &t, &post).await;
+    w.clock.advance(HOUR);
+    let platform_id = w.get(&t, &post).await.platform_post_id.unwrap();
+    tiktok.then(
+        Call::Metrics,
+        Scripted::Observed(vec![(
+            platform_id,
+            Observed::Metrics(Metrics {
+                views: Some(800),
+                likes: Some(60),
+                ..Metrics::default()
+            }),
+        )]),
+    );
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(pass.collected.learned, 1);
+    // The measurement stands in for the report: one post's evidence, at its age's weight.
+    let measured = concepts::insights(&*w.store, &t).await.unwrap();
+    assert!(
+        (measured.observations - 0.265_625).abs() < 1e-9,
+        "{}",
+        measured.observations
+    );
+    let page = w
+        .store
+        .query(viral_core::ports::Query::new(format!("T#{t}"), "FB#"))
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1, "the report's own item is gone");
+    assert_eq!(page.items[0].attrs["replaced"]["source"], "manual");
+    // More reports of the measured post are refused; another platform's are still taken.
+    let refused =
+        concepts::record_feedback(&*w.store, &*w.clock, &t, &concept, feedback("tiktok")).await;
+    assert!(
+        matches!(
+            refused,
+            Err(viral_core::Error::State {
+                code: "feedback_measured",
+                ..
+            })
+        ),
+        "{refused:?}"
+    );
+    concepts::record_feedback(
+        &*w.store,
+        &*w.clock,
+        &t,
+        &concept,
+        feedback("youtube_shorts"),
+    )
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn instagram_calls_share_one_hourly_budget_with_publishing() {
+    let instagram = Arc::new(ScriptedPublisher::new(Platform::Instagram));
+    let w = World::new(vec![instagram.clone()]);
+    let t = w.tenant(Plan::Pro).await;
+    let job = w.video(&t).await;
+    let acc = w.account(&t, Platform::Instagram, None).await;
+    let post = w.post(&t, &job, &acc, "public").await;
+    publish(&w, &t, &post).await;
+    w.clock.advance(HOUR);
+    // Publishing has used what is left of Meta's 200 calls this hour for the account.
+    let account = viral_core::service::accounts::get(&*w.store, &t, &acc)
+        .await
+        .unwrap();
+    let mut taken = 0;
+    while publishing::call_budget(&*w.store, &*w.clock, &account, PlatformCall::Poll)
+        .await
+        .unwrap()
+        .is_none()
+    {
+        taken += 1;
+        assert!(taken <= 200, "Meta's budget is 200 calls an hour");
+    }
+    let calls = instagram.count(Call::Metrics);
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!((pass.collected.due, pass.collected.observed), (1, 0));
+    assert_eq!(
+        instagram.count(Call::Metrics),
+        calls,
+        "no call over the budget"
+    );
+    let waiting = w.get(&t, &post).await;
+    assert!(waiting.metrics_note.unwrap().contains("call budget"));
+    assert!(waiting.metrics_due.unwrap() > w.clock.now());
+    // Once the hour has passed the numbers are fetched.
+    w.clock.set(waiting.metrics_due.unwrap());
+    let pass = w.collector().pass().await.unwrap();
+    assert_eq!(pass.collected.due, 1);
+    assert_eq!(instagram.count(Call::Metrics), calls + 1);
+}
+
 fn score_of(n: usize) -> f64 {
     0.1 + (n as f64) / 100.0
 }
@@ -338,6 +459,7 @@ async fn a_thousand_concurrent_observations_lose_none_and_none_counts_twice() {
                     predicted: 0.1,
                     source: "collected",
                     attrs: vec![],
+                    replaces: vec![],
                 };
                 let first = learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
                     .await

@@ -1,7 +1,8 @@
 //! Tenant webhooks end to end on loopback: an event becomes a signed delivery the receiver can
 //! verify with the secret it was shown once; a failing endpoint is retried on its schedule for
 //! 24 hours and then dead-lettered (and can be retried by hand); the address guard refuses
-//! this machine without the local-development switch; emitting never touches the endpoint.
+//! this machine without the local-development switch; emitting never touches the endpoint,
+//! and an endpoint that never answers holds up neither the others nor the dispatcher.
 
 mod support;
 mod world;
@@ -330,4 +331,62 @@ async fn quota_low_is_sent_once_when_a_fifth_is_left() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn an_endpoint_that_never_answers_holds_up_neither_the_others_nor_the_pass() {
+    let w = World::new(vec![]);
+    let t = w.tenant(Plan::Pro).await;
+    // This one answers only once the test lets it: long after the sender gives up.
+    let release = Arc::new(tokio::sync::Notify::new());
+    let wait = release.clone();
+    let slow = support::serve(Router::new().route(
+        "/hook",
+        post(move || {
+            let wait = wait.clone();
+            async move {
+                wait.notified().await;
+                StatusCode::OK
+            }
+        }),
+    ))
+    .await;
+    let (rx, fast) = receiver().await;
+    let mut hooks = Vec::new();
+    for url in [format!("{slow}/hook"), fast] {
+        let hook = webhooks::create(
+            &*w.store,
+            &*w.vault,
+            &*w.clock,
+            &t,
+            &url,
+            &["video.failed".into()],
+            true,
+        )
+        .await
+        .unwrap();
+        hooks.push(hook.webhook.id);
+    }
+    webhooks::emit(
+        &*w.store,
+        &*w.clock,
+        &t,
+        "video.failed",
+        json!({"video_id": "job_1"}),
+    )
+    .await;
+    let sender = GuardedWebhookSender::new(true).with_timeout(Duration::from_millis(300));
+    // The pass ends although the slow endpoint has not answered: that delivery waits for its
+    // next attempt with why, the other endpoint has its event.
+    let sent = w.dispatch(&sender).await;
+    assert_eq!((sent.delivered, sent.retrying, sent.dead), (1, 1, 0));
+    assert_eq!(rx.got.lock().unwrap().len(), 1);
+    let (ds, _) = webhooks::deliveries(&*w.store, &t, &hooks[0], 1, None)
+        .await
+        .unwrap();
+    assert_eq!((ds[0].status, ds[0].attempts), (DeliveryStatus::Pending, 1));
+    assert_eq!(ds[0].last_status, None);
+    assert!(ds[0].last_error.is_some(), "{:?}", ds[0]);
+    assert!(ds[0].next_at.unwrap() > w.clock.now());
+    release.notify_waiters();
 }

@@ -14,7 +14,9 @@ const GROUPS = [
   ["platform", "Platform"],
   ["account", "Account"],
   ["provider", "Provider"],
-  ["hour", "Posting hour (UTC)"],
+  ["hour", "Posting hour (your zone)"],
+  ["length", "Video length"],
+  ["voice", "Voice"],
 ];
 const PERIODS = [
   [7, "Last 7 days"],

@@ -13,7 +13,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub(crate) struct AnalyticsParams {
     /// What to group the posts by (default `category`).
-    #[param(pattern = "^(category|format|hook|platform|account|provider|hour)$")]
+    #[param(pattern = "^(category|format|hook|platform|account|provider|hour|length|voice)$")]
     group_by: Option<String>,
     /// What the groups are ordered by, largest first (default `views`).
     #[param(pattern = "^(views|likes|comments|shares|saves|engagement)$")]
@@ -30,7 +30,8 @@ pub(crate) struct AnalyticsParams {
 #[derive(Serialize, ToSchema)]
 pub(crate) struct GroupView {
     /// The group: a category, format, hook style, platform, provider, hour block (`16-20`,
-    /// UTC) or account id; `unknown` for posts without that feature.
+    /// in the tenant's autopilot zone, else UTC), length band (`10-20s`), voice (`default` or
+    /// the voice the job named) or account id; `unknown` for posts without that feature.
     key: String,
     posts: u32,
     views: Option<u64>,

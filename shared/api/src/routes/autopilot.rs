@@ -314,6 +314,7 @@ pub(crate) async fn approve(
         platforms: &platforms,
         picker: viral_core::domain::autopilot::Picker::Thompson,
         seed: None,
+        dashboard_url: &s.public_url,
     };
     let run = autopilot::approve(&runner, &p.tenant.id, &id, body.privacy).await?;
     Ok(axum::Json(run))

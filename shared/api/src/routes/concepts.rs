@@ -231,13 +231,17 @@ pub(crate) struct FeedbackRecorded {
 }
 
 /// How a published concept performed on a platform. Posting again for the same platform
-/// replaces the earlier observation (it is not counted twice).
+/// replaces the earlier observation (it is not counted twice). Once a post of the concept on
+/// that platform is measured by the metrics collector, its numbers replace a person's report
+/// and more manual feedback there is refused (409 `feedback_measured`).
 #[utoipa::path(post, path = "/v1/concepts/{id}/feedback", tag = "concepts", security(("bearer" = [])),
     params(("id" = String, Path, min_length = 1, max_length = 100, description = "Longer ids name nothing: 404")),
     request_body = FeedbackBody,
     responses((status = 200, body = FeedbackRecorded), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "`feedback_measured`: the collector measures this concept's post on this platform", body = ErrorBody),
+        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)))]
 pub(crate) async fn feedback(
     State(state): State<AppState>,
     Caller(p): Caller,

@@ -1,5 +1,6 @@
 //! Analytics over collected observations: each published post's newest numbers, grouped by a
-//! feature (category, format, hook, platform, provider, posting hour) or by account, with
+//! feature (category, format, hook, platform, provider, posting hour, length, voice) or by
+//! account, with
 //! totals, rates, mean engagement and what the learner predicted for the same posts.
 
 use std::collections::BTreeMap;
@@ -18,10 +19,12 @@ pub enum GroupBy {
     Account,
     Provider,
     Hour,
+    Length,
+    Voice,
 }
 
 impl GroupBy {
-    pub const ALL: [GroupBy; 7] = [
+    pub const ALL: [GroupBy; 9] = [
         GroupBy::Category,
         GroupBy::Format,
         GroupBy::Hook,
@@ -29,6 +32,8 @@ impl GroupBy {
         GroupBy::Account,
         GroupBy::Provider,
         GroupBy::Hour,
+        GroupBy::Length,
+        GroupBy::Voice,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -40,6 +45,8 @@ impl GroupBy {
             GroupBy::Account => "account",
             GroupBy::Provider => "provider",
             GroupBy::Hour => "hour",
+            GroupBy::Length => "length",
+            GroupBy::Voice => "voice",
         }
     }
 

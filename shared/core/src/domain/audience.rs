@@ -8,8 +8,9 @@
 //!   hours, which follow a daily curve (evenings best, nights worst).
 //! - A post's true engagement rate is [`BASE_RATE`] plus its features' effects, plus noise
 //!   (normal, sd [`NOISE_SD`], fixed per post), kept within 0.5 %–60 %.
-//! - Reach is lognormal around 2,000 views and grows with engagement; views arrive over time as
-//!   `1 − e^(−age/18 h)`. Likes, comments, shares and saves are fixed shares of the views times
+//! - Reach is lognormal around 2,000 views and grows with engagement; trends decay: a post on
+//!   a trend that came out `t` hours before it reaches `0.4 + 0.6·e^(−t/72 h)` of that (a
+//!   week-old trend about half); views arrive over time as `1 − e^(−age/18 h)`. Likes, comments, shares and saves are fixed shares of the views times
 //!   the rate; completion is 15 % + twice the rate.
 //!
 //! A post's numbers are a pure function of (seed, post id, features, age), so every fetch of
@@ -30,6 +31,17 @@ pub const NOISE_SD: f64 = 0.02;
 pub const SANDBOX_SEED: u64 = 20_261_204;
 /// How fast views arrive: most within two days.
 const GROWTH_H: f64 = 18.0;
+/// How fast interest in a trend fades.
+const TREND_DECAY_H: f64 = 72.0;
+/// What an old trend still reaches, as a share of a fresh one's reach.
+const TREND_FLOOR: f64 = 0.4;
+
+/// The share of its reach a post keeps when its trend came out `trend_age_h` hours before
+/// it went out (1 when that is unknown or in the future).
+pub fn trend_reach(trend_age_h: Option<f64>) -> f64 {
+    let age = trend_age_h.unwrap_or(0.0).max(0.0);
+    TREND_FLOOR + (1.0 - TREND_FLOOR) * (-age / TREND_DECAY_H).exp()
+}
 
 fn hash64(seed: u64, s: &str) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -66,17 +78,20 @@ impl Audience {
         (BASE_RATE + features.iter().map(|f| self.effect(f)).sum::<f64>()).clamp(0.005, 0.6)
     }
 
-    /// The post's numbers `age_h` hours after it went out.
+    /// The post's numbers `age_h` hours after it went out, its trend `trend_age_h` hours old
+    /// when it did.
     pub fn metrics(
         &self,
         post_id: &str,
         features: &[String],
         age_h: f64,
         duration_s: f64,
+        trend_age_h: Option<f64>,
     ) -> Metrics {
         let mut rng = Rng::new(hash64(self.seed, post_id));
         let rate = (self.mean_rate(features) + NOISE_SD * rng.normal()).clamp(0.005, 0.6);
-        let reach = 2_000.0 * (0.6 * rng.normal()).exp() * (1.0 + 5.0 * rate);
+        let reach =
+            2_000.0 * (0.6 * rng.normal()).exp() * (1.0 + 5.0 * rate) * trend_reach(trend_age_h);
         let arrived = 1.0 - (-age_h.max(0.0) / GROWTH_H).exp();
         let views = (reach * arrived).round();
         let count = |share: f64| (views * rate * share).round() as u64;
@@ -126,9 +141,9 @@ mod tests {
     fn numbers_are_consistent_per_post_and_only_grow() {
         let a = Audience::new(SANDBOX_SEED);
         let f = features("science");
-        let early = a.metrics("post_1", &f, 1.0, 15.0);
-        let later = a.metrics("post_1", &f, 48.0, 15.0);
-        assert_eq!(early, a.metrics("post_1", &f, 1.0, 15.0));
+        let early = a.metrics("post_1", &f, 1.0, 15.0, None);
+        let later = a.metrics("post_1", &f, 48.0, 15.0, None);
+        assert_eq!(early, a.metrics("post_1", &f, 1.0, 15.0, None));
         assert!(later.views > early.views);
         assert!(later.likes >= early.likes);
         assert_eq!(later.completion, early.completion);
@@ -150,12 +165,26 @@ mod tests {
         let mean = |c: &str| {
             (0..200)
                 .map(|i| {
-                    let m = a.metrics(&format!("p{i}"), &features(c), 72.0, 15.0);
+                    let m = a.metrics(&format!("p{i}"), &features(c), 72.0, 15.0, Some(24.0));
                     m.likes.unwrap() as f64 / m.views.unwrap().max(1) as f64
                 })
                 .sum::<f64>()
                 / 200.0
         };
         assert!(mean(good) > mean(bad));
+    }
+
+    #[test]
+    fn old_trends_reach_fewer_people_at_the_same_engagement() {
+        let a = Audience::new(SANDBOX_SEED);
+        let f = features("science");
+        let fresh = a.metrics("post_1", &f, 48.0, 15.0, Some(0.0));
+        let stale = a.metrics("post_1", &f, 48.0, 15.0, Some(7.0 * 24.0));
+        assert_eq!(fresh, a.metrics("post_1", &f, 48.0, 15.0, None));
+        let ratio = stale.views.unwrap() as f64 / fresh.views.unwrap() as f64;
+        assert!((0.45..0.5).contains(&ratio), "a week-old trend: {ratio}");
+        assert_eq!(fresh.completion, stale.completion);
+        assert!((trend_reach(Some(1e6)) - TREND_FLOOR).abs() < 1e-9);
+        assert_eq!(trend_reach(Some(-5.0)), 1.0);
     }
 }

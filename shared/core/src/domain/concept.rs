@@ -34,6 +34,10 @@ pub struct TrendRef {
     pub title: String,
     pub url: Option<String>,
     pub source: String,
+    /// When the trend itself came out (RFC 3339), when its source says: a post on an old
+    /// trend reaches fewer people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub published_at: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -288,6 +292,7 @@ pub fn write_offline(
                 title: t.title.clone(),
                 url: t.url.clone(),
                 source: t.source.clone(),
+                published_at: t.published_at.clone(),
             }],
             predicted_score: predicted_score(expected),
             predicted_score_uncertainty: predicted_score(learner.expected_sd(&k)),

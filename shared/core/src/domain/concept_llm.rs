@@ -334,6 +334,7 @@ pub fn concepts_from(
                     title: trends[i].title.clone(),
                     url: trends[i].url.clone(),
                     source: trends[i].source.clone(),
+                    published_at: trends[i].published_at.clone(),
                 })
                 .collect(),
             predicted_score: predicted_score(expected),

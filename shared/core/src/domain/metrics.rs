@@ -51,6 +51,9 @@ pub struct MetricsTarget {
     /// The learner's features of the post. Real platforms ignore them; the sandbox's simulated
     /// audience reacts to them as a real audience reacts to the video itself.
     pub features: Vec<String>,
+    /// Hours between the concept's trend coming out and the post going out, when known: the
+    /// sandbox's simulated audience loses interest in old trends.
+    pub trend_age_h: Option<f64>,
 }
 
 /// Hours after publishing at which a post's numbers are fetched: often while they move, then
@@ -135,9 +138,33 @@ pub fn length_feature(duration_s: f64) -> String {
     format!("length:{band}")
 }
 
+/// The narrating-voice feature: the voice the job asked for (lower case), or `default` for
+/// the deployment's (or workspace's) voice. Caption style is not a feature: every video has
+/// the one style, so there is nothing to learn between styles yet.
+pub fn voice_feature(narration: Option<&crate::domain::Narration>) -> String {
+    let voice = narration
+        .and_then(|n| n.voice.as_deref())
+        .map_or_else(|| "default".to_owned(), str::to_lowercase);
+    format!("voice:{voice}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_voice_feature_names_the_chosen_voice_or_the_default() {
+        let chosen = crate::domain::Narration {
+            voice: Some("Joanna".into()),
+            ..Default::default()
+        };
+        assert_eq!(voice_feature(Some(&chosen)), "voice:joanna");
+        assert_eq!(
+            voice_feature(Some(&crate::domain::Narration::default())),
+            "voice:default"
+        );
+        assert_eq!(voice_feature(None), "voice:default");
+    }
 
     #[test]
     fn the_cadence_decays_and_ends() {

@@ -78,6 +78,8 @@ pub enum PlatformCall {
     Begin,
     /// Reading a post's status (TikTok's `status/fetch`: 30 a minute per user).
     Poll,
+    /// Reading published posts' numbers (the metrics collector).
+    Metrics,
 }
 
 impl PlatformCall {
@@ -86,19 +88,34 @@ impl PlatformCall {
             PlatformCall::CreatorInfo => "creator",
             PlatformCall::Begin => "begin",
             PlatformCall::Poll => "poll",
+            PlatformCall::Metrics => "metrics",
+        }
+    }
+
+    /// The counter `call` takes from at `platform`: Instagram counts every call of an account
+    /// against one budget (publishing and the collector alike); TikTok has one per endpoint.
+    pub fn bucket(self, platform: Platform) -> &'static str {
+        match platform {
+            Platform::Instagram => "graph",
+            _ => self.as_str(),
         }
     }
 }
 
-/// The per-user rate of `call` at `platform`, where the platform publishes one.
+/// The per-user rate of `call` at `platform`, where the platform publishes one. Instagram's
+/// is Meta's 200 calls an hour per account for all of them (see [`PlatformCall::bucket`]);
+/// Instagram has no creator-info call. YouTube's quota is the project's units a day, not a
+/// user's (the collector's `videos.list` costs 1 unit per 50 posts of its 10,000).
 pub fn call_rate(platform: Platform, call: PlatformCall) -> Option<super::RateLimit> {
-    let per_minute = match (platform, call) {
-        (Platform::Tiktok, PlatformCall::CreatorInfo) => 20,
-        (Platform::Tiktok, PlatformCall::Begin) => 6,
-        (Platform::Tiktok, PlatformCall::Poll) => 30,
+    let rate = match (platform, call) {
+        (Platform::Tiktok, PlatformCall::CreatorInfo) => "20/60s",
+        (Platform::Tiktok, PlatformCall::Begin) => "6/60s",
+        (Platform::Tiktok, PlatformCall::Poll) => "30/60s",
+        (Platform::Instagram, PlatformCall::CreatorInfo) => return None,
+        (Platform::Instagram, _) => "200/1h",
         _ => return None,
     };
-    super::RateLimit::parse(&format!("{per_minute}/60s"))
+    super::RateLimit::parse(rate)
 }
 
 /// The UTC day `t` falls in, as `YYYY-MM-DD`.

@@ -239,7 +239,7 @@ pub async fn pause(
             let mut r = run.clone();
             r.status = RunStatus::Stopped;
             r.reason = Some("autopilot was paused; the video is kept, not posted".into());
-            if save_run(store, clock, tenant_id, r, version, None)
+            if save_run(store, clock, None, tenant_id, r, version, None)
                 .await
                 .is_ok()
             {
@@ -343,10 +343,12 @@ fn run_item(tenant_id: &str, run: &Run, version: u64) -> Item {
 }
 
 /// Writes `run` over `version` (with `also` in the same transaction), and tells the tenant's
-/// webhooks when it ended or waits for a person.
+/// webhooks when it ended or waits for a person (linking the dashboard's review page when
+/// `dashboard_url` is known: a run only comes to wait for review under a [`Runner`]).
 async fn save_run(
     store: &dyn ItemStore,
     clock: &dyn Clock,
+    dashboard_url: Option<&str>,
     tenant_id: &str,
     mut run: Run,
     version: u64,
@@ -380,9 +382,15 @@ async fn save_run(
                 "cost_cents": run.cost_cents,
                 "approve": (run.status == RunStatus::AwaitingReview)
                     .then(|| format!("POST /v1/autopilot/runs/{}/approve", run.id)),
-                // The dashboard page with the run's one-click approve, relative to its origin.
-                "review_page": (run.status == RunStatus::AwaitingReview)
-                    .then(|| format!("/autopilot?run={}", run.id)),
+                // The dashboard page with the run's one-click approve: the link a person
+                // follows from the webhook's receiver (a chat message, an email).
+                "review_page": (run.status == RunStatus::AwaitingReview).then(|| {
+                    format!(
+                        "{}/autopilot?run={}",
+                        dashboard_url.unwrap_or_default().trim_end_matches('/'),
+                        run.id
+                    )
+                }),
             }),
         )
         .await;
@@ -466,8 +474,16 @@ pub async fn approve(
     run.status = RunStatus::Posting;
     run.approved = true;
     run.reason = Some("approved".into());
-    let (run, version) =
-        save_run(runner.store, runner.clock, tenant_id, run, version, None).await?;
+    let (run, version) = save_run(
+        runner.store,
+        runner.clock,
+        Some(runner.dashboard_url),
+        tenant_id,
+        run,
+        version,
+        None,
+    )
+    .await?;
     runner.post(tenant_id, run, version).await
 }
 
@@ -484,7 +500,7 @@ pub async fn reject(
     }
     run.status = RunStatus::Rejected;
     run.reason = Some("rejected by a person; the video is kept, not posted".into());
-    Ok(save_run(store, clock, tenant_id, run, version, None)
+    Ok(save_run(store, clock, None, tenant_id, run, version, None)
         .await?
         .0)
 }
@@ -524,6 +540,8 @@ pub struct Runner<'a> {
     pub picker: Picker,
     /// Fixed seed for reproducible picks (`viral simulate`); random otherwise.
     pub seed: Option<u64>,
+    /// The dashboard's base URL (`VIRAL_PUBLIC_URL`): webhooks link a run's review page under it.
+    pub dashboard_url: &'a str,
 }
 
 fn hash64(seed: u64, s: &str) -> u64 {
@@ -845,11 +863,17 @@ impl Runner<'_> {
         run.status = status;
         run.reason = Some(why);
         run.cost_cents = Some(0);
-        Ok(
-            save_run(self.store, self.clock, tenant_id, run, version, also)
-                .await?
-                .0,
+        Ok(save_run(
+            self.store,
+            self.clock,
+            Some(self.dashboard_url),
+            tenant_id,
+            run,
+            version,
+            also,
         )
+        .await?
+        .0)
     }
 
     /// Concepts, the pick, the video: from a started run to a rendering one.
@@ -879,7 +903,16 @@ impl Runner<'_> {
                     duration_s: s.duration_s,
                     niche: s.niche.clone(),
                 });
-                save_run(self.store, self.clock, tenant_id, run, version, None).await?
+                save_run(
+                    self.store,
+                    self.clock,
+                    Some(self.dashboard_url),
+                    tenant_id,
+                    run,
+                    version,
+                    None,
+                )
+                .await?
             }
         };
         // 2. The concepts and the pick, unless the pick is recorded already.
@@ -996,8 +1029,16 @@ impl Runner<'_> {
                 });
                 run.pick = Some(chosen.id.clone());
                 // The intent, recorded before the paid call.
-                (run, version) =
-                    save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+                (run, version) = save_run(
+                    self.store,
+                    self.clock,
+                    Some(self.dashboard_url),
+                    tenant_id,
+                    run,
+                    version,
+                    None,
+                )
+                .await?;
                 chosen
             }
         };
@@ -1048,7 +1089,16 @@ impl Runner<'_> {
         };
         run.job_id = Some(job.id.clone());
         run.status = RunStatus::Rendering;
-        let (run, _) = save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+        let (run, _) = save_run(
+            self.store,
+            self.clock,
+            Some(self.dashboard_url),
+            tenant_id,
+            run,
+            version,
+            None,
+        )
+        .await?;
         // Idempotent: the execution is named after the job.
         self.workflow.start_job(tenant_id, &job.id).await?;
         Ok(run)
@@ -1079,20 +1129,32 @@ impl Runner<'_> {
                 "the video failed: {}",
                 job.failure.as_deref().unwrap_or("no reason given")
             ));
-            return Ok(
-                save_run(self.store, self.clock, tenant_id, run, version, also)
-                    .await?
-                    .0,
-            );
+            return Ok(save_run(
+                self.store,
+                self.clock,
+                Some(self.dashboard_url),
+                tenant_id,
+                run,
+                version,
+                also,
+            )
+            .await?
+            .0);
         }
         if !stored.settings.enabled {
             run.status = RunStatus::Stopped;
             run.reason = Some("autopilot was paused; the video is kept, not posted".into());
-            return Ok(
-                save_run(self.store, self.clock, tenant_id, run, version, also)
-                    .await?
-                    .0,
-            );
+            return Ok(save_run(
+                self.store,
+                self.clock,
+                Some(self.dashboard_url),
+                tenant_id,
+                run,
+                version,
+                also,
+            )
+            .await?
+            .0);
         }
         let placement = match self.place(tenant_id, stored, &run).await {
             Ok(p) => p,
@@ -1102,11 +1164,17 @@ impl Runner<'_> {
                     "the account to post to was removed while the video was made; the video is kept"
                         .into(),
                 );
-                return Ok(
-                    save_run(self.store, self.clock, tenant_id, run, version, also)
-                        .await?
-                        .0,
-                );
+                return Ok(save_run(
+                    self.store,
+                    self.clock,
+                    Some(self.dashboard_url),
+                    tenant_id,
+                    run,
+                    version,
+                    also,
+                )
+                .await?
+                .0);
             }
             Err(e) => return Err(e),
         };
@@ -1126,8 +1194,16 @@ impl Runner<'_> {
             )
         });
         run.placement = Some(placement);
-        let (run, version) =
-            save_run(self.store, self.clock, tenant_id, run, version, also).await?;
+        let (run, version) = save_run(
+            self.store,
+            self.clock,
+            Some(self.dashboard_url),
+            tenant_id,
+            run,
+            version,
+            also,
+        )
+        .await?;
         if run.status == RunStatus::Posting {
             return self.post(tenant_id, run, version).await;
         }
@@ -1183,7 +1259,8 @@ impl Runner<'_> {
             approval: approval_for(s, account.platform),
             privacy: None,
             why: format!(
-                "{hour} UTC: best of {} posting-hour blocks (score {:.3}, expected {:.3} ± {:.3})",
+                "{hour} ({}): best of {} posting-hour blocks (score {:.3}, expected {:.3} ± {:.3})",
+                s.timezone,
                 times.len(),
                 scored[best].draw,
                 scored[best].expected,
@@ -1206,11 +1283,17 @@ impl Runner<'_> {
         {
             run.status = RunStatus::Stopped;
             run.reason = Some("autopilot was paused; the video is kept, not posted".into());
-            return Ok(
-                save_run(self.store, self.clock, tenant_id, run, version, None)
-                    .await?
-                    .0,
-            );
+            return Ok(save_run(
+                self.store,
+                self.clock,
+                Some(self.dashboard_url),
+                tenant_id,
+                run,
+                version,
+                None,
+            )
+            .await?
+            .0);
         }
         // Exactly the placement recorded (a retry sends the same request, so its
         // Idempotency-Key finds the first answer).
@@ -1246,18 +1329,32 @@ impl Runner<'_> {
                 if let Some(p) = run.placement.as_mut() {
                     p.schedule_at = None;
                 }
-                let (run, version) =
-                    save_run(self.store, self.clock, tenant_id, run, version, None).await?;
+                let (run, version) = save_run(
+                    self.store,
+                    self.clock,
+                    Some(self.dashboard_url),
+                    tenant_id,
+                    run,
+                    version,
+                    None,
+                )
+                .await?;
                 return Box::pin(self.post(tenant_id, run, version)).await;
             }
             Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::State { .. })) => {
                 run.status = RunStatus::Failed;
                 run.reason = Some(format!("could not post: {e}"));
-                return Ok(
-                    save_run(self.store, self.clock, tenant_id, run, version, None)
-                        .await?
-                        .0,
-                );
+                return Ok(save_run(
+                    self.store,
+                    self.clock,
+                    Some(self.dashboard_url),
+                    tenant_id,
+                    run,
+                    version,
+                    None,
+                )
+                .await?
+                .0);
             }
             Err(e) => return Err(e),
         };
@@ -1269,10 +1366,16 @@ impl Runner<'_> {
         run.posts = created.posts.iter().map(|p| p.id.clone()).collect();
         run.status = RunStatus::Posted;
         run.reason = None;
-        Ok(
-            save_run(self.store, self.clock, tenant_id, run, version, None)
-                .await?
-                .0,
+        Ok(save_run(
+            self.store,
+            self.clock,
+            Some(self.dashboard_url),
+            tenant_id,
+            run,
+            version,
+            None,
         )
+        .await?
+        .0)
     }
 }

@@ -17,7 +17,7 @@ use crate::domain::account::Account;
 use crate::domain::keys;
 use crate::domain::learner::PRIOR_MEAN;
 use crate::domain::metrics::{
-    self, Metrics, MetricsTarget, Observed, length_feature, maturity_weight,
+    self, Metrics, MetricsTarget, Observed, length_feature, maturity_weight, voice_feature,
 };
 use crate::domain::post::{METRICS_DUE, Post};
 use crate::error::{Error, Result};
@@ -79,26 +79,36 @@ fn observation_sk(post_id: &str, step: u32) -> String {
 }
 
 /// The learner's features of a post and what was predicted for it: its concept's kind (when
-/// it came from one), platform, posting hour (UTC), provider and length.
+/// it came from one), platform, posting hour (in the tenant's zone), provider, length and the
+/// narrating voice.
 struct PostFacts {
     features: Vec<String>,
     kind: Vec<String>,
     predicted: f64,
     duration_s: f64,
     concept_id: Option<String>,
+    /// Hours from its concept's trend coming out to the post going out, when known.
+    trend_age_h: Option<f64>,
 }
 
 async fn facts(store: &dyn ItemStore, post: &Post) -> Result<PostFacts> {
     let job = videos::get(store, &post.tenant_id, &post.job_id).await?;
     let mut kind = Vec::new();
     let mut predicted = PRIOR_MEAN;
+    let mut trend_at = None;
     if let Some(cid) = &job.spec.concept_id
         && let Ok(concept) = concepts::get(store, &post.tenant_id, cid).await
     {
         kind = concept.kind().features().to_vec();
         predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;
+        trend_at = concept
+            .trends
+            .first()
+            .and_then(|t| t.published_at.as_deref())
+            .and_then(Timestamp::parse_rfc3339);
     }
     let published = post.published_at.unwrap_or(post.created_at);
+    let trend_age_h = trend_at.map(|at| (published.millis() - at.millis()) as f64 / 3_600_000.0);
     // Posting hours are the audience's: the tenant's zone (its autopilot's; UTC without one —
     // platforms do not say an account's zone).
     let zone = crate::service::autopilot::get(store, &post.tenant_id)
@@ -115,12 +125,14 @@ async fn facts(store: &dyn ItemStore, post: &Post) -> Result<PostFacts> {
             .unwrap_or(job.spec.provider.as_str())
     ));
     features.push(length_feature(job.spec.duration_s));
+    features.push(voice_feature(job.spec.narration.as_ref()));
     Ok(PostFacts {
         features,
         kind,
         predicted,
         duration_s: job.spec.duration_s,
         concept_id: job.spec.concept_id.clone(),
+        trend_age_h,
     })
 }
 
@@ -254,6 +266,7 @@ impl Collector<'_> {
                     published_at: p.published_at.unwrap_or(p.created_at),
                     duration_s: f.duration_s,
                     features: f.features.clone(),
+                    trend_age_h: f.trend_age_h,
                 });
                 facts_of.push(f);
                 chunk_ok.push(p);
@@ -263,6 +276,26 @@ impl Collector<'_> {
                 continue;
             }
             let now = self.clock.now();
+            // The account's own call budget at its platform, shared with the publish steps
+            // (Instagram's 200 calls an hour): spent, this account's posts wait for it.
+            if let Some(wait) = publishing::call_budget(
+                self.store,
+                self.clock,
+                &account,
+                crate::domain::publish_limits::PlatformCall::Metrics,
+            )
+            .await?
+            {
+                let until = now.plus(Duration::from_secs(wait));
+                out.problems.push(format!(
+                    "{account_id}: the account's calls are used; retrying after {wait} s"
+                ));
+                for p in chunk.into_iter().chain(chunks.flatten()) {
+                    self.wait_until(p, until, "the account's call budget is used", out)
+                        .await?;
+                }
+                return Ok(());
+            }
             let answer = publishing::call_with_token(
                 self.store,
                 self.vault,
@@ -398,6 +431,15 @@ impl Collector<'_> {
                         .map(|c| ("concept_id".to_owned(), Value::from(c))),
                 )
                 .collect(),
+                // A person's report on this concept and platform stands for what is now
+                // measured: counting both would count the post twice.
+                replaces: facts
+                    .concept_id
+                    .as_deref()
+                    .zip(crate::service::posts::validation_name(post.platform))
+                    .map(|(cid, platform)| concepts::feedback_sk(cid, platform))
+                    .into_iter()
+                    .collect(),
             };
             // The observation is kept either way; a learner that kept changing learns from the
             // post's next one.

@@ -33,7 +33,9 @@ fn batch_sk(id: &str) -> String {
 /// Idempotency-Key scope of concept batches.
 const IDEMPOTENCY_SCOPE: &str = "concepts";
 
-fn feedback_sk(concept_id: &str, platform: &str) -> String {
+/// A person's feedback on a concept for a platform (`tiktok`, `youtube_shorts`,
+/// `instagram_reels`); collected observations add the post (`FB#concept#youtube#post`).
+pub(crate) fn feedback_sk(concept_id: &str, platform: &str) -> String {
     format!("FB#{concept_id}#{platform}")
 }
 
@@ -523,6 +525,31 @@ pub async fn record_feedback(
 ) -> Result<Recorded> {
     fb.check(clock.now())?;
     let concept = get(store, tenant_id, concept_id).await?;
+    // A post of this concept on this platform whose numbers the collector fetches already
+    // teaches the learner: a person's report of the same post would count it twice.
+    let platform = platform_feature(&fb.platform);
+    let measured = store
+        .query(
+            Query::new(
+                keys::tenant_pk(tenant_id),
+                format!(
+                    "FB#{concept_id}#{}#",
+                    platform.trim_start_matches("platform:")
+                ),
+            )
+            .limit(1),
+        )
+        .await?;
+    if !measured.items.is_empty() {
+        return Err(Error::State {
+            code: "feedback_measured",
+            message: format!(
+                "this concept's post on {} is measured by the metrics collector, which already \
+                 teaches the learner; manual feedback would count it twice",
+                fb.platform
+            ),
+        });
+    }
     let score = fb.score();
     let predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;
     let kind = concept.kind().features().to_vec();
@@ -542,6 +569,7 @@ pub async fn record_feedback(
             ),
             ("concept_id".into(), Value::from(concept_id)),
         ],
+        replaces: vec![],
     };
     // Feedback stored before features were kept named the concept's kind only.
     let first = learning::learn(store, clock, tenant_id, &lesson, &kind).await?;

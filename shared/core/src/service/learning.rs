@@ -98,6 +98,28 @@ pub struct Lesson {
     pub source: &'static str,
     /// Kept on the observation's item as they are.
     pub attrs: Vec<(String, Value)>,
+    /// Other lessons this one stands in for (a person's report on the post this one
+    /// measures): taken out of the evidence and removed in the same write, their item kept on
+    /// this one's as `replaced` so nothing a person said is lost.
+    pub replaces: Vec<String>,
+}
+
+/// The evidence an observation's item holds: its features, score and weight (`None` once
+/// it no longer counts). `fallback` are the features of items stored before they were kept.
+fn counted(item: &Item, fallback: &[String]) -> Option<(Vec<String>, f64, f64)> {
+    let score = item.attrs.get("score").and_then(Value::as_f64)?;
+    let features: Vec<String> = item
+        .attrs
+        .get("features")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_else(|| fallback.to_vec());
+    let weight = item
+        .attrs
+        .get("weight")
+        .and_then(Value::as_f64)
+        .unwrap_or(1.0);
+    Some((features, score, weight))
 }
 
 /// Records a lesson: the earlier one at the same item (if any) is taken out of the evidence
@@ -116,18 +138,28 @@ pub async fn learn(
         let learner = store.get(&pk, LEARNER_SK).await?;
         let mut mine = decode(learner.as_ref(), "evidence");
         let mut pending = decode(learner.as_ref(), "pending");
-        if let Some(p) = &previous
-            && let Some(old) = p.attrs.get("score").and_then(Value::as_f64)
-        {
-            let features: Vec<String> = p
-                .attrs
-                .get("features")
-                .cloned()
-                .and_then(|v| serde_json::from_value(v).ok())
-                .unwrap_or_else(|| fallback.to_vec());
-            let w = p.attrs.get("weight").and_then(Value::as_f64).unwrap_or(1.0);
+        if let Some((features, old, w)) = previous.as_ref().and_then(|p| counted(p, fallback)) {
             mine.observe_features(&features, old, -w);
             pending.observe_features(&features, old, -w);
+        }
+        let mut removed = Vec::new();
+        let mut replaced = previous
+            .as_ref()
+            .and_then(|p| p.attrs.get("replaced").cloned());
+        for sk in &lesson.replaces {
+            let Some(other) = store.get(&pk, sk).await? else {
+                continue;
+            };
+            if let Some((features, old, w)) = counted(&other, fallback) {
+                mine.observe_features(&features, old, -w);
+                pending.observe_features(&features, old, -w);
+            }
+            replaced = Some(Value::Object(other.attrs.clone()));
+            removed.push(Write::Delete {
+                pk: pk.clone(),
+                sk: sk.clone(),
+                cond: Cond::VersionIs(other.version),
+            });
         }
         mine.observe_features(&lesson.features, lesson.score, lesson.weight);
         pending.observe_features(&lesson.features, lesson.score, lesson.weight);
@@ -141,6 +173,9 @@ pub async fn learn(
         for (k, v) in &lesson.attrs {
             item = item.with(k, v.clone());
         }
+        if let Some(r) = replaced {
+            item = item.with("replaced", r);
+        }
         let item_cond = match &previous {
             Some(p) => {
                 item.version = p.version + 1;
@@ -151,7 +186,8 @@ pub async fn learn(
                 Cond::Absent
             }
         };
-        let writes = vec![
+        let mut writes = removed;
+        writes.extend([
             Write::Put(item, item_cond),
             put(
                 &pk,
@@ -163,7 +199,7 @@ pub async fn learn(
                 Item::new(dirty_pk(tenant_id), tenant_id).with("since", clock.now().millis()),
                 Cond::None,
             ),
-        ];
+        ]);
         match store.transact(writes).await {
             Ok(()) => return Ok(previous.is_none()),
             // Another observation of this tenant won: read again. One contender always

@@ -75,8 +75,8 @@ fn request_hash(job_id: &str, targets: &[Target]) -> String {
     hex::encode(Sha256::digest(body.to_string()))
 }
 
-/// The name of a platform in the video's validation report.
-fn validation_name(platform: Platform) -> Option<&'static str> {
+/// The name of a platform in the video's validation report and in manual feedback.
+pub(crate) fn validation_name(platform: Platform) -> Option<&'static str> {
     match platform {
         Platform::Tiktok => Some("tiktok"),
         Platform::Youtube => Some("youtube_shorts"),

@@ -437,7 +437,7 @@ pub async fn allowance(
 }
 
 /// Takes one of the account's calls of `call` at its platform's per-user rate (counted in the
-/// item store, so it holds across Lambdas); `Some(seconds)` to wait when the minute's budget
+/// item store, so it holds across Lambdas); `Some(seconds)` to wait when the window's budget
 /// is spent.
 pub async fn call_budget(
     store: &dyn ItemStore,
@@ -448,7 +448,7 @@ pub async fn call_budget(
     let Some(limit) = call_rate(account.platform, call) else {
         return Ok(None);
     };
-    let principal = format!("ACCOUNT:{}:{}", account.id, call.as_str());
+    let principal = format!("ACCOUNT:{}:{}", account.id, call.bucket(account.platform));
     match crate::service::rate_limit::hit(store, clock, limit, &principal).await {
         Ok(()) => Ok(None),
         Err(Error::RateLimited { retry_after_secs }) => Ok(Some(retry_after_secs.max(1))),
@@ -620,14 +620,16 @@ pub async fn upload(ctx: &Ctx<'_>, tenant_id: &str, post_id: &str) -> Result<Nex
             .await?;
             return Ok(Next::Done);
         }
-        // TikTok's per-user rates: `begin` asks creator_info, then init.
+        // Per-user rates: TikTok's `begin` asks creator_info, then init; Instagram's calls
+        // share the account's hourly budget.
         for call in [PlatformCall::CreatorInfo, PlatformCall::Begin] {
             if let Some(wait) = call_budget(ctx.store, ctx.clock, &account, call).await? {
                 let limited = PublishError::Limited {
                     code: "rate_limit_exceeded".into(),
                     message: format!(
-                        "this account's {} calls for the minute are used",
-                        call.as_str()
+                        "this account's {} calls at {} are used for now",
+                        call.as_str(),
+                        account.platform.as_str()
                     ),
                     retry_after_secs: wait,
                 };

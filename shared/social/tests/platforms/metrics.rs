@@ -54,6 +54,7 @@ fn target(id: &str, days_old: i64) -> MetricsTarget {
         published_at: Timestamp(NOW.0 - days_old * 86_400_000),
         duration_s: 15.0,
         features: vec![],
+        trend_age_h: None,
     }
 }
 
@@ -91,7 +92,7 @@ async fn tiktok_query(
             .into_response();
     }
     if ids.iter().any(|i| i == "busy") {
-        return (StatusCode::TOO_MANY_REQUESTS, Json(json!({"data": {}, "error": {"code": "rate_limit_exceeded", "message": "slow down", "log_id": "l2"}}))).into_response();
+        return (StatusCode::TOO_MANY_REQUESTS, [("retry-after", "120")], Json(json!({"data": {}, "error": {"code": "rate_limit_exceeded", "message": "slow down", "log_id": "l2"}}))).into_response();
     }
     // The private one is not returned (TikTok shows public videos only).
     let videos: Vec<Value> = ids
@@ -143,6 +144,7 @@ async fn tiktok_counts_come_in_batches_and_a_private_post_is_gone() {
         seen.lock().unwrap()[0],
         "id,view_count,like_count,comment_count,share_count|7301,private"
     );
+    // The platform's Retry-After is the wait the collector reschedules the account by.
     let limited = tiktok
         .metrics(
             &access,
@@ -153,7 +155,13 @@ async fn tiktok_counts_come_in_batches_and_a_private_post_is_gone() {
         .await
         .unwrap_err();
     assert!(
-        matches!(limited, PublishError::Limited { .. }),
+        matches!(
+            limited,
+            PublishError::Limited {
+                retry_after_secs: 120,
+                ..
+            }
+        ),
         "{limited:?}"
     );
     // A reply without the list says nothing about which posts are gone.
