@@ -28,11 +28,45 @@ const MAX_BODY: usize = 1024 * 1024;
 const TOKENS_PER_CONCEPT: u32 = 700;
 const MAX_TOKENS_CEILING: u32 = 16_000;
 
+/// What a batch's prompt (system, user and tool) can take, in tokens, at most: about 8 KB of
+/// trends, brief and beliefs, with room to spare.
+const PROMPT_TOKENS_BOUND: u64 = 8_000;
+
+/// Anthropic's list price of a model, US dollars per million tokens.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TokenPrice {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// [`DEFAULT_MODEL`]'s list price (claude-haiku-4-5: $1 in, $5 out).
+pub const DEFAULT_PRICE: TokenPrice = TokenPrice {
+    input: 1.0,
+    output: 5.0,
+};
+
 pub struct AnthropicWriter {
     http: Http,
     base_url: String,
     key: Credential,
     model: String,
+    price: TokenPrice,
+}
+
+/// The most a batch of `count` concepts can cost at `price`, in cents (rounded up): two
+/// attempts at most, the second with the first answer sent back for repair or with twice the
+/// output budget.
+pub fn max_batch_cents(price: TokenPrice, count: usize) -> u32 {
+    let first = u64::from(output_budget(count));
+    let second = (first * 2).min(u64::from(MAX_TOKENS_CEILING));
+    let input = PROMPT_TOKENS_BOUND * 2 + first;
+    let output = first + second;
+    let dollars = (input as f64 * price.input + output as f64 * price.output) / 1e6;
+    (dollars * 100.0).ceil() as u32
+}
+
+fn output_budget(count: usize) -> u32 {
+    (TOKENS_PER_CONCEPT * count as u32 + 500).min(MAX_TOKENS_CEILING)
 }
 
 impl AnthropicWriter {
@@ -48,7 +82,14 @@ impl AnthropicWriter {
             base_url: base_url.trim_end_matches('/').to_owned(),
             key,
             model: model.to_owned(),
+            price: DEFAULT_PRICE,
         })
+    }
+
+    /// The model's price (the default is [`DEFAULT_MODEL`]'s).
+    pub fn with_price(mut self, price: TokenPrice) -> Self {
+        self.price = price;
+        self
     }
 }
 
@@ -130,6 +171,10 @@ impl ConceptWriter for AnthropicWriter {
         &self.model
     }
 
+    fn max_cost_cents(&self, count: usize) -> u32 {
+        max_batch_cents(self.price, count)
+    }
+
     async fn write(
         &self,
         trends: &[Trend],
@@ -145,8 +190,7 @@ impl ConceptWriter for AnthropicWriter {
             "role": "user",
             "content": concept_llm::user_prompt(trends, brief, learner),
         })];
-        let mut max_tokens =
-            (TOKENS_PER_CONCEPT * brief.count as u32 + 500).min(MAX_TOKENS_CEILING);
+        let mut max_tokens = output_budget(brief.count);
         let mut last_problem = String::new();
         for attempt in 0..2 {
             let body = json!({
@@ -257,5 +301,32 @@ impl AnthropicWriter {
                 Ok(Outcome::Repair(problem, next))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_costs_at_most_two_attempts_at_the_models_price() {
+        // Five concepts: 4,000 output tokens, then 8,000 on a retry; 20,000 input tokens at
+        // most. At Haiku 4.5's $1/$5: 2 ¢ + 6 ¢.
+        assert_eq!(max_batch_cents(DEFAULT_PRICE, 5), 8);
+        let sonnet = TokenPrice {
+            input: 3.0,
+            output: 15.0,
+        };
+        assert_eq!(max_batch_cents(sonnet, 5), 24);
+        assert_eq!(
+            max_batch_cents(
+                TokenPrice {
+                    input: 0.0,
+                    output: 0.0
+                },
+                5
+            ),
+            0
+        );
     }
 }

@@ -29,6 +29,10 @@ pub struct SourceConfig {
     pub anthropic_model: String,
     /// `ANTHROPIC_TIMEOUT_SECS`, default 25: one call's limit.
     pub anthropic_timeout: Duration,
+    /// `ANTHROPIC_USD_PER_MTOK` = `input,output` US dollars per million tokens: what autopilot
+    /// holds from a day's budget for a batch. Default the default model's list price ($1, $5);
+    /// required with another `ANTHROPIC_MODEL`.
+    pub anthropic_price: viral_providers::anthropic::TokenPrice,
     /// `GNEWS_LANG`, default `en`.
     pub gnews_lang: String,
     /// `VIRAL_TRENDS_TTL` in seconds, default 900: how long fetched trends are reused.
@@ -123,6 +127,40 @@ impl SourceConfig {
                 "expected a model id, e.g. claude-sonnet-4-6",
             ));
         }
+        let anthropic_price = match get("ANTHROPIC_USD_PER_MTOK").filter(|v| !v.is_empty()) {
+            Some(v) => {
+                let prices: Vec<f64> = v
+                    .split(',')
+                    .filter_map(|p| p.trim().parse::<f64>().ok())
+                    .filter(|p| p.is_finite() && (0.0..=1000.0).contains(p))
+                    .collect();
+                match prices[..] {
+                    [input, output] if v.split(',').count() == 2 => {
+                        viral_providers::anthropic::TokenPrice { input, output }
+                    }
+                    _ => {
+                        return Err(err(
+                            "ANTHROPIC_USD_PER_MTOK",
+                            format!(
+                                "expected `input,output` dollars per million tokens, e.g. 3,15; got `{v}`"
+                            ),
+                        ));
+                    }
+                }
+            }
+            None if anthropic_model == viral_providers::anthropic::DEFAULT_MODEL => {
+                viral_providers::anthropic::DEFAULT_PRICE
+            }
+            None => {
+                return Err(err(
+                    "ANTHROPIC_USD_PER_MTOK",
+                    format!(
+                        "set the price of {anthropic_model} (`input,output` dollars per million \
+                         tokens, e.g. 3,15): autopilot's budget counts what writing concepts costs"
+                    ),
+                ));
+            }
+        };
         let gnews_lang = get("GNEWS_LANG").unwrap_or_else(|| "en".into());
         if !(gnews_lang.len() == 2 && gnews_lang.bytes().all(|b| b.is_ascii_lowercase())) {
             return Err(err(
@@ -148,6 +186,7 @@ impl SourceConfig {
             )?,
             anthropic_model,
             anthropic_timeout: seconds(get, "ANTHROPIC_TIMEOUT_SECS", 25, 5..=300)?,
+            anthropic_price,
             gnews_lang,
             trends_ttl: seconds(get, "VIRAL_TRENDS_TTL", 900, 0..=86_400)?,
         })
@@ -245,6 +284,31 @@ mod tests {
         assert_eq!(
             var(&[("ANTHROPIC_MODEL", "claude haiku")]),
             "ANTHROPIC_MODEL"
+        );
+        // Another model needs its price; a price is two numbers.
+        assert_eq!(
+            var(&[("ANTHROPIC_MODEL", "claude-sonnet-4-6")]),
+            "ANTHROPIC_USD_PER_MTOK"
+        );
+        assert_eq!(
+            var(&[("ANTHROPIC_USD_PER_MTOK", "3")]),
+            "ANTHROPIC_USD_PER_MTOK"
+        );
+        assert_eq!(
+            var(&[("ANTHROPIC_USD_PER_MTOK", "3,x")]),
+            "ANTHROPIC_USD_PER_MTOK"
+        );
+        let priced = cfg(&[
+            ("ANTHROPIC_MODEL", "claude-sonnet-4-6"),
+            ("ANTHROPIC_USD_PER_MTOK", "3, 15"),
+        ])
+        .unwrap();
+        assert_eq!(
+            priced.anthropic_price,
+            viral_providers::anthropic::TokenPrice {
+                input: 3.0,
+                output: 15.0
+            }
         );
         assert_eq!(
             var(&[("ANTHROPIC_BASE_URL", "http://api.example")]),

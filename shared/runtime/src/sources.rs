@@ -88,7 +88,8 @@ pub fn concept_writer(
                     max_delay: Duration::from_secs(5),
                 },
             )
-            .map_err(|e| start_err("anthropic", e))?,
+            .map_err(|e| start_err("anthropic", e))?
+            .with_price(cfg.anthropic_price),
         ),
         _ => Arc::new(RuleWriter),
     })

@@ -207,6 +207,90 @@ async fn racing_ticks_run_each_slot_once_within_the_daily_budget() {
     );
 }
 
+/// The rule writer, priced like a paid model: at most 40 ¢ a batch.
+struct PaidWriter;
+
+#[async_trait::async_trait]
+impl viral_core::ports::ConceptWriter for PaidWriter {
+    fn name(&self) -> &str {
+        "paid-model"
+    }
+
+    fn max_cost_cents(&self, _count: usize) -> u32 {
+        40
+    }
+
+    async fn write(
+        &self,
+        trends: &[viral_core::domain::concept::Trend],
+        brief: &viral_core::domain::concept::Brief,
+        learner: &viral_core::domain::learner::Posterior,
+        seed: u64,
+    ) -> Result<Vec<viral_core::domain::concept::Concept>, viral_core::ports::SourceError> {
+        RuleWriter.write(trends, brief, learner, seed).await
+    }
+}
+
+#[tokio::test]
+async fn a_paid_concept_writer_is_held_and_counted_within_the_budget() {
+    let w = World::new(vec![]);
+    let tenant = w.tenant(Plan::Agency).await;
+    let account = channel(&w, &tenant).await;
+    let mut s = settings(&account);
+    // Three slots, all due by 23:00; each run is a 150 ¢ video and up to 40 ¢ of concepts,
+    // so 400 ¢ fits two runs, not three.
+    s.posts_per_day = 3;
+    s.daily_budget_cents = 400;
+    autopilot::put(&*w.store, &*w.clock, &tenant, s)
+        .await
+        .unwrap();
+    w.clock.advance(13 * HOUR);
+    let setup = Setup::paid();
+    let flow = InstantWorkflow::new(w.ctx());
+    let runner = Runner {
+        writer: &PaidWriter,
+        ..setup.runner(&w, &flow)
+    };
+    let first = runner.tick(&tenant).await.unwrap().started.unwrap();
+    let job = videos::get(&*w.store, &tenant, first.job_id.as_ref().unwrap())
+        .await
+        .unwrap();
+    // The hold covers the concepts and the video; the video's budget leaves the concepts out.
+    assert_eq!(first.writing_cents, 40);
+    assert_eq!(first.reserved_cents, 40 + job.budget_cents);
+    assert!(
+        (150..=360).contains(&job.budget_cents),
+        "{}",
+        job.budget_cents
+    );
+    for _ in 0..4 {
+        runner.tick(&tenant).await.unwrap();
+    }
+    let (runs, _) = autopilot::list_runs(&*w.store, &tenant, 100, None)
+        .await
+        .unwrap();
+    let posted: Vec<_> = runs
+        .iter()
+        .filter(|r| r.status == RunStatus::Posted)
+        .collect();
+    assert_eq!(posted.len(), 2, "{runs:?}");
+    assert!(posted.iter().all(|r| r.cost_cents == Some(190)));
+    let skipped = runs
+        .iter()
+        .find(|r| r.status == RunStatus::Skipped)
+        .unwrap();
+    assert!(
+        skipped
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("writing its concepts at up to $0.40"),
+        "{:?}",
+        skipped.reason
+    );
+    assert_eq!(committed(&w, &tenant, "2026-12-04").await, 380);
+}
+
 #[tokio::test]
 async fn the_kill_switch_stops_paid_steps_and_takes_back_scheduled_posts() {
     let w = World::new(vec![]);

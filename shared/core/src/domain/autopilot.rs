@@ -432,9 +432,14 @@ pub struct Run {
     pub updated_at: String,
     /// Why it skipped, failed or stopped; or what it waits for.
     pub reason: Option<String>,
-    /// The part of the day's budget this run holds (the job's budget) until it settles.
+    /// The part of the day's budget this run holds (writing its concepts and the job's budget)
+    /// until it settles.
     pub reserved_cents: u32,
-    /// What the video cost, once known.
+    /// Of that, the most writing its concepts can cost (a paid model; 0 for the rule writer):
+    /// counted as spent once the writer was asked.
+    #[serde(default)]
+    pub writing_cents: u32,
+    /// What the run cost (its concepts and its video), once known.
     pub cost_cents: Option<u32>,
     pub trend_source: Option<String>,
     pub trends: Vec<String>,

@@ -47,6 +47,11 @@ pub trait TrendSource: Send + Sync {
 pub trait ConceptWriter: Send + Sync {
     /// `rules` or the model's name.
     fn name(&self) -> &str;
+    /// The most one batch of `count` concepts can cost, in US cents (0 for a free writer):
+    /// autopilot holds it from the day's budget before it asks.
+    fn max_cost_cents(&self, _count: usize) -> u32 {
+        0
+    }
     /// `brief.count` concepts from the trends, steered by what the learner believes.
     async fn write(
         &self,

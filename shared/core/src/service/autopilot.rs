@@ -2,14 +2,16 @@
 //!
 //! A run, once per slot of the tenant's day (see [`crate::domain::autopilot`]):
 //! 1. **start** — checks before spending anything: the account to post to can post, concepts
-//!    and a video are left in the plan's quota, the video's estimate fits what is left of the
-//!    day's budget. Then one conditional write claims the slot, reserves the job's budget
-//!    (`min(plan cap, budget left)`) against the day's budget, and records the run — only if
-//!    autopilot is still enabled. A refused check records a `skipped` run saying why.
+//!    and a video are left in the plan's quota, the video's estimate and the most writing its
+//!    concepts can cost (a paid model) fit what is left of the day's budget. Then one
+//!    conditional write claims the slot, reserves both (the job's budget is `min(plan cap,
+//!    budget left)`) against the day's budget, and records the run — only if autopilot is
+//!    still enabled. A refused check records a `skipped` run saying why.
 //! 2. **concepts** from trends (under the same "still enabled" condition), the **pick** by
 //!    Thompson sampling on the tenant's learner, then the **video** job with the run's id as
 //!    its Idempotency-Key, its budget the reservation, again only while enabled.
-//! 3. when the job ends the day's budget is **settled** to what the video cost, in the write
+//! 3. when the job ends the day's budget is **settled** to what the video cost plus the
+//!    concepts' hold (a model's price is known only as an upper bound here), in the write
 //!    that moves the run on; the video is placed on the next account of the pool at the hour
 //!    the learner likes best, and posted — or waits for a person's approval.
 //!
@@ -672,6 +674,7 @@ impl Runner<'_> {
             updated_at: now.rfc3339(),
             reason: None,
             reserved_cents: 0,
+            writing_cents: 0,
             cost_cents: None,
             trend_source: None,
             trends: vec![],
@@ -715,14 +718,27 @@ impl Runner<'_> {
                     budget_cents,
                     ..
                 } => {
-                    if route.estimated_cost_cents > left {
-                        Some(format!(
-                            "daily budget: ${:.2} left today, the video is estimated at ${:.2}",
-                            f64::from(left) / 100.0,
-                            f64::from(route.estimated_cost_cents) / 100.0
-                        ))
+                    // A paid concept writer is spent before the video: both must fit.
+                    let writing = self.writer.max_cost_cents(CONCEPTS_PER_RUN);
+                    if route.estimated_cost_cents.saturating_add(writing) > left {
+                        Some(if writing == 0 {
+                            format!(
+                                "daily budget: ${:.2} left today, the video is estimated at ${:.2}",
+                                f64::from(left) / 100.0,
+                                f64::from(route.estimated_cost_cents) / 100.0
+                            )
+                        } else {
+                            format!(
+                                "daily budget: ${:.2} left today, the video is estimated at ${:.2} \
+                                 and writing its concepts at up to ${:.2}",
+                                f64::from(left) / 100.0,
+                                f64::from(route.estimated_cost_cents) / 100.0,
+                                f64::from(writing) / 100.0
+                            )
+                        })
                     } else {
-                        run.reserved_cents = budget_cents.min(left);
+                        run.writing_cents = writing;
+                        run.reserved_cents = writing + budget_cents.min(left - writing);
                         None
                     }
                 }
@@ -850,7 +866,8 @@ impl Runner<'_> {
         }
     }
 
-    /// Ends a run that spent nothing more, giving back what it reserved.
+    /// Ends a run before its video, giving back what it reserved beyond `spent` (what writing
+    /// its concepts may have cost, once the writer was asked).
     async fn end_unspent(
         &self,
         tenant_id: &str,
@@ -858,11 +875,12 @@ impl Runner<'_> {
         version: u64,
         status: RunStatus,
         why: String,
+        spent: u32,
     ) -> Result<Run> {
-        let also = settle(tenant_id, &run, 0);
+        let also = settle(tenant_id, &run, spent);
         run.status = status;
         run.reason = Some(why);
-        run.cost_cents = Some(0);
+        run.cost_cents = Some(spent);
         Ok(save_run(
             self.store,
             self.clock,
@@ -953,15 +971,21 @@ impl Runner<'_> {
                     }) => {
                         let why = "autopilot was paused before anything was spent".to_owned();
                         return self
-                            .end_unspent(tenant_id, run, version, RunStatus::Stopped, why)
+                            .end_unspent(tenant_id, run, version, RunStatus::Stopped, why, 0)
                             .await;
                     }
-                    Err(
-                        e @ (Error::QuotaExceeded { .. } | Error::Source(_) | Error::Invalid(_)),
-                    ) => {
+                    Err(e @ (Error::QuotaExceeded { .. } | Error::Invalid(_))) => {
                         let why = format!("no concepts: {e}");
                         return self
-                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
+                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why, 0)
+                            .await;
+                    }
+                    // The writer may have been paid before its answer proved unusable.
+                    Err(e @ Error::Source(_)) => {
+                        let why = format!("no concepts: {e}");
+                        let spent = run.writing_cents;
+                        return self
+                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why, spent)
                             .await;
                     }
                     // A first attempt whose batch failed to be written (and was refunded)
@@ -973,8 +997,9 @@ impl Runner<'_> {
                             return Ok(run);
                         }
                         let why = format!("no concepts: {why}");
+                        let spent = run.writing_cents;
                         return self
-                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
+                            .end_unspent(tenant_id, run, version, RunStatus::Skipped, why, spent)
                             .await;
                     }
                     Err(e) => return Err(e),
@@ -1058,7 +1083,7 @@ impl Runner<'_> {
             Some(&run.id),
             self.profiles,
             videos::Within {
-                budget_cents: Some(run.reserved_cents),
+                budget_cents: Some(run.reserved_cents.saturating_sub(run.writing_cents)),
                 guard: Some(still_enabled(tenant_id)),
             },
         )
@@ -1070,8 +1095,9 @@ impl Runner<'_> {
                 ..
             }) => {
                 let why = "autopilot was paused before the video was started".to_owned();
+                let spent = run.writing_cents;
                 return self
-                    .end_unspent(tenant_id, run, version, RunStatus::Stopped, why)
+                    .end_unspent(tenant_id, run, version, RunStatus::Stopped, why, spent)
                     .await;
             }
             Err(
@@ -1081,8 +1107,9 @@ impl Runner<'_> {
                 | Error::Invalid(_)),
             ) => {
                 let why = format!("no video: {e}");
+                let spent = run.writing_cents;
                 return self
-                    .end_unspent(tenant_id, run, version, RunStatus::Skipped, why)
+                    .end_unspent(tenant_id, run, version, RunStatus::Skipped, why, spent)
                     .await;
             }
             Err(e) => return Err(e),
@@ -1121,8 +1148,9 @@ impl Runner<'_> {
             self.workflow.start_job(tenant_id, &job_id).await?;
             return Ok(run);
         }
-        let also = settle(tenant_id, &run, job.spent_cents);
-        run.cost_cents = Some(job.spent_cents);
+        let spent = job.spent_cents.saturating_add(run.writing_cents);
+        let also = settle(tenant_id, &run, spent);
+        run.cost_cents = Some(spent);
         if job.status != JobStatus::Succeeded {
             run.status = RunStatus::Failed;
             run.reason = Some(format!(
