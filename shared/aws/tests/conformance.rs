@@ -16,6 +16,26 @@ async fn dynamodb_item_store_conforms() {
     viral_testkit::item_store::run_all(Arc::new(store)).await;
 }
 
+/// The learner's path on DynamoDB: observations that replace earlier ones, folded into the
+/// prior without counting a tenant's own evidence twice. One at a time: moto's transactions
+/// are not safe under concurrency (see `viral_testkit::learner::Load`); the 1,000 concurrent
+/// observations run on the embedded store (viral-steps' metrics tests).
+#[tokio::test]
+async fn the_learner_loses_no_concurrent_observation_on_dynamodb() {
+    let conf = emulator_sdk_config(&moto_endpoint()).await;
+    let store = DynamoItemStore::from_conf(&conf, &unique("viral-learner-"));
+    store.create_table().await.expect("create table on moto");
+    viral_testkit::learner::concurrent_observations_lose_none(
+        Arc::new(store),
+        viral_testkit::learner::Load {
+            tenants: 10,
+            per_tenant: 5,
+            concurrent: false,
+        },
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn s3_blob_store_conforms() {
     let conf = emulator_sdk_config(&moto_endpoint()).await;

@@ -20,7 +20,6 @@ use viral_core::domain::post::PostStatus;
 use viral_core::domain::publish_limits::PlatformCall;
 use viral_core::ports::{Cond, Item, PublishError};
 use viral_core::service::collector::{Collector, series};
-use viral_core::service::learning::{self, Lesson};
 use viral_core::service::publishing::{self, Next};
 use viral_core::service::{concepts, videos};
 use viral_testkit::publisher::{Call, Scripted, ScriptedPublisher};
@@ -433,94 +432,18 @@ async fn instagram_calls_share_one_hourly_budget_with_publishing() {
     assert_eq!(instagram.count(Call::Metrics), calls + 1);
 }
 
-fn score_of(n: usize) -> f64 {
-    0.1 + (n as f64) / 100.0
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_thousand_concurrent_observations_lose_none_and_none_counts_twice() {
-    let w = Arc::new(World::new(vec![]));
-    let mut tenants = Vec::new();
-    for _ in 0..50 {
-        tenants.push(w.tenant(Plan::Pro).await);
-    }
-    let features = vec!["category:science".to_owned(), "platform:tiktok".to_owned()];
-    let mut tasks = Vec::new();
-    for (i, t) in tenants.iter().enumerate() {
-        for n in 0..20 {
-            let (w, t, features) = (w.clone(), t.clone(), features.clone());
-            tasks.push(tokio::spawn(async move {
-                // A young observation first, then the newer one that replaces it.
-                let mut lesson = Lesson {
-                    sk: format!("FB#-#tiktok#post_{i}_{n}"),
-                    features,
-                    score: 0.9,
-                    weight: 0.3,
-                    predicted: 0.1,
-                    source: "collected",
-                    attrs: vec![],
-                    replaces: vec![],
-                };
-                let first = learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
-                    .await
-                    .unwrap();
-                lesson.score = score_of(n);
-                lesson.weight = 1.0;
-                let again = learning::learn(&*w.store, &*w.clock, &t, &lesson, &[])
-                    .await
-                    .unwrap();
-                first && !again
-            }));
-        }
-    }
-    // Two scheduled folds (overlapping passes) run while observations arrive.
-    let folders: Vec<_> = (0..2)
-        .map(|_| {
-            let w = w.clone();
-            tokio::spawn(async move {
-                for _ in 0..20 {
-                    learning::fold(&*w.store).await.unwrap();
-                    tokio::task::yield_now().await;
-                }
-            })
-        })
-        .collect();
-    for t in tasks {
-        assert!(
-            t.await.unwrap(),
-            "a first observation, then its replacement"
-        );
-    }
-    for f in folders {
-        f.await.unwrap();
-    }
-    learning::fold(&*w.store).await.unwrap();
-
-    // Each tenant's evidence is its 20 newest observations, exactly: n, Σy and Σy².
-    let y = |n: usize| score_of(n) - viral_core::domain::learner::PRIOR_MEAN;
-    let sum_y: f64 = (0..20).map(y).sum();
-    let sum_yy: f64 = (0..20).map(|n| y(n) * y(n)).sum();
-    let mut total = 0.0;
-    for t in &tenants {
-        let (mine, others) = learning::evidence(&*w.store, t).await.unwrap();
-        assert!((mine.n - 20.0).abs() < 1e-9, "{t}: {}", mine.n);
-        assert!((mine.xty[0] - sum_y).abs() < 1e-9, "{t}: {}", mine.xty[0]);
-        assert!((mine.yy - sum_yy).abs() < 1e-9, "{t}: {}", mine.yy);
-        // The prior without this tenant's own share: the other 49 tenants' 980 observations.
-        assert!((others.n - 980.0).abs() < 1e-6, "{t}: {}", others.n);
-        assert!(
-            (others.xty[0] - 49.0 * sum_y).abs() < 1e-6,
-            "{t}: {}",
-            others.xty[0]
-        );
-        assert!(
-            (others.yy - 49.0 * sum_yy).abs() < 1e-6,
-            "{t}: {}",
-            others.yy
-        );
-        total += mine.n;
-    }
-    assert!((total - 1000.0).abs() < 1e-9);
-    // Nothing is left to fold.
-    assert_eq!(learning::fold(&*w.store).await.unwrap().tenants, 0);
+    // 50 tenants × 20 observations, all at once (the same suite runs on DynamoDB, one at a
+    // time, in viral-aws' conformance tests).
+    let w = World::new(vec![]);
+    viral_testkit::learner::concurrent_observations_lose_none(
+        w.store.clone(),
+        viral_testkit::learner::Load {
+            tenants: 50,
+            per_tenant: 20,
+            concurrent: true,
+        },
+    )
+    .await;
 }

@@ -3,6 +3,7 @@
 
 pub mod blob_store;
 pub mod item_store;
+pub mod learner;
 pub mod publisher;
 pub mod queue;
 pub mod secrets;
