@@ -21,7 +21,7 @@ async fn dynamodb_item_store_conforms() {
 /// are not safe under concurrency (see `viral_testkit::learner::Load`); the 1,000 concurrent
 /// observations run on the embedded store (viral-steps' metrics tests).
 #[tokio::test]
-async fn the_learner_loses_no_concurrent_observation_on_dynamodb() {
+async fn the_learner_loses_no_observation_on_dynamodb() {
     let conf = emulator_sdk_config(&moto_endpoint()).await;
     let store = DynamoItemStore::from_conf(&conf, &unique("viral-learner-"));
     store.create_table().await.expect("create table on moto");

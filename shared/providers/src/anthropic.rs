@@ -51,11 +51,14 @@ pub struct AnthropicWriter {
     key: Credential,
     model: String,
     price: TokenPrice,
+    /// Requests per call at most (timeouts and overloads are retried, and each may be billed).
+    requests_per_call: u32,
 }
 
-/// The most a batch of `count` concepts can cost at `price`, in cents (rounded up): two
-/// attempts at most, the second with the first answer sent back for repair or with twice the
-/// output budget.
+/// The most one request of each of a batch's two attempts can cost at `price`, in cents
+/// (rounded up): the second attempt sends the first answer back for repair or asks for twice
+/// the output budget. A call may send its request more than once (see
+/// [`AnthropicWriter::max_cost_cents`]).
 pub fn max_batch_cents(price: TokenPrice, count: usize) -> u32 {
     let first = u64::from(output_budget(count));
     let second = (first * 2).min(u64::from(MAX_TOKENS_CEILING));
@@ -77,12 +80,14 @@ impl AnthropicWriter {
         timeout: Duration,
         retry: RetryPolicy,
     ) -> Result<Self, ProviderError> {
+        let requests_per_call = retry.attempts.max(1);
         Ok(Self {
             http: Http::new(timeout, retry)?,
             base_url: base_url.trim_end_matches('/').to_owned(),
             key,
             model: model.to_owned(),
             price: DEFAULT_PRICE,
+            requests_per_call,
         })
     }
 
@@ -171,8 +176,10 @@ impl ConceptWriter for AnthropicWriter {
         &self.model
     }
 
+    /// Every request a batch may send is counted as billed: a timed-out or overloaded
+    /// request may have been, and is retried.
     fn max_cost_cents(&self, count: usize) -> u32 {
-        max_batch_cents(self.price, count)
+        max_batch_cents(self.price, count).saturating_mul(self.requests_per_call)
     }
 
     async fn write(

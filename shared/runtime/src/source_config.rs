@@ -31,7 +31,7 @@ pub struct SourceConfig {
     pub anthropic_timeout: Duration,
     /// `ANTHROPIC_USD_PER_MTOK` = `input,output` US dollars per million tokens: what autopilot
     /// holds from a day's budget for a batch. Default the default model's list price ($1, $5);
-    /// required with another `ANTHROPIC_MODEL`.
+    /// required with another `ANTHROPIC_MODEL` when the writer is `anthropic`.
     pub anthropic_price: viral_providers::anthropic::TokenPrice,
     /// `GNEWS_LANG`, default `en`.
     pub gnews_lang: String,
@@ -148,7 +148,10 @@ impl SourceConfig {
                     }
                 }
             }
-            None if anthropic_model == viral_providers::anthropic::DEFAULT_MODEL => {
+            // The rule writer pays nothing: the model's price matters only when it writes.
+            None if anthropic_model == viral_providers::anthropic::DEFAULT_MODEL
+                || writer != "anthropic" =>
+            {
                 viral_providers::anthropic::DEFAULT_PRICE
             }
             None => {
@@ -287,9 +290,14 @@ mod tests {
         );
         // Another model needs its price; a price is two numbers.
         assert_eq!(
-            var(&[("ANTHROPIC_MODEL", "claude-sonnet-4-6")]),
+            var(&[
+                ("ANTHROPIC_MODEL", "claude-sonnet-4-6"),
+                ("VIRAL_CONCEPT_WRITER", "anthropic")
+            ]),
             "ANTHROPIC_USD_PER_MTOK"
         );
+        // The rule writer does not need it.
+        assert!(cfg(&[("ANTHROPIC_MODEL", "claude-sonnet-4-6")]).is_ok());
         assert_eq!(
             var(&[("ANTHROPIC_USD_PER_MTOK", "3")]),
             "ANTHROPIC_USD_PER_MTOK"

@@ -365,8 +365,13 @@ async fn measured_numbers_replace_a_persons_report_of_the_same_post() {
         .query(viral_core::ports::Query::new(format!("T#{t}"), "FB#"))
         .await
         .unwrap();
-    assert_eq!(page.items.len(), 1, "the report's own item is gone");
-    assert_eq!(page.items[0].attrs["replaced"]["source"], "manual");
+    assert_eq!(page.items.len(), 2);
+    let (marker, measured) = (&page.items[0], &page.items[1]);
+    // The report's item is a marker now (no score: it teaches nothing), which no later report
+    // can be written over; what the person said is kept on the measurement.
+    assert!(marker.attrs.contains_key("measured_by"), "{marker:?}");
+    assert!(!marker.attrs.contains_key("score"));
+    assert_eq!(measured.attrs["replaced"]["source"], "manual");
     // More reports of the measured post are refused; another platform's are still taken.
     let refused =
         concepts::record_feedback(&*w.store, &*w.clock, &t, &concept, feedback("tiktok")).await;

@@ -28,7 +28,7 @@ fn score_of(n: usize) -> f64 {
 
 /// Each observation is taught twice (a young one, then the newer one that replaces it) while
 /// two overlapping fold passes run; then every tenant's evidence is exactly its own newest
-/// observations and its prior exactly everyone else's.
+/// observations and its prior exactly everyone else's. `store` must be fresh.
 pub async fn concurrent_observations_lose_none(store: Arc<dyn ItemStore>, load: Load) {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(Timestamp(1_796_378_400_000)));
     let run = crate::unique("t");
@@ -103,8 +103,8 @@ pub async fn concurrent_observations_lose_none(store: Arc<dyn ItemStore>, load: 
     while learning::fold(&*store).await.unwrap().tenants > 0 {}
 
     // Each tenant's evidence is its newest observations, exactly: n, Σy and Σy². The prior
-    // (shared with whatever else the store holds) is everyone's, so the difference between
-    // two tenants' priors is the difference of their own evidence: here none.
+    // (the store is fresh) is everyone's, exactly, and each tenant's view of it leaves out
+    // its own share.
     let per = load.per_tenant as f64;
     let y = |n: usize| score_of(n) - PRIOR_MEAN;
     let sum_y: f64 = (0..load.per_tenant).map(y).sum();
@@ -139,5 +139,11 @@ pub async fn concurrent_observations_lose_none(store: Arc<dyn ItemStore>, load: 
             others.yy
         );
     }
-    assert!(everyone.n >= per * load.tenants as f64 - 1e-6);
+    let all = per * load.tenants as f64;
+    assert!(
+        (everyone.n - all).abs() < 1e-6,
+        "folded {} of {all}",
+        everyone.n
+    );
+    assert!((everyone.xty[0] - sum_y * load.tenants as f64).abs() < 1e-6);
 }

@@ -14,7 +14,7 @@ const GROUPS = [
   ["platform", "Platform"],
   ["account", "Account"],
   ["provider", "Provider"],
-  ["hour", "Posting hour (your zone)"],
+  ["hour", "Posting hour (autopilot's zone, else UTC)"],
   ["length", "Video length"],
   ["voice", "Voice"],
 ];

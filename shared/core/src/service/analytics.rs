@@ -47,7 +47,7 @@ impl AnalyticsQuery {
         let group_by = match group_by {
             None => GroupBy::Category,
             Some(g) => GroupBy::parse(g).ok_or_else(|| {
-                bad("group_by must be one of category, format, hook, platform, account, provider, hour")
+                bad("group_by must be one of category, format, hook, platform, account, provider, hour, length, voice")
             })?,
         };
         let metric = match metric {

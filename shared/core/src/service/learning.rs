@@ -99,8 +99,10 @@ pub struct Lesson {
     /// Kept on the observation's item as they are.
     pub attrs: Vec<(String, Value)>,
     /// Other lessons this one stands in for (a person's report on the post this one
-    /// measures): taken out of the evidence and removed in the same write, their item kept on
-    /// this one's as `replaced` so nothing a person said is lost.
+    /// measures): taken out of the evidence in the same write, and their items turned into a
+    /// `measured_by` marker that no lesson may be recorded over (a report arriving after the
+    /// check that looked for measurements still meets it). What they said is kept on this
+    /// one's item as `replaced`.
     pub replaces: Vec<String>,
 }
 
@@ -135,6 +137,18 @@ pub async fn learn(
     let pk = keys::tenant_pk(tenant_id);
     for _ in 0..ATTEMPTS {
         let previous = store.get(&pk, &lesson.sk).await?;
+        if previous
+            .as_ref()
+            .is_some_and(|p| p.attrs.contains_key("measured_by"))
+        {
+            return Err(Error::State {
+                code: "feedback_measured",
+                message: "this concept's post on this platform is measured by the metrics \
+                          collector, which already teaches the learner; manual feedback would \
+                          count it twice"
+                    .into(),
+            });
+        }
         let learner = store.get(&pk, LEARNER_SK).await?;
         let mut mine = decode(learner.as_ref(), "evidence");
         let mut pending = decode(learner.as_ref(), "pending");
@@ -147,19 +161,34 @@ pub async fn learn(
             .as_ref()
             .and_then(|p| p.attrs.get("replaced").cloned());
         for sk in &lesson.replaces {
-            let Some(other) = store.get(&pk, sk).await? else {
+            let other = store.get(&pk, sk).await?;
+            if other
+                .as_ref()
+                .is_some_and(|o| o.attrs.contains_key("measured_by"))
+            {
                 continue;
-            };
-            if let Some((features, old, w)) = counted(&other, fallback) {
+            }
+            if let Some(o) = &other
+                && let Some((features, old, w)) = counted(o, fallback)
+            {
                 mine.observe_features(&features, old, -w);
                 pending.observe_features(&features, old, -w);
+                replaced = Some(Value::Object(o.attrs.clone()));
             }
-            replaced = Some(Value::Object(other.attrs.clone()));
-            removed.push(Write::Delete {
-                pk: pk.clone(),
-                sk: sk.clone(),
-                cond: Cond::VersionIs(other.version),
-            });
+            let mut marker = Item::new(&pk, sk)
+                .with("measured_by", lesson.sk.as_str())
+                .with("updated_at", clock.now().millis());
+            let cond = match &other {
+                Some(o) => {
+                    marker.version = o.version + 1;
+                    Cond::VersionIs(o.version)
+                }
+                None => {
+                    marker.version = 1;
+                    Cond::Absent
+                }
+            };
+            removed.push(Write::Put(marker, cond));
         }
         mine.observe_features(&lesson.features, lesson.score, lesson.weight);
         pending.observe_features(&lesson.features, lesson.score, lesson.weight);
