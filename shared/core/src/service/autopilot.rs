@@ -476,16 +476,7 @@ pub async fn approve(
     run.status = RunStatus::Posting;
     run.approved = true;
     run.reason = Some("approved".into());
-    let (run, version) = save_run(
-        runner.store,
-        runner.clock,
-        Some(runner.dashboard_url),
-        tenant_id,
-        run,
-        version,
-        None,
-    )
-    .await?;
+    let (run, version) = runner.save(tenant_id, run, version, None).await?;
     runner.post(tenant_id, run, version).await
 }
 
@@ -562,6 +553,26 @@ fn day_number(day: &str) -> usize {
 }
 
 impl Runner<'_> {
+    /// [`save_run`] with this runner's store, clock and dashboard.
+    async fn save(
+        &self,
+        tenant_id: &str,
+        run: Run,
+        version: u64,
+        also: Option<Write>,
+    ) -> Result<(Run, u64)> {
+        save_run(
+            self.store,
+            self.clock,
+            Some(self.dashboard_url),
+            tenant_id,
+            run,
+            version,
+            also,
+        )
+        .await
+    }
+
     /// A run's random draws: from the OS, or from the fixed seed and the run's slot.
     fn rng(&self, slot: &str, what: &str) -> Rng {
         let seed = self
@@ -881,17 +892,7 @@ impl Runner<'_> {
         run.status = status;
         run.reason = Some(why);
         run.cost_cents = Some(spent);
-        Ok(save_run(
-            self.store,
-            self.clock,
-            Some(self.dashboard_url),
-            tenant_id,
-            run,
-            version,
-            also,
-        )
-        .await?
-        .0)
+        Ok(self.save(tenant_id, run, version, also).await?.0)
     }
 
     /// Concepts, the pick, the video: from a started run to a rendering one.
@@ -921,16 +922,7 @@ impl Runner<'_> {
                     duration_s: s.duration_s,
                     niche: s.niche.clone(),
                 });
-                save_run(
-                    self.store,
-                    self.clock,
-                    Some(self.dashboard_url),
-                    tenant_id,
-                    run,
-                    version,
-                    None,
-                )
-                .await?
+                self.save(tenant_id, run, version, None).await?
             }
         };
         // 2. The concepts and the pick, unless the pick is recorded already.
@@ -1054,16 +1046,7 @@ impl Runner<'_> {
                 });
                 run.pick = Some(chosen.id.clone());
                 // The intent, recorded before the paid call.
-                (run, version) = save_run(
-                    self.store,
-                    self.clock,
-                    Some(self.dashboard_url),
-                    tenant_id,
-                    run,
-                    version,
-                    None,
-                )
-                .await?;
+                (run, version) = self.save(tenant_id, run, version, None).await?;
                 chosen
             }
         };
@@ -1116,16 +1099,7 @@ impl Runner<'_> {
         };
         run.job_id = Some(job.id.clone());
         run.status = RunStatus::Rendering;
-        let (run, _) = save_run(
-            self.store,
-            self.clock,
-            Some(self.dashboard_url),
-            tenant_id,
-            run,
-            version,
-            None,
-        )
-        .await?;
+        let (run, _) = self.save(tenant_id, run, version, None).await?;
         // Idempotent: the execution is named after the job.
         self.workflow.start_job(tenant_id, &job.id).await?;
         Ok(run)
@@ -1157,32 +1131,12 @@ impl Runner<'_> {
                 "the video failed: {}",
                 job.failure.as_deref().unwrap_or("no reason given")
             ));
-            return Ok(save_run(
-                self.store,
-                self.clock,
-                Some(self.dashboard_url),
-                tenant_id,
-                run,
-                version,
-                also,
-            )
-            .await?
-            .0);
+            return Ok(self.save(tenant_id, run, version, also).await?.0);
         }
         if !stored.settings.enabled {
             run.status = RunStatus::Stopped;
             run.reason = Some("autopilot was paused; the video is kept, not posted".into());
-            return Ok(save_run(
-                self.store,
-                self.clock,
-                Some(self.dashboard_url),
-                tenant_id,
-                run,
-                version,
-                also,
-            )
-            .await?
-            .0);
+            return Ok(self.save(tenant_id, run, version, also).await?.0);
         }
         let placement = match self.place(tenant_id, stored, &run).await {
             Ok(p) => p,
@@ -1192,17 +1146,7 @@ impl Runner<'_> {
                     "the account to post to was removed while the video was made; the video is kept"
                         .into(),
                 );
-                return Ok(save_run(
-                    self.store,
-                    self.clock,
-                    Some(self.dashboard_url),
-                    tenant_id,
-                    run,
-                    version,
-                    also,
-                )
-                .await?
-                .0);
+                return Ok(self.save(tenant_id, run, version, also).await?.0);
             }
             Err(e) => return Err(e),
         };
@@ -1222,16 +1166,7 @@ impl Runner<'_> {
             )
         });
         run.placement = Some(placement);
-        let (run, version) = save_run(
-            self.store,
-            self.clock,
-            Some(self.dashboard_url),
-            tenant_id,
-            run,
-            version,
-            also,
-        )
-        .await?;
+        let (run, version) = self.save(tenant_id, run, version, also).await?;
         if run.status == RunStatus::Posting {
             return self.post(tenant_id, run, version).await;
         }
@@ -1311,17 +1246,7 @@ impl Runner<'_> {
         {
             run.status = RunStatus::Stopped;
             run.reason = Some("autopilot was paused; the video is kept, not posted".into());
-            return Ok(save_run(
-                self.store,
-                self.clock,
-                Some(self.dashboard_url),
-                tenant_id,
-                run,
-                version,
-                None,
-            )
-            .await?
-            .0);
+            return Ok(self.save(tenant_id, run, version, None).await?.0);
         }
         // Exactly the placement recorded (a retry sends the same request, so its
         // Idempotency-Key finds the first answer).
@@ -1357,32 +1282,13 @@ impl Runner<'_> {
                 if let Some(p) = run.placement.as_mut() {
                     p.schedule_at = None;
                 }
-                let (run, version) = save_run(
-                    self.store,
-                    self.clock,
-                    Some(self.dashboard_url),
-                    tenant_id,
-                    run,
-                    version,
-                    None,
-                )
-                .await?;
+                let (run, version) = self.save(tenant_id, run, version, None).await?;
                 return Box::pin(self.post(tenant_id, run, version)).await;
             }
             Err(e @ (Error::Invalid(_) | Error::NotFound(_) | Error::State { .. })) => {
                 run.status = RunStatus::Failed;
                 run.reason = Some(format!("could not post: {e}"));
-                return Ok(save_run(
-                    self.store,
-                    self.clock,
-                    Some(self.dashboard_url),
-                    tenant_id,
-                    run,
-                    version,
-                    None,
-                )
-                .await?
-                .0);
+                return Ok(self.save(tenant_id, run, version, None).await?.0);
             }
             Err(e) => return Err(e),
         };
@@ -1394,16 +1300,6 @@ impl Runner<'_> {
         run.posts = created.posts.iter().map(|p| p.id.clone()).collect();
         run.status = RunStatus::Posted;
         run.reason = None;
-        Ok(save_run(
-            self.store,
-            self.clock,
-            Some(self.dashboard_url),
-            tenant_id,
-            run,
-            version,
-            None,
-        )
-        .await?
-        .0)
+        Ok(self.save(tenant_id, run, version, None).await?.0)
     }
 }

@@ -106,6 +106,20 @@ pub struct Lesson {
     pub replaces: Vec<String>,
 }
 
+/// Versions `item` to replace `previous` (or to be the first), and the condition that says so.
+fn over(item: &mut Item, previous: Option<&Item>) -> Cond {
+    match previous {
+        Some(p) => {
+            item.version = p.version + 1;
+            Cond::VersionIs(p.version)
+        }
+        None => {
+            item.version = 1;
+            Cond::Absent
+        }
+    }
+}
+
 /// The evidence an observation's item holds: its features, score and weight (`None` once
 /// it no longer counts). `fallback` are the features of items stored before they were kept.
 fn counted(item: &Item, fallback: &[String]) -> Option<(Vec<String>, f64, f64)> {
@@ -178,16 +192,7 @@ pub async fn learn(
             let mut marker = Item::new(&pk, sk)
                 .with("measured_by", lesson.sk.as_str())
                 .with("updated_at", clock.now().millis());
-            let cond = match &other {
-                Some(o) => {
-                    marker.version = o.version + 1;
-                    Cond::VersionIs(o.version)
-                }
-                None => {
-                    marker.version = 1;
-                    Cond::Absent
-                }
-            };
+            let cond = over(&mut marker, other.as_ref());
             removed.push(Write::Put(marker, cond));
         }
         mine.observe_features(&lesson.features, lesson.score, lesson.weight);
@@ -205,16 +210,7 @@ pub async fn learn(
         if let Some(r) = replaced {
             item = item.with("replaced", r);
         }
-        let item_cond = match &previous {
-            Some(p) => {
-                item.version = p.version + 1;
-                Cond::VersionIs(p.version)
-            }
-            None => {
-                item.version = 1;
-                Cond::Absent
-            }
-        };
+        let item_cond = over(&mut item, previous.as_ref());
         let mut writes = removed;
         writes.extend([
             Write::Put(item, item_cond),
