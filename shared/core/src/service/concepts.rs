@@ -541,14 +541,7 @@ pub async fn record_feedback(
         )
         .await?;
     if !measured.items.is_empty() {
-        return Err(Error::State {
-            code: "feedback_measured",
-            message: format!(
-                "this concept's post on {} is measured by the metrics collector, which already \
-                 teaches the learner; manual feedback would count it twice",
-                fb.platform
-            ),
-        });
+        return Err(learning::measured(&fb.platform));
     }
     let score = fb.score();
     let predicted = f64::from(concept.predicted_score) / 100.0 * 0.2;

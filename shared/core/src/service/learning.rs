@@ -106,6 +106,17 @@ pub struct Lesson {
     pub replaces: Vec<String>,
 }
 
+/// A person's report refused: the collector measures the concept's post on `platform`.
+pub(crate) fn measured(platform: &str) -> Error {
+    Error::State {
+        code: "feedback_measured",
+        message: format!(
+            "this concept's post on {platform} is measured by the metrics collector, which \
+             already teaches the learner; manual feedback would count it twice"
+        ),
+    }
+}
+
 /// Versions `item` to replace `previous` (or to be the first), and the condition that says so.
 fn over(item: &mut Item, previous: Option<&Item>) -> Cond {
     match previous {
@@ -155,13 +166,7 @@ pub async fn learn(
             .as_ref()
             .is_some_and(|p| p.attrs.contains_key("measured_by"))
         {
-            return Err(Error::State {
-                code: "feedback_measured",
-                message: "this concept's post on this platform is measured by the metrics \
-                          collector, which already teaches the learner; manual feedback would \
-                          count it twice"
-                    .into(),
-            });
+            return Err(measured("this platform"));
         }
         let learner = store.get(&pk, LEARNER_SK).await?;
         let mut mine = decode(learner.as_ref(), "evidence");
