@@ -18,11 +18,11 @@ use viral_core::ports::{
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_local::{LocalPipeline, Options, QueueFor};
 use viral_media::RenderSpec;
 use viral_providers::Registry;
 use viral_providers::storyboard::storyboard_from_prompt;
 use viral_steps::Deps;
-use viral_steps::local::{LocalPipeline, Options, QueueFor};
 use viral_steps::steps::JobRef;
 
 /// What the run is asked to do.

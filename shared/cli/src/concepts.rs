@@ -9,7 +9,8 @@ use serde_json::json;
 use viral_core::domain::Tenant;
 use viral_core::domain::concept::Concept;
 use viral_core::service::concepts::{self, Batch, ConceptRequest, Feedback};
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 
 use crate::video::tenant_of;
 
@@ -120,7 +121,7 @@ pub struct FeedbackArgs {
 
 /// Writes a batch with this process's trend source and writer.
 pub async fn generate(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     request: ConceptRequest,
 ) -> Result<Batch, Failure> {
@@ -191,7 +192,7 @@ pub fn print_concept(c: &Concept) {
 }
 
 pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     match cmd {
         ConceptsCommand::Generate {
             brief,
@@ -234,7 +235,7 @@ pub async fn run(config: Config, cmd: ConceptsCommand) -> Result<ExitCode, Failu
 }
 
 pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = tenant_of(&services, args.tenant.clone()).await?;
     let fb = Feedback {
         platform: args.platform,
@@ -281,7 +282,7 @@ pub async fn feedback(config: Config, args: FeedbackArgs) -> Result<ExitCode, Fa
 }
 
 pub async fn insights(config: Config, tenant: Option<String>) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = tenant_of(&services, tenant).await?;
     let i = concepts::insights(&*services.store, &tenant.id).await?;
     // Feedback counts whole; collected observations of young posts count less, so the evidence

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use viral_core::service::sessions;
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 use viral_web::{ClientConfig, Oidc};
 
 use crate::failure::Failure;
@@ -108,7 +109,7 @@ pub async fn run(config: Config, args: DashboardArgs) -> Result<ExitCode, Failur
         }
         None => {}
     }
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = crate::video::tenant_of(&services, args.tenant).await?;
     let link = sign_in_link(&services, &tenant.id).await?;
     println!("{link}");
@@ -124,7 +125,7 @@ pub async fn run(config: Config, args: DashboardArgs) -> Result<ExitCode, Failur
 
 /// `<public url>/signin#token=…`: the token rides in the fragment, which browsers never send
 /// to a server or put in a Referer.
-pub async fn sign_in_link(services: &Services, tenant_id: &str) -> Result<String, Failure> {
+pub async fn sign_in_link(services: &Process, tenant_id: &str) -> Result<String, Failure> {
     let token = sessions::issue_sign_in(&*services.store, &*services.clock, tenant_id).await?;
     Ok(format!(
         "{}/signin#token={}",

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use viral_core::ports::BlobKey;
-use viral_runtime::{Backend, Config, Services};
+use viral_local::Process;
+use viral_runtime::{Backend, Config};
 
 async fn check<F, T, E>(name: &str, what: &str, f: F) -> bool
 where
@@ -96,7 +97,7 @@ pub async fn run(config: Config) -> Result<ExitCode, Failure> {
     }
     let enabled = config.providers.enabled.clone();
     let vertex_key_file = config.providers.vertex_key_file.is_some();
-    let services = match Services::connect(config).await {
+    let services = match Process::connect(config).await {
         Ok(s) => s,
         Err(e) => {
             println!("FAIL  start     {e}");
@@ -158,7 +159,7 @@ pub async fn run(config: Config) -> Result<ExitCode, Failure> {
 
 /// Which platforms tenants can connect: the sandbox always; TikTok, YouTube and Instagram
 /// once the app's id and secret are set. A platform left off is not a failure.
-async fn publishing(services: &Services) -> bool {
+async fn publishing(services: &Process) -> bool {
     let Some(vault) = &services.vault else {
         // Like billing: optional; without a vault the account and post routes answer 501.
         println!(

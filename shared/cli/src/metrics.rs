@@ -13,7 +13,7 @@ use viral_core::domain::learner::Posterior;
 use viral_core::domain::post::Post;
 use viral_core::service::collector::{self, Collector, Observation};
 use viral_core::service::learning;
-use viral_runtime::Services;
+use viral_local::Process;
 
 use crate::failure::Failure;
 use crate::video::tenant_of;
@@ -79,7 +79,7 @@ fn observation_json(o: &Observation) -> serde_json::Value {
 }
 
 pub async fn run(config: viral_runtime::Config, args: MetricsArgs) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = tenant_of(&services, args.tenant).await?;
     let (post, series) = collector::series(&*services.store, &tenant.id, &args.post).await?;
     if args.json {
@@ -122,7 +122,7 @@ fn belief(p: &Posterior, concept: &Concept) -> String {
 /// The demo's last act: a simulated day after `post` went out, one pass of the real collector
 /// (on a clock a day ahead) and the learner's belief about the concept's kind before and after.
 pub async fn demo_loop(
-    services: &Services,
+    services: &Process,
     tenant: &str,
     concept: &Concept,
     post: &Post,

@@ -13,8 +13,9 @@ use viral_core::domain::Tenant;
 use viral_core::domain::account::{Account, Platform};
 use viral_core::domain::post::{Post, PostStatus};
 use viral_core::service::{accounts, connect, posts, publishing};
-use viral_runtime::Services;
-use viral_steps::local::LocalPipeline;
+use viral_local::Process;
+
+use viral_local::LocalPipeline;
 
 use crate::failure::Failure;
 use crate::video::tenant_of;
@@ -105,7 +106,7 @@ pub struct PostsArgs {
     json: bool,
 }
 
-fn vault(services: &Services) -> Result<&dyn viral_core::ports::TokenVault, Failure> {
+fn vault(services: &Process) -> Result<&dyn viral_core::ports::TokenVault, Failure> {
     services
         .vault
         .as_deref()
@@ -148,7 +149,7 @@ fn account_json(a: &Account, today: &publishing::Allowance) -> Value {
 }
 
 async fn allowance(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     a: &Account,
 ) -> Result<publishing::Allowance, Failure> {
@@ -167,7 +168,7 @@ pub async fn accounts_run(
     config: viral_runtime::Config,
     cmd: AccountsCommand,
 ) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     match cmd {
         AccountsCommand::List { tenant, json } => {
             let tenant = tenant_of(&services, tenant).await?;
@@ -248,7 +249,7 @@ pub async fn accounts_run(
 /// account to appear. The platform calls back on the public URL; when nothing listens there
 /// (no `viral up`), this process serves the callback itself.
 async fn oauth_connect(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     platform: Platform,
     wait: Duration,
@@ -315,7 +316,7 @@ async fn oauth_connect(
 
 /// Serves the OAuth callback on the public URL's address when it is free.
 async fn serve_callback(
-    services: &Services,
+    services: &Process,
     public_url: &str,
 ) -> Option<tokio::task::JoinHandle<()>> {
     let (scheme, rest) = public_url.split_once("://")?;
@@ -394,7 +395,7 @@ pub async fn publish(
     config: viral_runtime::Config,
     args: PublishArgs,
 ) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = tenant_of(&services, args.tenant.clone()).await?;
     let targets = args
         .to
@@ -431,7 +432,7 @@ pub async fn publish(
 
 /// Creates the posts and runs them on this process's pipeline, following them when `wait`.
 pub async fn publish_targets(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     job: &str,
     targets: Vec<posts::Target>,
@@ -489,13 +490,13 @@ pub async fn publish_targets(
     Ok(posts)
 }
 
-async fn account_names(services: &Services, tenant: &Tenant) -> Result<Vec<Account>, Failure> {
+async fn account_names(services: &Process, tenant: &Tenant) -> Result<Vec<Account>, Failure> {
     Ok(accounts::list(&*services.store, &tenant.id).await?)
 }
 
 /// Follows posts until each has ended or waits for a later time, printing status changes.
 async fn follow(
-    services: &Services,
+    services: &Process,
     _pipeline: &Arc<LocalPipeline>,
     tenant: &Tenant,
     mut current: Vec<Post>,
@@ -530,7 +531,7 @@ pub async fn posts_run(
     config: viral_runtime::Config,
     args: PostsArgs,
 ) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = tenant_of(&services, args.tenant).await?;
     let status = match args.status.as_deref() {
         None => None,
@@ -578,7 +579,7 @@ pub async fn posts_run(
 /// `viral demo`: the demo's video posted to the tenant's sandbox channel (made on
 /// first use).
 pub async fn demo_publish(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     job: &str,
 ) -> Result<Vec<Post>, Failure> {

@@ -14,13 +14,14 @@ use viral_api::byte_range::ByteRange;
 use viral_api::{ApiError, Route};
 use viral_embedded::FsBlobStore;
 use viral_embedded::fs_blobs::SignatureError;
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 
 pub async fn up(mut config: Config, host: IpAddr, port: u16) -> Result<ExitCode, Failure> {
     if std::env::var_os("VIRAL_PUBLIC_URL").is_none() {
         config.public_url = format!("http://{}", SocketAddr::new(host, port));
     }
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let mut state = services.api_state().await?;
     let mut pipeline = None;
     if services.local_media.is_some() {

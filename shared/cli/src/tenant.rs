@@ -8,7 +8,8 @@ use clap::Subcommand;
 use serde_json::json;
 use viral_core::domain::{Plan, TenantStatus};
 use viral_core::service::{tenant_lifecycle, tenants};
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 
 #[derive(Subcommand)]
 pub enum TenantCommand {
@@ -118,7 +119,7 @@ fn parse_plan(s: &str) -> Result<Plan, String> {
 }
 
 pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     match cmd {
         TenantCommand::Create { name, plan, json } => {
             let created =

@@ -11,10 +11,11 @@ use serde_json::{Value, json};
 use viral_core::domain::concept::PLATFORMS;
 use viral_core::domain::{Job, JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{tenants, videos};
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 
 use crate::concepts::{self, BriefArgs};
-use viral_steps::local::LocalPipeline;
+use viral_local::LocalPipeline;
 use viral_steps::steps::JobRef;
 
 #[derive(Subcommand)]
@@ -59,12 +60,12 @@ pub enum VideoCommand {
     },
 }
 
-fn demo_file(services: &Services) -> PathBuf {
+fn demo_file(services: &Process) -> PathBuf {
     services.config.data_dir.join("demo-tenant")
 }
 
 /// The local demo tenant, created on first use and remembered in the data directory.
-async fn demo_tenant(services: &Services) -> Result<Tenant, Failure> {
+async fn demo_tenant(services: &Process) -> Result<Tenant, Failure> {
     let path = demo_file(services);
     if let Ok(id) = std::fs::read_to_string(&path)
         && let Some(t) = tenants::get_tenant(&*services.store, id.trim()).await?
@@ -83,7 +84,7 @@ async fn demo_tenant(services: &Services) -> Result<Tenant, Failure> {
     Ok(created.tenant)
 }
 
-pub(crate) async fn tenant_of(services: &Services, id: Option<String>) -> Result<Tenant, Failure> {
+pub(crate) async fn tenant_of(services: &Process, id: Option<String>) -> Result<Tenant, Failure> {
     match id {
         None => demo_tenant(services).await,
         Some(id) => tenants::get_tenant(&*services.store, &id)
@@ -125,7 +126,7 @@ fn print_accepted(job: &Job) {
 /// Other processes on the same data dir (`viral up`, other commands) share the work; when it
 /// ends, this process hands back whatever else it had taken on.
 async fn run(
-    services: &Services,
+    services: &Process,
     tenant: &Tenant,
     spec: JobSpec,
     quiet: bool,
@@ -138,7 +139,7 @@ async fn run(
 }
 
 async fn run_on(
-    services: &Services,
+    services: &Process,
     pipeline: &Arc<LocalPipeline>,
     tenant: &Tenant,
     spec: JobSpec,
@@ -341,7 +342,7 @@ fn ended_ok(r: &Value) -> ExitCode {
 /// `viral demo`: the main job end to end on the embedded default: trends → five concepts →
 /// the best → a video.
 pub async fn demo(config: Config, brief: BriefArgs, publish: bool) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     let tenant = demo_tenant(&services).await?;
     eprintln!("viral demo: tenant {} ({})", tenant.id, tenant.name);
     let batch = concepts::generate(&services, &tenant, brief.request()).await?;
@@ -395,7 +396,7 @@ pub async fn demo(config: Config, brief: BriefArgs, publish: bool) -> Result<Exi
 }
 
 pub async fn run_command(config: Config, cmd: VideoCommand) -> Result<ExitCode, Failure> {
-    let services = Services::connect(config).await?;
+    let services = Process::connect(config).await?;
     match cmd {
         VideoCommand::Create {
             prompt,

@@ -1,7 +1,6 @@
 //! Adapters chosen by the configuration. Each builder constructs clients only; none makes a
 //! network call, so Lambda init stays fast and a Lambda builds only what its route needs.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -13,14 +12,13 @@ use viral_core::ports::{
     TrendSource,
 };
 use viral_core::{Clock, SystemClock};
-use viral_embedded::{
-    Db, EnvSecrets, FsBlobStore, LocalQueue, Redrive, SqliteItemStore, UrlSigner,
-};
 use viral_providers::Registry;
 use viral_steps::Deps;
-use viral_steps::local::{LocalPipeline, Options, QueueFor};
 
-use crate::config::{Backend, Config, ConfigError};
+use crate::config::{Config, ConfigError};
+
+/// How long a secret read from the store is kept before it is read again.
+pub const SECRETS_TTL: Duration = Duration::from_secs(300);
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -30,7 +28,8 @@ pub enum StartError {
     Backend(String),
 }
 
-/// The adapters of one process.
+/// The adapters of one process: built for AWS here ([`Services::aws`]); the embedded ones
+/// for the CLI and `viral up` are wired by `viral-local`, which no Lambda links.
 #[derive(Clone)]
 pub struct Services {
     pub config: Config,
@@ -41,33 +40,6 @@ pub struct Services {
     /// Seals connected accounts' tokens: a key file locally, KMS on AWS (`None` on AWS
     /// without `VIRAL_KMS_KEY_ID`: publishing is off).
     pub vault: Option<Arc<dyn TokenVault>>,
-    /// Set in local mode: the blob store whose signed URLs the local server must serve.
-    pub local_media: Option<FsBlobStore>,
-    /// Set in local mode: the embedded database, for the local queues.
-    local_db: Option<Db>,
-}
-
-fn local_db(config: &Config) -> Result<Db, StartError> {
-    Db::open(&config.data_dir.join("viral.db")).map_err(StartError::Backend)
-}
-
-/// The key that signs local media URLs: `VIRAL_MEDIA_SIGNING_KEY` (checked by the config), or
-/// a random one kept in the data directory (readable by its owner only) so URLs survive
-/// restarts. A key file that is there but unreadable or damaged stops the start: replacing it
-/// would silently invalidate every URL already handed out.
-fn media_signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
-    if let Some(k) = &config.media_signing_key {
-        return Ok(k.clone().into_bytes());
-    }
-    let path = config.data_dir.join("media-signing.key");
-    viral_embedded::key_file::load_or_create(&path)
-        .map(String::into_bytes)
-        .map_err(|e| {
-            StartError::Backend(format!(
-                "{e}; delete it to make a new key (URLs already handed out stop working) \
-                 or set VIRAL_MEDIA_SIGNING_KEY"
-            ))
-        })
 }
 
 fn require<'a>(v: &'a Option<String>, var: &'static str) -> Result<&'a str, StartError> {
@@ -122,24 +94,18 @@ pub fn billing_state(
     }
 }
 
-/// The item store alone: all the API Lambdas need.
+/// The DynamoDB item store alone: all the API Lambdas need.
 pub async fn item_store(
     config: &Config,
     aws: Option<&SdkConfig>,
 ) -> Result<Arc<dyn ItemStore>, StartError> {
-    Ok(match (config.backend, aws) {
-        (Backend::Aws, Some(conf)) => Arc::new(DynamoItemStore::from_conf(
-            conf,
-            require(&config.table, "VIRAL_TABLE")?,
+    let table = require(&config.table, "VIRAL_TABLE")?;
+    Ok(match aws {
+        Some(conf) => Arc::new(DynamoItemStore::from_conf(conf, table)),
+        None => Arc::new(DynamoItemStore::from_conf(
+            &viral_aws::load_sdk_config().await,
+            table,
         )),
-        (Backend::Aws, None) => {
-            let conf = viral_aws::load_sdk_config().await;
-            Arc::new(DynamoItemStore::from_conf(
-                &conf,
-                require(&config.table, "VIRAL_TABLE")?,
-            ))
-        }
-        (Backend::Local, _) => Arc::new(SqliteItemStore::new(local_db(config)?)),
     })
 }
 
@@ -170,62 +136,26 @@ pub async fn api_state(
 }
 
 impl Services {
-    /// Every adapter, for the local server, the CLI and `viral doctor`.
-    pub async fn connect(config: Config) -> Result<Services, StartError> {
+    /// Every AWS adapter, for the CLI and `viral doctor` with `VIRAL_BACKEND=aws`.
+    pub async fn aws(config: Config) -> Result<Services, StartError> {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-        let secrets_ttl = Duration::from_secs(300);
-        match config.backend {
-            Backend::Local => {
-                let db = local_db(&config)?;
-                let signer = UrlSigner::new(
-                    &media_signing_key(&config)?,
-                    &config.public_url,
-                    clock.clone(),
-                );
-                let media = FsBlobStore::new(&config.data_dir.join("blobs"), signer);
-                let env = EnvSecrets::load(Some(Path::new(".env")))
-                    .map_err(|e| StartError::Backend(e.to_string()))?;
-                let vault = viral_embedded::FileTokenVault::from_key_file(
-                    &config.data_dir.join("token-vault.key"),
-                )
-                .map_err(|e| {
-                    StartError::Backend(format!(
-                        "{e}; connected accounts' tokens cannot be opened without it"
-                    ))
-                })?;
-                Ok(Services {
-                    vault: Some(Arc::new(vault)),
-                    store: Arc::new(SqliteItemStore::new(db.clone())),
-                    local_db: Some(db),
-                    blobs: Arc::new(media.clone()),
-                    secrets: Arc::new(CachedSecrets::new(env, clock.clone(), secrets_ttl)),
-                    local_media: Some(media),
-                    clock,
-                    config,
-                })
-            }
-            Backend::Aws => {
-                let conf = viral_aws::load_sdk_config().await;
-                let bucket = require(&config.bucket, "VIRAL_BUCKET")?;
-                let sm = SecretsManagerSecrets::from_conf(&conf, &config.secrets_prefix);
-                let secrets: Arc<dyn Secrets> =
-                    Arc::new(CachedSecrets::new(sm, clock.clone(), secrets_ttl));
-                let blobs = media_store(&config, &conf, bucket, path_style(), secrets.clone());
-                let vault = config.kms_key_id.as_deref().map(|k| {
-                    Arc::new(viral_aws::KmsTokenVault::from_conf(&conf, k)) as Arc<dyn TokenVault>
-                });
-                Ok(Services {
-                    vault,
-                    store: item_store(&config, Some(&conf)).await?,
-                    blobs: Arc::new(blobs),
-                    secrets,
-                    local_media: None,
-                    local_db: None,
-                    clock,
-                    config,
-                })
-            }
-        }
+        let conf = viral_aws::load_sdk_config().await;
+        let bucket = require(&config.bucket, "VIRAL_BUCKET")?;
+        let sm = SecretsManagerSecrets::from_conf(&conf, &config.secrets_prefix);
+        let secrets: Arc<dyn Secrets> =
+            Arc::new(CachedSecrets::new(sm, clock.clone(), SECRETS_TTL));
+        let blobs = media_store(&config, &conf, bucket, path_style(), secrets.clone());
+        let vault = config.kms_key_id.as_deref().map(|k| {
+            Arc::new(viral_aws::KmsTokenVault::from_conf(&conf, k)) as Arc<dyn TokenVault>
+        });
+        Ok(Services {
+            vault,
+            store: item_store(&config, Some(&conf)).await?,
+            blobs: Arc::new(blobs),
+            secrets,
+            clock,
+            config,
+        })
     }
 
     /// The publishers this process can use: the sandbox always, the platforms whose app
@@ -293,14 +223,9 @@ impl Services {
         )
     }
 
-    /// The local pipeline (embedded backend only): the workflow on the in-process engine and
-    /// a queue per provider in the embedded database. `time_scale` shortens waits (1.0
-    /// outside tests). Call `run_background` on it to work its queues.
-    pub fn local_pipeline(&self, time_scale: f64) -> Result<Arc<LocalPipeline>, StartError> {
-        let db = self.local_db.clone().ok_or_else(|| {
-            StartError::Backend("the local pipeline needs VIRAL_BACKEND=local; on AWS, Step Functions runs the workflow".into())
-        })?;
-        let deps = Deps {
+    /// What the workflow's steps need, for a pipeline that runs them in this process.
+    pub fn step_deps(&self) -> Result<Deps, StartError> {
+        Ok(Deps {
             store: self.store.clone(),
             blobs: self.blobs.clone(),
             clock: self.clock.clone(),
@@ -308,24 +233,6 @@ impl Services {
             social: self.social(),
             provider_captions: self.config.providers.provider_captions,
             narrator: crate::providers::free_voice(&self.config.providers, self.secrets.clone())?,
-        };
-        let clock = self.clock.clone();
-        let queue_for: QueueFor = Arc::new(move |provider: &str| {
-            let redrive = Redrive {
-                dead_letter_queue: "provider-jobs-dlq".into(),
-                max_receives: 5,
-            };
-            Arc::new(LocalQueue::new(
-                db.clone(),
-                &format!("provider-jobs/{provider}"),
-                Some(redrive),
-                clock.clone(),
-            )) as Arc<dyn viral_core::ports::Queue>
-        });
-        let mut options = Options::default().time_scale(time_scale);
-        options
-            .concurrency
-            .extend(self.config.providers.concurrency.clone());
-        LocalPipeline::new(deps, queue_for, options).map_err(StartError::Backend)
+        })
     }
 }

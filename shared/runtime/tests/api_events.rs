@@ -22,7 +22,8 @@ use viral_core::service::billing::BillingSettings;
 use viral_core::service::concepts::{self, ConceptRequest};
 use viral_core::service::tenants;
 use viral_embedded::EnvSecrets;
-use viral_runtime::{Config, Services};
+use viral_local::Process;
+use viral_runtime::Config;
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
 
@@ -190,7 +191,7 @@ async fn every_api_event_reaches_its_handler_and_gets_the_documented_answer() {
         _ => None,
     })
     .unwrap();
-    let services = Services::connect(config).await.unwrap();
+    let services = Process::connect(config).await.unwrap();
     let pipeline = services.local_pipeline(0.05).unwrap();
     let (store, clock) = (services.store.clone(), services.clock.clone());
     let created = tenants::create_tenant(&*store, &*clock, "Events", Plan::Pro)

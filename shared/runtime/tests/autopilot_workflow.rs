@@ -112,7 +112,7 @@ async fn a_scheduled_execution_runs_the_day_s_slot_to_a_post_and_ends() {
     });
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let asl = std::fs::read_to_string(root.join("statemachines/autopilot.asl.json")).unwrap();
-    let asl = viral_steps::local::substitute(
+    let asl = viral_local::substitute(
         &asl,
         &[("AutopilotTickFunctionArn", "viral:autopilot-tick".into())],
     )

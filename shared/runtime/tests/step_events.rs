@@ -18,9 +18,10 @@ use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
 use viral_core::service::{connect, posts};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, ManualClock, Timestamp};
+use viral_local::Process;
 use viral_providers::Registry;
+use viral_runtime::Config;
 use viral_runtime::providers;
-use viral_runtime::{Config, Services};
 use viral_steps::steps::{Submit, SubmitLimits, SubmitMessage, submit_clip};
 use viral_steps::{Deps, ProviderNeeds, Step};
 
@@ -68,7 +69,7 @@ async fn every_step_event_drives_its_handler() {
     let data_dir = dir.path().to_str().unwrap().to_owned();
     let config =
         Config::from_lookup(|k| (k == "VIRAL_DATA_DIR").then(|| data_dir.clone())).unwrap();
-    let services = Services::connect(config).await.unwrap();
+    let services = Process::connect(config).await.unwrap();
     let clock = Arc::new(ManualClock::new(Timestamp(1_795_589_400_000)));
     let template = support::template();
     let recording = Arc::new(support::Recording::new(services.store.clone()));

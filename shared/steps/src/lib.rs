@@ -2,7 +2,6 @@
 //! step Lambda on AWS and by the local ASL engine on a laptop; errors carry the names the
 //! state machine's Retry and Catch match on.
 
-pub mod local;
 pub mod simulated;
 pub mod steps;
 pub mod worker;

@@ -36,10 +36,10 @@ use viral_core::ports::{
 use viral_core::service::{submits, tenants, videos};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_local::{LocalPipeline, Options, QueueFor};
 use viral_providers::http::RetryPolicy;
 use viral_providers::{Credential, DownloadPolicy, Registry, RunwayProvider};
 use viral_steps::Deps;
-use viral_steps::local::{LocalPipeline, Options, QueueFor};
 use viral_steps::steps::{JobRef, SubmitLimits};
 
 /// A stable pseudo-random number in 0..100 for a string.

@@ -23,9 +23,9 @@ use viral_core::ports::{
 use viral_core::service::{tenants, usage, videos};
 use viral_core::{Clock, SystemClock, Timestamp};
 use viral_embedded::{Db, FsBlobStore, SqliteItemStore, UrlSigner};
+use viral_local::{LocalPipeline, Options};
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::Deps;
-use viral_steps::local::{LocalPipeline, Options};
 use viral_steps::steps::JobRef;
 
 /// The side effects a crash follows, in the order a job makes them.

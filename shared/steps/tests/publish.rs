@@ -50,10 +50,10 @@ async fn a_sandbox_post_goes_through_the_publish_workflow_on_the_local_engine() 
         provider_captions: Default::default(),
         narrator: None,
     };
-    let pipeline = viral_steps::local::LocalPipeline::new(
+    let pipeline = viral_local::LocalPipeline::new(
         deps.clone(),
         support::queues(db, clock.clone()),
-        viral_steps::local::Options::default().time_scale(0.01),
+        viral_local::Options::default().time_scale(0.01),
     )
     .unwrap();
     let store = &*deps.store;

@@ -18,9 +18,9 @@ use viral_core::ports::{
 use viral_core::service::{tenants, usage, videos};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{Db, FsBlobStore, SqliteItemStore, UrlSigner};
+use viral_local::LocalPipeline;
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::Deps;
-use viral_steps::local::LocalPipeline;
 use viral_steps::steps::JobRef;
 
 /// The storyboard renderer under another name; in the dying process its submit never returns.

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use viral_core::Clock;
 use viral_core::ports::{BlobStore, Queue, VideoProvider};
 use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
+use viral_local::{LocalPipeline, Options, QueueFor};
 use viral_providers::Registry;
 use viral_steps::Deps;
-use viral_steps::local::{LocalPipeline, Options, QueueFor};
 
 pub struct Env {
     pub deps: Deps,

@@ -27,9 +27,9 @@ use viral_workflow::{
     Checkpoint, Engine, Failure, Machine, Resume, TaskCall, TaskRunner, TokenBook,
 };
 
-use crate::steps::{self, JobRef, SubmitLimits};
-use crate::worker::{self, Handled};
-use crate::{Deps, Step, run_step};
+use viral_steps::steps::{self, JobRef, SubmitLimits};
+use viral_steps::worker::{self, Handled};
+use viral_steps::{Deps, Step, run_step};
 
 /// The workflow definition, as deployed.
 pub const DEFINITION: &str = include_str!("../../../statemachines/video-generation.asl.json");
@@ -991,7 +991,7 @@ impl LocalPipeline {
                 }
                 // Jobs past the workflow's own timeout end failed and refunded.
                 if swept.is_multiple_of(12) {
-                    match me.reconcile(crate::STUCK_AFTER).await {
+                    match me.reconcile(viral_steps::STUCK_AFTER).await {
                         Ok(0) => {}
                         Ok(n) => tracing::warn!(ended = n, "reconciler ended stuck executions"),
                         Err(e) => tracing::warn!(error = %e, "reconciler failed"),
@@ -1239,9 +1239,9 @@ mod tests {
         let def: Value = serde_json::from_str(DEFINITION).unwrap();
         assert_eq!(
             def["TimeoutSeconds"].as_u64(),
-            Some(crate::EXECUTION_TIMEOUT.as_secs())
+            Some(viral_steps::EXECUTION_TIMEOUT.as_secs())
         );
-        assert!(crate::STUCK_AFTER > crate::EXECUTION_TIMEOUT);
+        assert!(viral_steps::STUCK_AFTER > viral_steps::EXECUTION_TIMEOUT);
     }
 
     #[test]
