@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use base64::Engine as _;
+use rustls_pki_types::PrivateKeyDer;
+use rustls_pki_types::pem::PemObject;
 use viral_core::ports::{BlobError, BlobKey, Secrets};
 
 /// The canned policy CloudFront checks: this URL, until `expires` (epoch seconds). No
@@ -31,22 +35,38 @@ fn cloudfront_base64(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Signs `url` for delivery until `expires` with an RSA private key (PEM).
+/// An RSA private key from PEM, PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` writes
+/// and CloudFront's guide uses) or PKCS#8 (`BEGIN PRIVATE KEY`).
+fn rsa_key(pem: &str) -> Result<RsaKeyPair, String> {
+    let not_rsa = || "the CloudFront private key is not an RSA private key in PEM".to_owned();
+    match PrivateKeyDer::from_pem_slice(pem.as_bytes()).map_err(|_| not_rsa())? {
+        PrivateKeyDer::Pkcs1(k) => RsaKeyPair::from_der(k.secret_pkcs1_der()),
+        PrivateKeyDer::Pkcs8(k) => RsaKeyPair::from_pkcs8(k.secret_pkcs8_der()),
+        _ => return Err(not_rsa()),
+    }
+    .map_err(|_| not_rsa())
+}
+
+/// Signs `url` for delivery until `expires` with an RSA private key (PEM): RSASSA-PKCS1-v1_5
+/// over the canned policy with SHA-256, which CloudFront checks when the URL says
+/// `Hash-Algorithm=SHA256` (SHA-1, the default without it, is not offered for new code). The
+/// signer is aws-lc-rs, already linked by the SDK's TLS stack, rather than a JWT library or
+/// the `rsa` crate (whose signing is not constant-time: RUSTSEC-2023-0071).
 pub fn sign_url(url: &str, expires: i64, key_pair_id: &str, pem: &str) -> Result<String, String> {
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(pem.as_bytes())
-        .map_err(|_| "the CloudFront private key is not an RSA PEM".to_owned())?;
+    let key = rsa_key(pem)?;
     let policy = canned_policy(url, expires);
-    // RS256 is RSASSA-PKCS1-v1_5 with SHA-256, what `Hash-Algorithm=SHA256` names; jsonwebtoken
-    // returns it base64url-encoded without padding, which we re-encode CloudFront's way.
-    let sig = jsonwebtoken::crypto::sign(policy.as_bytes(), &key, jsonwebtoken::Algorithm::RS256)
-        .map_err(|e| format!("cannot sign: {e}"))?;
-    let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(sig)
-        .map_err(|e| format!("cannot sign: {e}"))?;
+    let mut sig = vec![0; key.public_modulus_len()];
+    key.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        policy.as_bytes(),
+        &mut sig,
+    )
+    .map_err(|_| "cannot sign the CloudFront policy".to_owned())?;
     let sep = if url.contains('?') { '&' } else { '?' };
     Ok(format!(
         "{url}{sep}Expires={expires}&Signature={}&Key-Pair-Id={key_pair_id}&Hash-Algorithm=SHA256",
-        cloudfront_base64(&raw)
+        cloudfront_base64(&sig)
     ))
 }
 

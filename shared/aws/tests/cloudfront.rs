@@ -82,3 +82,48 @@ async fn a_missing_key_is_an_error_not_an_unsigned_url() {
     let e = signer.signed_url(&key, 1).await.unwrap_err();
     assert!(e.to_string().contains("CLOUDFRONT_PRIVATE_KEY"), "{e}");
 }
+
+/// The same key as PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` writes), converted
+/// by Python's `cryptography`: PKCS#1 v1.5 signatures are deterministic, so both forms must
+/// sign the same URL byte for byte. A key that is not RSA is refused with a clear error.
+#[test]
+fn pkcs1_and_pkcs8_forms_of_a_key_sign_alike() {
+    const TO_PKCS1: &str = r#"
+import sys
+from cryptography.hazmat.primitives import serialization
+k = serialization.load_pem_private_key(sys.stdin.buffer.read(), None)
+sys.stdout.buffer.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()))
+"#;
+    let python = std::env::var("VIRAL_TEST_PYTHON")
+        .ok()
+        .filter(|p| !p.is_empty())
+        .expect("VIRAL_TEST_PYTHON: run the test command `tests/run`");
+    let mut child = Command::new(python)
+        .args(["-c", TO_PKCS1])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(KEY.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let pkcs1 = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        pkcs1.starts_with("-----BEGIN RSA PRIVATE KEY-----"),
+        "{pkcs1}"
+    );
+    let url = "https://d1.cloudfront.net/a.mp4";
+    let from8 = viral_aws::cloudfront::sign_url(url, 1_795_572_753, "K1", KEY).unwrap();
+    let from1 = viral_aws::cloudfront::sign_url(url, 1_795_572_753, "K1", &pkcs1).unwrap();
+    assert_eq!(from1, from8);
+    for bad in ["", "not a key", PUBLIC] {
+        let e = viral_aws::cloudfront::sign_url(url, 1, "K1", bad).unwrap_err();
+        assert!(e.contains("not an RSA private key"), "{e}");
+    }
+}
