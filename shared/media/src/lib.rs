@@ -3,6 +3,7 @@
 //! binaries) and MP4 validation against the platforms' rules.
 
 pub mod audio;
+mod boxes;
 pub mod captions;
 mod h264_writer;
 pub mod join;

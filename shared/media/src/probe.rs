@@ -104,24 +104,37 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
     let brand = String::from_utf8_lossy(&bytes[8..12]).into_owned();
     let ctx = mp4parse::read_mp4(&mut Cursor::new(bytes))
         .map_err(|e| MediaError::NotMp4(format!("{e:?}")))?;
-    let video = ctx
+    let (index, video) = ctx
         .tracks
         .iter()
-        .find(|t| t.track_type == TrackType::Video)
+        .enumerate()
+        .find(|(_, t)| t.track_type == TrackType::Video)
         .ok_or_else(|| MediaError::NotMp4("no video track".into()))?;
-    let (codec, width, height) = video
+    let parsed = video
         .stsd
         .as_ref()
         .and_then(|s| s.descriptions.first())
         .and_then(|d| match d {
-            SampleEntry::Video(v) => Some((
+            SampleEntry::Video(v) if v.codec_type != CodecType::Unknown => Some((
                 codec_name(v.codec_type),
                 u32::from(v.width),
                 u32::from(v.height),
             )),
             _ => None,
-        })
-        .ok_or_else(|| MediaError::NotMp4("video track without a sample description".into()))?;
+        });
+    // mp4parse has no HEVC sample entry: read the entry's type and size from the boxes.
+    let (codec, width, height) = match parsed {
+        Some(p) => p,
+        None => crate::boxes::visual_entry(bytes, index)
+            .map(|e| {
+                let codec = match &e.fourcc {
+                    b"hvc1" | b"hev1" => "h265",
+                    _ => "other",
+                };
+                (codec, u32::from(e.width), u32::from(e.height))
+            })
+            .ok_or_else(|| MediaError::NotMp4("video track without a sample description".into()))?,
+    };
     let timescale = video.timescale.map(|t| t.0).filter(|t| *t > 0);
     let duration_s = match (video.duration, timescale) {
         (Some(d), Some(ts)) => d.0 as f64 / ts as f64,
@@ -137,12 +150,6 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
         .as_ref()
         .map(|s| s.samples.iter().map(|x| u64::from(x.sample_count)).sum())
         .unwrap_or(0);
-    // mp4parse has no HEVC sample entry; an `hvcC` configuration box marks one.
-    let codec = if codec == "other" && bytes.windows(4).any(|w| w == b"hvcC") {
-        "h265"
-    } else {
-        codec
-    };
     let size_bytes = bytes.len() as u64;
     Ok(Probe {
         brand,
