@@ -3,51 +3,23 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use serde_json::{Number, Value};
+use serde_json::Value;
 use viral_core::ports::item_store::Attrs;
 use viral_core::ports::{Item, StoreError};
 
 pub(crate) type AvMap = HashMap<String, AttributeValue>;
 
-pub(crate) fn to_av(v: &Value) -> AttributeValue {
-    match v {
-        Value::Null => AttributeValue::Null(true),
-        Value::Bool(b) => AttributeValue::Bool(*b),
-        Value::Number(n) => AttributeValue::N(n.to_string()),
-        Value::String(s) => AttributeValue::S(s.clone()),
-        Value::Array(a) => AttributeValue::L(a.iter().map(to_av).collect()),
-        Value::Object(m) => {
-            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), to_av(v))).collect())
-        }
-    }
+/// A JSON value as a DynamoDB attribute value (serde_dynamo: numbers as `N`, objects as `M`,
+/// arrays as `L`, null as `NULL`).
+pub(crate) fn to_av(v: &Value) -> Result<AttributeValue, StoreError> {
+    serde_dynamo::to_attribute_value(v)
+        .map_err(|e| StoreError::Invalid(format!("cannot store the value: {e}")))
 }
 
-fn number(n: &str) -> Option<Value> {
-    if let Ok(i) = n.parse::<i64>() {
-        return Some(Value::from(i));
-    }
-    if let Ok(u) = n.parse::<u64>() {
-        return Some(Value::from(u));
-    }
-    n.parse::<f64>()
-        .ok()
-        .and_then(Number::from_f64)
-        .map(Value::Number)
-}
-
-pub(crate) fn from_av(av: &AttributeValue) -> Value {
-    match av {
-        AttributeValue::S(s) => Value::from(s.clone()),
-        AttributeValue::N(n) => number(n).unwrap_or(Value::Null),
-        AttributeValue::Bool(b) => Value::Bool(*b),
-        AttributeValue::L(l) => Value::Array(l.iter().map(from_av).collect()),
-        AttributeValue::M(m) => {
-            Value::Object(m.iter().map(|(k, v)| (k.clone(), from_av(v))).collect())
-        }
-        AttributeValue::Ss(ss) => Value::from(ss.clone()),
-        AttributeValue::Ns(ns) => Value::Array(ns.iter().filter_map(|n| number(n)).collect()),
-        _ => Value::Null,
-    }
+/// An attribute value read back as JSON; sets (`SS`, `NS`) read as arrays.
+pub(crate) fn from_av(av: &AttributeValue) -> Result<Value, StoreError> {
+    serde_dynamo::from_attribute_value(av.clone())
+        .map_err(|e| StoreError::Backend(format!("unreadable attribute: {e}")))
 }
 
 pub(crate) fn s(v: &str) -> AttributeValue {
@@ -62,8 +34,8 @@ pub(crate) fn item_to_map(item: &Item) -> Result<AvMap, StoreError> {
     let mut m: AvMap = item
         .attrs
         .iter()
-        .map(|(k, v)| (k.clone(), to_av(v)))
-        .collect();
+        .map(|(k, v)| Ok((k.clone(), to_av(v)?)))
+        .collect::<Result<_, StoreError>>()?;
     m.insert("pk".into(), s(&item.pk));
     m.insert("sk".into(), s(&item.sk));
     if let Some((gpk, gsk)) = &item.gsi1 {
@@ -95,7 +67,7 @@ pub(crate) fn map_to_item(m: &AvMap) -> Result<Item, StoreError> {
     let mut attrs = Attrs::new();
     for (k, v) in m {
         if !viral_core::ports::item_store::RESERVED_ATTRS.contains(&k.as_str()) {
-            attrs.insert(k.clone(), from_av(v));
+            attrs.insert(k.clone(), from_av(v)?);
         }
     }
     Ok(Item {
@@ -127,7 +99,14 @@ mod tests {
             json!([1, [2], {"a": null}]),
             json!({"x": {"y": "z"}}),
         ] {
-            assert_eq!(from_av(&to_av(&v)), v);
+            assert_eq!(from_av(&to_av(&v).unwrap()).unwrap(), v);
         }
+        assert_eq!(to_av(&json!(-7)).unwrap(), AttributeValue::N("-7".into()));
+        assert_eq!(to_av(&json!(null)).unwrap(), AttributeValue::Null(true));
+        // Sets written by other tools read as arrays.
+        let ss = AttributeValue::Ss(vec!["a".into(), "b".into()]);
+        assert_eq!(from_av(&ss).unwrap(), json!(["a", "b"]));
+        let ns = AttributeValue::Ns(vec!["1".into(), "2.5".into()]);
+        assert_eq!(from_av(&ns).unwrap(), json!([1, 2.5]));
     }
 }

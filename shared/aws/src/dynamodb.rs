@@ -67,9 +67,9 @@ impl Expr {
         k
     }
 
-    fn cond(&mut self, c: &Cond) -> Option<String> {
-        Some(match c {
-            Cond::None => return None,
+    fn cond(&mut self, c: &Cond) -> Result<Option<String>, StoreError> {
+        Ok(Some(match c {
+            Cond::None => return Ok(None),
             Cond::Absent => format!("attribute_not_exists({})", self.name("pk")),
             Cond::Exists => format!("attribute_exists({})", self.name("pk")),
             Cond::VersionIs(v) => {
@@ -87,14 +87,16 @@ impl Expr {
                 format!("{} >= {}", self.name(attr), self.value(n(*min)))
             }
             Cond::AttrAbsent(attr) => format!("attribute_not_exists({})", self.name(attr)),
-            Cond::AttrEquals(attr, v) => format!("{} = {}", self.name(attr), self.value(to_av(v))),
-        })
+            Cond::AttrEquals(attr, v) => {
+                format!("{} = {}", self.name(attr), self.value(to_av(v)?))
+            }
+        }))
     }
 
-    fn update(&mut self, u: &Update) -> String {
+    fn update(&mut self, u: &Update) -> Result<String, StoreError> {
         let mut set = Vec::new();
         for (k, v) in &u.set {
-            set.push(format!("{} = {}", self.name(k), self.value(to_av(v))));
+            set.push(format!("{} = {}", self.name(k), self.value(to_av(v)?)));
         }
         if let Some(v) = u.version {
             let v = i64::try_from(v).unwrap_or(i64::MAX);
@@ -126,7 +128,7 @@ impl Expr {
             expr.push_str(" ADD ");
             expr.push_str(&adds.join(", "));
         }
-        expr.trim().to_owned()
+        Ok(expr.trim().to_owned())
     }
 
     fn names(&self) -> Option<HashMap<String, String>> {
@@ -293,7 +295,7 @@ impl DynamoItemStore {
         let b = TransactWriteItem::builder();
         Ok(match w {
             Write::Put(item, cond) => {
-                let c = e.cond(cond);
+                let c = e.cond(cond)?;
                 b.put(
                     Put::builder()
                         .table_name(&self.table)
@@ -306,8 +308,8 @@ impl DynamoItemStore {
                 )
             }
             Write::Update(u) => {
-                let expr = e.update(u);
-                let c = e.cond(&u.cond);
+                let expr = e.update(u)?;
+                let c = e.cond(&u.cond)?;
                 b.update(
                     DdbUpdate::builder()
                         .table_name(&self.table)
@@ -321,7 +323,7 @@ impl DynamoItemStore {
                 )
             }
             Write::Delete { pk, sk, cond } => {
-                let c = e.cond(cond);
+                let c = e.cond(cond)?;
                 b.delete(
                     Delete::builder()
                         .table_name(&self.table)
@@ -335,7 +337,7 @@ impl DynamoItemStore {
             }
             Write::Check { pk, sk, cond } => {
                 // DynamoDB requires a condition on a check; `None` becomes "always true".
-                let c = e.cond(cond).unwrap_or_else(|| {
+                let c = e.cond(cond)?.unwrap_or_else(|| {
                     format!(
                         "attribute_not_exists({}) OR attribute_exists({})",
                         e.name("pk"),
@@ -376,7 +378,7 @@ impl ItemStore for DynamoItemStore {
     async fn put(&self, item: Item, cond: Cond) -> Result<(), StoreError> {
         item.validate()?;
         let mut e = Expr::default();
-        let c = e.cond(&cond);
+        let c = e.cond(&cond)?;
         self.client
             .put_item()
             .table_name(&self.table)
@@ -393,8 +395,8 @@ impl ItemStore for DynamoItemStore {
     async fn update(&self, update: Update) -> Result<Item, StoreError> {
         update.validate()?;
         let mut e = Expr::default();
-        let expr = e.update(&update);
-        let c = e.cond(&update.cond);
+        let expr = e.update(&update)?;
+        let c = e.cond(&update.cond)?;
         let out = self
             .client
             .update_item()
@@ -416,7 +418,7 @@ impl ItemStore for DynamoItemStore {
 
     async fn delete(&self, pk: &str, sk: &str, cond: Cond) -> Result<(), StoreError> {
         let mut e = Expr::default();
-        let c = e.cond(&cond);
+        let c = e.cond(&cond)?;
         self.client
             .delete_item()
             .table_name(&self.table)
