@@ -3,6 +3,7 @@
 //! calls, so a Lambda's init stays short.
 
 mod attrs;
+pub mod calls;
 pub mod cloudfront;
 pub mod dynamodb;
 mod errors;

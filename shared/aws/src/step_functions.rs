@@ -41,6 +41,24 @@ where
 }
 
 impl SfnWorkflow {
+    /// Creates a state machine (for an AWS-compatible test server: `viral bench cost`, tests)
+    /// and returns its ARN.
+    pub async fn create_state_machine(
+        conf: &aws_config::SdkConfig,
+        name: &str,
+        definition: &str,
+    ) -> Result<String, WorkflowError> {
+        Client::new(conf)
+            .create_state_machine()
+            .name(name)
+            .definition(definition)
+            .role_arn("arn:aws:iam::123456789012:role/viral-bench")
+            .send()
+            .await
+            .map(|o| o.state_machine_arn)
+            .map_err(unavailable)
+    }
+
     pub fn new(client: Client, state_machine_arn: &str) -> Self {
         Self {
             client,

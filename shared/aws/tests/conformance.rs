@@ -318,3 +318,39 @@ async fn eventbridge_schedules_follow_the_settings() {
     assert!(client.get_schedule().name(&name).send().await.is_err());
     schedules.remove(&tenant).await.unwrap();
 }
+
+/// The call log sees every request an SDK client sends, by service and operation, with the
+/// unit of work its labeller names.
+#[tokio::test]
+async fn counted_clients_record_their_calls() {
+    use viral_core::ports::{BlobKey, BlobStore, Cond, Item, ItemStore};
+    let log = viral_aws::calls::CallLog::new(|| Some("get-me"));
+    let conf = log.counted(&emulator_sdk_config(&moto_endpoint()).await);
+    let name = unique("counted-").to_lowercase();
+    let store = DynamoItemStore::from_conf(&conf, &name);
+    store.create_table().await.unwrap();
+    let blobs = S3BlobStore::from_conf(&conf, &name, true);
+    blobs.create_bucket().await.unwrap();
+    log.take();
+    store.put(Item::new("T#1", "A"), Cond::None).await.unwrap();
+    assert!(store.get("T#1", "A").await.unwrap().is_some());
+    let key = BlobKey::parse("tenants/tn_1/videos/a.mp4").unwrap();
+    blobs.put(&key, vec![7; 1000], "video/mp4").await.unwrap();
+    let calls = log.take();
+    let seen: Vec<(String, String)> = calls
+        .iter()
+        .map(|c| (c.service.clone(), c.operation.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("dynamodb".to_owned(), "PutItem".to_owned()),
+            ("dynamodb".to_owned(), "GetItem".to_owned()),
+            ("s3".to_owned(), "PUT object".to_owned()),
+        ]
+    );
+    assert!(calls.iter().all(|c| c.by == Some("get-me")));
+    assert_eq!(calls[2].request_bytes, 1000);
+    assert!(calls[1].response_bytes > 0, "{:?}", calls[1]);
+    assert!(log.take().is_empty());
+}

@@ -64,6 +64,18 @@ pub enum BenchCommand {
         #[arg(long, default_value_t = 20)]
         runs: usize,
     },
+    /// What one video costs on AWS: the API's and the pipeline's calls counted against an
+    /// AWS-compatible server (moto), priced at list prices. Fails unless every API call makes
+    /// at most 2 DynamoDB round trips and a video costs at most $0.0005 (provider aside).
+    Cost {
+        /// The server's URL, e.g. `http://127.0.0.1:5055` for `moto_server -p 5055`.
+        #[arg(long, env = "AWS_ENDPOINT_URL")]
+        endpoint: String,
+        /// Print the breakdown as JSON (stable keys: `goals`, `api`, `jobs`); the exit code still
+        /// says whether both goals were met.
+        #[arg(long)]
+        json: bool,
+    },
     /// A burst of jobs through the local workflow with a stand-in provider; fails unless
     /// every job succeeds. Reports jobs per second beside one job alone.
     Pipeline {
@@ -160,6 +172,9 @@ pub async fn run(cmd: BenchCommand) -> Result<ExitCode, Failure> {
             .ok()
             .and_then(|c| c.piper_dir);
             return crate::bench_media::render(runs, ffmpeg, piper_dir.as_deref()).await;
+        }
+        BenchCommand::Cost { endpoint, json } => {
+            return crate::bench_cost::run(endpoint, json).await;
         }
         BenchCommand::Routing { jobs, seed } => return crate::bench_routing::run(jobs, seed),
         BenchCommand::Learner { seeds } => return crate::bench_learner::run(seeds),

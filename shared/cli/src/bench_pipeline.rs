@@ -87,6 +87,19 @@ impl VideoProvider for BenchProvider {
     }
 }
 
+/// A provider that hands out `video` at once, with no limit (for `viral bench cost`).
+pub(crate) fn instant_provider(video: Vec<u8>) -> Arc<dyn VideoProvider> {
+    Arc::new(BenchProvider {
+        video,
+        render: Duration::ZERO,
+        limit: None,
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        refused: AtomicUsize::new(0),
+        submits: AtomicUsize::new(0),
+    })
+}
+
 struct Bench {
     deps: Deps,
     pipeline: Arc<LocalPipeline>,

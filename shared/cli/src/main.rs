@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_cold;
+mod bench_cost;
 mod bench_learner;
 mod bench_media;
 mod bench_pipeline;

@@ -43,3 +43,76 @@ fn two_hundred_jobs_queue_behind_a_provider_that_takes_two_at_a_time() {
     assert!(out.contains("rendered up to 2 at once"), "{out}");
     assert!(out.contains(", 0 refused over its limit"), "{out}");
 }
+
+/// `viral bench cost` on moto: every API call and both kinds of job are counted and priced,
+/// the calls attributed to the functions that make them.
+#[test]
+fn the_cost_of_a_video_is_counted_on_moto() {
+    let dir = tempfile::tempdir().unwrap();
+    let endpoint = viral_testkit::moto_endpoint();
+    let out = viral(
+        dir.path(),
+        &[],
+        &["bench", "cost", "--endpoint", &endpoint, "--json"],
+    )
+    .output()
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let report: serde_json::Value = serde_json::from_str(&stdout)
+        .unwrap_or_else(|e| panic!("{e}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr)));
+    eprintln!("viral bench cost:\n{report:#}");
+    let api = report["api"].as_array().unwrap();
+    let route = |r: &str| api.iter().find(|a| a["route"] == r).unwrap().clone();
+    // Authentication and the rate-limit write are in every call; never more than today's.
+    assert!((2..=3).contains(&route("GET /v1/me")["dynamodb"].as_u64().unwrap()));
+    let create = route("POST /v1/videos");
+    assert!(
+        create["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "states StartExecution"),
+        "{create}"
+    );
+    assert!(
+        create["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c == "dynamodb TransactWriteItems")
+    );
+    for job in report["jobs"].as_array().unwrap() {
+        let total = job["total_usd"].as_f64().unwrap();
+        assert!(total > 0.0 && total < 0.01, "{job}");
+        let parts: f64 = [
+            "lambda_usd",
+            "stepfunctions_usd",
+            "dynamodb_usd",
+            "s3_usd",
+            "sqs_usd",
+            "api_gateway_usd",
+            "cloudfront_usd",
+        ]
+        .iter()
+        .map(|k| job[k].as_f64().unwrap())
+        .sum();
+        assert!((parts - total).abs() < 1e-12, "{job}");
+        assert!(job["transitions"].as_u64().unwrap() >= 8, "{job}");
+        assert!(job["video_bytes"].as_u64().unwrap() > 100_000, "{job}");
+        // Each step ran once as its own function, and its calls are its own.
+        for f in [
+            "plan-job",
+            "provider-worker",
+            "join-video",
+            "store-video",
+            "finalize-job",
+        ] {
+            assert!(job["invocations"][f].as_u64().unwrap() >= 1, "{f}: {job}");
+        }
+        assert!(
+            job["calls"]["store-video"]["s3"].as_u64().unwrap() >= 1,
+            "{job}"
+        );
+        assert!(job["calls"].get("get-me").is_none(), "{job}");
+    }
+}

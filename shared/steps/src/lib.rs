@@ -2,6 +2,7 @@
 //! step Lambda on AWS and by the local ASL engine on a laptop; errors carry the names the
 //! state machine's Retry and Catch match on.
 
+pub mod metering;
 pub mod simulated;
 pub mod steps;
 pub mod worker;
@@ -196,7 +197,8 @@ impl StepEntry {
             job_id = %field("job_id"),
             post_id = %field("post_id")
         );
-        tracing::Instrument::instrument((self.run)(d, input), span).await
+        let work = tracing::Instrument::instrument((self.run)(d, input), span);
+        metering::in_function(self.step.function_name(), work).await
     }
 }
 

@@ -57,6 +57,15 @@ pub async fn handle_message(
     body: &str,
     limits: &SubmitLimits,
 ) -> Handled {
+    crate::metering::in_function("provider-worker", handle(deps, callbacks, body, limits)).await
+}
+
+async fn handle(
+    deps: &Deps,
+    callbacks: &dyn TaskCallbacks,
+    body: &str,
+    limits: &SubmitLimits,
+) -> Handled {
     let msg: SubmitMessage = match serde_json::from_str(body) {
         Ok(m) => m,
         Err(e) => {

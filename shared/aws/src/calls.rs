@@ -1,0 +1,183 @@
+//! Counting the calls a process makes to AWS: a wrapper around the SDK's HTTP client that
+//! records every request it sends (each retry too: a round trip is a round trip) with its
+//! service, operation, sizes and the unit of work it belongs to. `viral bench cost` counts
+//! through it; Lambdas never build it.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+
+/// One request sent to AWS.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    /// The signing name: `dynamodb`, `s3`, `sqs`, `states`, `secretsmanager`, `kms`, …
+    pub service: String,
+    /// `GetItem`, `TransactWriteItems`, `StartExecution`…; for S3 (a REST API) the method and
+    /// whether it names an object: `PUT object`, `GET object`, `HEAD object`.
+    pub operation: String,
+    /// The unit of work that made it (a `functions/` name), from the labeller.
+    pub by: Option<&'static str>,
+    pub request_bytes: u64,
+    /// Filled in when the response arrives (its `Content-Length`).
+    pub response_bytes: u64,
+    /// From sending the request to its response's headers.
+    pub took: Duration,
+}
+
+type Labeller = Arc<dyn Fn() -> Option<&'static str> + Send + Sync>;
+
+/// The calls made so far; clones share one log.
+#[derive(Clone)]
+pub struct CallLog {
+    calls: Arc<Mutex<Vec<Call>>>,
+    label: Labeller,
+}
+
+impl std::fmt::Debug for CallLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallLog").finish_non_exhaustive()
+    }
+}
+
+impl CallLog {
+    /// A log whose calls are attributed by `label` (called as each request is sent, in the
+    /// sending task).
+    pub fn new(label: impl Fn() -> Option<&'static str> + Send + Sync + 'static) -> Self {
+        Self {
+            calls: Arc::default(),
+            label: Arc::new(label),
+        }
+    }
+
+    /// Takes the calls recorded so far, leaving the log empty.
+    pub fn take(&self) -> Vec<Call> {
+        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn push(&self, call: Call) -> usize {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        calls.push(call);
+        calls.len() - 1
+    }
+
+    fn answered(&self, at: usize, bytes: u64, took: Duration) {
+        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        // A `take` in between leaves nothing to fill in.
+        if let Some(c) = calls.get_mut(at) {
+            c.response_bytes = bytes;
+            c.took = took;
+        }
+    }
+
+    /// `conf` with its HTTP client counted here. Every SDK client built from the result
+    /// records its requests in this log.
+    pub fn counted(&self, conf: &SdkConfig) -> SdkConfig {
+        let inner = conf.http_client().unwrap_or_else(|| {
+            aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(
+                    tls::rustls_provider::CryptoMode::AwsLc,
+                ))
+                .build_https()
+        });
+        conf.to_builder()
+            .http_client(Counting {
+                inner,
+                log: self.clone(),
+            })
+            .build()
+    }
+}
+
+/// The service a signed request is for: the fourth part of SigV4's credential scope
+/// (`Credential=AKID/20261205/us-east-1/dynamodb/aws4_request`).
+fn service_of(request: &HttpRequest) -> String {
+    request
+        .headers()
+        .get("authorization")
+        .and_then(|a| a.split("Credential=").nth(1))
+        .and_then(|c| c.split('/').nth(3))
+        .unwrap_or("unsigned")
+        .to_owned()
+}
+
+fn operation_of(service: &str, request: &HttpRequest) -> String {
+    // JSON protocols (DynamoDB, SQS, Step Functions, Secrets Manager, KMS) name the action in
+    // `X-Amz-Target: DynamoDB_20120810.GetItem`.
+    if let Some(target) = request.headers().get("x-amz-target") {
+        return target.rsplit('.').next().unwrap_or(target).to_owned();
+    }
+    if service == "s3" {
+        let path = request.uri().split('?').next().unwrap_or("");
+        let on_object = path
+            .trim_start_matches("http://")
+            .trim_start_matches("https://");
+        // Path style: host/bucket/key…; a key has a slash after the bucket.
+        let object = on_object.split('/').filter(|p| !p.is_empty()).count() > 2;
+        return format!(
+            "{} {}",
+            request.method(),
+            if object { "object" } else { "bucket" }
+        );
+    }
+    request.method().to_owned()
+}
+
+#[derive(Debug)]
+struct Counting {
+    inner: SharedHttpClient,
+    log: CallLog,
+}
+
+impl HttpClient for Counting {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(CountingConnector {
+            inner: self.inner.http_connector(settings, components),
+            log: self.log.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct CountingConnector {
+    inner: SharedHttpConnector,
+    log: CallLog,
+}
+
+impl HttpConnector for CountingConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let service = service_of(&request);
+        let at = self.log.push(Call {
+            operation: operation_of(&service, &request),
+            service,
+            by: (self.log.label)(),
+            request_bytes: request.body().content_length().unwrap_or(0),
+            response_bytes: 0,
+            took: Duration::ZERO,
+        });
+        let sent_at = Instant::now();
+        let sent = self.inner.call(request);
+        let log = self.log.clone();
+        HttpConnectorFuture::new(async move {
+            let response = sent.await?;
+            let bytes = response
+                .headers()
+                .get("content-length")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            log.answered(at, bytes, sent_at.elapsed());
+            Ok(response)
+        })
+    }
+}
