@@ -21,8 +21,13 @@ pub struct Call {
     /// The signing name: `dynamodb`, `s3`, `sqs`, `states`, `secretsmanager`, `kms`, …
     pub service: String,
     /// `GetItem`, `TransactWriteItems`, `StartExecution`…; for S3 (a REST API) the method and
-    /// whether it names an object: `PUT object`, `GET object`, `HEAD object`.
+    /// whether it names an object: `PUT object`, `GET object`, `HEAD object`, and
+    /// `COPY object` for a server-side copy.
     pub operation: String,
+    /// For S3, the object's path (`/bucket/key`, path-style addressing); empty otherwise.
+    pub object: String,
+    /// For an S3 copy, the source's path (`bucket/key`); empty otherwise.
+    pub copied_from: String,
     /// The unit of work that made it (a `functions/` name), from the labeller.
     pub by: Option<&'static str>,
     pub request_bytes: u64,
@@ -108,6 +113,17 @@ fn service_of(request: &HttpRequest) -> String {
         .to_owned()
 }
 
+/// The path of a URI, without scheme, host or query.
+fn object_of(uri: &str) -> String {
+    let rest = uri.split('?').next().unwrap_or("");
+    let rest = rest
+        .strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))
+        .unwrap_or(rest);
+    rest.find('/')
+        .map_or(String::new(), |i| rest[i..].to_owned())
+}
+
 fn operation_of(service: &str, request: &HttpRequest) -> String {
     // JSON protocols (DynamoDB, SQS, Step Functions, Secrets Manager, KMS) name the action in
     // `X-Amz-Target: DynamoDB_20120810.GetItem`.
@@ -115,12 +131,12 @@ fn operation_of(service: &str, request: &HttpRequest) -> String {
         return target.rsplit('.').next().unwrap_or(target).to_owned();
     }
     if service == "s3" {
-        let path = request.uri().split('?').next().unwrap_or("");
-        let on_object = path
-            .trim_start_matches("http://")
-            .trim_start_matches("https://");
-        // Path style: host/bucket/key…; a key has a slash after the bucket.
-        let object = on_object.split('/').filter(|p| !p.is_empty()).count() > 2;
+        if request.headers().contains_key("x-amz-copy-source") {
+            return "COPY object".into();
+        }
+        // Path style: /bucket/key…; a key has a slash after the bucket.
+        let path = object_of(request.uri());
+        let object = path.split('/').filter(|p| !p.is_empty()).count() > 1;
         return format!(
             "{} {}",
             request.method(),
@@ -158,8 +174,20 @@ struct CountingConnector {
 impl HttpConnector for CountingConnector {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
         let service = service_of(&request);
+        let object = if service == "s3" {
+            object_of(request.uri())
+        } else {
+            String::new()
+        };
+        let copied_from = request
+            .headers()
+            .get("x-amz-copy-source")
+            .unwrap_or_default()
+            .to_owned();
         let at = self.log.push(Call {
             operation: operation_of(&service, &request),
+            object,
+            copied_from,
             service,
             by: (self.log.label)(),
             request_bytes: request.body().content_length().unwrap_or(0),

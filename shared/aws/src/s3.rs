@@ -112,6 +112,24 @@ impl BlobStore for S3BlobStore {
         Ok(Some((bytes, meta)))
     }
 
+    async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<bool, BlobError> {
+        // Keys are plain ASCII (BlobKey allows letters, digits, `.`, `_`, `-`, `/`), so the
+        // copy source needs no percent-encoding.
+        match self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to.as_str())
+            .copy_source(format!("{}/{}", self.bucket, from.as_str()))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if is_missing(&e) => Ok(false),
+            Err(e) => Err(backend(e)),
+        }
+    }
+
     async fn head(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError> {
         match self
             .client

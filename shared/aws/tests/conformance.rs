@@ -351,6 +351,10 @@ async fn counted_clients_record_their_calls() {
     );
     assert!(calls.iter().all(|c| c.by == Some("get-me")));
     assert_eq!(calls[2].request_bytes, 1000);
+    assert_eq!(
+        calls[2].object,
+        format!("/{name}/tenants/tn_1/videos/a.mp4")
+    );
     assert!(calls[1].response_bytes > 0, "{:?}", calls[1]);
     assert!(log.take().is_empty());
 }

@@ -30,6 +30,18 @@ where
     assert_eq!(store.head(&key).await.unwrap(), Some(meta.clone()));
     assert_eq!(store.get(&key).await.unwrap(), Some((body.clone(), meta)));
 
+    // Copies keep the bytes and the content type; a missing source copies nothing.
+    let copied = BlobKey::parse(&format!("tenants/{}/videos/copy.mp4", unique("tn"))).unwrap();
+    assert!(store.copy(&key, &copied).await.unwrap());
+    assert_eq!(
+        store.get(&copied).await.unwrap(),
+        store.get(&key).await.unwrap()
+    );
+    let nowhere = BlobKey::parse(&format!("tenants/{}/videos/none.mp4", unique("tn"))).unwrap();
+    assert!(!store.copy(&nowhere, &copied).await.unwrap());
+    assert!(store.head(&copied).await.unwrap().is_some());
+    store.delete(&copied).await.unwrap();
+
     // Overwrite replaces.
     store
         .put(&key, b"small".to_vec(), "text/plain")

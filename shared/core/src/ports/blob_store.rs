@@ -62,6 +62,17 @@ pub trait BlobStore: Send + Sync {
     async fn head(&self, key: &BlobKey) -> Result<Option<BlobMeta>, BlobError>;
     /// Deleting a missing object is not an error.
     async fn delete(&self, key: &BlobKey) -> Result<(), BlobError>;
+    /// Copies `from` to `to` with its content type; false when `from` is missing. Stores that
+    /// can copy in place (S3's CopyObject) do, so the bytes never pass through the caller.
+    async fn copy(&self, from: &BlobKey, to: &BlobKey) -> Result<bool, BlobError> {
+        match self.get(from).await? {
+            Some((bytes, meta)) => {
+                self.put(to, bytes, &meta.content_type).await?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
     /// A URL anyone can GET until `ttl` has passed.
     async fn signed_url(&self, key: &BlobKey, ttl: Duration) -> Result<String, BlobError>;
 }

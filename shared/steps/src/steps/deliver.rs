@@ -70,17 +70,15 @@ pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
     .await?;
     let staging = staging_key(&input)?;
     let key = video_key(&input)?;
-    if d.blobs.head(&key).await.map_err(blob_err)?.is_none() {
-        let (bytes, meta) = d
-            .blobs
-            .get(&staging)
-            .await
-            .map_err(blob_err)?
-            .ok_or_else(|| StepError::new("Video.Missing", "no validated video to store"))?;
-        d.blobs
-            .put(&key, bytes, &meta.content_type)
-            .await
-            .map_err(blob_err)?;
+    // Copied in place (on S3 the bytes never pass through this function); a re-run after
+    // the staged copy was deleted finds the video stored already.
+    if !d.blobs.copy(&staging, &key).await.map_err(blob_err)?
+        && d.blobs.head(&key).await.map_err(blob_err)?.is_none()
+    {
+        return Err(StepError::new(
+            "Video.Missing",
+            "no validated video to store",
+        ));
     }
     d.blobs.delete(&staging).await.map_err(blob_err)?;
     Ok(Stored {
@@ -94,13 +92,10 @@ async fn move_captions(d: &Deps, r: &JobRef) -> Result<Option<BlobKey>, StepErro
     let blob_err =
         |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
     let mut stored_vtt = None;
-    for (ext, content_type) in CAPTION_FORMATS {
+    for (ext, _) in CAPTION_FORMATS {
         let (staged, stored) = (captions_key(r, false, ext)?, captions_key(r, true, ext)?);
-        if let Some((text, _)) = d.blobs.get(&staged).await.map_err(blob_err)? {
-            d.blobs
-                .put(&stored, text, content_type)
-                .await
-                .map_err(blob_err)?;
+        // Staged with their content type (see render.rs); the copy keeps it.
+        if d.blobs.copy(&staged, &stored).await.map_err(blob_err)? {
             d.blobs.delete(&staged).await.map_err(blob_err)?;
         }
         if ext == "vtt" && d.blobs.head(&stored).await.map_err(blob_err)?.is_some() {
