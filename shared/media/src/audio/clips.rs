@@ -29,7 +29,8 @@ pub fn clips_sound(clips: &[&[u8]], target_s: f64) -> Option<Stereo> {
     let n = (target_s.max(0.0) * f64::from(SAMPLE_RATE)).round() as usize;
     out.left.resize(n, 0.0);
     out.right.resize(n, 0.0);
-    let heard = any && matches!(master::measure(&out), Ok((Some(_), _)));
+    // Integrated loudness only: a silent track has none (the true peak is not needed here).
+    let heard = any && matches!(master::loudness(&out), Ok(Some(_)));
     heard.then_some(out)
 }
 
@@ -67,5 +68,37 @@ mod tests {
         // The silent clip is silent for its 2 s, then the other's sound starts.
         assert_eq!(energy(0, 96_000), 0.0);
         assert!(energy(100_000, 144_000) > 1.0);
+    }
+
+    /// A clip already mastered keeps its track byte for byte; a quiet one is mastered again;
+    /// a track shorter than the video is not kept.
+    #[test]
+    fn a_mastered_clip_keeps_its_track_and_others_are_mastered() {
+        use crate::audio::{kept_or_mastered, master};
+        let track = crate::audio::soundtrack(3, 4.0).unwrap();
+        let ready = clip(4.0, track.clone());
+        let sound = clips_sound(&[&ready], 4.0).unwrap();
+        // The clip carries the track up to its last frame of picture.
+        let carried = crate::audio::track_of(&ready).unwrap();
+        assert!(track.frames.starts_with(&carried.frames));
+        assert!(kept_or_mastered(&[&ready], sound, 4.0).unwrap() == carried);
+
+        let mut soft = crate::audio::decode(&track).unwrap();
+        for s in soft.left.iter_mut().chain(soft.right.iter_mut()) {
+            *s *= 0.2;
+        }
+        let quiet = clip(4.0, crate::audio::encode(&soft).unwrap());
+        let sound = clips_sound(&[&quiet], 4.0).unwrap();
+        let shipped = kept_or_mastered(&[&quiet], sound, 4.0).unwrap();
+        let (lufs, _) = master::measure(&crate::audio::decode(&shipped).unwrap()).unwrap();
+        assert!(
+            (lufs.unwrap() - crate::audio::TARGET_LUFS).abs() < 1.0,
+            "{lufs:?}"
+        );
+
+        let short = clip(4.0, crate::audio::soundtrack(3, 2.0).unwrap());
+        let sound = clips_sound(&[&short], 4.0).unwrap();
+        let kept = kept_or_mastered(&[&short], sound, 4.0).unwrap();
+        assert!(kept.frames.len() * crate::audio::AAC_FRAME >= 4 * 48_000);
     }
 }

@@ -160,3 +160,29 @@ pub fn narrated_over(
 pub fn mastered(sound: Stereo) -> Result<AacTrack, MediaError> {
     ship(master(sound)?.audio)
 }
+
+/// The clips' own sound ready to ship. One clip whose AAC track already meets the target
+/// (within 1 LU of [`TARGET_LUFS`], as our own mastered tracks are after `ship` lowered them
+/// under the ceiling; true peak at most [`SHIPPED_CEILING_DBTP`], as long
+/// as the video) is kept as it is: decoding and encoding it again would only cost time and
+/// a generation of quality. Anything else is [`mastered`]. `sound` is the clips' sound as
+/// [`clips_sound`] laid it out for `target_s`.
+pub fn kept_or_mastered(
+    clips: &[&[u8]],
+    sound: Stereo,
+    target_s: f64,
+) -> Result<AacTrack, MediaError> {
+    if let [clip] = clips
+        && let Some(track) = track_of(clip)
+    {
+        let needed = (target_s.max(0.0) * f64::from(SAMPLE_RATE)).ceil() as usize;
+        let (lufs, peak) = master::measure(&sound)?;
+        if track.frames.len() * AAC_FRAME >= needed
+            && lufs.is_some_and(|l| (l - TARGET_LUFS).abs() <= 1.0)
+            && peak <= SHIPPED_CEILING_DBTP
+        {
+            return Ok(track);
+        }
+    }
+    mastered(sound)
+}

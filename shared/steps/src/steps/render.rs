@@ -565,7 +565,7 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             None => {
                 let (cues, title_end) = viral_media::reading_captions(&sb, target);
                 let audio = match own {
-                    Some(sound) => viral_media::audio::mastered(sound)?,
+                    Some(sound) => viral_media::audio::kept_or_mastered(&parts, sound, target)?,
                     None => viral_media::audio::soundtrack(seed, target)?,
                 };
                 (cues, title_end, audio)
