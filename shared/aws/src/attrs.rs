@@ -16,10 +16,32 @@ pub(crate) fn to_av(v: &Value) -> Result<AttributeValue, StoreError> {
         .map_err(|e| StoreError::Invalid(format!("cannot store the value: {e}")))
 }
 
-/// An attribute value read back as JSON; sets (`SS`, `NS`) read as arrays.
+/// An attribute value read back as JSON; sets (`SS`, `NS`) read as arrays. Types JSON has
+/// no place for (binary, and any the SDK does not know) read as null, as they always have:
+/// we never write them, and one must not make an item unreadable.
 pub(crate) fn from_av(av: &AttributeValue) -> Result<Value, StoreError> {
-    serde_dynamo::from_attribute_value(av.clone())
+    serde_dynamo::from_attribute_value(json_shaped(av))
         .map_err(|e| StoreError::Backend(format!("unreadable attribute: {e}")))
+}
+
+/// `av` with every value JSON cannot hold replaced by `NULL` (serde_dynamo has no JSON for
+/// binary and panics on a type it does not know).
+fn json_shaped(av: &AttributeValue) -> AttributeValue {
+    match av {
+        AttributeValue::M(m) => AttributeValue::M(
+            m.iter()
+                .map(|(k, v)| (k.clone(), json_shaped(v)))
+                .collect(),
+        ),
+        AttributeValue::L(l) => AttributeValue::L(l.iter().map(json_shaped).collect()),
+        AttributeValue::S(_)
+        | AttributeValue::N(_)
+        | AttributeValue::Bool(_)
+        | AttributeValue::Null(_)
+        | AttributeValue::Ss(_)
+        | AttributeValue::Ns(_) => av.clone(),
+        _ => AttributeValue::Null(true),
+    }
 }
 
 pub(crate) fn s(v: &str) -> AttributeValue {
@@ -108,5 +130,12 @@ mod tests {
         assert_eq!(from_av(&ss).unwrap(), json!(["a", "b"]));
         let ns = AttributeValue::Ns(vec!["1".into(), "2.5".into()]);
         assert_eq!(from_av(&ns).unwrap(), json!([1, 2.5]));
+        // Binary, here or nested, reads as null rather than failing the item.
+        let blob = aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2]);
+        let nested = AttributeValue::M(
+            [("b".to_owned(), AttributeValue::B(blob.clone()))].into(),
+        );
+        assert_eq!(from_av(&AttributeValue::B(blob)).unwrap(), json!(null));
+        assert_eq!(from_av(&nested).unwrap(), json!({"b": null}));
     }
 }

@@ -33,8 +33,11 @@ pub struct Call {
     pub request_bytes: u64,
     /// Filled in when the response arrives (its `Content-Length`).
     pub response_bytes: u64,
-    /// From sending the request to its response's headers.
+    /// From sending the request to its response's headers (reading the body is not in it).
     pub took: Duration,
+    /// For DynamoDB's `TransactWriteItems`, the size of each item's part of the request:
+    /// each is charged on its own.
+    pub item_bytes: Vec<u64>,
 }
 
 type Labeller = Arc<dyn Fn() -> Option<&'static str> + Send + Sync>;
@@ -42,8 +45,16 @@ type Labeller = Arc<dyn Fn() -> Option<&'static str> + Send + Sync>;
 /// The calls made so far; clones share one log.
 #[derive(Clone)]
 pub struct CallLog {
-    calls: Arc<Mutex<Vec<Call>>>,
+    calls: Arc<Mutex<Recorded>>,
     label: Labeller,
+}
+
+/// Each call under a number that is never reused, so an answer that arrives after a `take`
+/// finds nothing instead of another call.
+#[derive(Default)]
+struct Recorded {
+    next: u64,
+    calls: Vec<(u64, Call)>,
 }
 
 impl std::fmt::Debug for CallLog {
@@ -64,19 +75,25 @@ impl CallLog {
 
     /// Takes the calls recorded so far, leaving the log empty.
     pub fn take(&self) -> Vec<Call> {
-        std::mem::take(&mut *self.calls.lock().unwrap_or_else(|p| p.into_inner()))
+        let mut log = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        std::mem::take(&mut log.calls)
+            .into_iter()
+            .map(|(_, c)| c)
+            .collect()
     }
 
-    fn push(&self, call: Call) -> usize {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
-        calls.push(call);
-        calls.len() - 1
+    fn push(&self, call: Call) -> u64 {
+        let mut log = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+        let id = log.next;
+        log.next += 1;
+        log.calls.push((id, call));
+        id
     }
 
-    fn answered(&self, at: usize, bytes: u64, took: Duration) {
-        let mut calls = self.calls.lock().unwrap_or_else(|p| p.into_inner());
+    fn answered(&self, id: u64, bytes: u64, took: Duration) {
+        let mut log = self.calls.lock().unwrap_or_else(|p| p.into_inner());
         // A `take` in between leaves nothing to fill in.
-        if let Some(c) = calls.get_mut(at) {
+        if let Some((_, c)) = log.calls.iter_mut().rev().find(|(i, _)| *i == id) {
             c.response_bytes = bytes;
             c.took = took;
         }
@@ -111,6 +128,28 @@ fn service_of(request: &HttpRequest) -> String {
         .and_then(|c| c.split('/').nth(3))
         .unwrap_or("unsigned")
         .to_owned()
+}
+
+/// The size of each write in a `TransactWriteItems` request body (its JSON), or nothing for
+/// another request or a body that is not there to read.
+fn transact_items(request: &HttpRequest) -> Vec<u64> {
+    let target = request.headers().get("x-amz-target").unwrap_or_default();
+    if !target.ends_with(".TransactWriteItems") {
+        return Vec::new();
+    }
+    request
+        .body()
+        .bytes()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+        .and_then(|v| {
+            v.get("TransactItems")?.as_array().map(|items| {
+                items
+                    .iter()
+                    .map(|i| i.to_string().len() as u64)
+                    .collect()
+            })
+        })
+        .unwrap_or_default()
 }
 
 /// The path of a URI, without scheme, host or query.
@@ -184,7 +223,13 @@ impl HttpConnector for CountingConnector {
             .get("x-amz-copy-source")
             .unwrap_or_default()
             .to_owned();
+        let item_bytes = if service == "dynamodb" {
+            transact_items(&request)
+        } else {
+            Vec::new()
+        };
         let at = self.log.push(Call {
+            item_bytes,
             operation: operation_of(&service, &request),
             object,
             copied_from,

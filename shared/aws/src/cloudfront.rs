@@ -35,7 +35,7 @@ fn cloudfront_base64(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// An RSA private key from PEM, PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` writes
+/// An RSA 2048 private key from PEM, PKCS#1 (`BEGIN RSA PRIVATE KEY`, what `openssl genrsa` writes
 /// and CloudFront's guide uses) or PKCS#8 (`BEGIN PRIVATE KEY`).
 fn rsa_key(pem: &str) -> Result<RsaKeyPair, String> {
     let not_rsa = || "the CloudFront private key is not an RSA private key in PEM".to_owned();
@@ -45,6 +45,16 @@ fn rsa_key(pem: &str) -> Result<RsaKeyPair, String> {
         _ => return Err(not_rsa()),
     }
     .map_err(|_| not_rsa())
+    .and_then(|k| {
+        // CloudFront takes RSA public keys of 2048 bits only: a URL signed with another size
+        // would be refused at the edge, so the mistake is named here.
+        (k.public_modulus_len() == 256).then_some(k).ok_or_else(|| {
+            format!(
+                "the CloudFront private key is RSA {} bits; CloudFront accepts RSA 2048",
+                k.public_modulus_len() * 8
+            )
+        })
+    })
 }
 
 /// Signs `url` for delivery until `expires` with an RSA private key (PEM): RSASSA-PKCS1-v1_5

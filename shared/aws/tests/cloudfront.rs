@@ -126,4 +126,20 @@ sys.stdout.buffer.write(k.private_bytes(serialization.Encoding.PEM, serializatio
         let e = viral_aws::cloudfront::sign_url(url, 1, "K1", bad).unwrap_err();
         assert!(e.contains("not an RSA private key"), "{e}");
     }
+    // CloudFront takes RSA 2048 only; a bigger key is named, not used.
+    const RSA_3072: &str = r#"
+import sys
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+k = rsa.generate_private_key(public_exponent=65537, key_size=3072)
+sys.stdout.buffer.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+"#;
+    let out = Command::new(std::env::var("VIRAL_TEST_PYTHON").unwrap())
+        .args(["-c", RSA_3072])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let big = String::from_utf8(out.stdout).unwrap();
+    let e = viral_aws::cloudfront::sign_url(url, 1, "K1", &big).unwrap_err();
+    assert!(e.contains("RSA 3072 bits; CloudFront accepts RSA 2048"), "{e}");
 }

@@ -85,12 +85,18 @@ fn memory_mb(function: &str) -> u32 {
         .unwrap_or(GLOBAL)
 }
 
-/// Request units a DynamoDB call consumes, estimated from what crossed the wire (an upper
-/// bound: the JSON is larger than the item). Transactions cost double.
+/// Request units a DynamoDB call consumes, estimated from what crossed the wire: at least one
+/// unit per item, a transaction's items each charged double. An estimate, not a bound: the
+/// JSON is larger than the item, but an update is charged on the stored item's size, which
+/// the request does not show.
 fn dynamodb_units(call: &Call) -> (f64, f64) {
     let kb = |bytes: u64, unit: u64| bytes.div_ceil(unit).max(1) as f64;
     match call.operation.as_str() {
         "PutItem" | "UpdateItem" | "DeleteItem" => (kb(call.request_bytes, 1024), 0.0),
+        "TransactWriteItems" if !call.item_bytes.is_empty() => (
+            2.0 * call.item_bytes.iter().map(|b| kb(*b, 1024)).sum::<f64>(),
+            0.0,
+        ),
         "TransactWriteItems" => (2.0 * kb(call.request_bytes, 1024), 0.0),
         "BatchWriteItem" => (kb(call.request_bytes, 1024), 0.0),
         "TransactGetItems" => (0.0, 2.0 * kb(call.response_bytes, 4096)),
@@ -190,12 +196,14 @@ impl Bill {
             };
             self.s3 += bytes as f64 / 1e9 * Prices::S3_GB_MONTH * months;
         }
-        let mut compute: BTreeMap<&'static str, f64> = BTreeMap::new();
+        let mut compute: BTreeMap<&'static str, (usize, f64)> = BTreeMap::new();
         for (f, took) in invocations {
             *self.invocations.entry(f).or_default() += 1;
-            *compute.entry(f).or_default() += took.as_secs_f64();
+            let c = compute.entry(f).or_default();
+            c.0 += 1;
+            c.1 += took.as_secs_f64();
         }
-        for (f, wall) in compute {
+        for (f, (runs, wall)) in compute {
             let mb = f64::from(memory_mb(f));
             let (n_calls, on_moto) = waited.get(f).copied().unwrap_or_default();
             // The wall time here includes moto's replies: take them out, scale the rest to the
@@ -204,8 +212,8 @@ impl Bill {
             let cpu = (wall - on_moto).max(0.0);
             let scale = (Prices::FULL_VCPU_MB / mb).max(1.0);
             let seconds = cpu * scale + io;
-            self.lambda += seconds * mb / 1024.0 * Prices::LAMBDA_GB_S
-                + self.invocations[f] as f64 * Prices::LAMBDA_REQUEST;
+            self.lambda +=
+                seconds * mb / 1024.0 * Prices::LAMBDA_GB_S + runs as f64 * Prices::LAMBDA_REQUEST;
         }
     }
 }
@@ -443,7 +451,8 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
         if let Some(id) = answer["job_id"].as_str() {
             job_ids.push(id.to_owned());
         }
-        api_rows.push((function, format!("{method} {path}"), rig.take().0));
+        let (calls, invocations) = rig.take();
+        api_rows.push((function, format!("{method} {path}"), calls, invocations));
     }
     rig.start_pipeline()?;
     let Some(storyboard_job) = job_ids.first().cloned() else {
@@ -505,11 +514,10 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
             return Err(format!("GET /v1/videos/{job_id}: {answer}").into());
         }
         let (look, look_invocations) = rig.take();
-        let create = &api_rows[2].2;
+        let (_, _, create, create_invocations) = &api_rows[2];
         let mut api_bill = Bill::default();
-        api_bill.charge(create, &[("create-video", Duration::from_millis(5))]);
+        api_bill.charge(create, create_invocations);
         api_bill.charge(&look, &look_invocations);
-        api_bill.charge(&[], &[("get-video", Duration::from_millis(5))]);
         bill.lambda += api_bill.lambda;
         bill.dynamodb += api_bill.dynamodb;
         bill.api = 2.0 * Prices::API_REQUEST;
@@ -521,7 +529,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
 
     let dynamodb_per_call: Vec<(String, usize)> = api_rows
         .iter()
-        .map(|(_, route, calls)| {
+        .map(|(_, route, calls, _)| {
             (
                 route.clone(),
                 calls.iter().filter(|c| c.service == "dynamodb").count(),
@@ -538,7 +546,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
                 "max_usd_per_video": worst,
                 "usd_per_video_met": worst <= 0.0005,
             },
-            "api": api_rows.iter().map(|(f, route, calls)| json!({
+            "api": api_rows.iter().map(|(f, route, calls, _)| json!({
                 "function": f, "route": route,
                 "dynamodb": calls.iter().filter(|c| c.service == "dynamodb").count(),
                 "calls": calls.iter().map(|c| format!("{} {}", c.service, c.operation)).collect::<Vec<_>>(),
@@ -557,7 +565,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
             "viral bench cost: counted AWS calls on {endpoint} (moto), us-east-1 list prices, arm64\n"
         );
         println!("{:<20} {:>9}  calls", "API call", "DynamoDB");
-        for (_, route, calls) in &api_rows {
+        for (_, route, calls, _) in &api_rows {
             let mut by: BTreeMap<String, usize> = BTreeMap::new();
             for c in calls {
                 *by.entry(format!("{} {}", c.service, c.operation))
@@ -659,6 +667,7 @@ mod tests {
             request_bytes: req,
             response_bytes: resp,
             took: Duration::ZERO,
+            item_bytes: Vec::new(),
         };
         assert_eq!(dynamodb_units(&call("PutItem", 300, 2)), (1.0, 0.0));
         assert_eq!(dynamodb_units(&call("UpdateItem", 2049, 2)), (3.0, 0.0));
@@ -667,6 +676,10 @@ mod tests {
             (4.0, 0.0)
         );
         assert_eq!(dynamodb_units(&call("GetItem", 80, 4097)), (0.0, 2.0));
+        // Each item of a transaction at least one unit, doubled.
+        let mut four = call("TransactWriteItems", 1500, 2);
+        four.item_bytes = vec![300, 300, 300, 1100];
+        assert_eq!(dynamodb_units(&four), (10.0, 0.0));
         assert_eq!(dynamodb_units(&call("Query", 80, 0)), (0.0, 1.0));
     }
 }

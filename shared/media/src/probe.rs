@@ -110,30 +110,36 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
         .enumerate()
         .find(|(_, t)| t.track_type == TrackType::Video)
         .ok_or_else(|| MediaError::NotMp4("no video track".into()))?;
-    let parsed = video
+    let entry = video
         .stsd
         .as_ref()
         .and_then(|s| s.descriptions.first())
         .and_then(|d| match d {
-            SampleEntry::Video(v) if v.codec_type != CodecType::Unknown => Some((
-                codec_name(v.codec_type),
-                u32::from(v.width),
-                u32::from(v.height),
-            )),
+            SampleEntry::Video(v) => Some(v),
             _ => None,
         });
-    // mp4parse has no HEVC sample entry: read the entry's type and size from the boxes.
-    let (codec, width, height) = match parsed {
-        Some(p) => p,
-        None => crate::boxes::visual_entry(bytes, index)
-            .map(|e| {
+    let known = entry
+        .filter(|v| v.codec_type != CodecType::Unknown)
+        .map(|v| (codec_name(v.codec_type), u32::from(v.width), u32::from(v.height)));
+    // mp4parse has no HEVC sample entry: read the entry's type and size from the boxes. An
+    // entry neither reads is `other`, with the size mp4parse saw.
+    let (codec, width, height) = match known {
+        Some(k) => k,
+        None => match (crate::boxes::visual_entry(bytes, index), entry) {
+            (Some(e), _) => {
                 let codec = match &e.fourcc {
                     b"hvc1" | b"hev1" => "h265",
                     _ => "other",
                 };
                 (codec, u32::from(e.width), u32::from(e.height))
-            })
-            .ok_or_else(|| MediaError::NotMp4("video track without a sample description".into()))?,
+            }
+            (None, Some(v)) => ("other", u32::from(v.width), u32::from(v.height)),
+            (None, None) => {
+                return Err(MediaError::NotMp4(
+                    "video track without a sample description".into(),
+                ));
+            }
+        },
     };
     let timescale = video.timescale.map(|t| t.0).filter(|t| *t > 0);
     let duration_s = match (video.duration, timescale) {
