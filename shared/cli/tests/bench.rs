@@ -108,7 +108,7 @@ fn the_cost_of_a_video_is_counted_on_moto() {
             assert!(job["invocations"][f].as_u64().unwrap() >= 1, "{f}: {job}");
         }
         assert!(
-            job["calls"]["store-video"]["s3"].as_u64().unwrap() >= 1,
+            job["calls"]["store-video"]["s3 COPY object"].as_u64().unwrap() >= 1,
             "{job}"
         );
     }
