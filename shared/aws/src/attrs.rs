@@ -28,11 +28,9 @@ pub(crate) fn from_av(av: &AttributeValue) -> Result<Value, StoreError> {
 /// binary and panics on a type it does not know).
 fn json_shaped(av: &AttributeValue) -> AttributeValue {
     match av {
-        AttributeValue::M(m) => AttributeValue::M(
-            m.iter()
-                .map(|(k, v)| (k.clone(), json_shaped(v)))
-                .collect(),
-        ),
+        AttributeValue::M(m) => {
+            AttributeValue::M(m.iter().map(|(k, v)| (k.clone(), json_shaped(v))).collect())
+        }
         AttributeValue::L(l) => AttributeValue::L(l.iter().map(json_shaped).collect()),
         AttributeValue::S(_)
         | AttributeValue::N(_)
@@ -132,9 +130,7 @@ mod tests {
         assert_eq!(from_av(&ns).unwrap(), json!([1, 2.5]));
         // Binary, here or nested, reads as null rather than failing the item.
         let blob = aws_sdk_dynamodb::primitives::Blob::new(vec![1, 2]);
-        let nested = AttributeValue::M(
-            [("b".to_owned(), AttributeValue::B(blob.clone()))].into(),
-        );
+        let nested = AttributeValue::M([("b".to_owned(), AttributeValue::B(blob.clone()))].into());
         assert_eq!(from_av(&AttributeValue::B(blob)).unwrap(), json!(null));
         assert_eq!(from_av(&nested).unwrap(), json!({"b": null}));
     }

@@ -142,12 +142,9 @@ fn transact_items(request: &HttpRequest) -> Vec<u64> {
         .bytes()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
         .and_then(|v| {
-            v.get("TransactItems")?.as_array().map(|items| {
-                items
-                    .iter()
-                    .map(|i| i.to_string().len() as u64)
-                    .collect()
-            })
+            v.get("TransactItems")?
+                .as_array()
+                .map(|items| items.iter().map(|i| i.to_string().len() as u64).collect())
         })
         .unwrap_or_default()
 }

@@ -48,12 +48,14 @@ fn rsa_key(pem: &str) -> Result<RsaKeyPair, String> {
     .and_then(|k| {
         // CloudFront takes RSA public keys of 2048 bits only: a URL signed with another size
         // would be refused at the edge, so the mistake is named here.
-        (k.public_modulus_len() == 256).then_some(k).ok_or_else(|| {
-            format!(
-                "the CloudFront private key is RSA {} bits; CloudFront accepts RSA 2048",
-                k.public_modulus_len() * 8
-            )
-        })
+        let bits = k.public_modulus_len() * 8;
+        if bits == 2048 {
+            Ok(k)
+        } else {
+            Err(format!(
+                "the CloudFront private key is RSA {bits} bits; CloudFront accepts RSA 2048"
+            ))
+        }
     })
 }
 

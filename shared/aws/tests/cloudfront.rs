@@ -141,5 +141,8 @@ sys.stdout.buffer.write(k.private_bytes(serialization.Encoding.PEM, serializatio
     assert!(out.status.success());
     let big = String::from_utf8(out.stdout).unwrap();
     let e = viral_aws::cloudfront::sign_url(url, 1, "K1", &big).unwrap_err();
-    assert!(e.contains("RSA 3072 bits; CloudFront accepts RSA 2048"), "{e}");
+    assert!(
+        e.contains("RSA 3072 bits; CloudFront accepts RSA 2048"),
+        "{e}"
+    );
 }

@@ -88,13 +88,34 @@ fn the_cost_of_a_video_is_counted_on_moto() {
         // requests per provider message, two API Gateway requests.
         let transitions = job["transitions"].as_u64().unwrap() as f64;
         let close = |a: f64, b: f64| (a - b).abs() < 1e-12;
-        assert!(close(job["stepfunctions_usd"].as_f64().unwrap(), transitions * 0.025 / 1e3), "{job}");
+        assert!(
+            close(
+                job["stepfunctions_usd"].as_f64().unwrap(),
+                transitions * 0.025 / 1e3
+            ),
+            "{job}"
+        );
         let messages = job["invocations"]["provider-worker"].as_u64().unwrap() as f64;
-        assert!(close(job["sqs_usd"].as_f64().unwrap(), 3.0 * messages * 0.40 / 1e6), "{job}");
-        assert!(close(job["api_gateway_usd"].as_f64().unwrap(), 2.0 / 1e6), "{job}");
+        assert!(
+            close(
+                job["sqs_usd"].as_f64().unwrap(),
+                3.0 * messages * 0.40 / 1e6
+            ),
+            "{job}"
+        );
+        assert!(
+            close(job["api_gateway_usd"].as_f64().unwrap(), 2.0 / 1e6),
+            "{job}"
+        );
         // One view of the delivered video through CloudFront.
         let video_gb = job["video_bytes"].as_f64().unwrap() / 1e9;
-        assert!(close(job["cloudfront_usd"].as_f64().unwrap(), video_gb * 0.085 + 0.01 / 1e4), "{job}");
+        assert!(
+            close(
+                job["cloudfront_usd"].as_f64().unwrap(),
+                video_gb * 0.085 + 0.01 / 1e4
+            ),
+            "{job}"
+        );
         assert!(job["transitions"].as_u64().unwrap() >= 8, "{job}");
         assert!(job["video_bytes"].as_u64().unwrap() > 100_000, "{job}");
         // Each step ran once as its own function, and its calls are its own.
@@ -108,7 +129,10 @@ fn the_cost_of_a_video_is_counted_on_moto() {
             assert!(job["invocations"][f].as_u64().unwrap() >= 1, "{f}: {job}");
         }
         assert!(
-            job["calls"]["store-video"]["s3 COPY object"].as_u64().unwrap() >= 1,
+            job["calls"]["store-video"]["s3 COPY object"]
+                .as_u64()
+                .unwrap()
+                >= 1,
             "{job}"
         );
     }

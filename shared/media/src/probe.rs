@@ -120,7 +120,13 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
         });
     let known = entry
         .filter(|v| v.codec_type != CodecType::Unknown)
-        .map(|v| (codec_name(v.codec_type), u32::from(v.width), u32::from(v.height)));
+        .map(|v| {
+            (
+                codec_name(v.codec_type),
+                u32::from(v.width),
+                u32::from(v.height),
+            )
+        });
     // mp4parse has no HEVC sample entry: read the entry's type and size from the boxes. An
     // entry neither reads is `other`, with the size mp4parse saw.
     let (codec, width, height) = match known {
