@@ -23,11 +23,11 @@ use viral_api::AppState;
 use viral_aws::calls::{Call, CallLog};
 use viral_aws::{DynamoItemStore, S3BlobStore, SfnWorkflow};
 use viral_core::domain::{JobSpec, Plan, RateLimit};
-use viral_core::ports::{BlobStore, ItemStore, Queue, VideoProvider};
+use viral_core::ports::{BlobStore, ItemStore, VideoProvider};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, LocalQueue};
-use viral_local::{LocalPipeline, Options, QueueFor};
+use viral_embedded::Db;
+use viral_local::{LocalPipeline, Options};
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::metering::{self, in_function};
 use viral_steps::steps::JobRef;
@@ -259,14 +259,7 @@ impl Rig {
     fn start_pipeline(&mut self) -> Result<(), String> {
         let db = Db::open(&self.dir.join("queues.db"))?;
         let clock = self.clock.clone();
-        let queue_for: QueueFor = Arc::new(move |provider: &str| {
-            Arc::new(LocalQueue::new(
-                db.clone(),
-                &format!("provider-jobs/{provider}"),
-                None,
-                clock.clone(),
-            )) as Arc<dyn Queue>
-        });
+        let queue_for = viral_local::embedded_queues(db, clock.clone(), None);
         let pipeline = LocalPipeline::new(
             self.deps.clone(),
             queue_for,

@@ -13,12 +13,12 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use viral_core::domain::{JobSpec, Plan, Tenant};
 use viral_core::ports::{
-    BlobStore, ProviderError, Queue, RenderRequest, RenderStatus, Submitted, VideoProvider,
+    BlobStore, ProviderError, RenderRequest, RenderStatus, Submitted, VideoProvider,
 };
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, SystemClock};
-use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
-use viral_local::{LocalPipeline, Options, QueueFor};
+use viral_embedded::{Db, FsBlobStore, SqliteItemStore, UrlSigner};
+use viral_local::{LocalPipeline, Options};
 use viral_media::RenderSpec;
 use viral_providers::Registry;
 use viral_providers::storyboard::storyboard_from_prompt;
@@ -134,14 +134,7 @@ async fn setup(dir: &std::path::Path, b: &PipelineBench, video: Vec<u8>) -> Resu
         clock: clock.clone(),
         providers: Registry::new(vec![provider.clone()]),
     };
-    let queue_for: QueueFor = Arc::new(move |name: &str| {
-        Arc::new(LocalQueue::new(
-            db.clone(),
-            &format!("provider-jobs/{name}"),
-            None,
-            clock.clone(),
-        )) as Arc<dyn Queue>
-    });
+    let queue_for = viral_local::embedded_queues(db, clock.clone(), None);
     let mut options = Options::default().time_scale(0.01);
     options.concurrency.insert("instant".into(), b.concurrency);
     let pipeline = LocalPipeline::new(deps.clone(), queue_for, options)?;

@@ -10,4 +10,4 @@ pub use pipeline::{
     DEFINITION, LocalPipeline, Options, PUBLISH_DEFINITION, QueueFor, local_substitutions,
     substitute,
 };
-pub use process::Process;
+pub use process::{Process, embedded_queues};

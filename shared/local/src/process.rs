@@ -57,6 +57,19 @@ fn media_signing_key(config: &Config) -> Result<Vec<u8>, StartError> {
         })
 }
 
+/// A queue per provider in the embedded database (`provider-jobs/<provider>`), what the local
+/// pipeline's Submit sends to and its workers receive from.
+pub fn embedded_queues(db: Db, clock: Arc<dyn Clock>, redrive: Option<Redrive>) -> QueueFor {
+    Arc::new(move |provider: &str| {
+        Arc::new(LocalQueue::new(
+            db.clone(),
+            &format!("provider-jobs/{provider}"),
+            redrive.clone(),
+            clock.clone(),
+        )) as Arc<dyn Queue>
+    })
+}
+
 impl Process {
     /// Every adapter of the configured backend.
     pub async fn connect(config: Config) -> Result<Process, StartError> {
@@ -116,19 +129,11 @@ impl Process {
                     .into(),
             )
         })?;
-        let clock = self.clock.clone();
-        let queue_for: QueueFor = Arc::new(move |provider: &str| {
-            let redrive = Redrive {
-                dead_letter_queue: "provider-jobs-dlq".into(),
-                max_receives: 5,
-            };
-            Arc::new(LocalQueue::new(
-                db.clone(),
-                &format!("provider-jobs/{provider}"),
-                Some(redrive),
-                clock.clone(),
-            )) as Arc<dyn Queue>
-        });
+        let redrive = Redrive {
+            dead_letter_queue: "provider-jobs-dlq".into(),
+            max_receives: 5,
+        };
+        let queue_for = embedded_queues(db, self.clock.clone(), Some(redrive));
         let mut options = Options::default().time_scale(time_scale);
         options
             .concurrency
