@@ -22,8 +22,6 @@ REGION = "us-east-1"
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUNCTIONS = {
     "PlanJobFunctionArn": "plan-job",
-    "PollRenderFunctionArn": "poll-render",
-    "FetchVideoFunctionArn": "fetch-video",
     "JoinVideoFunctionArn": "join-video",
     "ValidateVideoFunctionArn": "validate-video",
     "StoreVideoFunctionArn": "store-video",
@@ -137,24 +135,22 @@ def wait_end(arn, timeout=60):
     fail("the execution did not end")
 
 
-# 1. The happy path: plan, one clip (submit by callback, poll, fetch) in the Map, join,
-#    validate, store, finalize.
+# 1. The happy path: plan, one clip in the Map (one state: the worker submits, polls and
+#    fetches it, then answers the task token), join, validate, store, finalize.
 plan = {"provider": "storyboard", "model": "cards-v1", "attempt": 1, "max_attempts": 2, "estimated_cost_cents": 0,
         "clips": [{"index": 0, "duration_s": 15.0}], "reason": "requested by name"}
 canned(plan)
-arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ok"}))[
+arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ok", "attempt": 1}))[
     "executionArn"
 ]
 token = take_token()
 canned(
-    {"status": "done"},
-    {"clip_key": "tenants/tn_1/staging/job_ok/clip-0.mp4", "size_bytes": 1},
     {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "mode": "copied", "size_bytes": 1},
     {"probe": {}, "platforms": []},
     {"video_key": "tenants/tn_1/videos/job_ok.mp4"},
     {"status": "succeeded", "changed": True},
 )
-sfn.send_task_success(taskToken=token, output=json.dumps({"task_id": "sb_1", "eta_s": 0, "submitted_at": 1795569153000}))
+sfn.send_task_success(taskToken=token, output=json.dumps({"clip_key": "tenants/tn_1/staging/job_ok/clip-0.mp4", "size_bytes": 1}))
 d = wait_end(arn)
 if d["status"] != "SUCCEEDED":
     fail(f"happy path ended {d['status']}: {d.get('error')} {d.get('cause')}; failures: {history_failures(arn)}")
@@ -167,7 +163,7 @@ if out.get("joined", {}).get("mode") != "copied" or len(out.get("fetched", [])) 
 # 2. The provider fails twice: Catch → Fallback → a second plan (another provider, so its
 #    clip goes to that provider's queue) → Catch → Refund → Fail.
 canned(plan)
-arn = sfn.start_execution(stateMachineArn=machine, name="job_bad", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_bad"}))[
+arn = sfn.start_execution(stateMachineArn=machine, name="job_bad", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_bad", "attempt": 1}))[
     "executionArn"
 ]
 token = take_token(arn=arn)
@@ -190,7 +186,7 @@ if entered.count("PlanJob") != 2:
 # 3. Execution names are job ids: a second start of an ended job is refused by name, which
 #    the Workflow adapter reads as "already started" (no second run, no second charge).
 try:
-    sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ok"}))
+    sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ok", "attempt": 1}))
     fail("a second start with the same name was accepted")
 except sfn.exceptions.ExecutionAlreadyExists:
     pass

@@ -108,7 +108,7 @@ impl SfnWorkflow {
 #[async_trait]
 impl Workflow for SfnWorkflow {
     async fn start_job(&self, tenant_id: &str, job_id: &str) -> Result<bool, WorkflowError> {
-        let input = json!({"tenant_id": tenant_id, "job_id": job_id});
+        let input = viral_core::ports::workflow::job_input(tenant_id, job_id);
         self.start(&self.state_machine_arn, job_id, input).await
     }
 

@@ -512,8 +512,8 @@ async fn a_video_job_through_the_api_gives_a_playable_vertical_mp4() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|e| e["type"] == "TaskScheduled" && e["state"] == "Submit")
-        .expect("the Submit task is in the history");
+        .find(|e| e["type"] == "TaskScheduled" && e["state"] == "RenderClip")
+        .expect("the RenderClip task is in the history");
     assert_eq!(
         submit["details"]["parameters"]["MessageBody"]["token"], "[task token]",
         "{submit}"

@@ -46,7 +46,7 @@ fn execution_input(r: &JobRef) -> Value {
     if is_post(&r.job_id) {
         json!({"tenant_id": r.tenant_id, "post_id": r.job_id})
     } else {
-        json!({"tenant_id": r.tenant_id, "job_id": r.job_id})
+        viral_core::ports::workflow::job_input(&r.tenant_id, &r.job_id)
     }
 }
 
@@ -188,6 +188,7 @@ impl Default for Options {
             limits: SubmitLimits {
                 provider_timeout: Duration::from_secs(300),
                 lease: Duration::from_secs(30),
+                wait_scale: 1.0,
             },
             // Storyboard renders use the CPU: two at once on a laptop.
             concurrency: HashMap::from([("storyboard".to_owned(), 2)]),
@@ -475,6 +476,9 @@ impl LocalPipeline {
     /// until [`LocalPipeline::start`] (an execution) or [`LocalPipeline::run_background`]
     /// (the workers, the inbox and the sweeper).
     pub fn new(deps: Deps, queue_for: QueueFor, options: Options) -> Result<Arc<Self>, String> {
+        // The worker's waits between polls are the workflow's waits, scaled alike.
+        let mut options = options;
+        options.limits.wait_scale = options.time_scale;
         let text = substitute(DEFINITION, &local_substitutions())?;
         let machine = viral_workflow::load(&text).map_err(|e| e.to_string())?;
         let text = substitute(PUBLISH_DEFINITION, &local_substitutions())?;
@@ -1056,7 +1060,13 @@ impl LocalPipeline {
 
     /// One message: kept hidden while the worker works on it, then deleted, or handed back.
     async fn handle(&self, queue: &dyn Queue, m: Message) {
-        let work = worker::handle_message(&self.deps, self, &m.body, &self.options.limits);
+        let work = worker::handle_message(
+            &self.deps,
+            self,
+            &self.queues,
+            &m.body,
+            &self.options.limits,
+        );
         let mut work = std::pin::pin!(work);
         let handled = loop {
             tokio::select! {

@@ -2,8 +2,8 @@
 //! the default provider of local runs and a preview tier for users.
 //!
 //! `submit` renders at once (on the blocking pool) and keeps the MP4 in the blob store under
-//! `renders/storyboard/<task>.mp4`, so `poll` and `fetch` work from any process — also from
-//! one built with [`StoryboardProvider::outputs_only`], which does not carry the renderer.
+//! `renders/storyboard/<task>.mp4`, so `lookup`, `poll` and `fetch` work from any process (a
+//! worker that takes over a clip after a crash finds the render instead of making it again).
 
 use std::sync::Arc;
 
@@ -13,38 +13,19 @@ use viral_core::ports::{
     BlobKey, BlobStore, Lookup, ProviderError, RenderRequest, RenderStatus, Submitted,
     VideoProvider,
 };
-use viral_media::{Beat, RenderSpec, Rendered, Speech, Storyboard};
+use viral_media::{Beat, RenderSpec, Speech, Storyboard};
 
 use crate::voice::{SpeechRequest, Voice};
 
-type RenderFn =
-    fn(&Storyboard, &RenderSpec, Option<&Speech>) -> Result<Rendered, viral_media::MediaError>;
-
 pub struct StoryboardProvider {
     blobs: Arc<dyn BlobStore>,
-    /// `None` in a process that only polls and fetches renders: its binary does not link the
-    /// renderer (the H.264 encoder and the fonts).
-    render: Option<RenderFn>,
     /// Reads the script aloud; without one, videos carry music and captions at reading pace.
     voice: Option<Arc<dyn Voice>>,
 }
 
 impl StoryboardProvider {
     pub fn new(blobs: Arc<dyn BlobStore>) -> Self {
-        Self {
-            blobs,
-            render: Some(viral_media::render_narrated),
-            voice: None,
-        }
-    }
-
-    /// Polls and fetches renders made elsewhere; `submit` is refused.
-    pub fn outputs_only(blobs: Arc<dyn BlobStore>) -> Self {
-        Self {
-            blobs,
-            render: None,
-            voice: None,
-        }
+        Self { blobs, voice: None }
     }
 
     /// Videos are narrated by `voice`.
@@ -345,11 +326,7 @@ impl VideoProvider for StoryboardProvider {
     }
 
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError> {
-        let render = self.render.ok_or_else(|| {
-            ProviderError::Permanent(
-                "this process only polls and fetches storyboard renders".into(),
-            )
-        })?;
+        let render = viral_media::render_narrated;
         let task_id = Self::task_id(req);
         let mut sb = storyboard_from_prompt(&req.prompt, viral_media::seed_of(&req.job_id));
         let speech = self
@@ -647,10 +624,10 @@ mod tests {
         assert_eq!(calls(&voice), 1, "an unknown outcome is not sent again");
     }
 
-    /// What PollRender and FetchVideo build: they poll and fetch a render made by the worker's
-    /// full provider, and refuse to render themselves.
+    /// A worker taking over a clip after a crash finds, polls and fetches the render another
+    /// process made.
     #[tokio::test]
-    async fn outputs_only_reads_renders_and_refuses_to_make_them() {
+    async fn renders_are_found_polled_and_fetched_from_any_process() {
         use viral_embedded::{FsBlobStore, UrlSigner};
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(viral_core::SystemClock);
@@ -669,11 +646,7 @@ mod tests {
             fps: 10,
             narration: None,
         };
-        let reader = StoryboardProvider::outputs_only(blobs.clone());
-        assert!(matches!(
-            reader.submit(&req).await,
-            Err(ProviderError::Permanent(_))
-        ));
+        let reader = StoryboardProvider::new(blobs.clone());
         assert_eq!(reader.lookup(&req).await.unwrap(), Lookup::Absent);
         let made = StoryboardProvider::new(blobs).submit(&req).await.unwrap();
         assert_eq!(

@@ -98,16 +98,6 @@ pub fn free_voice(
     Ok(voice(cfg, secrets)?.filter(|v| v.price_cents_per_1k_chars() == 0.0))
 }
 
-/// As [`registry`], for a process that polls and fetches renders but never submits one (the
-/// PollRender and FetchVideo Lambdas): the storyboard provider comes without its renderer.
-pub fn output_registry(
-    cfg: &ProviderConfig,
-    secrets: Arc<dyn Secrets>,
-    blobs: Arc<dyn BlobStore>,
-) -> Result<Registry, StartError> {
-    registry_with(cfg, secrets, blobs, &StoryboardProvider::outputs_only)
-}
-
 fn registry_with(
     cfg: &ProviderConfig,
     secrets: Arc<dyn Secrets>,

@@ -1,6 +1,7 @@
 //! The provider worker Lambda's handler on the real SQS event in `events/`, with the embedded
-//! adapters: a good message is answered through its task token, a malformed one is dropped,
-//! and a message whose answer cannot be delivered is reported for redelivery.
+//! adapters: a good message's clip is submitted, fetched and answered through its task token, a
+//! malformed one is dropped, a message whose answer cannot be delivered is reported for
+//! redelivery, and a clip still rendering goes back on its provider's queue.
 
 use std::sync::{Arc, Mutex};
 
@@ -8,12 +9,13 @@ use async_trait::async_trait;
 use aws_lambda_events::event::sqs::SqsEvent;
 use serde_json::Value;
 use viral_core::domain::{JobSpec, JobStatus, Plan};
-use viral_core::ports::{BlobStore, TaskCallbacks, WorkflowError};
+use viral_core::ports::{BlobKey, BlobStore, Queue, TaskCallbacks, WorkflowError};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, SystemClock};
 use viral_embedded::{FsBlobStore, SqliteItemStore, UrlSigner};
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::Deps;
+use viral_steps::worker::ProviderQueues;
 
 #[derive(Default)]
 struct Callbacks {
@@ -57,6 +59,21 @@ impl TaskCallbacks for Callbacks {
             .push((token.to_owned(), Err(error.to_owned())));
         Ok(true)
     }
+}
+
+/// The storyboard's queue, on the process's database.
+fn queues(dir: &tempfile::TempDir) -> (ProviderQueues, Arc<dyn Queue>) {
+    let db = viral_embedded::Db::open(&dir.path().join("queues.db")).unwrap();
+    let queue: Arc<dyn Queue> = Arc::new(viral_embedded::sqlite_queue::LocalQueue::new(
+        db,
+        "provider-jobs/storyboard",
+        None,
+        Arc::new(SystemClock),
+    ));
+    (
+        ProviderQueues::from([("storyboard".to_owned(), queue.clone())]),
+        queue,
+    )
 }
 
 async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
@@ -110,15 +127,25 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_good_messages_and_drops_malformed_ones() {
-    let (deps, event, tenant, job_id, _dir) = setup().await;
+    let (deps, event, tenant, job_id, dir) = setup().await;
     let callbacks = Callbacks::default();
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, event).await;
+    let (queues, queue) = queues(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
     assert!(resp.batch_item_failures.is_empty());
     let answers = callbacks.answers.lock().unwrap().clone();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, "AQCEAAAAKgAAAAMAAAAAAAAAAQ");
+    // The storyboard renders at submit: the clip is fetched into the job's staging at once,
+    // with no message back on the queue.
     let out = answers[0].1.as_ref().unwrap();
-    assert!(out["task_id"].as_str().unwrap().starts_with("sb-"));
+    let clip_key = out["clip_key"].as_str().unwrap();
+    assert!(
+        clip_key.contains(&tenant) && clip_key.contains(&job_id),
+        "{out}"
+    );
+    let clip = BlobKey::parse(clip_key).unwrap();
+    assert!(deps.blobs.get(&clip).await.unwrap().is_some());
+    assert_eq!(queue.depth().await.unwrap(), 0);
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Rendering);
 }
@@ -130,7 +157,8 @@ async fn a_message_for_a_closed_token_submits_nothing() {
         closed: vec!["AQCEAAAAKgAAAAMAAAAAAAAAAQ"],
         ..Default::default()
     };
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, event).await;
+    let (queues, _) = queues(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
     assert!(resp.batch_item_failures.is_empty(), "dropped, not retried");
     assert!(callbacks.answers.lock().unwrap().is_empty());
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
@@ -143,12 +171,13 @@ async fn a_message_for_a_closed_token_submits_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undeliverable_answers_are_reported_for_redelivery() {
-    let (deps, event, _, _, _dir) = setup().await;
+    let (deps, event, _, _, dir) = setup().await;
     let callbacks = Callbacks {
         down: true,
         ..Default::default()
     };
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, event).await;
+    let (queues, _) = queues(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
     let ids: Vec<&str> = resp
         .batch_item_failures
         .iter()

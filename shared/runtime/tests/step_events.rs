@@ -1,7 +1,7 @@
 //! The Step Functions task inputs in `events/*.sfn.json` (what the ASL's `Parameters` hand each
 //! step Lambda) and the reconciler's scheduled event, fed to their handlers on the embedded
 //! adapters: one job through every step with the built-in storyboard provider — plan, (the
-//! worker's submit), poll, fetch, join, validate, store, finalize — a second job refunded, and
+//! worker's submit, poll and fetch), join, validate, store, finalize — a second job refunded, and
 //! a stuck third one ended by the reconciler. Placeholders (`tn_`, `job_`, `task_REPLACED_BY_
 //! TEST`) are the ids the run creates.
 
@@ -15,6 +15,7 @@ use viral_core::domain::account::Platform;
 use viral_core::domain::post::PostStatus;
 use viral_core::domain::routing::ProviderInfo;
 use viral_core::domain::{JobSpec, JobStatus, Plan, Tenant};
+use viral_core::ports::RenderStatus;
 use viral_core::service::{connect, posts};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, ManualClock, Timestamp};
@@ -22,7 +23,10 @@ use viral_local::Process;
 use viral_providers::Registry;
 use viral_runtime::Config;
 use viral_runtime::providers;
-use viral_steps::steps::{Submit, SubmitLimits, SubmitMessage, submit_clip};
+use viral_steps::steps::{
+    FetchInput, PollInput, Submit, SubmitLimits, SubmitMessage, fetch_video, poll_render,
+    submit_clip,
+};
 use viral_steps::{Deps, ProviderNeeds, Step};
 
 const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events");
@@ -89,16 +93,12 @@ async fn every_step_event_drives_its_handler() {
         .tenant;
     let t = tenant.id.as_str();
     let job = accept(store, &*clock, &tenant).await;
-    // Each step runs with the providers its Lambda builds (none, profiles, or clients without
-    // the storyboard's renderer), through the entry point its Lambda calls.
+    // Each step runs with the providers its Lambda builds (none, or profiles), through the
+    // entry point its Lambda calls.
     let cfg = &services.config.providers;
     let providers_for = |needs: ProviderNeeds| match needs {
         ProviderNeeds::Nothing => Registry::default(),
         ProviderNeeds::Profiles => Registry::profiles_only(providers::profiles(cfg)),
-        ProviderNeeds::Outputs => {
-            providers::output_registry(cfg, services.secrets.clone(), services.blobs.clone())
-                .unwrap()
-        }
     };
     let step = |s: Step, v: Value| {
         let entry = s.entry();
@@ -122,7 +122,8 @@ async fn every_step_event_drives_its_handler() {
     let plan = step(Step::PlanJob, event("plan-job.sfn.json", t, &job, "")).await;
     assert_eq!(plan["provider"], "storyboard");
     assert_eq!(plan["clips"], json!([{"index": 0, "duration_s": 15.0}]));
-    // What the provider worker does with the Submit message (its SQS event has its own test).
+    // What the provider worker does with the RenderClip message (its SQS event has its own
+    // test): submit, poll, fetch.
     recording.take();
     let Submit::Answered(submitted) = submit_clip(
         &deps,
@@ -133,6 +134,7 @@ async fn every_step_event_drives_its_handler() {
             provider: "storyboard".into(),
             attempt: 1,
             clip: serde_json::from_value(plan["clips"][0].clone()).unwrap(),
+            render: None,
         },
         &SubmitLimits::default(),
     )
@@ -141,23 +143,26 @@ async fn every_step_event_drives_its_handler() {
         panic!("nobody else submits this clip");
     };
     let submitted = submitted.unwrap();
-    support::assert_allowed(&template, "provider-worker", &recording.take());
     let task = submitted.task_id.as_str();
-    let status = step(
-        Step::PollRender,
-        event("poll-render.sfn.json", t, &job, task),
-    )
-    .await;
-    assert!(status.get("status").is_some(), "{status}");
-    let fetched = step(
-        Step::FetchVideo,
-        event("fetch-video.sfn.json", t, &job, task),
-    )
-    .await;
-    assert!(
-        fetched["clip_key"].as_str().unwrap().contains(t),
-        "{fetched}"
-    );
+    let poll = PollInput {
+        tenant_id: t.into(),
+        job_id: job.clone(),
+        provider: "storyboard".into(),
+        task_id: task.into(),
+        submitted_at: submitted.submitted_at,
+    };
+    assert_eq!(poll_render(&deps, poll).await.unwrap(), RenderStatus::Done);
+    let fetch = FetchInput {
+        tenant_id: t.into(),
+        job_id: job.clone(),
+        provider: "storyboard".into(),
+        task_id: task.into(),
+        clip: serde_json::from_value(plan["clips"][0].clone()).unwrap(),
+        submitted_at: submitted.submitted_at,
+    };
+    let fetched = fetch_video(&deps, fetch).await.unwrap();
+    assert!(fetched.clip_key.contains(t), "{fetched:?}");
+    support::assert_allowed(&template, "provider-worker", &recording.take());
     let joined = step(Step::JoinVideo, event("join-video.sfn.json", t, &job, task)).await;
     assert!(joined["staging_key"].is_string(), "{joined}");
     let validation = step(

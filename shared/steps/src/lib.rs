@@ -28,8 +28,6 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(21_600 + 600);
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Step {
     PlanJob,
-    PollRender,
-    FetchVideo,
     JoinVideo,
     ValidateVideo,
     StoreVideo,
@@ -42,10 +40,8 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 12] = [
+    pub const ALL: [Step; 10] = [
         Step::PlanJob,
-        Step::PollRender,
-        Step::FetchVideo,
         Step::JoinVideo,
         Step::ValidateVideo,
         Step::StoreVideo,
@@ -70,8 +66,6 @@ impl Step {
     pub fn function_name(self) -> &'static str {
         match self {
             Step::PlanJob => "plan-job",
-            Step::PollRender => "poll-render",
-            Step::FetchVideo => "fetch-video",
             Step::JoinVideo => "join-video",
             Step::ValidateVideo => "validate-video",
             Step::StoreVideo => "store-video",
@@ -88,8 +82,6 @@ impl Step {
     pub fn substitution(self) -> &'static str {
         match self {
             Step::PlanJob => "PlanJobFunctionArn",
-            Step::PollRender => "PollRenderFunctionArn",
-            Step::FetchVideo => "FetchVideoFunctionArn",
             Step::JoinVideo => "JoinVideoFunctionArn",
             Step::ValidateVideo => "ValidateVideoFunctionArn",
             Step::StoreVideo => "StoreVideoFunctionArn",
@@ -124,11 +116,9 @@ type StepFn = for<'a> fn(&'a Deps, serde_json::Value) -> StepFuture<'a>;
 pub enum ProviderNeeds {
     /// Nothing: the registry may be empty.
     Nothing,
-    /// What routing knows of each enabled provider (price, clips, quality), no client.
+    /// What routing knows of each enabled provider (price, clips, quality), no client. No
+    /// step calls a provider: the provider worker submits, polls and fetches.
     Profiles,
-    /// The clients, to poll and fetch renders. No step submits one (the provider worker
-    /// does), so the storyboard comes without its renderer.
-    Outputs,
 }
 
 /// One step's entry point. A step Lambda gets its own as a constant
@@ -153,11 +143,9 @@ macro_rules! on_json {
 impl Step {
     /// This step's entry point (a `const fn`: a step Lambda evaluates it at compile time).
     pub const fn entry(self) -> StepEntry {
-        use ProviderNeeds::{Nothing, Outputs, Profiles};
+        use ProviderNeeds::{Nothing, Profiles};
         let (needs, run): (ProviderNeeds, StepFn) = match self {
             Step::PlanJob => (Profiles, on_json!(steps::plan_job)),
-            Step::PollRender => (Outputs, on_json!(steps::poll_render)),
-            Step::FetchVideo => (Outputs, on_json!(steps::fetch_video)),
             Step::JoinVideo => (Nothing, on_json!(steps::join_video)),
             Step::ValidateVideo => (Nothing, on_json!(steps::validate_video)),
             Step::StoreVideo => (Nothing, on_json!(steps::store_video)),

@@ -1,14 +1,30 @@
 //! The provider worker's handling of one queue message, the same locally and in the SQS
-//! Lambda: submit the clip (at most once, see `steps::submit_clip`), then answer the waiting
-//! workflow state through its task token.
+//! Lambda: submit the clip (at most once, see `steps::submit_clip`), follow its render by
+//! putting the message back on the provider's queue, delayed, until the render is done, fetch
+//! it into our storage, and answer the waiting workflow state through its task token.
+//!
+//! Polling on the queue in place of a Wait/Poll/Choice loop in the state machine: Step
+//! Functions bills every state entered ($25 per million), SQS a message's three requests
+//! ($1.2 per million), so one clip costs one state however long its render takes.
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
-use viral_core::ports::{TaskCallbacks, WorkflowError};
+use viral_core::ports::{Queue, RenderStatus, TaskCallbacks, WorkflowError};
 
-use crate::Deps;
-use crate::steps::{self, Submit, SubmitLimits, SubmitMessage};
+use crate::steps::{self, Following, Submit, SubmitLimits, SubmitMessage};
+use crate::{Deps, StepError};
+
+/// Each provider's queue, by provider name: a submitted clip's message goes back on its own.
+pub type ProviderQueues = HashMap<String, Arc<dyn Queue>>;
+
+/// How long after a poll that found the render running the next one comes.
+pub const POLL_EVERY: Duration = Duration::from_secs(10);
+/// Polls or fetches in a row that may fail for a passing reason before the clip fails with
+/// it (what the state machine's Retry on PollRender and FetchVideo allowed).
+pub const FOLLOW_RETRIES: u32 = 5;
 
 /// What became of one message.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,18 +67,22 @@ where
     Handled::Retry
 }
 
+/// Handles one message from a provider's queue.
 pub async fn handle_message(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
+    queues: &ProviderQueues,
     body: &str,
     limits: &SubmitLimits,
 ) -> Handled {
-    crate::metering::in_function("provider-worker", handle(deps, callbacks, body, limits)).await
+    let work = handle(deps, callbacks, queues, body, limits);
+    crate::metering::in_function("provider-worker", work).await
 }
 
 async fn handle(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
+    queues: &ProviderQueues,
     body: &str,
     limits: &SubmitLimits,
 ) -> Handled {
@@ -86,20 +106,143 @@ async fn handle(
             return Handled::Retry;
         }
     }
+    if let Some(render) = msg.render.clone() {
+        return follow(deps, callbacks, queues, msg, render, limits).await;
+    }
     match steps::submit_clip(deps, &msg, limits).await {
         Submit::Busy => Handled::Busy,
         Submit::Answered(Ok(answer)) => {
-            let output = json!(answer);
+            let render = Following {
+                task_id: answer.task_id,
+                submitted_at: answer.submitted_at,
+                failures: 0,
+            };
+            if answer.eta_s == 0 {
+                // Rendered already (the storyboard) or about to be: no queue round.
+                follow(deps, callbacks, queues, msg, render, limits).await
+            } else {
+                let eta = Duration::from_secs(answer.eta_s);
+                later(callbacks, queues, msg, render, eta, limits).await
+            }
+        }
+        Submit::Answered(Err(e)) => fail(callbacks, &msg, &e).await,
+    }
+}
+
+async fn fail(callbacks: &dyn TaskCallbacks, msg: &SubmitMessage, e: &StepError) -> Handled {
+    report(&msg.job_id, || {
+        callbacks.task_failed(&msg.token, &e.name, &e.cause)
+    })
+    .await
+}
+
+/// Errors a later poll or fetch may not meet.
+fn passing(e: &StepError) -> bool {
+    matches!(
+        e.name.as_str(),
+        "Provider.Transient" | "Blob.Unavailable" | "Store.Unavailable"
+    )
+}
+
+/// Polls the clip's render once: fetched and answered when done, back on the queue while it
+/// runs or after a passing failure, and the workflow told when it failed for good.
+async fn follow(
+    deps: &Deps,
+    callbacks: &dyn TaskCallbacks,
+    queues: &ProviderQueues,
+    msg: SubmitMessage,
+    render: Following,
+    limits: &SubmitLimits,
+) -> Handled {
+    let poll = steps::PollInput {
+        tenant_id: msg.tenant_id.clone(),
+        job_id: msg.job_id.clone(),
+        provider: msg.provider.clone(),
+        task_id: render.task_id.clone(),
+        submitted_at: render.submitted_at,
+    };
+    let fetched = match steps::poll_render(deps, poll).await {
+        Ok(RenderStatus::Done) => {
+            let fetch = steps::FetchInput {
+                tenant_id: msg.tenant_id.clone(),
+                job_id: msg.job_id.clone(),
+                provider: msg.provider.clone(),
+                task_id: render.task_id.clone(),
+                clip: msg.clip.clone(),
+                submitted_at: render.submitted_at,
+            };
+            steps::fetch_video(deps, fetch).await.map(Some)
+        }
+        Ok(RenderStatus::Running { .. }) => Ok(None),
+        Ok(RenderStatus::Failed { reason }) => Err(StepError::new("Provider.RenderFailed", reason)),
+        Err(e) => Err(e),
+    };
+    match fetched {
+        Ok(Some(clip)) => {
+            let output = json!(clip);
             report(&msg.job_id, || {
                 callbacks.task_succeeded(&msg.token, output.clone())
             })
             .await
         }
-        Submit::Answered(Err(e)) => {
-            report(&msg.job_id, || {
-                callbacks.task_failed(&msg.token, &e.name, &e.cause)
-            })
-            .await
+        Ok(None) => {
+            let next = Following {
+                failures: 0,
+                ..render
+            };
+            later(callbacks, queues, msg, next, POLL_EVERY, limits).await
+        }
+        Err(e) if passing(&e) && render.failures < FOLLOW_RETRIES => {
+            tracing::warn!(error = %e, job_id = %msg.job_id, "following a render failed; trying again");
+            // 5, 10, 20, 40, 60 s: the backoff the state machine's Retry had.
+            let backoff = Duration::from_secs((5u64 << render.failures).min(60));
+            let next = Following {
+                failures: render.failures + 1,
+                ..render
+            };
+            later(callbacks, queues, msg, next, backoff, limits).await
+        }
+        Err(e) => fail(callbacks, &msg, &e).await,
+    }
+}
+
+/// Puts the clip's message back on its queue to be followed after `wait` (scaled, and at
+/// most SQS's longest delay). If it cannot be sent, this message comes back instead: a
+/// submitted clip's message finds its task on record and is never submitted again.
+async fn later(
+    callbacks: &dyn TaskCallbacks,
+    queues: &ProviderQueues,
+    mut msg: SubmitMessage,
+    render: Following,
+    wait: Duration,
+    limits: &SubmitLimits,
+) -> Handled {
+    let Some(queue) = queues.get(&msg.provider) else {
+        let e = StepError::new(
+            "Provider.Permanent",
+            format!("no queue for provider {:?}", msg.provider),
+        );
+        return fail(callbacks, &msg, &e).await;
+    };
+    let job_id = msg.job_id.clone();
+    msg.render = Some(render);
+    let body = match serde_json::to_string(&msg) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::error!(error = %e, job_id, "could not write a provider message");
+            return Handled::Retry;
+        }
+    };
+    let scale = match limits.wait_scale {
+        s if s.is_finite() && s >= 0.0 => s.min(1.0e3),
+        _ => 1.0,
+    };
+    let delay = wait.mul_f64(scale).min(viral_core::ports::queue::MAX_DELAY);
+    match queue.send(&body, delay).await {
+        Ok(_) => Handled::Done,
+        Err(e) => {
+            tracing::warn!(error = %e, job_id, "could not put a clip back on its queue; the message will come back");
+            Handled::Retry
         }
     }
 }

@@ -371,6 +371,7 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
         limits: SubmitLimits {
             provider_timeout: Duration::from_secs(1),
             lease: Duration::from_secs(2),
+            wait_scale: 0.01,
         },
         default_concurrency: 8,
         visibility: Duration::from_secs(3),

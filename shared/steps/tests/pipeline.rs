@@ -522,6 +522,7 @@ async fn every_step_can_run_again_after_its_side_effect() {
         provider: plan.provider.clone(),
         attempt: plan.attempt,
         clip: plan.clips[0].clone(),
+        render: None,
     };
     let submit = || async {
         match steps::submit_clip(d, &msg, &steps::SubmitLimits::default()).await {
@@ -625,6 +626,7 @@ async fn a_clip_of_an_attempt_the_job_moved_past_is_never_submitted() {
         provider: first.provider.clone(),
         attempt: 1,
         clip: first.clips[0].clone(),
+        render: None,
     };
     match steps::submit_clip(d, &stale, &steps::SubmitLimits::default()).await {
         steps::Submit::Answered(Err(e)) => assert_eq!(e.name, "Job.Superseded", "{e:?}"),

@@ -185,8 +185,7 @@ export function NewVideo({ query }) {
 }
 
 const STEP_NAMES = {
-  PlanJob: "Plan", RenderClips: "Render", Submit: "Submit to provider", WaitForRender: "Wait for the render",
-  PollRender: "Check the render", FetchVideo: "Fetch the clips", JoinVideo: "Join the clips",
+  PlanJob: "Plan", RenderClips: "Render", RenderClip: "Render a clip", JoinVideo: "Join the clips",
   ValidateVideo: "Validate", StoreVideo: "Store", Finalize: "Finish", Refund: "Refund the quota",
 };
 

@@ -10,6 +10,12 @@ pub enum WorkflowError {
     Unavailable(String),
 }
 
+/// A video job execution's input: the job and its first attempt (each later attempt is
+/// numbered by the workflow itself).
+pub fn job_input(tenant_id: &str, job_id: &str) -> Value {
+    serde_json::json!({"tenant_id": tenant_id, "job_id": job_id, "attempt": 1})
+}
+
 #[async_trait]
 pub trait Workflow: Send + Sync {
     /// Starts the job's execution. Starting the same job twice starts it once; returns false

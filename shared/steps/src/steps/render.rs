@@ -1,6 +1,6 @@
-//! Rendering: each clip of the plan is submitted (by the provider worker), polled and fetched
-//! into our storage; then the clips are joined and trimmed to the job's length. Every outcome
-//! feeds the provider's health, which routing reads.
+//! Rendering: each clip of the plan is submitted, polled and fetched into our storage by the
+//! provider worker (one workflow state per clip); then the clips are joined and trimmed to the
+//! job's length. Every outcome feeds the provider's health, which routing reads.
 
 use std::future::Future;
 use std::time::Duration;
@@ -29,6 +29,22 @@ pub struct SubmitMessage {
     #[serde(default = "first_attempt")]
     pub attempt: u32,
     pub clip: Clip,
+    /// Set once the clip is submitted: the worker then polls its render (the message comes
+    /// back on the queue, delayed, until the render is done) and fetches it. The Submit state
+    /// never sets it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render: Option<Following>,
+}
+
+/// A submitted clip's render, which the worker follows on the provider's queue.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Following {
+    pub task_id: String,
+    /// When the provider took the task (ms since the epoch).
+    pub submitted_at: i64,
+    /// Polls or fetches in a row that failed for a passing reason.
+    #[serde(default)]
+    pub failures: u32,
 }
 
 /// What the worker answers the Submit state with.
@@ -42,6 +58,9 @@ pub struct SubmitLimits {
     /// How long a worker's claim on a clip lasts without renewal (renewed every third of
     /// it while the call runs): a worker that dies is taken over this long after.
     pub lease: Duration,
+    /// Multiplies the waits between polls and their backoff (1.0 normally; small in tests
+    /// and benchmarks, as the local engine's `time_scale`).
+    pub wait_scale: f64,
 }
 
 impl Default for SubmitLimits {
@@ -49,6 +68,7 @@ impl Default for SubmitLimits {
         Self {
             provider_timeout: Duration::from_secs(240),
             lease: Duration::from_secs(30),
+            wait_scale: 1.0,
         }
     }
 }
