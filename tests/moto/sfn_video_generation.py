@@ -23,9 +23,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUNCTIONS = {
     "PlanJobFunctionArn": "plan-job",
     "JoinVideoFunctionArn": "join-video",
-    "ValidateVideoFunctionArn": "validate-video",
     "StoreVideoFunctionArn": "store-video",
-    "FinalizeJobFunctionArn": "finalize-job",
     "RefundJobFunctionArn": "refund-job",
 }
 
@@ -136,7 +134,7 @@ def wait_end(arn, timeout=60):
 
 
 # 1. The happy path: plan, one clip in the Map (one state: the worker submits, polls and
-#    fetches it, then answers the task token), join, validate, store, finalize.
+#    fetches it, then answers the task token), join (and validate), store (and finalize).
 plan = {"provider": "storyboard", "model": "cards-v1", "attempt": 1, "max_attempts": 2, "estimated_cost_cents": 0,
         "clips": [{"index": 0, "duration_s": 15.0}], "reason": "requested by name"}
 canned(plan)
@@ -145,17 +143,15 @@ arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dum
 ]
 token = take_token()
 canned(
-    {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "mode": "copied", "size_bytes": 1},
-    {"probe": {}, "platforms": []},
-    {"video_key": "tenants/tn_1/videos/job_ok.mp4"},
-    {"status": "succeeded", "changed": True},
+    {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "mode": "copied", "size_bytes": 1, "validation": {"probe": {}, "platforms": []}},
+    {"video_key": "tenants/tn_1/videos/job_ok.mp4", "status": "succeeded", "changed": True},
 )
 sfn.send_task_success(taskToken=token, output=json.dumps({"clip_key": "tenants/tn_1/staging/job_ok/clip-0.mp4", "size_bytes": 1}))
 d = wait_end(arn)
 if d["status"] != "SUCCEEDED":
     fail(f"happy path ended {d['status']}: {d.get('error')} {d.get('cause')}; failures: {history_failures(arn)}")
 out = json.loads(d["output"])
-if out.get("stored", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4" or "finalized" not in out:
+if out.get("stored", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4":
     fail(f"unexpected output {out}")
 if out.get("joined", {}).get("mode") != "copied" or len(out.get("fetched", [])) != 1:
     fail(f"the clip was not fetched and joined: {out}")

@@ -29,9 +29,7 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(21_600 + 600);
 pub enum Step {
     PlanJob,
     JoinVideo,
-    ValidateVideo,
     StoreVideo,
-    FinalizeJob,
     RefundJob,
     CheckPost,
     UploadPost,
@@ -40,12 +38,10 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 10] = [
+    pub const ALL: [Step; 8] = [
         Step::PlanJob,
         Step::JoinVideo,
-        Step::ValidateVideo,
         Step::StoreVideo,
-        Step::FinalizeJob,
         Step::RefundJob,
         Step::CheckPost,
         Step::UploadPost,
@@ -67,9 +63,7 @@ impl Step {
         match self {
             Step::PlanJob => "plan-job",
             Step::JoinVideo => "join-video",
-            Step::ValidateVideo => "validate-video",
             Step::StoreVideo => "store-video",
-            Step::FinalizeJob => "finalize-job",
             Step::RefundJob => "refund-job",
             Step::CheckPost => "check-post",
             Step::UploadPost => "upload-post",
@@ -83,9 +77,7 @@ impl Step {
         match self {
             Step::PlanJob => "PlanJobFunctionArn",
             Step::JoinVideo => "JoinVideoFunctionArn",
-            Step::ValidateVideo => "ValidateVideoFunctionArn",
             Step::StoreVideo => "StoreVideoFunctionArn",
-            Step::FinalizeJob => "FinalizeJobFunctionArn",
             Step::RefundJob => "RefundJobFunctionArn",
             Step::CheckPost => "CheckPostFunctionArn",
             Step::UploadPost => "UploadPostFunctionArn",
@@ -147,9 +139,7 @@ impl Step {
         let (needs, run): (ProviderNeeds, StepFn) = match self {
             Step::PlanJob => (Profiles, on_json!(steps::plan_job)),
             Step::JoinVideo => (Nothing, on_json!(steps::join_video)),
-            Step::ValidateVideo => (Nothing, on_json!(steps::validate_video)),
             Step::StoreVideo => (Nothing, on_json!(steps::store_video)),
-            Step::FinalizeJob => (Nothing, on_json!(steps::finalize_job)),
             Step::RefundJob => (Nothing, on_json!(steps::refund_job)),
             Step::CheckPost => (Nothing, on_json!(steps::check_post)),
             Step::UploadPost => (Nothing, on_json!(steps::upload_post)),

@@ -1,9 +1,10 @@
-//! After the render: validate the joined video, store it under the tenant, and end the job
-//! (consume the reservation on success, refund it on failure).
+//! After the render: validate the joined video (in the join's own step, on the bytes it made),
+//! store it under the tenant and end the job (consume the reservation on success, refund it
+//! on failure).
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use viral_core::domain::JobStatus;
+use viral_core::domain::{Job, JobStatus};
 use viral_core::ports::BlobKey;
 use viral_core::service::videos;
 use viral_media::Platform;
@@ -11,26 +12,23 @@ use viral_media::Platform;
 use super::{CAPTION_FORMATS, JobRef, captions_key, staging_key, video_key};
 use crate::{Deps, StepError};
 
-/// Parses the MP4 and checks it against the job's platforms; a reject goes to the fallback.
-pub async fn validate_video(d: &Deps, input: JobRef) -> Result<Value, StepError> {
-    let job = videos::get(&*d.store, &input.tenant_id, &input.job_id).await?;
+/// Checks the joined video against the job's platforms and length; a reject goes to the
+/// fallback. `probe` is what the MP4 parse found (made off the async runtime by the caller).
+pub(super) async fn validate(
+    d: &Deps,
+    job: &Job,
+    probe: Result<viral_media::Probe, viral_media::MediaError>,
+) -> Result<Value, StepError> {
     videos::advance(
         &*d.store,
         &*d.clock,
-        &input.tenant_id,
-        &input.job_id,
+        &job.tenant_id,
+        &job.id,
         JobStatus::Validating,
         vec![],
     )
     .await?;
-    let (bytes, _) = d
-        .blobs
-        .get(&staging_key(&input)?)
-        .await
-        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?
-        .ok_or_else(|| StepError::new("Video.Missing", "no fetched video to validate"))?;
-    let probe =
-        viral_media::probe(&bytes).map_err(|e| StepError::new("Video.NotMp4", e.to_string()))?;
+    let probe = probe.map_err(|e| StepError::new("Video.NotMp4", e.to_string()))?;
     let platforms: Vec<Platform> = job
         .spec
         .platforms
@@ -46,30 +44,61 @@ pub async fn validate_video(d: &Deps, input: JobRef) -> Result<Value, StepError>
     Ok(report)
 }
 
+/// [`validate`] on the staged video (a join run again after it stored it).
+pub(super) async fn validate_staged(d: &Deps, job: &Job, r: &JobRef) -> Result<Value, StepError> {
+    let (bytes, _) = d
+        .blobs
+        .get(&staging_key(r)?)
+        .await
+        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?
+        .ok_or_else(|| StepError::new("Video.Missing", "no joined video to validate"))?;
+    let probe = tokio::task::spawn_blocking(move || viral_media::probe(&bytes))
+        .await
+        .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
+    validate(d, job, probe).await
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct StoreInput {
+    pub tenant_id: String,
+    pub job_id: String,
+    /// The join's validation report, kept with the job.
+    pub validation: Value,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Stored {
     pub video_key: String,
+    /// `succeeded`.
+    pub status: String,
+    /// Whether this run ended the job (false when a run before it did).
+    pub changed: bool,
 }
 
 /// Moves the validated video, and the captions made with it, to their place under the
-/// tenant.
-pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
+/// tenant, then ends the job succeeded and consumes its reservation (once, however often it
+/// runs). What it cost is what its clips committed (the job's `spent_cents`).
+pub async fn store_video(d: &Deps, input: StoreInput) -> Result<Stored, StepError> {
+    let r = JobRef {
+        tenant_id: input.tenant_id.clone(),
+        job_id: input.job_id.clone(),
+    };
     let blob_err =
         |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
-    let captions = move_captions(d, &input).await?;
+    let captions = move_captions(d, &r).await?;
     videos::advance(
         &*d.store,
         &*d.clock,
-        &input.tenant_id,
-        &input.job_id,
+        &r.tenant_id,
+        &r.job_id,
         JobStatus::Storing,
         captions
             .map(|k| vec![("captions_key", json!(k.to_string()))])
             .unwrap_or_default(),
     )
     .await?;
-    let staging = staging_key(&input)?;
-    let key = video_key(&input)?;
+    let staging = staging_key(&r)?;
+    let key = video_key(&r)?;
     // Copied in place (on S3 the bytes never pass through this function); a re-run after
     // the staged copy was deleted finds the video stored already.
     if !d.blobs.copy(&staging, &key).await.map_err(blob_err)?
@@ -81,8 +110,21 @@ pub async fn store_video(d: &Deps, input: JobRef) -> Result<Stored, StepError> {
         ));
     }
     d.blobs.delete(&staging).await.map_err(blob_err)?;
+    let changed = videos::finish_succeeded(
+        &*d.store,
+        &*d.clock,
+        &r.tenant_id,
+        &r.job_id,
+        vec![
+            ("video_key", json!(key.to_string())),
+            ("validation", input.validation),
+        ],
+    )
+    .await?;
     Ok(Stored {
         video_key: key.to_string(),
+        status: "succeeded".into(),
+        changed,
     })
 }
 
@@ -103,31 +145,6 @@ async fn move_captions(d: &Deps, r: &JobRef) -> Result<Option<BlobKey>, StepErro
         }
     }
     Ok(stored_vtt)
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct FinalizeInput {
-    pub tenant_id: String,
-    pub job_id: String,
-    pub video_key: String,
-    pub validation: Value,
-}
-
-/// Marks the job succeeded and consumes its reservation (once, however often it runs). What
-/// it cost is what its clips committed (the job's `spent_cents`).
-pub async fn finalize_job(d: &Deps, input: FinalizeInput) -> Result<Value, StepError> {
-    let ended = videos::finish_succeeded(
-        &*d.store,
-        &*d.clock,
-        &input.tenant_id,
-        &input.job_id,
-        vec![
-            ("video_key", json!(input.video_key)),
-            ("validation", input.validation),
-        ],
-    )
-    .await?;
-    Ok(json!({"status": "succeeded", "changed": ended}))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

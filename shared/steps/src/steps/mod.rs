@@ -10,9 +10,7 @@ use serde::{Deserialize, Serialize};
 use viral_core::domain::job::{StagedClip, staged_clip_blob};
 use viral_core::ports::BlobKey;
 
-pub use deliver::{
-    FinalizeInput, RefundInput, Stored, finalize_job, refund_job, store_video, validate_video,
-};
+pub use deliver::{RefundInput, StoreInput, Stored, refund_job, store_video};
 pub use plan::{Clip, Plan, PlanInput, plan_job};
 pub use publish::{FailPostInput, PostRef, check_post, fail_post, poll_post, upload_post};
 pub use render::{

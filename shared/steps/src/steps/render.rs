@@ -481,6 +481,8 @@ pub struct Joined {
     /// `copied` (no re-encoding) or `reencoded`; `already` when a re-run found it done.
     pub mode: String,
     pub size_bytes: usize,
+    /// What validation found: the probe and each platform's report.
+    pub validation: serde_json::Value,
 }
 
 /// One turn per core for the joins' decoding and encoding, shared by the process.
@@ -491,9 +493,11 @@ fn media_turn() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Joins the fetched clips and trims the result to the job's length, into the staging key
-/// that validation reads. The clips are deleted once the joined video is stored; a re-run
-/// that finds them gone and the joined video there has nothing left to do.
+/// Joins the fetched clips, trims the result to the job's length and validates it against
+/// the job's platforms (on the bytes it made, in the same step: no second read, no second
+/// Lambda, no second state), into the staging key the store step copies from. The clips are
+/// deleted once the joined video is stored; a re-run that finds them gone and the joined
+/// video there only validates it again.
 pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError> {
     let r = JobRef {
         tenant_id: input.tenant_id.clone(),
@@ -528,6 +532,7 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
                         staging_key: staging.to_string(),
                         mode: "already".into(),
                         size_bytes: meta.size as usize,
+                        validation: super::deliver::validate_staged(d, &job, &r).await?,
                     });
                 }
                 return Err(StepError::new(
@@ -563,7 +568,7 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     };
     let burn_captions = d.provider_captions == crate::ProviderCaptions::Burn;
     let job_id = job.id.clone();
-    let (joined, cues) = tokio::task::spawn_blocking(move || {
+    let joining = tokio::task::spawn_blocking(move || {
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
         let Some(sb) = sb else {
             // The storyboard's own sound (voice over music) and captions are in its clip.
@@ -608,10 +613,24 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             }
         };
         Ok((joined, Some(cues)))
-    })
-    .await
-    .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
-    .map_err(|e| StepError::new("Video.Unsupported", e.to_string()))?;
+    });
+    let (joined, cues, probe) = async {
+        let (joined, cues) = joining
+            .await
+            .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
+            .map_err(|e| StepError::new("Video.Unsupported", e.to_string()))?;
+        let probing = tokio::task::spawn_blocking(move || {
+            let probe = viral_media::probe(&joined.bytes);
+            (joined, probe)
+        });
+        let (joined, probe) = probing
+            .await
+            .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
+        Ok::<_, StepError>((joined, cues, probe))
+    }
+    .await?;
+    drop(_turn);
+    let validation = super::deliver::validate(d, &job, probe).await?;
     let size_bytes = joined.bytes.len();
     if let Some(cues) = &cues {
         let files = [
@@ -643,5 +662,6 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         staging_key: staging.to_string(),
         mode: json!(joined.mode).as_str().unwrap_or("copied").to_owned(),
         size_bytes,
+        validation,
     })
 }
