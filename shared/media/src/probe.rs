@@ -97,7 +97,18 @@ fn audio_of(entry: &mp4parse::AudioSampleEntry) -> AudioProbe {
     }
 }
 
+/// What the MP4 is: its boxes, and the sound's integrated loudness (the AAC track decoded
+/// and metered: most of the cost).
 pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
+    probe_with(bytes, true)
+}
+
+/// [`probe`] without decoding the sound (`lufs` stays `None`): for what needs the boxes only.
+pub(crate) fn probe_boxes(bytes: &[u8]) -> Result<Probe, MediaError> {
+    probe_with(bytes, false)
+}
+
+fn probe_with(bytes: &[u8], measure_sound: bool) -> Result<Probe, MediaError> {
     if !looks_like_mp4(bytes) {
         return Err(MediaError::NotMp4("no ftyp box at offset 4".into()));
     }
@@ -182,6 +193,7 @@ pub fn probe(bytes: &[u8]) -> Result<Probe, MediaError> {
                     let mut probe = audio_of(a);
                     if let AudioCodecSpecific::ES_Descriptor(es) = &a.codec_specific
                         && es.audio_codec == CodecType::AAC
+                        && measure_sound
                     {
                         probe.lufs = aac_loudness(bytes, t, &es.decoder_specific_data);
                     }

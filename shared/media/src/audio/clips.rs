@@ -13,7 +13,7 @@ pub fn clips_sound(clips: &[&[u8]], target_s: f64) -> Option<Stereo> {
     let mut out = Stereo::default();
     let mut any = false;
     for clip in clips {
-        let picture_s = crate::probe(clip).ok()?.duration_s;
+        let picture_s = crate::probe::probe_boxes(clip).ok()?.duration_s;
         let len = (picture_s * f64::from(SAMPLE_RATE)).round() as usize;
         let sound = track_of(clip).and_then(|t| decode(&t).ok());
         let start = out.len();
