@@ -43,11 +43,6 @@ impl SqsQueue {
         &self.url
     }
 
-    /// The queue at `url`, on this one's client.
-    pub fn at(&self, url: &str) -> Self {
-        Self::new(self.client.clone(), url)
-    }
-
     /// Creates a queue and its dead-letter queue with a redrive policy (tests and local setups).
     /// Returns (queue, dead-letter queue).
     pub async fn create_with_redrive(

@@ -641,8 +641,8 @@ mod tests {
 
     #[test]
     fn memory_comes_from_the_template() {
-        assert_eq!(memory_mb("provider-worker"), 2048);
-        assert_eq!(memory_mb("join-video"), 2048);
+        assert_eq!(memory_mb("provider-worker"), 1769);
+        assert_eq!(memory_mb("join-video"), 1769);
         assert_eq!(memory_mb("store-video"), 512);
         // No MemorySize of its own: the template's global.
         assert_eq!(memory_mb("get-me"), 256);

@@ -7,7 +7,7 @@ pub mod pipeline;
 pub mod process;
 
 pub use pipeline::{
-    DEFINITION, LocalPipeline, Options, PUBLISH_DEFINITION, QueueFor, local_substitutions,
-    substitute,
+    DEFINITION, LocalPipeline, Options, PUBLISH_DEFINITION, QueueFor, RENDER_POLLS,
+    local_substitutions, substitute,
 };
 pub use process::{Process, embedded_queues};

@@ -154,6 +154,8 @@ const RETRY_DELAY: Duration = Duration::from_secs(5);
 /// When a message for a clip another worker is submitting comes back (as a new message, so
 /// waiting does not count towards the dead-letter queue).
 const BUSY_DELAY: Duration = Duration::from_secs(5);
+/// The queue (from `queue_for`, like a provider's) where the worker follows submitted clips.
+pub const RENDER_POLLS: &str = "render-polls";
 const MACHINE_NAME: &str = "video-generation";
 const PUBLISH_MACHINE_NAME: &str = "publish";
 
@@ -385,6 +387,8 @@ pub struct LocalPipeline {
     publish_machine: Arc<Machine>,
     deps: Deps,
     queues: HashMap<String, Arc<dyn Queue>>,
+    /// Submitted clips the worker follows until their render is fetched.
+    polls: Arc<dyn Queue>,
     tokens: Arc<StoreTokens>,
     /// This process's claim on the executions it runs, and the owner of its task tokens.
     owner: String,
@@ -392,7 +396,8 @@ pub struct LocalPipeline {
     me: std::sync::Weak<LocalPipeline>,
     options: Options,
     running: Mutex<HashMap<String, Running>>,
-    /// Each provider's worker slots (taken whole when the worker drains).
+    /// Each provider's worker slots, and the render polls' (taken whole when the worker
+    /// drains).
     slots: HashMap<String, Arc<Semaphore>>,
     stopping: AtomicBool,
     background: Mutex<Vec<JoinHandle<()>>>,
@@ -491,7 +496,7 @@ impl LocalPipeline {
             .collect();
         let queues: HashMap<String, Arc<dyn Queue>> =
             names.iter().map(|n| (n.clone(), queue_for(n))).collect();
-        let slots = names
+        let mut slots: HashMap<String, Arc<Semaphore>> = names
             .iter()
             .map(|n| {
                 (
@@ -500,6 +505,11 @@ impl LocalPipeline {
                 )
             })
             .collect();
+        let polls = queue_for(RENDER_POLLS);
+        slots.insert(
+            RENDER_POLLS.to_owned(),
+            Arc::new(Semaphore::new(options.concurrency_of(RENDER_POLLS))),
+        );
         let owner = viral_core::ids::new_id("proc");
         let tokens = Arc::new(StoreTokens {
             store: deps.store.clone(),
@@ -522,6 +532,7 @@ impl LocalPipeline {
             publish_machine: Arc::new(publish_machine),
             deps,
             queues,
+            polls,
             tokens,
             owner,
             me: me.clone(),
@@ -964,6 +975,8 @@ impl LocalPipeline {
             let slots = self.slots[provider].clone();
             handles.push(self.spawn_worker(queue.clone(), slots));
         }
+        let slots = self.slots[RENDER_POLLS].clone();
+        handles.push(self.spawn_worker(self.polls.clone(), slots));
         let me = self.clone();
         handles.push(tokio::spawn(async move {
             loop {
@@ -1011,7 +1024,8 @@ impl LocalPipeline {
             .extend(handles);
     }
 
-    /// One provider's worker: takes messages while it has free slots and handles each.
+    /// One queue's worker (a provider's, or the render polls'): takes messages while it has
+    /// free slots and handles each.
     fn spawn_worker(
         self: &Arc<Self>,
         queue: Arc<dyn Queue>,
@@ -1063,7 +1077,7 @@ impl LocalPipeline {
         let work = worker::handle_message(
             &self.deps,
             self,
-            &self.queues,
+            &*self.polls,
             &m.body,
             &self.options.limits,
         );

@@ -41,10 +41,9 @@ pub struct Config {
     pub jwt: Option<JwtConfig>,
     /// `VIRAL_STATE_MACHINE_ARN`: the video workflow on Step Functions (aws).
     pub state_machine_arn: Option<String>,
-    /// `VIRAL_PROVIDER_QUEUE_URL_PREFIX` (aws): the provider queues' URL without the
-    /// provider's name, as the workflow's `ProviderQueueUrlPrefix`; the provider worker puts
-    /// a submitted clip's message back on its queue to poll the render again.
-    pub provider_queue_url_prefix: Option<String>,
+    /// `VIRAL_RENDER_POLL_QUEUE_URL` (aws): where the provider worker puts a submitted clip's
+    /// message, delayed, to poll its render again.
+    pub render_poll_queue_url: Option<String>,
     /// `VIRAL_PUBLISH_STATE_MACHINE_ARN`: the publish workflow on Step Functions (aws).
     pub publish_state_machine_arn: Option<String>,
     /// `VIRAL_AUTOPILOT_STATE_MACHINE_ARN` and `VIRAL_AUTOPILOT_SCHEDULER_ROLE_ARN` (aws): the
@@ -365,7 +364,7 @@ impl Config {
             media_url_ttl,
             jwt,
             state_machine_arn: get("VIRAL_STATE_MACHINE_ARN"),
-            provider_queue_url_prefix: get("VIRAL_PROVIDER_QUEUE_URL_PREFIX"),
+            render_poll_queue_url: get("VIRAL_RENDER_POLL_QUEUE_URL"),
             publish_state_machine_arn: get("VIRAL_PUBLISH_STATE_MACHINE_ARN"),
             autopilot_state_machine_arn: get("VIRAL_AUTOPILOT_STATE_MACHINE_ARN"),
             autopilot_scheduler_role_arn: get("VIRAL_AUTOPILOT_SCHEDULER_ROLE_ARN"),

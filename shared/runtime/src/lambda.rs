@@ -13,7 +13,7 @@ use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
 use viral_providers::Registry;
 use viral_steps::steps::SubmitLimits;
-use viral_steps::worker::{Handled, ProviderQueues, handle_message};
+use viral_steps::worker::{Handled, handle_message};
 use viral_steps::{Deps, ProviderNeeds, StepEntry};
 
 pub use lambda_http::Error;
@@ -305,8 +305,8 @@ async fn serve_step_with(step: StepEntry, providers: ProvidersFn) -> Result<(), 
     .await
 }
 
-/// The provider worker: an SQS batch of its queues' messages (a clip to submit, or one to
-/// follow). Each is handled on its own; only the ones whose answer could not reach Step
+/// The provider worker: an SQS batch from a provider's queue (clips to submit) or the
+/// render-poll queue (submitted clips to follow). Each is handled on its own; only the ones whose answer could not reach Step
 /// Functions are reported as failures, so SQS delivers just those again
 /// (`ReportBatchItemFailures`).
 pub async fn serve_provider_worker() -> Result<(), Error> {
@@ -320,42 +320,24 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
     };
     let arn =
         (config.state_machine_arn.clone()).ok_or_else(|| required("VIRAL_STATE_MACHINE_ARN"))?;
-    let prefix = (config.provider_queue_url_prefix.clone())
-        .ok_or_else(|| required("VIRAL_PROVIDER_QUEUE_URL_PREFIX"))?;
+    let polls = (config.render_poll_queue_url.clone())
+        .ok_or_else(|| required("VIRAL_RENDER_POLL_QUEUE_URL"))?;
     let sdk = aws.sdk_config();
     let callbacks = SfnWorkflow::from_conf(&sdk, &arn);
-    let queues = provider_queues(&deps.providers, &sdk, &prefix);
-    let (deps, callbacks, queues) = (&deps, &callbacks, &queues);
+    let polls = viral_aws::SqsQueue::from_conf(&sdk, &polls);
+    let (deps, callbacks, polls) = (&deps, &callbacks, &polls);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         mark(&event);
-        Ok::<_, Diagnostic>(handle_batch(deps, callbacks, queues, event.payload).await)
+        Ok::<_, Diagnostic>(handle_batch(deps, callbacks, polls, event.payload).await)
     }))
     .await
-}
-
-/// Each enabled provider's queue (`<prefix><provider>`), on one SQS client built without a
-/// network call.
-pub fn provider_queues(
-    providers: &Registry,
-    sdk: &viral_aws::SdkConfig,
-    prefix: &str,
-) -> ProviderQueues {
-    let client = viral_aws::SqsQueue::from_conf(sdk, prefix);
-    providers
-        .profiles()
-        .into_iter()
-        .map(|p| {
-            let queue = client.at(&format!("{prefix}{}", p.name));
-            (p.name, Arc::new(queue) as Arc<dyn viral_core::ports::Queue>)
-        })
-        .collect()
 }
 
 /// Handles a batch; the response lists the messages to deliver again.
 pub async fn handle_batch(
     deps: &Deps,
     callbacks: &dyn viral_core::ports::TaskCallbacks,
-    queues: &ProviderQueues,
+    polls: &dyn viral_core::ports::Queue,
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
@@ -370,7 +352,7 @@ pub async fn handle_batch(
             lease: Duration::from_secs(30),
             wait_scale: 1.0,
         };
-        let handled = handle_message(deps, callbacks, queues, body, &limits).await;
+        let handled = handle_message(deps, callbacks, polls, body, &limits).await;
         if matches!(handled, Handled::Retry | Handled::Busy) {
             let mut failure = BatchItemFailure::default();
             failure.item_identifier = id;

@@ -1,7 +1,7 @@
 //! The provider worker Lambda's handler on the real SQS event in `events/`, with the embedded
 //! adapters: a good message's clip is submitted, fetched and answered through its task token, a
 //! malformed one is dropped, a message whose answer cannot be delivered is reported for
-//! redelivery, and a clip still rendering goes back on its provider's queue.
+//! redelivery.
 
 use std::sync::{Arc, Mutex};
 
@@ -12,10 +12,10 @@ use viral_core::domain::{JobSpec, JobStatus, Plan};
 use viral_core::ports::{BlobKey, BlobStore, Queue, TaskCallbacks, WorkflowError};
 use viral_core::service::{tenants, videos};
 use viral_core::{Clock, SystemClock};
+use viral_embedded::sqlite_queue::LocalQueue;
 use viral_embedded::{FsBlobStore, SqliteItemStore, UrlSigner};
 use viral_providers::{Registry, StoryboardProvider};
 use viral_steps::Deps;
-use viral_steps::worker::ProviderQueues;
 
 #[derive(Default)]
 struct Callbacks {
@@ -61,19 +61,10 @@ impl TaskCallbacks for Callbacks {
     }
 }
 
-/// The storyboard's queue, on the process's database.
-fn queues(dir: &tempfile::TempDir) -> (ProviderQueues, Arc<dyn Queue>) {
+/// The render-poll queue, on the process's database.
+fn polls(dir: &tempfile::TempDir) -> LocalQueue {
     let db = viral_embedded::Db::open(&dir.path().join("queues.db")).unwrap();
-    let queue: Arc<dyn Queue> = Arc::new(viral_embedded::sqlite_queue::LocalQueue::new(
-        db,
-        "provider-jobs/storyboard",
-        None,
-        Arc::new(SystemClock),
-    ));
-    (
-        ProviderQueues::from([("storyboard".to_owned(), queue.clone())]),
-        queue,
-    )
+    LocalQueue::new(db, "render-polls", None, Arc::new(SystemClock))
 }
 
 async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
@@ -129,14 +120,14 @@ async fn setup() -> (Deps, SqsEvent, String, String, tempfile::TempDir) {
 async fn answers_good_messages_and_drops_malformed_ones() {
     let (deps, event, tenant, job_id, dir) = setup().await;
     let callbacks = Callbacks::default();
-    let (queues, queue) = queues(&dir);
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
+    let polls = polls(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &polls, event).await;
     assert!(resp.batch_item_failures.is_empty());
     let answers = callbacks.answers.lock().unwrap().clone();
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, "AQCEAAAAKgAAAAMAAAAAAAAAAQ");
     // The storyboard renders at submit: the clip is fetched into the job's staging at once,
-    // with no message back on the queue.
+    // with nothing to poll.
     let out = answers[0].1.as_ref().unwrap();
     let clip_key = out["clip_key"].as_str().unwrap();
     assert!(
@@ -145,7 +136,7 @@ async fn answers_good_messages_and_drops_malformed_ones() {
     );
     let clip = BlobKey::parse(clip_key).unwrap();
     assert!(deps.blobs.get(&clip).await.unwrap().is_some());
-    assert_eq!(queue.depth().await.unwrap(), 0);
+    assert_eq!(polls.depth().await.unwrap(), 0);
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
     assert_eq!(job.status, JobStatus::Rendering);
 }
@@ -157,8 +148,8 @@ async fn a_message_for_a_closed_token_submits_nothing() {
         closed: vec!["AQCEAAAAKgAAAAMAAAAAAAAAAQ"],
         ..Default::default()
     };
-    let (queues, _) = queues(&dir);
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
+    let polls = polls(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &polls, event).await;
     assert!(resp.batch_item_failures.is_empty(), "dropped, not retried");
     assert!(callbacks.answers.lock().unwrap().is_empty());
     let job = videos::get(&*deps.store, &tenant, &job_id).await.unwrap();
@@ -176,8 +167,8 @@ async fn undeliverable_answers_are_reported_for_redelivery() {
         down: true,
         ..Default::default()
     };
-    let (queues, _) = queues(&dir);
-    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &queues, event).await;
+    let polls = polls(&dir);
+    let resp = viral_runtime::lambda::handle_batch(&deps, &callbacks, &polls, event).await;
     let ids: Vec<&str> = resp
         .batch_item_failures
         .iter()

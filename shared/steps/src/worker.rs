@@ -1,14 +1,13 @@
 //! The provider worker's handling of one queue message, the same locally and in the SQS
 //! Lambda: submit the clip (at most once, see `steps::submit_clip`), follow its render by
-//! putting the message back on the provider's queue, delayed, until the render is done, fetch
-//! it into our storage, and answer the waiting workflow state through its task token.
+//! putting the message on the render-poll queue, delayed, until the render is done, fetch it
+//! into our storage, and answer the waiting workflow state through its task token.
 //!
-//! Polling on the queue in place of a Wait/Poll/Choice loop in the state machine: Step
+//! Polling on a queue in place of a Wait/Poll/Choice loop in the state machine: Step
 //! Functions bills every state entered ($25 per million), SQS a message's three requests
-//! ($1.2 per million), so one clip costs one state however long its render takes.
+//! ($1.2 per million), so one clip costs one state however long its render takes. Polls have
+//! a queue of their own, so they never wait behind a burst of submits on a provider's queue.
 
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -17,13 +16,10 @@ use viral_core::ports::{Queue, RenderStatus, TaskCallbacks, WorkflowError};
 use crate::steps::{self, Following, Submit, SubmitLimits, SubmitMessage};
 use crate::{Deps, StepError};
 
-/// Each provider's queue, by provider name: a submitted clip's message goes back on its own.
-pub type ProviderQueues = HashMap<String, Arc<dyn Queue>>;
-
 /// How long after a poll that found the render running the next one comes.
 pub const POLL_EVERY: Duration = Duration::from_secs(10);
 /// Polls or fetches in a row that may fail for a passing reason before the clip fails with
-/// it (what the state machine's Retry on PollRender and FetchVideo allowed).
+/// it (5, 10, 20, 40 and 60 s apart).
 pub const FOLLOW_RETRIES: u32 = 5;
 
 /// What became of one message.
@@ -67,22 +63,23 @@ where
     Handled::Retry
 }
 
-/// Handles one message from a provider's queue.
+/// Handles one message from a provider's queue (a clip to submit) or from the render-poll
+/// queue `polls` (a submitted clip to follow).
 pub async fn handle_message(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
-    queues: &ProviderQueues,
+    polls: &dyn Queue,
     body: &str,
     limits: &SubmitLimits,
 ) -> Handled {
-    let work = handle(deps, callbacks, queues, body, limits);
+    let work = handle(deps, callbacks, polls, body, limits);
     crate::metering::in_function("provider-worker", work).await
 }
 
 async fn handle(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
-    queues: &ProviderQueues,
+    polls: &dyn Queue,
     body: &str,
     limits: &SubmitLimits,
 ) -> Handled {
@@ -93,6 +90,9 @@ async fn handle(
             return Handled::Malformed;
         }
     };
+    if let Some(render) = msg.render.clone() {
+        return follow(deps, callbacks, polls, msg, render, limits).await;
+    }
     // A message for a closed token (a redelivery after the answer, or a task that timed out
     // or was re-run after a restart) must not submit a render nobody waits for.
     match callbacks.task_heartbeat(&msg.token).await {
@@ -106,9 +106,6 @@ async fn handle(
             return Handled::Retry;
         }
     }
-    if let Some(render) = msg.render.clone() {
-        return follow(deps, callbacks, queues, msg, render, limits).await;
-    }
     match steps::submit_clip(deps, &msg, limits).await {
         Submit::Busy => Handled::Busy,
         Submit::Answered(Ok(answer)) => {
@@ -119,10 +116,10 @@ async fn handle(
             };
             if answer.eta_s == 0 {
                 // Rendered already (the storyboard) or about to be: no queue round.
-                follow(deps, callbacks, queues, msg, render, limits).await
+                follow(deps, callbacks, polls, msg, render, limits).await
             } else {
                 let eta = Duration::from_secs(answer.eta_s);
-                later(callbacks, queues, msg, render, eta, limits).await
+                later(polls, msg, render, eta, limits).await
             }
         }
         Submit::Answered(Err(e)) => fail(callbacks, &msg, &e).await,
@@ -144,12 +141,14 @@ fn passing(e: &StepError) -> bool {
     )
 }
 
-/// Polls the clip's render once: fetched and answered when done, back on the queue while it
-/// runs or after a passing failure, and the workflow told when it failed for good.
+/// Polls the clip's render once: fetched and answered when done, back on the poll queue while
+/// it runs or after a passing failure, and the workflow told when it failed for good. The
+/// task token is checked before the fetch (not at each poll: Step Functions throttles the
+/// calls), so a clip nobody waits for any more is never fetched over the job's clips.
 async fn follow(
     deps: &Deps,
     callbacks: &dyn TaskCallbacks,
-    queues: &ProviderQueues,
+    polls: &dyn Queue,
     msg: SubmitMessage,
     render: Following,
     limits: &SubmitLimits,
@@ -162,19 +161,26 @@ async fn follow(
         submitted_at: render.submitted_at,
     };
     let fetched = match steps::poll_render(deps, poll).await {
-        Ok(RenderStatus::Done) => {
-            let fetch = steps::FetchInput {
-                tenant_id: msg.tenant_id.clone(),
-                job_id: msg.job_id.clone(),
-                provider: msg.provider.clone(),
-                task_id: render.task_id.clone(),
-                clip: msg.clip.clone(),
-                submitted_at: render.submitted_at,
-            };
-            steps::fetch_video(deps, fetch).await.map(Some)
-        }
-        Ok(RenderStatus::Running { .. }) => Ok(None),
-        Ok(RenderStatus::Failed { reason }) => Err(StepError::new("Provider.RenderFailed", reason)),
+        Ok(RenderStatus::Done) => match callbacks.task_heartbeat(&msg.token).await {
+            Ok(true) => {
+                let fetch = steps::FetchInput {
+                    tenant_id: msg.tenant_id.clone(),
+                    job_id: msg.job_id.clone(),
+                    provider: msg.provider.clone(),
+                    task_id: render.task_id.clone(),
+                    clip: msg.clip.clone(),
+                    submitted_at: render.submitted_at,
+                };
+                steps::fetch_video(deps, fetch).await.map(Some)
+            }
+            Ok(false) => {
+                tracing::info!(job_id = %msg.job_id, "task token closed; the render is not fetched");
+                return Handled::Done;
+            }
+            Err(e) => Err(StepError::new("Store.Unavailable", e.to_string())),
+        },
+        // A failed render comes back from `poll_render` as `Provider.RenderFailed`.
+        Ok(_) => Ok(None),
         Err(e) => Err(e),
     };
     match fetched {
@@ -190,40 +196,31 @@ async fn follow(
                 failures: 0,
                 ..render
             };
-            later(callbacks, queues, msg, next, POLL_EVERY, limits).await
+            later(polls, msg, next, POLL_EVERY, limits).await
         }
         Err(e) if passing(&e) && render.failures < FOLLOW_RETRIES => {
             tracing::warn!(error = %e, job_id = %msg.job_id, "following a render failed; trying again");
-            // 5, 10, 20, 40, 60 s: the backoff the state machine's Retry had.
             let backoff = Duration::from_secs((5u64 << render.failures).min(60));
             let next = Following {
                 failures: render.failures + 1,
                 ..render
             };
-            later(callbacks, queues, msg, next, backoff, limits).await
+            later(polls, msg, next, backoff, limits).await
         }
         Err(e) => fail(callbacks, &msg, &e).await,
     }
 }
 
-/// Puts the clip's message back on its queue to be followed after `wait` (scaled, and at
-/// most SQS's longest delay). If it cannot be sent, this message comes back instead: a
+/// Puts the clip's message on the render-poll queue to be followed after `wait` (scaled, and
+/// at most SQS's longest delay). If it cannot be sent, this message comes back instead: a
 /// submitted clip's message finds its task on record and is never submitted again.
 async fn later(
-    callbacks: &dyn TaskCallbacks,
-    queues: &ProviderQueues,
+    polls: &dyn Queue,
     mut msg: SubmitMessage,
     render: Following,
     wait: Duration,
     limits: &SubmitLimits,
 ) -> Handled {
-    let Some(queue) = queues.get(&msg.provider) else {
-        let e = StepError::new(
-            "Provider.Permanent",
-            format!("no queue for provider {:?}", msg.provider),
-        );
-        return fail(callbacks, &msg, &e).await;
-    };
     let job_id = msg.job_id.clone();
     msg.render = Some(render);
     let body = match serde_json::to_string(&msg) {
@@ -234,14 +231,15 @@ async fn later(
         }
     };
     let scale = match limits.wait_scale {
-        s if s.is_finite() && s >= 0.0 => s.min(1.0e3),
+        s if s.is_finite() && s >= 0.0 => s.min(1.0),
         _ => 1.0,
     };
-    let delay = wait.mul_f64(scale).min(viral_core::ports::queue::MAX_DELAY);
-    match queue.send(&body, delay).await {
+    let max = viral_core::ports::queue::MAX_DELAY;
+    let delay = wait.min(max).mul_f64(scale);
+    match polls.send(&body, delay).await {
         Ok(_) => Handled::Done,
         Err(e) => {
-            tracing::warn!(error = %e, job_id, "could not put a clip back on its queue; the message will come back");
+            tracing::warn!(error = %e, job_id, "could not queue a clip's next poll; the message will come back");
             Handled::Retry
         }
     }

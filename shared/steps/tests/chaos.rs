@@ -371,7 +371,8 @@ async fn provider_chaos_never_pays_twice_and_every_job_ends() {
         limits: SubmitLimits {
             provider_timeout: Duration::from_secs(1),
             lease: Duration::from_secs(2),
-            wait_scale: 0.01,
+            // The pipeline scales the worker's waits by `time_scale`.
+            ..SubmitLimits::default()
         },
         default_concurrency: 8,
         visibility: Duration::from_secs(3),

@@ -1,4 +1,4 @@
-//! The provider worker follows a submitted clip on its provider's queue: the message comes
+//! The provider worker follows a submitted clip on the render-poll queue: the message comes
 //! back while the render runs or after a passing failure, the clip is fetched and the task
 //! answered once it is done, and the clip is never submitted twice.
 
@@ -21,7 +21,7 @@ use viral_embedded::{Db, FsBlobStore, LocalQueue, SqliteItemStore, UrlSigner};
 use viral_providers::Registry;
 use viral_steps::Deps;
 use viral_steps::steps::{self, PlanInput, SubmitLimits, SubmitMessage};
-use viral_steps::worker::{FOLLOW_RETRIES, Handled, ProviderQueues, handle_message};
+use viral_steps::worker::{FOLLOW_RETRIES, Handled, handle_message};
 
 /// What the provider's polls answer, in order (the last one repeats).
 type Script = Vec<Result<RenderStatus, ProviderError>>;
@@ -75,20 +75,24 @@ impl VideoProvider for Slow {
     }
 }
 
+/// What the worker answered; `closed` makes every token read as closed.
 #[derive(Default)]
-struct Answers(Mutex<Vec<Result<Value, String>>>);
+struct Answers {
+    answers: Mutex<Vec<Result<Value, String>>>,
+    closed: std::sync::atomic::AtomicBool,
+}
 
 #[async_trait]
 impl TaskCallbacks for Answers {
     async fn task_heartbeat(&self, _: &str) -> Result<bool, WorkflowError> {
-        Ok(true)
+        Ok(!self.closed.load(Ordering::SeqCst))
     }
     async fn task_succeeded(&self, _: &str, output: Value) -> Result<bool, WorkflowError> {
-        self.0.lock().unwrap().push(Ok(output));
+        self.answers.lock().unwrap().push(Ok(output));
         Ok(true)
     }
     async fn task_failed(&self, _: &str, error: &str, _: &str) -> Result<bool, WorkflowError> {
-        self.0.lock().unwrap().push(Err(error.to_owned()));
+        self.answers.lock().unwrap().push(Err(error.to_owned()));
         Ok(true)
     }
 }
@@ -96,8 +100,8 @@ impl TaskCallbacks for Answers {
 struct World {
     deps: Deps,
     slow: Arc<Slow>,
+    /// The render-poll queue.
     queue: Arc<dyn Queue>,
-    queues: ProviderQueues,
     answers: Answers,
     /// The first message, as the RenderClip state queues it.
     first: String,
@@ -122,13 +126,7 @@ async fn world(polls: Script) -> World {
         blobs,
         clock: clock.clone(),
     };
-    let queue: Arc<dyn Queue> = Arc::new(LocalQueue::new(
-        db,
-        "provider-jobs/slow",
-        None,
-        clock.clone(),
-    ));
-    let queues = ProviderQueues::from([("slow".to_owned(), queue.clone())]);
+    let queue: Arc<dyn Queue> = Arc::new(LocalQueue::new(db, "render-polls", None, clock.clone()));
     let t = tenants::create_tenant(&*deps.store, &*clock, "Slow", Plan::Agency)
         .await
         .unwrap();
@@ -171,7 +169,6 @@ async fn world(polls: Script) -> World {
         deps,
         slow,
         queue,
-        queues,
         answers: Answers::default(),
         first,
         _dir: dir,
@@ -185,7 +182,7 @@ impl World {
             wait_scale: 0.0,
             ..SubmitLimits::default()
         };
-        handle_message(&self.deps, &self.answers, &self.queues, body, &limits).await
+        handle_message(&self.deps, &self.answers, &*self.queue, body, &limits).await
     }
 
     /// The one message waiting on the provider's queue, taken off it.
@@ -201,7 +198,7 @@ impl World {
     }
 
     fn answers(&self) -> Vec<Result<Value, String>> {
-        self.answers.0.lock().unwrap().clone()
+        self.answers.answers.lock().unwrap().clone()
     }
 }
 
@@ -295,4 +292,35 @@ async fn passing_failures_in_a_row_end_the_task_after_the_retries() {
     assert_eq!(w.answers(), [Err("Provider.Transient".to_owned())]);
     assert_eq!(w.queue.depth().await.unwrap(), 0);
     assert_eq!(w.slow.submits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_render_still_running_past_its_deadline_fails_the_task() {
+    let w = world(vec![Ok(RenderStatus::Running { progress: 90 })]).await;
+    assert_eq!(w.handle(&w.first).await, Handled::Done);
+    let mut msg = w.next().await;
+    let render = msg.render.as_mut().unwrap();
+    render.submitted_at -= i64::try_from(steps::RENDER_DEADLINE.as_millis()).unwrap() + 1_000;
+    assert_eq!(
+        w.handle(&serde_json::to_string(&msg).unwrap()).await,
+        Handled::Done
+    );
+    assert_eq!(w.answers(), [Err("Provider.RenderTimeout".to_owned())]);
+    assert_eq!(w.queue.depth().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn a_render_nobody_waits_for_is_not_fetched() {
+    let w = world(vec![Ok(RenderStatus::Done)]).await;
+    assert_eq!(w.handle(&w.first).await, Handled::Done);
+    let msg = w.next().await;
+    // The task timed out (or the attempt moved on) while the render ran.
+    w.answers.closed.store(true, Ordering::SeqCst);
+    assert_eq!(
+        w.handle(&serde_json::to_string(&msg).unwrap()).await,
+        Handled::Done
+    );
+    assert_eq!(w.slow.fetches.load(Ordering::SeqCst), 0, "nothing fetched");
+    assert!(w.answers().is_empty());
+    assert_eq!(w.queue.depth().await.unwrap(), 0, "and no more polls");
 }

@@ -14,8 +14,8 @@ pub use deliver::{RefundInput, StoreInput, Stored, refund_job, store_video};
 pub use plan::{Clip, Plan, PlanInput, plan_job};
 pub use publish::{FailPostInput, PostRef, check_post, fail_post, poll_post, upload_post};
 pub use render::{
-    FetchInput, Fetched, Following, JoinInput, Joined, PollInput, Submit, SubmitAnswer,
-    SubmitLimits, SubmitMessage, fetch_video, join_video, poll_render, submit_clip,
+    FetchInput, Fetched, Following, JoinInput, Joined, PollInput, RENDER_DEADLINE, Submit,
+    SubmitAnswer, SubmitLimits, SubmitMessage, fetch_video, join_video, poll_render, submit_clip,
 };
 
 /// Largest provider output we accept (a 15 s vertical video is a few MB).
