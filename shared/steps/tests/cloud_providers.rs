@@ -361,7 +361,10 @@ async fn veo_renders_8_plus_8_seconds_trimmed_to_15() {
     let veo_clip = clip(8.0, 1080, 1920, "veo");
     let own = viral_media::audio::clips_sound(&[&veo_clip, &veo_clip], 15.0).unwrap();
     let got = envelope(&viral_media::audio::track_of(&bytes).expect("a sound track"));
-    let kept = correlation(&got, &envelope(&viral_media::audio::mastered(own).unwrap()));
+    let kept = correlation(
+        &got,
+        &envelope(&viral_media::audio::mastered(own.audio).unwrap()),
+    );
     let bed = correlation(
         &got,
         &envelope(&viral_media::audio::soundtrack(viral_media::seed_of(&job.id), 15.0).unwrap()),

@@ -5,11 +5,19 @@
 
 use super::{SAMPLE_RATE, Stereo, decode, master, track_of};
 
+/// The clips' sound, and its integrated loudness (measured once: deciding whether to keep
+/// the track needs it again).
+#[derive(Clone, Debug)]
+pub struct ClipsSound {
+    pub audio: Stereo,
+    pub lufs: f64,
+}
+
 /// The clips' sound laid end to end, each as long as its picture, cut or padded to
 /// `target_s`. `None` when no clip has a sound track we can read (AAC-LC, 48 kHz, stereo) or
 /// what they carry is silence: the video then gets the music bed. A clip without sound among
 /// clips with it is silent for its length.
-pub fn clips_sound(clips: &[&[u8]], target_s: f64) -> Option<Stereo> {
+pub fn clips_sound(clips: &[&[u8]], target_s: f64) -> Option<ClipsSound> {
     let mut out = Stereo::default();
     let mut any = false;
     for clip in clips {
@@ -30,8 +38,11 @@ pub fn clips_sound(clips: &[&[u8]], target_s: f64) -> Option<Stereo> {
     out.left.resize(n, 0.0);
     out.right.resize(n, 0.0);
     // Integrated loudness only: a silent track has none (the true peak is not needed here).
-    let heard = any && matches!(master::loudness(&out), Ok(Some(_)));
-    heard.then_some(out)
+    if !any {
+        return None;
+    }
+    let lufs = master::loudness(&out).ok()??;
+    Some(ClipsSound { audio: out, lufs })
 }
 
 #[cfg(test)]
@@ -62,9 +73,18 @@ mod tests {
         assert!(clips_sound(&[&quiet, &mute], 4.0).is_none());
 
         let sound = clips_sound(&[&mute, &loud], 3.0).expect("one clip has sound");
-        assert_eq!(sound.len(), 3 * 48_000);
-        let energy =
-            |from: usize, to: usize| sound.left[from..to].iter().map(|v| v * v).sum::<f32>();
+        assert_eq!(sound.audio.len(), 3 * 48_000);
+        assert_eq!(
+            Some(sound.lufs),
+            master::loudness(&sound.audio).unwrap(),
+            "its loudness comes with it"
+        );
+        let energy = |from: usize, to: usize| {
+            sound.audio.left[from..to]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+        };
         // The silent clip is silent for its 2 s, then the other's sound starts.
         assert_eq!(energy(0, 96_000), 0.0);
         assert!(energy(100_000, 144_000) > 1.0);

@@ -30,12 +30,7 @@ fn meter_err(e: ebur128::Error) -> MediaError {
 
 /// Integrated loudness of `audio` (`None` when silent or too short to gate).
 pub(crate) fn loudness(audio: &Stereo) -> Result<Option<f64>, MediaError> {
-    let mut meter = EbuR128::new(2, SAMPLE_RATE, Mode::I).map_err(meter_err)?;
-    let n = audio.len();
-    meter
-        .add_frames_planar_f32(&[&audio.left[..n], &audio.right[..n]])
-        .map_err(meter_err)?;
-    Ok(integrated(&meter))
+    Ok(integrated(&metered(audio, Mode::I)?))
 }
 
 /// Integrated loudness of interleaved samples with `channels` channels at `rate` Hz, as a
@@ -52,22 +47,34 @@ pub fn integrated_lufs(
 
 /// Integrated loudness and true peak of `audio`.
 pub fn measure(audio: &Stereo) -> Result<(Option<f64>, f64), MediaError> {
-    let mut meter = EbuR128::new(2, SAMPLE_RATE, Mode::I | Mode::TRUE_PEAK).map_err(meter_err)?;
+    let meter = metered(audio, Mode::I | Mode::TRUE_PEAK)?;
+    Ok((integrated(&meter), peak_db(&meter)?))
+}
+
+/// True peak of `audio` in dBTP, without the loudness filter and gating.
+pub(crate) fn true_peak(audio: &Stereo) -> Result<f64, MediaError> {
+    peak_db(&metered(audio, Mode::TRUE_PEAK)?)
+}
+
+fn metered(audio: &Stereo, mode: Mode) -> Result<EbuR128, MediaError> {
+    let mut meter = EbuR128::new(2, SAMPLE_RATE, mode).map_err(meter_err)?;
     let n = audio.len();
     meter
         .add_frames_planar_f32(&[&audio.left[..n], &audio.right[..n]])
         .map_err(meter_err)?;
-    let lufs = integrated(&meter);
+    Ok(meter)
+}
+
+fn peak_db(meter: &EbuR128) -> Result<f64, MediaError> {
     let peak = meter
         .true_peak(0)
         .map_err(meter_err)?
         .max(meter.true_peak(1).map_err(meter_err)?);
-    let peak_db = if peak > 0.0 {
+    Ok(if peak > 0.0 {
         20.0 * peak.log10()
     } else {
         f64::NEG_INFINITY
-    };
-    Ok((lufs, peak_db))
+    })
 }
 
 fn gain(audio: &mut Stereo, db: f64) {

@@ -15,7 +15,7 @@ mod mix;
 
 pub use aac::{decode, encode, track_of};
 pub use bed::bed;
-pub use clips::clips_sound;
+pub use clips::{ClipsSound, clips_sound};
 pub use master::{Mastered, integrated_lufs, master, measure};
 pub use mix::narrate;
 
@@ -166,23 +166,23 @@ pub fn mastered(sound: Stereo) -> Result<AacTrack, MediaError> {
 /// under the ceiling; true peak at most [`SHIPPED_CEILING_DBTP`], as long
 /// as the video) is kept as it is: decoding and encoding it again would only cost time and
 /// a generation of quality. Anything else is [`mastered`]. `sound` is the clips' sound as
-/// [`clips_sound`] laid it out for `target_s`.
+/// [`clips_sound`] laid it out for `target_s`, with its loudness; only the true peak is
+/// measured here, and only when the rest allows keeping the track.
 pub fn kept_or_mastered(
     clips: &[&[u8]],
-    sound: Stereo,
+    sound: ClipsSound,
     target_s: f64,
 ) -> Result<AacTrack, MediaError> {
     if let [clip] = clips
         && let Some(track) = track_of(clip)
     {
         let needed = (target_s.max(0.0) * f64::from(SAMPLE_RATE)).ceil() as usize;
-        let (lufs, peak) = master::measure(&sound)?;
         if track.frames.len() * AAC_FRAME >= needed
-            && lufs.is_some_and(|l| (l - TARGET_LUFS).abs() <= 1.0)
-            && peak <= SHIPPED_CEILING_DBTP
+            && (sound.lufs - TARGET_LUFS).abs() <= 1.0
+            && master::true_peak(&sound.audio)? <= SHIPPED_CEILING_DBTP
         {
             return Ok(track);
         }
     }
-    mastered(sound)
+    mastered(sound.audio)
 }

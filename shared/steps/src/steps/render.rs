@@ -581,7 +581,7 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         // Clips with a sound of their own (Veo's) keep it in place of the music bed.
         let own = viral_media::audio::clips_sound(&parts, target);
         let spoken = speech.as_ref().and_then(|s| {
-            viral_media::spoken_captions(&sb, target, s, own.clone())
+            viral_media::spoken_captions(&sb, target, s, own.as_ref().map(|o| o.audio.clone()))
                 .inspect_err(|e| tracing::warn!(job = %job_id, error = %e, "the narration could not be laid under the clips; captions at reading pace"))
                 .ok()
         });
