@@ -23,7 +23,6 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 FUNCTIONS = {
     "PlanJobFunctionArn": "plan-job",
     "JoinVideoFunctionArn": "join-video",
-    "StoreVideoFunctionArn": "store-video",
     "RefundJobFunctionArn": "refund-job",
 }
 
@@ -134,7 +133,8 @@ def wait_end(arn, timeout=60):
 
 
 # 1. The happy path: plan, one clip in the Map (one state: the worker submits, polls and
-#    fetches it, then answers the task token), join (and validate), store (and finalize).
+#    fetches it, then answers the task token), then the join (which validates, stores and
+#    ends the job).
 plan = {"provider": "storyboard", "model": "cards-v1", "attempt": 1, "max_attempts": 2, "estimated_cost_cents": 0,
         "clips": [{"index": 0, "duration_s": 15.0}], "reason": "requested by name"}
 canned(plan)
@@ -142,16 +142,13 @@ arn = sfn.start_execution(stateMachineArn=machine, name="job_ok", input=json.dum
     "executionArn"
 ]
 token = take_token()
-canned(
-    {"staging_key": "tenants/tn_1/staging/job_ok.mp4", "mode": "copied", "size_bytes": 1, "validation": {"probe": {}, "platforms": []}},
-    {"video_key": "tenants/tn_1/videos/job_ok.mp4", "status": "succeeded", "changed": True},
-)
+canned({"video_key": "tenants/tn_1/videos/job_ok.mp4", "mode": "copied", "size_bytes": 1, "changed": True})
 sfn.send_task_success(taskToken=token, output=json.dumps({"clip_key": "tenants/tn_1/staging/job_ok/clip-0.mp4", "size_bytes": 1}))
 d = wait_end(arn)
 if d["status"] != "SUCCEEDED":
     fail(f"happy path ended {d['status']}: {d.get('error')} {d.get('cause')}; failures: {history_failures(arn)}")
 out = json.loads(d["output"])
-if out.get("stored", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4":
+if out.get("joined", {}).get("video_key") != "tenants/tn_1/videos/job_ok.mp4":
     fail(f"unexpected output {out}")
 if out.get("joined", {}).get("mode") != "copied" or len(out.get("fetched", [])) != 1:
     fail(f"the clip was not fetched and joined: {out}")
@@ -178,6 +175,21 @@ for state in ("Fallback", "Refund", "JobFailed"):
         fail(f"the failure path never entered {state}: {entered}")
 if entered.count("PlanJob") != 2:
     fail(f"expected two plans (one fallback), got {entered}")
+
+# 2b. A failure of our own records (Job.*, Store.*, Blob.*) is refunded at once: another
+#     provider's render would not fix it, and would be paid for again.
+canned(plan)
+arn = sfn.start_execution(stateMachineArn=machine, name="job_ours", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ours", "attempt": 1}))[
+    "executionArn"
+]
+token = take_token(arn=arn)
+canned({"status": "failed", "refunded": True})
+sfn.send_task_failure(taskToken=token, error="Job.Invalid", cause="bad tenant or job id")
+d = wait_end(arn)
+events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
+    fail(f"our own failure ended {d['status']} through {entered}")
 
 # 3. Execution names are job ids: a second start of an ended job is refused by name, which
 #    the Workflow adapter reads as "already started" (no second run, no second charge).
@@ -232,4 +244,4 @@ entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEntere
 if d["status"] != "SUCCEEDED" or "WaitUntilDue" not in entered or entered.count("CheckPost") != 2:
     fail(f"the scheduled path ended {d['status']} through {entered}")
 
-print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund); publish.asl.json too (post, scheduled post)")
+print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund, our failure refunded); publish.asl.json too (post, scheduled post)")

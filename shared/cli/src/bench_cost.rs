@@ -643,7 +643,7 @@ mod tests {
     fn memory_comes_from_the_template() {
         assert_eq!(memory_mb("provider-worker"), 1769);
         assert_eq!(memory_mb("join-video"), 1769);
-        assert_eq!(memory_mb("store-video"), 512);
+        assert_eq!(memory_mb("get-healthz"), 128);
         // No MemorySize of its own: the template's global.
         assert_eq!(memory_mb("get-me"), 256);
         assert_eq!(memory_mb("no-such-function"), 256);

@@ -116,18 +116,18 @@ fn the_cost_of_a_video_is_counted_on_moto() {
             ),
             "{job}"
         );
-        // PlanJob, RenderClips, one RenderClip, JoinVideo, StoreVideo.
-        assert_eq!(job["transitions"], 5, "{job}");
+        // PlanJob, RenderClips, one RenderClip, JoinVideo (which stores and ends the job).
+        assert_eq!(job["transitions"], 4, "{job}");
         assert!(job["video_bytes"].as_u64().unwrap() > 100_000, "{job}");
         // Each step ran once as its own function, and its calls are its own.
-        for f in ["plan-job", "provider-worker", "join-video", "store-video"] {
+        for f in ["plan-job", "provider-worker", "join-video"] {
             assert!(job["invocations"][f].as_u64().unwrap() >= 1, "{f}: {job}");
         }
+        // The join writes the video where it is served from: no staged copy to move.
+        let join_calls = &job["calls"]["join-video"];
+        assert!(join_calls["s3 PUT object"].as_u64().unwrap() >= 1, "{job}");
         assert!(
-            job["calls"]["store-video"]["s3 COPY object"]
-                .as_u64()
-                .unwrap()
-                >= 1,
+            join_calls["dynamodb TransactWriteItems"].as_u64().unwrap() >= 1,
             "{job}"
         );
     }

@@ -29,7 +29,6 @@ pub const STUCK_AFTER: Duration = Duration::from_secs(21_600 + 600);
 pub enum Step {
     PlanJob,
     JoinVideo,
-    StoreVideo,
     RefundJob,
     CheckPost,
     UploadPost,
@@ -38,10 +37,9 @@ pub enum Step {
 }
 
 impl Step {
-    pub const ALL: [Step; 8] = [
+    pub const ALL: [Step; 7] = [
         Step::PlanJob,
         Step::JoinVideo,
-        Step::StoreVideo,
         Step::RefundJob,
         Step::CheckPost,
         Step::UploadPost,
@@ -63,7 +61,6 @@ impl Step {
         match self {
             Step::PlanJob => "plan-job",
             Step::JoinVideo => "join-video",
-            Step::StoreVideo => "store-video",
             Step::RefundJob => "refund-job",
             Step::CheckPost => "check-post",
             Step::UploadPost => "upload-post",
@@ -77,7 +74,6 @@ impl Step {
         match self {
             Step::PlanJob => "PlanJobFunctionArn",
             Step::JoinVideo => "JoinVideoFunctionArn",
-            Step::StoreVideo => "StoreVideoFunctionArn",
             Step::RefundJob => "RefundJobFunctionArn",
             Step::CheckPost => "CheckPostFunctionArn",
             Step::UploadPost => "UploadPostFunctionArn",
@@ -139,7 +135,6 @@ impl Step {
         let (needs, run): (ProviderNeeds, StepFn) = match self {
             Step::PlanJob => (Profiles, on_json!(steps::plan_job)),
             Step::JoinVideo => (Nothing, on_json!(steps::join_video)),
-            Step::StoreVideo => (Nothing, on_json!(steps::store_video)),
             Step::RefundJob => (Nothing, on_json!(steps::refund_job)),
             Step::CheckPost => (Nothing, on_json!(steps::check_post)),
             Step::UploadPost => (Nothing, on_json!(steps::upload_post)),

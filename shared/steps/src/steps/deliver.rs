@@ -1,6 +1,6 @@
-//! After the render: validate the joined video (in the join's own step, on the bytes it made),
-//! store it under the tenant and end the job (consume the reservation on success, refund it
-//! on failure).
+//! After the render, in the join's own step: validate the joined video on the bytes it made,
+//! store it under the tenant and end the job (consume the reservation); or, on failure,
+//! refund it.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -9,7 +9,7 @@ use viral_core::ports::BlobKey;
 use viral_core::service::videos;
 use viral_media::Platform;
 
-use super::{CAPTION_FORMATS, JobRef, captions_key, staging_key, video_key};
+use super::{CAPTION_FORMATS, JobRef, captions_key, video_key};
 use crate::{Deps, StepError};
 
 /// Checks the joined video against the job's platforms and length; a reject goes to the
@@ -44,48 +44,22 @@ pub(super) async fn validate(
     Ok(report)
 }
 
-/// [`validate`] on the staged video (a join run again after it stored it).
-pub(super) async fn validate_staged(d: &Deps, job: &Job, r: &JobRef) -> Result<Value, StepError> {
-    let (bytes, _) = d
-        .blobs
-        .get(&staging_key(r)?)
-        .await
-        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?
-        .ok_or_else(|| StepError::new("Video.Missing", "no joined video to validate"))?;
-    let probe = tokio::task::spawn_blocking(move || viral_media::probe(&bytes))
-        .await
-        .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?;
-    validate(d, job, probe).await
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct StoreInput {
-    pub tenant_id: String,
-    pub job_id: String,
-    /// The join's validation report, kept with the job.
-    pub validation: Value,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct Stored {
-    pub video_key: String,
-    /// `succeeded`.
-    pub status: String,
-    /// Whether this run ended the job (false when a run before it did).
-    pub changed: bool,
-}
-
-/// Moves the validated video, and the captions made with it, to their place under the
+/// Puts the validated video, and the captions made with it, in their place under the
 /// tenant, then ends the job succeeded and consumes its reservation (once, however often it
-/// runs). What it cost is what its clips committed (the job's `spent_cents`).
-pub async fn store_video(d: &Deps, input: StoreInput) -> Result<Stored, StepError> {
-    let r = JobRef {
-        tenant_id: input.tenant_id.clone(),
-        job_id: input.job_id.clone(),
+/// runs). What it cost is what its clips committed (the job's `spent_cents`). `cues`: the
+/// captions the join made; without them, the ones the storyboard's fetch staged are moved.
+/// Whether this run ended the job (false when a run before it did).
+pub(super) async fn store(
+    d: &Deps,
+    r: &JobRef,
+    video: Vec<u8>,
+    cues: Option<&[viral_media::captions::Cue]>,
+    validation: Value,
+) -> Result<(BlobKey, bool), StepError> {
+    let captions = match cues {
+        Some(cues) => Some(put_captions(d, r, cues).await?),
+        None => move_captions(d, r).await?,
     };
-    let blob_err =
-        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
-    let captions = move_captions(d, &r).await?;
     videos::advance(
         &*d.store,
         &*d.clock,
@@ -97,19 +71,11 @@ pub async fn store_video(d: &Deps, input: StoreInput) -> Result<Stored, StepErro
             .unwrap_or_default(),
     )
     .await?;
-    let staging = staging_key(&r)?;
-    let key = video_key(&r)?;
-    // Copied in place (on S3 the bytes never pass through this function); a re-run after
-    // the staged copy was deleted finds the video stored already.
-    if !d.blobs.copy(&staging, &key).await.map_err(blob_err)?
-        && d.blobs.head(&key).await.map_err(blob_err)?.is_none()
-    {
-        return Err(StepError::new(
-            "Video.Missing",
-            "no validated video to store",
-        ));
-    }
-    d.blobs.delete(&staging).await.map_err(blob_err)?;
+    let key = video_key(r)?;
+    d.blobs
+        .put(&key, video, "video/mp4")
+        .await
+        .map_err(blob_err)?;
     let changed = videos::finish_succeeded(
         &*d.store,
         &*d.clock,
@@ -117,22 +83,44 @@ pub async fn store_video(d: &Deps, input: StoreInput) -> Result<Stored, StepErro
         &r.job_id,
         vec![
             ("video_key", json!(key.to_string())),
-            ("validation", input.validation),
+            ("validation", validation),
         ],
     )
     .await?;
-    Ok(Stored {
-        video_key: key.to_string(),
-        status: "succeeded".into(),
-        changed,
-    })
+    Ok((key, changed))
 }
 
-/// Moves the staged captions (if the video came with any) to the tenant's `captions/`; the
-/// stored WebVTT key. A re-run finds them moved already.
+fn blob_err(e: viral_core::ports::BlobError) -> StepError {
+    StepError::new("Blob.Unavailable", e.to_string())
+}
+
+/// Writes the join's captions as WebVTT and SubRip under the tenant's `captions/`; the
+/// WebVTT key.
+async fn put_captions(
+    d: &Deps,
+    r: &JobRef,
+    cues: &[viral_media::captions::Cue],
+) -> Result<BlobKey, StepError> {
+    let files = [
+        viral_media::captions::vtt(cues),
+        viral_media::captions::srt(cues),
+    ];
+    for ((ext, content_type), text) in CAPTION_FORMATS.into_iter().zip(files) {
+        d.blobs
+            .put(
+                &captions_key(r, true, ext)?,
+                text.into_bytes(),
+                content_type,
+            )
+            .await
+            .map_err(blob_err)?;
+    }
+    captions_key(r, true, "vtt")
+}
+
+/// Moves the staged captions (the storyboard's, staged with its clip) to the tenant's
+/// `captions/`; the stored WebVTT key. A re-run finds them moved already.
 async fn move_captions(d: &Deps, r: &JobRef) -> Result<Option<BlobKey>, StepError> {
-    let blob_err =
-        |e: viral_core::ports::BlobError| StepError::new("Blob.Unavailable", e.to_string());
     let mut stored_vtt = None;
     for (ext, _) in CAPTION_FORMATS {
         let (staged, stored) = (captions_key(r, false, ext)?, captions_key(r, true, ext)?);

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use viral_core::domain::job::{StagedClip, staged_clip_blob};
 use viral_core::ports::BlobKey;
 
-pub use deliver::{RefundInput, StoreInput, Stored, refund_job, store_video};
+pub use deliver::{RefundInput, refund_job};
 pub use plan::{Clip, Plan, PlanInput, plan_job};
 pub use publish::{FailPostInput, PostRef, check_post, fail_post, poll_post, upload_post};
 pub use render::{
@@ -41,11 +41,6 @@ fn job_object(r: &JobRef, folder: &str) -> Result<BlobKey, crate::StepError> {
 /// prefix a bucket lifecycle rule can expire.
 const STAGING: &str = "staging/tenants";
 
-/// The joined video, before validation.
-fn staging_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
-    blob_key(format!("{STAGING}/{}/{}.mp4", r.tenant_id, r.job_id))
-}
-
 /// One rendered clip, before the join.
 fn clip_key(r: &JobRef, index: u32) -> Result<BlobKey, crate::StepError> {
     blob_key(staged_clip_blob(
@@ -68,8 +63,8 @@ fn video_key(r: &JobRef) -> Result<BlobKey, crate::StepError> {
     job_object(r, "videos")
 }
 
-/// The captions made with a video (`srt` or `vtt`): beside the joined video while it is
-/// validated, then under the tenant's `captions/`.
+/// The captions made with a video (`srt` or `vtt`): staged with the storyboard's clip until
+/// the join, then under the tenant's `captions/`.
 fn captions_key(r: &JobRef, stored: bool, ext: &str) -> Result<BlobKey, crate::StepError> {
     if stored {
         blob_key(format!(

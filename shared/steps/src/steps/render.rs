@@ -13,7 +13,7 @@ use viral_core::service::submits::{self, Claim, ClipRef};
 use viral_core::service::{provider_health, videos};
 
 use super::{
-    CAPTION_FORMATS, Clip, JobRef, MAX_VIDEO_BYTES, captions_key, clip_key, polled_key, staging_key,
+    CAPTION_FORMATS, Clip, JobRef, MAX_VIDEO_BYTES, captions_key, clip_key, polled_key, video_key,
 };
 use crate::{Deps, StepError};
 
@@ -477,12 +477,13 @@ pub struct JoinInput {
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Joined {
-    pub staging_key: String,
+    /// Where the video is stored, under its tenant.
+    pub video_key: String,
     /// `copied` (no re-encoding) or `reencoded`; `already` when a re-run found it done.
     pub mode: String,
     pub size_bytes: usize,
-    /// What validation found: the probe and each platform's report.
-    pub validation: serde_json::Value,
+    /// Whether this run ended the job (false when a run before it did).
+    pub changed: bool,
 }
 
 /// One turn per core for the joins' decoding and encoding, shared by the process.
@@ -493,11 +494,10 @@ fn media_turn() -> &'static tokio::sync::Semaphore {
     })
 }
 
-/// Joins the fetched clips, trims the result to the job's length and validates it against
-/// the job's platforms (on the bytes it made, in the same step: no second read, no second
-/// Lambda, no second state), into the staging key the store step copies from. The clips are
-/// deleted once the joined video is stored; a re-run that finds them gone and the joined
-/// video there only validates it again.
+/// Joins the fetched clips, trims the result to the job's length, validates it against the
+/// job's platforms (on the bytes it made: no second read), stores it under the tenant and
+/// ends the job: one step, one Lambda, one state. Its clips are deleted once the job has
+/// ended; a re-run that finds the job succeeded answers what is stored.
 pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError> {
     let r = JobRef {
         tenant_id: input.tenant_id.clone(),
@@ -509,7 +509,15 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     if input.clips.is_empty() {
         return Err(StepError::new("Step.BadInput", "no clips to join"));
     }
-    let staging = staging_key(&r)?;
+    if job.status == JobStatus::Succeeded {
+        return already_stored(d, &r, &input.clips).await;
+    }
+    if job.status.is_terminal() {
+        return Err(StepError::new(
+            "Job.Ended",
+            format!("job is already {}", job.status.as_str()),
+        ));
+    }
     // Decoding and encoding 1080×1920 holds a few hundred MB and a core: a process joins as
     // many videos at once as it has cores, and the others wait their turn before reading
     // their clips.
@@ -527,14 +535,6 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         {
             Some((bytes, _)) => clips.push(bytes),
             None => {
-                if let Some(meta) = d.blobs.head(&staging).await.map_err(blob_err)? {
-                    return Ok(Joined {
-                        staging_key: staging.to_string(),
-                        mode: "already".into(),
-                        size_bytes: meta.size as usize,
-                        validation: super::deliver::validate_staged(d, &job, &r).await?,
-                    });
-                }
                 return Err(StepError::new(
                     "Video.Missing",
                     format!("clip {} was never fetched", c.index),
@@ -632,36 +632,47 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     drop(_turn);
     let validation = super::deliver::validate(d, &job, probe).await?;
     let size_bytes = joined.bytes.len();
-    if let Some(cues) = &cues {
-        let files = [
-            viral_media::captions::vtt(cues),
-            viral_media::captions::srt(cues),
-        ];
-        for ((ext, content_type), text) in CAPTION_FORMATS.into_iter().zip(files) {
-            d.blobs
-                .put(
-                    &captions_key(&r, false, ext)?,
-                    text.into_bytes(),
-                    content_type,
-                )
-                .await
-                .map_err(blob_err)?;
+    let mode = json!(joined.mode).as_str().unwrap_or("copied").to_owned();
+    let (key, changed) =
+        super::deliver::store(d, &r, joined.bytes, cues.as_deref(), validation).await?;
+    delete_clips(d, &r, &input.clips).await;
+    Ok(Joined {
+        video_key: key.to_string(),
+        mode,
+        size_bytes,
+        changed,
+    })
+}
+
+/// What a run of the join answers when a run before it stored the video and ended the job
+/// (its answer lost, a Lambda retry): the clips that run left go too.
+async fn already_stored(d: &Deps, r: &JobRef, clips: &[Clip]) -> Result<Joined, StepError> {
+    let key = video_key(r)?;
+    let size = d
+        .blobs
+        .head(&key)
+        .await
+        .map_err(|e| StepError::new("Blob.Unavailable", e.to_string()))?
+        .map_or(0, |m| m.size as usize);
+    delete_clips(d, r, clips).await;
+    Ok(Joined {
+        video_key: key.to_string(),
+        mode: "already".into(),
+        size_bytes: size,
+        changed: false,
+    })
+}
+
+/// Deletes the job's fetched clips once it has ended. Best effort: a clip left behind is
+/// only storage, and the staging prefix's lifecycle rule expires it.
+async fn delete_clips(d: &Deps, r: &JobRef, clips: &[Clip]) {
+    for c in clips {
+        let deleted = match clip_key(r, c.index) {
+            Ok(key) => d.blobs.delete(&key).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = deleted {
+            tracing::warn!(job = %r.job_id, clip = c.index, %error, "a joined clip was not deleted");
         }
     }
-    d.blobs
-        .put(&staging, joined.bytes, "video/mp4")
-        .await
-        .map_err(blob_err)?;
-    for c in &input.clips {
-        d.blobs
-            .delete(&clip_key(&r, c.index)?)
-            .await
-            .map_err(blob_err)?;
-    }
-    Ok(Joined {
-        staging_key: staging.to_string(),
-        mode: json!(joined.mode).as_str().unwrap_or("copied").to_owned(),
-        size_bytes,
-        validation,
-    })
 }
