@@ -259,10 +259,20 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
         let principal = if viral_core::domain::api_key::looks_like_api_key(token) {
-            api_keys::authenticate(&*state.store, &*state.clock, token).await?
+            // Counted against the rate limit in the same write that checks the key.
+            api_keys::authenticate(&*state.store, &*state.clock, token, state.rate_limit).await?
         } else if let Some(jwt) = &state.jwt {
-            jwt.authenticate(&*state.store, &*state.clock, token)
-                .await?
+            let principal = jwt
+                .authenticate(&*state.store, &*state.clock, token)
+                .await?;
+            rate_limit::hit(
+                &*state.store,
+                &*state.clock,
+                state.rate_limit,
+                &principal.rate_limit_key(),
+            )
+            .await?;
+            principal
         } else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -270,13 +280,6 @@ impl FromRequestParts<AppState> for Caller {
                 "not an API key, and this deployment accepts no OIDC tokens",
             ));
         };
-        rate_limit::hit(
-            &*state.store,
-            &*state.clock,
-            state.rate_limit,
-            &principal.rate_limit_key(),
-        )
-        .await?;
         // Every line logged for the rest of the request names the tenant.
         tracing::Span::current().record("tenant_id", principal.tenant.id.as_str());
         Ok(Caller(principal))

@@ -420,6 +420,57 @@ async fn eleventh_request_in_ten_seconds_is_429() {
 }
 
 #[tokio::test]
+async fn a_wrong_secret_spends_none_of_the_keys_budget_and_idle_windows_do_not_pile_up() {
+    let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("2/10s").unwrap());
+    let a = t.tenant("A", Plan::Free).await;
+    // Same prefix, another secret: refused like any bad key, and the window is not counted.
+    let last = a.key.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &a.key[..a.key.len() - 1],
+        if last == 'a' { 'b' } else { 'a' }
+    );
+    for _ in 0..5 {
+        t.call("GET", "/v1/me", Some(&forged), None)
+            .await
+            .expect(401, Some("invalid_credentials"));
+    }
+    for _ in 0..2 {
+        t.call("GET", "/v1/me", Some(&a.key), None)
+            .await
+            .expect(200, None);
+    }
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(429, Some("rate_limited"));
+    // A key used once every few windows leaves a counter behind each time; the record keeps
+    // only a few of them.
+    let prefix = viral_core::domain::api_key::parse_presented(&a.key)
+        .unwrap()
+        .prefix;
+    let counters = || async {
+        let item = t
+            .state
+            .store
+            .get(
+                &viral_core::domain::keys::api_key_lookup_pk(prefix),
+                viral_core::domain::keys::API_KEY_LOOKUP_SK,
+            )
+            .await
+            .unwrap()
+            .unwrap();
+        item.attrs.keys().filter(|k| k.starts_with("rl_")).count()
+    };
+    for _ in 0..12 {
+        t.clock.advance(Duration::from_secs(30));
+        t.call("GET", "/v1/me", Some(&a.key), None)
+            .await
+            .expect(200, None);
+        assert!(counters().await <= 6, "{}", counters().await);
+    }
+}
+
+#[tokio::test]
 async fn rate_limit_is_configurable() {
     let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("2/1m").unwrap());
     let a = t.tenant("A", Plan::Free).await;

@@ -90,6 +90,20 @@ impl Expr {
             Cond::AttrEquals(attr, v) => {
                 format!("{} = {}", self.name(attr), self.value(to_av(v)?))
             }
+            // No parentheses added: DynamoDB refuses redundant ones, and the only part with
+            // an OR in it (Below) brings its own.
+            Cond::All(conds) => {
+                let mut parts = Vec::with_capacity(conds.len());
+                for c in conds {
+                    if let Some(part) = self.cond(c)? {
+                        parts.push(part);
+                    }
+                }
+                if parts.is_empty() {
+                    return Ok(None);
+                }
+                parts.join(" AND ")
+            }
         }))
     }
 

@@ -177,6 +177,39 @@ async fn updates_and_counters(s: &dyn ItemStore) {
         .unwrap_err();
     assert!(matches!(err, StoreError::ConditionFailed { .. }));
     assert_eq!(s.get(&pk, "none").await.unwrap(), None);
+
+    // All: every part must hold (a counter under its limit, on the item whose secret matches;
+    // a missing counter counts as under it); a failing part writes nothing and creates nothing.
+    s.put(Item::new(&pk, "K").with("hash", "h1"), Cond::None)
+        .await
+        .unwrap();
+    let count = |hash: &str, sk: &str| {
+        Update::new(&pk, sk)
+            .add("w_2", 1)
+            .remove("w_1")
+            .when(Cond::All(vec![
+                Cond::AttrEquals("hash".into(), json!(hash)),
+                Cond::below("w_2", 2),
+            ]))
+    };
+    let it = s
+        .update(count("h1", "K"))
+        .await
+        .expect("first in the window");
+    assert_eq!((it.int("w_2"), it.str("hash")), (Some(1), Some("h1")));
+    s.update(count("h1", "K")).await.expect("second");
+    for (hash, sk) in [("h1", "K"), ("other", "K"), ("h1", "missing")] {
+        let err = s.update(count(hash, sk)).await.unwrap_err();
+        assert!(
+            matches!(err, StoreError::ConditionFailed { .. }),
+            "{hash} {sk}"
+        );
+    }
+    assert_eq!(s.get(&pk, "K").await.unwrap().unwrap().int("w_2"), Some(2));
+    assert_eq!(s.get(&pk, "missing").await.unwrap(), None);
+    s.update(Update::new(&pk, "K").set("x", 1).when(Cond::All(vec![])))
+        .await
+        .expect("an empty All always holds");
 }
 
 async fn conditional_deletes(s: &dyn ItemStore) {

@@ -64,11 +64,33 @@ impl RateLimit {
     pub fn expires_at(&self, now: Timestamp) -> i64 {
         self.window_start(now) + self.window_secs() + 60
     }
+
+    /// The attribute that counts the window `now` falls in when the counter is kept on the
+    /// credential's own record (an API key's), and the one of the window before it.
+    pub fn counter_attrs(&self, now: Timestamp) -> (String, String) {
+        let start = self.window_start(now);
+        (
+            format!("{COUNTER_PREFIX}{start}"),
+            format!("{COUNTER_PREFIX}{}", start - self.window_secs()),
+        )
+    }
 }
+
+/// What a window counter's attribute name starts with (see [`RateLimit::counter_attrs`]).
+pub const COUNTER_PREFIX: &str = "rl_";
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_window_counter_is_named_by_its_start_and_knows_the_one_before() {
+        let limit = RateLimit::default();
+        let (now, prev) = limit.counter_attrs(Timestamp(1_000_005_000));
+        assert_eq!((now.as_str(), prev.as_str()), ("rl_1000000", "rl_999990"));
+        assert_eq!(limit.counter_attrs(Timestamp(1_000_009_999)).0, now);
+        assert_eq!(limit.counter_attrs(Timestamp(1_000_010_000)).1, now);
+    }
 
     #[test]
     fn parses_the_documented_forms() {

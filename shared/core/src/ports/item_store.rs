@@ -135,6 +135,8 @@ pub enum Cond {
     AttrAbsent(String),
     /// The item exists and the attribute equals this value.
     AttrEquals(String, Value),
+    /// Every one of these holds.
+    All(Vec<Cond>),
 }
 
 impl Cond {
@@ -173,6 +175,7 @@ impl Cond {
             (Cond::AttrEquals(attr, want), c) => {
                 c.and_then(|i| i.attrs.get(attr)).is_some_and(|v| v == want)
             }
+            (Cond::All(conds), c) => conds.iter().all(|cond| cond.holds(c)),
         }
     }
 }

@@ -4,11 +4,12 @@ use crate::clock::Clock;
 use crate::domain::api_key::{
     KeyCredential, LAST_USE_PRECISION_MS, hash_key, hash_matches, parse_presented,
 };
+use crate::domain::rate_limit::{COUNTER_PREFIX, RateLimit};
 use crate::domain::tenant::validate_name;
 use crate::domain::{ApiKey, IssuedKey, Role, Scope, Scopes, TenantStatus, keys};
 use crate::error::{Error, Result};
 use crate::ids::is_valid_id;
-use crate::ports::{Cond, Item, ItemStore, Query, Transaction, TxError, Update, Write};
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError, Transaction, TxError, Update, Write};
 
 use super::principal::{Credential, Principal};
 use super::tenants::get_tenant;
@@ -227,6 +228,27 @@ async fn note_use(store: &dyn ItemStore, clock: &dyn Clock, cred: &KeyCredential
     }
 }
 
+/// Drops the counters of past windows from a key's record once more than
+/// [`STALE_COUNTERS_KEPT`] have gathered, so the record stays small. Best effort, like
+/// [`note_use`]: a failed write only leaves them for a later request.
+async fn drop_stale_counters(store: &dyn ItemStore, item: &Item, current: &str) {
+    let stale: Vec<&String> = item
+        .attrs
+        .keys()
+        .filter(|k| k.starts_with(COUNTER_PREFIX) && k.as_str() != current)
+        .collect();
+    if stale.len() <= STALE_COUNTERS_KEPT {
+        return;
+    }
+    let upd = stale
+        .iter()
+        .fold(Update::new(&item.pk, &item.sk), |u, k| u.remove(k))
+        .when(Cond::Exists);
+    if let Err(e) = store.update(upd).await {
+        tracing::debug!(error = %e, "could not drop a key's past rate-limit counters");
+    }
+}
+
 /// Whether a live owner key other than `except` can manage keys.
 async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &str) -> Result<bool> {
     let mut cursor = None;
@@ -242,21 +264,44 @@ async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &st
     }
 }
 
-/// Checks a presented API key. Every failure reads the same to the caller.
+/// How many counters of past windows a key's record may carry before they are dropped (a
+/// key idle for two windows or more leaves its last one behind; each request drops the one
+/// just before its own).
+const STALE_COUNTERS_KEPT: usize = 4;
+
+/// Checks a presented API key and counts the request against its rate limit, in one
+/// conditional write on the key's record: the window's counter moves only when the presented
+/// key's hash matches and the window has budget left, and the write answers the record. With
+/// the tenant's read that is two round trips. Every failure to authenticate reads the same
+/// to the caller.
 pub async fn authenticate(
     store: &dyn ItemStore,
     clock: &dyn Clock,
     token: &str,
+    limit: RateLimit,
 ) -> Result<Principal> {
     const INVALID: Error = Error::Unauthenticated("invalid API key");
     let presented = parse_presented(token).ok_or(INVALID)?;
-    let item = store
-        .get(
-            &keys::api_key_lookup_pk(presented.prefix),
-            keys::API_KEY_LOOKUP_SK,
-        )
-        .await?
-        .ok_or(INVALID)?;
+    let now = clock.now();
+    let (pk, sk) = (
+        keys::api_key_lookup_pk(presented.prefix),
+        keys::API_KEY_LOOKUP_SK,
+    );
+    let (counter, previous) = limit.counter_attrs(now);
+    let count = Update::new(&pk, sk)
+        .add(&counter, 1)
+        .remove(&previous)
+        .when(Cond::All(vec![
+            Cond::AttrEquals("hash".into(), hash_key(presented.whole).into()),
+            Cond::below(&counter, i64::from(limit.max)),
+        ]));
+    let (item, limited) = match store.update(count).await {
+        Ok(item) => (Some(item), false),
+        // Not this key, or its window's budget is spent: the record tells which.
+        Err(StoreError::ConditionFailed { .. }) => (store.get(&pk, sk).await?, true),
+        Err(e) => return Err(e.into()),
+    };
+    let item = item.ok_or(INVALID)?;
     let cred = KeyCredential::from_item(&item).ok_or(INVALID)?;
     if !hash_matches(presented.whole, &cred.hash) {
         return Err(INVALID);
@@ -264,9 +309,15 @@ pub async fn authenticate(
     if cred.revoked {
         return Err(Error::Unauthenticated("API key revoked"));
     }
-    if cred.expires_at.is_some_and(|e| clock.now() >= e) {
+    if cred.expires_at.is_some_and(|e| now >= e) {
         return Err(Error::Unauthenticated("session expired; sign in again"));
     }
+    if limited {
+        return Err(Error::RateLimited {
+            retry_after_secs: limit.retry_after(now),
+        });
+    }
+    drop_stale_counters(store, &item, &counter).await;
     let tenant = get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?;
     if tenant.status != TenantStatus::Active {
         return Err(Error::Forbidden {

@@ -19,7 +19,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The name the rate limiter counts under: one per key, one per OIDC user.
+    /// The name the rate limiter counts under: one per key, one per OIDC user. (An API key's
+    /// requests are counted on its own record instead, as it is checked.)
     pub fn rate_limit_key(&self) -> String {
         match &self.credential {
             Credential::ApiKey { key_id } => format!("key:{key_id}"),
