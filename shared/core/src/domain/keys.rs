@@ -41,8 +41,8 @@ pub fn rate_limit_sk(window_start_secs: i64) -> String {
     format!("W#{window_start_secs}")
 }
 
-/// Provider health records: one partition, one item per provider (a point read each; the
-/// routing of every job reads them, so they are small).
+/// Provider health records: one partition, one item per provider (routing reads them all in
+/// one query; the routing of every job does, so they are small).
 pub const PROVIDERS_PK: &str = "PROVIDERS";
 
 pub fn provider_health_sk(provider: &str) -> String {

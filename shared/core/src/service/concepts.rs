@@ -187,26 +187,27 @@ pub async fn generate_guarded(
         limit: Resource::Concepts.limit(tenant.plan_at(now)),
     };
     let batch_id = new_id("cb");
-    let mut tx = Transaction::new();
-    tx.guarded(Refusal::QuotaSpent, reservation.write()?)
-        .write(Write::Put(
-            Item::new(&pk, ledger_sk(&batch_id))
-                .with("state", RESERVED)
-                .with("resource", Resource::Concepts.name())
-                .with("amount", count)
-                .with("period", period.key.as_str())
-                .with("created_at", now.millis()),
-            Cond::Absent,
-        ));
-    if let Some(k) = idempotency_key {
-        let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &batch_id, now);
-        tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
-    }
-    if let Some(guard) = guard {
-        tx.guarded(Refusal::Guard, guard);
-    }
-    match tx.commit(store).await {
-        Ok(()) => reservation.warn_if_low(store, clock).await,
+    let ledger = Item::new(&pk, ledger_sk(&batch_id))
+        .with("state", RESERVED)
+        .with("resource", Resource::Concepts.name())
+        .with("amount", count)
+        .with("period", period.key.as_str())
+        .with("created_at", now.millis());
+    let reserve_with = |reserve: Write| {
+        let mut tx = Transaction::new();
+        tx.guarded(Refusal::QuotaSpent, reserve)
+            .write(Write::Put(ledger.clone(), Cond::Absent));
+        if let Some(k) = idempotency_key {
+            let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &batch_id, now);
+            tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
+        }
+        if let Some(guard) = &guard {
+            tx.guarded(Refusal::Guard, guard.clone());
+        }
+        tx
+    };
+    match reservation.commit(store, clock, reserve_with).await? {
+        Ok(()) => {}
         Err(TxError::Refused(Refusal::Guard)) => {
             return Err(Error::State {
                 code: "precondition_failed",

@@ -11,7 +11,8 @@ use crate::clock::Clock;
 use crate::domain::keys;
 use crate::domain::routing::Health;
 use crate::error::Result;
-use crate::ports::{Cond, Item, ItemStore, StoreError};
+use crate::ports::item_store::MAX_PAGE;
+use crate::ports::{Cond, Item, ItemStore, Query, StoreError};
 
 fn read(item: &Item) -> Health {
     item.attrs
@@ -21,19 +22,40 @@ fn read(item: &Item) -> Health {
         .unwrap_or_default()
 }
 
-/// Health of each named provider (a provider never seen has the default).
+/// Health of each named provider (a provider never seen has the default): one query of
+/// the providers' partition, whatever their number.
 pub async fn get_all(store: &dyn ItemStore, names: &[&str]) -> Result<HashMap<String, Health>> {
-    let mut out = HashMap::new();
-    for name in names {
-        let item = store
-            .get(keys::PROVIDERS_PK, &keys::provider_health_sk(name))
-            .await?;
-        out.insert(
-            (*name).to_owned(),
-            item.as_ref().map(read).unwrap_or_default(),
-        );
+    let mut out: HashMap<String, Health> = names
+        .iter()
+        .map(|name| ((*name).to_owned(), Health::default()))
+        .collect();
+    if names.is_empty() {
+        return Ok(out);
     }
-    Ok(out)
+    let prefix = keys::provider_health_sk("");
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query(
+                Query::new(keys::PROVIDERS_PK, prefix.as_str())
+                    .limit(MAX_PAGE)
+                    .after(cursor),
+            )
+            .await?;
+        for item in &page.items {
+            if let Some(health) = item
+                .sk
+                .strip_prefix(prefix.as_str())
+                .and_then(|name| out.get_mut(name))
+            {
+                *health = read(item);
+            }
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// Records one outcome of `provider`.

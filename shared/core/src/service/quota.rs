@@ -6,7 +6,7 @@
 use crate::domain::usage::UsagePeriod;
 use crate::domain::{Resource, keys};
 use crate::error::{Error, Result};
-use crate::ports::{Cond, ItemStore, Update, Write};
+use crate::ports::{Cond, ItemStore, Transaction, TxError, Update, Write};
 
 /// How much of one resource a request asks for, against which limit, in which period.
 /// Why taking from the quota did not apply, in a transaction that reserves (see
@@ -51,6 +51,50 @@ impl Reservation<'_> {
             .add(counter, self.amount)
             .when(Cond::below(counter, self.limit - self.amount + 1)),
         ))
+    }
+
+    /// [`Self::write`] under a stricter condition: it holds only while what is left after
+    /// this reservation stays above a fifth of the limit, where [`Self::warn_if_low`] has
+    /// nothing to say. A transaction made with it needs no read afterwards; when it is refused
+    /// the caller makes the plain one (which then warns). `None` when no reservation can
+    /// leave that much.
+    pub fn write_while_plenty(&self) -> Result<Option<Write>> {
+        let Write::Update(update) = self.write()? else {
+            return Ok(None);
+        };
+        // Nothing to say iff 5 × (limit − used − amount) > limit, i.e. with whole numbers
+        // used + amount ≤ ⌊(4 × limit − 1) / 5⌋.
+        let most_after = (4 * self.limit - 1).div_euclid(5);
+        let below = most_after - self.amount + 1;
+        if below < 1 {
+            return Ok(None);
+        }
+        Ok(Some(Write::Update(
+            update.when(Cond::below(self.resource.counter(), below)),
+        )))
+    }
+
+    /// Commits the transaction `with` makes around this reservation's write, and tells the
+    /// tenant when the quota runs low ([`Self::warn_if_low`]). Most commits leave plenty: the
+    /// write made with [`Self::write_while_plenty`] goes first and then needs no read; when
+    /// its stricter condition refuses, the plain write decides (nothing was written).
+    pub async fn commit(
+        &self,
+        store: &dyn ItemStore,
+        clock: &dyn crate::clock::Clock,
+        with: impl Fn(Write) -> Transaction<Refusal>,
+    ) -> Result<std::result::Result<(), TxError<Refusal>>> {
+        if let Some(reserve) = self.write_while_plenty()? {
+            match with(reserve).commit(store).await {
+                Err(TxError::Refused(Refusal::QuotaSpent)) => {}
+                committed => return Ok(committed),
+            }
+        }
+        let committed = with(self.write()?).commit(store).await;
+        if committed.is_ok() {
+            self.warn_if_low(store, clock).await;
+        }
+        Ok(committed)
     }
 
     /// The refusal after the reservation's condition failed: reads what is left to say so.
@@ -196,5 +240,37 @@ mod tests {
         }
         let none = Reservation { amount: 0, ..r };
         assert!(none.write().is_err(), "a reservation of nothing is refused");
+    }
+
+    #[test]
+    fn the_plenty_condition_holds_exactly_when_there_is_no_low_quota_to_tell() {
+        let period = month();
+        for limit in 1..=60 {
+            for amount in 1..=3.min(limit) {
+                let r = Reservation {
+                    tenant_id: "tn_1",
+                    period: &period,
+                    resource: Resource::Videos,
+                    amount,
+                    limit,
+                };
+                let plenty = r.write_while_plenty().unwrap();
+                for used in 0..=limit {
+                    let item = Item::new("p", "s").with(Resource::Videos.counter(), used);
+                    let reserved = used + amount <= limit;
+                    // What warn_if_low tells after a reservation.
+                    let low = (limit - (used + amount)) * 5 <= limit;
+                    let holds = plenty.as_ref().is_some_and(|w| match w {
+                        Write::Update(u) => u.cond.holds(Some(&item)),
+                        _ => false,
+                    });
+                    assert_eq!(
+                        holds,
+                        reserved && !low,
+                        "limit {limit} amount {amount} used {used}"
+                    );
+                }
+            }
+        }
     }
 }

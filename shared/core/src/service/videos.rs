@@ -63,8 +63,13 @@ pub async fn route_attempt(
     profiles: &[ProviderProfile],
     request: RouteRequest<'_>,
 ) -> Result<Route> {
-    let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
-    let health = provider_health::get_all(store, &names).await?;
+    // A provider named in the request is used as asked, whatever its health: no read.
+    let health = if request.requested == "auto" {
+        let names: Vec<&str> = profiles.iter().map(|p| p.name.as_str()).collect();
+        provider_health::get_all(store, &names).await?
+    } else {
+        Default::default()
+    };
     routing::choose(
         profiles,
         &|name| health.get(name).cloned().unwrap_or_default(),
@@ -190,28 +195,29 @@ pub async fn accept_within(
         failure: None,
         route: Some(serde_json::to_value(&route).unwrap_or(Value::Null)),
     };
-    let mut tx = Transaction::new();
-    tx.write(Write::Put(job.to_item(), Cond::Absent))
-        .guarded(Refusal::QuotaSpent, reservation.write()?)
-        .write(Write::Put(
-            Item::new(&pk, ledger_sk(&job.id))
-                .with("state", RESERVED)
-                .with("resource", Resource::Videos.name())
-                .with("period", period.key.as_str())
-                .with("created_at", now.millis()),
-            Cond::Absent,
-        ));
-    if let Some(k) = idempotency_key {
-        let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &job.id, now);
-        tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
-    }
-    if let Some(guard) = within.guard {
-        tx.guarded(Refusal::Guard, guard);
-    }
-    match tx.commit(store).await {
+    let ledger = Item::new(&pk, ledger_sk(&job.id))
+        .with("state", RESERVED)
+        .with("resource", Resource::Videos.name())
+        .with("period", period.key.as_str())
+        .with("created_at", now.millis());
+    let accept_with = |reserve: Write| {
+        let mut tx = Transaction::new();
+        tx.write(Write::Put(job.to_item(), Cond::Absent))
+            .guarded(Refusal::QuotaSpent, reserve)
+            .write(Write::Put(ledger.clone(), Cond::Absent));
+        if let Some(k) = idempotency_key {
+            let record = idempotency::record(&pk, IDEMPOTENCY_SCOPE, k, &hash, &job.id, now);
+            tx.guarded(Refusal::KeyTaken, Write::Put(record, Cond::Absent));
+        }
+        if let Some(guard) = &within.guard {
+            tx.guarded(Refusal::Guard, guard.clone());
+        }
+        tx
+    };
+    let committed = reservation.commit(store, clock, accept_with).await?;
+    match committed {
         Ok(()) => {
             metrics::count("JobsStarted", None);
-            reservation.warn_if_low(store, clock).await;
             Ok(Accepted {
                 job,
                 replayed: false,
