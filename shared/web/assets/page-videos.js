@@ -185,8 +185,8 @@ export function NewVideo({ query }) {
 }
 
 const STEP_NAMES = {
-  PlanJob: "Plan", RenderClips: "Render", RenderClip: "Render a clip", JoinVideo: "Join and validate",
-  StoreVideo: "Store and finish", Refund: "Refund the quota",
+  PlanJob: "Plan", RenderClips: "Render", RenderClip: "Render a clip", JoinVideo: "Join, validate and store",
+  Refund: "Refund the quota",
 };
 
 export function VideoDetail({ id }) {

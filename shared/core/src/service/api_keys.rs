@@ -209,33 +209,39 @@ async fn note_use(store: &dyn ItemStore, clock: &dyn Clock, cred: &KeyCredential
     {
         return;
     }
-    let stamp = |pk: String, sk: String| {
-        Write::Update(
-            Update::new(pk, sk)
-                .set("last_used_at", now.millis())
-                .when(Cond::Exists),
-        )
-    };
-    let writes = vec![
-        stamp(keys::tenant_pk(&cred.tenant_id), keys::key_sk(&cred.key_id)),
-        stamp(
+    // Two plain writes, not a transaction: every request writes the key's record (its rate
+    // limit), and a transaction holding that record would turn them away meanwhile.
+    let records = [
+        (keys::tenant_pk(&cred.tenant_id), keys::key_sk(&cred.key_id)),
+        (
             keys::api_key_lookup_pk(prefix),
             keys::API_KEY_LOOKUP_SK.into(),
         ),
     ];
-    if let Err(e) = store.transact(writes).await {
-        tracing::debug!(key_id = %cred.key_id, error = %e, "could not record the key's last use");
+    for (pk, sk) in records {
+        let stamp = Update::new(pk, sk)
+            .set("last_used_at", now.millis())
+            .when(Cond::Exists);
+        if let Err(e) = store.update(stamp).await {
+            tracing::debug!(key_id = %cred.key_id, error = %e, "could not record the key's last use");
+        }
     }
 }
 
 /// Drops the counters of past windows from a key's record once more than
 /// [`STALE_COUNTERS_KEPT`] have gathered, so the record stays small. Best effort, like
 /// [`note_use`]: a failed write only leaves them for a later request.
-async fn drop_stale_counters(store: &dyn ItemStore, item: &Item, current: &str) {
+async fn drop_stale_counters(store: &dyn ItemStore, item: &Item, current_start: i64) {
+    // Only windows before this one: an instance whose clock runs ahead may be counting a
+    // later one.
     let stale: Vec<&String> = item
         .attrs
         .keys()
-        .filter(|k| k.starts_with(COUNTER_PREFIX) && k.as_str() != current)
+        .filter(|k| {
+            k.strip_prefix(COUNTER_PREFIX)
+                .and_then(|start| start.parse::<i64>().ok())
+                .is_some_and(|start| start < current_start)
+        })
         .collect();
     if stale.len() <= STALE_COUNTERS_KEPT {
         return;
@@ -293,18 +299,29 @@ pub async fn authenticate(
         .remove(&previous)
         .when(Cond::All(vec![
             Cond::AttrEquals("hash".into(), hash_key(presented.whole).into()),
+            // A revoked key counts nothing (and so leaves nothing on its record).
+            Cond::AttrAbsent("revoked_at".into()),
             Cond::below(&counter, i64::from(limit.max)),
         ]));
-    let (item, limited) = match store.update(count).await {
-        Ok(item) => (Some(item), false),
-        // Not this key, or its window's budget is spent: the record tells which.
-        Err(StoreError::ConditionFailed { .. }) => (store.get(&pk, sk).await?, true),
-        Err(e) => return Err(e.into()),
+    let mut tries = 0;
+    let (item, refused) = loop {
+        tries += 1;
+        match store.update(count.clone()).await {
+            Ok(item) => break (Some(item), false),
+            // Not this key, revoked, or its window's budget is spent: the record tells which.
+            Err(StoreError::ConditionFailed { .. }) => break (store.get(&pk, sk).await?, true),
+            // A write of the record in a transaction (revoking, ending sessions) held it.
+            Err(StoreError::Conflict) if tries < 3 => continue,
+            Err(e) => return Err(e.into()),
+        }
     };
     let item = item.ok_or(INVALID)?;
     let cred = KeyCredential::from_item(&item).ok_or(INVALID)?;
     if !hash_matches(presented.whole, &cred.hash) {
         return Err(INVALID);
+    }
+    if !refused {
+        drop_stale_counters(store, &item, limit.window_start(now)).await;
     }
     if cred.revoked {
         return Err(Error::Unauthenticated("API key revoked"));
@@ -312,12 +329,11 @@ pub async fn authenticate(
     if cred.expires_at.is_some_and(|e| now >= e) {
         return Err(Error::Unauthenticated("session expired; sign in again"));
     }
-    if limited {
+    if refused {
         return Err(Error::RateLimited {
             retry_after_secs: limit.retry_after(now),
         });
     }
-    drop_stale_counters(store, &item, &counter).await;
     let tenant = get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?;
     if tenant.status != TenantStatus::Active {
         return Err(Error::Forbidden {

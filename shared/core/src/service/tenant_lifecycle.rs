@@ -105,7 +105,8 @@ pub async fn delete_tenant(
             objects.push(k);
         }
         let derived = [
-            format!("staging/tenants/{tenant_id}/{}.mp4", job.id),
+            // A video written by a join whose job then failed (see `refund_job`).
+            format!("tenants/{tenant_id}/videos/{}.mp4", job.id),
             format!("staging/tenants/{tenant_id}/{}.vtt", job.id),
             format!("staging/tenants/{tenant_id}/{}.srt", job.id),
             format!("tenants/{tenant_id}/captions/{}.vtt", job.id),

@@ -60,7 +60,7 @@ pub(super) async fn store(
         Some(cues) => Some(put_captions(d, r, cues).await?),
         None => move_captions(d, r).await?,
     };
-    videos::advance(
+    let job = videos::advance(
         &*d.store,
         &*d.clock,
         &r.tenant_id,
@@ -71,6 +71,11 @@ pub(super) async fn store(
             .unwrap_or_default(),
     )
     .await?;
+    // Ended meanwhile (the reconciler): nothing is delivered.
+    if job.status.is_terminal() && job.status != JobStatus::Succeeded {
+        drop_undelivered(d, r).await;
+        return Err(ended(&job));
+    }
     let key = video_key(r)?;
     d.blobs
         .put(&key, video, "video/mp4")
@@ -87,7 +92,36 @@ pub(super) async fn store(
         ],
     )
     .await?;
+    if !changed {
+        let job = videos::get(&*d.store, &r.tenant_id, &r.job_id).await?;
+        if job.status != JobStatus::Succeeded {
+            drop_undelivered(d, r).await;
+            return Err(ended(&job));
+        }
+    }
     Ok((key, changed))
+}
+
+fn ended(job: &Job) -> StepError {
+    StepError::new(
+        "Job.Ended",
+        format!("job is already {}", job.status.as_str()),
+    )
+}
+
+/// Deletes what a join wrote under the tenant for a job that did not succeed. Best effort:
+/// a leftover is only storage, and deleting the tenant removes it.
+async fn drop_undelivered(d: &Deps, r: &JobRef) {
+    let keys = [
+        video_key(r),
+        captions_key(r, true, "vtt"),
+        captions_key(r, true, "srt"),
+    ];
+    for key in keys.into_iter().flatten() {
+        if let Err(error) = d.blobs.delete(&key).await {
+            tracing::warn!(job = %r.job_id, %key, %error, "an undelivered object was not deleted");
+        }
+    }
 }
 
 fn blob_err(e: viral_core::ports::BlobError) -> StepError {
@@ -166,5 +200,12 @@ pub async fn refund_job(d: &Deps, input: RefundInput) -> Result<Value, StepError
         &reason,
     )
     .await?;
+    if ended {
+        let r = JobRef {
+            tenant_id: input.tenant_id.clone(),
+            job_id: input.job_id.clone(),
+        };
+        drop_undelivered(d, &r).await;
+    }
     Ok(json!({"status": "failed", "refunded": ended}))
 }
