@@ -67,6 +67,9 @@ fn the_cost_of_a_video_is_counted_on_moto() {
     // tenant: two round trips.
     assert_eq!(route("GET /v1/me")["dynamodb"], 2, "{api:?}");
     let create = route("POST /v1/videos");
+    // The key's record, the tenant, the accept transaction: no reads of health (a provider
+    // named) or of the quota (plenty left) on top.
+    assert_eq!(create["dynamodb"], 3, "{create}");
     assert!(
         create["calls"]
             .as_array()

@@ -102,7 +102,8 @@ pub(super) async fn store(
     Ok((key, changed))
 }
 
-fn ended(job: &Job) -> StepError {
+/// What a step answers for a job that has already ended.
+pub(super) fn ended(job: &Job) -> StepError {
     StepError::new(
         "Job.Ended",
         format!("job is already {}", job.status.as_str()),

@@ -155,10 +155,7 @@ async fn submit_clip_inner(
 ) -> Result<Option<SubmitAnswer>, StepError> {
     let job = videos::get(&*d.store, &msg.tenant_id, &msg.job_id).await?;
     if job.status.is_terminal() {
-        return Err(StepError::new(
-            "Job.Ended",
-            format!("job is already {}", job.status.as_str()),
-        ));
+        return Err(super::deliver::ended(&job));
     }
     // A clip of an attempt the job has moved past (its message outlived the process that
     // queued it) is never paid for.
@@ -513,10 +510,7 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
         return already_stored(d, &r, &input.clips).await;
     }
     if job.status.is_terminal() {
-        return Err(StepError::new(
-            "Job.Ended",
-            format!("job is already {}", job.status.as_str()),
-        ));
+        return Err(super::deliver::ended(&job));
     }
     // Decoding and encoding 1080×1920 holds a few hundred MB and a core: a process joins as
     // many videos at once as it has cores, and the others wait their turn before reading
