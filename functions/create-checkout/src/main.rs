@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_billing_route(viral_api::Route::CreateCheckout).await
+    viral_runtime::lambda::serve_billing_route(const { viral_api::Route::CreateCheckout.entry() })
+        .await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_concepts_route(viral_api::Route::CreateConcepts).await
+    viral_runtime::lambda::serve_concepts_route(const { viral_api::Route::CreateConcepts.entry() })
+        .await
 }

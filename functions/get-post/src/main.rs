@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_social_route(viral_api::Route::GetPost).await
+    viral_runtime::lambda::serve_social_route(const { viral_api::Route::GetPost.entry() }).await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_workflow_route(viral_api::Route::GetVideoEvents).await
+    viral_runtime::lambda::serve_workflow_route(const { viral_api::Route::GetVideoEvents.entry() })
+        .await
 }

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_route(viral_api::Route::ListAutopilotRuns).await
+    viral_runtime::lambda::serve_route(const { viral_api::Route::ListAutopilotRuns.entry() }).await
 }

@@ -2,5 +2,6 @@
 
 #[tokio::main]
 async fn main() -> Result<(), viral_runtime::lambda::Error> {
-    viral_runtime::lambda::serve_stripe_webhook(viral_api::Route::StripeWebhook).await
+    viral_runtime::lambda::serve_stripe_webhook(const { viral_api::Route::StripeWebhook.entry() })
+        .await
 }

@@ -12,5 +12,5 @@ mod routes;
 mod state;
 
 pub use error::{ApiError, ErrorBody};
-pub use router::{Route, router, router_for, router_with};
+pub use router::{Route, RouteEntry, router, router_for, router_for_entry, router_with};
 pub use state::{AppState, BillingState, ConceptSourceNames, SocialState};

@@ -258,63 +258,90 @@ impl Route {
         }
     }
 
+    /// This route's handler (the local server's router takes every route's).
     fn handler(self) -> MethodRouter<AppState> {
-        match self {
-            Route::Healthz => get(health::healthz),
-            Route::OpenApi => get(openapi_json),
-            Route::GetMe => get(me::me),
-            Route::GetSettings => get(settings::get),
-            Route::PutSettings => put(settings::put),
-            Route::CreateApiKey => post(api_keys::create),
-            Route::ListApiKeys => get(api_keys::list),
-            Route::RevokeApiKey => delete(api_keys::revoke),
-            Route::GetUsage => get(usage::usage),
-            Route::CreateVideo => post(videos::create),
-            Route::EstimateVideo => post(videos::estimate),
-            Route::GetVideo => get(videos::get),
-            Route::ListVideos => get(videos::list),
-            Route::GetVideoEvents => get(videos::events),
-            Route::ListProviders => get(providers::list),
-            Route::CreateConcepts => post(concepts::create),
-            Route::ListConcepts => get(concepts::list),
-            Route::GetConcept => get(concepts::get),
-            Route::GetConceptBatch => get(concepts::get_batch),
-            Route::PostFeedback => post(concepts::feedback),
-            Route::GetInsights => get(concepts::insights),
-            Route::CreateSession => post(sessions::create),
-            Route::ConnectAccount => post(accounts::connect),
-            Route::OAuthCallback => get(accounts::callback),
-            Route::ListAccounts => get(accounts::list),
-            Route::GetAccount => get(accounts::get),
-            Route::RemoveAccount => delete(accounts::remove),
-            Route::PublishVideo => post(posts::publish),
-            Route::ListPosts => get(posts::list),
-            Route::GetPost => get(posts::get),
-            Route::GetPostMetrics => get(posts::metrics),
-            Route::GetAnalytics => get(analytics::get),
-            Route::CreateWebhook => post(webhooks::create),
-            Route::ListWebhooks => get(webhooks::list),
-            Route::GetWebhook => get(webhooks::get),
-            Route::DeleteWebhook => delete(webhooks::delete),
-            Route::ListWebhookDeliveries => get(webhooks::deliveries),
-            Route::RetryWebhookDelivery => post(webhooks::retry),
-            Route::PutAutopilot => put(autopilot::put),
-            Route::GetAutopilot => get(autopilot::get),
-            Route::PauseAutopilot => post(autopilot::pause),
-            Route::ListAutopilotRuns => get(autopilot::runs),
-            Route::GetAutopilotRun => get(autopilot::run),
-            Route::ApproveAutopilotRun => post(autopilot::approve),
-            Route::RejectAutopilotRun => post(autopilot::reject),
-            Route::CancelPost => delete(posts::cancel),
-            Route::CreateCheckout => post(billing::checkout),
-            Route::CreatePortal => post(billing::portal),
-            Route::GetBilling => get(billing::get),
+        (self.entry().handler)()
+    }
+
+    /// This route's entry point (a `const fn`: a route Lambda evaluates it at compile time,
+    /// `const { Route::GetMe.entry() }`, so its binary links that route's handler alone).
+    pub const fn entry(self) -> RouteEntry {
+        /// A function item that builds the handler, so each arm names only its own.
+        macro_rules! handler {
+            ($e:expr) => {{
+                fn build() -> MethodRouter<AppState> {
+                    $e
+                }
+                build
+            }};
+        }
+        let handler: fn() -> MethodRouter<AppState> = match self {
+            Route::Healthz => handler!(get(health::healthz)),
+            Route::OpenApi => handler!(get(openapi_json)),
+            Route::GetMe => handler!(get(me::me)),
+            Route::GetSettings => handler!(get(settings::get)),
+            Route::PutSettings => handler!(put(settings::put)),
+            Route::CreateApiKey => handler!(post(api_keys::create)),
+            Route::ListApiKeys => handler!(get(api_keys::list)),
+            Route::RevokeApiKey => handler!(delete(api_keys::revoke)),
+            Route::GetUsage => handler!(get(usage::usage)),
+            Route::CreateVideo => handler!(post(videos::create)),
+            Route::EstimateVideo => handler!(post(videos::estimate)),
+            Route::GetVideo => handler!(get(videos::get)),
+            Route::ListVideos => handler!(get(videos::list)),
+            Route::GetVideoEvents => handler!(get(videos::events)),
+            Route::ListProviders => handler!(get(providers::list)),
+            Route::CreateConcepts => handler!(post(concepts::create)),
+            Route::ListConcepts => handler!(get(concepts::list)),
+            Route::GetConcept => handler!(get(concepts::get)),
+            Route::GetConceptBatch => handler!(get(concepts::get_batch)),
+            Route::PostFeedback => handler!(post(concepts::feedback)),
+            Route::GetInsights => handler!(get(concepts::insights)),
+            Route::CreateSession => handler!(post(sessions::create)),
+            Route::ConnectAccount => handler!(post(accounts::connect)),
+            Route::OAuthCallback => handler!(get(accounts::callback)),
+            Route::ListAccounts => handler!(get(accounts::list)),
+            Route::GetAccount => handler!(get(accounts::get)),
+            Route::RemoveAccount => handler!(delete(accounts::remove)),
+            Route::PublishVideo => handler!(post(posts::publish)),
+            Route::ListPosts => handler!(get(posts::list)),
+            Route::GetPost => handler!(get(posts::get)),
+            Route::GetPostMetrics => handler!(get(posts::metrics)),
+            Route::GetAnalytics => handler!(get(analytics::get)),
+            Route::CreateWebhook => handler!(post(webhooks::create)),
+            Route::ListWebhooks => handler!(get(webhooks::list)),
+            Route::GetWebhook => handler!(get(webhooks::get)),
+            Route::DeleteWebhook => handler!(delete(webhooks::delete)),
+            Route::ListWebhookDeliveries => handler!(get(webhooks::deliveries)),
+            Route::RetryWebhookDelivery => handler!(post(webhooks::retry)),
+            Route::PutAutopilot => handler!(put(autopilot::put)),
+            Route::GetAutopilot => handler!(get(autopilot::get)),
+            Route::PauseAutopilot => handler!(post(autopilot::pause)),
+            Route::ListAutopilotRuns => handler!(get(autopilot::runs)),
+            Route::GetAutopilotRun => handler!(get(autopilot::run)),
+            Route::ApproveAutopilotRun => handler!(post(autopilot::approve)),
+            Route::RejectAutopilotRun => handler!(post(autopilot::reject)),
+            Route::CancelPost => handler!(delete(posts::cancel)),
+            Route::CreateCheckout => handler!(post(billing::checkout)),
+            Route::CreatePortal => handler!(post(billing::portal)),
+            Route::GetBilling => handler!(get(billing::get)),
             // Stripe events can outgrow the API's body limit (long invoices).
             Route::StripeWebhook => {
-                post(billing::webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+                handler!(post(billing::webhook).layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT)))
             }
+        };
+        RouteEntry {
+            route: self,
+            handler,
         }
     }
+}
+
+/// One route with its handler; see [`Route::entry`].
+#[derive(Clone, Copy)]
+pub struct RouteEntry {
+    pub route: Route,
+    handler: fn() -> MethodRouter<AppState>,
 }
 
 /// Largest Stripe event accepted.
@@ -340,11 +367,22 @@ pub fn router_for(state: AppState, routes: &[Route]) -> Router {
 
 /// The given routes plus `extra` (the local server's media route), under the same middleware.
 pub fn router_with(state: AppState, routes: &[Route], extra: Router) -> Router {
-    let body_limit = state.max_body_bytes;
     let mut r: Router<AppState> = Router::new();
     for route in routes {
         r = r.route(route.path(), route.handler());
     }
+    layered(r, state, extra)
+}
+
+/// One route, as its Lambda serves it: the same errors, limits and middleware as the full
+/// API, and no other route's code.
+pub fn router_for_entry(state: AppState, entry: RouteEntry) -> Router {
+    let r = Router::new().route(entry.route.path(), (entry.handler)());
+    layered(r, state, Router::new())
+}
+
+fn layered(r: Router<AppState>, state: AppState, extra: Router) -> Router {
+    let body_limit = state.max_body_bytes;
     r.with_state(state)
         .merge(extra)
         .fallback(|| async {

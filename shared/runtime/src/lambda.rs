@@ -7,7 +7,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
-use viral_api::Route;
+use viral_api::{Route, RouteEntry};
 use viral_aws::{DynamoItemStore, LambdaEnv, S3BlobStore, SecretsManagerSecrets, SfnWorkflow};
 use viral_core::ports::{BlobStore, CachedSecrets, ItemStore, Secrets};
 use viral_core::{Clock, SystemClock};
@@ -40,27 +40,29 @@ fn lambda_config() -> Result<(Config, String), ConfigError> {
 }
 
 /// Serves one API route behind API Gateway (HTTP API, payload v2). Builds config, the item
-/// store and the JWT verifier once per cold start; no network calls happen here.
-pub async fn serve_route(route: Route) -> Result<(), Error> {
+/// store and the JWT verifier once per cold start; no network calls happen here. `entry` is
+/// the route's, evaluated at compile time (`const { Route::GetMe.entry() }`): the binary
+/// links that route's handler and no other's.
+pub async fn serve_route(entry: RouteEntry) -> Result<(), Error> {
     let (_, _, state) = route_state().await?;
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves a video route that starts or reads executions (`POST /v1/videos`, `GET
 /// /v1/videos/{id}/events`): as [`serve_route`], plus the Step Functions client. A separate
 /// entry point so that the other API functions do not carry that client.
-pub async fn serve_workflow_route(route: Route) -> Result<(), Error> {
+pub async fn serve_workflow_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(arn) = &config.state_machine_arn {
         state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&sdk, arn)));
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves a video route that shows finished videos (`GET /v1/videos`, `GET /v1/videos/{id}`):
 /// as [`serve_route`], plus the media store that signs their URLs (S3, or CloudFront when
 /// configured). A separate entry point so that the other API functions do not carry S3.
-pub async fn serve_media_route(route: Route) -> Result<(), Error> {
+pub async fn serve_media_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(bucket) = &config.bucket {
         let secrets = lambda_secrets(&config, &sdk);
@@ -68,12 +70,12 @@ pub async fn serve_media_route(route: Route) -> Result<(), Error> {
         state.media = Some(Arc::new(media));
         state.media_url_ttl = config.media_url_ttl;
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves `POST /v1/concepts`: as [`serve_route`], plus the trend sources and the concept
 /// writer (keys from Secrets Manager on first use, trends cached in the table).
-pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
+pub async fn serve_concepts_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     let secrets = lambda_secrets(&config, &sdk);
     state.trends = crate::sources::trend_source(
@@ -83,13 +85,13 @@ pub async fn serve_concepts_route(route: Route) -> Result<(), Error> {
         state.clock.clone(),
     )?;
     state.writer = crate::sources::concept_writer(&config.sources, secrets)?;
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves `PUT /v1/autopilot` and `POST /v1/autopilot/pause`: as [`serve_social_route`] (the
 /// pause cancels scheduled posts), plus the EventBridge Scheduler client that keeps each
 /// enabled tenant's schedule.
-pub async fn serve_autopilot_route(route: Route) -> Result<(), Error> {
+pub async fn serve_autopilot_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let (Some(machine), Some(role)) = (
         &config.autopilot_state_machine_arn,
@@ -99,25 +101,25 @@ pub async fn serve_autopilot_route(route: Route) -> Result<(), Error> {
             &sdk, machine, role,
         )));
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves `POST /v1/billing/checkout` or `/portal`: as [`serve_route`], plus Stripe's
 /// settings, the Secrets Manager client and the Stripe client. Without Stripe prices
 /// configured the routes answer `billing_not_configured`.
-pub async fn serve_billing_route(route: Route) -> Result<(), Error> {
+pub async fn serve_billing_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(billing) = &config.billing {
         let secrets = lambda_secrets(&config, &sdk);
         state.billing = Some(crate::services::billing_state(billing, secrets, true));
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves Stripe's webhook (`Route::StripeWebhook`): Stripe's settings and the Secrets
 /// Manager client (the signing secret), and no Stripe client — so this function does not
 /// carry one.
-pub async fn serve_stripe_webhook(route: Route) -> Result<(), Error> {
+pub async fn serve_stripe_webhook(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(billing) = &config.billing {
         state.billing = Some(viral_api::BillingState {
@@ -126,14 +128,14 @@ pub async fn serve_stripe_webhook(route: Route) -> Result<(), Error> {
             secrets: lambda_secrets(&config, &sdk),
         });
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 /// Serves an account or post route: as [`serve_route`], plus the KMS vault that seals
 /// tokens, the platforms' clients (keys from Secrets Manager on first use) and, for
 /// `POST /v1/videos/{id}/publish`, the Step Functions client that starts posts. Without
 /// `VIRAL_KMS_KEY_ID` the routes answer `publishing_not_configured`.
-pub async fn serve_social_route(route: Route) -> Result<(), Error> {
+pub async fn serve_social_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(vault) = lambda_vault(&config, &sdk) {
         state.social = Some(viral_api::SocialState {
@@ -144,15 +146,17 @@ pub async fn serve_social_route(route: Route) -> Result<(), Error> {
             return_origins: Vec::new(),
         });
     }
-    if matches!(route, Route::PublishVideo | Route::ApproveAutopilotRun)
-        && let (Some(arn), Some(publish)) =
-            (&config.state_machine_arn, &config.publish_state_machine_arn)
+    if matches!(
+        entry.route,
+        Route::PublishVideo | Route::ApproveAutopilotRun
+    ) && let (Some(arn), Some(publish)) =
+        (&config.state_machine_arn, &config.publish_state_machine_arn)
     {
         state.workflow = Some(Arc::new(
             SfnWorkflow::from_conf(&sdk, arn).with_publish(publish),
         ));
     }
-    serve_router(viral_api::router_for(state, &[route])).await
+    serve_router(viral_api::router_for_entry(state, entry)).await
 }
 
 fn lambda_vault(
