@@ -164,6 +164,11 @@ fn lambda_env(name: &str) -> Vec<(String, String)> {
         ("VIRAL_BACKEND", "aws"),
         ("VIRAL_TABLE", "viral-bench"),
         ("VIRAL_BUCKET", "viral-bench-media"),
+        // The provider worker follows renders on its own queue.
+        (
+            "VIRAL_RENDER_POLL_QUEUE_URL",
+            "https://sqs.us-east-1.amazonaws.com/123456789012/viral-bench-render-polls",
+        ),
         (
             "VIRAL_STATE_MACHINE_ARN",
             "arn:aws:states:us-east-1:123456789012:stateMachine:viral-bench",
