@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
-use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -102,13 +101,9 @@ impl CallLog {
     /// `conf` with its HTTP client counted here. Every SDK client built from the result
     /// records its requests in this log.
     pub fn counted(&self, conf: &SdkConfig) -> SdkConfig {
-        let inner = conf.http_client().unwrap_or_else(|| {
-            aws_smithy_http_client::Builder::new()
-                .tls_provider(tls::Provider::Rustls(
-                    tls::rustls_provider::CryptoMode::AwsLc,
-                ))
-                .build_https()
-        });
+        let inner = conf
+            .http_client()
+            .unwrap_or_else(crate::https::system_https_client);
         conf.to_builder()
             .http_client(Counting {
                 inner,

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod cloudfront;
 pub mod dynamodb;
 mod errors;
+pub mod https;
 pub mod kms;
 pub mod s3;
 pub mod scheduler;
@@ -65,9 +66,13 @@ impl LambdaEnv {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(self.region.clone()))
             .credentials_provider(SharedCredentialsProvider::new(creds));
-        if let Some(url) = &self.endpoint_url {
-            b = b.endpoint_url(url);
-        }
+        b = match &self.endpoint_url {
+            // An AWS-compatible server, not AWS: its certificate is not Amazon's.
+            Some(url) => b
+                .endpoint_url(url)
+                .http_client(https::system_https_client()),
+            None => b.http_client(https::aws_https_client()),
+        };
         b.build()
     }
 
