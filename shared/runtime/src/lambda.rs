@@ -203,17 +203,20 @@ async fn route_state() -> Result<(Config, viral_aws::SdkConfig, viral_api::AppSt
         e
     })?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let sdk = lambda_env()?.sdk_config();
+    let sdk = lambda_sdk()?;
     let store: Arc<dyn ItemStore> = Arc::new(DynamoItemStore::from_conf(&sdk, &table));
     let state = api_state(&config, store, clock).await?;
     Ok((config, sdk, state))
 }
 
-fn lambda_env() -> Result<LambdaEnv, Error> {
-    LambdaEnv::from_env().map_err(|e| {
+/// The one SDK configuration of the process: every client built from it shares one HTTPS
+/// client, so one TLS configuration and one connection pool.
+fn lambda_sdk() -> Result<viral_aws::SdkConfig, Error> {
+    let env = LambdaEnv::from_env().map_err(|e| {
         tracing::error!(error = %e, "no AWS environment");
         Error::from(e)
-    })
+    })?;
+    Ok(env.sdk_config())
 }
 
 /// Builds the providers a pipeline function needs from the configuration.
@@ -240,28 +243,27 @@ fn provider_profiles(
 fn pipeline_deps(
     config: &Config,
     table: &str,
-    aws: &LambdaEnv,
+    sdk: &viral_aws::SdkConfig,
     providers: ProvidersFn,
 ) -> Result<Deps, Error> {
-    let sdk = aws.sdk_config();
     let bucket = config.bucket.as_deref().ok_or_else(|| {
         Error::from(ConfigError {
             var: "VIRAL_BUCKET",
             problem: "required by the pipeline's functions".into(),
         })
     })?;
-    let blobs: Arc<dyn BlobStore> = Arc::new(S3BlobStore::from_conf(&sdk, bucket, false));
+    let blobs: Arc<dyn BlobStore> = Arc::new(S3BlobStore::from_conf(sdk, bucket, false));
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     // Provider keys come from Secrets Manager on first use (cached), not at init.
     let secrets: Arc<dyn Secrets> = Arc::new(CachedSecrets::new(
-        SecretsManagerSecrets::from_conf(&sdk, &config.secrets_prefix),
+        SecretsManagerSecrets::from_conf(sdk, &config.secrets_prefix),
         clock.clone(),
         Duration::from_secs(300),
     ));
     let providers = providers(&config.providers, secrets, blobs.clone())
         .map_err(|e| Error::from(e.to_string()))?;
     Ok(Deps {
-        store: Arc::new(DynamoItemStore::from_conf(&sdk, table)),
+        store: Arc::new(DynamoItemStore::from_conf(sdk, table)),
         providers,
         blobs,
         clock,
@@ -288,10 +290,9 @@ pub fn serve_step(step: StepEntry) -> impl Future<Output = Result<(), Error>> {
 async fn serve_step_with(step: StepEntry, providers: ProvidersFn) -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let mut deps = pipeline_deps(&config, &table, &aws, providers)?;
+    let sdk = lambda_sdk()?;
+    let mut deps = pipeline_deps(&config, &table, &sdk, providers)?;
     if step.step.publishes() {
-        let sdk = aws.sdk_config();
         deps.social = viral_steps::Social {
             publishers: crate::social::publishers(&config, lambda_secrets(&config, &sdk)),
             vault: lambda_vault(&config, &sdk),
@@ -316,8 +317,8 @@ async fn serve_step_with(step: StepEntry, providers: ProvidersFn) -> Result<(), 
 pub async fn serve_provider_worker() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let deps = pipeline_deps(&config, &table, &aws, crate::providers::registry)?;
+    let sdk = lambda_sdk()?;
+    let deps = pipeline_deps(&config, &table, &sdk, crate::providers::registry)?;
     let required = |var: &'static str| ConfigError {
         var,
         problem: "required by the provider worker".into(),
@@ -326,7 +327,6 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
         (config.state_machine_arn.clone()).ok_or_else(|| required("VIRAL_STATE_MACHINE_ARN"))?;
     let polls = (config.render_poll_queue_url.clone())
         .ok_or_else(|| required("VIRAL_RENDER_POLL_QUEUE_URL"))?;
-    let sdk = aws.sdk_config();
     let callbacks = SfnWorkflow::from_conf(&sdk, &arn);
     let polls = viral_aws::SqsQueue::from_conf(&sdk, &polls);
     let (deps, callbacks, polls) = (&deps, &callbacks, &polls);
@@ -385,7 +385,7 @@ fn scheduled_with_vault(
 > {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let sdk = lambda_env()?.sdk_config();
+    let sdk = lambda_sdk()?;
     let store = DynamoItemStore::from_conf(&sdk, &table);
     let vault = lambda_vault(&config, &sdk).ok_or_else(|| {
         Error::from(ConfigError {
@@ -438,7 +438,7 @@ pub async fn keep_alive(
 pub async fn serve_autopilot_tick() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let sdk = lambda_env()?.sdk_config();
+    let sdk = lambda_sdk()?;
     let required = |v: &Option<String>, var: &'static str| {
         v.clone().ok_or_else(|| {
             Error::from(ConfigError {
@@ -619,8 +619,7 @@ pub const WEBHOOKS_PER_PASS: usize = 200;
 pub async fn serve_reconciler() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
-    let aws = lambda_env()?;
-    let sdk = aws.sdk_config();
+    let sdk = lambda_sdk()?;
     let store = DynamoItemStore::from_conf(&sdk, &table);
     let clock = SystemClock;
     // Posts whose start was lost are started again (executions are named after posts).
