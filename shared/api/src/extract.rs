@@ -260,7 +260,14 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer_token(parts)?;
         let principal = if viral_core::domain::api_key::looks_like_api_key(token) {
             // Counted against the rate limit in the same write that checks the key.
-            api_keys::authenticate(&*state.store, &*state.clock, token, state.rate_limit).await?
+            api_keys::authenticate(
+                &*state.store,
+                &*state.clock,
+                &state.known_keys,
+                token,
+                state.rate_limit,
+            )
+            .await?
         } else if let Some(jwt) = &state.jwt {
             let principal = jwt
                 .authenticate(&*state.store, &*state.clock, token)

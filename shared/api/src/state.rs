@@ -45,6 +45,8 @@ pub struct AppState {
     /// Autopilot's per-tenant schedules (EventBridge Scheduler on AWS); `None` where a local
     /// scheduler ticks every tenant (`viral up`).
     pub autopilot_schedules: Option<Arc<dyn viral_core::ports::AutopilotSchedules>>,
+    /// The tenants of keys this process has authenticated (see `KnownKeyTenants`).
+    pub known_keys: Arc<viral_core::service::api_keys::KnownKeyTenants>,
 }
 
 /// What the account and post routes need.
@@ -96,6 +98,7 @@ impl AppState {
             social: None,
             allow_loopback: false,
             autopilot_schedules: None,
+            known_keys: Arc::default(),
         }
     }
 }

@@ -470,6 +470,48 @@ async fn a_wrong_secret_spends_none_of_the_keys_budget_and_idle_windows_do_not_p
     }
 }
 
+/// A key this process has seen authenticate has its tenant read alongside its check; what was
+/// learned is never trusted over the key's own record, and a wrong secret teaches nothing.
+#[tokio::test]
+async fn a_known_keys_tenant_is_read_early_but_only_its_record_decides() {
+    let t = TestApp::new();
+    let a = t.tenant("A", Plan::Free).await;
+    let b = t.tenant("B", Plan::Free).await;
+    let prefix = |key: &str| {
+        viral_core::domain::api_key::parse_presented(key)
+            .unwrap()
+            .prefix
+            .to_owned()
+    };
+    let known = t.state.known_keys.clone();
+    // A wrong secret for A's prefix: refused, and nothing learned.
+    let last = a.key.chars().last().unwrap();
+    let forged = format!(
+        "{}{}",
+        &a.key[..a.key.len() - 1],
+        if last == 'a' { 'b' } else { 'a' }
+    );
+    t.call("GET", "/v1/me", Some(&forged), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
+    assert_eq!(known.tenant_of(&prefix(&a.key)), None);
+    // The right one: served, and its tenant learned.
+    let me = t.call("GET", "/v1/me", Some(&a.key), None).await;
+    me.expect(200, None);
+    let a_id = me.body["tenant"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id.clone()));
+    // Told the wrong tenant (B's), A's key still gets A: the record decides.
+    let b_id = t.call("GET", "/v1/me", Some(&b.key), None).await.body["tenant"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    known.learn(&prefix(&a.key), &b_id);
+    let me = t.call("GET", "/v1/me", Some(&a.key), None).await;
+    me.expect(200, None);
+    assert_eq!(me.body["tenant"]["id"], a_id.as_str());
+    assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id));
+}
+
 #[tokio::test]
 async fn rate_limit_is_configurable() {
     let t = TestApp::with(|s| s.rate_limit = RateLimit::parse("2/1m").unwrap());

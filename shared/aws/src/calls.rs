@@ -32,6 +32,8 @@ pub struct Call {
     pub request_bytes: u64,
     /// Filled in when the response arrives (its `Content-Length`).
     pub response_bytes: u64,
+    /// When the request was sent.
+    pub sent_at: Instant,
     /// From sending the request to its response's headers (reading the body is not in it).
     pub took: Duration,
     /// For DynamoDB's `TransactWriteItems`, the size of each item's part of the request:
@@ -220,7 +222,9 @@ impl HttpConnector for CountingConnector {
         } else {
             Vec::new()
         };
+        let sent_at = Instant::now();
         let at = self.log.push(Call {
+            sent_at,
             item_bytes,
             operation: operation_of(&service, &request),
             object,
@@ -231,7 +235,6 @@ impl HttpConnector for CountingConnector {
             response_bytes: 0,
             took: Duration::ZERO,
         });
-        let sent_at = Instant::now();
         let sent = self.inner.call(request);
         let log = self.log.clone();
         HttpConnectorFuture::new(async move {
@@ -244,5 +247,60 @@ impl HttpConnector for CountingConnector {
             log.answered(at, bytes, sent_at.elapsed());
             Ok(response)
         })
+    }
+}
+
+/// How many round trips `calls` took one after another: calls sent while an earlier one was
+/// still waiting for its answer share its round trip (requests made at the same time).
+pub fn sequential_round_trips<'a>(calls: impl IntoIterator<Item = &'a Call>) -> usize {
+    let mut calls: Vec<&Call> = calls.into_iter().collect();
+    calls.sort_by_key(|c| c.sent_at);
+    let mut rounds = 0;
+    let mut answered_by: Option<Instant> = None;
+    for c in calls {
+        let answered = c.sent_at + c.took;
+        match answered_by {
+            Some(end) if c.sent_at < end => answered_by = Some(end.max(answered)),
+            _ => {
+                rounds += 1;
+                answered_by = Some(answered);
+            }
+        }
+    }
+    rounds
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(sent_ms: u64, took_ms: u64, base: Instant) -> Call {
+        Call {
+            service: "dynamodb".into(),
+            operation: "GetItem".into(),
+            object: String::new(),
+            copied_from: String::new(),
+            by: None,
+            request_bytes: 0,
+            response_bytes: 0,
+            sent_at: base + Duration::from_millis(sent_ms),
+            took: Duration::from_millis(took_ms),
+            item_bytes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn requests_sent_together_share_a_round_trip() {
+        let t = Instant::now();
+        assert_eq!(sequential_round_trips(&[]), 0);
+        // One after another: three.
+        let chain = [call(0, 5, t), call(6, 5, t), call(12, 5, t)];
+        assert_eq!(sequential_round_trips(&chain), 3);
+        // Two sent together, then one after both answered: two.
+        let joined = [call(0, 5, t), call(1, 9, t), call(11, 2, t)];
+        assert_eq!(sequential_round_trips(&joined), 2);
+        // A call sent while the longer of two is still out shares their round trip.
+        let overlap = [call(0, 2, t), call(1, 9, t), call(4, 2, t)];
+        assert_eq!(sequential_round_trips(&overlap), 1);
     }
 }

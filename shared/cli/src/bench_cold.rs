@@ -173,6 +173,9 @@ fn lambda_env(name: &str) -> Vec<(String, String)> {
             "VIRAL_STATE_MACHINE_ARN",
             "arn:aws:states:us-east-1:123456789012:stateMachine:viral-bench",
         ),
+        // As the template sets it (`NarrationVoice`): unset, a worker would look for an
+        // offline voice, which no Lambda has (here it would load espeak-ng's libraries).
+        ("VIRAL_VOICE", "polly"),
         ("RUST_LOG", "warn"),
         ("PATH", "/usr/local/bin:/usr/bin:/bin"),
     ]

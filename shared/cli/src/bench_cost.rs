@@ -520,28 +520,25 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
     rig.pipeline()?.shutdown().await;
     let _ = std::fs::remove_dir_all(&rig.dir);
 
-    let dynamodb_per_call: Vec<(String, usize)> = api_rows
+    // A round trip is a wait for DynamoDB: requests sent together share one.
+    let max_api_ddb = api_rows
         .iter()
-        .map(|(_, route, calls, _)| {
-            (
-                route.clone(),
-                calls.iter().filter(|c| c.service == "dynamodb").count(),
-            )
-        })
-        .collect();
-    let max_api_ddb = dynamodb_per_call.iter().map(|(_, n)| *n).max().unwrap_or(0);
+        .map(|(_, _, calls, _)| dynamodb_round_trips(calls))
+        .max()
+        .unwrap_or(0);
     let worst = bills.iter().map(|(_, b)| b.total()).fold(0.0, f64::max);
     if json_out {
         let out = json!({
             "goals": {
-                "max_dynamodb_per_api_call": max_api_ddb,
-                "dynamodb_per_api_call_met": max_api_ddb <= 2,
+                "max_dynamodb_round_trips_per_api_call": max_api_ddb,
+                "dynamodb_round_trips_per_api_call_met": max_api_ddb <= 2,
                 "max_usd_per_video": worst,
                 "usd_per_video_met": worst <= 0.0005,
             },
             "api": api_rows.iter().map(|(f, route, calls, _)| json!({
                 "function": f, "route": route,
                 "dynamodb": calls.iter().filter(|c| c.service == "dynamodb").count(),
+                "dynamodb_round_trips": dynamodb_round_trips(calls),
                 "calls": calls.iter().map(|c| format!("{} {}", c.service, c.operation)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "jobs": bills.iter().map(|(label, b)| json!({
@@ -557,7 +554,10 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
         println!(
             "viral bench cost: counted AWS calls on {endpoint} (moto), us-east-1 list prices, arm64\n"
         );
-        println!("{:<20} {:>9}  calls", "API call", "DynamoDB");
+        println!(
+            "{:<20} {:>9} {:>12}  calls",
+            "API call", "DynamoDB", "round trips"
+        );
         for (_, route, calls, _) in &api_rows {
             let mut by: BTreeMap<String, usize> = BTreeMap::new();
             for c in calls {
@@ -566,11 +566,17 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
             }
             let list: Vec<String> = by.iter().map(|(k, n)| format!("{n}× {k}")).collect();
             println!(
-                "{route:<20} {:>9}  {}",
+                "{route:<20} {:>9} {:>12}  {}",
                 calls.iter().filter(|c| c.service == "dynamodb").count(),
+                dynamodb_round_trips(calls),
                 list.join(", ")
             );
         }
+        println!(
+            "(round trips: DynamoDB waits one after another; requests sent together count once. \
+             A function reads the tenant of a key it has seen before alongside the key's check; \
+             its first request with a key waits once more.)"
+        );
         for (label, b) in &bills {
             println!(
                 "\n{label}: {} per video ({:.1} MB video, {} state transitions)",
@@ -622,7 +628,9 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
         });
     }
     let a = crate::bench::verdict(
-        &format!("at most 2 DynamoDB round trips per API call (worst {max_api_ddb})"),
+        &format!(
+            "at most 2 DynamoDB round trips per API call, requests sent together counting once (worst {max_api_ddb})"
+        ),
         calls_met,
     );
     let b = crate::bench::verdict(
@@ -633,6 +641,11 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
         cost_met,
     );
     Ok(if a == ExitCode::SUCCESS { b } else { a })
+}
+
+/// The DynamoDB round trips among `calls`, one after another.
+fn dynamodb_round_trips(calls: &[Call]) -> usize {
+    viral_aws::calls::sequential_round_trips(calls.iter().filter(|c| c.service == "dynamodb"))
 }
 
 #[cfg(test)]
@@ -659,6 +672,7 @@ mod tests {
             by: None,
             request_bytes: req,
             response_bytes: resp,
+            sent_at: std::time::Instant::now(),
             took: Duration::ZERO,
             item_bytes: Vec::new(),
         };

@@ -63,13 +63,23 @@ fn the_cost_of_a_video_is_counted_on_moto() {
     eprintln!("viral bench cost:\n{report:#}");
     let api = report["api"].as_array().unwrap();
     let route = |r: &str| api.iter().find(|a| a["route"] == r).unwrap().clone();
-    // Authentication counts the rate limit in the write that checks the key; then the
-    // tenant: two round trips.
-    assert_eq!(route("GET /v1/me")["dynamodb"], 2, "{api:?}");
+    // Authentication counts the rate limit in the write that checks the key, and reads the
+    // tenant of a key it has seen before at the same time: two requests, one round trip.
+    let me = route("GET /v1/me");
+    assert_eq!(me["dynamodb"], 2, "{api:?}");
+    assert_eq!(me["dynamodb_round_trips"], 1, "{api:?}");
     let create = route("POST /v1/videos");
-    // The key's record, the tenant, the accept transaction: no reads of health (a provider
-    // named) or of the quota (plenty left) on top.
+    // The key's record and the tenant, then the accept transaction: no reads of health (a
+    // provider named) or of the quota (plenty left) on top.
     assert_eq!(create["dynamodb"], 3, "{create}");
+    assert_eq!(create["dynamodb_round_trips"], 2, "{create}");
+    for r in ["GET /v1/usage", "GET /v1/videos"] {
+        assert_eq!(route(r)["dynamodb_round_trips"], 2, "{api:?}");
+    }
+    assert_eq!(
+        report["goals"]["dynamodb_round_trips_per_api_call_met"], true,
+        "{report}"
+    );
     assert!(
         create["calls"]
             .as_array()

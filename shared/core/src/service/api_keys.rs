@@ -270,6 +270,39 @@ async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &st
     }
 }
 
+/// Which tenant each API key this process has seen authenticate belongs to, by the key's
+/// public prefix. A key never changes tenant, so nothing learned here goes stale: it only lets
+/// the next request with the key read its tenant at the same time as the key's check, instead
+/// of after it. Learned only from a key whose hash matched, and checked against the key's own
+/// record on every use, so an entry can cost one wasted read and never a wrong tenant.
+#[derive(Debug, Default)]
+pub struct KnownKeyTenants {
+    by_prefix: std::sync::Mutex<std::collections::HashMap<String, String>>,
+}
+
+/// Entries kept before the map starts over (a few hundred kilobytes at most).
+const KNOWN_KEYS_MAX: usize = 4096;
+
+impl KnownKeyTenants {
+    /// The tenant learned for a key's prefix, if any.
+    pub fn tenant_of(&self, prefix: &str) -> Option<String> {
+        let map = self.by_prefix.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(prefix).cloned()
+    }
+
+    /// Remembers the tenant of a key that just authenticated.
+    pub fn learn(&self, prefix: &str, tenant_id: &str) {
+        let mut map = self.by_prefix.lock().unwrap_or_else(|p| p.into_inner());
+        if map.get(prefix).is_some_and(|t| t == tenant_id) {
+            return;
+        }
+        if map.len() >= KNOWN_KEYS_MAX {
+            map.clear();
+        }
+        map.insert(prefix.to_owned(), tenant_id.to_owned());
+    }
+}
+
 /// How many counters of past windows a key's record may carry before they are dropped (a
 /// key idle for two windows or more leaves its last one behind; each request drops the one
 /// just before its own).
@@ -277,12 +310,14 @@ const STALE_COUNTERS_KEPT: usize = 4;
 
 /// Checks a presented API key and counts the request against its rate limit, in one
 /// conditional write on the key's record: the window's counter moves only when the presented
-/// key's hash matches and the window has budget left, and the write answers the record. With
-/// the tenant's read that is two round trips. Every failure to authenticate reads the same
-/// to the caller.
+/// key's hash matches and the window has budget left, and the write answers the record. The
+/// tenant is read after it, or, for a key this process has seen authenticate before
+/// (`known`), at the same time: one round trip instead of two. Every failure to
+/// authenticate reads the same to the caller.
 pub async fn authenticate(
     store: &dyn ItemStore,
     clock: &dyn Clock,
+    known: &KnownKeyTenants,
     token: &str,
     limit: RateLimit,
 ) -> Result<Principal> {
@@ -303,23 +338,38 @@ pub async fn authenticate(
             Cond::AttrAbsent("revoked_at".into()),
             Cond::below(&counter, i64::from(limit.max)),
         ]));
-    let mut tries = 0;
-    let (item, refused) = loop {
-        tries += 1;
-        match store.update(count.clone()).await {
-            Ok(item) => break (Some(item), false),
-            // Not this key, revoked, or its window's budget is spent: the record tells which.
-            Err(StoreError::ConditionFailed { .. }) => break (store.get(&pk, sk).await?, true),
-            // A write of the record in a transaction (revoking, ending sessions) held it.
-            Err(StoreError::Conflict) if tries < 3 => continue,
-            Err(e) => return Err(e.into()),
+    let counted = async {
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match store.update(count.clone()).await {
+                Ok(item) => return Ok((Some(item), false)),
+                // Not this key, revoked, or its window's budget is spent: the record tells
+                // which.
+                Err(StoreError::ConditionFailed { .. }) => {
+                    return Ok((store.get(&pk, sk).await?, true));
+                }
+                // A write of the record in a transaction (revoking, ending sessions) held it.
+                Err(StoreError::Conflict) if tries < 3 => continue,
+                Err(e) => return Err(Error::from(e)),
+            }
         }
     };
+    let (counted, early_tenant) = match known.tenant_of(presented.prefix) {
+        Some(tenant_id) => {
+            let (counted, tenant) =
+                futures_util::future::join(counted, get_tenant(store, &tenant_id)).await;
+            (counted, tenant.ok().flatten())
+        }
+        None => (counted.await, None),
+    };
+    let (item, refused) = counted?;
     let item = item.ok_or(INVALID)?;
     let cred = KeyCredential::from_item(&item).ok_or(INVALID)?;
     if !hash_matches(presented.whole, &cred.hash) {
         return Err(INVALID);
     }
+    known.learn(presented.prefix, &cred.tenant_id);
     if !refused {
         drop_stale_counters(store, &item, limit.window_start(now)).await;
     }
@@ -334,7 +384,11 @@ pub async fn authenticate(
             retry_after_secs: limit.retry_after(now),
         });
     }
-    let tenant = get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?;
+    // The record names the tenant; a read made before it was known counts only if it agrees.
+    let tenant = match early_tenant {
+        Some(t) if t.id == cred.tenant_id => t,
+        _ => get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?,
+    };
     if tenant.status != TenantStatus::Active {
         return Err(Error::Forbidden {
             code: "tenant_suspended",
