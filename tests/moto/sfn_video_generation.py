@@ -191,6 +191,22 @@ entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEntere
 if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
     fail(f"our own failure ended {d['status']} through {entered}")
 
+# 2c. A submitted render the worker could not follow (the provider's own error while polling
+#     or fetching) is refunded, not sent to another provider: this one may still be rendering,
+#     and billing, it.
+canned(plan)
+arn = sfn.start_execution(stateMachineArn=machine, name="job_lost", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_lost", "attempt": 1}))[
+    "executionArn"
+]
+token = take_token(arn=arn)
+canned({"status": "failed", "refunded": True})
+sfn.send_task_failure(taskToken=token, error="Provider.FollowFailed", cause="404 no such task")
+d = wait_end(arn)
+events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
+    fail(f"an unfollowable render ended {d['status']} through {entered}")
+
 # 3. Execution names are job ids: a second start of an ended job is refused by name, which
 #    the Workflow adapter reads as "already started" (no second run, no second charge).
 try:
@@ -244,4 +260,4 @@ entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEntere
 if d["status"] != "SUCCEEDED" or "WaitUntilDue" not in entered or entered.count("CheckPost") != 2:
     fail(f"the scheduled path ended {d['status']} through {entered}")
 
-print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund, our failure refunded); publish.asl.json too (post, scheduled post)")
+print("ok: video-generation.asl.json runs on moto's Step Functions (success, fallback + refund, our failure and an unfollowable render refunded); publish.asl.json too (post, scheduled post)")

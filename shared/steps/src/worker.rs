@@ -207,8 +207,24 @@ async fn follow(
             };
             later(polls, msg, next, backoff, limits).await
         }
-        Err(e) => fail(callbacks, &msg, &e).await,
+        Err(e) => fail(callbacks, &msg, &after_submit(e)).await,
     }
+}
+
+/// A failure while following a submitted render, named so the workflow never pays another
+/// provider for the clip while this one may still be rendering (and billing) it: the
+/// provider's own transient or permanent errors become `Provider.FollowTransient` (the state
+/// retries it: followed again from the record, never submitted again) and
+/// `Provider.FollowFailed`, which the fallback refunds instead of trying another provider. A
+/// render the provider reports failed (`Provider.RenderFailed`) or past its deadline, and
+/// anything else, keep their names.
+fn after_submit(e: StepError) -> StepError {
+    let name = match e.name.as_str() {
+        "Provider.Transient" => "Provider.FollowTransient",
+        "Provider.Permanent" => "Provider.FollowFailed",
+        _ => return e,
+    };
+    StepError::new(name, e.cause)
 }
 
 /// Puts the clip's message on the render-poll queue to be followed after `wait` (scaled, and

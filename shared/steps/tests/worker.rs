@@ -289,7 +289,27 @@ async fn passing_failures_in_a_row_end_the_task_after_the_retries() {
         w.handle(&serde_json::to_string(&msg).unwrap()).await,
         Handled::Done
     );
-    assert_eq!(w.answers(), [Err("Provider.Transient".to_owned())]);
+    // Named for the follow, so the workflow retries it (followed again from the record) and
+    // then refunds, never paying another provider while this render may still run.
+    assert_eq!(w.answers(), [Err("Provider.FollowTransient".to_owned())]);
+    assert_eq!(w.queue.depth().await.unwrap(), 0);
+    assert_eq!(w.slow.submits.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_provider_refusing_to_tell_of_a_submitted_render_fails_it_as_unfollowable() {
+    let w = world(vec![Err(ProviderError::Permanent(
+        "404 no such task".into(),
+    ))])
+    .await;
+    assert_eq!(w.handle(&w.first).await, Handled::Done);
+    let msg = w.next().await;
+    assert_eq!(
+        w.handle(&serde_json::to_string(&msg).unwrap()).await,
+        Handled::Done
+    );
+    // Not `Provider.Permanent`, which the fallback would send to another provider.
+    assert_eq!(w.answers(), [Err("Provider.FollowFailed".to_owned())]);
     assert_eq!(w.queue.depth().await.unwrap(), 0);
     assert_eq!(w.slow.submits.load(Ordering::SeqCst), 1);
 }
