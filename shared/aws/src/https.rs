@@ -25,8 +25,9 @@ pub fn aws_https_client() -> SharedHttpClient {
         .build()
     {
         Ok(context) => builder.tls_context(context).build_https(),
-        // Building a context cannot fail in this SDK version; should that change, the
-        // system's store is the safe fallback.
+        // Building a context cannot fail in this SDK version. Should that change, the
+        // function keeps working on the system's store (wider trust, said in the log)
+        // rather than refusing to start.
         Err(e) => {
             tracing::warn!(error = %e, "the Amazon roots were refused; using the system's trust store");
             builder.build_https()
@@ -80,6 +81,7 @@ mod tests {
             .credentials_provider(Credentials::new("a", "b", None, None, "test"))
             // Nothing listens on port 1: the request fails after the connector is built.
             .endpoint_url("https://127.0.0.1:1")
+            .retry_config(aws_sdk_dynamodb::config::retry::RetryConfig::disabled())
             .http_client(aws_https_client())
             .build();
         let client = aws_sdk_dynamodb::Client::from_conf(conf);

@@ -276,6 +276,9 @@ pub async fn run(
     };
     Ok(crate::bench::verdict(
         &claim,
-        worst <= 5.0 && ratio.is_none_or(|r| r >= 30.0) && rows.iter().all(|r| r.4),
+        !rows.is_empty()
+            && worst <= 5.0
+            && ratio.is_none_or(|r| r >= 30.0)
+            && rows.iter().all(|r| r.4),
     ))
 }

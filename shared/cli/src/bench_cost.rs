@@ -239,7 +239,11 @@ struct Rig {
     invocations: Arc<Mutex<Vec<(&'static str, Duration)>>>,
     store: Arc<dyn ItemStore>,
     clock: Arc<dyn Clock>,
-    app: axum::Router,
+    /// What every function's router is built from.
+    state: AppState,
+    /// Each API function's router, as its own process would hold it: its own memory of the
+    /// keys it has served (see `KnownKeyTenants`).
+    functions: Mutex<BTreeMap<&'static str, axum::Router>>,
     key: String,
     tenant: viral_core::domain::Tenant,
     /// Started after the API calls are counted: its reconciler picks up open jobs.
@@ -276,6 +280,16 @@ impl Rig {
         (calls, inv)
     }
 
+    /// A new execution environment for `function`: it has served no key yet.
+    fn fresh(&self, function: &'static str) {
+        let mut state = self.state.clone();
+        state.known_keys = Arc::default();
+        self.functions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(function, viral_api::router(state));
+    }
+
     /// One API request as its function would serve it; the answer's status and JSON.
     async fn api(
         &self,
@@ -294,7 +308,16 @@ impl Rig {
         let req = req
             .body(body.map_or(Body::empty(), |b| Body::from(b.to_string())))
             .map_err(|e| e.to_string())?;
-        let resp = in_function(function, self.app.clone().oneshot(req))
+        let app = {
+            let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
+            let app = functions.entry(function).or_insert_with(|| {
+                let mut state = self.state.clone();
+                state.known_keys = Arc::default();
+                viral_api::router(state)
+            });
+            app.clone()
+        };
+        let resp = in_function(function, app.oneshot(req))
             .await
             .map_err(|e| e.to_string())?;
         let status = resp.status().as_u16();
@@ -368,7 +391,6 @@ async fn rig(endpoint: &str) -> Result<Rig, String> {
     };
     state.workflow = Some(Arc::new(SfnWorkflow::from_conf(&conf, &machine)));
     state.media = Some(Arc::new(s3));
-    let app = viral_api::router(state);
 
     let dir = std::env::temp_dir().join(format!("viral-bench-cost-{}", std::process::id()));
     let sb = viral_providers::storyboard::storyboard_from_prompt(crate::bench_media::CARDS, 1);
@@ -402,7 +424,8 @@ async fn rig(endpoint: &str) -> Result<Rig, String> {
         invocations,
         store,
         clock,
-        app,
+        state,
+        functions: Mutex::default(),
         key: created.key.token.expose().to_owned(),
         tenant: created.tenant,
         pipeline: None,
@@ -429,6 +452,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
     rig.api("get-me", "GET", "/v1/me", None).await?;
     rig.take();
     let mut api_rows = Vec::new();
+    let mut first_rows: BTreeMap<&str, usize> = BTreeMap::new();
     let mut job_ids = Vec::new();
     for (function, method, path) in [
         ("get-me", "GET", "/v1/me"),
@@ -436,6 +460,18 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
         ("create-video", "POST", "/v1/videos"),
         ("list-videos", "GET", "/v1/videos"),
     ] {
+        // Each function starts as a new execution environment. A read's first request with
+        // the key is counted too; the job's is not made twice (a second job would run in
+        // the pipeline below), and its warm-up is a read.
+        rig.fresh(function);
+        if method == "GET" {
+            rig.api(function, method, path, None).await?;
+            let (calls, _) = rig.take();
+            first_rows.insert(function, dynamodb_round_trips(&calls));
+        } else {
+            rig.api(function, "GET", "/v1/me", None).await?;
+            rig.take();
+        }
         let body = (method == "POST").then(|| spec("storyboard"));
         let (status, answer) = rig.api(function, method, path, body).await?;
         if !(200..300).contains(&status) {
@@ -539,6 +575,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
                 "function": f, "route": route,
                 "dynamodb": calls.iter().filter(|c| c.service == "dynamodb").count(),
                 "dynamodb_round_trips": dynamodb_round_trips(calls),
+                "dynamodb_round_trips_first_request": first_rows.get(f),
                 "calls": calls.iter().map(|c| format!("{} {}", c.service, c.operation)).collect::<Vec<_>>(),
             })).collect::<Vec<_>>(),
             "jobs": bills.iter().map(|(label, b)| json!({
@@ -555,10 +592,10 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
             "viral bench cost: counted AWS calls on {endpoint} (moto), us-east-1 list prices, arm64\n"
         );
         println!(
-            "{:<20} {:>9} {:>12}  calls",
-            "API call", "DynamoDB", "round trips"
+            "{:<20} {:>9} {:>12} {:>14}  calls",
+            "API call", "DynamoDB", "round trips", "first request"
         );
-        for (_, route, calls, _) in &api_rows {
+        for (function, route, calls, _) in &api_rows {
             let mut by: BTreeMap<String, usize> = BTreeMap::new();
             for c in calls {
                 *by.entry(format!("{} {}", c.service, c.operation))
@@ -566,16 +603,20 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
             }
             let list: Vec<String> = by.iter().map(|(k, n)| format!("{n}× {k}")).collect();
             println!(
-                "{route:<20} {:>9} {:>12}  {}",
+                "{route:<20} {:>9} {:>12} {:>14}  {}",
                 calls.iter().filter(|c| c.service == "dynamodb").count(),
                 dynamodb_round_trips(calls),
+                first_rows
+                    .get(function)
+                    .map_or("—".into(), |n| n.to_string()),
                 list.join(", ")
             );
         }
         println!(
-            "(round trips: DynamoDB waits one after another; requests sent together count once. \
-             A function reads the tenant of a key it has seen before alongside the key's check; \
-             its first request with a key waits once more.)"
+            "(DynamoDB: requests. Round trips: waits one after another, requests sent together \
+             counting once, in a function that has served the key before. First request: a \
+             function's first with the key, which reads the tenant after the key's check; not \
+             made for POST, whose second job would run below.)"
         );
         for (label, b) in &bills {
             println!(
@@ -629,7 +670,7 @@ pub async fn run(endpoint: String, json_out: bool) -> Result<ExitCode, Failure> 
     }
     let a = crate::bench::verdict(
         &format!(
-            "at most 2 DynamoDB round trips per API call, requests sent together counting once (worst {max_api_ddb})"
+            "at most 2 DynamoDB round trips per API call in a warm function, requests sent together counting once (worst {max_api_ddb})"
         ),
         calls_met,
     );

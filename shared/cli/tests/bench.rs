@@ -68,6 +68,14 @@ fn the_cost_of_a_video_is_counted_on_moto() {
     let me = route("GET /v1/me");
     assert_eq!(me["dynamodb"], 2, "{api:?}");
     assert_eq!(me["dynamodb_round_trips"], 1, "{api:?}");
+    // Each function is its own process: its first request with the key reads the tenant
+    // after the check (nothing learned in another function helps it).
+    assert_eq!(me["dynamodb_round_trips_first_request"], 2, "{api:?}");
+    assert_eq!(
+        route("GET /v1/usage")["dynamodb_round_trips_first_request"],
+        3,
+        "{api:?}"
+    );
     let create = route("POST /v1/videos");
     // The key's record and the tenant, then the accept transaction: no reads of health (a
     // provider named) or of the quota (plenty left) on top.

@@ -273,8 +273,10 @@ async fn another_key_manager(store: &dyn ItemStore, tenant_id: &str, except: &st
 /// Which tenant each API key this process has seen authenticate belongs to, by the key's
 /// public prefix. A key never changes tenant, so nothing learned here goes stale: it only lets
 /// the next request with the key read its tenant at the same time as the key's check, instead
-/// of after it. Learned only from a key whose hash matched, and checked against the key's own
-/// record on every use, so an entry can cost one wasted read and never a wrong tenant.
+/// of after it. Learned only from a request that authenticated, and checked against the
+/// key's own record on every use, so an entry can cost a wasted read (a request refused after
+/// all: a wrong secret with the key's public prefix, a revoked key, a spent rate limit) and
+/// never a wrong tenant.
 #[derive(Debug, Default)]
 pub struct KnownKeyTenants {
     by_prefix: std::sync::Mutex<std::collections::HashMap<String, String>>,
@@ -359,7 +361,14 @@ pub async fn authenticate(
         Some(tenant_id) => {
             let (counted, tenant) =
                 futures_util::future::join(counted, get_tenant(store, &tenant_id)).await;
-            (counted, tenant.ok().flatten())
+            let tenant = match tenant {
+                Ok(t) => t.filter(|t| t.id == tenant_id),
+                Err(e) => {
+                    tracing::debug!(error = %e, "the early read of a key's tenant failed; reading it again");
+                    None
+                }
+            };
+            (counted, tenant)
         }
         None => (counted.await, None),
     };
@@ -369,7 +378,6 @@ pub async fn authenticate(
     if !hash_matches(presented.whole, &cred.hash) {
         return Err(INVALID);
     }
-    known.learn(presented.prefix, &cred.tenant_id);
     if !refused {
         drop_stale_counters(store, &item, limit.window_start(now)).await;
     }
@@ -395,6 +403,7 @@ pub async fn authenticate(
             message: "this tenant is suspended".into(),
         });
     }
+    known.learn(presented.prefix, &cred.tenant_id);
     note_use(store, clock, &cred, presented.prefix).await;
     Ok(Principal {
         tenant,
