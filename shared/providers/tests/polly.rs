@@ -110,18 +110,18 @@ async fn start(mode: &str) -> (Arc<Server>, Polly) {
         .route("/v1/speech", post(synthesize))
         .with_state(s.clone());
     let base = support::serve(app).await;
-    let conf = aws_sdk_polly::Config::builder()
-        .behavior_version(aws_sdk_polly::config::BehaviorVersion::latest())
-        .region(aws_sdk_polly::config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_polly::config::Credentials::new(
-            "AKIDTEST", "secret", None, None, "test",
+    // A function's SDK configuration, as a Lambda gives it (`Polly::on`): the SDK's default
+    // retries are on in it, so the one-call assertions below check that Polly turns them off.
+    let conf = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_polly::config::SharedCredentialsProvider::new(
+            aws_sdk_polly::config::Credentials::new("AKIDTEST", "secret", None, None, "test"),
         ))
+        .retry_config(aws_config::retry::RetryConfig::standard())
         .endpoint_url(base)
-        .retry_config(aws_sdk_polly::config::retry::RetryConfig::disabled())
         .build();
-    let polly = Polly::new("Joanna", "neural", 3.2)
-        .unwrap()
-        .with_client(aws_sdk_polly::Client::from_conf(conf));
+    let polly = Polly::new("Joanna", "neural", 3.2).unwrap().on(&conf);
     (s, polly)
 }
 

@@ -220,13 +220,18 @@ fn lambda_sdk() -> Result<viral_aws::SdkConfig, Error> {
 }
 
 /// Builds the providers a pipeline function needs from the configuration.
-type ProvidersFn =
-    fn(&ProviderConfig, Arc<dyn Secrets>, Arc<dyn BlobStore>) -> Result<Registry, StartError>;
+type ProvidersFn = fn(
+    &ProviderConfig,
+    Arc<dyn Secrets>,
+    Arc<dyn BlobStore>,
+    &viral_aws::SdkConfig,
+) -> Result<Registry, StartError>;
 
 fn no_providers(
     _: &ProviderConfig,
     _: Arc<dyn Secrets>,
     _: Arc<dyn BlobStore>,
+    _: &viral_aws::SdkConfig,
 ) -> Result<Registry, StartError> {
     Ok(Registry::default())
 }
@@ -235,6 +240,7 @@ fn provider_profiles(
     config: &ProviderConfig,
     _: Arc<dyn Secrets>,
     _: Arc<dyn BlobStore>,
+    _: &viral_aws::SdkConfig,
 ) -> Result<Registry, StartError> {
     Ok(Registry::profiles_only(crate::providers::profiles(config)))
 }
@@ -260,7 +266,7 @@ fn pipeline_deps(
         clock.clone(),
         Duration::from_secs(300),
     ));
-    let providers = providers(&config.providers, secrets, blobs.clone())
+    let providers = providers(&config.providers, secrets, blobs.clone(), sdk)
         .map_err(|e| Error::from(e.to_string()))?;
     Ok(Deps {
         store: Arc::new(DynamoItemStore::from_conf(sdk, table)),
@@ -318,7 +324,7 @@ pub async fn serve_provider_worker() -> Result<(), Error> {
     crate::telemetry::init();
     let (config, table) = lambda_config()?;
     let sdk = lambda_sdk()?;
-    let deps = pipeline_deps(&config, &table, &sdk, crate::providers::registry)?;
+    let deps = pipeline_deps(&config, &table, &sdk, crate::providers::registry_on_aws)?;
     let required = |var: &'static str| ConfigError {
         var,
         problem: "required by the provider worker".into(),

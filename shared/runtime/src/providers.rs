@@ -31,7 +31,27 @@ pub fn registry(
     secrets: Arc<dyn Secrets>,
     blobs: Arc<dyn BlobStore>,
 ) -> Result<Registry, StartError> {
-    let voice = voice(cfg, secrets.clone())?;
+    registry_on(cfg, secrets, blobs, None)
+}
+
+/// [`registry`] in a Lambda: AWS clients (Polly's) are built on the function's own SDK
+/// configuration.
+pub fn registry_on_aws(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+    aws: &viral_aws::SdkConfig,
+) -> Result<Registry, StartError> {
+    registry_on(cfg, secrets, blobs, Some(aws))
+}
+
+fn registry_on(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    blobs: Arc<dyn BlobStore>,
+    aws: Option<&viral_aws::SdkConfig>,
+) -> Result<Registry, StartError> {
+    let voice = voice_on(cfg, secrets.clone(), aws)?;
     registry_with(cfg, secrets, blobs, &|blobs| match &voice {
         Some(v) => StoryboardProvider::new(blobs).with_voice(v.clone()),
         None => StoryboardProvider::new(blobs),
@@ -42,6 +62,15 @@ pub fn registry(
 pub fn voice(
     cfg: &ProviderConfig,
     secrets: Arc<dyn Secrets>,
+) -> Result<Option<Arc<dyn Voice>>, StartError> {
+    voice_on(cfg, secrets, None)
+}
+
+/// [`voice`], with Polly on `aws` when given.
+fn voice_on(
+    cfg: &ProviderConfig,
+    secrets: Arc<dyn Secrets>,
+    aws: Option<&viral_aws::SdkConfig>,
 ) -> Result<Option<Arc<dyn Voice>>, StartError> {
     let espeak = || Espeak::load().map(|v| Arc::new(v) as Arc<dyn Voice>);
     match cfg.voice {
@@ -63,7 +92,10 @@ pub fn voice(
             let p = &cfg.polly;
             let voice = Polly::new(&p.voice_id, &p.engine, p.cents_per_1k_chars)
                 .map_err(|e| StartError::Backend(format!("voice polly: {e}")))?;
-            Ok(Some(Arc::new(voice)))
+            Ok(Some(Arc::new(match aws {
+                Some(conf) => voice.on(conf),
+                None => voice,
+            })))
         }
         VoiceChoice::Auto => {
             Ok(Offline::load(cfg.piper_dir.as_deref()).map(|v| Arc::new(v) as Arc<dyn Voice>))

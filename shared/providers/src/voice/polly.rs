@@ -5,8 +5,9 @@
 //! neural, long-form and standard engines, not the generative one, so that one is refused.
 //!
 //! Both calls are billed per character, so the SDK's own retries are off: a request that may
-//! have been taken is never sent again (the storyboard then renders without a voice). The
-//! client is built from the Lambda's environment on first use, with no network call at init.
+//! have been taken is never sent again (the storyboard then renders without a voice). A
+//! Lambda gives it its own SDK configuration ([`Polly::on`]); elsewhere the client is built
+//! from the environment on first use. Neither makes a network call at init.
 
 use async_trait::async_trait;
 use aws_sdk_polly::Client;
@@ -64,6 +65,18 @@ impl Polly {
         })
     }
 
+    /// On an SDK configuration made elsewhere (a Lambda's: its credentials, and its HTTPS
+    /// client, which trusts Amazon's roots), still without the SDK's retries.
+    pub fn on(self, conf: &aws_config::SdkConfig) -> Self {
+        self.with_client(Client::from_conf(Self::config(conf)))
+    }
+
+    fn config(conf: &aws_config::SdkConfig) -> aws_sdk_polly::Config {
+        aws_sdk_polly::config::Builder::from(conf)
+            .retry_config(aws_sdk_polly::config::retry::RetryConfig::disabled())
+            .build()
+    }
+
     /// With a client made elsewhere (tests point one at a local server).
     pub fn with_client(mut self, client: Client) -> Self {
         self.client = OnceCell::new_with(Some(client));
@@ -74,10 +87,7 @@ impl Polly {
         self.client
             .get_or_init(|| async {
                 let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                let polly = aws_sdk_polly::config::Builder::from(&conf)
-                    .retry_config(aws_sdk_polly::config::retry::RetryConfig::disabled())
-                    .build();
-                Client::from_conf(polly)
+                Client::from_conf(Self::config(&conf))
             })
             .await
     }
