@@ -49,6 +49,10 @@ pub struct LambdaEnv {
     pub session_token: Option<String>,
     /// `AWS_ENDPOINT_URL`, for an AWS-compatible server.
     pub endpoint_url: Option<String>,
+    /// `VIRAL_AWS_TRUST=system`: the SDK clients trust the system's store instead of the
+    /// roots of Amazon Trust Services alone (see [`https`]): a switch for a deployment where
+    /// an AWS endpoint is served from another authority, without a new build.
+    pub trust_system_store: bool,
 }
 
 impl LambdaEnv {
@@ -66,19 +70,26 @@ impl LambdaEnv {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .region(aws_config::Region::new(self.region.clone()))
             .credentials_provider(SharedCredentialsProvider::new(creds));
-        b = match &self.endpoint_url {
-            // An AWS-compatible server, not AWS: its certificate is not Amazon's.
-            Some(url) => b
-                .endpoint_url(url)
-                .http_client(https::system_https_client()),
-            None => b.http_client(https::aws_https_client()),
-        };
+        if let Some(url) = &self.endpoint_url {
+            b = b.endpoint_url(url);
+        }
+        // An AWS-compatible server is not AWS: its certificate is not Amazon's.
+        b = b.http_client(if self.endpoint_url.is_some() || self.trust_system_store {
+            https::system_https_client()
+        } else {
+            https::aws_https_client()
+        });
         b.build()
     }
 
     /// Reads the variables; the error names the first one missing.
     pub fn from_env() -> Result<Self, String> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// [`Self::from_env`] over any source of variables (tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let var = |k: &str| lookup(k).filter(|v| !v.is_empty());
         let need = |k: &'static str| var(k).ok_or_else(|| format!("{k} is not set"));
         Ok(Self {
             region: var("AWS_REGION")
@@ -88,6 +99,15 @@ impl LambdaEnv {
             secret_access_key: need("AWS_SECRET_ACCESS_KEY")?,
             session_token: var("AWS_SESSION_TOKEN"),
             endpoint_url: var("AWS_ENDPOINT_URL"),
+            trust_system_store: match var("VIRAL_AWS_TRUST").as_deref() {
+                None | Some("amazon") => false,
+                Some("system") => true,
+                Some(other) => {
+                    return Err(format!(
+                        "VIRAL_AWS_TRUST is {other:?}: use \"amazon\" (the default) or \"system\""
+                    ));
+                }
+            },
         })
     }
 }
@@ -101,4 +121,45 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
         .credentials_provider(creds)
         .load()
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LambdaEnv;
+
+    fn env(pairs: &[(&str, &str)]) -> Result<LambdaEnv, String> {
+        let mut all = vec![
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "AKID"),
+            ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ];
+        all.extend_from_slice(pairs);
+        LambdaEnv::from_lookup(|k| {
+            all.iter()
+                .rev()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
+    #[test]
+    fn the_trusted_authorities_are_amazons_unless_told_otherwise() {
+        assert!(!env(&[]).unwrap().trust_system_store);
+        assert!(
+            !env(&[("VIRAL_AWS_TRUST", "amazon")])
+                .unwrap()
+                .trust_system_store
+        );
+        assert!(
+            env(&[("VIRAL_AWS_TRUST", "system")])
+                .unwrap()
+                .trust_system_store
+        );
+        let e = env(&[("VIRAL_AWS_TRUST", "everyone")]).unwrap_err();
+        assert!(e.contains("VIRAL_AWS_TRUST") && e.contains("system"), "{e}");
+        assert_eq!(
+            LambdaEnv::from_lookup(|_| None).unwrap_err(),
+            "AWS_REGION is not set"
+        );
+    }
 }

@@ -86,6 +86,7 @@ async fn dynamodb_from_the_lambda_environment_conforms() {
         secret_access_key: "test".into(),
         session_token: Some("token".into()),
         endpoint_url: Some(moto_endpoint()),
+        trust_system_store: false,
     };
     let store = DynamoItemStore::from_lambda_env(&env, &unique("viral-lambda-"));
     store.create_table().await.expect("create table on moto");
