@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use viral_core::service::{Principal, api_keys, rate_limit};
+use viral_core::service::{Principal, api_keys};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -269,17 +269,9 @@ impl FromRequestParts<AppState> for Caller {
             )
             .await?
         } else if let Some(jwt) = &state.jwt {
-            let principal = jwt
-                .authenticate(&*state.store, &*state.clock, token)
-                .await?;
-            rate_limit::hit(
-                &*state.store,
-                &*state.clock,
-                state.rate_limit,
-                &principal.rate_limit_key(),
-            )
-            .await?;
-            principal
+            // Counted in the user's window while the tenant is read.
+            jwt.authenticate(&*state.store, &*state.clock, token, state.rate_limit)
+                .await?
         } else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

@@ -140,6 +140,48 @@ async fn valid_tokens_reach_their_organisations_tenant() {
     assert_ne!(r.body["tenant"]["id"], tenant);
 }
 
+/// An OIDC user's requests are counted in their own window (made while the tenant is read):
+/// the one over the limit is 429, another user of the same organisation is not held by it,
+/// and a suspended tenant is refused as suspended.
+#[tokio::test]
+async fn an_oidc_users_window_is_their_own() {
+    let (url, _) = jwks_server().await;
+    let verifier = Arc::new(
+        JwtVerifier::new(JwtConfig::new(ISSUER, vec!["viral-api".into()], Some(url))).unwrap(),
+    );
+    let t = TestApp::with(move |s| {
+        s.jwt = Some(verifier);
+        s.rate_limit = RateLimit::parse("2/10s").unwrap();
+    });
+    let alice = rs256(&claims(), "test-rsa", RSA_PRIVATE);
+    let bob = rs256(
+        &with(claims(), "sub", json!("user_bob")),
+        "test-rsa",
+        RSA_PRIVATE,
+    );
+    for _ in 0..2 {
+        t.call("GET", "/v1/me", Some(&alice), None)
+            .await
+            .expect(200, None);
+    }
+    t.call("GET", "/v1/me", Some(&alice), None)
+        .await
+        .expect(429, Some("rate_limited"));
+    let r = t.call("GET", "/v1/me", Some(&bob), None).await;
+    r.expect(200, None);
+    let tenant = r.body["tenant"]["id"].as_str().unwrap().to_owned();
+    viral_core::service::tenant_lifecycle::set_status(
+        &*t.state.store,
+        &tenant,
+        viral_core::domain::TenantStatus::Suspended,
+    )
+    .await
+    .unwrap();
+    t.call("GET", "/v1/me", Some(&bob), None)
+        .await
+        .expect(403, Some("tenant_suspended"));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_organisations_first_requests_agree_on_one_tenant() {
     let (t, _, _) = app_with_jwt(&[]).await;

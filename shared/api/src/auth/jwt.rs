@@ -11,9 +11,12 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
 use tokio::sync::{Mutex, RwLock};
 use tokio::time::Instant;
+use viral_core::domain::rate_limit::RateLimit;
 use viral_core::domain::{Role, Scopes};
 use viral_core::ports::ItemStore;
-use viral_core::service::tenants::ensure_oidc_tenant;
+use viral_core::service::principal::jwt_rate_limit_key;
+use viral_core::service::rate_limit;
+use viral_core::service::tenants::{ensure_oidc_tenant, oidc_tenant_id};
 use viral_core::service::{Credential, Principal};
 use viral_core::{Clock, Error};
 
@@ -198,12 +201,14 @@ impl JwtVerifier {
     }
 
     /// Verifies the token and returns its caller, creating the organisation's tenant on first
-    /// sight.
+    /// sight. The request is counted against `limit` in the user's window while the tenant is
+    /// read (the tenant's id follows from the token): one round trip for both.
     pub async fn authenticate(
         &self,
         store: &dyn ItemStore,
         clock: &dyn Clock,
         token: &str,
+        limit: RateLimit,
     ) -> Result<Principal, Error> {
         let header = decode_header(token).map_err(|_| INVALID)?;
         if !matches!(header.alg, Algorithm::RS256 | Algorithm::ES256) {
@@ -272,13 +277,20 @@ impl JwtVerifier {
             .clone()
             .or_else(|| org.and_then(|o| o.slg.clone()))
             .unwrap_or_else(|| org_id.clone());
-        let tenant = ensure_oidc_tenant(store, clock, &self.config.issuer, &org_id, &name).await?;
+        let counted_as =
+            jwt_rate_limit_key(&oidc_tenant_id(&self.config.issuer, &org_id), &claims.sub);
+        let (tenant, counted) = tokio::join!(
+            ensure_oidc_tenant(store, clock, &self.config.issuer, &org_id, &name),
+            rate_limit::hit(store, clock, limit, &counted_as),
+        );
+        let tenant = tenant?;
         if tenant.status != viral_core::domain::TenantStatus::Active {
             return Err(Error::Forbidden {
                 code: "tenant_suspended",
                 message: "this tenant is suspended".into(),
             });
         }
+        counted?;
         Ok(Principal {
             tenant,
             user_id: format!("oidc:{}", claims.sub),

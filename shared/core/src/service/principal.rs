@@ -18,13 +18,19 @@ pub struct Principal {
     pub credential: Credential,
 }
 
+/// The name an OIDC user's requests are counted under: known from the token alone, so the
+/// count can be made while the tenant is read.
+pub fn jwt_rate_limit_key(tenant_id: &str, subject: &str) -> String {
+    format!("jwt:{tenant_id}:{subject}")
+}
+
 impl Principal {
     /// The name the rate limiter counts under: one per key, one per OIDC user. (An API key's
     /// requests are counted on its own record instead, as it is checked.)
     pub fn rate_limit_key(&self) -> String {
         match &self.credential {
             Credential::ApiKey { key_id } => format!("key:{key_id}"),
-            Credential::Jwt { subject, .. } => format!("jwt:{}:{subject}", self.tenant.id),
+            Credential::Jwt { subject, .. } => jwt_rate_limit_key(&self.tenant.id, subject),
         }
     }
 
