@@ -509,7 +509,41 @@ async fn a_known_keys_tenant_is_read_early_but_only_its_record_decides() {
     let me = t.call("GET", "/v1/me", Some(&a.key), None).await;
     me.expect(200, None);
     assert_eq!(me.body["tenant"]["id"], a_id.as_str());
-    assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id));
+    assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id.clone()));
+    // The tenant read early is read on this request: a suspension applies at once.
+    use viral_core::domain::TenantStatus;
+    use viral_core::service::tenant_lifecycle::set_status;
+    set_status(&*t.state.store, &a_id, TenantStatus::Suspended)
+        .await
+        .unwrap();
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(403, Some("tenant_suspended"));
+    set_status(&*t.state.store, &a_id, TenantStatus::Active)
+        .await
+        .unwrap();
+    // A known key revoked is refused at once too (by another owner key of its tenant).
+    let second = t
+        .call(
+            "POST",
+            "/v1/api-keys",
+            Some(&a.key),
+            Some(r#"{"name":"second"}"#),
+        )
+        .await;
+    second.expect(201, None);
+    let second_key = second.body["key"].as_str().unwrap().to_owned();
+    t.call(
+        "DELETE",
+        &format!("/v1/api-keys/{}", a.key_id),
+        Some(&second_key),
+        None,
+    )
+    .await
+    .expect(204, None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
 }
 
 #[tokio::test]
