@@ -176,36 +176,30 @@ for state in ("Fallback", "Refund", "JobFailed"):
 if entered.count("PlanJob") != 2:
     fail(f"expected two plans (one fallback), got {entered}")
 
+def refunded_at_once(job_id, error, cause, what):
+    """The clip's task fails with `error`: the job is refunded with no second plan."""
+    canned(plan)
+    arn = sfn.start_execution(stateMachineArn=machine, name=job_id, input=json.dumps({"tenant_id": "tn_1", "job_id": job_id, "attempt": 1}))[
+        "executionArn"
+    ]
+    token = take_token(arn=arn)
+    canned({"status": "failed", "refunded": True})
+    sfn.send_task_failure(taskToken=token, error=error, cause=cause)
+    d = wait_end(arn)
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
+        fail(f"{what} ended {d['status']} through {entered}")
+
+
 # 2b. A failure of our own records (Job.*, Store.*, Blob.*) is refunded at once: another
 #     provider's render would not fix it, and would be paid for again.
-canned(plan)
-arn = sfn.start_execution(stateMachineArn=machine, name="job_ours", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_ours", "attempt": 1}))[
-    "executionArn"
-]
-token = take_token(arn=arn)
-canned({"status": "failed", "refunded": True})
-sfn.send_task_failure(taskToken=token, error="Job.Invalid", cause="bad tenant or job id")
-d = wait_end(arn)
-events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
-    fail(f"our own failure ended {d['status']} through {entered}")
+refunded_at_once("job_ours", "Job.Invalid", "bad tenant or job id", "our own failure")
 
 # 2c. A submitted render the worker could not follow (the provider's own error while polling
 #     or fetching) is refunded, not sent to another provider: this one may still be rendering,
 #     and billing, it.
-canned(plan)
-arn = sfn.start_execution(stateMachineArn=machine, name="job_lost", input=json.dumps({"tenant_id": "tn_1", "job_id": "job_lost", "attempt": 1}))[
-    "executionArn"
-]
-token = take_token(arn=arn)
-canned({"status": "failed", "refunded": True})
-sfn.send_task_failure(taskToken=token, error="Provider.FollowFailed", cause="404 no such task")
-d = wait_end(arn)
-events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
-entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
-if d["status"] != "FAILED" or entered.count("PlanJob") != 1 or "Refund" not in entered:
-    fail(f"an unfollowable render ended {d['status']} through {entered}")
+refunded_at_once("job_lost", "Provider.FollowFailed", "404 no such task", "an unfollowable render")
 
 # 3. Execution names are job ids: a second start of an ended job is refused by name, which
 #    the Workflow adapter reads as "already started" (no second run, no second charge).
