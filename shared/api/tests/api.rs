@@ -500,6 +500,16 @@ async fn a_known_keys_tenant_is_read_early_but_only_its_record_decides() {
     me.expect(200, None);
     let a_id = me.body["tenant"]["id"].as_str().unwrap().to_owned();
     assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id.clone()));
+    // A refused request forgets it (refusals one after another cost no early reads); the
+    // next accepted one learns it again.
+    t.call("GET", "/v1/me", Some(&forged), None)
+        .await
+        .expect(401, Some("invalid_credentials"));
+    assert_eq!(known.tenant_of(&prefix(&a.key)), None);
+    t.call("GET", "/v1/me", Some(&a.key), None)
+        .await
+        .expect(200, None);
+    assert_eq!(known.tenant_of(&prefix(&a.key)), Some(a_id.clone()));
     // Told the wrong tenant (B's), A's key still gets A: the record decides.
     let b_id = t.call("GET", "/v1/me", Some(&b.key), None).await.body["tenant"]["id"]
         .as_str()

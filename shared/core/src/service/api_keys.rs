@@ -292,6 +292,12 @@ impl KnownKeyTenants {
         map.get(prefix).cloned()
     }
 
+    /// Forgets a key's tenant (its request was refused).
+    pub fn forget(&self, prefix: &str) {
+        let mut map = self.by_prefix.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(prefix);
+    }
+
     /// Remembers the tenant of a key that just authenticated.
     pub fn learn(&self, prefix: &str, tenant_id: &str) {
         let mut map = self.by_prefix.lock().unwrap_or_else(|p| p.into_inner());
@@ -316,7 +322,27 @@ const STALE_COUNTERS_KEPT: usize = 4;
 /// tenant is read after it, or, for a key this process has seen authenticate before
 /// (`known`), at the same time: one round trip instead of two. Every failure to
 /// authenticate reads the same to the caller.
+///
+/// A refused request makes the process forget the key's tenant, so requests refused one
+/// after another (a wrong secret with a key's public prefix, a spent rate limit) cost no
+/// early reads; the key's next accepted request learns it again.
 pub async fn authenticate(
+    store: &dyn ItemStore,
+    clock: &dyn Clock,
+    known: &KnownKeyTenants,
+    token: &str,
+    limit: RateLimit,
+) -> Result<Principal> {
+    let answer = check_key(store, clock, known, token, limit).await;
+    if answer.is_err()
+        && let Some(presented) = parse_presented(token)
+    {
+        known.forget(presented.prefix);
+    }
+    answer
+}
+
+async fn check_key(
     store: &dyn ItemStore,
     clock: &dyn Clock,
     known: &KnownKeyTenants,
