@@ -282,12 +282,17 @@ impl Rig {
 
     /// A new execution environment for `function`: it has served no key yet.
     fn fresh(&self, function: &'static str) {
-        let mut state = self.state.clone();
-        state.known_keys = Arc::default();
         self.functions
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert(function, viral_api::router(state));
+            .insert(function, self.new_process());
+    }
+
+    /// A function's router in a process of its own: nothing learned about keys.
+    fn new_process(&self) -> axum::Router {
+        let mut state = self.state.clone();
+        state.known_keys = Arc::default();
+        viral_api::router(state)
     }
 
     /// One API request as its function would serve it; the answer's status and JSON.
@@ -310,12 +315,10 @@ impl Rig {
             .map_err(|e| e.to_string())?;
         let app = {
             let mut functions = self.functions.lock().unwrap_or_else(|p| p.into_inner());
-            let app = functions.entry(function).or_insert_with(|| {
-                let mut state = self.state.clone();
-                state.known_keys = Arc::default();
-                viral_api::router(state)
-            });
-            app.clone()
+            functions
+                .entry(function)
+                .or_insert_with(|| self.new_process())
+                .clone()
         };
         let resp = in_function(function, app.oneshot(req))
             .await

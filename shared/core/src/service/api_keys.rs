@@ -2,7 +2,7 @@
 
 use crate::clock::Clock;
 use crate::domain::api_key::{
-    KeyCredential, LAST_USE_PRECISION_MS, hash_key, hash_matches, parse_presented,
+    KeyCredential, LAST_USE_PRECISION_MS, PresentedKey, hash_key, hash_matches, parse_presented,
 };
 use crate::domain::rate_limit::{COUNTER_PREFIX, RateLimit};
 use crate::domain::tenant::validate_name;
@@ -333,24 +333,23 @@ pub async fn authenticate(
     token: &str,
     limit: RateLimit,
 ) -> Result<Principal> {
-    let answer = check_key(store, clock, known, token, limit).await;
-    if answer.is_err()
-        && let Some(presented) = parse_presented(token)
-    {
+    let presented = parse_presented(token).ok_or(INVALID_KEY)?;
+    let answer = check_key(store, clock, known, &presented, limit).await;
+    if answer.is_err() {
         known.forget(presented.prefix);
     }
     answer
 }
 
+const INVALID_KEY: Error = Error::Unauthenticated("invalid API key");
+
 async fn check_key(
     store: &dyn ItemStore,
     clock: &dyn Clock,
     known: &KnownKeyTenants,
-    token: &str,
+    presented: &PresentedKey<'_>,
     limit: RateLimit,
 ) -> Result<Principal> {
-    const INVALID: Error = Error::Unauthenticated("invalid API key");
-    let presented = parse_presented(token).ok_or(INVALID)?;
     let now = clock.now();
     let (pk, sk) = (
         keys::api_key_lookup_pk(presented.prefix),
@@ -399,10 +398,10 @@ async fn check_key(
         None => (counted.await, None),
     };
     let (item, refused) = counted?;
-    let item = item.ok_or(INVALID)?;
-    let cred = KeyCredential::from_item(&item).ok_or(INVALID)?;
+    let item = item.ok_or(INVALID_KEY)?;
+    let cred = KeyCredential::from_item(&item).ok_or(INVALID_KEY)?;
     if !hash_matches(presented.whole, &cred.hash) {
-        return Err(INVALID);
+        return Err(INVALID_KEY);
     }
     if !refused {
         drop_stale_counters(store, &item, limit.window_start(now)).await;
@@ -421,7 +420,9 @@ async fn check_key(
     // The record names the tenant; a read made before it was known counts only if it agrees.
     let tenant = match early_tenant {
         Some(t) if t.id == cred.tenant_id => t,
-        _ => get_tenant(store, &cred.tenant_id).await?.ok_or(INVALID)?,
+        _ => get_tenant(store, &cred.tenant_id)
+            .await?
+            .ok_or(INVALID_KEY)?,
     };
     if tenant.status != TenantStatus::Active {
         return Err(Error::Forbidden {
