@@ -368,20 +368,23 @@ async fn a_panicking_request_answers_500_and_the_server_keeps_serving() {
     ok.expect(200, None);
 }
 
-/// The catch-panic layer above only works when panics unwind: the release profile (what
-/// `viral up` and the Lambdas run) must not abort on panic.
+/// The catch-panic layer above only works when panics unwind. The release profile leaves
+/// `panic` unset: `cargo build --release` (the CLI, `viral up`) then unwinds, and the CLI
+/// refuses to compile otherwise; `cargo lambda build --release` (what `sam build` runs) then
+/// aborts, which keeps the unwinding code out of the Lambdas (README *Panics*). A `panic` line
+/// here would force one choice on both.
 #[test]
-fn the_release_profile_unwinds_so_the_catch_panic_layer_can_run() {
+fn the_release_profile_leaves_the_panic_strategy_to_the_build() {
     let manifest =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
     let release: Vec<&str> = manifest
         .split("\n[")
-        .filter(|section| section.starts_with("profile.release]"))
+        .filter(|section| section.starts_with("profile.release"))
         .flat_map(|section| section.lines())
         .map(str::trim)
         .filter(|line| line.starts_with("panic"))
         .collect();
-    assert_eq!(release, vec!["panic = \"unwind\""], "{release:?}");
+    assert!(release.is_empty(), "{release:?}");
 }
 
 #[tokio::test]

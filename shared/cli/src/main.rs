@@ -1,5 +1,12 @@
 //! `viral`: the local server, tenants, health checks and benchmarks.
 
+// `viral up` serves every tenant from one process: a panicking request must answer 500 and
+// leave the server running, which needs panics to unwind (README *Panics*).
+#[cfg(not(panic = "unwind"))]
+compile_error!(
+    "viral must be built with panic = \"unwind\": `viral up` keeps serving after a panicking request only when panics unwind"
+);
+
 mod bench;
 mod bench_cold;
 mod bench_cost;

@@ -245,11 +245,13 @@ fn colour_allowed(no_color: Option<&std::ffi::OsStr>, terminal: bool) -> bool {
     terminal && no_color.is_none_or(|v| v.is_empty())
 }
 
-/// Installs the global subscriber once; later calls do nothing.
+/// Installs the global subscriber once; later calls do nothing. In Lambda it also logs
+/// panics as JSON ([`log_panics`]).
 pub fn init() {
     let registry = tracing_subscriber::registry().with(filter());
     let _ = if in_lambda() {
         let service = std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "viral".into());
+        log_panics();
         registry
             .with(LambdaLayer::new(service, || {
                 Box::new(std::io::stdout()) as Box<dyn Write>
@@ -268,6 +270,26 @@ pub fn init() {
             )
             .try_init()
     };
+}
+
+/// Replaces the panic hook with one that logs the panic as an error event: in Lambda one JSON
+/// line with the invocation's request id, like every other error. The Lambda build aborts on
+/// panic (README *Panics*), so this line is the only trace a panic leaves; the default hook's
+/// plain-text line would not be JSON.
+pub fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let payload = info.payload();
+        let message = payload
+            .downcast_ref::<&str>()
+            .copied()
+            .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+            .unwrap_or("(no message)");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        tracing::error!(panic = message, location, "the function panicked");
+    }));
 }
 
 #[cfg(test)]
