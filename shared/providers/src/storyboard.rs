@@ -380,6 +380,22 @@ impl VideoProvider for StoryboardProvider {
         Ok(Submitted { task_id, eta_s: 0 })
     }
 
+    /// A failed render spent money when its paid voice was asked (the call is recorded
+    /// before it is made, and kept: see `narration`); when that cannot be read, it may have.
+    async fn spent_on_failed_submit(&self, req: &RenderRequest) -> bool {
+        let paid = self
+            .voice
+            .as_ref()
+            .is_some_and(|v| v.price_cents_per_1k_chars() > 0.0);
+        if !paid {
+            return false;
+        }
+        let Some(intent) = Self::intent_key(&Self::task_id(req)) else {
+            return true;
+        };
+        !matches!(self.blobs.head(&intent).await, Ok(None))
+    }
+
     async fn lookup(&self, req: &RenderRequest) -> Result<Lookup, ProviderError> {
         if req.idempotency_key.is_empty() {
             return Ok(Lookup::Unsupported);
@@ -537,6 +553,28 @@ mod tests {
     async fn captions_of(blobs: &Arc<dyn BlobStore>, task_id: &str) -> String {
         let vtt = StoryboardProvider::captions_key(task_id, "vtt").unwrap();
         String::from_utf8(blobs.get(&vtt).await.unwrap().unwrap().0).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_failed_submit_spent_money_only_once_a_paid_voice_was_asked() {
+        let (_dir, blobs) = blobs();
+        let free = StoryboardProvider::new(blobs.clone());
+        assert!(!free.spent_on_failed_submit(&request()).await);
+        let p = StoryboardProvider::new(blobs.clone()).with_voice(counting(false));
+        assert!(
+            !p.spent_on_failed_submit(&request()).await,
+            "the voice was not asked yet"
+        );
+        p.submit(&request()).await.unwrap();
+        assert!(p.spent_on_failed_submit(&request()).await);
+        let other = RenderRequest {
+            idempotency_key: "job_1-a1-c1".into(),
+            ..request()
+        };
+        assert!(
+            !p.spent_on_failed_submit(&other).await,
+            "another clip's voice"
+        );
     }
 
     #[tokio::test]

@@ -655,3 +655,162 @@ async fn starter_job(
     .job;
     (t, job)
 }
+
+/// A paid voice (30 cents per 1,000 characters) that counts its calls and times each word
+/// 0.3 s apart.
+#[derive(Default)]
+struct PaidVoice {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait]
+impl viral_providers::voice::Voice for PaidVoice {
+    fn name(&self) -> &'static str {
+        "paid"
+    }
+    fn price_cents_per_1k_chars(&self) -> f64 {
+        30.0
+    }
+    async fn speak(
+        &self,
+        req: &viral_providers::voice::SpeechRequest,
+    ) -> Result<viral_media::Speech, ProviderError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let words: Vec<viral_media::Word> = req
+            .text
+            .split_whitespace()
+            .enumerate()
+            .map(|(i, w)| viral_media::Word {
+                text: w.into(),
+                start_s: i as f64 * 0.3,
+                end_s: i as f64 * 0.3 + 0.25,
+            })
+            .collect();
+        Ok(viral_media::Speech {
+            sample_rate: 16_000,
+            samples: vec![0.1; 16_000 * (words.len() / 3 + 1)],
+            words,
+        })
+    }
+}
+
+/// Blobs whose first put of an MP4 fails (the render is lost after the voice answered).
+struct LosesFirstVideo {
+    inner: Arc<dyn BlobStore>,
+    lost: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl BlobStore for LosesFirstVideo {
+    async fn put(
+        &self,
+        key: &BlobKey,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), viral_core::ports::BlobError> {
+        if key.as_str().ends_with(".mp4")
+            && !self.lost.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            return Err(viral_core::ports::BlobError::Backend(
+                "connection reset".into(),
+            ));
+        }
+        self.inner.put(key, bytes, content_type).await
+    }
+    async fn get(
+        &self,
+        key: &BlobKey,
+    ) -> Result<Option<(Vec<u8>, viral_core::ports::BlobMeta)>, viral_core::ports::BlobError> {
+        self.inner.get(key).await
+    }
+    async fn head(
+        &self,
+        key: &BlobKey,
+    ) -> Result<Option<viral_core::ports::BlobMeta>, viral_core::ports::BlobError> {
+        self.inner.head(key).await
+    }
+    async fn delete(&self, key: &BlobKey) -> Result<(), viral_core::ports::BlobError> {
+        self.inner.delete(key).await
+    }
+    async fn signed_url(
+        &self,
+        key: &BlobKey,
+        ttl: Duration,
+    ) -> Result<String, viral_core::ports::BlobError> {
+        self.inner.signed_url(key, ttl).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_lost_after_its_paid_voice_answered_stays_charged_and_is_not_charged_again() {
+    // The storyboard's paid voice answers, then storing the render fails: the provider did
+    // not take the task (a retry may render it again), but the voice was paid, so the
+    // clip's estimate stays charged. The retry reuses the voice's answer and is charged
+    // nothing more.
+    use viral_steps::steps::{self, PlanInput};
+    let voice = Arc::new(PaidVoice::default());
+    let v = voice.clone();
+    let e = support::env(
+        move |blobs| {
+            let lossy: Arc<dyn BlobStore> = Arc::new(LosesFirstVideo {
+                inner: blobs,
+                lost: Default::default(),
+            });
+            vec![Arc::new(StoryboardProvider::new(lossy).with_voice(v)) as Arc<dyn VideoProvider>]
+        },
+        0.1,
+    );
+    let d = &e.deps;
+    let (t, job) = starter_job(d, "Night trains are back. Sleep in Paris, wake in Rome.").await;
+    let plan = steps::plan_job(
+        d,
+        PlanInput {
+            tenant_id: t.tenant.id.clone(),
+            job_id: job.id.clone(),
+            attempt: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let clip = plan.clips[0].clone();
+    // 30 cents per 1,000 characters at most 18 characters a second: 0.54 cents a second.
+    let estimate = (0.54 * clip.duration_s).ceil() as u32;
+    assert!(estimate > 0);
+    let msg = steps::SubmitMessage {
+        token: "t".into(),
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+        provider: plan.provider.clone(),
+        attempt: 1,
+        clip,
+        render: None,
+    };
+    let spent = || async {
+        videos::get(&*d.store, &t.tenant.id, &job.id)
+            .await
+            .unwrap()
+            .spent_cents
+    };
+    let limits = steps::SubmitLimits::default();
+    match steps::submit_clip(d, &msg, &limits).await {
+        steps::Submit::Answered(Err(e)) => assert_eq!(e.name, "Provider.Transient", "{e:?}"),
+        other => panic!("the lost render was answered: {other:?}"),
+    }
+    assert_eq!(voice.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(spent().await, estimate, "the paid voice stays charged");
+    match steps::submit_clip(d, &msg, &limits).await {
+        steps::Submit::Answered(Ok(_)) => {}
+        other => panic!("the retry did not render: {other:?}"),
+    }
+    assert_eq!(
+        voice.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "the retry reused the voice's answer"
+    );
+    assert_eq!(spent().await, estimate, "charged once for one paid call");
+    let intents = submits::of_job(&*d.store, &t.tenant.id, &job.id)
+        .await
+        .unwrap();
+    assert_eq!(intents.len(), 1, "{intents:?}");
+    assert_eq!(intents[0].2, "submitted");
+}

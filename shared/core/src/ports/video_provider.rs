@@ -104,6 +104,13 @@ pub trait VideoProvider: Send + Sync {
     /// `service::submits`), so an implementation never repeats a request whose outcome it
     /// does not know — it answers [`ProviderError::UnknownOutcome`] instead.
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError>;
+    /// After `submit` failed with an error that says the task was not taken: whether the
+    /// attempt spent money all the same, so that its estimate stays charged to the job's
+    /// budget instead of going back. A provider that bills only the tasks it takes says no
+    /// (the default); the storyboard says yes once its paid voice may have been asked.
+    async fn spent_on_failed_submit(&self, _req: &RenderRequest) -> bool {
+        false
+    }
     /// Finds the task an earlier `submit` of this request made, if the provider can tell.
     async fn lookup(&self, _req: &RenderRequest) -> Result<Lookup, ProviderError> {
         Ok(Lookup::Unsupported)

@@ -8,7 +8,10 @@
 //! - `submitted`: the provider took the task; its id is kept, and any later delivery of the
 //!   same clip reports it instead of calling again;
 //! - `rejected`: the provider answered that it did not take it (an error status); the
-//!   estimate goes back to the budget and a retry may claim the clip again;
+//!   estimate goes back to the budget and a retry may claim the clip again. When the failed
+//!   attempt spent money all the same (the storyboard's paid voice answered before its render
+//!   failed), the estimate stays charged as `paid_cents`, and a retry at the same provider is
+//!   charged only what that does not already cover;
 //! - `unknown`: the request may have been taken (no answer, a cut connection, an answer we
 //!   could not read) and the provider cannot be asked: the clip is never submitted again.
 //!
@@ -101,8 +104,14 @@ impl Seen {
         self.item.int("lease_until").unwrap_or(0)
     }
 
+    /// What the live claim charged to the job's budget.
     fn cost(&self) -> u32 {
         u32::try_from(self.item.int("cost_cents").unwrap_or(0)).unwrap_or(0)
+    }
+
+    /// What earlier, failed attempts at this clip spent and left charged.
+    fn paid(&self) -> u32 {
+        u32::try_from(self.item.int("paid_cents").unwrap_or(0)).unwrap_or(0)
     }
 
     fn answer(&self) -> Option<Answer> {
@@ -181,6 +190,10 @@ pub async fn claim(
             Budget,
         }
         let mut writes = Transaction::new();
+        // What this claim charges: the estimate, less what failed attempts at the same
+        // provider already spent on the clip (a retry of the storyboard reuses its paid
+        // voice's answer).
+        let mut charged = cost_cents;
         match &seen {
             None => {
                 let mut item = Item::new(clip.pk(), clip.sk())
@@ -206,13 +219,16 @@ pub async fn claim(
                     ));
                 }
                 REJECTED => {
+                    if s.item.str("provider") == Some(provider) {
+                        charged = cost_cents.saturating_sub(s.paid());
+                    }
                     writes.guarded(
                         Lost::Intent,
                         Write::Update(
                             s.next(clip)
                                 .set("state", PENDING)
                                 .set("provider", provider)
-                                .set("cost_cents", cost_cents)
+                                .set("cost_cents", charged)
                                 .set("claim", claim_id)
                                 .set("lease_until", now + ms(lease)),
                         ),
@@ -235,11 +251,11 @@ pub async fn claim(
                 }
             },
         }
-        if cost_cents > job.budget_cents {
+        if charged > job.budget_cents {
             return Ok(over(job.spent_cents));
         }
-        if cost_cents > 0 {
-            writes.guarded(Lost::Budget, charge(clip, cost_cents, job.budget_cents));
+        if charged > 0 {
+            writes.guarded(Lost::Budget, charge(clip, charged, job.budget_cents));
         }
         match writes.commit(store).await {
             Ok(()) => return Ok(Claim::Go),
@@ -310,8 +326,15 @@ pub async fn submitted(store: &dyn ItemStore, clip: &ClipRef, answer: &Answer) -
 }
 
 /// The provider answered that it did not take the task: the estimate goes back to the
-/// budget and a retry may claim the clip. Only the worker holding the claim may say so.
-pub async fn rejected(store: &dyn ItemStore, clip: &ClipRef, claim_id: &str) -> Result<()> {
+/// budget and a retry may claim the clip. `spent`: the failed attempt spent money all the
+/// same (see `VideoProvider::spent_on_failed_submit`), so the estimate stays charged, added
+/// to the clip's `paid_cents`. Only the worker holding the claim may say so.
+pub async fn rejected(
+    store: &dyn ItemStore,
+    clip: &ClipRef,
+    claim_id: &str,
+    spent: bool,
+) -> Result<()> {
     for _ in 0..8 {
         let Some(s) = read(store, clip).await? else {
             return Ok(());
@@ -323,12 +346,21 @@ pub async fn rejected(store: &dyn ItemStore, clip: &ClipRef, claim_id: &str) -> 
         #[derive(Clone, Copy)]
         struct Changed;
         let mut tx = Transaction::new();
-        tx.guarded(
-            Changed,
-            Write::Update(s.next(clip).set("state", REJECTED).remove("lease_until")),
-        );
-        if s.cost() > 0 {
-            tx.write(uncharge(clip, s.cost()));
+        let update = s.next(clip).set("state", REJECTED).remove("lease_until");
+        if spent {
+            tx.guarded(
+                Changed,
+                Write::Update(
+                    update
+                        .set("paid_cents", s.paid().saturating_add(s.cost()))
+                        .set("cost_cents", 0),
+                ),
+            );
+        } else {
+            tx.guarded(Changed, Write::Update(update));
+            if s.cost() > 0 {
+                tx.write(uncharge(clip, s.cost()));
+            }
         }
         match tx.commit(store).await {
             Ok(()) => return Ok(()),

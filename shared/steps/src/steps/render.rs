@@ -298,7 +298,10 @@ async fn submit_clip_inner(
             .await
         }
         Ok(Err(e)) => {
-            submits::rejected(&*d.store, &clip, &claim_id).await?;
+            // Not taken; but a provider that spent money on the attempt (the storyboard's
+            // paid voice) keeps its estimate charged.
+            let spent = provider.spent_on_failed_submit(&req).await;
+            submits::rejected(&*d.store, &clip, &claim_id, spent).await?;
             failed(d, &msg.provider, from_provider(e)).await
         }
     }
