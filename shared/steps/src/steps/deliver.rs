@@ -179,20 +179,20 @@ pub struct RefundInput {
     pub error: Value,
 }
 
-/// Marks the job failed and refunds its reservation exactly once.
-pub async fn refund_job(d: &Deps, input: RefundInput) -> Result<Value, StepError> {
-    let name = input
-        .error
+/// The job's failure as it is kept: the error's name and cause (a provider's text among
+/// them), at most 1,000 characters, cut between characters.
+fn failure_reason(error: &Value) -> String {
+    let name = error
         .get("Error")
         .and_then(Value::as_str)
         .unwrap_or("Job.Failed");
-    let cause = input
-        .error
-        .get("Cause")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let mut reason = format!("{name}: {cause}");
-    reason.truncate(1000);
+    let cause = error.get("Cause").and_then(Value::as_str).unwrap_or("");
+    format!("{name}: {cause}").chars().take(1000).collect()
+}
+
+/// Marks the job failed and refunds its reservation exactly once.
+pub async fn refund_job(d: &Deps, input: RefundInput) -> Result<Value, StepError> {
+    let reason = failure_reason(&input.error);
     let ended = videos::finish_failed(
         &*d.store,
         &*d.clock,
@@ -209,4 +209,22 @@ pub async fn refund_job(d: &Deps, input: RefundInput) -> Result<Value, StepError
         drop_undelivered(d, &r).await;
     }
     Ok(json!({"status": "failed", "refunded": ended}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_cause_is_cut_between_characters() {
+        // "Provider.Permanent: x" is 21 bytes: byte 1,000 falls inside an "é".
+        let cause = format!("x{}", "é".repeat(1200));
+        let error = serde_json::json!({"Error": "Provider.Permanent", "Cause": cause});
+        assert!(!format!("Provider.Permanent: {cause}").is_char_boundary(1000));
+        let reason = failure_reason(&error);
+        assert_eq!(reason.chars().count(), 1000);
+        assert!(reason.starts_with("Provider.Permanent: xé"));
+        let none = failure_reason(&serde_json::json!({}));
+        assert_eq!(none, "Job.Failed: ");
+    }
 }
