@@ -377,9 +377,16 @@ async fn a_panicking_request_answers_500_and_the_server_keeps_serving() {
 fn the_release_profile_leaves_the_panic_strategy_to_the_build() {
     let manifest =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../Cargo.toml")).unwrap();
-    let release: Vec<&str> = manifest
+    let sections: Vec<&str> = manifest
         .split("\n[")
         .filter(|section| section.starts_with("profile.release"))
+        .collect();
+    assert!(
+        sections.iter().any(|s| s.starts_with("profile.release]")),
+        "no [profile.release] in the manifest"
+    );
+    let release: Vec<&str> = sections
+        .iter()
         .flat_map(|section| section.lines())
         .map(str::trim)
         .filter(|line| line.starts_with("panic"))

@@ -32,9 +32,14 @@ fn filter() -> Targets {
         .ok()
         .and_then(|v| v.parse::<Targets>().ok())
         .unwrap_or_else(|| Targets::new().with_default(LevelFilter::INFO));
-    // Metrics are never filtered out by the log level.
+    // Metrics are never filtered out by the log level, nor is a panic.
     base.with_target(METRIC_TARGET, LevelFilter::INFO)
+        .with_target(PANIC_TARGET, LevelFilter::ERROR)
 }
+
+/// The target of the line a panic leaves (see [`log_panics`]): always logged, whatever
+/// `RUST_LOG` says.
+const PANIC_TARGET: &str = "viral::panic";
 
 /// The invocation being served: Lambda runs one at a time per execution environment.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -288,7 +293,7 @@ pub fn log_panics() {
             .location()
             .map(|l| format!("{}:{}", l.file(), l.line()))
             .unwrap_or_default();
-        tracing::error!(panic = message, location, "the function panicked");
+        tracing::error!(target: PANIC_TARGET, panic = message, location, "the function panicked");
     }));
 }
 
