@@ -217,9 +217,9 @@ pub async fn run(config: Config, cmd: TenantCommand) -> Result<ExitCode, Failure
             if !yes {
                 confirm_delete(&t.id, &t.name)?;
             }
-            let render_of = |provider: &str, task: &str| {
+            let render_of = |provider: &str, task: Option<&str>, key: &str| {
                 if provider == "storyboard" {
-                    viral_providers::StoryboardProvider::render_keys(task)
+                    viral_providers::StoryboardProvider::clip_render_keys(task, key)
                 } else {
                     Vec::new()
                 }

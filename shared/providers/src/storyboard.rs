@@ -107,12 +107,26 @@ impl StoryboardProvider {
         if req.idempotency_key.is_empty() {
             new_id("sb")
         } else {
-            format!("sb-{}", req.idempotency_key)
+            Self::task_of_key(&req.idempotency_key)
         }
     }
 
-    /// Everything the render of `task_id` left in our bucket: the MP4 and its captions (for
-    /// deleting a tenant's media).
+    fn task_of_key(idempotency_key: &str) -> String {
+        format!("sb-{idempotency_key}")
+    }
+
+    /// Everything the render of a clip left in our bucket (for deleting a tenant's media): by
+    /// its task id when it was taken, else by the clip's idempotency key (a render that
+    /// failed keeps its narration and may have stored captions).
+    pub fn clip_render_keys(task_id: Option<&str>, idempotency_key: &str) -> Vec<BlobKey> {
+        match task_id {
+            Some(task) => Self::render_keys(task),
+            None => Self::render_keys(&Self::task_of_key(idempotency_key)),
+        }
+    }
+
+    /// Everything the render of `task_id` left in our bucket: the MP4 and its captions, the
+    /// kept narration and its record.
     pub fn render_keys(task_id: &str) -> Vec<BlobKey> {
         let captions = ["srt", "vtt"]
             .into_iter()
@@ -381,7 +395,9 @@ impl VideoProvider for StoryboardProvider {
     }
 
     /// A failed render spent money when its paid voice was asked (the call is recorded
-    /// before it is made, and kept: see `narration`); when that cannot be read, it may have.
+    /// before it is made: see `narration`); when that cannot be read, it may have. A retry
+    /// of the same clip never pays the voice again while that record exists (it reads the
+    /// kept answer, or goes without a voice), which is what lets its claim be discounted.
     async fn spent_on_failed_submit(&self, req: &RenderRequest) -> bool {
         let paid = self
             .voice
@@ -389,6 +405,10 @@ impl VideoProvider for StoryboardProvider {
             .is_some_and(|v| v.price_cents_per_1k_chars() > 0.0);
         if !paid {
             return false;
+        }
+        // Without an idempotency key the task id is new each time: the call cannot be found.
+        if req.idempotency_key.is_empty() {
+            return true;
         }
         let Some(intent) = Self::intent_key(&Self::task_id(req)) else {
             return true;
@@ -574,6 +594,25 @@ mod tests {
         assert!(
             !p.spent_on_failed_submit(&other).await,
             "another clip's voice"
+        );
+        let unkeyed = RenderRequest {
+            idempotency_key: String::new(),
+            ..request()
+        };
+        assert!(p.spent_on_failed_submit(&unkeyed).await, "cannot tell");
+    }
+
+    #[test]
+    fn a_clip_not_taken_is_found_by_its_idempotency_key() {
+        let req = request();
+        let task = StoryboardProvider::task_id(&req);
+        assert_eq!(
+            StoryboardProvider::clip_render_keys(None, &req.idempotency_key),
+            StoryboardProvider::render_keys(&task)
+        );
+        assert!(
+            StoryboardProvider::clip_render_keys(None, &req.idempotency_key)
+                .contains(&StoryboardProvider::speech_key(&task).unwrap())
         );
     }
 

@@ -405,7 +405,7 @@ async fn veo_renders_8_plus_8_seconds_trimmed_to_15() {
         &*e.deps.blobs,
         e.deps.clock.now(),
         &job.tenant_id,
-        &|_, _| vec![],
+        &|_, _, _| vec![],
     )
     .await
     .unwrap();

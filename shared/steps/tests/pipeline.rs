@@ -814,3 +814,72 @@ async fn a_render_lost_after_its_paid_voice_answered_stays_charged_and_is_not_ch
     assert_eq!(intents.len(), 1, "{intents:?}");
     assert_eq!(intents[0].2, "submitted");
 }
+
+#[tokio::test]
+async fn a_kept_charge_discounts_only_retries_at_the_provider_that_spent_it() {
+    use submits::{Claim, ClipRef};
+    let e = env(vec![]);
+    let d = &e.deps;
+    let (t, job) = starter_job(d, "Paid once. Counted once.").await;
+    let clip = ClipRef {
+        tenant_id: t.tenant.id.clone(),
+        job_id: job.id.clone(),
+        attempt: 1,
+        clip: 0,
+    };
+    let lease = Duration::from_secs(30);
+    let spent = || async {
+        videos::get(&*d.store, &t.tenant.id, &job.id)
+            .await
+            .unwrap()
+            .spent_cents
+    };
+    let claim = |provider: &'static str, cost: u32, id: &'static str| {
+        let clip = clip.clone();
+        async move {
+            submits::claim(&*d.store, &*d.clock, &clip, provider, cost, id, lease)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(claim("storyboard", 9, "c1").await, Claim::Go);
+    submits::rejected(&*d.store, &clip, "c1", true)
+        .await
+        .unwrap();
+    assert_eq!(spent().await, 9, "spent, and kept");
+    // The estimate went up: the retry is charged the difference only, and a retry that
+    // spends nothing gives back only that.
+    assert_eq!(claim("storyboard", 12, "c2").await, Claim::Go);
+    assert_eq!(spent().await, 12);
+    submits::rejected(&*d.store, &clip, "c2", false)
+        .await
+        .unwrap();
+    assert_eq!(spent().await, 9);
+    // Another provider's claim owes the whole estimate, and gives it all back.
+    assert_eq!(claim("veo", 5, "c3").await, Claim::Go);
+    assert_eq!(spent().await, 14);
+    submits::rejected(&*d.store, &clip, "c3", false)
+        .await
+        .unwrap();
+    assert_eq!(spent().await, 9);
+    // Back at the storyboard after the other provider: still discounted.
+    assert_eq!(claim("storyboard", 9, "c4").await, Claim::Go);
+    assert_eq!(spent().await, 9);
+    submits::rejected(&*d.store, &clip, "c4", true)
+        .await
+        .unwrap();
+    assert_eq!(
+        spent().await,
+        9,
+        "a retry that spent nothing more adds nothing"
+    );
+    // Over the budget: the refusal names what the claim would have charged.
+    let budget = job.budget_cents;
+    match claim("storyboard", budget + 9, "c5").await {
+        Claim::OverBudget { cost, spent, .. } => {
+            assert_eq!((cost, spent), (budget, 9));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(spent().await, 9);
+}

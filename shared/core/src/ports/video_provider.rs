@@ -106,8 +106,11 @@ pub trait VideoProvider: Send + Sync {
     async fn submit(&self, req: &RenderRequest) -> Result<Submitted, ProviderError>;
     /// After `submit` failed with an error that says the task was not taken: whether the
     /// attempt spent money all the same, so that its estimate stays charged to the job's
-    /// budget instead of going back. A provider that bills only the tasks it takes says no
-    /// (the default); the storyboard says yes once its paid voice may have been asked.
+    /// budget instead of going back. Saying yes also promises that a retry of the same
+    /// request does not pay that money again (it reuses what was bought): the retry's claim
+    /// is charged only what the kept charge does not cover. A provider that bills only the
+    /// tasks it takes says no (the default); the storyboard says yes once its paid voice may
+    /// have been asked.
     async fn spent_on_failed_submit(&self, _req: &RenderRequest) -> bool {
         false
     }

@@ -174,10 +174,11 @@ pub async fn claim(
     lease: Duration,
 ) -> Result<Claim> {
     let job = crate::service::videos::get(store, &clip.tenant_id, &clip.job_id).await?;
-    let over = |spent: u32| Claim::OverBudget {
+    // `cost`: what the claim would have charged.
+    let over = |spent: u32, cost: u32| Claim::OverBudget {
         spent,
         budget: job.budget_cents,
-        cost: cost_cents,
+        cost,
     };
     for _ in 0..8 {
         let now = clock.now().millis();
@@ -219,7 +220,7 @@ pub async fn claim(
                     ));
                 }
                 REJECTED => {
-                    if s.item.str("provider") == Some(provider) {
+                    if s.item.str("paid_provider") == Some(provider) {
                         charged = cost_cents.saturating_sub(s.paid());
                     }
                     writes.guarded(
@@ -252,7 +253,7 @@ pub async fn claim(
             },
         }
         if charged > job.budget_cents {
-            return Ok(over(job.spent_cents));
+            return Ok(over(job.spent_cents, charged));
         }
         if charged > 0 {
             writes.guarded(Lost::Budget, charge(clip, charged, job.budget_cents));
@@ -263,7 +264,7 @@ pub async fn claim(
                 let now_spent = crate::service::videos::get(store, &clip.tenant_id, &clip.job_id)
                     .await?
                     .spent_cents;
-                return Ok(over(now_spent));
+                return Ok(over(now_spent, charged));
             }
             Err(TxError::Refused(Lost::Intent) | TxError::Store(StoreError::Conflict)) => continue,
             Err(e) => return Err(e.into()),
@@ -353,6 +354,7 @@ pub async fn rejected(
                 Write::Update(
                     update
                         .set("paid_cents", s.paid().saturating_add(s.cost()))
+                        .set("paid_provider", s.item.str("provider").unwrap_or_default())
                         .set("cost_cents", 0),
                 ),
             );

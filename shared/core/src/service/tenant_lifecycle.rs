@@ -52,9 +52,15 @@ async fn all_items(store: &dyn ItemStore, tenant_id: &str) -> Result<Vec<Item>> 
     }
 }
 
+/// The objects a provider's render of one clip left in our bucket: `(provider, task id when
+/// the provider took the clip, the clip's idempotency key)`.
+pub type RenderOf = dyn Fn(&str, Option<&str>, &str) -> Vec<BlobKey>;
+
 /// Deletes the tenant: its media first (the final video and its captions, the staging
 /// copies and clips, and each render a provider left in our bucket, named by
-/// `render_of(provider, task_id)`), then its API-key
+/// `render_of(provider, task_id, idempotency_key)`: the task when the provider took the clip,
+/// and the clip's idempotency key either way, since a render that failed may have left files
+/// too (the storyboard's kept narration)), then its API-key
 /// lookups, then every item of its partition, the tenant item last so that a delete cut short
 /// can be run again. Refused (409) while a job is still running (`jobs_running`: suspend it
 /// and let them end, so no paid call is cut off) or a Stripe subscription still bills it
@@ -64,7 +70,7 @@ pub async fn delete_tenant(
     blobs: &dyn BlobStore,
     now: crate::clock::Timestamp,
     tenant_id: &str,
-    render_of: &dyn Fn(&str, &str) -> Vec<BlobKey>,
+    render_of: &RenderOf,
 ) -> Result<Deleted> {
     let tenant = crate::service::tenants::get_tenant(store, tenant_id)
         .await?
@@ -117,7 +123,11 @@ pub async fn delete_tenant(
     for submit in items.iter().filter(|i| i.sk.starts_with("SUBMIT#")) {
         // `SUBMIT#<job>#<attempt>#<clip>`: the clip as fetched, and as a poll handed it over.
         let mut parts = submit.sk.split('#').skip(1);
-        let (job_id, clip) = (parts.next(), parts.nth(1).and_then(|c| c.parse().ok()));
+        let (job_id, attempt, clip) = (
+            parts.next(),
+            parts.next().and_then(|a| a.parse().ok()),
+            parts.next().and_then(|c| c.parse().ok()),
+        );
         let task = submit.str("task_id");
         if let (Some(job_id), Some(clip)) = (job_id, clip) {
             let mut staged = vec![staged_clip_blob(
@@ -128,8 +138,17 @@ pub async fn delete_tenant(
             staged.extend(task.map(|t| staged_clip_blob(tenant_id, job_id, StagedClip::Polled(t))));
             objects.extend(staged.iter().filter_map(|k| BlobKey::parse(k).ok()));
         }
-        if let (Some(provider), Some(task)) = (submit.str("provider"), task) {
-            objects.extend(render_of(provider, task));
+        if let (Some(provider), Some(job_id), Some(attempt), Some(clip)) =
+            (submit.str("provider"), job_id, attempt, clip)
+        {
+            let key = crate::service::submits::ClipRef {
+                tenant_id: tenant_id.to_owned(),
+                job_id: job_id.to_owned(),
+                attempt,
+                clip,
+            }
+            .idempotency_key();
+            objects.extend(render_of(provider, task, &key));
         }
     }
     let mut deleted = Deleted::default();
