@@ -352,13 +352,17 @@ impl VideoProvider for StoryboardProvider {
             fps: req.fps,
             duration_s: req.duration_s,
         };
-        let rendered = tokio::task::spawn_blocking(move || render(&sb, &spec, speech.as_ref()))
-            .await
-            .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
-            .map_err(|e| match e {
-                viral_media::MediaError::InvalidStoryboard(m) => ProviderError::InvalidInput(m),
-                other => ProviderError::Transient(other.to_string()),
-            })?;
+        // In the request's span, so a panic there is logged with the job.
+        let span = tracing::Span::current();
+        let rendered = tokio::task::spawn_blocking(move || {
+            span.in_scope(|| render(&sb, &spec, speech.as_ref()))
+        })
+        .await
+        .map_err(|e| ProviderError::Transient(format!("render task failed: {e}")))?
+        .map_err(|e| match e {
+            viral_media::MediaError::InvalidStoryboard(m) => ProviderError::InvalidInput(m),
+            other => ProviderError::Transient(other.to_string()),
+        })?;
         // The captions first: a render is taken as done once its MP4 is stored.
         let captions = [
             (

@@ -281,7 +281,7 @@ pub fn init() {
 /// line with the invocation's request id, like every other error. The Lambda build aborts on
 /// panic (README *Panics*), so this line is the only trace a panic leaves; the default hook's
 /// plain-text line would not be JSON.
-pub fn log_panics() {
+fn log_panics() {
     std::panic::set_hook(Box::new(|info| {
         let payload = info.payload();
         let message = payload

@@ -222,7 +222,8 @@ impl Voice for Espeak {
     async fn speak(&self, req: &SpeechRequest) -> Result<Speech, ProviderError> {
         req.check()?;
         let req = req.clone();
-        tokio::task::spawn_blocking(move || speak_now(&req))
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| speak_now(&req)))
             .await
             .map_err(|e| ProviderError::Transient(format!("speech task failed: {e}")))?
     }

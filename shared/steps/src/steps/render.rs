@@ -565,7 +565,10 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
     };
     let burn_captions = d.provider_captions == crate::ProviderCaptions::Burn;
     let job_id = job.id.clone();
+    // The blocking task runs in the request's span, so a panic there is logged with the job.
+    let span = tracing::Span::current();
     let joining = tokio::task::spawn_blocking(move || {
+        let _in = span.enter();
         let parts: Vec<&[u8]> = clips.iter().map(Vec::as_slice).collect();
         let Some(sb) = sb else {
             // The storyboard's own sound (voice over music) and captions are in its clip.
@@ -616,7 +619,9 @@ pub async fn join_video(d: &Deps, input: JoinInput) -> Result<Joined, StepError>
             .await
             .map_err(|e| StepError::new("Video.JoinFailed", e.to_string()))?
             .map_err(|e| StepError::new("Video.Unsupported", e.to_string()))?;
+        let span = tracing::Span::current();
         let probing = tokio::task::spawn_blocking(move || {
+            let _in = span.enter();
             let probe = viral_media::probe(&joined.bytes);
             (joined, probe)
         });
