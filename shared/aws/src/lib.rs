@@ -31,6 +31,7 @@ pub use aws_config::SdkConfig;
 /// Reads environment and profile files only; credentials are fetched lazily on first use.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(https::system_https_client())
         .load()
         .await
 }
@@ -119,6 +120,7 @@ pub async fn emulator_sdk_config(endpoint: &str) -> SdkConfig {
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(creds)
+        .http_client(https::system_https_client())
         .load()
         .await
 }

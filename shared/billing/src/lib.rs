@@ -15,7 +15,7 @@ use stripe_checkout::checkout_session::{
 use stripe_core::customer::CreateCustomer;
 use viral_core::ports::{BillingError, BillingGateway, CheckoutRequest, SecretString, Secrets};
 
-pub const DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+pub use viral_core::domain::billing::STRIPE_API as DEFAULT_BASE_URL;
 /// The secret holding the API key.
 pub const SECRET_KEY: &str = "STRIPE_SECRET_KEY";
 

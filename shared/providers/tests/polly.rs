@@ -120,6 +120,7 @@ async fn start(mode: &str) -> (Arc<Server>, Polly) {
         ))
         .retry_config(aws_config::retry::RetryConfig::standard())
         .endpoint_url(base)
+        .http_client(viral_aws::https::system_https_client())
         .build();
     let polly = Polly::new("Joanna", "neural", 3.2).unwrap().on(&conf);
     (s, polly)

@@ -74,7 +74,7 @@ impl BillingConfig {
             stripe_base_url: checked_url(
                 get,
                 "STRIPE_BASE_URL",
-                viral_billing::DEFAULT_BASE_URL,
+                viral_core::domain::billing::STRIPE_API,
                 allow_loopback,
             )?,
         }))

@@ -106,12 +106,14 @@ pub async fn serve_autopilot_route(entry: RouteEntry) -> Result<(), Error> {
 
 /// Serves `POST /v1/billing/checkout` or `/portal`: as [`serve_route`], plus Stripe's
 /// settings, the Secrets Manager client and the Stripe client. Without Stripe prices
-/// configured the routes answer `billing_not_configured`.
+/// configured the routes answer `billing_not_configured`. Only with the `stripe` feature:
+/// the functions that call Stripe turn it on.
+#[cfg(feature = "stripe")]
 pub async fn serve_billing_route(entry: RouteEntry) -> Result<(), Error> {
     let (config, sdk, mut state) = route_state().await?;
     if let Some(billing) = &config.billing {
         let secrets = lambda_secrets(&config, &sdk);
-        state.billing = Some(crate::services::billing_state(billing, secrets, true));
+        state.billing = Some(crate::services::billing_state(billing, secrets));
     }
     serve_router(viral_api::router_for_entry(state, entry)).await
 }

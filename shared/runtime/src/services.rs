@@ -76,20 +76,18 @@ pub fn media_store(
     }
 }
 
-/// The API's billing: settings, secrets, and the Stripe client when `with_gateway`.
+/// The API's billing: settings, secrets, and the Stripe client.
+#[cfg(feature = "stripe")]
 pub fn billing_state(
     billing: &crate::billing_config::BillingConfig,
     secrets: Arc<dyn Secrets>,
-    with_gateway: bool,
 ) -> viral_api::BillingState {
     viral_api::BillingState {
         settings: billing.settings.clone(),
-        gateway: with_gateway.then(|| {
-            Arc::new(viral_billing::StripeGateway::new(
-                secrets.clone(),
-                &billing.stripe_base_url,
-            )) as Arc<dyn viral_core::ports::BillingGateway>
-        }),
+        gateway: Some(Arc::new(viral_billing::StripeGateway::new(
+            secrets.clone(),
+            &billing.stripe_base_url,
+        )) as Arc<dyn viral_core::ports::BillingGateway>),
         secrets,
     }
 }
@@ -191,11 +189,16 @@ impl Services {
         state.media_url_ttl = self.config.media_url_ttl;
         state.trends = self.trend_source()?;
         state.writer = self.concept_writer()?;
-        state.billing = self
-            .config
-            .billing
-            .as_ref()
-            .map(|b| billing_state(b, self.secrets.clone(), true));
+        // Without the `stripe` feature (a Lambda's build) there is no Stripe client, and the
+        // billing routes answer `billing_not_configured`.
+        #[cfg(feature = "stripe")]
+        {
+            state.billing = self
+                .config
+                .billing
+                .as_ref()
+                .map(|b| billing_state(b, self.secrets.clone()));
+        }
         Ok(state)
     }
 

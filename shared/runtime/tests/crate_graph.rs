@@ -1,9 +1,12 @@
 //! The crate graph shows where code runs: no Lambda links the embedded store or the local
 //! workflow engine. Each function's normal dependencies come from `cargo tree` (as `sam
-//! build` resolves them, per function); this fails if one creeps back.
+//! build` resolves them, per function); this fails if one creeps back. Nor does a function
+//! that does not call Stripe link Stripe's client, or HTTP/2 (h2), which only that client
+//! brings.
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::LazyLock;
 
 /// Crates that belong to the local stack only (`viral up`, the CLI).
 const LOCAL_ONLY: &[&str] = &[
@@ -13,6 +16,11 @@ const LOCAL_ONLY: &[&str] = &[
     "viral-workflow",
     "viral-local",
 ];
+
+/// Crates only the functions that call Stripe link.
+const STRIPE_ONLY: &[&str] = &["async-stripe", "viral-billing", "h2"];
+/// The functions that call Stripe (their `viral-runtime` has the `stripe` feature).
+const STRIPE_CALLERS: &[&str] = &["create-checkout", "create-portal"];
 
 fn root() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -40,29 +48,61 @@ fn linked(package: &str) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn no_function_links_the_local_stack() {
-    let root = root();
-    let mut functions: Vec<String> = std::fs::read_dir(root.join("functions"))
+/// Every function and the crates it links, read once for the tests below.
+static FUNCTIONS: LazyLock<Vec<(String, Vec<String>)>> = LazyLock::new(|| {
+    let mut functions: Vec<String> = std::fs::read_dir(root().join("functions"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     functions.sort();
     assert!(functions.len() > 30, "found only {functions:?}");
-    let mut offenders = Vec::new();
-    for function in &functions {
-        let crates = linked(function);
-        assert_eq!(crates.first(), Some(function));
-        for name in crates {
-            if LOCAL_ONLY.contains(&name.as_str()) {
-                offenders.push(format!("{function} → {name}"));
-            }
-        }
-    }
+    functions
+        .into_iter()
+        .map(|f| {
+            let crates = linked(&f);
+            assert_eq!(crates.first(), Some(&f));
+            (f, crates)
+        })
+        .collect()
+});
+
+/// `function → crate` for each crate of `names` that a function for which `applies` holds
+/// links.
+fn offenders(names: &[&str], applies: impl Fn(&str) -> bool) -> Vec<String> {
+    let mut offenders: Vec<String> = FUNCTIONS
+        .iter()
+        .filter(|(function, _)| applies(function))
+        .flat_map(|(function, crates)| {
+            crates
+                .iter()
+                .filter(|c| names.contains(&c.as_str()))
+                .map(move |c| format!("{function} → {c}"))
+        })
+        .collect();
     offenders.dedup();
+    offenders
+}
+
+#[test]
+fn no_function_links_the_local_stack() {
+    let offenders = offenders(LOCAL_ONLY, |_| true);
     assert!(
         offenders.is_empty(),
         "Lambdas link the local stack (`cargo tree -p <function> -e normal -i <crate>` shows the path): {offenders:?}"
+    );
+}
+
+#[test]
+fn only_the_functions_that_call_stripe_link_its_client_and_http2() {
+    let found = offenders(STRIPE_ONLY, |f| !STRIPE_CALLERS.contains(&f));
+    assert!(
+        found.is_empty(),
+        "Lambdas that do not call Stripe link its client or HTTP/2 (`cargo tree -p <function> -e normal -i <crate>` shows the path): {found:?}"
+    );
+    // The check can fail: the callers do link it.
+    assert_eq!(
+        offenders(&["async-stripe"], |f| STRIPE_CALLERS.contains(&f)).len(),
+        STRIPE_CALLERS.len()
     );
 }
 

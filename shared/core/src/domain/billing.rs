@@ -23,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 use crate::domain::plan::Plan;
 
+/// Stripe's API, where `STRIPE_BASE_URL` points by default.
+pub const STRIPE_API: &str = "https://api.stripe.com";
 /// How long `past_due` keeps a plan, from the start of the period that went unpaid.
 pub const PAST_DUE_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Subscriptions kept per tenant (the oldest ended ones are dropped beyond this).

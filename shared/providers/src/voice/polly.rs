@@ -86,8 +86,7 @@ impl Polly {
     async fn client(&self) -> &Client {
         self.client
             .get_or_init(|| async {
-                let conf = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-                Client::from_conf(Self::config(&conf))
+                Client::from_conf(Self::config(&viral_aws::load_sdk_config().await))
             })
             .await
     }
