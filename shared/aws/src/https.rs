@@ -18,10 +18,11 @@ use std::error::Error;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use aws_smithy_runtime_api::client::connection::{CaptureSmithyConnection, ConnectionMetadata};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -33,7 +34,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector as TcpConnector;
+use hyper_util::client::legacy::connect::{
+    CaptureConnection, HttpConnector as TcpConnector, capture_connection,
+};
 use hyper_util::rt::{TokioExecutor, TokioTimer};
 use rustls::RootCertStore;
 use rustls_pki_types::CertificateDer;
@@ -59,16 +62,26 @@ pub fn aws_https_client() -> SharedHttpClient {
 }
 
 /// HTTPS or plain HTTP, trusting the system's store: for an AWS-compatible server, which is
-/// not AWS (moto on loopback speaks HTTP), and for the CLI's SDK clients.
+/// not AWS (moto on loopback speaks HTTP), or a Lambda told `VIRAL_AWS_TRUST=system`. No
+/// proxy: a Lambda has none (the CLI, which may, keeps the SDK's own client; see
+/// [`crate::load_sdk_config`]).
 pub fn system_https_client() -> SharedHttpClient {
+    SharedHttpClient::new(HyperHttps::new(SYSTEM_ROOTS.clone(), Schemes::HttpsOrHttp))
+}
+
+/// The system's store, read once per process (a bundle and a directory of files).
+static SYSTEM_ROOTS: LazyLock<RootCertStore> = LazyLock::new(|| {
     let found = rustls_native_certs::load_native_certs();
     for e in &found.errors {
         tracing::warn!(error = %e, "a certificate of the system's store was not read");
     }
     let mut roots = RootCertStore::empty();
     roots.add_parsable_certificates(found.certs);
-    SharedHttpClient::new(HyperHttps::new(roots, Schemes::HttpsOrHttp))
-}
+    if roots.is_empty() {
+        tracing::warn!("the system's trust store has no certificate: every HTTPS call will fail");
+    }
+    roots
+});
 
 /// The SDK's HTTP client, ours: hyper's pooled HTTP/1.1 client over rustls on aws-lc (the
 /// TLS stack the rest of the binary links). The SDK's own client is the same hyper client
@@ -166,10 +179,17 @@ struct Pool {
 
 impl HttpConnector for Pool {
     fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let request = match request.try_into_http1x() {
+        let mut request = match request.try_into_http1x() {
             Ok(request) => request,
             Err(e) => return HttpConnectorFuture::ready(Err(ConnectorError::user(e.into()))),
         };
+        // The SDK closes a connection that gave a transient error (a 500, a 503, a throttle),
+        // so the retry reaches another host rather than the one that failed: it asks us for
+        // the connection the request went out on.
+        let used = capture_connection(&mut request);
+        if let Some(asks) = request.extensions().get::<CaptureSmithyConnection>() {
+            asks.set_connection_retriever(move || connection_used(&used));
+        }
         let answer = self.client.request(request);
         let read_timeout = self.read_timeout;
         HttpConnectorFuture::new(async move {
@@ -191,6 +211,22 @@ impl HttpConnector for Pool {
             }
         })
     }
+}
+
+/// The connection a request went out on, which the SDK may close (`poison`: it is not reused).
+fn connection_used(used: &CaptureConnection) -> Option<ConnectionMetadata> {
+    used.connection_metadata().as_ref()?;
+    let used = used.clone();
+    Some(
+        ConnectionMetadata::builder()
+            .proxied(false)
+            .poison_fn(move || {
+                if let Some(connected) = used.connection_metadata().as_ref() {
+                    connected.poison();
+                }
+            })
+            .build(),
+    )
 }
 
 /// What the SDK's retries need to know of a failure: a timeout or an I/O error (connection

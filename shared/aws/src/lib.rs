@@ -29,11 +29,16 @@ pub use aws_config::SdkConfig;
 
 /// The SDK configuration from the environment (region, credentials, `AWS_ENDPOINT_URL`).
 /// Reads environment and profile files only; credentials are fetched lazily on first use.
+///
+/// For the CLI and `viral up` (never a Lambda, which reads [`LambdaEnv`]). With the
+/// `sdk-https-client` feature (the CLI's) the clients keep the SDK's own HTTPS client, which
+/// honours `HTTPS_PROXY`/`NO_PROXY` on a developer's network; without it, ours on the system's
+/// store (see [`https`]).
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(https::system_https_client())
-        .load()
-        .await
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    #[cfg(not(feature = "sdk-https-client"))]
+    let loader = loader.http_client(https::system_https_client());
+    loader.load().await
 }
 
 /// What a Lambda's environment says about region, credentials and endpoint.

@@ -15,6 +15,8 @@ const LOCAL_ONLY: &[&str] = &[
     "viral-embedded",
     "viral-workflow",
     "viral-local",
+    // The SDK's own HTTPS client (HTTP/2, proxies): the CLI's; the Lambdas use ours.
+    "aws-smithy-http-client",
 ];
 
 /// Crates only the functions that call Stripe link.
@@ -110,7 +112,12 @@ fn only_the_functions_that_call_stripe_link_its_client_and_http2() {
 #[test]
 fn the_cli_links_the_local_stack() {
     let crates = linked("viral-cli");
-    for name in ["rusqlite", "viral-local", "viral-workflow"] {
+    for name in [
+        "rusqlite",
+        "viral-local",
+        "viral-workflow",
+        "aws-smithy-http-client",
+    ] {
         assert!(
             crates.iter().any(|c| c == name),
             "{name} missing from the CLI's tree"
