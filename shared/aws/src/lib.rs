@@ -149,6 +149,24 @@ mod tests {
         })
     }
 
+    /// A Lambda links no fallback client (the SDK's `default-https-client` is the CLI's
+    /// alone), so each configuration it builds must carry ours, or every call fails with
+    /// "no HTTP client". The workspace's tests have the fallback (the CLI's feature), so this
+    /// asks the configuration itself.
+    #[tokio::test]
+    async fn every_configuration_a_lambda_or_a_test_builds_carries_an_http_client() {
+        for pairs in [
+            &[][..],
+            &[("VIRAL_AWS_TRUST", "system")][..],
+            &[("AWS_ENDPOINT_URL", "http://127.0.0.1:1")][..],
+        ] {
+            let conf = env(pairs).unwrap().sdk_config();
+            assert!(conf.http_client().is_some(), "{pairs:?}");
+        }
+        let conf = super::emulator_sdk_config("http://127.0.0.1:1").await;
+        assert!(conf.http_client().is_some());
+    }
+
     #[test]
     fn the_trusted_authorities_are_amazons_unless_told_otherwise() {
         assert!(!env(&[]).unwrap().trust_system_store);

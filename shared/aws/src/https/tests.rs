@@ -177,7 +177,8 @@ async fn calls_go_over_tls_and_reuse_the_connection() {
 }
 
 /// A transient error (a 503) closes the connection it came on, so the retry opens another
-/// (it may reach another host); a connection that answered well stays open.
+/// (it may reach another host). (A connection that answered well stays open: see
+/// `calls_go_over_tls_and_reuse_the_connection`.)
 #[tokio::test]
 async fn a_transient_error_closes_its_connection_before_the_retry() {
     let server = test_server(false, &[503]).await;
